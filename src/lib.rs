@@ -1,0 +1,11 @@
+//! # secure-fhir
+//!
+//! The facade that wires [`smart_auth`] (token validation and authorization decisions) and
+//! [`fhir_audit`] (audit events and the tamper-evident log) for the `http` crate's request and
+//! response types. See the README for the whole flow.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use fhir_audit;
+pub use fhir_types;
+pub use smart_auth;
