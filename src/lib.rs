@@ -9,3 +9,5 @@
 pub use fhir_audit;
 pub use fhir_types;
 pub use smart_auth;
+
+pub mod response;

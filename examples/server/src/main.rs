@@ -1,6 +1,79 @@
-//! `secure-fhir-server`: an example secure FHIR R4 server.
+//! `secure-fhir-server`: an example secure FHIR R4 server. See `--help`.
+#![forbid(unsafe_code)]
 
-fn main() {
-    eprintln!("secure-fhir-server: not built yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use secure_fhir_server::cli::{self, Command, ServeArgs};
+use secure_fhir_server::security::Gate;
+use secure_fhir_server::store::Store;
+use secure_fhir_server::{data, web};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse(&args) {
+        Err(e) => {
+            eprintln!("secure-fhir-server: {e}");
+            ExitCode::from(2)
+        }
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::AuditVerify(path)) => secure_fhir_server::security::verify_log_file(&path),
+        Ok(Command::Serve(args)) => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("secure-fhir-server: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("secure-fhir-server: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let origin = format!("http://{addr}");
+    let base = format!("{origin}/fhir");
+    let store = Store::open(args.db.as_deref(), &base).map_err(|e| e.to_string())?;
+    let dev = args.issuer.is_none();
+    if dev {
+        let n = data::load(&store, data::DEMO.as_bytes()).map_err(|e| format!("demo data: {e}"))?;
+        eprintln!("secure-fhir-server: loaded {n} demo resources");
+    }
+    for path in &args.data {
+        let n = data::load_file(&store, path)?;
+        eprintln!("secure-fhir-server: loaded {n} resources from {}", path.display());
+    }
+    let gate = Gate::dangerous_unrestricted();
+    let cors: Vec<String> = args.cors_origins.clone();
+    let app = Arc::new(web::App {
+        store,
+        base: base.clone(),
+        gate,
+        cors_origins: Arc::new(move |o: &str| cors.iter().any(|c| c == o)),
+        capability: serde_json::json!({"resourceType": "CapabilityStatement"}),
+        smart_configuration: serde_json::json!({}),
+    });
+    let router = web::router(app);
+    println!("secure-fhir-server listening on {origin}");
+    println!("FHIR base: {base}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
 }

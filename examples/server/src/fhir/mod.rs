@@ -1,0 +1,11 @@
+//! The FHIR REST API on the store.
+
+pub mod access;
+pub mod bundle;
+pub mod model;
+pub mod outcome;
+pub mod patch;
+pub mod rest;
+pub mod route;
+pub mod search;
+pub mod searching;
