@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod authz;
+pub mod banner;
 pub mod cli;
 pub mod data;
 pub mod fhir;

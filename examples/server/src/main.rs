@@ -7,7 +7,8 @@ use std::sync::Arc;
 use secure_fhir_server::cli::{self, Command, ServeArgs};
 use secure_fhir_server::security::Gate;
 use secure_fhir_server::store::Store;
-use secure_fhir_server::{data, web};
+use secure_fhir_server::authz::{self, AuthzConfig, AuthzState, StderrAudit};
+use secure_fhir_server::{banner, data, web};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -57,19 +58,43 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         let n = data::load_file(&store, path)?;
         eprintln!("secure-fhir-server: loaded {n} resources from {}", path.display());
     }
+    let authz = match &args.issuer {
+        Some(_) => None,
+        None => {
+            let config = AuthzConfig::demo(format!("{origin}/auth"), base.clone());
+            let state = AuthzState::new(config, Arc::new(StderrAudit))
+                .map_err(|e| format!("authorization server: {e}"))?;
+            Some(state)
+        }
+    };
     let gate = Gate::dangerous_unrestricted();
     let cors: Vec<String> = args.cors_origins.clone();
+    let registered = authz.clone();
+    let smart_configuration = match (&authz, &args.issuer) {
+        (Some(state), _) => state.smart_configuration(),
+        (None, Some(issuer)) => banner::external_smart_configuration(issuer),
+        (None, None) => serde_json::json!({}),
+    };
     let app = Arc::new(web::App {
         store,
         base: base.clone(),
         gate,
-        cors_origins: Arc::new(move |o: &str| cors.iter().any(|c| c == o)),
-        capability: serde_json::json!({"resourceType": "CapabilityStatement"}),
-        smart_configuration: serde_json::json!({}),
+        cors_origins: Arc::new(move |o: &str| {
+            cors.iter().any(|c| c == o)
+                || registered.as_ref().is_some_and(|s| s.is_registered_origin(o))
+        }),
+        capability: secure_fhir_server::fhir::capability::statement(&base, &smart_configuration),
+        smart_configuration,
     });
-    let router = web::router(app);
+    let mut router = web::router(app);
+    if let Some(state) = &authz {
+        router = router.merge(authz::router(state.clone()));
+    }
     println!("secure-fhir-server listening on {origin}");
     println!("FHIR base: {base}");
+    if let Some(state) = &authz {
+        print!("{}", banner::dev_instructions(&base, state));
+    }
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod bundle;
+pub mod capability;
 pub mod model;
 pub mod outcome;
 pub mod patch;
