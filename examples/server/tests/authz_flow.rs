@@ -402,3 +402,39 @@ async fn discovery_documents_are_complete() {
     let jwks = server.get("/auth/jwks", None).await.json();
     assert_eq!(jwks, server.state.jwks());
 }
+
+#[tokio::test]
+async fn smart_auth_validates_tokens_from_the_real_flow() {
+    use smart_auth::jwks::JwkSet;
+    use smart_auth::{IssuerConfig, UnixTime, Validator};
+    let server = TestServer::new();
+    let scope = "openid fhirUser launch/patient patient/Observation.rs";
+    let (code, verifier) = server.code_for(scope).await;
+    let body = server.exchange(&code, &verifier).await.json();
+    let access = body["access_token"].as_str().unwrap();
+    let jwks = serde_json::to_vec(&server.state.jwks()).unwrap();
+    let validator =
+        Validator::new([
+            IssuerConfig::new(server.state.issuer(), server.state.fhir_base())
+                .jwks(JwkSet::parse(&jwks).unwrap()),
+        ])
+        .unwrap();
+    let context = validator
+        .validate(access, UnixTime::from_secs(now()))
+        .expect("smart-auth accepts the dev server's access token");
+    assert_eq!(context.launch.patient.as_deref(), Some("example"));
+    assert_eq!(context.client_id.as_deref(), Some(PUBLIC_APP));
+    assert_eq!(
+        context.fhir_user.as_deref(),
+        Some(format!("{FHIR}/Patient/example").as_str())
+    );
+    // the ID token is not an access token
+    let id_token = body["id_token"].as_str().unwrap();
+    assert!(validator
+        .validate(id_token, UnixTime::from_secs(now()))
+        .is_err());
+    // an hour later it is expired
+    assert!(validator
+        .validate(access, UnixTime::from_secs(now() + 3700))
+        .is_err());
+}
