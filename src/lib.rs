@@ -10,4 +10,16 @@ pub use fhir_audit;
 pub use fhir_types;
 pub use smart_auth;
 
+pub mod audit;
+mod authorized;
+mod decide;
+mod guard;
+pub mod limits;
+pub mod rejection;
 pub mod response;
+
+pub use authorized::Authorized;
+pub use guard::{Rejected, RevocationCheck, SecureFhir};
+pub use rejection::Rejection;
+#[cfg(feature = "tower")]
+pub mod layer;

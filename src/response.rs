@@ -103,7 +103,11 @@ pub fn error(status: StatusCode, code: IssueCode, diagnostics: &'static str) -> 
 /// The one "not found" answer, byte-identical whether the resource is missing, deleted and not
 /// the caller's to know about, or outside what the caller may read.
 pub fn not_found() -> Response<Vec<u8>> {
-    error(StatusCode::NOT_FOUND, IssueCode::NotFound, "Resource not found")
+    error(
+        StatusCode::NOT_FOUND,
+        IssueCode::NotFound,
+        "Resource not found",
+    )
 }
 
 /// Adds the headers every response carries (SMART digest §10; OWASP REST security):
@@ -112,7 +116,10 @@ pub fn not_found() -> Response<Vec<u8>> {
 pub fn security_headers(headers: &mut HeaderMap) {
     const HEADERS: [(&str, &str); 5] = [
         ("x-content-type-options", "nosniff"),
-        ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+        (
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        ),
         (
             "content-security-policy",
             "default-src 'none'; frame-ancestors 'none'",
@@ -133,7 +140,10 @@ pub fn security_headers(headers: &mut HeaderMap) {
 pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    headers.insert(header::VARY, HeaderValue::from_static("Authorization, Origin"));
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Authorization, Origin"),
+    );
 }
 
 #[cfg(test)]
@@ -153,7 +163,11 @@ mod tests {
 
     #[test]
     fn errors_carry_security_headers() {
-        let r = error(StatusCode::BAD_REQUEST, IssueCode::Invalid, "Malformed request");
+        let r = error(
+            StatusCode::BAD_REQUEST,
+            IssueCode::Invalid,
+            "Malformed request",
+        );
         for h in [
             "x-content-type-options",
             "content-security-policy",

@@ -10,7 +10,10 @@ use crate::authz::AuthzState;
 /// a standalone launch of the demo public app with PKCE, in a browser and two `curl`s.
 pub fn dev_instructions(base: &str, state: &AuthzState) -> String {
     let verifier = pkce_verifier();
-    let challenge = B64.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
+    let challenge = B64.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
     let e = state.endpoints();
     let redirect = "http://127.0.0.1:9000/callback";
     let scope = "openid fhirUser launch/patient patient/*.rs";

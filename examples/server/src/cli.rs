@@ -170,7 +170,10 @@ mod tests {
             panic!("serve expected")
         };
         assert_eq!(s.listen.port(), 9999);
-        assert_eq!(s.data, vec![PathBuf::from("a.json"), PathBuf::from("b.json")]);
+        assert_eq!(
+            s.data,
+            vec![PathBuf::from("a.json"), PathBuf::from("b.json")]
+        );
         assert_eq!(s.issuer.as_deref(), Some("http://i"));
         assert!(!s.dangerous_disable_security);
         assert_eq!(

@@ -42,7 +42,12 @@ pub fn load(store: &Store, bytes: &[u8]) -> Result<usize, String> {
     };
     let failed: Vec<&Value> = entries
         .iter()
-        .filter(|e| !e["response"]["status"].as_str().unwrap_or("").starts_with('2'))
+        .filter(|e| {
+            !e["response"]["status"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with('2')
+        })
         .collect();
     if let Some(f) = failed.first() {
         return Err(format!("an entry failed: {}", f["response"]["outcome"]));

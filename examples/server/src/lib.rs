@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit_event;
+pub mod audit_trail;
 pub mod authz;
 pub mod banner;
 pub mod cli;

@@ -4,11 +4,16 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use secure_fhir::SecureFhir;
+use secure_fhir_server::audit_trail::AuditTrail;
+use secure_fhir_server::authz::{self, AuthzConfig, AuthzState, StderrAudit};
 use secure_fhir_server::cli::{self, Command, ServeArgs};
 use secure_fhir_server::security::Gate;
 use secure_fhir_server::store::Store;
-use secure_fhir_server::authz::{self, AuthzConfig, AuthzState, StderrAudit};
 use secure_fhir_server::{banner, data, web};
+use smart_auth::decision::{DecisionPolicy, OperationRule};
+use smart_auth::jwks::JwkSet;
+use smart_auth::{IssuerConfig, Validator};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,9 +26,12 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             ExitCode::SUCCESS
         }
-        Ok(Command::AuditVerify(path)) => secure_fhir_server::security::verify_log_file(&path),
+        Ok(Command::AuditVerify(path)) => secure_fhir_server::audit_trail::verify(&path),
         Ok(Command::Serve(args)) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("secure-fhir-server: cannot start the runtime: {e}");
@@ -48,7 +56,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let origin = format!("http://{addr}");
     let base = format!("{origin}/fhir");
-    let store = Store::open(args.db.as_deref(), &base).map_err(|e| e.to_string())?;
+    let store = Arc::new(Store::open(args.db.as_deref(), &base).map_err(|e| e.to_string())?);
     let dev = args.issuer.is_none();
     if dev {
         let n = data::load(&store, data::DEMO.as_bytes()).map_err(|e| format!("demo data: {e}"))?;
@@ -56,7 +64,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     for path in &args.data {
         let n = data::load_file(&store, path)?;
-        eprintln!("secure-fhir-server: loaded {n} resources from {}", path.display());
+        eprintln!(
+            "secure-fhir-server: loaded {n} resources from {}",
+            path.display()
+        );
     }
     let authz = match &args.issuer {
         Some(_) => None,
@@ -67,7 +78,42 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             Some(state)
         }
     };
-    let gate = Gate::dangerous_unrestricted();
+    let gate = if args.dangerous_disable_security {
+        eprintln!(
+            "secure-fhir-server: WARNING: --dangerous-disable-security: no authorization, no audit. \
+             Benchmark use only."
+        );
+        Gate::dangerous_disabled(Arc::clone(&store))
+    } else {
+        let audience = args.audience.clone().unwrap_or_else(|| base.clone());
+        let (issuer, jwks) = match (&authz, &args.issuer, &args.jwks_file) {
+            (Some(state), _, _) => (
+                state.issuer().to_owned(),
+                serde_json::to_vec(&state.jwks()).unwrap_or_default(),
+            ),
+            (None, Some(issuer), Some(file)) => (
+                issuer.clone(),
+                std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?,
+            ),
+            _ => return Err("--issuer needs --jwks-file".into()),
+        };
+        let keys = JwkSet::parse(&jwks).map_err(|e| format!("JWKS: {e}"))?;
+        let validator = Validator::new([IssuerConfig::new(issuer, audience).jwks(keys)])
+            .map_err(|e| format!("token validation: {e}"))?;
+        let policy = DecisionPolicy::default()
+            .with_base_url(base.clone())
+            .with_operation("disclosures", OperationRule::AsRead);
+        let mut facade = SecureFhir::new(validator, policy, "/fhir");
+        if let Some(state) = authz.clone() {
+            facade = facade.with_revocation_check(move |ctx: &smart_auth::AccessContext| {
+                ctx.token_id
+                    .as_deref()
+                    .is_some_and(|jti| state.is_token_revoked(jti))
+            });
+        }
+        let trail = AuditTrail::open(args.audit_log.as_deref(), Some(Arc::clone(&store)))?;
+        Gate::secure(facade, trail, Arc::clone(&store))
+    };
     let cors: Vec<String> = args.cors_origins.clone();
     let registered = authz.clone();
     let smart_configuration = match (&authz, &args.issuer) {
@@ -81,7 +127,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         gate,
         cors_origins: Arc::new(move |o: &str| {
             cors.iter().any(|c| c == o)
-                || registered.as_ref().is_some_and(|s| s.is_registered_origin(o))
+                || registered
+                    .as_ref()
+                    .is_some_and(|s| s.is_registered_origin(o))
         }),
         capability: secure_fhir_server::fhir::capability::statement(&base, &smart_configuration),
         smart_configuration,
@@ -95,10 +143,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(state) = &authz {
         print!("{}", banner::dev_instructions(&base, state));
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }

@@ -21,7 +21,7 @@ use crate::store::Store;
 /// The FHIR server's shared state.
 pub struct App {
     /// The store.
-    pub store: Store,
+    pub store: Arc<Store>,
     /// The FHIR base URL (`http://127.0.0.1:8080/fhir`).
     pub base: String,
     /// Authorization and audit.
@@ -56,9 +56,17 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         .map(str::to_owned);
     let path = parts.uri.path().strip_prefix("/fhir").unwrap_or("");
     let path = path.strip_prefix('/').unwrap_or(path).to_owned();
-    let public = matches!(path.as_str(), "metadata" | ".well-known/smart-configuration");
+    let public = matches!(
+        path.as_str(),
+        "metadata" | ".well-known/smart-configuration"
+    );
     if parts.method == Method::OPTIONS {
         return into_axum(preflight(&app, origin.as_deref(), public));
+    }
+    if let Err(rejection) = app.gate.limits().check_head(&parts) {
+        let mut r = app.gate.reject(&parts, rejection.to_response());
+        cors(&app, origin.as_deref(), public, r.headers_mut());
+        return into_axum(r);
     }
     let limit = app.gate.limits().max_body_bytes;
     let mut response = match axum::body::to_bytes(body, limit).await {
@@ -101,7 +109,10 @@ fn preflight(app: &App, origin: Option<&str>, public: bool) -> http::Response<Ve
             "Authorization, Content-Type, DPoP, If-Match, If-None-Exist, Prefer, Accept",
         ),
     );
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
     r
 }
 
@@ -110,7 +121,10 @@ fn preflight(app: &App, origin: Option<&str>, public: bool) -> http::Response<Ve
 fn cors(app: &App, origin: Option<&str>, public: bool, h: &mut HeaderMap) {
     let Some(origin) = origin else { return };
     if public {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
         return;
     }
     if !(app.cors_origins)(origin) {
@@ -120,7 +134,9 @@ fn cors(app: &App, origin: Option<&str>, public: bool, h: &mut HeaderMap) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("WWW-Authenticate, Location, Content-Location, ETag, Last-Modified"),
+            HeaderValue::from_static(
+                "WWW-Authenticate, Location, Content-Location, ETag, Last-Modified",
+            ),
         );
         h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
@@ -137,7 +153,11 @@ fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str>
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn json_response(status: StatusCode, content_type: &'static str, v: &Value) -> http::Response<Vec<u8>> {
+fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    v: &Value,
+) -> http::Response<Vec<u8>> {
     let mut r = http::Response::new(serde_json::to_vec(v).unwrap_or_default());
     *r.status_mut() = status;
     r.headers_mut()
@@ -160,18 +180,22 @@ fn parse_body(parts: &http::request::Parts, route: &Route, bytes: &[u8]) -> Resu
         return Ok(Parsed::None);
     }
     let ct = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or("");
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let unsupported = Fail::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         IssueCode::NotSupported,
         "Unsupported Content-Type",
     );
-    let json = || -> Result<Value, Fail> {
-        crate::fhir::model::parse_json(bytes)
-    };
+    let json = || -> Result<Value, Fail> { crate::fhir::model::parse_json(bytes) };
     match (m, route, media.as_str()) {
         (&Method::POST, Route::TypeSearch(_), "application/x-www-form-urlencoded") => {
-            let text = std::str::from_utf8(bytes).map_err(|_| Fail::bad_request("Malformed form body"))?;
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| Fail::bad_request("Malformed form body"))?;
             Ok(Parsed::Form(search::pairs(text)))
         }
         (&Method::PATCH, _, "application/json-patch+json") => Ok(Parsed::Json(json()?)),
@@ -183,7 +207,12 @@ fn parse_body(parts: &http::request::Parts, route: &Route, bytes: &[u8]) -> Resu
 
 impl App {
     /// Serves one request (everything but CORS and `HEAD` trimming).
-    fn serve(&self, parts: &http::request::Parts, path: &str, bytes: &[u8]) -> http::Response<Vec<u8>> {
+    fn serve(
+        &self,
+        parts: &http::request::Parts,
+        path: &str,
+        bytes: &[u8],
+    ) -> http::Response<Vec<u8>> {
         let route = match route::parse(path) {
             Ok(r) => r,
             Err(RouteError::BadId) => return self.gate.reject(parts, fhir_response::not_found()),
@@ -200,8 +229,14 @@ impl App {
             Route::Metadata if parts.method == Method::GET || parts.method == Method::HEAD => {
                 return json_response(StatusCode::OK, FHIR_JSON, &self.capability);
             }
-            Route::SmartConfiguration if parts.method == Method::GET || parts.method == Method::HEAD => {
-                return json_response(StatusCode::OK, "application/json", &self.smart_configuration);
+            Route::SmartConfiguration
+                if parts.method == Method::GET || parts.method == Method::HEAD =>
+            {
+                return json_response(
+                    StatusCode::OK,
+                    "application/json",
+                    &self.smart_configuration,
+                );
             }
             _ => {}
         }
@@ -215,7 +250,7 @@ impl App {
             Ok(done) => self.render(done, &verdict),
             Err(f) => fail_response(f),
         };
-        self.gate.record(&verdict, &response, now);
+        self.gate.record(&verdict, parts, bytes, &response, now);
         response
     }
 
@@ -252,8 +287,14 @@ impl App {
             route,
             query: &query,
             if_match: header_str(&parts.headers, header::IF_MATCH),
-            if_none_exist: parts.headers.get("if-none-exist").and_then(|v| v.to_str().ok()),
-            ret: Return::from_prefer(header_str(&parts.headers, http::HeaderName::from_static("prefer"))),
+            if_none_exist: parts
+                .headers
+                .get("if-none-exist")
+                .and_then(|v| v.to_str().ok()),
+            ret: Return::from_prefer(header_str(
+                &parts.headers,
+                http::HeaderName::from_static("prefer"),
+            )),
             body: json.as_ref(),
             assigned_id: None,
         };
@@ -270,7 +311,9 @@ impl App {
             Payload::Empty => Vec::new(),
             Payload::Stored(text) => text.into_bytes(),
             Payload::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
-            Payload::Informational(t) => fhir_response::operation_outcome(IssueCode::Informational, t),
+            Payload::Informational(t) => {
+                fhir_response::operation_outcome(IssueCode::Informational, t)
+            }
         };
         let has_body = !body.is_empty();
         let mut r = http::Response::new(body);

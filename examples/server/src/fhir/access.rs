@@ -1,24 +1,38 @@
 //! What the authorization decision lets the handlers do, in the store's terms.
 //!
-//! The facade decides before a handler runs; handlers then ask this for the narrowing to put
-//! into every query and for the check of every resource they return or overwrite.
+//! The facade decides before a handler runs; handlers then put [`Access::narrowing`] into every
+//! query and check every resource they return, overwrite or write with [`Access::may_read`].
+//! Writes are checked after the new version is stored, inside the transaction: a write whose
+//! result the caller could not read is rolled back (no moving a resource out of one's reach).
 
 use serde_json::Value;
 
-use crate::store::query::Clause;
+use crate::store::query::{Clause, Query};
+use crate::store::Tx;
 
 /// The caller's rights for one request, as the handlers use them.
 pub trait Access: Sync {
     /// The clauses that restrict a search (or history) on `rtype` to what the caller may see,
-    /// or `None` if the caller may not search `rtype` at all.
+    /// or `None` if the caller may not see `rtype` at all. `Some(vec![])` is unrestricted.
     fn narrowing(&self, rtype: &str) -> Option<Vec<Clause>>;
 
-    /// Whether the caller may see this stored resource (checked on everything returned).
-    fn may_read(&self, rtype: &str, id: &str, body: &Value) -> bool;
-
-    /// Whether the caller may write `body` as `rtype` (the new content of a create, update or
-    /// patch; the stored version is checked with [`Access::may_read`]).
-    fn may_write(&self, rtype: &str, body: &Value) -> bool;
+    /// Whether the caller may see the resource `rtype/id` with content `body` (its current
+    /// version is what the store has indexed). Checked on everything returned or overwritten.
+    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &Value) -> bool {
+        let _ = body;
+        match self.narrowing(rtype) {
+            None => false,
+            Some(clauses) if clauses.is_empty() => true,
+            Some(mut clauses) => {
+                clauses.push(Clause::Id(vec![id.to_owned()]));
+                let q = Query {
+                    resource_type: rtype.to_owned(),
+                    clauses,
+                };
+                matches!(tx.search(&q, 0, 0), Ok((1, _)))
+            }
+        }
+    }
 }
 
 /// Full access: for the server's own work (loading data at start) and for the benchmark-only
@@ -28,13 +42,5 @@ pub struct Unrestricted;
 impl Access for Unrestricted {
     fn narrowing(&self, _rtype: &str) -> Option<Vec<Clause>> {
         Some(Vec::new())
-    }
-
-    fn may_read(&self, _rtype: &str, _id: &str, _body: &Value) -> bool {
-        true
-    }
-
-    fn may_write(&self, _rtype: &str, _body: &Value) -> bool {
-        true
     }
 }

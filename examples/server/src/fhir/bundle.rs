@@ -89,7 +89,9 @@ fn binary_json_patch(resource: &Value) -> Option<Value> {
         return None;
     }
     let data = resource.get("data")?.as_str()?;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -101,8 +103,10 @@ fn entry_response(base: &str, outcome: Outcome) -> Value {
                 response["etag"] = json!(format!("W/\"{}\"", v.version));
                 response["lastModified"] = json!(v.last_updated);
                 if done.location {
-                    response["location"] =
-                        json!(format!("{base}/{}/{}/_history/{}", v.rtype, v.id, v.version));
+                    response["location"] = json!(format!(
+                        "{base}/{}/{}/_history/{}",
+                        v.rtype, v.id, v.version
+                    ));
                 }
             }
             let mut e = json!({"response": response});
@@ -143,7 +147,13 @@ fn run_entry(tx: &store::Tx<'_>, env: &Env<'_>, e: &Entry, assigned: Option<&str
 
 /// Runs a `batch` or `transaction` Bundle. Returns the response Bundle and the resources
 /// touched (for the audit record).
-pub fn run(store: &Store, base: &str, bundle: &Value, authorize: &Authorize<'_>, now: chrono::DateTime<chrono::Utc>) -> Outcome {
+pub fn run(
+    store: &Store,
+    base: &str,
+    bundle: &Value,
+    authorize: &Authorize<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Outcome {
     if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
         return Err(Fail::bad_request("Only a Bundle may be posted to the base"));
     }
@@ -154,22 +164,38 @@ pub fn run(store: &Store, base: &str, bundle: &Value, authorize: &Authorize<'_>,
         Some(_) => return Err(Fail::bad_request("Malformed Bundle")),
     };
     if raw.len() > MAX_ENTRIES {
-        return Err(Fail::new(StatusCode::PAYLOAD_TOO_LARGE, IssueCode::TooLong, "Too many Bundle entries"));
+        return Err(Fail::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            IssueCode::TooLong,
+            "Too many Bundle entries",
+        ));
     }
     match kind {
         Some("batch") => Ok(batch(store, base, &raw, authorize, now)),
         Some("transaction") => transaction(store, base, &raw, authorize, now),
-        _ => Err(Fail::bad_request("Bundle.type must be batch or transaction")),
+        _ => Err(Fail::bad_request(
+            "Bundle.type must be batch or transaction",
+        )),
     }
 }
 
-fn batch(store: &Store, base: &str, raw: &[Value], authorize: &Authorize<'_>, now: chrono::DateTime<chrono::Utc>) -> Done {
+fn batch(
+    store: &Store,
+    base: &str,
+    raw: &[Value],
+    authorize: &Authorize<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Done {
     let mut out = Vec::new();
     let mut touched = Vec::new();
     for e in raw {
         let outcome = parse_entry(e).and_then(|entry| {
             let access = authorize(&entry)?;
-            let env = Env { access: &*access, base, now };
+            let env = Env {
+                access: &*access,
+                base,
+                now,
+            };
             store.transaction(|tx| run_entry(tx, &env, &entry, None))
         });
         if let Ok(done) = &outcome {
@@ -177,7 +203,8 @@ fn batch(store: &Store, base: &str, raw: &[Value], authorize: &Authorize<'_>, no
         }
         out.push(entry_response(base, outcome));
     }
-    let mut done = Done::json(json!({"resourceType": "Bundle", "type": "batch-response", "entry": out}));
+    let mut done =
+        Done::json(json!({"resourceType": "Bundle", "type": "batch-response", "entry": out}));
     done.touched = touched;
     done
 }
@@ -192,7 +219,13 @@ fn order(m: &Method) -> u8 {
     }
 }
 
-fn transaction(store: &Store, base: &str, raw: &[Value], authorize: &Authorize<'_>, now: chrono::DateTime<chrono::Utc>) -> Outcome {
+fn transaction(
+    store: &Store,
+    base: &str,
+    raw: &[Value],
+    authorize: &Authorize<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Outcome {
     let mut entries = raw.iter().map(parse_entry).collect::<Result<Vec<_>, _>>()?;
     // urn:uuid fullUrls of created resources get their ids now, so references can be rewritten.
     let mut ids: HashMap<String, (String, String)> = HashMap::new();
@@ -212,13 +245,20 @@ fn transaction(store: &Store, base: &str, raw: &[Value], authorize: &Authorize<'
         }
     }
     // Authorize every entry before anything is written.
-    let accesses = entries.iter().map(|e| authorize(e)).collect::<Result<Vec<_>, _>>()?;
+    let accesses = entries
+        .iter()
+        .map(|e| authorize(e))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut idx: Vec<usize> = (0..entries.len()).collect();
     idx.sort_by_key(|&i| order(&entries[i].method));
     let results = store.transaction(|tx| -> Result<Vec<(usize, Done)>, Fail> {
         let mut results = Vec::new();
         for &i in &idx {
-            let env = Env { access: &*accesses[i], base, now };
+            let env = Env {
+                access: &*accesses[i],
+                base,
+                now,
+            };
             let done = run_entry(tx, &env, &entries[i], assigned[i].as_deref())?;
             results.push((i, done));
         }
@@ -234,7 +274,8 @@ fn transaction(store: &Store, base: &str, raw: &[Value], authorize: &Authorize<'
         .into_iter()
         .map(|d| entry_response(base, d.ok_or(Fail::INTERNAL)))
         .collect();
-    let mut done = Done::json(json!({"resourceType": "Bundle", "type": "transaction-response", "entry": out}));
+    let mut done =
+        Done::json(json!({"resourceType": "Bundle", "type": "transaction-response", "entry": out}));
     done.touched = touched;
     Ok(done)
 }

@@ -6,9 +6,21 @@ use crate::store::params;
 
 /// Types the server advertises (every R4 type can be stored; these have search support).
 const TYPES: &[&str] = &[
-    "Patient", "Observation", "Condition", "Encounter", "MedicationRequest",
-    "AllergyIntolerance", "Procedure", "Immunization", "DiagnosticReport", "CarePlan",
-    "DocumentReference", "ServiceRequest", "Practitioner", "Organization", "Provenance",
+    "Patient",
+    "Observation",
+    "Condition",
+    "Encounter",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Procedure",
+    "Immunization",
+    "DiagnosticReport",
+    "CarePlan",
+    "DocumentReference",
+    "ServiceRequest",
+    "Practitioner",
+    "Organization",
+    "Provenance",
     "AuditEvent",
 ];
 
@@ -65,8 +77,12 @@ pub fn statement(base: &str, smart: &Value) -> Value {
         })
         .collect();
     let mut oauth = vec![];
-    for (name, key) in [("authorize", "authorization_endpoint"), ("token", "token_endpoint"),
-                        ("introspect", "introspection_endpoint"), ("revoke", "revocation_endpoint")] {
+    for (name, key) in [
+        ("authorize", "authorization_endpoint"),
+        ("token", "token_endpoint"),
+        ("introspect", "introspection_endpoint"),
+        ("revoke", "revocation_endpoint"),
+    ] {
         if let Some(u) = smart.get(key).and_then(Value::as_str) {
             oauth.push(json!({"url": name, "valueUri": u}));
         }

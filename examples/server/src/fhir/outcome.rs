@@ -24,10 +24,17 @@ impl Fail {
         Fail { status, code, text }
     }
     /// The byte-identical "not found".
-    pub const NOT_FOUND: Fail = Fail::new(StatusCode::NOT_FOUND, IssueCode::NotFound, "Resource not found");
+    pub const NOT_FOUND: Fail = Fail::new(
+        StatusCode::NOT_FOUND,
+        IssueCode::NotFound,
+        "Resource not found",
+    );
     /// A refused write or search.
-    pub const FORBIDDEN: Fail =
-        Fail::new(StatusCode::FORBIDDEN, IssueCode::Forbidden, "The access token does not allow this request");
+    pub const FORBIDDEN: Fail = Fail::new(
+        StatusCode::FORBIDDEN,
+        IssueCode::Forbidden,
+        "The access token does not allow this request",
+    );
     /// An internal failure (details are logged, never returned).
     pub const INTERNAL: Fail = Fail::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -62,7 +69,9 @@ pub enum Return {
 impl Return {
     /// Reads the `Prefer` header value.
     pub fn from_prefer(prefer: Option<&str>) -> Return {
-        let Some(p) = prefer else { return Return::default() };
+        let Some(p) = prefer else {
+            return Return::default();
+        };
         for part in p.split([',', ';']) {
             match part.trim() {
                 "return=minimal" => return Return::Minimal,

@@ -65,7 +65,8 @@ fn apply_one(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
 }
 
 fn value(op: &Value) -> Result<&Value, PatchError> {
-    op.get("value").ok_or(PatchError("Malformed patch operation"))
+    op.get("value")
+        .ok_or(PatchError("Malformed patch operation"))
 }
 
 fn parse_pointer(p: &str) -> Result<Vec<String>, PatchError> {
@@ -143,7 +144,9 @@ fn add(doc: &mut Value, path: &[String], v: Value) -> Result<(), PatchError> {
 
 fn remove(doc: &mut Value, path: &[String]) -> Result<Value, PatchError> {
     let missing = PatchError("Patch path does not exist");
-    let (last, parent) = path.split_last().ok_or(PatchError("Cannot remove the whole document"))?;
+    let (last, parent) = path
+        .split_last()
+        .ok_or(PatchError("Cannot remove the whole document"))?;
     match parent_mut(doc, parent)? {
         Value::Object(m) => m.remove(last).ok_or(missing),
         Value::Array(a) => {
@@ -162,26 +165,41 @@ mod tests {
     #[test]
     fn rfc6902_appendix_a_examples() {
         let doc = json!({"foo": "bar"});
-        let out = apply(&doc, &json!([{"op": "add", "path": "/baz", "value": "qux"}])).unwrap();
+        let out = apply(
+            &doc,
+            &json!([{"op": "add", "path": "/baz", "value": "qux"}]),
+        )
+        .unwrap();
         assert_eq!(out, json!({"foo": "bar", "baz": "qux"}));
 
         let doc = json!({"foo": ["bar", "baz"]});
-        let out = apply(&doc, &json!([{"op": "add", "path": "/foo/1", "value": "qux"}])).unwrap();
+        let out = apply(
+            &doc,
+            &json!([{"op": "add", "path": "/foo/1", "value": "qux"}]),
+        )
+        .unwrap();
         assert_eq!(out, json!({"foo": ["bar", "qux", "baz"]}));
 
         let out = apply(&doc, &json!([{"op": "remove", "path": "/foo/0"}])).unwrap();
         assert_eq!(out, json!({"foo": ["baz"]}));
 
         let doc = json!({"foo": {"bar": "baz", "waldo": "fred"}, "qux": {"corge": "grault"}});
-        let out = apply(&doc, &json!([{"op": "move", "from": "/foo/waldo", "path": "/qux/thud"}]))
-            .unwrap();
+        let out = apply(
+            &doc,
+            &json!([{"op": "move", "from": "/foo/waldo", "path": "/qux/thud"}]),
+        )
+        .unwrap();
         assert_eq!(
             out,
             json!({"foo": {"bar": "baz"}, "qux": {"corge": "grault", "thud": "fred"}})
         );
 
         let doc = json!({"foo": ["bar"]});
-        let out = apply(&doc, &json!([{"op": "add", "path": "/foo/-", "value": ["abc"]}])).unwrap();
+        let out = apply(
+            &doc,
+            &json!([{"op": "add", "path": "/foo/-", "value": ["abc"]}]),
+        )
+        .unwrap();
         assert_eq!(out, json!({"foo": ["bar", ["abc"]]}));
 
         let doc = json!({"/": 1, "~": 2});

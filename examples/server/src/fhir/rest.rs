@@ -84,6 +84,9 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
         Route::InstanceOperation(t, id, name) if get && t == "Patient" && name == "everything" => {
             searching::everything(tx, env, id, op.query)
         }
+        Route::InstanceOperation(t, id, name) if get && t == "Patient" && name == "disclosures" => {
+            searching::disclosures(tx, env, id, op.query)
+        }
         _ => Err(Fail::new(
             StatusCode::METHOD_NOT_ALLOWED,
             IssueCode::NotSupported,
@@ -100,7 +103,7 @@ fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Ver
     if cur.deleted {
         let live = tx.last_live(t, id)?.and_then(|v| v.json());
         return match live {
-            Some(body) if env.access.may_read(t, id, &body) => Err(Fail::new(
+            Some(body) if env.access.may_read(tx, t, id, &body) => Err(Fail::new(
                 StatusCode::GONE,
                 IssueCode::Deleted,
                 "The resource was deleted",
@@ -109,14 +112,19 @@ fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Ver
         };
     }
     match cur.json() {
-        Some(body) if env.access.may_read(t, id, &body) => Ok(cur),
+        Some(body) if env.access.may_read(tx, t, id, &body) => Ok(cur),
         _ => Err(Fail::NOT_FOUND),
     }
 }
 
 fn read(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Outcome {
     let cur = readable_current(tx, env, t, id)?;
-    Ok(Done::version(StatusCode::OK, cur, Return::Representation, false))
+    Ok(Done::version(
+        StatusCode::OK,
+        cur,
+        Return::Representation,
+        false,
+    ))
 }
 
 fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
@@ -128,9 +136,12 @@ fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
     }
     let version = tx.version(t, id, v)?.ok_or(Fail::NOT_FOUND)?;
     match version.json() {
-        Some(body) if env.access.may_read(t, id, &body) => {
-            Ok(Done::version(StatusCode::OK, version, Return::Representation, false))
-        }
+        Some(body) if env.access.may_read(tx, t, id, &body) => Ok(Done::version(
+            StatusCode::OK,
+            version,
+            Return::Representation,
+            false,
+        )),
         Some(_) => Err(Fail::NOT_FOUND),
         None => Err(Fail::new(
             StatusCode::GONE,
@@ -142,11 +153,15 @@ fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
 
 /// Checks a body for `t`: a JSON object of that type that the FHIR model accepts.
 pub fn validate(t: &str, body: &Value) -> Result<(), Fail> {
-    let obj = body
-        .as_object()
-        .ok_or(Fail::new(StatusCode::BAD_REQUEST, IssueCode::Structure, "The body is not a FHIR resource"))?;
+    let obj = body.as_object().ok_or(Fail::new(
+        StatusCode::BAD_REQUEST,
+        IssueCode::Structure,
+        "The body is not a FHIR resource",
+    ))?;
     if obj.get("resourceType").and_then(Value::as_str) != Some(t) {
-        return Err(Fail::bad_request("The body's resourceType does not match the URL"));
+        return Err(Fail::bad_request(
+            "The body's resourceType does not match the URL",
+        ));
     }
     super::model::check(body)
 }
@@ -160,9 +175,6 @@ fn version_of(if_match: &str) -> Option<i64> {
 fn create(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     let body = op.body.ok_or(Fail::bad_request("A body is required"))?;
     validate(t, body)?;
-    if !env.access.may_write(t, body) {
-        return Err(Fail::FORBIDDEN);
-    }
     if let Some(cond) = op.if_none_exist {
         let pairs = super::search::pairs(cond.trim_start_matches('?'));
         let found = searching::matches(tx, env, t, &pairs, 2)?;
@@ -189,6 +201,7 @@ fn create(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     }
     let id = op.assigned_id.map_or_else(store::new_id, str::to_owned);
     let v = tx.put(t, &id, body, env.now)?;
+    check_written(tx, env, &v)?;
     Ok(Done::version(StatusCode::CREATED, v, op.ret, true))
 }
 
@@ -213,12 +226,9 @@ fn write_version(
     let cur = tx.current(t, id)?;
     // No hijack: the stored version must be the caller's (SMART digest §12.12).
     if let Some(stored) = cur.as_ref().and_then(Version::json) {
-        if !env.access.may_read(t, id, &stored) {
+        if !env.access.may_read(tx, t, id, &stored) {
             return Err(Fail::FORBIDDEN);
         }
-    }
-    if !env.access.may_write(t, &body) {
-        return Err(Fail::FORBIDDEN);
     }
     if let Some(expected) = op.if_match {
         let live = cur.as_ref().filter(|c| !c.deleted).map(|c| c.version);
@@ -232,8 +242,23 @@ fn write_version(
     }
     let created = cur.as_ref().is_none_or(|c| c.deleted);
     let v = tx.put(t, id, body, env.now)?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    check_written(tx, env, &v)?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok(Done::version(status, v, op.ret, created))
+}
+
+/// A write must leave the resource within the caller's reach (no creating or moving data into
+/// another patient's compartment). Runs after the write, inside its transaction: an `Err` here
+/// rolls the write back.
+fn check_written(tx: &Tx<'_>, env: &Env<'_>, v: &Version) -> Result<(), Fail> {
+    match v.json() {
+        Some(body) if env.access.may_read(tx, &v.rtype, &v.id, &body) => Ok(()),
+        _ => Err(Fail::FORBIDDEN),
+    }
 }
 
 fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome {
@@ -243,7 +268,7 @@ fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome 
     let Some(stored) = stored else {
         return Err(Fail::NOT_FOUND);
     };
-    if !env.access.may_read(t, id, &stored) {
+    if !env.access.may_read(tx, t, id, &stored) {
         // A write touching another compartment is refused as such (SMART digest §9).
         return Err(Fail::FORBIDDEN);
     }
@@ -261,9 +286,12 @@ fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome 
 }
 
 fn delete(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Outcome {
-    let cur = tx.current(t, id)?.filter(|c| !c.deleted).ok_or(Fail::NOT_FOUND)?;
+    let cur = tx
+        .current(t, id)?
+        .filter(|c| !c.deleted)
+        .ok_or(Fail::NOT_FOUND)?;
     match cur.json() {
-        Some(body) if env.access.may_read(t, id, &body) => {}
+        Some(body) if env.access.may_read(tx, t, id, &body) => {}
         _ => return Err(Fail::FORBIDDEN),
     }
     let v = tx.delete(t, id, env.now)?.ok_or(Fail::NOT_FOUND)?;
@@ -307,7 +335,9 @@ fn history(
             Some(_) => v.json(),
             None => tx.last_live(&v.rtype, &v.id)?.and_then(|l| l.json()),
         };
-        let allowed = body.as_ref().is_some_and(|b| env.access.may_read(&v.rtype, &v.id, b));
+        let allowed = body
+            .as_ref()
+            .is_some_and(|b| env.access.may_read(tx, &v.rtype, &v.id, b));
         if !allowed {
             filtered = true;
             continue;
@@ -321,7 +351,16 @@ fn history(
         HistoryScope::System => "_history".to_owned(),
     };
     let total = (!filtered).then_some(total);
-    let bundle = searching::bundle("history", env.base, &path, &[], total, count, offset, entries);
+    let bundle = searching::bundle(
+        "history",
+        env.base,
+        &path,
+        &[],
+        total,
+        count,
+        offset,
+        entries,
+    );
     let mut done = Done::json(bundle);
     done.touched = touched;
     Ok(done)

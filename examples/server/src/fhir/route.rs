@@ -135,15 +135,29 @@ mod tests {
         assert_eq!(parse(""), Ok(Route::Base));
         assert_eq!(parse("metadata"), Ok(Route::Metadata));
         assert_eq!(parse("Patient"), Ok(Route::Type(s("Patient"))));
-        assert_eq!(parse("Patient/1"), Ok(Route::Instance(s("Patient"), s("1"))));
-        assert_eq!(parse("Patient/1/_history/2"), Ok(Route::Version(s("Patient"), s("1"), 2)));
+        assert_eq!(
+            parse("Patient/1"),
+            Ok(Route::Instance(s("Patient"), s("1")))
+        );
+        assert_eq!(
+            parse("Patient/1/_history/2"),
+            Ok(Route::Version(s("Patient"), s("1"), 2))
+        );
         assert_eq!(
             parse("Patient/1/$everything"),
-            Ok(Route::InstanceOperation(s("Patient"), s("1"), s("everything")))
+            Ok(Route::InstanceOperation(
+                s("Patient"),
+                s("1"),
+                s("everything")
+            ))
         );
         assert_eq!(
             parse("Patient/1/Observation"),
-            Ok(Route::Compartment { ctype: s("Patient"), id: s("1"), rtype: s("Observation") })
+            Ok(Route::Compartment {
+                ctype: s("Patient"),
+                id: s("1"),
+                rtype: s("Observation")
+            })
         );
         assert_eq!(parse("Nope/1"), Err(RouteError::UnknownType));
         assert_eq!(parse("patient/1"), Err(RouteError::UnknownType));

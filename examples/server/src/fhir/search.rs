@@ -95,7 +95,8 @@ pub fn parse(rtype: &str, pairs: &[(String, String)]) -> Result<SearchSpec, Sear
                     // No resource can have a malformed id: match nothing.
                     spec.clauses.push(Clause::Id(Vec::new()));
                 } else {
-                    spec.clauses.push(Clause::Id(ids.into_iter().map(str::to_owned).collect()));
+                    spec.clauses
+                        .push(Clause::Id(ids.into_iter().map(str::to_owned).collect()));
                 }
             }
             ("_lastUpdated", None) => {
@@ -273,7 +274,10 @@ mod tests {
             Clause::Param {
                 code: "patient",
                 kind: Kind::Reference,
-                values: vec![Match::Reference { rtype: Some("Patient".into()), id: "123".into() }]
+                values: vec![Match::Reference {
+                    rtype: Some("Patient".into()),
+                    id: "123".into()
+                }]
             }
         );
         assert_eq!(s.link_params.len(), 2);
@@ -287,8 +291,14 @@ mod tests {
         assert!(p("date=yesterday").is_err());
         assert!(p("patient=Group/1").is_err());
         assert!(p("subject:Patient=Group/1").is_err());
-        assert!(p("_include=Patient:link").is_err(), "include source must be the searched type");
-        assert!(p("_include=Observation:code").is_err(), "only reference params");
+        assert!(
+            p("_include=Patient:link").is_err(),
+            "include source must be the searched type"
+        );
+        assert!(
+            p("_include=Observation:code").is_err(),
+            "only reference params"
+        );
         assert!(p("_summary=true").is_err());
         assert!(p("_sort=date").is_err());
         assert!(p("code=a\\,b").is_err());

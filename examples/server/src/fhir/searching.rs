@@ -27,7 +27,9 @@ pub fn paging(query: &[(String, String)]) -> Result<(usize, usize), Fail> {
     let mut count = search::DEFAULT_COUNT;
     let mut offset = 0;
     for (k, v) in query {
-        let n: usize = v.parse().map_err(|_| Fail::bad_request("Invalid paging parameter"))?;
+        let n: usize = v
+            .parse()
+            .map_err(|_| Fail::bad_request("Invalid paging parameter"))?;
         match k.as_str() {
             "_count" => count = n.min(search::MAX_COUNT),
             "_offset" if n <= search::MAX_OFFSET => offset = n,
@@ -67,7 +69,7 @@ pub fn search(
     let mut seen = BTreeSet::new();
     let mut matches = Vec::new();
     for v in page {
-        if let Some(body) = v.json().filter(|b| env.access.may_read(t, &v.id, b)) {
+        if let Some(body) = v.json().filter(|b| env.access.may_read(tx, t, &v.id, b)) {
             seen.insert((v.rtype.clone(), v.id.clone()));
             touched.push(format!("{}/{}", v.rtype, v.id));
             entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
@@ -102,23 +104,24 @@ fn includes(
     seen: &mut BTreeSet<(String, String)>,
 ) -> Result<Vec<(Version, Value)>, Fail> {
     let mut out = Vec::new();
-    let mut add = |tx: &Tx<'_>, rtype: &str, id: &str, out: &mut Vec<(Version, Value)>| -> Result<(), Fail> {
-        if out.len() >= MAX_INCLUDED || seen.contains(&(rtype.to_owned(), id.to_owned())) {
-            return Ok(());
-        }
-        // Included resources need search (or read) rights on their own type.
-        if env.access.narrowing(rtype).is_none() {
-            return Ok(());
-        }
-        let Some(v) = tx.current(rtype, id)?.filter(|v| !v.deleted) else {
-            return Ok(());
+    let mut add =
+        |tx: &Tx<'_>, rtype: &str, id: &str, out: &mut Vec<(Version, Value)>| -> Result<(), Fail> {
+            if out.len() >= MAX_INCLUDED || seen.contains(&(rtype.to_owned(), id.to_owned())) {
+                return Ok(());
+            }
+            // Included resources need search (or read) rights on their own type.
+            if env.access.narrowing(rtype).is_none() {
+                return Ok(());
+            }
+            let Some(v) = tx.current(rtype, id)?.filter(|v| !v.deleted) else {
+                return Ok(());
+            };
+            if let Some(body) = v.json().filter(|b| env.access.may_read(tx, rtype, id, b)) {
+                seen.insert((rtype.to_owned(), id.to_owned()));
+                out.push((v, body));
+            }
+            Ok(())
         };
-        if let Some(body) = v.json().filter(|b| env.access.may_read(rtype, id, b)) {
-            seen.insert((rtype.to_owned(), id.to_owned()));
-            out.push((v, body));
-        }
-        Ok(())
-    };
     for m in matches {
         for Include { code, target, .. } in &spec.includes {
             for (rtype, id) in tx.references_from(&m.rtype, &m.id, code)? {
@@ -127,7 +130,12 @@ fn includes(
                 }
             }
         }
-        for Include { source_type, code, target } in &spec.revincludes {
+        for Include {
+            source_type,
+            code,
+            target,
+        } in &spec.revincludes
+        {
             if target.as_ref().is_some_and(|t| *t != m.rtype) {
                 continue;
             }
@@ -160,7 +168,13 @@ pub fn compartment_search(
         ctype: ctype.to_owned(),
         id: id.to_owned(),
     };
-    search(tx, env, rtype, query, Some((clause, format!("{ctype}/{id}/{rtype}"))))
+    search(
+        tx,
+        env,
+        rtype,
+        query,
+        Some((clause, format!("{ctype}/{id}/{rtype}"))),
+    )
 }
 
 /// `GET Patient/[id]/$everything`: the patient's compartment, limited to the types the caller
@@ -170,7 +184,7 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
     let patient = tx.current("Patient", id)?.filter(|v| !v.deleted);
     let readable = patient
         .and_then(|p| p.json())
-        .is_some_and(|b| env.access.may_read("Patient", id, &b));
+        .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b));
     if !readable {
         return Err(Fail::NOT_FOUND);
     }
@@ -181,7 +195,10 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
         if env.access.narrowing(&v.rtype).is_none() {
             continue;
         }
-        if let Some(body) = v.json().filter(|b| env.access.may_read(&v.rtype, &v.id, b)) {
+        if let Some(body) = v
+            .json()
+            .filter(|b| env.access.may_read(tx, &v.rtype, &v.id, b))
+        {
             touched.push(format!("{}/{}", v.rtype, v.id));
             entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
         }
@@ -224,7 +241,10 @@ pub fn matches(
     let (_, page) = tx.search(&q, 0, limit)?;
     Ok(page
         .into_iter()
-        .filter(|v| v.json().is_some_and(|b| env.access.may_read(t, &v.id, &b)))
+        .filter(|v| {
+            v.json()
+                .is_some_and(|b| env.access.may_read(tx, t, &v.id, &b))
+        })
         .collect())
 }
 
@@ -302,4 +322,69 @@ pub fn bundle(
         b["total"] = json!(total);
     }
     b
+}
+
+/// How far back the accounting of disclosures reaches (45 CFR §164.528(a)(1): six years).
+const ACCOUNTING_YEARS: i64 = 6;
+
+/// `GET Patient/[id]/$disclosures`: the accounting of disclosures of the patient's data
+/// (HIPAA §164.528): the recorded, successful accesses to it by anyone other than the patient,
+/// over the last six years, newest first, as AuditEvents (date, recipient, what, purpose).
+pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String)]) -> Outcome {
+    let (count, offset) = paging(query)?;
+    let readable = tx
+        .current("Patient", id)?
+        .filter(|v| !v.deleted)
+        .and_then(|p| p.json())
+        .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b));
+    if !readable {
+        return Err(Fail::NOT_FOUND);
+    }
+    let since = env.now - chrono::Duration::days(365 * ACCOUNTING_YEARS);
+    let q = Query {
+        resource_type: "AuditEvent".to_owned(),
+        clauses: vec![
+            Clause::Param {
+                code: "patient",
+                kind: crate::store::params::Kind::Reference,
+                values: vec![crate::store::query::Match::Reference {
+                    rtype: Some("Patient".into()),
+                    id: id.to_owned(),
+                }],
+            },
+            Clause::LastUpdated(vec![crate::store::query::Match::Date {
+                prefix: crate::store::query::Prefix::Ge,
+                lo: since.timestamp_millis(),
+                hi: since.timestamp_millis() + 1,
+            }]),
+        ],
+    };
+    let (_, page) = tx.search(&q, 0, MAX_EVERYTHING)?;
+    let me = format!("Patient/{id}");
+    let mut entries: Vec<Value> = page
+        .into_iter()
+        .filter_map(|v| v.json().map(|b| (v.id, b)))
+        .filter(|(_, e)| e["outcome"] == "0")
+        .filter(|(_, e)| {
+            // Disclosures to the individual are not accounted (§164.528(a)(1)(i)).
+            let agents = e["agent"].as_array().cloned().unwrap_or_default();
+            !agents
+                .iter()
+                .any(|a| a["requestor"] == true && a["who"]["reference"] == json!(me))
+        })
+        .map(|(eid, e)| entry(env.base, "AuditEvent", &eid, e, "match"))
+        .collect();
+    entries.reverse();
+    let total = entries.len();
+    let page: Vec<Value> = entries.into_iter().skip(offset).take(count).collect();
+    Ok(Done::json(bundle(
+        "searchset",
+        env.base,
+        &format!("Patient/{id}/$disclosures"),
+        &[],
+        Some(total),
+        count,
+        offset,
+        page,
+    )))
 }

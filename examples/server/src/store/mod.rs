@@ -58,7 +58,9 @@ pub struct Version {
 impl Version {
     /// The body parsed as JSON (deletions and unparsable rows give `None`).
     pub fn json(&self) -> Option<Value> {
-        self.body.as_deref().and_then(|b| serde_json::from_str(b).ok())
+        self.body
+            .as_deref()
+            .and_then(|b| serde_json::from_str(b).ok())
     }
 }
 
@@ -213,7 +215,13 @@ impl Tx<'_> {
 
     /// Stores `body` as the next version of `rtype/id` (the first if new), setting `id`,
     /// `meta.versionId` and `meta.lastUpdated`, and reindexing. Returns the new version.
-    pub fn put(&self, rtype: &str, id: &str, mut body: Value, now: DateTime<Utc>) -> Result<Version> {
+    pub fn put(
+        &self,
+        rtype: &str,
+        id: &str,
+        mut body: Value,
+        now: DateTime<Utc>,
+    ) -> Result<Version> {
         let previous = self.current(rtype, id)?.map(|v| v.version).unwrap_or(0);
         let version = previous + 1;
         let updated = time::format_instant(now);
@@ -305,7 +313,9 @@ impl Tx<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for row in index::rows(rtype, body, self.base) {
-            ins.execute(params![rtype, id, row.code, row.system, row.value, row.lo, row.hi])?;
+            ins.execute(params![
+                rtype, id, row.code, row.system, row.value, row.lo, row.hi
+            ])?;
         }
         let mut ins = self.conn.prepare_cached(
             "INSERT INTO compartment (rtype, id, ctype, cid) VALUES (?1, ?2, ?3, ?4)",
@@ -317,7 +327,12 @@ impl Tx<'_> {
     }
 
     /// Current, non-deleted resources matching `query`: the total and one page.
-    pub fn search(&self, query: &Query, offset: usize, count: usize) -> Result<(usize, Vec<Version>)> {
+    pub fn search(
+        &self,
+        query: &Query,
+        offset: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Version>)> {
         let mut args = vec![rusqlite::types::Value::Text(query.resource_type.clone())];
         let cond = where_sql(&query.clauses, &mut args);
         let from = format!("FROM current c WHERE c.rtype = ?1 AND c.deleted = 0 AND {cond}");
@@ -392,7 +407,12 @@ impl Tx<'_> {
     }
 
     /// The `(type, id)` targets of `code` references from `rtype/id` (for `_include`).
-    pub fn references_from(&self, rtype: &str, id: &str, code: &str) -> Result<Vec<(String, String)>> {
+    pub fn references_from(
+        &self,
+        rtype: &str,
+        id: &str,
+        code: &str,
+    ) -> Result<Vec<(String, String)>> {
         let rows = self
             .conn
             .prepare_cached(
@@ -446,11 +466,28 @@ impl Tx<'_> {
         Ok(rows)
     }
 
+    /// The patients (logical ids) whose compartments hold the given resources.
+    pub fn patients_of(&self, resources: &[(String, String)]) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT cid FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = 'Patient'",
+        )?;
+        let mut out = std::collections::BTreeSet::new();
+        for (t, id) in resources {
+            let rows = stmt.query_map(params![t, id], |r| r.get::<_, String>(0))?;
+            for p in rows {
+                out.insert(p?);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
     /// The number of current resources, for the start-up banner.
     pub fn count_live(&self) -> Result<i64> {
         Ok(self
             .conn
-            .query_row("SELECT COUNT(*) FROM current WHERE deleted = 0", [], |r| r.get(0))?)
+            .query_row("SELECT COUNT(*) FROM current WHERE deleted = 0", [], |r| {
+                r.get(0)
+            })?)
     }
 }
 

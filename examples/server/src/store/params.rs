@@ -58,7 +58,11 @@ const OBSERVATION: &[ParamDef] = &[
     p("patient", Reference, &["subject>Patient"]),
     p("encounter", Reference, &["encounter"]),
     p("performer", Reference, &["performer"]),
-    p("date", Date, &["effectiveDateTime", "effectivePeriod", "effectiveInstant"]),
+    p(
+        "date",
+        Date,
+        &["effectiveDateTime", "effectivePeriod", "effectiveInstant"],
+    ),
 ];
 
 const CONDITION: &[ParamDef] = &[
@@ -83,7 +87,11 @@ const ENCOUNTER: &[ParamDef] = &[
     p("subject", Reference, &["subject"]),
     p("patient", Reference, &["subject>Patient"]),
     p("participant", Reference, &["participant.individual"]),
-    p("practitioner", Reference, &["participant.individual>Practitioner"]),
+    p(
+        "practitioner",
+        Reference,
+        &["participant.individual>Practitioner"],
+    ),
     p("service-provider", Reference, &["serviceProvider"]),
     p("date", Date, &["period"]),
 ];
@@ -201,7 +209,11 @@ const AUDIT_EVENT: &[ParamDef] = &[
     p("outcome", Token, &["outcome"]),
     p("agent", Reference, &["agent.who"]),
     p("entity", Reference, &["entity.what"]),
-    p("patient", Reference, &["agent.who>Patient", "entity.what>Patient"]),
+    p(
+        "patient",
+        Reference,
+        &["agent.who>Patient", "entity.what>Patient"],
+    ),
     p("source", Reference, &["source.observer"]),
     p("altid", Token, &["agent.altId"]),
     p("date", Date, &["recorded"]),

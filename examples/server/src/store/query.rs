@@ -115,26 +115,31 @@ fn clause_sql(clause: &Clause, args: &mut Vec<Sql>) -> String {
             if ids.is_empty() {
                 return "0".into();
             }
-            let marks: Vec<String> = ids.iter().map(|id| bind(args, Sql::Text(id.clone()))).collect();
+            let marks: Vec<String> = ids
+                .iter()
+                .map(|id| bind(args, Sql::Text(id.clone())))
+                .collect();
             format!("c.id IN ({})", marks.join(","))
         }
         Clause::LastUpdated(values) => {
             let ors: Vec<String> = values
                 .iter()
                 .filter_map(|m| match m {
-                    Match::Date { prefix, lo, hi } => {
-                        Some(date_sql(*prefix, "c.updated_ms", "c.updated_ms + 1", *lo, *hi, args))
-                    }
+                    Match::Date { prefix, lo, hi } => Some(date_sql(
+                        *prefix,
+                        "c.updated_ms",
+                        "c.updated_ms + 1",
+                        *lo,
+                        *hi,
+                        args,
+                    )),
                     _ => None,
                 })
                 .collect();
             any(ors)
         }
         Clause::Param { code, kind, values } => {
-            let ors: Vec<String> = values
-                .iter()
-                .map(|m| value_sql(*kind, m, args))
-                .collect();
+            let ors: Vec<String> = values.iter().map(|m| value_sql(*kind, m, args)).collect();
             args.push(Sql::Text((*code).to_owned()));
             // The code is bound after the value conditions, so number the marks explicitly.
             let code_mark = args.len();
@@ -193,7 +198,10 @@ fn value_sql(kind: Kind, m: &Match, args: &mut Vec<Sql>) -> String {
         (Kind::Reference, Match::Reference { rtype, id }) => {
             let mut cond = format!("s.value = {}", bind(args, Sql::Text(id.clone())));
             if let Some(t) = rtype {
-                cond = format!("({cond} AND s.system = {})", bind(args, Sql::Text(t.clone())));
+                cond = format!(
+                    "({cond} AND s.system = {})",
+                    bind(args, Sql::Text(t.clone()))
+                );
             }
             cond
         }

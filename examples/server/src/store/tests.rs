@@ -12,7 +12,12 @@ fn store_with_data() -> Store {
     let store = Store::open(None, BASE).unwrap();
     store
         .transaction(|tx| -> Result<()> {
-            tx.put("Patient", "p1", json!({"resourceType": "Patient", "name": [{"family": "Smith"}]}), now())?;
+            tx.put(
+                "Patient",
+                "p1",
+                json!({"resourceType": "Patient", "name": [{"family": "Smith"}]}),
+                now(),
+            )?;
             tx.put("Patient", "p2", json!({"resourceType": "Patient"}), now())?;
             tx.put(
                 "Observation",
@@ -57,7 +62,9 @@ fn versions_and_history() {
         assert!(tx.current("Patient", "p1").unwrap().unwrap().deleted);
         assert_eq!(tx.version("Patient", "p1", 1).unwrap().unwrap().version, 1);
         assert_eq!(tx.last_live("Patient", "p1").unwrap().unwrap().version, 2);
-        let (total, page) = tx.history(HistoryScope::Instance("Patient", "p1"), &[], 0, 10).unwrap();
+        let (total, page) = tx
+            .history(HistoryScope::Instance("Patient", "p1"), &[], 0, 10)
+            .unwrap();
         assert_eq!(total, 3);
         assert_eq!(page[0].version, 3);
     });
@@ -67,26 +74,51 @@ fn versions_and_history() {
 fn search_by_param_and_compartment() {
     let store = store_with_data();
     store.read(|tx| {
-        let q = |clauses| Query { resource_type: "Observation".into(), clauses };
+        let q = |clauses| Query {
+            resource_type: "Observation".into(),
+            clauses,
+        };
         let (n, page) = tx
-            .search(&q(vec![Clause::Param {
-                code: "code",
-                kind: params::Kind::Token,
-                values: vec![Match::Token { system: None, code: Some("8867-4".into()) }],
-            }]), 0, 10)
+            .search(
+                &q(vec![Clause::Param {
+                    code: "code",
+                    kind: params::Kind::Token,
+                    values: vec![Match::Token {
+                        system: None,
+                        code: Some("8867-4".into()),
+                    }],
+                }]),
+                0,
+                10,
+            )
             .unwrap();
         assert_eq!((n, ids(&page)), (1, vec!["o1"]));
         let (n, page) = tx
-            .search(&q(vec![Clause::InCompartment { ctype: "Patient".into(), id: "p2".into() }]), 0, 10)
+            .search(
+                &q(vec![Clause::InCompartment {
+                    ctype: "Patient".into(),
+                    id: "p2".into(),
+                }]),
+                0,
+                10,
+            )
             .unwrap();
         assert_eq!((n, ids(&page)), (1, vec!["o2"]));
         let (lo, hi) = time::instant_range("2024").unwrap();
         let (n, page) = tx
-            .search(&q(vec![Clause::Param {
-                code: "date",
-                kind: params::Kind::Date,
-                values: vec![Match::Date { prefix: Prefix::Ge, lo, hi }],
-            }]), 0, 10)
+            .search(
+                &q(vec![Clause::Param {
+                    code: "date",
+                    kind: params::Kind::Date,
+                    values: vec![Match::Date {
+                        prefix: Prefix::Ge,
+                        lo,
+                        hi,
+                    }],
+                }]),
+                0,
+                10,
+            )
             .unwrap();
         assert_eq!((n, ids(&page)), (1, vec!["o1"]));
         let (n, _) = tx.search(&q(vec![Clause::AnyOf(vec![])]), 0, 10).unwrap();
@@ -105,7 +137,10 @@ fn text_search_escapes_wildcards() {
             clauses: vec![Clause::Param {
                 code: "family",
                 kind: params::Kind::Text,
-                values: vec![Match::Text { value: v.into(), exact: false }],
+                values: vec![Match::Text {
+                    value: v.into(),
+                    exact: false,
+                }],
             }],
         };
         assert_eq!(tx.search(&q("smi"), 0, 10).unwrap().0, 1);
@@ -137,6 +172,10 @@ fn compartment_and_includes() {
             tx.references_from("Observation", "o1", "subject").unwrap(),
             vec![("Patient".to_string(), "p1".to_string())]
         );
-        assert_eq!(tx.referrers("Observation", "subject", "Patient", "p2", 10).unwrap(), vec!["o2"]);
+        assert_eq!(
+            tx.referrers("Observation", "subject", "Patient", "p2", 10)
+                .unwrap(),
+            vec!["o2"]
+        );
     });
 }
