@@ -11,12 +11,6 @@ pub struct ScopeSet {
 impl ScopeSet {
     /// Parses a space-separated `scope` string as granted by an authorization server.
     pub fn parse(scope: &str) -> ScopeSet {
-        ScopeSet {
-            raw: scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        }
+        ScopeSet { raw: scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect() }
     }
 }
