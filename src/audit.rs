@@ -201,8 +201,8 @@ impl Rejected {
         body: &[u8],
         info: &RequestInfo,
     ) -> AuditRecord {
-        let context = self.context.as_ref();
-        let mut r = base_record(now, parts, body, self.request.as_ref(), context, info);
+        let context = self.context();
+        let mut r = base_record(now, parts, body, self.request(), context, info);
         if context.is_none() {
             r.event = fhir_audit::Event::Authentication;
         }

@@ -157,8 +157,8 @@ impl SecureFhir {
             |rejection: Rejection, context: Option<AccessContext>, request: Option<FhirRequest>| {
                 Rejected {
                     rejection,
-                    context,
-                    request,
+                    context: context.map(Box::new),
+                    request: request.map(Box::new),
                 }
             };
         self.limits
@@ -220,15 +220,27 @@ fn is_form(parts: &http::request::Parts) -> bool {
 /// request for the audit record.
 #[derive(Debug, Clone)]
 pub struct Rejected {
-    /// The answer.
-    pub rejection: Rejection,
-    /// The validated access context, when the credential was fine.
-    pub context: Option<AccessContext>,
-    /// The classified request, when it was well-formed.
-    pub request: Option<FhirRequest>,
+    pub(crate) rejection: Rejection,
+    pub(crate) context: Option<Box<AccessContext>>,
+    pub(crate) request: Option<Box<FhirRequest>>,
 }
 
 impl Rejected {
+    /// The answer and its reason.
+    pub fn rejection(&self) -> &Rejection {
+        &self.rejection
+    }
+
+    /// The validated access context, when the credential was fine.
+    pub fn context(&self) -> Option<&AccessContext> {
+        self.context.as_deref()
+    }
+
+    /// The classified request, when it was well-formed.
+    pub fn request(&self) -> Option<&FhirRequest> {
+        self.request.as_deref()
+    }
+
     /// The HTTP response to send.
     pub fn to_response(&self) -> http::Response<Vec<u8>> {
         self.rejection.to_response()

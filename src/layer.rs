@@ -72,6 +72,7 @@ where
     S::Error: Send,
     B: http_body::Body + Send + 'static,
     B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     R: From<Vec<u8>> + Send + 'static,
 {
     type Response = http::Response<R>;

@@ -49,6 +49,19 @@ impl Verdict {
         &*self.access
     }
 
+    /// Whether the facade's classification of the request names the same type and id as the
+    /// server's own routing (`None` where the route names none): what was authorized must be
+    /// what runs.
+    pub fn agrees_with(&self, rtype: Option<&str>, id: Option<&str>) -> bool {
+        let Some(a) = &self.authorized else {
+            return true;
+        };
+        let req = a.request();
+        let type_ok = req.resource_type().map(|t| t.as_str()) == rtype || rtype.is_none();
+        let id_ok = id.is_none() || req.id() == id;
+        type_ok && id_ok
+    }
+
     /// Notes resources the response carries, for the audit record.
     pub fn note_touched(&self, touched: &[String]) {
         if let Ok(mut t) = self.touched.lock() {
@@ -157,6 +170,7 @@ impl Gate {
     }
 
     /// Decides a request: a verdict for the handler, or the response to send (already audited).
+    #[allow(clippy::result_large_err)] // the error is the response itself, sent at once
     pub fn authorize(
         &self,
         parts: &http::request::Parts,

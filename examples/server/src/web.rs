@@ -149,7 +149,7 @@ fn fail_response(f: Fail) -> http::Response<Vec<u8>> {
     fhir_response::error(f.status, f.code, f.text)
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -245,6 +245,16 @@ impl App {
             Err(rejection) => return rejection,
         };
         let now = chrono::Utc::now();
+        let (rtype, id) = route.target();
+        if !verdict.agrees_with(rtype, id) {
+            let r = fhir_response::error(
+                StatusCode::BAD_REQUEST,
+                IssueCode::Invalid,
+                "The request is not a valid FHIR request",
+            );
+            self.gate.record(&verdict, parts, bytes, &r, now);
+            return r;
+        }
         let outcome = self.execute(parts, &route, bytes, &verdict, now);
         let response = match outcome {
             Ok(done) => self.render(done, &verdict),

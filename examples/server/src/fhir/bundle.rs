@@ -247,7 +247,7 @@ fn transaction(
     // Authorize every entry before anything is written.
     let accesses = entries
         .iter()
-        .map(|e| authorize(e))
+        .map(authorize)
         .collect::<Result<Vec<_>, _>>()?;
     let mut idx: Vec<usize> = (0..entries.len()).collect();
     idx.sort_by_key(|&i| order(&entries[i].method));

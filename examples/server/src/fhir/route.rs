@@ -40,6 +40,26 @@ pub enum Route {
     TypeOperation(String, String),
 }
 
+impl Route {
+    /// The resource type and id the route acts on, where it names them.
+    pub fn target(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Route::Instance(t, i)
+            | Route::InstanceHistory(t, i)
+            | Route::Version(t, i, _)
+            | Route::InstanceOperation(t, i, _) => (Some(t), Some(i)),
+            Route::Type(t)
+            | Route::TypeSearch(t)
+            | Route::TypeHistory(t)
+            | Route::TypeOperation(t, _) => (Some(t), None),
+            Route::Compartment { rtype, .. } => (Some(rtype), None),
+            Route::Base | Route::Metadata | Route::SmartConfiguration | Route::SystemHistory => {
+                (None, None)
+            }
+        }
+    }
+}
+
 /// Why a path does not name anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteError {
