@@ -51,7 +51,10 @@ fn browser_ready() -> bool {
     let ok = e2e_dir().join("node_modules/playwright-core").exists()
         && e2e_dir().join("node_modules/openid-client").exists()
         && Path::new(&chromium()).exists();
-    available("node with playwright-core and openid-client, and chromium", ok)
+    available(
+        "node with playwright-core and openid-client, and chromium",
+        ok,
+    )
 }
 
 fn chromium() -> String {
@@ -89,7 +92,11 @@ async fn metadata(State(state): State<AuthzState>) -> Response {
                 ] }]
         } }]
     });
-    ([("content-type", "application/fhir+json")], body.to_string()).into_response()
+    (
+        [("content-type", "application/fhir+json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn read_patient(
@@ -135,14 +142,18 @@ async fn read_patient(
             .contains(&s.to_owned())
         })
     };
-    let allowed = (granted("patient") && context.launch.patient.as_deref() == Some(&id))
-        || granted("system");
+    let allowed =
+        (granted("patient") && context.launch.patient.as_deref() == Some(&id)) || granted("system");
     if !allowed || !["example", "pat-2"].contains(&id.as_str()) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let body = json!({"resourceType": "Patient", "id": id,
         "name": [{"family": "Chalmers", "given": ["Peter", "James"]}]});
-    ([("content-type", "application/fhir+json")], body.to_string()).into_response()
+    (
+        [("content-type", "application/fhir+json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 struct Live {
@@ -224,7 +235,10 @@ async fn pypi_fhirclient_completes_a_standalone_launch_with_pkce() {
         .collect::<Vec<_>>();
     assert_eq!(token_events.len(), 1);
     assert_eq!(token_events[0].client_id.as_deref(), Some("fhirclient-app"));
-    assert_eq!(token_events[0].grant_type.as_deref(), Some("authorization_code"));
+    assert_eq!(
+        token_events[0].grant_type.as_deref(),
+        Some("authorization_code")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,7 +256,10 @@ async fn pyjwt_backend_client_gets_a_system_token_and_replay_is_refused() {
     assert!(ok, "keygen failed: {stderr}");
     let jwks: Value =
         serde_json::from_slice(&std::fs::read(dir.join("jwks.json")).unwrap()).unwrap();
-    assert!(jwks["keys"][0].get("d").is_none(), "only the public key is registered");
+    assert!(
+        jwks["keys"][0].get("d").is_none(),
+        "only the public key is registered"
+    );
     live.state
         .register_client(ClientConfig::backend(
             "pyjwt-backend",
@@ -309,12 +326,21 @@ async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
         .env("CHROMIUM", chromium());
     let (ok, stdout, stderr) = run(command).await;
     assert!(ok, "browser test failed:\n{stdout}\n{stderr}");
-    let result: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
-        .expect("one JSON line");
+    let result: Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).expect("one JSON line");
     let scope = result["scope"].as_str().unwrap();
-    assert!(!scope.split(' ').any(|s| s == "patient/Observation.rs"), "{scope}");
-    assert!(scope.split(' ').any(|s| s == "patient/Condition.rs"), "{scope}");
-    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "a real screenshot");
+    assert!(
+        !scope.split(' ').any(|s| s == "patient/Observation.rs"),
+        "{scope}"
+    );
+    assert!(
+        scope.split(' ').any(|s| s == "patient/Condition.rs"),
+        "{scope}"
+    );
+    assert!(
+        std::fs::metadata(&screenshot).unwrap().len() > 10_000,
+        "a real screenshot"
+    );
     let issued = live
         .audit
         .events()

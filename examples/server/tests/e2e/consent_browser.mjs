@@ -23,6 +23,8 @@ const config = await oidc.discovery(
   new URL(ISSUER), CLIENT_ID, { id_token_signed_response_alg: 'ES256' }, oidc.None(),
   { execute: [oidc.allowInsecureRequests] },
 );
+// verify ID token signatures against the server's jwks_uri too (off by default in openid-client)
+oidc.enableNonRepudiationChecks(config);
 
 // the app: /launch starts the flow, /callback exchanges the code
 const session = {};
