@@ -171,7 +171,13 @@ async fn start(extra_clients: impl FnOnce(&str) -> Vec<ClientConfig>) -> Live {
     let audit = Arc::new(MemoryAudit::new());
     let state = AuthzState::new(config, audit.clone()).unwrap();
     let app = authz::router(state.clone()).merge(fhir_standin(state.clone()));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
     Live { base, state, audit }
 }
 

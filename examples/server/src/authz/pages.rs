@@ -107,7 +107,13 @@ pub(crate) async fn login_submit(State(state): State<AuthzState>, body: Bytes) -
     }
     let username = field("username").to_owned();
     let password = field("password").to_owned();
-    if state.0.limiter.check(&format!("login:{username}")).is_err() {
+    // one bucket per known user; unknown names share one, so made-up names cannot flood the table
+    let bucket = if state.user(&username).is_some() {
+        username.as_str()
+    } else {
+        ""
+    };
+    if state.0.limiter.check(&format!("login:{bucket}")).is_err() {
         return html_page(
             StatusCode::TOO_MANY_REQUESTS,
             html::error("Too many attempts", "Wait a moment and try again."),
