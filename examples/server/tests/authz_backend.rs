@@ -311,12 +311,26 @@ async fn dynamic_registration_never_grants_system_scopes() {
         server.get(&request.url(), None).await.status,
         StatusCode::SEE_OTHER
     );
+    // a key set that publishes a private key is refused (smart-auth's JWK import filter)
+    let mut private_jwks = server.backend_key.jwks();
+    private_jwks["keys"][0]["d"] =
+        json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    let mut public_only = server.backend_key.jwks();
+    public_only["keys"][0]["kid"] = json!("registered-key");
+    let ok = register(json!({"redirect_uris": ["https://app.example/cb"],
+        "token_endpoint_auth_method": "private_key_jwt", "jwks": public_only,
+        "scope": "system/*.rs user/*.rs"}))
+    .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text());
+    assert_eq!(ok.json()["scope"], "user/*.rs");
     for bad in [
         json!({"redirect_uris": ["http://evil.example/cb"]}),
         json!({"redirect_uris": ["javascript:alert(1)"]}),
         json!({"redirect_uris": ["https://app.example/cb#frag"]}),
         json!({"redirect_uris": []}),
         json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+        json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": private_jwks.clone()}),
     ] {
         let r = register(bad.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");

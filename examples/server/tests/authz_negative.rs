@@ -511,3 +511,31 @@ async fn token_endpoint_is_rate_limited() {
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.header("retry-after").is_some());
 }
+
+#[tokio::test]
+async fn a_patient_user_cannot_accept_an_ehr_launch_for_another_patient() {
+    let server = TestServer::new();
+    let launch = server
+        .state
+        .create_ehr_launch("ehr-app", Some("pat-2"), None)
+        .unwrap();
+    let (_, challenge) = pkce();
+    let mut request = AuthRequest::new(
+        "ehr-app",
+        "http://127.0.0.1:9002/callback",
+        "launch patient/*.rs",
+        challenge,
+    );
+    request.extra.push(("launch", launch));
+    let start = server.get(&request.url(), None).await;
+    let (cookie, consent_url) = server
+        .sign_in(&start.location(), PATIENT_USER.0, PATIENT_USER.1)
+        .await;
+    let response = server.get(&consent_url, Some(&cookie)).await;
+    let location = response.location();
+    assert_eq!(
+        query_param(&location, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert!(query_param(&location, "code").is_none());
+}

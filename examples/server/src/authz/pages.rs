@@ -198,10 +198,17 @@ struct ConsentFacts {
     needs_patient: bool,
 }
 
+/// Who is consenting, or `None`. A patient user can only ever authorize access to their own
+/// record: an EHR launch naming another patient is not theirs to grant.
 fn consent_facts(state: &AuthzState, pending: &Pending) -> Option<ConsentFacts> {
     let (_, username) = pending.signed_in.as_ref()?;
     let user = state.user(username)?;
     let ehr_patient = pending.launch.as_ref().and_then(|l| l.patient.clone());
+    if let (Some(own), Some(launched)) = (user.patient_id(), ehr_patient.as_deref()) {
+        if own != launched {
+            return None;
+        }
+    }
     let needs_patient = pending
         .scopes
         .iter()
@@ -213,6 +220,18 @@ fn consent_facts(state: &AuthzState, pending: &Pending) -> Option<ConsentFacts> 
         fixed_patient: ehr_patient.or_else(|| user.patient_id().map(str::to_owned)),
         needs_patient,
     })
+}
+
+/// The signed-in user may not authorize this request's launch context.
+fn refuse_launch(state: &AuthzState, txn: &str, pending: &Pending) -> Response {
+    state.store().pending.remove(txn);
+    state.authorize_error(
+        &pending.redirect_uri,
+        Some(&pending.state),
+        &pending.client_id,
+        "access_denied",
+        "the signed-in user cannot authorize this launch",
+    )
 }
 
 fn render_consent(
@@ -258,7 +277,7 @@ pub(crate) async fn consent_page(
         return expired();
     };
     let Some(facts) = consent_facts(&state, &pending) else {
-        return expired();
+        return refuse_launch(&state, &txn, &pending);
     };
     render_consent(&state, &txn, &pending, &facts, StatusCode::OK, None)
 }
@@ -285,7 +304,7 @@ pub(crate) async fn consent_submit(
         return expired();
     }
     let Some(facts) = consent_facts(&state, &pending) else {
-        return expired();
+        return refuse_launch(&state, &txn, &pending);
     };
     let fail = |error, description| {
         state.store().pending.remove(&txn);

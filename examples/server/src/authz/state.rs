@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     pub limiter: RateLimiter,
     pub rng: SystemRandom,
     pub dynamic_clients: Mutex<usize>,
+    /// `jti`s of accepted client assertions (smart-auth's bounded, fail-closed store).
+    pub replay: smart_auth::replay::InMemoryReplayStore,
 }
 
 /// The development authorization server's state; cheap to clone.
@@ -134,6 +136,7 @@ impl AuthzState {
             clock,
             rng: SystemRandom::new(),
             dynamic_clients: Mutex::new(0),
+            replay: smart_auth::replay::InMemoryReplayStore::new(100_000),
         })))
     }
 
