@@ -43,7 +43,10 @@ pub struct AccountingPolicy {
 impl Default for AccountingPolicy {
     fn default() -> Self {
         Self {
-            excluded_purposes: ["TREAT", "ETREAT", "HPAYMT", "HOPERAT"].into_iter().map(String::from).collect(),
+            excluded_purposes: ["TREAT", "ETREAT", "HPAYMT", "HOPERAT"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
             exclude_authorized: true,
             exclude_to_individual: true,
             exclude_limited_data_set: true,
@@ -69,8 +72,14 @@ pub struct Suspension {
 
 impl Suspension {
     fn covers(&self, recipient: &str, reference: Option<&str>, at: DateTime<Utc>) -> bool {
-        let until = if self.oral { self.until.min(self.from + Duration::days(30)) } else { self.until };
-        (self.recipient == recipient || Some(self.recipient.as_str()) == reference) && self.from <= at && at < until
+        let until = if self.oral {
+            self.until.min(self.from + Duration::days(30))
+        } else {
+            self.until
+        };
+        (self.recipient == recipient || Some(self.recipient.as_str()) == reference)
+            && self.from <= at
+            && at < until
     }
 }
 
@@ -90,12 +99,20 @@ pub struct AccountingRequest {
 impl AccountingRequest {
     /// The default request: the six years before `now`.
     pub fn new(patient: impl Into<String>, now: DateTime<Utc>) -> Self {
-        Self { patient: patient.into(), now, from: None, to: None }
+        Self {
+            patient: patient.into(),
+            now,
+            from: None,
+            to: None,
+        }
     }
 
     /// The period actually covered; a start earlier than six years back is moved up to it.
     pub fn period(&self) -> (DateTime<Utc>, DateTime<Utc>) {
-        let six_years = self.now.checked_sub_months(Months::new(72)).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let six_years = self
+            .now
+            .checked_sub_months(Months::new(72))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let from = self.from.map_or(six_years, |f| f.max(six_years));
         (from, self.to.map_or(self.now, |t| t.min(self.now)))
     }
@@ -145,13 +162,19 @@ pub fn account<'a>(
     let mut entries = Vec::new();
     let mut suspended = 0;
     for r in records {
-        if !r.outcome.is_success() || !r.patients.iter().any(|p| *p == request.patient) {
+        if !r.outcome.is_success() || !r.patients.contains(&request.patient) {
             continue;
         }
-        if r.recorded < from || r.recorded > to || policy.compliance_date.is_some_and(|c| r.recorded < c) {
+        if r.recorded < from
+            || r.recorded > to
+            || policy.compliance_date.is_some_and(|c| r.recorded < c)
+        {
             continue;
         }
-        if r.purpose_of_use.iter().any(|p| policy.excluded_purposes.contains(p)) {
+        if r.purpose_of_use
+            .iter()
+            .any(|p| policy.excluded_purposes.contains(p))
+        {
             continue;
         }
         let (recipient, address, reference, description) = match &r.event {
@@ -162,22 +185,39 @@ pub fn account<'a>(
                 {
                     continue;
                 }
-                (d.recipient.name.clone(), d.recipient.address.clone(), d.recipient.reference.clone(), d.description.clone())
+                (
+                    d.recipient.name.clone(),
+                    d.recipient.address.clone(),
+                    d.recipient.reference.clone(),
+                    d.description.clone(),
+                )
             }
-            Event::Rest { interaction, resource_type, .. }
-                if policy.rest_access_as_disclosure
-                    && !r.purpose_of_use.is_empty()
-                    && (interaction.is_search() || matches!(interaction.code(), "read" | "vread")) =>
+            Event::Rest {
+                interaction,
+                resource_type,
+                ..
+            } if policy.rest_access_as_disclosure
+                && !r.purpose_of_use.is_empty()
+                && (interaction.is_search() || matches!(interaction.code(), "read" | "vread")) =>
             {
                 let client = r.client.as_ref();
                 let name = client
                     .and_then(|c| c.name.clone().or_else(|| c.client_id.clone()))
                     .unwrap_or_else(|| "unidentified client".to_owned());
-                (name, None, client.and_then(|c| c.client_id.clone()), rest_description(r, resource_type.as_deref()))
+                (
+                    name,
+                    None,
+                    client.and_then(|c| c.client_id.clone()),
+                    rest_description(r, resource_type.as_deref()),
+                )
             }
             _ => continue,
         };
-        if policy.suspensions.iter().any(|s| s.covers(&recipient, reference.as_deref(), r.recorded)) {
+        if policy
+            .suspensions
+            .iter()
+            .any(|s| s.covers(&recipient, reference.as_deref(), r.recorded))
+        {
             suspended += 1;
             continue;
         }
@@ -191,7 +231,14 @@ pub fn account<'a>(
         });
     }
     entries.sort_by_key(|e| e.date);
-    DisclosureReport { patient: request.patient.clone(), from, to, generated: request.now, entries, suspended }
+    DisclosureReport {
+        patient: request.patient.clone(),
+        from,
+        to,
+        generated: request.now,
+        entries,
+        suspended,
+    }
 }
 
 fn rest_description(r: &AuditRecord, resource_type: Option<&str>) -> String {
@@ -199,9 +246,17 @@ fn rest_description(r: &AuditRecord, resource_type: Option<&str>) -> String {
         return d.clone();
     }
     if !r.resources.is_empty() {
-        return r.resources.iter().map(|x| x.reference()).collect::<Vec<_>>().join(", ");
+        return r
+            .resources
+            .iter()
+            .map(|x| x.reference())
+            .collect::<Vec<_>>()
+            .join(", ");
     }
-    resource_type.map_or_else(|| "health information".to_owned(), |t| format!("{t} resources"))
+    resource_type.map_or_else(
+        || "health information".to_owned(),
+        |t| format!("{t} resources"),
+    )
 }
 
 /// A plain-language statement for v3 PurposeOfUse codes; unknown codes are shown as they are.
@@ -288,9 +343,12 @@ mod tests {
     }
 
     fn disclosure(when: DateTime<Utc>, to: Recipient, purpose: &str) -> AuditRecord {
-        AuditRecord::new(when, Event::Disclosure(Disclosure::new(to, "Immunization history")))
-            .patient("p1")
-            .purpose(purpose)
+        AuditRecord::new(
+            when,
+            Event::Disclosure(Disclosure::new(to, "Immunization history")),
+        )
+        .patient("p1")
+        .purpose(purpose)
     }
 
     #[test]
@@ -302,40 +360,75 @@ mod tests {
             disclosure(at(2020, 11, 27), health_dept.clone(), "PUBHLTH"), // more than six years back
             disclosure(at(2021, 1, 2), health_dept.clone(), "PUBHLTH"),
             disclosure(at(2025, 1, 1), Recipient::new("Dr B"), "TREAT"),
-            disclosure(at(2025, 1, 1), Recipient::new("Patient").individual(), "PATRQT"),
+            disclosure(
+                at(2025, 1, 1),
+                Recipient::new("Patient").individual(),
+                "PATRQT",
+            ),
             AuditRecord::new(
                 at(2025, 2, 1),
-                Event::Disclosure(Disclosure::new(Recipient::new("Insurer"), "claims").authorization("Consent/9")),
+                Event::Disclosure(
+                    Disclosure::new(Recipient::new("Insurer"), "claims").authorization("Consent/9"),
+                ),
             )
             .patient("p1")
             .purpose("HMARKT"),
             AuditRecord::new(
                 at(2025, 2, 2),
-                Event::Disclosure(Disclosure::new(Recipient::new("Registry"), "LDS").limited_data_set()),
+                Event::Disclosure(
+                    Disclosure::new(Recipient::new("Registry"), "LDS").limited_data_set(),
+                ),
             )
             .patient("p1")
             .purpose("HRESCH"),
             disclosure(at(2025, 3, 1), health_dept.clone(), "PUBHLTH").patient("p2"),
-            disclosure(at(2025, 4, 1), health_dept.clone(), "PUBHLTH").outcome(Outcome::Denied { reason: "x".into() }),
-            AuditRecord::new(at(2025, 5, 1), Event::Disclosure(Disclosure::new(Recipient::new("Court"), "records")))
-                .patient("p2")
-                .purpose("HLEGAL"),
+            disclosure(at(2025, 4, 1), health_dept.clone(), "PUBHLTH")
+                .outcome(Outcome::Denied { reason: "x".into() }),
+            AuditRecord::new(
+                at(2025, 5, 1),
+                Event::Disclosure(Disclosure::new(Recipient::new("Court"), "records")),
+            )
+            .patient("p2")
+            .purpose("HLEGAL"),
         ];
-        let report = account(&records, &AccountingRequest::new("p1", now), &AccountingPolicy::default());
+        let report = account(
+            &records,
+            &AccountingRequest::new("p1", now),
+            &AccountingPolicy::default(),
+        );
         let dates: Vec<_> = report.entries.iter().map(|e| e.date).collect();
         assert_eq!(dates, vec![at(2021, 1, 2), at(2024, 5, 1), at(2025, 3, 1)]);
-        assert_eq!(report.entries[0].recipient_address.as_deref(), Some("1 Capitol Way"));
-        assert_eq!(report.entries[0].purpose, "public health activities (PUBHLTH)");
+        assert_eq!(
+            report.entries[0].recipient_address.as_deref(),
+            Some("1 Capitol Way")
+        );
+        assert_eq!(
+            report.entries[0].purpose,
+            "public health activities (PUBHLTH)"
+        );
         let text = report.to_text();
-        assert!(text.contains("1. Date: 2021-01-02\n   Recipient: State Health Dept (1 Capitol Way)"), "{text}");
+        assert!(
+            text.contains("1. Date: 2021-01-02\n   Recipient: State Health Dept (1 Capitol Way)"),
+            "{text}"
+        );
 
         // A shorter period on request; exclusions can be switched off by configuration.
         let mut req = AccountingRequest::new("p1", now);
         req.from = Some(at(2024, 1, 1));
-        let policy = AccountingPolicy { exclude_authorized: false, exclude_limited_data_set: false, ..Default::default() };
+        let policy = AccountingPolicy {
+            exclude_authorized: false,
+            exclude_limited_data_set: false,
+            ..Default::default()
+        };
         let r = account(&records, &req, &policy);
         assert_eq!(r.entries.len(), 4);
-        assert_eq!(r.entries.iter().filter(|e| e.recipient == "Insurer" || e.recipient == "Registry").count(), 2);
+        assert_eq!(
+            r.entries
+                .iter()
+                .filter(|e| e.recipient == "Insurer" || e.recipient == "Registry")
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -346,11 +439,27 @@ mod tests {
             disclosure(at(2026, 3, 10), police.clone(), "LAW"),
             disclosure(at(2026, 1, 10), Recipient::new("Health Dept"), "PUBHLTH"),
         ];
-        let oral = Suspension { recipient: "Organization/pd".into(), from: at(2026, 1, 1), until: at(2026, 12, 31), oral: true };
-        let policy = AccountingPolicy { suspensions: vec![oral], ..Default::default() };
-        let r = account(&records, &AccountingRequest::new("p1", at(2026, 11, 28)), &policy);
+        let oral = Suspension {
+            recipient: "Organization/pd".into(),
+            from: at(2026, 1, 1),
+            until: at(2026, 12, 31),
+            oral: true,
+        };
+        let policy = AccountingPolicy {
+            suspensions: vec![oral],
+            ..Default::default()
+        };
+        let r = account(
+            &records,
+            &AccountingRequest::new("p1", at(2026, 11, 28)),
+            &policy,
+        );
         assert_eq!(r.suspended, 1);
-        assert_eq!(r.entries.len(), 2, "the oral suspension lapsed after 30 days");
+        assert_eq!(
+            r.entries.len(),
+            2,
+            "the oral suspension lapsed after 30 days"
+        );
         assert!(r.to_text().contains("temporarily not listed"));
     }
 
@@ -364,8 +473,13 @@ mod tests {
         let treat = read.clone().purpose("TREAT");
         let records = [read, treat];
         let req = AccountingRequest::new("p1", at(2026, 11, 28));
-        assert!(account(&records, &req, &AccountingPolicy::default()).entries.is_empty());
-        let policy = AccountingPolicy { rest_access_as_disclosure: true, ..Default::default() };
+        assert!(account(&records, &req, &AccountingPolicy::default())
+            .entries
+            .is_empty());
+        let policy = AccountingPolicy {
+            rest_access_as_disclosure: true,
+            ..Default::default()
+        };
         let r = account(&records, &req, &policy);
         assert_eq!(r.entries.len(), 1);
         assert_eq!(r.entries[0].recipient, "State immunization registry");

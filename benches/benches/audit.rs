@@ -25,19 +25,25 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn record(i: u64) -> AuditRecord {
-    AuditRecord::rest(t0() + chrono::Duration::milliseconds(i as i64), Interaction::Read, Some("Observation"))
-        .user(User::new("practitioner-17").fhir_user("Practitioner/17"))
-        .client(Client::new("growth-chart").address("10.1.2.3"))
-        .resource(ResourceRef::new("Observation", format!("obs-{i}")))
-        .patient(format!("patient-{}", i % 1000))
-        .purpose("TREAT")
-        .correlation_id(format!("5f0c7c1e-{i:012}"))
+    AuditRecord::rest(
+        t0() + chrono::Duration::milliseconds(i as i64),
+        Interaction::Read,
+        Some("Observation"),
+    )
+    .user(User::new("practitioner-17").fhir_user("Practitioner/17"))
+    .client(Client::new("growth-chart").address("10.1.2.3"))
+    .resource(ResourceRef::new("Observation", format!("obs-{i}")))
+    .patient(format!("patient-{}", i % 1000))
+    .purpose("TREAT")
+    .correlation_id(format!("5f0c7c1e-{i:012}"))
 }
 
 fn open(dir: &std::path::Path, name: &str, config: FileStoreConfig) -> FileStore {
     let signer = NoteSigner::from_seed("bench.audit", &[9; 32]).unwrap();
     let clock: Arc<dyn fhir_audit::Clock> = Arc::new(fhir_audit::FixedClock(t0()));
-    FileStore::open(dir.join(name), signer, clock, config).unwrap().0
+    FileStore::open(dir.join(name), signer, clock, config)
+        .unwrap()
+        .0
 }
 
 fn append(c: &mut Criterion) {
@@ -67,7 +73,11 @@ fn append(c: &mut Criterion) {
 
     const SERIAL: u64 = 100;
     g.throughput(Throughput::Elements(SERIAL));
-    let store = open(dir.path(), "serial.log", FileStoreConfig::new("bench/serial").max_batch(1));
+    let store = open(
+        dir.path(),
+        "serial.log",
+        FileStoreConfig::new("bench/serial").max_batch(1),
+    );
     let mut next = 0u64;
     g.bench_function("baseline_fsync_per_record", |b| {
         b.iter(|| {
@@ -113,15 +123,23 @@ fn proofs(c: &mut Criterion) {
         rng
     };
 
-    g.bench_function("inclusion_generate", |b| b.iter(|| tree.inclusion_proof(next() % MILLION, MILLION).unwrap()));
+    g.bench_function("inclusion_generate", |b| {
+        b.iter(|| tree.inclusion_proof(next() % MILLION, MILLION).unwrap())
+    });
     g.bench_function("consistency_generate", |b| {
-        b.iter(|| tree.consistency_proof(1 + next() % (MILLION - 1), MILLION).unwrap())
+        b.iter(|| {
+            tree.consistency_proof(1 + next() % (MILLION - 1), MILLION)
+                .unwrap()
+        })
     });
     g.bench_function("inclusion_verify", |b| {
         b.iter_batched(
             || {
                 let i = next() % MILLION;
-                (tree.inclusion_proof(i, MILLION).unwrap(), leaves[i as usize])
+                (
+                    tree.inclusion_proof(i, MILLION).unwrap(),
+                    leaves[i as usize],
+                )
             },
             |(p, leaf)| p.verify(black_box(&leaf), &root).unwrap(),
             BatchSize::SmallInput,
@@ -131,14 +149,19 @@ fn proofs(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let m = 1 + next() % (MILLION - 1);
-                (tree.consistency_proof(m, MILLION).unwrap(), tree.root_at(m).unwrap())
+                (
+                    tree.consistency_proof(m, MILLION).unwrap(),
+                    tree.root_at(m).unwrap(),
+                )
             },
             |(p, old)| p.verify(black_box(&old), &root).unwrap(),
             BatchSize::SmallInput,
         )
     });
     g.sample_size(10);
-    g.bench_function("baseline_recompute_root_from_leaves", |b| b.iter(|| naive_root(black_box(&leaves))));
+    g.bench_function("baseline_recompute_root_from_leaves", |b| {
+        b.iter(|| naive_root(black_box(&leaves)))
+    });
     g.finish();
 }
 
