@@ -349,3 +349,45 @@ async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
         .expect("token issued");
     assert_eq!(issued.scope.as_deref(), Some(scope));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_token_script_gets_a_token_with_curl() {
+    let tools = ["curl", "openssl"].iter().all(|t| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    });
+    if !available("curl and openssl", tools) {
+        return;
+    }
+    let live = start(|_| Vec::new()).await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dev-token");
+    for (user, patient, expected) in [
+        ("patient", "", "example"),
+        ("clinician", "", "example"),
+        ("clinician", "pat-2", "pat-2"),
+    ] {
+        let mut command = tokio::process::Command::new("bash");
+        command
+            .arg(&script)
+            .args(["--base", &live.base, "--user", user, "--json"]);
+        if !patient.is_empty() {
+            command.args(["--patient", patient]);
+        }
+        let (ok, stdout, stderr) = run(command).await;
+        assert!(ok, "dev-token failed for {user}:\n{stdout}\n{stderr}");
+        let body: Value = serde_json::from_str(stdout.trim()).expect("token response");
+        assert_eq!(body["patient"], expected, "{body}");
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(live.state.introspect(token)["active"], true);
+    }
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .arg(&script)
+        .args(["--base", &live.base, "--password", "wrong"]);
+    let (ok, _, stderr) = run(command).await;
+    assert!(!ok && stderr.contains("sign-in failed"), "{stderr}");
+}
