@@ -126,7 +126,7 @@ fn revoke_inner(state: &AuthzState, headers: &HeaderMap, body: &[u8]) -> Respons
     };
     let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Revocation, false);
     event.client_id = claimed_client_id(headers, &params);
-    let client = match authenticate_client(&state, headers, &params) {
+    let client = match authenticate_client(state, headers, &params) {
         Ok(c) => c,
         Err(e) => {
             event.reason = Some(e.error.to_owned());
@@ -140,7 +140,7 @@ fn revoke_inner(state: &AuthzState, headers: &HeaderMap, body: &[u8]) -> Respons
         return OAuthError::invalid_request("token is required").into_response();
     };
     // RFC 7009 §2.2: 200 whether or not the token was known; only the owner's tokens are touched
-    let revoked = revoke_token(&state, &client.client_id, token);
+    let revoked = revoke_token(state, &client.client_id, token);
     event.success = true;
     event.reason = (!revoked).then(|| "unknown_or_foreign_token".to_owned());
     state.audit(event);
