@@ -393,7 +393,10 @@ pub(crate) async fn consent_submit(
         context: GrantContext {
             patient: patient.clone(),
             encounter: ehr.as_ref().and_then(|l| l.encounter.clone()),
-            fhir_context: Vec::new(),
+            fhir_context: ehr
+                .as_ref()
+                .map(|l| l.fhir_context.clone())
+                .unwrap_or_default(),
             need_patient_banner: ehr.is_none(),
         },
         scopes: granted,
