@@ -73,6 +73,12 @@ fn now() -> i64 {
 fn fhir_standin(state: AuthzState) -> axum::Router {
     axum::Router::new()
         .route("/fhir/metadata", get(metadata))
+        .route(
+            "/fhir/.well-known/smart-configuration",
+            get(|State(state): State<AuthzState>| async move {
+                axum::Json(state.smart_configuration())
+            }),
+        )
         .route("/fhir/Patient/{id}", get(read_patient))
         .with_state(state)
 }
@@ -212,20 +218,12 @@ async fn pypi_fhirclient_completes_a_standalone_launch_with_pkce() {
         return;
     }
     let redirect = "http://127.0.0.1:9/fhirclient-callback";
-    let live = start(|_| {
-        vec![ClientConfig::public(
-            "fhirclient-app",
-            "fhirclient (PyPI)",
-            vec![redirect.into()],
-            "openid fhirUser launch/patient offline_access patient/*.rs",
-        )]
-    })
-    .await;
+    let live = start(|_| Vec::new()).await;
+    // the script registers itself (RFC 7591) through the SMART configuration
     let mut command = tokio::process::Command::new("python3");
     command
         .arg(e2e_dir().join("standalone_launch.py"))
         .env("FHIR_BASE", format!("{}/fhir", live.base))
-        .env("CLIENT_ID", "fhirclient-app")
         .env("REDIRECT_URI", redirect);
     let (ok, stdout, stderr) = run(command).await;
     assert!(ok, "fhirclient run failed:\n{stdout}\n{stderr}");
@@ -233,6 +231,7 @@ async fn pypi_fhirclient_completes_a_standalone_launch_with_pkce() {
     assert_eq!(result["patient_id"], "example");
     assert_eq!(result["patient_name"], "Peter James Chalmers");
     assert_eq!(result["refresh_token"], true);
+    let client_id = result["client_id"].as_str().unwrap().to_owned();
     let token_events = live
         .audit
         .events()
@@ -240,7 +239,15 @@ async fn pypi_fhirclient_completes_a_standalone_launch_with_pkce() {
         .filter(|e| e.kind == AuthzEventKind::Token && e.success)
         .collect::<Vec<_>>();
     assert_eq!(token_events.len(), 1);
-    assert_eq!(token_events[0].client_id.as_deref(), Some("fhirclient-app"));
+    assert_eq!(
+        token_events[0].client_id.as_deref(),
+        Some(client_id.as_str())
+    );
+    assert!(live
+        .audit
+        .events()
+        .iter()
+        .any(|e| e.kind == AuthzEventKind::Registration && e.success));
     assert_eq!(
         token_events[0].grant_type.as_deref(),
         Some("authorization_code")
@@ -303,17 +310,8 @@ async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
         return;
     }
     let app_port = free_port();
-    let live = start(|_| {
-        let mut app = ClientConfig::public(
-            "browser-app",
-            "Browser test app (openid-client)",
-            vec![format!("http://127.0.0.1:{app_port}/callback")],
-            "openid fhirUser launch/patient patient/*.rs",
-        );
-        app.allowed_origins = vec![format!("http://127.0.0.1:{app_port}")];
-        vec![app]
-    })
-    .await;
+    // the app registers itself (RFC 7591) with its redirect URI and origin
+    let live = start(|_| Vec::new()).await;
     // the screenshot goes to the build directory; AUTHZ_SCREENSHOT=docs/consent-page.png
     // (relative to the workspace root) refreshes the committed one
     let screenshot = match std::env::var("AUTHZ_SCREENSHOT") {
@@ -326,7 +324,6 @@ async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
         .current_dir(e2e_dir())
         .env("ISSUER", live.state.issuer())
         .env("FHIR_BASE", live.state.fhir_base())
-        .env("CLIENT_ID", "browser-app")
         .env("APP_PORT", app_port.to_string())
         .env("SCREENSHOT", &screenshot)
         .env("CHROMIUM", chromium());
