@@ -394,3 +394,108 @@ async fn dev_token_script_gets_a_token_with_curl() {
     let (ok, _, stderr) = run(command).await;
     assert!(!ok && stderr.contains("sign-in failed"), "{stderr}");
 }
+
+/// The example server binary (`secure-fhir-server`) on a loopback port, with its built-in
+/// development authorization server and demo data.
+struct Binary {
+    _child: tokio::process::Child,
+    base: String,
+}
+
+/// Starts the real binary; `None` (a loud skip) while it is still the placeholder that
+/// answers `--help` with an error.
+async fn start_binary() -> Option<Binary> {
+    use tokio::io::AsyncBufReadExt;
+    let exe = env!("CARGO_BIN_EXE_secure-fhir-server");
+    let help = std::process::Command::new(exe)
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !help.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: the secure-fhir-server binary does not serve yet");
+        return None;
+    }
+    let mut child = tokio::process::Command::new(exe)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start secure-fhir-server");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(at) = line.find("http://") {
+                if line.contains("listening on") {
+                    return Some(line[at..].trim().to_owned());
+                }
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server starts within a minute")
+    .expect("the server prints where it listens");
+    // keep draining stdout so the server never blocks on a full pipe
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Some(Binary {
+        _child: child,
+        base,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypi_fhirclient_against_the_real_server_binary() {
+    if !python_ready() {
+        return;
+    }
+    let Some(server) = start_binary().await else {
+        return;
+    };
+    let mut command = tokio::process::Command::new("python3");
+    command
+        .arg(e2e_dir().join("standalone_launch.py"))
+        .env("FHIR_BASE", format!("{}/fhir", server.base))
+        .env("REDIRECT_URI", "http://127.0.0.1:9/fhirclient-callback");
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(
+        ok,
+        "fhirclient against the binary failed:\n{stdout}\n{stderr}"
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(result["patient_id"], "example");
+    assert_eq!(result["patient_name"], "Peter James Chalmers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_consent_against_the_real_server_binary() {
+    if !browser_ready() {
+        return;
+    }
+    let Some(server) = start_binary().await else {
+        return;
+    };
+    let app_port = free_port();
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(e2e_dir().join("consent_browser.mjs"))
+        .current_dir(e2e_dir())
+        .env("ISSUER", format!("{}/auth", server.base))
+        .env("FHIR_BASE", format!("{}/fhir", server.base))
+        .env("APP_PORT", app_port.to_string())
+        .env("CHROMIUM", chromium());
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(
+        ok,
+        "browser test against the binary failed:\n{stdout}\n{stderr}"
+    );
+    let result: Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).expect("one JSON line");
+    let scope = result["scope"].as_str().unwrap();
+    assert!(
+        !scope.split(' ').any(|s| s == "patient/Observation.rs"),
+        "{scope}"
+    );
+    assert_eq!(result["patientStatus"], 200);
+}
