@@ -10,7 +10,9 @@ use super::audit::{AuthzEvent, AuthzEventKind};
 use super::clients::sha256;
 use super::responses::{json_no_store, OAuthError};
 use super::state::AuthzState;
-use super::token::{authenticate_client, claimed_client_id, parse_form_body};
+use super::token::{
+    authenticate_client, claimed_client_id, cors_origin, parse_form_body, with_cors,
+};
 
 /// Claims copied from an active access token into the introspection response.
 const INTROSPECTED: &[&str] = &[
@@ -111,13 +113,20 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match parse_form_body(&headers, &body) {
+    match cors_origin(&state, &headers) {
+        Ok(origin) => with_cors(revoke_inner(&state, &headers, &body), origin),
+        Err(()) => with_cors(StatusCode::FORBIDDEN.into_response(), None),
+    }
+}
+
+fn revoke_inner(state: &AuthzState, headers: &HeaderMap, body: &[u8]) -> Response {
+    let params = match parse_form_body(headers, body) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Revocation, false);
-    event.client_id = claimed_client_id(&headers, &params);
-    let client = match authenticate_client(&state, &headers, &params) {
+    event.client_id = claimed_client_id(headers, &params);
+    let client = match authenticate_client(state, headers, &params) {
         Ok(c) => c,
         Err(e) => {
             event.reason = Some(e.error.to_owned());
@@ -131,7 +140,7 @@ pub(crate) async fn revoke(
         return OAuthError::invalid_request("token is required").into_response();
     };
     // RFC 7009 §2.2: 200 whether or not the token was known; only the owner's tokens are touched
-    let revoked = revoke_token(&state, &client.client_id, token);
+    let revoked = revoke_token(state, &client.client_id, token);
     event.success = true;
     event.reason = (!revoked).then(|| "unknown_or_foreign_token".to_owned());
     state.audit(event);

@@ -107,7 +107,13 @@ pub(crate) async fn login_submit(State(state): State<AuthzState>, body: Bytes) -
     }
     let username = field("username").to_owned();
     let password = field("password").to_owned();
-    if state.0.limiter.check(&format!("login:{username}")).is_err() {
+    // one bucket per known user; unknown names share one, so made-up names cannot flood the table
+    let bucket = if state.user(&username).is_some() {
+        username.as_str()
+    } else {
+        ""
+    };
+    if state.0.limiter.check(&format!("login:{bucket}")).is_err() {
         return html_page(
             StatusCode::TOO_MANY_REQUESTS,
             html::error("Too many attempts", "Wait a moment and try again."),
@@ -198,10 +204,17 @@ struct ConsentFacts {
     needs_patient: bool,
 }
 
+/// Who is consenting, or `None`. A patient user can only ever authorize access to their own
+/// record: an EHR launch naming another patient is not theirs to grant.
 fn consent_facts(state: &AuthzState, pending: &Pending) -> Option<ConsentFacts> {
     let (_, username) = pending.signed_in.as_ref()?;
     let user = state.user(username)?;
     let ehr_patient = pending.launch.as_ref().and_then(|l| l.patient.clone());
+    if let (Some(own), Some(launched)) = (user.patient_id(), ehr_patient.as_deref()) {
+        if own != launched {
+            return None;
+        }
+    }
     let needs_patient = pending
         .scopes
         .iter()
@@ -213,6 +226,18 @@ fn consent_facts(state: &AuthzState, pending: &Pending) -> Option<ConsentFacts> 
         fixed_patient: ehr_patient.or_else(|| user.patient_id().map(str::to_owned)),
         needs_patient,
     })
+}
+
+/// The signed-in user may not authorize this request's launch context.
+fn refuse_launch(state: &AuthzState, txn: &str, pending: &Pending) -> Response {
+    state.store().pending.remove(txn);
+    state.authorize_error(
+        &pending.redirect_uri,
+        Some(&pending.state),
+        &pending.client_id,
+        "access_denied",
+        "the signed-in user cannot authorize this launch",
+    )
 }
 
 fn render_consent(
@@ -258,7 +283,7 @@ pub(crate) async fn consent_page(
         return expired();
     };
     let Some(facts) = consent_facts(&state, &pending) else {
-        return expired();
+        return refuse_launch(&state, &txn, &pending);
     };
     render_consent(&state, &txn, &pending, &facts, StatusCode::OK, None)
 }
@@ -285,7 +310,7 @@ pub(crate) async fn consent_submit(
         return expired();
     }
     let Some(facts) = consent_facts(&state, &pending) else {
-        return expired();
+        return refuse_launch(&state, &txn, &pending);
     };
     let fail = |error, description| {
         state.store().pending.remove(&txn);
@@ -368,7 +393,10 @@ pub(crate) async fn consent_submit(
         context: GrantContext {
             patient: patient.clone(),
             encounter: ehr.as_ref().and_then(|l| l.encounter.clone()),
-            fhir_context: Vec::new(),
+            fhir_context: ehr
+                .as_ref()
+                .map(|l| l.fhir_context.clone())
+                .unwrap_or_default(),
             need_patient_banner: ehr.is_none(),
         },
         scopes: granted,
