@@ -31,48 +31,121 @@ fn tokens(out: &mut Vec<Seed>) {
     let mut add = |name: &str, token: String| {
         out.push(("token_validate", name.to_owned(), token.into_bytes()));
     };
-    let valid = f.eddsa.token(now).scope("patient/*.rs").patient("123").sign();
+    let valid = f
+        .eddsa
+        .token(now)
+        .scope("patient/*.rs")
+        .patient("123")
+        .sign();
     add("valid-eddsa", valid.clone());
-    add("valid-rs256", f.rsa.token(now).scope("user/*.cruds").fhir_user("Practitioner/1").sign());
-    add("valid-es256", f.ec.token(now).scope("system/Patient.r").sign());
+    add(
+        "valid-rs256",
+        f.rsa
+            .token(now)
+            .scope("user/*.cruds")
+            .fhir_user("Practitioner/1")
+            .sign(),
+    );
+    add(
+        "valid-es256",
+        f.ec.token(now).scope("system/Patient.r").sign(),
+    );
     let parts: Vec<&str> = valid.split('.').collect();
-    add("alg-none", format!("{}.{}.", seg(&json!({"alg":"none","typ":"at+jwt"})), parts[1]));
-    add("alg-NoNe-nosig", format!("{}.{}", seg(&json!({"alg":"NoNe"})), parts[1]));
+    add(
+        "alg-none",
+        format!(
+            "{}.{}.",
+            seg(&json!({"alg":"none","typ":"at+jwt"})),
+            parts[1]
+        ),
+    );
+    add(
+        "alg-NoNe-nosig",
+        format!("{}.{}", seg(&json!({"alg":"NoNe"})), parts[1]),
+    );
     add("stripped-signature", format!("{}.{}.", parts[0], parts[1]));
-    add("five-segments-jwe", format!("{}.a.b.c.d", seg(&json!({"alg":"RSA-OAEP","enc":"A256GCM"}))));
+    add(
+        "five-segments-jwe",
+        format!(
+            "{}.a.b.c.d",
+            seg(&json!({"alg":"RSA-OAEP","enc":"A256GCM"}))
+        ),
+    );
     add("padded", format!("{}=.{}.{}", parts[0], parts[1], parts[2]));
-    add("whitespace", format!("{} .{}.{}", parts[0], parts[1], parts[2]));
+    add(
+        "whitespace",
+        format!("{} .{}.{}", parts[0], parts[1], parts[2]),
+    );
     add("std-alphabet", valid.replace('-', "+").replace('_', "/"));
     let hs = TestKey::new(Algorithm::HS256);
     let claims = f.eddsa.token(now).patient("123").claims().clone();
     let claims_bytes = serde_json::to_vec(&claims).unwrap_or_default();
-    add("hs256-confusion", hs.sign_raw(br#"{"alg":"HS256","typ":"at+jwt"}"#, &claims_bytes));
+    add(
+        "hs256-confusion",
+        hs.sign_raw(br#"{"alg":"HS256","typ":"at+jwt"}"#, &claims_bytes),
+    );
     let key = f.eddsa.key();
     for (name, header) in [
-        ("jku", json!({"alg":"EdDSA","typ":"at+jwt","jku":"http://169.254.169.254/keys"})),
-        ("jwk", json!({"alg":"EdDSA","typ":"at+jwt","jwk":key.public_jwk_json()})),
-        ("x5u", json!({"alg":"EdDSA","typ":"at+jwt","x5u":"https://evil.example/c.pem"})),
-        ("crit", json!({"alg":"EdDSA","typ":"at+jwt","crit":["exp"],"exp":1})),
-        ("b64-false", json!({"alg":"EdDSA","typ":"at+jwt","b64":false,"crit":["b64"]})),
+        (
+            "jku",
+            json!({"alg":"EdDSA","typ":"at+jwt","jku":"http://169.254.169.254/keys"}),
+        ),
+        (
+            "jwk",
+            json!({"alg":"EdDSA","typ":"at+jwt","jwk":key.public_jwk_json()}),
+        ),
+        (
+            "x5u",
+            json!({"alg":"EdDSA","typ":"at+jwt","x5u":"https://evil.example/c.pem"}),
+        ),
+        (
+            "crit",
+            json!({"alg":"EdDSA","typ":"at+jwt","crit":["exp"],"exp":1}),
+        ),
+        (
+            "b64-false",
+            json!({"alg":"EdDSA","typ":"at+jwt","b64":false,"crit":["b64"]}),
+        ),
         ("cty-jwt", json!({"alg":"EdDSA","typ":"at+jwt","cty":"JWT"})),
         ("zip", json!({"alg":"EdDSA","typ":"at+jwt","zip":"DEF"})),
         ("typ-jwt", json!({"alg":"EdDSA","typ":"JWT"})),
         ("typ-dpop", json!({"alg":"EdDSA","typ":"dpop+jwt"})),
-        ("kid-path", json!({"alg":"EdDSA","typ":"at+jwt","kid":"../../../../etc/passwd"})),
-        ("kid-sql", json!({"alg":"EdDSA","typ":"at+jwt","kid":"' OR 1=1 --"})),
-        ("kid-huge", json!({"alg":"EdDSA","typ":"at+jwt","kid":"k".repeat(300)})),
+        (
+            "kid-path",
+            json!({"alg":"EdDSA","typ":"at+jwt","kid":"../../../../etc/passwd"}),
+        ),
+        (
+            "kid-sql",
+            json!({"alg":"EdDSA","typ":"at+jwt","kid":"' OR 1=1 --"}),
+        ),
+        (
+            "kid-huge",
+            json!({"alg":"EdDSA","typ":"at+jwt","kid":"k".repeat(300)}),
+        ),
         ("alg-array", json!({"alg":["EdDSA"],"typ":"at+jwt"})),
     ] {
-        add(&format!("hdr-{name}"), key.sign_raw(header.to_string().as_bytes(), &claims_bytes));
+        add(
+            &format!("hdr-{name}"),
+            key.sign_raw(header.to_string().as_bytes(), &claims_bytes),
+        );
     }
     add(
         "dup-header-alg",
-        key.sign_raw(br#"{"alg":"EdDSA","alg":"none","typ":"at+jwt"}"#, &claims_bytes),
+        key.sign_raw(
+            br#"{"alg":"EdDSA","alg":"none","typ":"at+jwt"}"#,
+            &claims_bytes,
+        ),
     );
-    add("oversized", format!("{}.{}.{}", parts[0], "A".repeat(9000), parts[2]));
+    add(
+        "oversized",
+        format!("{}.{}.{}", parts[0], "A".repeat(9000), parts[2]),
+    );
     add("many-segments", ".".repeat(64));
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-    add("deep-header", format!("{}.{}.{}", b64::encode(deep.as_bytes()), parts[1], parts[2]));
+    add(
+        "deep-header",
+        format!("{}.{}.{}", b64::encode(deep.as_bytes()), parts[1], parts[2]),
+    );
 }
 
 fn claims(out: &mut Vec<Seed>) {
@@ -95,17 +168,29 @@ fn claims(out: &mut Vec<Seed>) {
         ("iss-array", "iss", json!(["https://as.example"])),
         ("iss-slash", "iss", json!("https://as.example/")),
         ("iss-case", "iss", json!("https://AS.example")),
-        ("aud-array", "aud", json!([AUDIENCE, "https://other.example"])),
+        (
+            "aud-array",
+            "aud",
+            json!([AUDIENCE, "https://other.example"]),
+        ),
         ("aud-prefix", "aud", json!("https://fhir.example/r4/../r5")),
         ("aud-object", "aud", json!({"aud": AUDIENCE})),
         ("patient-array", "patient", json!(["123", "456"])),
         ("patient-object", "patient", json!({"id": "456"})),
         ("scope-array", "scope", json!(["patient/*.rs"])),
-        ("scope-huge", "scope", json!("patient/Observation.rs ".repeat(400))),
+        (
+            "scope-huge",
+            "scope",
+            json!("patient/Observation.rs ".repeat(400)),
+        ),
         ("fhiruser-number", "fhirUser", json!(7)),
         ("cnf-jkt", "cnf", json!({"jkt": "abc"})),
         ("cnf-unknown", "cnf", json!({"x5t#S256": "abc", "other": 1})),
-        ("fhircontext", "fhirContext", json!([{"reference": "Encounter/1"}, {"type": "x"}])),
+        (
+            "fhircontext",
+            "fhirContext",
+            json!([{"reference": "Encounter/1"}, {"type": "x"}]),
+        ),
     ];
     for (name, claim, value) in variants {
         let mut c = base.clone();
@@ -118,14 +203,34 @@ fn claims(out: &mut Vec<Seed>) {
     dup.pop();
     dup.extend_from_slice(br#","patient":"456"}"#);
     add("dup-patient", 0, dup);
-    add("escaped-dup", 0, br#"{"patient":"1","p\u0061tient":"2"}"#.to_vec());
+    add(
+        "escaped-dup",
+        0,
+        br#"{"patient":"1","p\u0061tient":"2"}"#.to_vec(),
+    );
     add("lone-surrogate", 0, br#"{"sub":"\ud800"}"#.to_vec());
     add("bom", 0, b"\xef\xbb\xbf{}".to_vec());
-    add("deep", 0, format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100)).into_bytes());
+    add(
+        "deep",
+        0,
+        format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100)).into_bytes(),
+    );
     add("hdr-valid", 1, f.valid_header.clone());
-    add("hdr-typ-upper", 1, br#"{"alg":"EdDSA","typ":"AT+JWT"}"#.to_vec());
-    add("hdr-typ-media", 1, br#"{"alg":"EdDSA","typ":"application/at+jwt"}"#.to_vec());
-    add("both", 2, [&f.valid_header[..], b"\n", &f.valid_claims[..]].concat());
+    add(
+        "hdr-typ-upper",
+        1,
+        br#"{"alg":"EdDSA","typ":"AT+JWT"}"#.to_vec(),
+    );
+    add(
+        "hdr-typ-media",
+        1,
+        br#"{"alg":"EdDSA","typ":"application/at+jwt"}"#.to_vec(),
+    );
+    add(
+        "both",
+        2,
+        [&f.valid_header[..], b"\n", &f.valid_claims[..]].concat(),
+    );
 }
 
 fn jwks(out: &mut Vec<Seed>) {
@@ -143,17 +248,29 @@ fn jwks(out: &mut Vec<Seed>) {
         }
         json!({"keys": [b]}).to_string()
     };
-    add("oct", json!({"keys":[{"kty":"oct","k":"QkJCQkJCQkJCQkJC","alg":"HS256"}]}).to_string());
+    add(
+        "oct",
+        json!({"keys":[{"kty":"oct","k":"QkJCQkJCQkJCQkJC","alg":"HS256"}]}).to_string(),
+    );
     add("use-enc", with(&rsa, "use", json!("enc")));
     add("key-ops-sign", with(&rsa, "key_ops", json!(["sign"])));
     add("private-d", with(&ec, "d", json!("AAAA")));
     add("rsa-short", with(&rsa, "n", json!("AQAB")));
     add("rsa-e-1", with(&rsa, "e", json!("AQ")));
-    add("ec-off-curve", with(&ec, "y", json!(b64::encode(&[1u8; 32]))));
+    add(
+        "ec-off-curve",
+        with(&ec, "y", json!(b64::encode(&[1u8; 32]))),
+    );
     add("ec-wrong-crv", with(&ec, "crv", json!("P-384")));
     add("alg-mismatch", with(&ec, "alg", json!("ES384")));
-    add("dup-kid", json!({"keys": [rsa.clone(), rsa.clone()]}).to_string());
-    add("dup-member", r#"{"keys":[],"keys":[{"kty":"oct"}]}"#.to_owned());
+    add(
+        "dup-kid",
+        json!({"keys": [rsa.clone(), rsa.clone()]}).to_string(),
+    );
+    add(
+        "dup-member",
+        r#"{"keys":[],"keys":[{"kty":"oct"}]}"#.to_owned(),
+    );
     add("keys-object", r#"{"keys":{"kty":"RSA"}}"#.to_owned());
 }
 
@@ -180,7 +297,10 @@ fn scopes(out: &mut Vec<Seed>) {
 fn heads(out: &mut Vec<Seed>) {
     let token = {
         let f = &*FIXTURE;
-        f.eddsa.token(UnixTime::from_secs(NOW)).patient("123").sign()
+        f.eddsa
+            .token(UnixTime::from_secs(NOW))
+            .patient("123")
+            .sign()
     };
     for (i, s) in [
         format!("/fhir/Patient/123\nauthorization: Bearer {token}"),

@@ -51,7 +51,10 @@ fn every_regression_directory_names_a_target() {
         for e in entries.flatten() {
             if e.path().is_dir() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                assert!(known.contains(&name.as_str()), "fuzz/{kind}/{name} names no target");
+                assert!(
+                    known.contains(&name.as_str()),
+                    "fuzz/{kind}/{name} names no target"
+                );
             }
         }
     }
@@ -60,13 +63,24 @@ fn every_regression_directory_names_a_target() {
 #[test]
 fn fuzz_regressions_stay_fixed() {
     let (count, failures) = replay("regressions");
-    assert!(count > 0, "no regression inputs found under fuzz/regressions");
-    assert!(failures.is_empty(), "regressions failing again:\n{}", failures.join("\n"));
+    assert!(
+        count > 0,
+        "no regression inputs found under fuzz/regressions"
+    );
+    assert!(
+        failures.is_empty(),
+        "regressions failing again:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn fuzz_seed_corpora_pass_the_harness() {
     let (count, failures) = replay("seeds");
     assert!(count >= 50, "seed corpora missing: {count} inputs");
-    assert!(failures.is_empty(), "seeds failing:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "seeds failing:\n{}",
+        failures.join("\n")
+    );
 }

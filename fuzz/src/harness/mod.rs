@@ -8,9 +8,12 @@ pub mod token;
 
 pub use token::{bearer_extract, jwks_parse, scope_parse, token_claims, token_validate};
 
+/// A harness: runs one parser on the raw fuzzer input and panics if a property fails.
+pub type Harness = fn(&[u8]);
+
 /// Every fuzz target: its name (the `fuzz_targets/<name>.rs` binary and the
 /// `fuzz/regressions/<name>/` directory) and its harness.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("token_validate", token_validate),
     ("token_claims", token_claims),
     ("jwks_parse", jwks_parse),
@@ -54,7 +57,9 @@ pub(crate) fn assert_uniform_challenge(value: &str) {
             .unwrap_or_else(|| panic!("unquoted challenge parameter in {value:?}"));
         let ok = match name {
             "error" => inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-            "algs" => inner.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' '),
+            "algs" => inner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b' '),
             "scope" => true,
             _ => false,
         };

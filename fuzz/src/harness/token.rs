@@ -40,7 +40,11 @@ pub static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         TestKey::new(Algorithm::EdDSA),
     );
     let rsa = TestIssuer::new("https://as-rsa.example", AUDIENCE);
-    let ec = TestIssuer::with_key("https://as-ec.example", AUDIENCE, TestKey::new(Algorithm::ES256));
+    let ec = TestIssuer::with_key(
+        "https://as-ec.example",
+        AUDIENCE,
+        TestKey::new(Algorithm::ES256),
+    );
     let validator = Validator::new([eddsa.config(), rsa.config(), ec.config()])
         .expect("fixture issuers are valid");
     let builder = eddsa
@@ -52,14 +56,24 @@ pub static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         "alg": "EdDSA", "typ": "at+jwt", "kid": eddsa.key().kid(),
     }))
     .expect("header serializes");
-    Fixture { eddsa, rsa, ec, validator, valid_claims, valid_header }
+    Fixture {
+        eddsa,
+        rsa,
+        ec,
+        validator,
+        valid_claims,
+        valid_header,
+    }
 });
 
 /// Checks an accepted token's context against what the validator promised.
 fn check_accepted(ctx: &smart_auth::AccessContext) {
     let f = &*FIXTURE;
     let issuers = [f.eddsa.issuer(), f.rsa.issuer(), f.ec.issuer()];
-    assert!(issuers.contains(&ctx.issuer.as_str()), "accepted an unknown issuer");
+    assert!(
+        issuers.contains(&ctx.issuer.as_str()),
+        "accepted an unknown issuer"
+    );
     assert_eq!(
         ctx.raw_claims.get("iss").and_then(Value::as_str),
         Some(ctx.issuer.as_str()),
@@ -70,7 +84,10 @@ fn check_accepted(ctx: &smart_auth::AccessContext) {
         Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(AUDIENCE)),
         _ => false,
     };
-    assert!(aud_ok, "accepted a token whose aud does not name this server");
+    assert!(
+        aud_ok,
+        "accepted a token whose aud does not name this server"
+    );
     // The maximum leeway is 300 s (smart.md §3.3).
     assert!(ctx.expires_at + 300 > NOW, "accepted an expired token");
 }
@@ -78,7 +95,10 @@ fn check_accepted(ctx: &smart_auth::AccessContext) {
 /// Checks a refusal renders to a uniform challenge that echoes nothing.
 fn check_refused(err: &smart_auth::TokenError) {
     assert_uniform_challenge(&err.challenge().realm("fhir").to_header_value());
-    assert!(!err.reason().is_empty(), "every refusal has a stable reason");
+    assert!(
+        !err.reason().is_empty(),
+        "every refusal has a stable reason"
+    );
     assert!(err.status().is_client_error(), "a token refusal is a 4xx");
 }
 
@@ -199,7 +219,10 @@ pub fn bearer_extract(data: &[u8]) {
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .any(|v| v.ends_with(token));
-            assert!(from_header, "the token came from somewhere other than Authorization");
+            assert!(
+                from_header,
+                "the token came from somewhere other than Authorization"
+            );
             if let Credential::Dpop { proof, .. } = credential {
                 assert!(parts.headers.get("dpop").is_some() || proof.is_empty());
             }
