@@ -120,11 +120,15 @@ pub(crate) async fn revoke(
 }
 
 fn revoke_inner(state: &AuthzState, headers: &HeaderMap, body: &[u8]) -> Response {
+    let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Revocation, false);
     let params = match parse_form_body(headers, body) {
         Ok(p) => p,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            event.reason = Some(e.error.to_owned());
+            state.audit(event);
+            return e.into_response();
+        }
     };
-    let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Revocation, false);
     event.client_id = claimed_client_id(headers, &params);
     let client = match authenticate_client(state, headers, &params) {
         Ok(c) => c,
