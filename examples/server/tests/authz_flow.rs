@@ -501,3 +501,27 @@ async fn clients_file_registers_public_confidential_and_backend_clients() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn id_token_carries_the_nonce_and_profile() {
+    let server = TestServer::new();
+    let (verifier, challenge) = pkce();
+    let mut request = AuthRequest::new(
+        PUBLIC_APP,
+        PUBLIC_REDIRECT,
+        "openid fhirUser profile patient/*.rs",
+        challenge,
+    );
+    request.extra.push(("nonce", "n-0S6_WzA2Mj".into()));
+    // profile is not in the demo app's registered scopes: dropped, not an error
+    let redirect = server
+        .front_channel(&request, PATIENT_USER, &Consent::default())
+        .await;
+    let code = query_param(&redirect.location(), "code").unwrap();
+    let body = server.exchange(&code, &verifier).await.json();
+    assert_eq!(body["scope"], "openid fhirUser patient/*.rs");
+    let id = jwt_claims(body["id_token"].as_str().unwrap());
+    assert_eq!(id["nonce"], "n-0S6_WzA2Mj");
+    assert!(id.get("name").is_none());
+    assert_eq!(jwt_header(body["id_token"].as_str().unwrap())["typ"], "JWT");
+}

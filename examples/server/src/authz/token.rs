@@ -238,6 +238,9 @@ pub(crate) async fn token(
 ) -> Response {
     let Ok(origin) = cors_origin(&state, &headers) else {
         // a browser on an unregistered origin: answer without CORS headers, do nothing
+        let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Token, false);
+        event.reason = Some("origin_not_registered".into());
+        state.audit(event);
         return with_cors(
             OAuthError::new(
                 StatusCode::FORBIDDEN,
