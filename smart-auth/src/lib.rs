@@ -51,19 +51,27 @@
 //! ```
 //!
 //! Keys that rotate are kept in a [`jwks::KeyCache`] whose refresh policy the crate computes
-//! and the host carries out ([`Validator::refreshes_due`]). The `testing` feature mints tokens
-//! and key sets for a host's own tests.
+//! and the host carries out ([`Validator::refreshes_due`]). Opaque tokens go through
+//! [`introspection`]; sender-constrained tokens through [`dpop`] and [`mtls`]. Authorization
+//! servers validate Backend Services client assertions with [`client_assertion`] (replays are
+//! caught through a [`replay::ReplayStore`]), and hosts consuming ID tokens use [`oidc`]. The
+//! `testing` feature mints tokens and key sets for a host's own tests.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod bearer;
 pub mod cache;
+pub mod client_assertion;
 pub mod context;
+pub mod dpop;
 pub mod error;
+pub mod introspection;
 pub mod jose;
 pub mod jwk;
 pub mod jwks;
 pub mod mtls;
+pub mod oidc;
+pub mod replay;
 pub mod scope;
 #[cfg(feature = "testing")]
 pub mod testing;

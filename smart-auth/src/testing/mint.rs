@@ -221,6 +221,30 @@ impl TestKey {
         format!("{input}.{}", b64::encode(&s))
     }
 
+    /// A DPoP proof (RFC 9449 §4.2) by this key for `method` and `uri` at `iat`, bound to
+    /// `access_token` (`ath`) when given, with `nonce` when given.
+    pub fn dpop_proof(
+        &self,
+        method: &str,
+        uri: &str,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+        iat: UnixTime,
+        jti: &str,
+    ) -> String {
+        let mut claims = json!({"jti": jti, "htm": method, "htu": uri, "iat": iat.as_secs()});
+        if let Some(t) = access_token {
+            let h = ring::digest::digest(&ring::digest::SHA256, t.as_bytes());
+            claims["ath"] = b64::encode(h.as_ref()).into();
+        }
+        if let Some(n) = nonce {
+            claims["nonce"] = n.into();
+        }
+        let header =
+            json!({"typ": "dpop+jwt", "alg": self.alg.name(), "jwk": self.public_jwk_json()});
+        self.sign_raw(&to_vec(&header), &to_vec(&claims))
+    }
+
     /// Signs `claims` under a header of `alg`, this key's `kid` and the given `typ`.
     pub fn sign_json(&self, typ: Option<&str>, claims: &Value) -> String {
         let mut header = Map::new();
@@ -399,6 +423,19 @@ impl TokenBuilder<'_> {
     /// `client_id`.
     pub fn client_id(self, id: &str) -> Self {
         self.claim("client_id", id)
+    }
+
+    /// Binds the token to `key` for DPoP: `cnf.jkt` = its RFC 7638 thumbprint.
+    pub fn dpop_bound(self, key: &TestKey) -> Self {
+        self.claim("cnf", json!({"jkt": key.public_jwk().thumbprint_b64()}))
+    }
+
+    /// Binds the token to a client certificate (RFC 8705): `cnf.x5t#S256` of `der`.
+    pub fn certificate_bound(self, der: &[u8]) -> Self {
+        self.claim(
+            "cnf",
+            json!({"x5t#S256": crate::mtls::certificate_thumbprint(der)}),
+        )
     }
 
     /// `exp` = `iat + secs`.

@@ -364,7 +364,7 @@ impl Validator {
     /// Validates a bearer JWT access token at time `now`.
     ///
     /// A sender-constrained token (with `cnf`) is refused here: it needs its proof, see
-    /// DPoP (`dpop` module) and [`crate::mtls`], and [`Validator::validate_constrained`].
+    /// [`crate::dpop`] and [`crate::mtls`], and [`Validator::validate_constrained`].
     pub fn validate(&self, token: &str, now: UnixTime) -> Result<AccessContext, TokenError> {
         let ctx = self.validate_constrained(token, now)?;
         match &ctx.confirmation {
@@ -395,7 +395,7 @@ impl Validator {
 
     /// Validates the token and returns its context even when it is sender-constrained; the
     /// caller must then check the confirmation (`cnf`) against the proof it received, e.g. with
-    /// the `dpop` module or [`crate::mtls::check_certificate_binding`].
+    /// [`crate::dpop::DpopValidator`] or [`crate::mtls::check_certificate_binding`].
     pub fn validate_constrained(
         &self,
         token: &str,
