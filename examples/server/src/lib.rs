@@ -13,6 +13,7 @@
 pub mod audit_event;
 pub mod audit_trail;
 pub mod authz;
+pub mod authz_audit;
 pub mod banner;
 pub mod cli;
 pub mod data;

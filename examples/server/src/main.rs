@@ -7,6 +7,7 @@ use std::sync::Arc;
 use secure_fhir::SecureFhir;
 use secure_fhir_server::audit_trail::AuditTrail;
 use secure_fhir_server::authz::{self, AuthzConfig, AuthzState, StderrAudit};
+use secure_fhir_server::authz_audit::TrailAudit;
 use secure_fhir_server::cli::{self, Command, ServeArgs};
 use secure_fhir_server::security::Gate;
 use secure_fhir_server::store::Store;
@@ -69,12 +70,22 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             path.display()
         );
     }
+    let trail = if args.dangerous_disable_security {
+        None
+    } else {
+        let trail = AuditTrail::open(args.audit_log.as_deref(), Some(Arc::clone(&store)))?;
+        Some(Arc::new(trail))
+    };
     let authz = match &args.issuer {
         Some(_) => None,
         None => {
             let config = AuthzConfig::demo(format!("{origin}/auth"), base.clone());
-            let state = AuthzState::new(config, Arc::new(StderrAudit))
-                .map_err(|e| format!("authorization server: {e}"))?;
+            let hook: Arc<dyn authz::AuthzAudit> = match &trail {
+                Some(t) => Arc::new(TrailAudit(Arc::clone(t))),
+                None => Arc::new(StderrAudit),
+            };
+            let state =
+                AuthzState::new(config, hook).map_err(|e| format!("authorization server: {e}"))?;
             Some(state)
         }
     };
@@ -111,7 +122,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                     .is_some_and(|jti| state.is_token_revoked(jti))
             });
         }
-        let trail = AuditTrail::open(args.audit_log.as_deref(), Some(Arc::clone(&store)))?;
+        let trail = trail.clone().ok_or("no audit trail")?;
         Gate::secure(facade, trail, Arc::clone(&store))
     };
     let cors: Vec<String> = args.cors_origins.clone();

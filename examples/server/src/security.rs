@@ -30,7 +30,7 @@ pub enum Mode {
 /// Decides every request and records it.
 pub struct Gate {
     mode: Mode,
-    trail: Option<AuditTrail>,
+    trail: Option<Arc<AuditTrail>>,
     store: Arc<Store>,
     limits: secure_fhir::limits::Limits,
 }
@@ -144,7 +144,7 @@ fn info(parts: &http::request::Parts) -> RequestInfo {
 
 impl Gate {
     /// A gate deciding through `facade`, recording to `trail`.
-    pub fn secure(facade: SecureFhir, trail: AuditTrail, store: Arc<Store>) -> Gate {
+    pub fn secure(facade: SecureFhir, trail: Arc<AuditTrail>, store: Arc<Store>) -> Gate {
         let limits = *facade.limits();
         Gate {
             mode: Mode::Secure(Box::new(facade)),

@@ -353,3 +353,17 @@ fn cors_only_for_registered_origins() {
     );
     assert!(pre.header("access-control-allow-origin").is_none());
 }
+
+#[test]
+fn without_issuer_the_dev_authorization_server_runs_with_demo_data() {
+    let (mut child, addr) = server_support::spawn(&["--listen".into(), "127.0.0.1:0".into()]);
+    let get = |path: &str| server_support::raw_request(&addr, "GET", path, &[], None);
+    let conf = get("/fhir/.well-known/smart-configuration");
+    assert_eq!(conf.status, 200);
+    let conf = conf.json();
+    assert_eq!(conf["issuer"], format!("http://{addr}/auth"));
+    assert_eq!(get("/auth/.well-known/smart-configuration").status, 200);
+    assert_eq!(get("/fhir/Patient/example").status, 401);
+    let _ = child.kill();
+    let _ = child.wait();
+}
