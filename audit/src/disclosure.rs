@@ -297,13 +297,25 @@ impl DisclosureReport {
     /// for this patient when a record concerned several).
     pub fn to_bundle(&self, config: &crate::render::RenderConfig) -> fhir_types::resources::Bundle {
         let patient_ref = format!("Patient/{}", self.patient);
-        let events = self.entries.iter().flat_map(|e| crate::render::to_audit_events(&e.record, config)).filter(|ev| {
-            ev.entity.iter().any(|en| {
-                en.role.as_ref().and_then(|r| r.code.as_ref()).and_then(|c| c.as_str()) == Some("1")
-                    && en.what.as_ref().and_then(|w| w.reference.as_ref()).and_then(|r| r.as_str())
-                        == Some(patient_ref.as_str())
-            })
-        });
+        let events = self
+            .entries
+            .iter()
+            .flat_map(|e| crate::render::to_audit_events(&e.record, config))
+            .filter(|ev| {
+                ev.entity.iter().any(|en| {
+                    en.role
+                        .as_ref()
+                        .and_then(|r| r.code.as_ref())
+                        .and_then(|c| c.as_str())
+                        == Some("1")
+                        && en
+                            .what
+                            .as_ref()
+                            .and_then(|w| w.reference.as_ref())
+                            .and_then(|r| r.as_str())
+                            == Some(patient_ref.as_str())
+                })
+            });
         crate::render::bundle(events)
     }
 

@@ -9,8 +9,10 @@ pub const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entit
 pub const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
 pub const PARTICIPATION: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
 pub const ROLE_CLASS: &str = "http://terminology.hl7.org/CodeSystem/v3-RoleClass";
-pub const PROVENANCE_PARTICIPANT: &str = "http://terminology.hl7.org/CodeSystem/provenance-participant-type";
-pub const BALP_ENTITY_TYPE: &str = "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType";
+pub const PROVENANCE_PARTICIPANT: &str =
+    "http://terminology.hl7.org/CodeSystem/provenance-participant-type";
+pub const BALP_ENTITY_TYPE: &str =
+    "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType";
 pub const USER_AGENT_TYPES: &str = "https://profiles.ihe.net/ITI/BALP/CodeSystem/UserAgentTypes";
 pub const LIFECYCLE: &str = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle";
 pub const PURPOSE_OF_USE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActReason";

@@ -4,7 +4,9 @@ use fhir_types::datatypes::{Coding, Reference};
 use fhir_types::resources::{AuditEvent, AuditEventAgent, AuditEventEntity};
 
 use super::codes::*;
-use super::{client_agent, instant, profile_meta, purposes, server_agent, source, user_agent, RenderConfig};
+use super::{
+    client_agent, instant, profile_meta, purposes, server_agent, source, user_agent, RenderConfig,
+};
 use crate::model::{AuditRecord, Disclosure, Event, Interaction};
 
 /// One REST interaction's BALP pattern.
@@ -64,10 +66,20 @@ fn rest_shape(i: Interaction) -> RestShape {
             server: coding(PROVENANCE_PARTICIPANT, "custodian", "Custodian"),
             user: author(),
         },
-        Search | SearchType | SearchSystem => {
-            RestShape { profile, action, client: source_role(), server: destination_role(), user: recipient() }
-        }
-        _ => RestShape { profile, action, client: source_role(), server: destination_role(), user: author() },
+        Search | SearchType | SearchSystem => RestShape {
+            profile,
+            action,
+            client: source_role(),
+            server: destination_role(),
+            user: recipient(),
+        },
+        _ => RestShape {
+            profile,
+            action,
+            client: source_role(),
+            server: destination_role(),
+            user: author(),
+        },
     }
 }
 
@@ -81,12 +93,21 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
     let user_is_requestor = record.user.is_some();
     let mut profile = None;
     match &record.event {
-        Event::Rest { interaction, operation, .. } => {
+        Event::Rest {
+            interaction,
+            operation,
+            ..
+        } => {
             let shape = rest_shape(*interaction);
             ev.type_ = coding(AUDIT_EVENT_TYPE, "rest", "Restful Operation");
-            ev.subtype = vec![coding(RESTFUL_INTERACTION, interaction.code(), interaction.code())];
+            ev.subtype = vec![coding(
+                RESTFUL_INTERACTION,
+                interaction.code(),
+                interaction.code(),
+            )];
             if let Some(op) = operation {
-                ev.subtype.push(coding("urn:ietf:rfc:3986", &format!("${op}"), ""));
+                ev.subtype
+                    .push(coding("urn:ietf:rfc:3986", &format!("${op}"), ""));
             }
             ev.action = Some(shape.action.into());
             ev.agent = agents(record, config, shape.client, shape.server, shape.user);
@@ -118,7 +139,17 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
                 _ => {}
             }
             ev.action = Some("E".into());
-            ev.agent = agents(record, config, application(), destination_role(), coding(USER_AGENT_TYPES, "UserOauthAgent", "OAuth Agent participant"));
+            ev.agent = agents(
+                record,
+                config,
+                application(),
+                destination_role(),
+                coding(
+                    USER_AGENT_TYPES,
+                    "UserOauthAgent",
+                    "OAuth Agent participant",
+                ),
+            );
             ev.entity = transaction(record);
             ev.entity.extend(token_entity(record));
         }
@@ -126,7 +157,11 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
             ev.type_ = coding(DCM, "110114", "User Authentication");
             ev.subtype = vec![coding(IHE_EVENT_TYPE, "ITI-71", "Get Access Token")];
             ev.action = Some("E".into());
-            let server = coding(USER_AGENT_TYPES, "AuthzOauthService", "Authorization Server");
+            let server = coding(
+                USER_AGENT_TYPES,
+                "AuthzOauthService",
+                "Authorization Server",
+            );
             ev.agent = agents(record, config, source_role(), server, recipient());
             ev.entity = transaction(record);
             ev.entity.extend(query(record));
@@ -163,9 +198,20 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
     ev
 }
 
-fn agents(record: &AuditRecord, config: &RenderConfig, client: Coding, server: Coding, user: Coding) -> Vec<AuditEventAgent> {
+fn agents(
+    record: &AuditRecord,
+    config: &RenderConfig,
+    client: Coding,
+    server: Coding,
+    user: Coding,
+) -> Vec<AuditEventAgent> {
     let mut out = vec![
-        client_agent(record.client.as_ref(), client, record.user.is_none(), record.token.as_ref()),
+        client_agent(
+            record.client.as_ref(),
+            client,
+            record.user.is_none(),
+            record.token.as_ref(),
+        ),
         server_agent(config, server),
     ];
     if let Some(u) = &record.user {
@@ -240,7 +286,13 @@ fn patient_entity(id: &str) -> AuditEventEntity {
 }
 
 /// BALP PrivacyDisclosure.Source: the releasing side records the export.
-fn disclosure(ev: &mut AuditEvent, record: &AuditRecord, config: &RenderConfig, d: &Disclosure, user_is_requestor: bool) {
+fn disclosure(
+    ev: &mut AuditEvent,
+    record: &AuditRecord,
+    config: &RenderConfig,
+    d: &Disclosure,
+    user_is_requestor: bool,
+) {
     ev.type_ = coding(DCM, "110106", "Export");
     ev.subtype = vec![coding(LIFECYCLE, "disclose", "Disclose")];
     ev.action = Some("R".into());
@@ -264,7 +316,11 @@ fn disclosure(ev: &mut AuditEvent, record: &AuditRecord, config: &RenderConfig, 
         ev.agent.push(a);
     }
     if let Some(u) = &record.user {
-        ev.agent.push(user_agent(u, coding(PARTICIPATION, "INF", "informant"), record));
+        ev.agent.push(user_agent(
+            u,
+            coding(PARTICIPATION, "INF", "informant"),
+            record,
+        ));
     }
     ev.entity = transaction(record);
     ev.entity.extend(data(record));
@@ -274,7 +330,11 @@ fn disclosure(ev: &mut AuditEvent, record: &AuditRecord, config: &RenderConfig, 
     what.lifecycle = Some(coding(LIFECYCLE, "disclose", "Disclose"));
     what.description = Some(d.description.as_str().into());
     if d.limited_data_set {
-        what.security_label = vec![coding("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "LDS", "limited data set")];
+        what.security_label = vec![coding(
+            "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+            "LDS",
+            "limited data set",
+        )];
     }
     ev.entity.push(what);
 }

@@ -24,7 +24,9 @@ mod events;
 
 use chrono::SecondsFormat;
 use fhir_types::datatypes::Meta;
-use fhir_types::resources::{AuditEvent, AuditEventAgent, AuditEventAgentNetwork, AuditEventSource, Bundle, BundleEntry};
+use fhir_types::resources::{
+    AuditEvent, AuditEventAgent, AuditEventAgentNetwork, AuditEventSource, Bundle, BundleEntry,
+};
 use fhir_types::Resource;
 
 use crate::model::{AuditRecord, Client, TokenRef, User};
@@ -49,7 +51,13 @@ pub struct RenderConfig {
 impl RenderConfig {
     /// A configuration for the system `observer` (a reference such as `Device/fhir-server`).
     pub fn new(observer: impl Into<String>) -> Self {
-        Self { observer: observer.into(), observer_display: None, site: None, server_address: None, split_by_patient: true }
+        Self {
+            observer: observer.into(),
+            observer_display: None,
+            site: None,
+            server_address: None,
+            split_by_patient: true,
+        }
     }
 
     /// Sets the observer's display name.
@@ -127,7 +135,10 @@ fn event_id(log_bytes: &[u8], patients: &[&str]) -> String {
         ctx.update(&[0]);
         ctx.update(p.as_bytes());
     }
-    ctx.finish().as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    ctx.finish().as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn profile_meta(name: &str) -> Meta {
@@ -144,7 +155,11 @@ fn network(address: &str) -> AuditEventAgentNetwork {
     let mut n = AuditEventAgentNetwork::default();
     n.address = Some(address.into());
     // network-type: 2 = IP address, 1 = machine name.
-    let kind = if address.parse::<std::net::IpAddr>().is_ok() { "2" } else { "1" };
+    let kind = if address.parse::<std::net::IpAddr>().is_ok() {
+        "2"
+    } else {
+        "1"
+    };
     n.type_ = Some(kind.into());
     n
 }
@@ -152,18 +167,29 @@ fn network(address: &str) -> AuditEventAgentNetwork {
 fn source(config: &RenderConfig) -> AuditEventSource {
     let mut s = AuditEventSource::default();
     s.site = config.site.as_deref().map(Into::into);
-    s.observer = displayed(literal(&config.observer), config.observer_display.as_deref());
+    s.observer = displayed(
+        literal(&config.observer),
+        config.observer_display.as_deref(),
+    );
     s.type_ = vec![coding(SOURCE_TYPE, "4", "Application Server")];
     s
 }
 
-fn client_agent(client: Option<&Client>, type_: fhir_types::datatypes::Coding, requestor: bool, token: Option<&TokenRef>) -> AuditEventAgent {
+fn client_agent(
+    client: Option<&Client>,
+    type_: fhir_types::datatypes::Coding,
+    requestor: bool,
+    token: Option<&TokenRef>,
+) -> AuditEventAgent {
     let mut a = AuditEventAgent::default();
     a.type_ = Some(concept(vec![type_]));
     let name = client.and_then(|c| c.name.as_deref());
     a.who = Some(match client.and_then(|c| c.client_id.as_deref()) {
         Some(id) => displayed(identified(None, id), name),
-        None => displayed(fhir_types::datatypes::Reference::default(), Some(name.unwrap_or("unidentified client"))),
+        None => displayed(
+            fhir_types::datatypes::Reference::default(),
+            Some(name.unwrap_or("unidentified client")),
+        ),
     });
     a.requestor = requestor.into();
     a.network = client.and_then(|c| c.address.as_deref()).map(network);
@@ -176,16 +202,27 @@ fn client_agent(client: Option<&Client>, type_: fhir_types::datatypes::Coding, r
 fn server_agent(config: &RenderConfig, type_: fhir_types::datatypes::Coding) -> AuditEventAgent {
     let mut a = AuditEventAgent::default();
     a.type_ = Some(concept(vec![type_]));
-    a.who = Some(displayed(literal(&config.observer), config.observer_display.as_deref()));
+    a.who = Some(displayed(
+        literal(&config.observer),
+        config.observer_display.as_deref(),
+    ));
     a.requestor = false.into();
     a.network = config.server_address.as_deref().map(network);
     a
 }
 
-fn user_agent(user: &User, type_: fhir_types::datatypes::Coding, record: &AuditRecord) -> AuditEventAgent {
+fn user_agent(
+    user: &User,
+    type_: fhir_types::datatypes::Coding,
+    record: &AuditRecord,
+) -> AuditEventAgent {
     let mut a = AuditEventAgent::default();
     let mut types = vec![type_];
-    if user.fhir_user.as_deref().is_some_and(|f| f.starts_with("Patient/") || f.contains("/Patient/")) {
+    if user
+        .fhir_user
+        .as_deref()
+        .is_some_and(|f| f.starts_with("Patient/") || f.contains("/Patient/"))
+    {
         types.push(coding(ROLE_CLASS, "PAT", "patient"));
     }
     a.type_ = Some(concept(types));
@@ -201,5 +238,9 @@ fn user_agent(user: &User, type_: fhir_types::datatypes::Coding, record: &AuditR
 }
 
 fn purposes(record: &AuditRecord) -> Vec<fhir_types::datatypes::CodeableConcept> {
-    record.purpose_of_use.iter().map(|p| concept(vec![coding(PURPOSE_OF_USE, p, "")])).collect()
+    record
+        .purpose_of_use
+        .iter()
+        .map(|p| concept(vec![coding(PURPOSE_OF_USE, p, "")]))
+        .collect()
 }
