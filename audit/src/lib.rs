@@ -59,6 +59,7 @@
 
 pub mod checkpoint;
 mod clock;
+pub mod disclosure;
 pub mod frame;
 pub mod merkle;
 mod model;

@@ -50,7 +50,7 @@ fn field(jwk: &serde_json::Value, name: &str) -> Vec<u8> {
 fn split(token: &str) -> (&[u8], Vec<u8>) {
     let dot = token.rfind('.').unwrap();
     (
-        token[..dot].as_bytes(),
+        &token.as_bytes()[..dot],
         b64::decode(&token[dot + 1..]).unwrap(),
     )
 }

@@ -198,6 +198,28 @@ async fn introspection_answers_active_false_and_nothing_else() {
         )
         .await;
     assert_eq!(r.json()["active"], true);
+    // ... but only for its own client's tokens: a backend token cannot scan the app's tokens
+    let assertion = server
+        .backend_key
+        .assertion(BACKEND, now(), "jti-introspect");
+    let backend = server
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "system/*.rs"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &assertion),
+        ])
+        .await
+        .json();
+    let backend_token = backend["access_token"].as_str().unwrap();
+    let r = server
+        .post_form(
+            "/auth/introspect",
+            &[("token", &access)],
+            &[("authorization", &format!("Bearer {backend_token}"))],
+        )
+        .await;
+    assert_eq!(r.text(), r#"{"active":false}"#);
     // expired
     server.clock.advance(3601);
     assert_eq!(introspect(&access).await.text(), r#"{"active":false}"#);

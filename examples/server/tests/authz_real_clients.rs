@@ -73,6 +73,12 @@ fn now() -> i64 {
 fn fhir_standin(state: AuthzState) -> axum::Router {
     axum::Router::new()
         .route("/fhir/metadata", get(metadata))
+        .route(
+            "/fhir/.well-known/smart-configuration",
+            get(|State(state): State<AuthzState>| async move {
+                axum::Json(state.smart_configuration())
+            }),
+        )
         .route("/fhir/Patient/{id}", get(read_patient))
         .with_state(state)
 }
@@ -171,7 +177,13 @@ async fn start(extra_clients: impl FnOnce(&str) -> Vec<ClientConfig>) -> Live {
     let audit = Arc::new(MemoryAudit::new());
     let state = AuthzState::new(config, audit.clone()).unwrap();
     let app = authz::router(state.clone()).merge(fhir_standin(state.clone()));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
     Live { base, state, audit }
 }
 
@@ -206,20 +218,12 @@ async fn pypi_fhirclient_completes_a_standalone_launch_with_pkce() {
         return;
     }
     let redirect = "http://127.0.0.1:9/fhirclient-callback";
-    let live = start(|_| {
-        vec![ClientConfig::public(
-            "fhirclient-app",
-            "fhirclient (PyPI)",
-            vec![redirect.into()],
-            "openid fhirUser launch/patient offline_access patient/*.rs",
-        )]
-    })
-    .await;
+    let live = start(|_| Vec::new()).await;
+    // the script registers itself (RFC 7591) through the SMART configuration
     let mut command = tokio::process::Command::new("python3");
     command
         .arg(e2e_dir().join("standalone_launch.py"))
         .env("FHIR_BASE", format!("{}/fhir", live.base))
-        .env("CLIENT_ID", "fhirclient-app")
         .env("REDIRECT_URI", redirect);
     let (ok, stdout, stderr) = run(command).await;
     assert!(ok, "fhirclient run failed:\n{stdout}\n{stderr}");
@@ -227,6 +231,7 @@ async fn pypi_fhirclient_completes_a_standalone_launch_with_pkce() {
     assert_eq!(result["patient_id"], "example");
     assert_eq!(result["patient_name"], "Peter James Chalmers");
     assert_eq!(result["refresh_token"], true);
+    let client_id = result["client_id"].as_str().unwrap().to_owned();
     let token_events = live
         .audit
         .events()
@@ -234,7 +239,15 @@ async fn pypi_fhirclient_completes_a_standalone_launch_with_pkce() {
         .filter(|e| e.kind == AuthzEventKind::Token && e.success)
         .collect::<Vec<_>>();
     assert_eq!(token_events.len(), 1);
-    assert_eq!(token_events[0].client_id.as_deref(), Some("fhirclient-app"));
+    assert_eq!(
+        token_events[0].client_id.as_deref(),
+        Some(client_id.as_str())
+    );
+    assert!(live
+        .audit
+        .events()
+        .iter()
+        .any(|e| e.kind == AuthzEventKind::Registration && e.success));
     assert_eq!(
         token_events[0].grant_type.as_deref(),
         Some("authorization_code")
@@ -297,17 +310,8 @@ async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
         return;
     }
     let app_port = free_port();
-    let live = start(|_| {
-        let mut app = ClientConfig::public(
-            "browser-app",
-            "Browser test app (openid-client)",
-            vec![format!("http://127.0.0.1:{app_port}/callback")],
-            "openid fhirUser launch/patient patient/*.rs",
-        );
-        app.allowed_origins = vec![format!("http://127.0.0.1:{app_port}")];
-        vec![app]
-    })
-    .await;
+    // the app registers itself (RFC 7591) with its redirect URI and origin
+    let live = start(|_| Vec::new()).await;
     // the screenshot goes to the build directory; AUTHZ_SCREENSHOT=docs/consent-page.png
     // (relative to the workspace root) refreshes the committed one
     let screenshot = match std::env::var("AUTHZ_SCREENSHOT") {
@@ -320,7 +324,6 @@ async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
         .current_dir(e2e_dir())
         .env("ISSUER", live.state.issuer())
         .env("FHIR_BASE", live.state.fhir_base())
-        .env("CLIENT_ID", "browser-app")
         .env("APP_PORT", app_port.to_string())
         .env("SCREENSHOT", &screenshot)
         .env("CHROMIUM", chromium());
@@ -348,4 +351,151 @@ async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
         .find(|e| e.kind == AuthzEventKind::Token && e.success)
         .expect("token issued");
     assert_eq!(issued.scope.as_deref(), Some(scope));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_token_script_gets_a_token_with_curl() {
+    let tools = ["curl", "openssl"].iter().all(|t| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    });
+    if !available("curl and openssl", tools) {
+        return;
+    }
+    let live = start(|_| Vec::new()).await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dev-token");
+    for (user, patient, expected) in [
+        ("patient", "", "example"),
+        ("clinician", "", "example"),
+        ("clinician", "pat-2", "pat-2"),
+    ] {
+        let mut command = tokio::process::Command::new("bash");
+        command
+            .arg(&script)
+            .args(["--base", &live.base, "--user", user, "--json"]);
+        if !patient.is_empty() {
+            command.args(["--patient", patient]);
+        }
+        let (ok, stdout, stderr) = run(command).await;
+        assert!(ok, "dev-token failed for {user}:\n{stdout}\n{stderr}");
+        let body: Value = serde_json::from_str(stdout.trim()).expect("token response");
+        assert_eq!(body["patient"], expected, "{body}");
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(live.state.introspect(token)["active"], true);
+    }
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .arg(&script)
+        .args(["--base", &live.base, "--password", "wrong"]);
+    let (ok, _, stderr) = run(command).await;
+    assert!(!ok && stderr.contains("sign-in failed"), "{stderr}");
+}
+
+/// The example server binary (`secure-fhir-server`) on a loopback port, with its built-in
+/// development authorization server and demo data.
+struct Binary {
+    _child: tokio::process::Child,
+    base: String,
+}
+
+/// Starts the real binary; `None` (a loud skip) while it is still the placeholder that
+/// answers `--help` with an error.
+async fn start_binary() -> Option<Binary> {
+    use tokio::io::AsyncBufReadExt;
+    let exe = env!("CARGO_BIN_EXE_secure-fhir-server");
+    let help = std::process::Command::new(exe)
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !help.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: the secure-fhir-server binary does not serve yet");
+        return None;
+    }
+    let mut child = tokio::process::Command::new(exe)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start secure-fhir-server");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(at) = line.find("http://") {
+                if line.contains("listening on") {
+                    return Some(line[at..].trim().to_owned());
+                }
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server starts within a minute")
+    .expect("the server prints where it listens");
+    // keep draining stdout so the server never blocks on a full pipe
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Some(Binary {
+        _child: child,
+        base,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypi_fhirclient_against_the_real_server_binary() {
+    if !python_ready() {
+        return;
+    }
+    let Some(server) = start_binary().await else {
+        return;
+    };
+    let mut command = tokio::process::Command::new("python3");
+    command
+        .arg(e2e_dir().join("standalone_launch.py"))
+        .env("FHIR_BASE", format!("{}/fhir", server.base))
+        .env("REDIRECT_URI", "http://127.0.0.1:9/fhirclient-callback");
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(
+        ok,
+        "fhirclient against the binary failed:\n{stdout}\n{stderr}"
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(result["patient_id"], "example");
+    assert_eq!(result["patient_name"], "Peter James Chalmers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_consent_against_the_real_server_binary() {
+    if !browser_ready() {
+        return;
+    }
+    let Some(server) = start_binary().await else {
+        return;
+    };
+    let app_port = free_port();
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(e2e_dir().join("consent_browser.mjs"))
+        .current_dir(e2e_dir())
+        .env("ISSUER", format!("{}/auth", server.base))
+        .env("FHIR_BASE", format!("{}/fhir", server.base))
+        .env("APP_PORT", app_port.to_string())
+        .env("CHROMIUM", chromium());
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(
+        ok,
+        "browser test against the binary failed:\n{stdout}\n{stderr}"
+    );
+    let result: Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).expect("one JSON line");
+    let scope = result["scope"].as_str().unwrap();
+    assert!(
+        !scope.split(' ').any(|s| s == "patient/Observation.rs"),
+        "{scope}"
+    );
+    assert_eq!(result["patientStatus"], 200);
 }

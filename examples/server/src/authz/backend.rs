@@ -17,7 +17,7 @@ use super::token::Params;
 
 /// The client an assertion claims to come from (`iss`), read before any verification only to
 /// find that client's registered keys.
-fn claimed_issuer(assertion: &str) -> Option<String> {
+pub(crate) fn claimed_issuer(assertion: &str) -> Option<String> {
     if assertion.len() > smart_auth::client_assertion::MAX_ASSERTION_LEN {
         return None;
     }

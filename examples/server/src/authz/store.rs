@@ -53,6 +53,7 @@ pub(crate) struct Launch {
     pub client_id: String,
     pub patient: Option<String>,
     pub encounter: Option<String>,
+    pub fhir_context: Vec<Value>,
     pub expires_at: i64,
 }
 

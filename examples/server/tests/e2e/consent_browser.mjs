@@ -11,13 +11,29 @@ import { chromium } from 'playwright-core';
 
 const ISSUER = process.env.ISSUER;
 const FHIR = process.env.FHIR_BASE;
-const CLIENT_ID = process.env.CLIENT_ID;
+let CLIENT_ID = process.env.CLIENT_ID;
 const APP_PORT = Number(process.env.APP_PORT);
 const SCREENSHOT = process.env.SCREENSHOT;
 const APP = `http://127.0.0.1:${APP_PORT}`;
 const REDIRECT = `${APP}/callback`;
 const SCOPE = 'openid fhirUser launch/patient patient/Patient.rs patient/Observation.rs patient/Condition.rs';
 const UNTICK = 'patient/Observation.rs';
+
+if (!CLIENT_ID) {
+  // RFC 7591 dynamic registration, found through OpenID Connect discovery
+  const meta = await (await fetch(`${ISSUER}/.well-known/openid-configuration`)).json();
+  const reg = await fetch(meta.registration_endpoint, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      client_name: 'Browser test app (openid-client)', redirect_uris: [REDIRECT],
+      token_endpoint_auth_method: 'none', allowed_origins: [APP],
+      scope: 'openid fhirUser launch/patient patient/*.rs',
+    }),
+  });
+  const registered = await reg.text();
+  assert.equal(reg.status, 201, registered);
+  CLIENT_ID = JSON.parse(registered).client_id;
+}
 
 const config = await oidc.discovery(
   new URL(ISSUER), CLIENT_ID, { id_token_signed_response_alg: 'ES256' }, oidc.None(),

@@ -17,7 +17,7 @@ from fhirclient import client
 from fhirclient.models.patient import Patient
 
 FHIR = os.environ["FHIR_BASE"]
-CLIENT_ID = os.environ["CLIENT_ID"]
+CLIENT_ID = os.environ.get("CLIENT_ID")
 REDIRECT = os.environ["REDIRECT_URI"]
 USER = os.environ.get("USERNAME_", "patient")
 PASSWORD = os.environ.get("PASSWORD_", "patient-demo-password")
@@ -31,9 +31,25 @@ def hidden(html, name):
     return m.group(1)
 
 
+def register():
+    """RFC 7591 dynamic registration, found through the SMART configuration."""
+    conf = requests.get(FHIR + "/.well-known/smart-configuration")
+    assert conf.status_code == 200, conf.status_code
+    endpoint = conf.json()["registration_endpoint"]
+    reg = requests.post(endpoint, json={
+        "client_name": "fhirclient (PyPI)",
+        "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none",
+        "scope": "openid fhirUser launch/patient offline_access patient/*.rs",
+    })
+    assert reg.status_code == 201, (reg.status_code, reg.text)
+    return reg.json()["client_id"]
+
+
 def main():
+    client_id = CLIENT_ID or register()
     smart = client.FHIRClient(
-        settings={"app_id": CLIENT_ID, "api_base": FHIR, "redirect_uri": REDIRECT, "scope": SCOPE}
+        settings={"app_id": client_id, "api_base": FHIR, "redirect_uri": REDIRECT, "scope": SCOPE}
     )
     auth_url = smart.authorize_url  # reads /metadata, adds PKCE S256 and state
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(auth_url).query))
@@ -82,6 +98,7 @@ def main():
     assert anonymous.status_code == 401, anonymous.status_code
 
     print(json.dumps({
+        "client_id": client_id,
         "patient_id": smart.patient_id,
         "patient_name": name,
         "granted_scope": smart.server.auth.access_token is not None and SCOPE,
