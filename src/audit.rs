@@ -85,6 +85,9 @@ fn base_record(
         if let Some(jti) = &ctx.token_id {
             r = r.token(TokenRef::jti(jti.clone()));
         }
+        for code in purposes_of_use(ctx) {
+            r = r.purpose(code);
+        }
     }
     let mut client = match context.and_then(|c| c.client_id.clone()) {
         Some(id) => Client::new(id),
@@ -111,6 +114,23 @@ fn base_record(
         r = r.correlation_id(id.clone());
     }
     r
+}
+
+/// The purposes of use a token states (claim `purpose_of_use`: a v3 PurposeOfUse code or a
+/// list of them, as IHE IUA and some SMART deployments carry it). Bounded and checked for form.
+fn purposes_of_use(ctx: &AccessContext) -> Vec<String> {
+    let ok = |s: &&str| (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match ctx.raw_claims.get("purpose_of_use") {
+        Some(serde_json::Value::String(s)) => [s.as_str()].into_iter().filter(ok).map(str::to_owned).collect(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .filter(ok)
+            .take(8)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl Authorized {

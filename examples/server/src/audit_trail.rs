@@ -14,7 +14,9 @@ use std::time::Duration;
 use fhir_audit::checkpoint::{NoteSigner, NoteVerifier};
 use fhir_audit::store::file::{verify_file, FileStore, FileStoreConfig};
 use fhir_audit::store::{Ack, AuditSink, MemoryStore};
+use fhir_audit::render::{to_audit_events, RenderConfig};
 use fhir_audit::{AuditRecord, VerifyOptions};
+use fhir_types::Resource;
 
 use crate::store::{self, Store};
 
@@ -27,7 +29,12 @@ const QUEUE: usize = 65_536;
 /// Where audit records go.
 pub struct AuditTrail {
     log: Box<dyn AuditSink>,
-    events: Option<SyncSender<serde_json::Value>>,
+    events: Option<SyncSender<AuditRecord>>,
+}
+
+/// How the server renders its AuditEvents (BALP, via `fhir_audit::render`).
+pub fn render_config() -> RenderConfig {
+    RenderConfig::new("Device/secure-fhir-server").observer_display("secure-fhir-server")
 }
 
 fn key_paths(log: &Path) -> (PathBuf, PathBuf) {
@@ -123,15 +130,15 @@ impl AuditTrail {
             eprintln!("secure-fhir-server: AUDIT LOG FAILURE: {e}");
         }
         if let Some(tx) = &self.events {
-            let event = crate::audit_event::render(record);
-            if let Err(TrySendError::Full(_)) = tx.try_send(event) {
+            if let Err(TrySendError::Full(_)) = tx.try_send(record.clone()) {
                 eprintln!("secure-fhir-server: AuditEvent queue full; event kept in the log only");
             }
         }
     }
 }
 
-fn insert_events(store: &Store, rx: &Receiver<serde_json::Value>) {
+fn insert_events(store: &Store, rx: &Receiver<AuditRecord>) {
+    let config = render_config();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < 512 {
@@ -142,8 +149,21 @@ fn insert_events(store: &Store, rx: &Receiver<serde_json::Value>) {
         }
         let now = chrono::Utc::now();
         let r = store.transaction(|tx| -> Result<(), store::StoreError> {
-            for e in batch {
-                tx.put("AuditEvent", &store::new_id(), e, now)?;
+            for record in batch {
+                if let Ok(bytes) = record.to_log_bytes() {
+                    let at = record.recorded.timestamp_millis();
+                    tx.insert_audit_record(at, &bytes, &record.patients)?;
+                }
+                for event in to_audit_events(&record, &config) {
+                    let id = event.id.as_ref().and_then(|i| i.value.clone()).unwrap_or_else(store::new_id);
+                    let json = fhir_types::json::to_vec(&Resource::AuditEvent(Box::new(event)));
+                    match serde_json::from_slice(&json) {
+                        Ok(v) => {
+                            tx.put("AuditEvent", &id, v, now)?;
+                        }
+                        Err(e) => eprintln!("secure-fhir-server: AuditEvent not rendered: {e}"),
+                    }
+                }
             }
             Ok(())
         });

@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod audit_event;
 pub mod audit_trail;
 pub mod authz;
 pub mod authz_audit;

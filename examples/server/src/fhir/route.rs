@@ -73,9 +73,7 @@ pub enum RouteError {
 
 /// Whether `t` is a FHIR R4 resource type.
 pub fn is_resource_type(t: &str) -> bool {
-    (2..=64).contains(&t.len())
-        && t.starts_with(|c: char| c.is_ascii_uppercase())
-        && t.bytes().all(|b| b.is_ascii_alphabetic())
+    t.parse::<fhir_types::ResourceType>().is_ok()
 }
 
 fn operation(segment: &str) -> Option<String> {

@@ -324,14 +324,15 @@ pub fn bundle(
     b
 }
 
-/// How far back the accounting of disclosures reaches (45 CFR §164.528(a)(1): six years).
-const ACCOUNTING_YEARS: i64 = 6;
+/// Most audit records read for one accounting.
+const MAX_ACCOUNTED: usize = 10_000;
 
 /// `GET Patient/[id]/$disclosures`: the accounting of disclosures of the patient's data
-/// (HIPAA §164.528): the recorded, successful accesses to it by anyone other than the patient,
-/// over the last six years, newest first, as AuditEvents (date, recipient, what, purpose).
-pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String)]) -> Outcome {
-    let (count, offset) = paging(query)?;
+/// (HIPAA §164.528, six years back), built by `fhir_audit::disclosure` from the server's audit
+/// records: disclosure events, and successful reads and searches made for a purpose of use that
+/// is not treatment, payment or operations. Answered as a `collection` Bundle of AuditEvents.
+pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
+    use fhir_audit::disclosure::{account, AccountingPolicy, AccountingRequest};
     let readable = tx
         .current("Patient", id)?
         .filter(|v| !v.deleted)
@@ -340,51 +341,20 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, Strin
     if !readable {
         return Err(Fail::NOT_FOUND);
     }
-    let since = env.now - chrono::Duration::days(365 * ACCOUNTING_YEARS);
-    let q = Query {
-        resource_type: "AuditEvent".to_owned(),
-        clauses: vec![
-            Clause::Param {
-                code: "patient",
-                kind: crate::store::params::Kind::Reference,
-                values: vec![crate::store::query::Match::Reference {
-                    rtype: Some("Patient".into()),
-                    id: id.to_owned(),
-                }],
-            },
-            Clause::LastUpdated(vec![crate::store::query::Match::Date {
-                prefix: crate::store::query::Prefix::Ge,
-                lo: since.timestamp_millis(),
-                hi: since.timestamp_millis() + 1,
-            }]),
-        ],
-    };
-    let (_, page) = tx.search(&q, 0, MAX_EVERYTHING)?;
-    let me = format!("Patient/{id}");
-    let mut entries: Vec<Value> = page
-        .into_iter()
-        .filter_map(|v| v.json().map(|b| (v.id, b)))
-        .filter(|(_, e)| e["outcome"] == "0")
-        .filter(|(_, e)| {
-            // Disclosures to the individual are not accounted (§164.528(a)(1)(i)).
-            let agents = e["agent"].as_array().cloned().unwrap_or_default();
-            !agents
-                .iter()
-                .any(|a| a["requestor"] == true && a["who"]["reference"] == json!(me))
-        })
-        .map(|(eid, e)| entry(env.base, "AuditEvent", &eid, e, "match"))
+    let request = AccountingRequest::new(id, env.now);
+    let (from, to) = request.period();
+    let records: Vec<fhir_audit::AuditRecord> = tx
+        .audit_records_for(id, from.timestamp_millis(), to.timestamp_millis(), MAX_ACCOUNTED)?
+        .iter()
+        .filter_map(|b| fhir_audit::AuditRecord::from_log_bytes(b).ok())
         .collect();
-    entries.reverse();
-    let total = entries.len();
-    let page: Vec<Value> = entries.into_iter().skip(offset).take(count).collect();
-    Ok(Done::json(bundle(
-        "searchset",
-        env.base,
-        &format!("Patient/{id}/$disclosures"),
-        &[],
-        Some(total),
-        count,
-        offset,
-        page,
-    )))
+    let mut policy = AccountingPolicy::default();
+    policy.rest_access_as_disclosure = true;
+    let report = account(records.iter(), &request, &policy);
+    let bundle = report.to_bundle(&crate::audit_trail::render_config());
+    let json = fhir_types::json::to_vec(&fhir_types::Resource::Bundle(Box::new(bundle)));
+    let value: Value = serde_json::from_slice(&json).map_err(|_| Fail::INTERNAL)?;
+    let mut done = Done::json(value);
+    done.touched = vec![format!("Patient/{id}")];
+    Ok(done)
 }

@@ -96,6 +96,11 @@ CREATE TABLE IF NOT EXISTS compartment (
     rtype TEXT NOT NULL, id TEXT NOT NULL, ctype TEXT NOT NULL, cid TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS compartment_by_member ON compartment (rtype, id);
 CREATE INDEX IF NOT EXISTS compartment_by_owner ON compartment (ctype, cid, rtype);
+CREATE TABLE IF NOT EXISTS audit_record (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, recorded_ms INTEGER NOT NULL, bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_patient (
+    record INTEGER NOT NULL, patient TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_patient ON audit_patient (patient, record);
 ";
 
 const COLUMNS: &str = "rtype, id, version, updated, deleted, body";
@@ -237,6 +242,7 @@ impl Tx<'_> {
             }
         }
         let text = serde_json::to_string(&body).map_err(|e| StoreError(e.to_string()))?;
+        let text = crate::fhir::model::canonical(text);
         self.write_version(rtype, id, version, &updated, now, Some(&text))?;
         self.reindex(rtype, id, Some(&body))?;
         Ok(Version {
@@ -479,6 +485,36 @@ impl Tx<'_> {
             }
         }
         Ok(out.into_iter().collect())
+    }
+
+    /// Keeps an audit record (its canonical log bytes) indexed by patient, for the accounting
+    /// of disclosures.
+    pub fn insert_audit_record(&self, recorded_ms: i64, bytes: &[u8], patients: &[String]) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT INTO audit_record (recorded_ms, bytes) VALUES (?1, ?2)")?
+            .execute(params![recorded_ms, bytes])?;
+        let seq = self.conn.last_insert_rowid();
+        let mut ins = self
+            .conn
+            .prepare_cached("INSERT INTO audit_patient (record, patient) VALUES (?1, ?2)")?;
+        for p in patients {
+            ins.execute(params![seq, p])?;
+        }
+        Ok(())
+    }
+
+    /// The audit records (log bytes) concerning `patient` recorded in `[from_ms, to_ms]`,
+    /// oldest first, at most `limit`.
+    pub fn audit_records_for(&self, patient: &str, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<Vec<u8>>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT r.bytes FROM audit_patient p JOIN audit_record r ON r.seq = p.record \
+                 WHERE p.patient = ?1 AND r.recorded_ms BETWEEN ?2 AND ?3 ORDER BY r.seq LIMIT ?4",
+            )?
+            .query_map(params![patient, from_ms, to_ms, limit as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?;
+        Ok(rows)
     }
 
     /// The number of current resources, for the start-up banner.
