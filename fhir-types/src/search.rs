@@ -108,6 +108,14 @@ pub struct SearchParamDef {
     pub url: Option<&'static str>,
 }
 
+impl SearchParamDef {
+    /// Whether this is a reference parameter that may point to `resource_type`: the check for
+    /// "does this query name a Patient?" (`subject=Patient/…`, `subject:Patient=…`).
+    pub fn may_reference(&self, resource_type: ResourceType) -> bool {
+        self.param_type == SearchParamType::Reference && self.targets.contains(&resource_type)
+    }
+}
+
 /// Every search parameter of `resource_type`, including the ones all resources share
 /// (`_id`, `_lastUpdated`, `_tag`, `_profile`, `_security`, `_source`, `_query`, `_content`,
 /// `_list`, `_has`, and `_text` for DomainResources), sorted by code.

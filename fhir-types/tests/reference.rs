@@ -160,3 +160,51 @@ fn id_syntax_is_the_spec_regex() {
         assert!(!is_valid_id(bad), "{bad}");
     }
 }
+
+/// Mutations of valid and invalid references: parsing never panics, and whatever parses prints
+/// back to a literal that parses to the same target with a valid id.
+#[test]
+fn parse_is_total_and_display_round_trips() {
+    let seeds = [
+        "Patient/123",
+        "Observation/x/_history/2",
+        "https://ehr.example/fhir/Patient/123",
+        "http://h:80/a/b/Encounter/e.1/_history/v-2",
+        "#p1",
+        "urn:uuid:0c3151bd",
+    ];
+    let alphabet: Vec<char> = "Pa/_h:.-#?%\\ 1xé".chars().collect();
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut parsed = 0;
+    for round in 0..20_000 {
+        let mut chars: Vec<char> = seeds[round % seeds.len()].chars().collect();
+        for _ in 0..=next(3) {
+            let at = next(chars.len() + 1);
+            match next(3) {
+                0 => chars.insert(at, alphabet[next(alphabet.len())]),
+                1 if at < chars.len() => {
+                    chars.remove(at);
+                }
+                _ if at < chars.len() => chars[at] = alphabet[next(alphabet.len())],
+                _ => {}
+            }
+        }
+        let text: String = chars.into_iter().collect();
+        if let Some(t) = ReferenceTarget::parse(&text) {
+            parsed += 1;
+            assert!(is_valid_id(&t.id), "{text:?}");
+            assert_eq!(t.to_string(), text, "only canonical literals parse");
+            assert_eq!(ReferenceTarget::parse(&t.to_string()), Some(t));
+        }
+    }
+    assert!(
+        parsed > 1000,
+        "only {parsed} mutants parsed: the property is barely exercised"
+    );
+}

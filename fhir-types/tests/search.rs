@@ -312,3 +312,21 @@ fn unknown_codes_and_modifiers_are_not_parameters() {
         "not an R4 parameter"
     );
 }
+
+#[test]
+fn reference_parameters_that_may_name_a_patient() {
+    let may = |rt, code| {
+        search_param(rt, code)
+            .unwrap()
+            .may_reference(ResourceType::Patient)
+    };
+    assert!(may(ResourceType::Observation, "subject"));
+    assert!(may(ResourceType::Observation, "patient"));
+    assert!(may(ResourceType::Observation, "performer"));
+    assert!(
+        may(ResourceType::Observation, "focus"),
+        "focus targets Any: a query may name a Patient"
+    );
+    assert!(!may(ResourceType::Observation, "encounter"));
+    assert!(!may(ResourceType::Observation, "code"), "a token parameter");
+}
