@@ -202,8 +202,8 @@ pub struct ReferenceParts<'a> {
 impl<'a> From<&'a crate::datatypes::Reference> for ReferenceParts<'a> {
     fn from(r: &'a crate::datatypes::Reference) -> Self {
         ReferenceParts {
-            reference: r.reference.as_deref(),
-            type_: r.type_.as_deref(),
+            reference: r.reference.as_ref().and_then(|p| p.value.as_deref()),
+            type_: r.type_.as_ref().and_then(|p| p.value.as_deref()),
         }
     }
 }

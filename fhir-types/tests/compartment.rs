@@ -310,3 +310,81 @@ fn compartment_type_names() {
     assert!("patient".parse::<C>().is_err());
     assert_eq!(C::for_resource_type(R::Observation), None);
 }
+
+/// The same rules through the typed model: JSON in, `Resource::visit_references` paths out.
+#[test]
+fn membership_of_parsed_resources() {
+    use fhir_types::compartment::{
+        all_compartment_ids, compartment_ids, compartment_ids_at, in_compartment,
+    };
+    use fhir_types::json::parse_resource;
+
+    let parse =
+        |json: &str| parse_resource(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"));
+    let careplan = parse(
+        r#"{"resourceType":"CarePlan","id":"c","status":"active","intent":"plan",
+            "subject":{"reference":"Patient/p1"},
+            "author":{"reference":"Patient/p3"},
+            "activity":[{"detail":{"status":"scheduled","performer":[{"reference":"Patient/p2"},{"reference":"Practitioner/d1"}]}}]}"#,
+    );
+    assert_eq!(
+        compartment_ids(C::Patient, &careplan),
+        set(&["p1", "p2"]),
+        "author is not a param"
+    );
+    assert_eq!(compartment_ids(C::Practitioner, &careplan), set(&["d1"]));
+    assert!(in_compartment(C::Patient, "p2", &careplan));
+    assert!(!in_compartment(C::Patient, "p3", &careplan));
+
+    let spoof = parse(
+        r##"{"resourceType":"Observation","status":"final","code":{"text":"x"},
+            "contained":[{"resourceType":"Patient","id":"p1"}],
+            "subject":{"reference":"#p1"},
+            "performer":[{"type":"Patient","identifier":{"value":"p1"}}],
+            "focus":[{"reference":"Patient/p9"}]}"##,
+    );
+    assert!(
+        all_compartment_ids(&spoof).is_empty(),
+        "contained, logical and focus references: outside"
+    );
+
+    let absolute = parse(
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},
+            "subject":{"reference":"https://ehr.example/fhir/Patient/p1/_history/2"}}"#,
+    );
+    assert!(compartment_ids(C::Patient, &absolute).is_empty());
+    assert_eq!(
+        compartment_ids_at(C::Patient, &absolute, "https://ehr.example/fhir/"),
+        set(&["p1"])
+    );
+    assert!(compartment_ids_at(C::Patient, &absolute, "https://evil.example/fhir").is_empty());
+
+    let reported = parse(
+        r#"{"resourceType":"MedicationRequest","status":"active","intent":"order",
+            "medicationCodeableConcept":{"text":"x"},
+            "subject":{"reference":"Group/g"},
+            "reportedReference":{"reference":"Patient/p1"}}"#,
+    );
+    assert!(
+        compartment_ids(C::Patient, &reported).is_empty(),
+        "reported[x] is not a param"
+    );
+
+    let device_request = parse(
+        r#"{"resourceType":"DeviceRequest","status":"active","intent":"order",
+            "codeReference":{"reference":"Device/dev1"},
+            "subject":{"reference":"Patient/p1"}}"#,
+    );
+    let all = all_compartment_ids(&device_request);
+    assert_eq!(
+        all.get(&C::Device),
+        Some(&set(&["dev1"])),
+        "via (DeviceRequest.code as Reference)"
+    );
+    assert_eq!(all.get(&C::Patient), Some(&set(&["p1"])));
+
+    let patient = parse(
+        r#"{"resourceType":"Patient","id":"p1","link":[{"other":{"reference":"Patient/p2"},"type":"seealso"}]}"#,
+    );
+    assert_eq!(compartment_ids(C::Patient, &patient), set(&["p1", "p2"]));
+}
