@@ -19,7 +19,9 @@
 //! nothing a member. A resource whose only patient link is such a reference is in no
 //! compartment, and the decision layer must treat it as outside every compartment (deny under
 //! `patient/` scopes), never as "unrestricted". Resources nested in this one (`contained`,
-//! Bundle entries) are not looked into: authorize each of them on its own.
+//! Bundle entries) are not looked into: authorize each Bundle entry on its own, and never
+//! evaluate a contained resource on its own: its id is local to its container, so a contained
+//! Patient with id `p1` is not `Patient/p1`.
 //!
 //! # `Patient.link`
 //!
