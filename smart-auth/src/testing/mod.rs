@@ -1,0 +1,7 @@
+//! Test helpers for hosts (feature `testing`): mint tokens and key sets so a host can unit-test
+//! its authorization wiring in a few lines. Never enable this feature in production builds: the
+//! signing keys are public.
+
+pub mod mint;
+
+pub use mint::{TestIssuer, TestKey, TokenBuilder};
