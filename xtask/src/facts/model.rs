@@ -336,3 +336,83 @@ fn check_membership_param(compartment: &str, rt: &str, def: &Param) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(resolves_to: Option<&str>, types: &[&str]) -> Param {
+        Param {
+            code: "subject".into(),
+            param_type: "reference".into(),
+            targets: vec!["Patient".into(), "Group".into()],
+            expression: Some("Observation.subject".into()),
+            url: None,
+            shared_id: None,
+            selected: vec![Selected {
+                path: "Observation.subject".into(),
+                of_type: None,
+                resolves_to: resolves_to.map(String::from),
+                types: types.iter().map(|t| t.to_string()).collect(),
+            }],
+            inexact: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn compartments_rest_only_on_exact_reference_paths() {
+        assert!(
+            check_membership_param("Patient", "Observation", &subject(None, &["Reference"]))
+                .is_ok()
+        );
+        assert!(check_membership_param(
+            "Patient",
+            "Observation",
+            &subject(Some("Patient"), &["Reference"])
+        )
+        .is_ok());
+
+        let mut inexact = subject(None, &["Reference"]);
+        inexact
+            .inexact
+            .push("a `where(...)` filter is not applied".into());
+        let refused = [
+            ("inexact expression", inexact),
+            (
+                "not a reference parameter",
+                Param {
+                    param_type: "token".into(),
+                    ..subject(None, &["Reference"])
+                },
+            ),
+            (
+                "compartment type not a target",
+                Param {
+                    targets: vec!["Group".into()],
+                    ..subject(None, &["Reference"])
+                },
+            ),
+            (
+                "path holds no Reference",
+                subject(None, &["CodeableConcept"]),
+            ),
+            (
+                "filtered to another type",
+                subject(Some("Group"), &["Reference"]),
+            ),
+            (
+                "no path",
+                Param {
+                    selected: Vec::new(),
+                    ..subject(None, &["Reference"])
+                },
+            ),
+        ];
+        for (why, p) in refused {
+            assert!(
+                check_membership_param("Patient", "Observation", &p).is_err(),
+                "{why}"
+            );
+        }
+    }
+}
