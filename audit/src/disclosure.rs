@@ -293,6 +293,32 @@ pub fn purpose_statement(codes: &[String]) -> String {
 }
 
 impl DisclosureReport {
+    /// The report as a FHIR `collection` Bundle of the disclosures' AuditEvents (only the event
+    /// for this patient when a record concerned several).
+    pub fn to_bundle(&self, config: &crate::render::RenderConfig) -> fhir_types::resources::Bundle {
+        let patient_ref = format!("Patient/{}", self.patient);
+        let events = self
+            .entries
+            .iter()
+            .flat_map(|e| crate::render::to_audit_events(&e.record, config))
+            .filter(|ev| {
+                ev.entity.iter().any(|en| {
+                    en.role
+                        .as_ref()
+                        .and_then(|r| r.code.as_ref())
+                        .and_then(|c| c.as_str())
+                        == Some("1")
+                        && en
+                            .what
+                            .as_ref()
+                            .and_then(|w| w.reference.as_ref())
+                            .and_then(|r| r.as_str())
+                            == Some(patient_ref.as_str())
+                })
+            });
+        crate::render::bundle(events)
+    }
+
     /// The report as plain text for the individual.
     pub fn to_text(&self) -> String {
         let day = |d: DateTime<Utc>| d.format("%Y-%m-%d").to_string();
