@@ -259,6 +259,17 @@ fn store_refuses_to_open_a_tampered_or_rolled_back_log() {
         "{err}"
     );
 
+    // A rewrite with recomputed checksums is named by the checkpoints when the store opens.
+    let mut fr: Vec<(u64, Vec<u8>)> = f.iter().map(|(_, _, i, p)| (*i, p.clone())).collect();
+    fr[12].1 = record(500).to_log_bytes().unwrap();
+    std::fs::write(&path, encode(&fr)).unwrap();
+    match FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap_err() {
+        StoreError::Tampered(p) => {
+            assert_eq!((p.first_bad_record, p.exact), (Some(12), true), "{p}")
+        }
+        e => panic!("{e}"),
+    }
+
     std::fs::write(&path, &log).unwrap();
     let wrong_key = fhir_audit::checkpoint::NoteSigner::from_seed("audit.test", &[1; 32]).unwrap();
     let err = FileStore::open(&path, wrong_key, clock(), FileStoreConfig::new(ORIGIN)).unwrap_err();

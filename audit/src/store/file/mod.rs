@@ -223,11 +223,22 @@ impl FileStore {
         }
         if let Some(c) = &latest {
             if scan.tree.root_at(c.checkpoint.size) != Some(c.checkpoint.root) {
+                // Let the verifier use every checkpoint to name the first bad record.
+                let options = VerifyOptions {
+                    keys: vec![signer.verifier()],
+                    anchors: Vec::new(),
+                };
+                let report = verify_log(&log_bytes, &cp_bytes, &options);
                 let kind = ProblemKind::RootMismatch {
                     checkpoint_size: c.checkpoint.size,
                     anchor: false,
                 };
-                return Err(StoreError::Tampered(problem(kind, Some(0))));
+                let p = report
+                    .problems
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| problem(kind, None));
+                return Err(StoreError::Tampered(p));
             }
         }
 
