@@ -74,7 +74,12 @@ impl fmt::Display for VerifyReport {
             self.checkpoints_matched,
             self.anchors_matched
         )?;
-        if !self.signatures_checked {
+        if self.checkpoints_matched == 0 && self.anchors_matched == 0 && self.records > 0 {
+            write!(
+                f,
+                " (no checkpoint vouches for these records: only their structure was checked)"
+            )?;
+        } else if !self.signatures_checked {
             write!(f, " (signatures NOT checked: no trusted key given)")?;
         }
         if let Some(o) = self.torn_tail_at {
@@ -144,7 +149,7 @@ pub enum ProblemKind {
         /// Why.
         error: CheckpointError,
     },
-    /// The checkpoint file is damaged before its end.
+    /// The checkpoint file is damaged before its end, or missing beside a non-empty log.
     DamagedCheckpointFile,
 }
 

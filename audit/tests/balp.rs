@@ -372,6 +372,14 @@ fn login_logout_token_issuance_alerts_and_disclosures_have_their_documented_shap
     let ev = &render(&login)[0];
     assert!(has(&ev["type"], DCM, "110114") && has(&ev["subtype"], DCM, "110122"));
     assert_eq!(ev["action"], "E");
+    let described =
+        AuditRecord::new(t0(), Event::Authentication).query_description("token introspection");
+    let ev = &render(&described)[0];
+    assert!(ev["entity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["description"] == "token introspection"));
     let logout = AuditRecord::new(t0(), Event::Logout).user(User::new("u1"));
     assert!(has(&render(&logout)[0]["subtype"], DCM, "110123"));
 

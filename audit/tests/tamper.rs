@@ -270,7 +270,14 @@ fn store_refuses_to_open_a_tampered_or_rolled_back_log() {
         e => panic!("{e}"),
     }
 
+    // Deleting the checkpoints to re-sign a rewritten history is refused too.
     std::fs::write(&path, &log).unwrap();
+    let cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    std::fs::remove_file(checkpoint_path(&path)).unwrap();
+    let err = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap_err();
+    assert!(matches!(err, StoreError::Tampered(_)), "{err}");
+    std::fs::write(checkpoint_path(&path), cps).unwrap();
+
     let wrong_key = fhir_audit::checkpoint::NoteSigner::from_seed("audit.test", &[1; 32]).unwrap();
     let err = FileStore::open(&path, wrong_key, clock(), FileStoreConfig::new(ORIGIN)).unwrap_err();
     assert!(matches!(err, StoreError::Checkpoint(_)), "{err}");
