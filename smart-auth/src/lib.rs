@@ -12,3 +12,7 @@ pub mod scope;
 
 pub use context::{AccessContext, LaunchContext};
 pub use scope::ScopeSet;
+pub mod request;
+pub mod decision;
+#[cfg(feature = "testing")]
+pub mod testing;
