@@ -74,6 +74,7 @@ impl Authorizer {
             reach: [patient, user, system],
             policy: self.policy.clone(),
             resource_type: None,
+            id: None,
             needed: Permissions::NONE,
             narrowing: None,
             confine: None,
@@ -145,7 +146,8 @@ fn finish(permit: Permit) -> Decision {
     }
 }
 
-fn decide_with(permit: Permit, req: &FhirRequest) -> Decision {
+pub(crate) fn decide_with(mut permit: Permit, req: &FhirRequest) -> Decision {
+    permit.id = req.id().map(str::to_owned);
     match decide_inner(permit, req) {
         Ok(d) => d,
         Err(denial) => Decision::Deny(denial),

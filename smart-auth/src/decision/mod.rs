@@ -31,7 +31,9 @@
 
 mod denial;
 mod engine;
+mod batch;
 mod policy;
+mod result;
 mod search;
 
 use std::sync::Arc;
@@ -41,7 +43,9 @@ use fhir_types::ResourceType;
 use crate::request::CompartmentRef;
 use crate::scope::{Constraint, Level, Permissions, ResourceScope, ScopeSet};
 
+pub use batch::{BundleDecision, BundleKind, MAX_BUNDLE_ENTRIES};
 pub use denial::{Denial, DenialReason, Response};
+pub use result::FilterReport;
 pub use policy::{
     DecisionPolicy, DefaultUserPolicy, FhirUser, MissingContextStatus, OperationRule,
     OtherPatientSearch, PatientHistory, UngrantedIncludes, UserAccess, UserPolicy,
@@ -152,6 +156,7 @@ pub struct Permit {
     pub(crate) reach: [Reach; 3],
     pub(crate) policy: Arc<DecisionPolicy>,
     pub(crate) resource_type: Option<ResourceType>,
+    pub(crate) id: Option<String>,
     pub(crate) needed: Permissions,
     pub(crate) narrowing: Option<Narrowing>,
     pub(crate) confine: Option<CompartmentRef>,
