@@ -1,6 +1,76 @@
 //! # fhir-audit
 //!
-//! The audit and disclosure event model: IHE BALP AuditEvents, accounting of disclosures and a
-//! tamper-evident log.
+//! The audit and disclosure event model for secure FHIR servers:
+//!
+//! - [`AuditRecord`]: a version-neutral record of who did what to which patients' data, when,
+//!   why and with what outcome. It has no field that could hold a token or secret.
+//! - A tamper-evident, append-only log: RFC 9162 Merkle hashing ([`merkle`]), inclusion and
+//!   consistency proofs, signed checkpoints ([`checkpoint`]) and a [verifier](verify_log) that
+//!   names the first bad record.
+//! - Stores and sinks ([`store`]): the durable [`FileStore`](store::file::FileStore) with group
+//!   commit and crash recovery, an in-memory [`MemoryStore`](store::MemoryStore), and the
+//!   [`AuditSink`](store::AuditSink) trait for hosts' own sinks.
+//!
+//! The crate reads no clock (time is a parameter or a [`Clock`]) and, outside
+//! [`store::file`], does no I/O.
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use fhir_audit::{AuditRecord, Client, Interaction, RawRequest, User, verify_log, VerifyOptions};
+//! use fhir_audit::checkpoint::NoteSigner;
+//! use fhir_audit::store::MemoryStore;
+//! use std::sync::Arc;
+//!
+//! let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+//! let record = AuditRecord::rest(now, Interaction::SearchType, Some("Observation"))
+//!     .user(User::new("dr-x").fhir_user("Practitioner/7"))
+//!     .client(Client::new("growth-chart").address("10.0.0.5"))
+//!     .patient("123")
+//!     .query(RawRequest::from_bytes(
+//!         b"GET /Observation?patient=123&access_token=SECRET HTTP/1.1\nAuthorization: Bearer SECRET\n",
+//!     ))
+//!     .correlation_id("req-1");
+//! // Credentials never reach the record.
+//! assert!(!String::from_utf8_lossy(&record.to_log_bytes()?).contains("SECRET"));
+//!
+//! let signer = NoteSigner::from_seed("audit.example.org", &[7; 32])?;
+//! let verifier = signer.verifier();
+//! let log = MemoryStore::with_signer("audit.example.org/log1", signer, Arc::new(move || now));
+//! let index = log.append(&record)?;
+//!
+//! // Prove the record is in the log, against a signed checkpoint.
+//! let checkpoint = log.checkpoint().unwrap()?;
+//! checkpoint.verify(&[verifier.clone()])?;
+//! let proof = log.inclusion_proof(index, checkpoint.checkpoint.size).unwrap();
+//! let leaf = fhir_audit::merkle::leaf_hash(&record.to_log_bytes()?);
+//! proof.verify(&leaf, &checkpoint.checkpoint.root)?;
+//!
+//! // Verify a whole exported log against the checkpoint.
+//! let report = verify_log(
+//!     &log.to_log_file_bytes(),
+//!     &[],
+//!     &VerifyOptions { keys: vec![verifier], anchors: vec![checkpoint] },
+//! );
+//! assert!(report.is_ok());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod checkpoint;
+mod clock;
+pub mod frame;
+pub mod merkle;
+mod model;
+mod request;
+pub mod store;
+pub mod syslog;
+pub mod verify;
+
+pub use clock::{Clock, FixedClock};
+pub use model::{
+    AuditRecord, Client, Disclosure, Event, Interaction, Outcome, Recipient, RecordError,
+    ResourceRef, SecurityAlert, Severity, TokenRef, User, MAX_RECORD_LEN,
+};
+pub use request::{RawRequest, MAX_RAW_REQUEST};
+pub use verify::{verify_log, Problem, ProblemKind, VerifyOptions, VerifyReport};

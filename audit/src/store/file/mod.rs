@@ -1,0 +1,506 @@
+//! The durable log file: group commit, acknowledgement levels, back-pressure and crash
+//! recovery. This is the crate's only module that does I/O (file I/O and one writer thread);
+//! the model, Merkle tree, proofs and rendering stay I/O-free.
+//!
+//! A store at `audit.log` keeps two files: `audit.log` (the records, see [`crate::frame`]) and
+//! `audit.log.checkpoints` (one signed checkpoint per committed batch). Records are submitted
+//! to a bounded queue; a writer thread writes each batch with one `fdatasync`, acknowledges it
+//! [`Ack::Durable`], then appends a signed checkpoint with a second `fdatasync` and
+//! acknowledges [`Ack::Anchored`]. The leaf order is the submission order, so batch sizes do
+//! not change the resulting root.
+//!
+//! On open, recovery cuts a torn tail (an incomplete or damaged frame after the last
+//! checkpoint, left by a crash mid-append) from both files and checks the surviving records
+//! against the last checkpoint, which must verify with the store's own key. A log that does
+//! not match its checkpoint, or is shorter than it, is refused: the store never signs a
+//! checkpoint inconsistent with an earlier one.
+
+mod pending;
+mod writer;
+
+pub use pending::{AckFuture, Pending};
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use self::pending::Shared;
+use self::writer::{Job, Writer};
+use super::{Ack, AuditSink, Receipt, StoreError};
+use crate::checkpoint::{NoteSigner, SignedCheckpoint};
+use crate::clock::Clock;
+use crate::frame;
+use crate::merkle::{ConsistencyProof, Hash, InclusionProof};
+use crate::model::{AuditRecord, RecordError, MAX_RECORD_LEN};
+use crate::verify::{
+    scan_checkpoints, scan_log, verify_log, Problem, ProblemKind, VerifyOptions, VerifyReport,
+};
+
+/// Tuning of a [`FileStore`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FileStoreConfig {
+    /// The log's identity in checkpoints, e.g. `audit.example.org/log1`.
+    pub origin: String,
+    /// Most records per batch (per `fdatasync`). `1` gives one fsync per record.
+    pub max_batch: usize,
+    /// Records the queue holds before submitters block or fail (back-pressure).
+    pub queue_capacity: usize,
+    /// How long the writer waits for more records to fill a batch. Zero (the default) commits
+    /// whatever is queued at once; batches grow by themselves under load.
+    pub linger: Duration,
+    /// How long [`AuditSink::record`] blocks on a full queue before failing.
+    pub submit_timeout: Duration,
+}
+
+impl FileStoreConfig {
+    /// Defaults for `origin`: batches of up to 1024, a queue of 16384, no linger, 5 s timeout.
+    pub fn new(origin: impl Into<String>) -> Self {
+        Self {
+            origin: origin.into(),
+            max_batch: 1024,
+            queue_capacity: 16 * 1024,
+            linger: Duration::ZERO,
+            submit_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the batch limit (at least 1).
+    pub fn max_batch(mut self, n: usize) -> Self {
+        self.max_batch = n.max(1);
+        self
+    }
+
+    /// Sets the queue capacity (at least 1).
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n.max(1);
+        self
+    }
+
+    /// Sets the linger time.
+    pub fn linger(mut self, d: Duration) -> Self {
+        self.linger = d;
+        self
+    }
+
+    /// Sets the submit timeout.
+    pub fn submit_timeout(mut self, d: Duration) -> Self {
+        self.submit_timeout = d;
+        self
+    }
+}
+
+/// What recovery found when a store was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Recovery {
+    /// Records in the log after recovery.
+    pub records: u64,
+    /// Bytes cut from the end of the log (a torn tail).
+    pub log_bytes_cut: u64,
+    /// Bytes cut from the end of the checkpoint file.
+    pub checkpoint_bytes_cut: u64,
+    /// Size of the last checkpoint (records past it were durable but not yet anchored).
+    pub checkpoint_size: u64,
+}
+
+/// The path of the checkpoint file that belongs to the log at `log`.
+pub fn checkpoint_path(log: &Path) -> PathBuf {
+    let mut s = log.as_os_str().to_owned();
+    s.push(".checkpoints");
+    PathBuf::from(s)
+}
+
+/// Verifies the log at `log` and its checkpoint file (read-only; a missing checkpoint file
+/// counts as empty). See [`verify_log`].
+pub fn verify_file(log: &Path, options: &VerifyOptions) -> std::io::Result<VerifyReport> {
+    let log_bytes = std::fs::read(log)?;
+    let cps = match std::fs::read(checkpoint_path(log)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(verify_log(&log_bytes, &cps, options))
+}
+
+/// A durable, append-only, tamper-evident audit log in a file.
+///
+/// Cheap to share: wrap it in an `Arc`. Dropping (or [`close`](Self::close)) commits what is
+/// queued and stops the writer.
+pub struct FileStore {
+    submitter: Mutex<Option<Submitter>>,
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    log_path: PathBuf,
+    reader: Mutex<File>,
+    config: FileStoreConfig,
+}
+
+struct Submitter {
+    tx: SyncSender<Job>,
+    next: u64,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStore")
+            .field("path", &self.log_path)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Mode {
+    Block(Option<Instant>),
+    Fail,
+}
+
+impl FileStore {
+    /// Opens (or creates) the log at `path`, recovering from a crash, and starts the writer.
+    ///
+    /// Fails with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
+    /// does not match its last checkpoint, and with [`StoreError::Checkpoint`] when that
+    /// checkpoint is not signed by `signer`'s key.
+    pub fn open(
+        path: impl AsRef<Path>,
+        signer: NoteSigner,
+        clock: Arc<dyn Clock>,
+        config: FileStoreConfig,
+    ) -> Result<(Self, Recovery), StoreError> {
+        let log_path = path.as_ref().to_path_buf();
+        let mut log = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&log_path)?;
+        let mut checkpoints = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(checkpoint_path(&log_path))?;
+        sync_dir(&log_path);
+
+        let mut log_bytes = Vec::new();
+        log.read_to_end(&mut log_bytes)?;
+        let mut cp_bytes = Vec::new();
+        checkpoints.read_to_end(&mut cp_bytes)?;
+
+        let scan = scan_log(&log_bytes);
+        let cps = scan_checkpoints(&cp_bytes);
+        if cps.damaged {
+            return Err(StoreError::Tampered(problem(
+                ProblemKind::DamagedCheckpointFile,
+                None,
+            )));
+        }
+        let latest = match cps.notes.last() {
+            None => None,
+            Some(Err(e)) => return Err(StoreError::Checkpoint(e.clone())),
+            Some(Ok(c)) => {
+                c.verify(&[signer.verifier()])?;
+                Some(c.clone())
+            }
+        };
+        let checkpoint_size = latest.as_ref().map_or(0, |c| c.checkpoint.size);
+
+        let records = scan.tree.size();
+        if let Some((kind, offset)) = &scan.stop {
+            // Damage inside what a checkpoint vouches for is tampering, not a torn write.
+            if records < checkpoint_size || matches!(kind, ProblemKind::BadHeader) && !scan.torn {
+                let mut p = problem(kind.clone(), Some(records));
+                p.offset = Some(*offset);
+                return Err(StoreError::Tampered(p));
+            }
+        }
+        if records < checkpoint_size {
+            return Err(StoreError::Rollback {
+                records,
+                checkpoint_size,
+            });
+        }
+        if let Some(c) = &latest {
+            if scan.tree.root_at(c.checkpoint.size) != Some(c.checkpoint.root) {
+                let kind = ProblemKind::RootMismatch {
+                    checkpoint_size: c.checkpoint.size,
+                    anchor: false,
+                };
+                return Err(StoreError::Tampered(problem(kind, Some(0))));
+            }
+        }
+
+        // Cut torn tails, then make sure headers exist.
+        let log_end = scan.valid_end;
+        let log_cut = log_bytes.len() as u64 - log_end;
+        let cp_cut = cp_bytes.len() as u64 - cps.valid_end;
+        if log_end < frame::LOG_MAGIC.len() as u64 {
+            log.set_len(0)?;
+            std::io::Write::write_all(&mut log, frame::LOG_MAGIC)?;
+        } else if log_cut > 0 {
+            log.set_len(log_end)?;
+        }
+        if cps.valid_end < frame::CHECKPOINT_MAGIC.len() as u64 {
+            checkpoints.set_len(0)?;
+            std::io::Write::write_all(&mut checkpoints, frame::CHECKPOINT_MAGIC)?;
+        } else if cp_cut > 0 {
+            checkpoints.set_len(cps.valid_end)?;
+        }
+        log.sync_all()?;
+        checkpoints.sync_all()?;
+        let offset = log.seek(SeekFrom::End(0))?;
+
+        let recovery = Recovery {
+            records,
+            log_bytes_cut: log_cut,
+            checkpoint_bytes_cut: cp_cut,
+            checkpoint_size,
+        };
+        let shared = Arc::new(Shared::new(scan.tree, scan.offsets, latest));
+        let (tx, rx) = sync_channel(config.queue_capacity.max(1));
+        let writer = Writer {
+            rx,
+            shared: Arc::clone(&shared),
+            log,
+            checkpoints,
+            signer,
+            origin: config.origin.clone(),
+            clock,
+            max_batch: config.max_batch.max(1),
+            linger: config.linger,
+            next_index: records,
+            offset,
+        };
+        let handle = std::thread::Builder::new()
+            .name("fhir-audit-writer".into())
+            .spawn(move || writer.run())?;
+        let store = Self {
+            submitter: Mutex::new(Some(Submitter { tx, next: records })),
+            shared,
+            writer: Mutex::new(Some(handle)),
+            reader: Mutex::new(File::open(&log_path)?),
+            log_path,
+            config,
+        };
+        Ok((store, recovery))
+    }
+
+    /// Queues a record, blocking while the queue is full (back-pressure) for at most the
+    /// configured submit timeout.
+    pub fn submit(&self, record: &AuditRecord) -> Result<Pending, StoreError> {
+        let deadline = Instant::now() + self.config.submit_timeout;
+        self.submit_bytes(record.to_log_bytes()?, Mode::Block(Some(deadline)))
+    }
+
+    /// Queues a record, failing at once with [`StoreError::QueueFull`] if the queue is full.
+    pub fn try_submit(&self, record: &AuditRecord) -> Result<Pending, StoreError> {
+        self.submit_bytes(record.to_log_bytes()?, Mode::Fail)
+    }
+
+    /// Queues raw record bytes (blocking while the queue is full, up to the submit timeout).
+    pub fn submit_raw(&self, bytes: Vec<u8>) -> Result<Pending, StoreError> {
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(RecordError::TooLarge.into());
+        }
+        let deadline = Instant::now() + self.config.submit_timeout;
+        self.submit_bytes(bytes, Mode::Block(Some(deadline)))
+    }
+
+    /// Appends a record and waits until it reached `ack`.
+    pub fn append(&self, record: &AuditRecord, ack: Ack) -> Result<Receipt, StoreError> {
+        self.submit(record)?.wait(ack)
+    }
+
+    fn submit_bytes(&self, payload: Vec<u8>, mode: Mode) -> Result<Pending, StoreError> {
+        let mut job = Job { payload };
+        loop {
+            {
+                let mut guard = self.submitter.lock().unwrap_or_else(|e| e.into_inner());
+                let s = guard.as_mut().ok_or(StoreError::Closed)?;
+                if let Some(e) = &self.shared.lock().failed {
+                    return Err(StoreError::Io(e.clone()));
+                }
+                match s.tx.try_send(job) {
+                    Ok(()) => {
+                        let index = s.next;
+                        s.next += 1;
+                        return Ok(Pending {
+                            index,
+                            shared: Arc::clone(&self.shared),
+                        });
+                    }
+                    Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
+                    Err(TrySendError::Full(j)) => job = j,
+                }
+            }
+            match mode {
+                Mode::Fail => return Err(StoreError::QueueFull),
+                Mode::Block(deadline) => {
+                    let wait = match deadline {
+                        Some(d) => d.saturating_duration_since(Instant::now()),
+                        None => Duration::from_millis(1),
+                    };
+                    if wait.is_zero() {
+                        return Err(StoreError::QueueFull);
+                    }
+                    self.shared.wait_change(wait.min(Duration::from_millis(1)));
+                }
+            }
+        }
+    }
+
+    /// Records durable so far (the size of the tree proofs can be made for).
+    pub fn size(&self) -> u64 {
+        self.shared
+            .tree
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .size()
+    }
+
+    /// The root of the durable tree.
+    pub fn root(&self) -> Hash {
+        self.shared
+            .tree
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .root()
+    }
+
+    /// The root when the log had `size` records.
+    pub fn root_at(&self, size: u64) -> Option<Hash> {
+        self.shared
+            .tree
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .root_at(size)
+    }
+
+    /// The latest persisted signed checkpoint: publish it somewhere the writer cannot rewrite.
+    pub fn checkpoint(&self) -> Option<SignedCheckpoint> {
+        self.shared
+            .latest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The inclusion proof of record `index` in the tree of `size` records.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<InclusionProof> {
+        self.shared
+            .tree
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .inclusion_proof(index, size)
+    }
+
+    /// The consistency proof between sizes `first` and `second`.
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Option<ConsistencyProof> {
+        self.shared
+            .tree
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .consistency_proof(first, second)
+    }
+
+    /// Reads the bytes of durable record `index`.
+    pub fn read_raw(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(offset) = self
+            .shared
+            .offsets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(index as usize)
+            .copied()
+        else {
+            return Ok(None);
+        };
+        let mut f = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        f.seek(SeekFrom::Start(offset))?;
+        let mut head = [0u8; 12];
+        f.read_exact(&mut head)?;
+        let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
+        if len > MAX_RECORD_LEN {
+            return Err(StoreError::Io("record length out of range".into()));
+        }
+        let mut rest = vec![0u8; len + 16];
+        f.read_exact(&mut rest)?;
+        let mut whole = head.to_vec();
+        whole.extend_from_slice(&rest);
+        let frame =
+            frame::decode_record(&whole).map_err(|_| StoreError::Io("damaged record".into()))?;
+        if frame.index != index {
+            return Err(StoreError::Io("record out of place".into()));
+        }
+        Ok(Some(frame.payload.to_vec()))
+    }
+
+    /// Reads and decodes durable record `index`.
+    pub fn read(&self, index: u64) -> Result<Option<AuditRecord>, StoreError> {
+        match self.read_raw(index)? {
+            Some(b) => Ok(Some(AuditRecord::from_log_bytes(&b)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The log file's path.
+    pub fn path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Commits everything queued, stops the writer and waits for it.
+    pub fn close(&self) -> Result<(), StoreError> {
+        self.submitter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(h) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            h.join()
+                .map_err(|_| StoreError::Io("audit writer panicked".into()))?;
+        }
+        match &self.shared.lock().failed {
+            Some(e) => Err(StoreError::Io(e.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for FileStore {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+impl AuditSink for FileStore {
+    fn record(&self, record: &AuditRecord, ack: Ack) -> Result<Receipt, StoreError> {
+        let pending = self.submit(record)?;
+        match ack {
+            Ack::Buffered => Ok(Receipt {
+                index: Some(pending.index),
+                leaf: None,
+                level: Ack::Buffered,
+            }),
+            _ => pending.wait(ack),
+        }
+    }
+}
+
+fn problem(kind: ProblemKind, first: Option<u64>) -> Problem {
+    Problem {
+        kind,
+        first_bad_record: first,
+        exact: first.is_some(),
+        last_possible: None,
+        offset: None,
+    }
+}
+
+/// Makes a newly created file's directory entry durable (best effort; not all platforms can).
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}

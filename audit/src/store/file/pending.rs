@@ -1,0 +1,204 @@
+//! Progress shared between the writer thread and callers waiting for acknowledgements, for
+//! both blocking waits and futures (no async runtime needed: a future registers its waker).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::checkpoint::SignedCheckpoint;
+use crate::merkle::MerkleTree;
+use crate::store::{Ack, Receipt, StoreError};
+
+#[derive(Default)]
+pub(super) struct Progress {
+    /// Records `0..durable` are fsynced.
+    pub durable: u64,
+    /// Records `0..anchored` are covered by a persisted checkpoint.
+    pub anchored: u64,
+    /// The writer failed; nothing more will be acknowledged.
+    pub failed: Option<String>,
+    /// The writer has exited.
+    pub closed: bool,
+    wakers: Vec<(u64, Ack, Waker)>,
+}
+
+pub(super) struct Shared {
+    progress: Mutex<Progress>,
+    changed: Condvar,
+    pub tree: RwLock<MerkleTree>,
+    pub offsets: RwLock<Vec<u64>>,
+    pub latest: RwLock<Option<SignedCheckpoint>>,
+}
+
+impl Shared {
+    pub fn new(tree: MerkleTree, offsets: Vec<u64>, latest: Option<SignedCheckpoint>) -> Self {
+        let size = tree.size();
+        let anchored = latest.as_ref().map_or(0, |c| c.checkpoint.size);
+        Self {
+            progress: Mutex::new(Progress {
+                durable: size,
+                anchored,
+                ..Progress::default()
+            }),
+            changed: Condvar::new(),
+            tree: RwLock::new(tree),
+            offsets: RwLock::new(offsets),
+            latest: RwLock::new(latest),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies `f` to the progress, then wakes every waiter whose condition may have changed.
+    pub fn update(&self, f: impl FnOnce(&mut Progress)) {
+        let mut p = self.lock();
+        f(&mut p);
+        let all = p.failed.is_some() || p.closed;
+        let (durable, anchored) = (p.durable, p.anchored);
+        let mut done = Vec::new();
+        for w in std::mem::take(&mut p.wakers) {
+            if all || reached(durable, anchored, w.0, w.1) {
+                done.push(w.2);
+            } else {
+                p.wakers.push(w);
+            }
+        }
+        drop(p);
+        for w in done {
+            w.wake();
+        }
+        self.changed.notify_all();
+    }
+
+    /// Waits for any progress change, at most `timeout`.
+    pub fn wait_change(&self, timeout: Duration) {
+        let p = self.lock();
+        let _ = self.changed.wait_timeout(p, timeout);
+    }
+
+    fn answer(&self, p: &Progress, index: u64, ack: Ack) -> Option<Result<Receipt, StoreError>> {
+        if reached(p.durable, p.anchored, index, ack) {
+            let leaf = self
+                .tree
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .leaf(index);
+            return Some(Ok(Receipt {
+                index: Some(index),
+                leaf,
+                level: ack,
+            }));
+        }
+        if let Some(e) = &p.failed {
+            return Some(Err(StoreError::Io(e.clone())));
+        }
+        if p.closed {
+            return Some(Err(StoreError::Closed));
+        }
+        None
+    }
+}
+
+fn reached(durable: u64, anchored: u64, index: u64, ack: Ack) -> bool {
+    match ack {
+        Ack::Buffered => true,
+        Ack::Durable => index < durable,
+        Ack::Anchored => index < anchored,
+    }
+}
+
+/// A submitted record: wait for the acknowledgement level you need, blocking or as a future.
+#[must_use = "a pending record is only acknowledged once waited for"]
+pub struct Pending {
+    pub(super) index: u64,
+    pub(super) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+impl Pending {
+    /// The record's leaf index (assigned at submission; order is the log's order).
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// Blocks until the record reached `ack` (or the store failed).
+    pub fn wait(&self, ack: Ack) -> Result<Receipt, StoreError> {
+        let mut p = self.shared.lock();
+        loop {
+            if let Some(r) = self.shared.answer(&p, self.index, ack) {
+                return r;
+            }
+            p = self
+                .shared
+                .changed
+                .wait(p)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Blocks at most `timeout` for the record to reach `ack`.
+    pub fn wait_timeout(&self, ack: Ack, timeout: Duration) -> Result<Receipt, StoreError> {
+        let deadline = Instant::now() + timeout;
+        let mut p = self.shared.lock();
+        loop {
+            if let Some(r) = self.shared.answer(&p, self.index, ack) {
+                return r;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Timeout);
+            }
+            p = self
+                .shared
+                .changed
+                .wait_timeout(p, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// A future that resolves when the record reached `ack`; works on any executor.
+    pub fn until(self, ack: Ack) -> AckFuture {
+        AckFuture { pending: self, ack }
+    }
+}
+
+/// The future of [`Pending::until`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct AckFuture {
+    pending: Pending,
+    ack: Ack,
+}
+
+impl Future for AckFuture {
+    type Output = Result<Receipt, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let shared = &self.pending.shared;
+        let mut p = shared.lock();
+        if let Some(r) = shared.answer(&p, self.pending.index, self.ack) {
+            return Poll::Ready(r);
+        }
+        let (index, ack) = (self.pending.index, self.ack);
+        if !p
+            .wakers
+            .iter()
+            .any(|(i, a, w)| *i == index && *a == ack && w.will_wake(cx.waker()))
+        {
+            p.wakers.push((index, ack, cx.waker().clone()));
+        }
+        Poll::Pending
+    }
+}

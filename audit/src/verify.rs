@@ -1,0 +1,412 @@
+//! Offline verification of a stored log: which record is the first bad one, and why.
+//!
+//! The verifier reads the bytes of a log and its checkpoint file (see [`crate::frame`]) and
+//! checks, in order of strength:
+//!
+//! 1. every frame's length and checksum (a flipped byte, a torn write);
+//! 2. that leaf indices run 0, 1, 2, … (a dropped, inserted or reordered record);
+//! 3. that the Merkle root of the first `n` records equals every checkpoint's root, signed by a
+//!    trusted key (a record rewritten with a recomputed checksum);
+//! 4. that no checkpoint, in the file or supplied from elsewhere ("anchors"), covers more
+//!    records than the log holds (truncation).
+//!
+//! An attacker who rewrites both files and holds no signing key is caught by (3) with a
+//! trusted key; one who truncates both files is caught only by an anchor published elsewhere.
+
+use std::fmt;
+
+use crate::checkpoint::{CheckpointError, NoteVerifier, SignedCheckpoint};
+use crate::frame::{self, FrameError};
+use crate::merkle::{Hash, MerkleTree};
+
+/// What to check the log against.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Keys whose checkpoint signatures are trusted. When empty, checkpoint signatures are not
+    /// checked (the report says so) and checkpoints only catch accidental damage.
+    pub keys: Vec<NoteVerifier>,
+    /// Checkpoints obtained from outside the log's storage (published copies, witnesses).
+    pub anchors: Vec<SignedCheckpoint>,
+}
+
+/// The result of a verification.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// Records read before the first structural problem (all of them when there is none).
+    pub records: u64,
+    /// The Merkle root of those records.
+    pub root: Hash,
+    /// Checkpoints from the checkpoint file that matched.
+    pub checkpoints_matched: usize,
+    /// Anchors that matched.
+    pub anchors_matched: usize,
+    /// Whether checkpoint signatures were checked against trusted keys.
+    pub signatures_checked: bool,
+    /// An incomplete last frame (a crash mid-append, cut by recovery on the next open):
+    /// its byte offset. Not a problem by itself unless a checkpoint covers it.
+    pub torn_tail_at: Option<u64>,
+    /// Every problem found, the one naming the earliest record first.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// Whether the log verified with no problem.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The problem naming the earliest bad record.
+    pub fn first_problem(&self) -> Option<&Problem> {
+        self.problems.first()
+    }
+}
+
+/// A verification failure, naming the first bad record where it can be located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What is wrong.
+    pub kind: ProblemKind,
+    /// The index of the first record that is bad (or may be: see [`exact`](Self::exact)).
+    pub first_bad_record: Option<u64>,
+    /// Whether `first_bad_record` is certainly the first bad one; otherwise the damage lies in
+    /// `first_bad_record..=last_possible`.
+    pub exact: bool,
+    /// For an inexact location, the last record that may be the first bad one.
+    pub last_possible: Option<u64>,
+    /// Byte offset in the log file, when known.
+    pub offset: Option<u64>,
+}
+
+/// The kinds of [`Problem`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// The file does not start with the log header.
+    BadHeader,
+    /// A frame's checksum or length is wrong: the record was altered or overwritten.
+    DamagedRecord,
+    /// The frame at this position carries a later index: records were deleted.
+    MissingRecord {
+        /// The index found in its place.
+        found: u64,
+    },
+    /// The frame at this position carries an earlier or repeated index: a record was inserted
+    /// or records were reordered.
+    UnexpectedRecord {
+        /// The index found.
+        found: u64,
+    },
+    /// The root of the first `size` records differs from a checkpoint's: a record in the range
+    /// was altered (with its checksum recomputed), inserted or removed.
+    RootMismatch {
+        /// The checkpoint's tree size.
+        checkpoint_size: u64,
+        /// Whether the checkpoint was an external anchor.
+        anchor: bool,
+    },
+    /// A checkpoint covers more records than the log holds: the log was truncated.
+    Truncated {
+        /// The checkpoint's tree size.
+        checkpoint_size: u64,
+        /// Whether the checkpoint was an external anchor.
+        anchor: bool,
+    },
+    /// A checkpoint is damaged or its signature does not verify.
+    BadCheckpoint {
+        /// Its position in the checkpoint file (0-based), or in the anchors.
+        position: usize,
+        /// Why.
+        error: CheckpointError,
+    },
+    /// The checkpoint file is damaged before its end.
+    DamagedCheckpointFile,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match &self.kind {
+            ProblemKind::BadHeader => "the file is not an audit log (bad header)".to_owned(),
+            ProblemKind::DamagedRecord => "record is damaged or was modified (checksum mismatch)".to_owned(),
+            ProblemKind::MissingRecord { found } => {
+                format!("record is missing (deleted or moved): found record {found} in its place")
+            }
+            ProblemKind::UnexpectedRecord { found } => {
+                format!("unexpected record {found} in this position (inserted or reordered)")
+            }
+            ProblemKind::RootMismatch { checkpoint_size, anchor } => format!(
+                "Merkle root of the first {checkpoint_size} records differs from the {} checkpoint (a record was modified)",
+                if *anchor { "anchored" } else { "signed" }
+            ),
+            ProblemKind::Truncated { checkpoint_size, anchor } => format!(
+                "log was truncated: {} checkpoint covers {checkpoint_size} records",
+                if *anchor { "an anchored" } else { "a signed" }
+            ),
+            ProblemKind::BadCheckpoint { position, error } => format!("checkpoint {position} is invalid: {error}"),
+            ProblemKind::DamagedCheckpointFile => "the checkpoint file is damaged".to_owned(),
+        };
+        match (self.first_bad_record, self.exact, self.last_possible) {
+            (Some(i), true, _) => write!(f, "first bad record: {i}: {what}")?,
+            (Some(i), false, Some(j)) => write!(f, "first bad record in {i}..={j}: {what}")?,
+            (Some(i), false, None) => write!(f, "first bad record at or after {i}: {what}")?,
+            (None, ..) => write!(f, "{what}")?,
+        }
+        if let Some(o) = self.offset {
+            write!(f, " (byte offset {o})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// A structural scan of a log: the records' tree and where reading stopped.
+#[derive(Debug, Default)]
+pub(crate) struct LogScan {
+    pub tree: MerkleTree,
+    /// Byte offset of each record frame.
+    pub offsets: Vec<u64>,
+    /// End of the last good frame.
+    pub valid_end: u64,
+    /// Why the scan stopped before the end of the bytes.
+    pub stop: Option<(ProblemKind, u64)>,
+    /// Whether the stop is an incomplete frame reaching end-of-file.
+    pub torn: bool,
+}
+
+/// Scans log bytes (header included). An empty input is an empty log.
+pub(crate) fn scan_log(buf: &[u8]) -> LogScan {
+    let mut scan = LogScan::default();
+    if buf.is_empty() {
+        return scan;
+    }
+    if buf.len() < frame::LOG_MAGIC.len() {
+        // A crash while creating the file leaves a prefix of the header.
+        scan.torn = frame::LOG_MAGIC.starts_with(buf);
+        scan.stop = Some((ProblemKind::BadHeader, 0));
+        return scan;
+    }
+    if &buf[..8] != frame::LOG_MAGIC {
+        scan.stop = Some((ProblemKind::BadHeader, 0));
+        return scan;
+    }
+    let mut pos = 8usize;
+    scan.valid_end = 8;
+    while pos < buf.len() {
+        let expected = scan.tree.size();
+        match frame::decode_record(&buf[pos..]) {
+            Ok(f) if f.index == expected => {
+                scan.tree.push(f.leaf);
+                scan.offsets.push(pos as u64);
+                pos += f.len;
+                scan.valid_end = pos as u64;
+            }
+            Ok(f) => {
+                let kind = if f.index > expected {
+                    ProblemKind::MissingRecord { found: f.index }
+                } else {
+                    ProblemKind::UnexpectedRecord { found: f.index }
+                };
+                scan.stop = Some((kind, pos as u64));
+                return scan;
+            }
+            Err(e) => {
+                scan.torn = e == FrameError::Incomplete;
+                scan.stop = Some((ProblemKind::DamagedRecord, pos as u64));
+                return scan;
+            }
+        }
+    }
+    scan
+}
+
+/// Parsed checkpoint frames, and whether the file is damaged before its end.
+#[derive(Debug, Default)]
+pub(crate) struct CheckpointScan {
+    pub notes: Vec<Result<SignedCheckpoint, CheckpointError>>,
+    pub valid_end: u64,
+    pub damaged: bool,
+    pub torn: bool,
+}
+
+pub(crate) fn scan_checkpoints(buf: &[u8]) -> CheckpointScan {
+    let mut scan = CheckpointScan::default();
+    if buf.is_empty() {
+        return scan;
+    }
+    if buf.len() < 8 || &buf[..8] != frame::CHECKPOINT_MAGIC {
+        scan.torn = buf.len() < 8 && frame::CHECKPOINT_MAGIC.starts_with(buf);
+        scan.damaged = !scan.torn;
+        return scan;
+    }
+    let mut pos = 8;
+    scan.valid_end = 8;
+    while pos < buf.len() {
+        match frame::decode_checkpoint(&buf[pos..]) {
+            Ok((note, len)) => {
+                let parsed = std::str::from_utf8(note)
+                    .map_err(|_| CheckpointError::Malformed("note is not UTF-8"))
+                    .and_then(SignedCheckpoint::parse);
+                scan.notes.push(parsed);
+                pos += len;
+                scan.valid_end = pos as u64;
+            }
+            Err(e) => {
+                scan.torn = e == FrameError::Incomplete;
+                scan.damaged = !scan.torn;
+                break;
+            }
+        }
+    }
+    scan
+}
+
+/// Verifies a log and its checkpoint file, both given as bytes.
+pub fn verify_log(log: &[u8], checkpoints: &[u8], options: &VerifyOptions) -> VerifyReport {
+    let scan = scan_log(log);
+    let cps = scan_checkpoints(checkpoints);
+    let size = scan.tree.size();
+    let mut problems: Vec<Problem> = Vec::new();
+
+    let mut torn_tail_at = None;
+    if let Some((kind, offset)) = &scan.stop {
+        if scan.torn {
+            torn_tail_at = Some(*offset);
+        } else {
+            let exact = !matches!(kind, ProblemKind::BadHeader);
+            problems.push(Problem {
+                kind: kind.clone(),
+                first_bad_record: exact.then_some(size),
+                exact,
+                last_possible: None,
+                offset: Some(*offset),
+            });
+        }
+    }
+    if cps.damaged {
+        problems.push(Problem {
+            kind: ProblemKind::DamagedCheckpointFile,
+            first_bad_record: None,
+            exact: false,
+            last_possible: None,
+            offset: None,
+        });
+    }
+
+    let mut checkpoints_matched = 0;
+    let mut last_good = 0u64;
+    for (position, note) in cps.notes.iter().enumerate() {
+        let checked = note.as_ref().map_err(Clone::clone).and_then(|c| {
+            if options.keys.is_empty() {
+                Ok(c)
+            } else {
+                c.verify(&options.keys).map(|()| c)
+            }
+        });
+        match checked {
+            Err(error) => problems.push(Problem {
+                kind: ProblemKind::BadCheckpoint { position, error },
+                first_bad_record: None,
+                exact: false,
+                last_possible: None,
+                offset: None,
+            }),
+            Ok(c) => match check_against(&scan, c, last_good, false) {
+                Some(p) => problems.push(p),
+                None => {
+                    checkpoints_matched += 1;
+                    last_good = last_good.max(c.checkpoint.size);
+                }
+            },
+        }
+    }
+
+    let mut anchors_matched = 0;
+    for (position, anchor) in options.anchors.iter().enumerate() {
+        if !options.keys.is_empty() {
+            if let Err(error) = anchor.verify(&options.keys) {
+                problems.push(Problem {
+                    kind: ProblemKind::BadCheckpoint { position, error },
+                    first_bad_record: None,
+                    exact: false,
+                    last_possible: None,
+                    offset: None,
+                });
+                continue;
+            }
+        }
+        match check_against(&scan, anchor, last_good.min(anchor.checkpoint.size), true) {
+            Some(p) => problems.push(p),
+            None => anchors_matched += 1,
+        }
+    }
+    if let Some(off) = torn_tail_at {
+        // An incomplete frame is a crash artefact only if no checkpoint vouched for it.
+        let covered = problems
+            .iter()
+            .any(|p| matches!(p.kind, ProblemKind::Truncated { .. }));
+        if covered {
+            problems.push(Problem {
+                kind: ProblemKind::DamagedRecord,
+                first_bad_record: Some(size),
+                exact: true,
+                last_possible: None,
+                offset: Some(off),
+            });
+        }
+    }
+
+    problems.sort_by_key(|p| {
+        (
+            p.first_bad_record.unwrap_or(u64::MAX),
+            p.last_possible.unwrap_or(0),
+            !p.exact,
+        )
+    });
+    VerifyReport {
+        records: size,
+        root: scan.tree.root(),
+        checkpoints_matched,
+        anchors_matched,
+        signatures_checked: !options.keys.is_empty(),
+        torn_tail_at,
+        problems,
+    }
+}
+
+/// Checks one checkpoint against the scanned records; `last_good` is the largest size known to
+/// match, which bounds where the first bad record can be.
+fn check_against(
+    scan: &LogScan,
+    c: &SignedCheckpoint,
+    last_good: u64,
+    anchor: bool,
+) -> Option<Problem> {
+    let cs = c.checkpoint.size;
+    match scan.tree.root_at(cs) {
+        None => Some(Problem {
+            kind: ProblemKind::Truncated {
+                checkpoint_size: cs,
+                anchor,
+            },
+            first_bad_record: Some(scan.tree.size()),
+            exact: true,
+            last_possible: None,
+            offset: Some(scan.valid_end),
+        }),
+        Some(root) if root != c.checkpoint.root => {
+            let first = if last_good < cs { last_good } else { 0 };
+            let last = cs - 1;
+            Some(Problem {
+                kind: ProblemKind::RootMismatch {
+                    checkpoint_size: cs,
+                    anchor,
+                },
+                first_bad_record: Some(first),
+                exact: first == last,
+                last_possible: Some(last),
+                offset: scan.offsets.get(first as usize).copied(),
+            })
+        }
+        Some(_) => None,
+    }
+}

@@ -1,0 +1,314 @@
+//! The durable store: group commit, acknowledgement levels, back-pressure, async use, torn-tail
+//! recovery, and a writer process killed mid-append.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use fhir_audit::store::file::{checkpoint_path, verify_file, FileStore, FileStoreConfig};
+use fhir_audit::store::{Ack, AuditSink, StoreError};
+use fhir_audit::VerifyOptions;
+
+fn options() -> VerifyOptions {
+    VerifyOptions {
+        keys: vec![signer().verifier()],
+        anchors: vec![],
+    }
+}
+
+#[test]
+fn group_commit_from_many_threads_keeps_order_and_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let (store, rec) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    assert_eq!(rec.records, 0);
+    let store = Arc::new(store);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let s = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let pending: Vec<_> = (0..250)
+                    .map(|i| (s.submit(&record(t * 1000 + i)).unwrap(), t * 1000 + i))
+                    .collect();
+                for (p, i) in pending {
+                    let r = p.wait(Ack::Durable).unwrap();
+                    assert_eq!(r.index, Some(p.index()));
+                    assert_eq!(
+                        r.leaf,
+                        Some(fhir_audit::merkle::leaf_hash(
+                            &record(i).to_log_bytes().unwrap()
+                        ))
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.size(), 1000);
+    // The receipts' indices are the log's order: each index holds the record submitted with it,
+    // and the root is the same as appending them one by one in that order.
+    let mem = fhir_audit::store::MemoryStore::new();
+    for i in 0..1000 {
+        mem.append_bytes(store.read_raw(i).unwrap().unwrap())
+            .unwrap();
+    }
+    assert_eq!(mem.root(), store.root());
+    let cp = store.checkpoint().unwrap();
+    cp.verify(&[signer().verifier()]).unwrap();
+    store.close().unwrap();
+    let report = verify_file(&path, &options()).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.records, 1000);
+    // Far fewer checkpoints (one per batch) than records under concurrent load would show
+    // batching, but that depends on scheduling; the count can never exceed the records.
+    assert!(report.checkpoints_matched >= 1 && report.checkpoints_matched <= 1000);
+}
+
+#[test]
+fn acknowledgement_levels_and_proofs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let (store, _) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    let r = store.record(&record(0), Ack::Buffered).unwrap();
+    assert_eq!((r.index, r.level), (Some(0), Ack::Buffered));
+    let r = store.record(&record(1), Ack::Anchored).unwrap();
+    assert_eq!((r.index, r.level), (Some(1), Ack::Anchored));
+    let cp = store.checkpoint().unwrap();
+    assert!(cp.checkpoint.size >= 2);
+    let proof = store.inclusion_proof(1, cp.checkpoint.size).unwrap();
+    proof.verify(&r.leaf.unwrap(), &cp.checkpoint.root).unwrap();
+    assert_eq!(store.read(1).unwrap().unwrap(), record(1));
+    assert!(store.read(99).unwrap().is_none());
+    store.close().unwrap();
+    assert!(matches!(
+        store.record(&record(2), Ack::Durable),
+        Err(StoreError::Closed)
+    ));
+}
+
+#[test]
+fn reopening_continues_the_same_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let (store, _) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    for i in 0..10 {
+        store.append(&record(i), Ack::Anchored).unwrap();
+    }
+    let old = store.checkpoint().unwrap();
+    drop(store);
+    let (store, rec) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    assert_eq!(
+        (rec.records, rec.log_bytes_cut, rec.checkpoint_size),
+        (10, 0, 10)
+    );
+    for i in 10..15 {
+        store.append(&record(i), Ack::Anchored).unwrap();
+    }
+    let new = store.checkpoint().unwrap();
+    store
+        .consistency_proof(old.checkpoint.size, new.checkpoint.size)
+        .unwrap()
+        .verify(&old.checkpoint.root, &new.checkpoint.root)
+        .unwrap();
+}
+
+#[test]
+fn torn_tail_is_cut_and_the_log_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let (store, _) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    for i in 0..5 {
+        store.append(&record(i), Ack::Anchored).unwrap();
+    }
+    store.close().unwrap();
+    let intact = std::fs::read(&path).unwrap();
+    // Half a frame (a crash inside write()), then garbage where pages were not flushed.
+    let mut half = Vec::new();
+    fhir_audit::frame::encode_record(
+        5,
+        b"{\"x\":1}",
+        &fhir_audit::merkle::leaf_hash(b"{\"x\":1}"),
+        &mut half,
+    );
+    for tail in [
+        half[..half.len() / 2].to_vec(),
+        vec![0u8; 40],
+        half.clone().into_iter().rev().collect(),
+    ] {
+        let mut torn = intact.clone();
+        torn.extend_from_slice(&tail);
+        std::fs::write(&path, &torn).unwrap();
+        let mut cps = std::fs::OpenOptions::new()
+            .append(true)
+            .open(checkpoint_path(&path))
+            .unwrap();
+        cps.write_all(&[1, 2, 3]).unwrap();
+        drop(cps);
+        let (store, rec) =
+            FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+        assert_eq!(
+            (rec.records, rec.log_bytes_cut, rec.checkpoint_bytes_cut),
+            (5, tail.len() as u64, 3)
+        );
+        drop(store);
+        assert_eq!(std::fs::read(&path).unwrap(), intact);
+        assert!(verify_file(&path, &options()).unwrap().is_ok());
+    }
+}
+
+#[test]
+fn back_pressure_fails_fast_or_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let config = FileStoreConfig::new(ORIGIN).queue_capacity(1).max_batch(1);
+    let (store, _) = FileStore::open(&path, signer(), clock(), config).unwrap();
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for i in 0..2000 {
+        match store.try_submit(&record(i)) {
+            Ok(p) => accepted.push(p),
+            Err(StoreError::QueueFull) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // One fsync per record cannot keep up with a tight loop: the bounded queue pushes back.
+    assert!(refused > 0, "the queue never filled");
+    // Blocking submission waits for room instead.
+    let blocked = store.submit(&record(9999)).unwrap();
+    for p in &accepted {
+        p.wait(Ack::Durable).unwrap();
+    }
+    blocked.wait(Ack::Durable).unwrap();
+    assert_eq!(store.size(), accepted.len() as u64 + 1);
+}
+
+#[test]
+fn acknowledgement_is_a_future_without_a_runtime() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = FileStore::open(
+        dir.path().join("a.log"),
+        signer(),
+        clock(),
+        FileStoreConfig::new(ORIGIN),
+    )
+    .unwrap();
+    let mut fut = Box::pin(store.submit(&record(0)).unwrap().until(Ack::Anchored));
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let receipt = loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => break r.unwrap(),
+            Poll::Pending => std::thread::park_timeout(Duration::from_secs(1)),
+        }
+    };
+    assert_eq!((receipt.index, receipt.level), (Some(0), Ack::Anchored));
+}
+
+const CHILD_ENV: &str = "FHIR_AUDIT_CRASH_DIR";
+
+/// Run by `writer_killed_mid_append_loses_no_acknowledged_record` in a child process: appends
+/// forever, printing the highest index acknowledged durable.
+#[test]
+#[ignore = "child process of the crash test"]
+fn crash_child_writer() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let path = std::path::Path::new(&dir).join("audit.log");
+    let config = FileStoreConfig::new(ORIGIN).max_batch(64);
+    let (store, rec) = FileStore::open(&path, signer(), clock(), config).unwrap();
+    let mut next = rec.records;
+    let mut out = std::io::stdout().lock();
+    loop {
+        let mut last = None;
+        for _ in 0..(1 + next % 37) {
+            let p = store.submit(&record(next)).unwrap();
+            assert_eq!(p.index(), next);
+            next += 1;
+            last = Some(p);
+        }
+        let r = last.unwrap().wait(Ack::Durable).unwrap();
+        writeln!(out, "acked {}", r.index.unwrap()).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn writer_killed_mid_append_loses_no_acknowledged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let exe = std::env::current_exe().unwrap();
+    let mut acked_total: Option<u64> = None;
+    for round in 0..4u64 {
+        let mut child = Command::new(&exe)
+            .args([
+                "crash_child_writer",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let target = acked_total.unwrap_or(0) + 300 + round * 97;
+        let mut acked = None;
+        for line in lines {
+            let line = line.unwrap();
+            if let Some(i) = line.strip_prefix("acked ") {
+                let i: u64 = i.parse().unwrap();
+                acked = Some(i);
+                if i >= target {
+                    break;
+                }
+            }
+        }
+        child.kill().unwrap(); // SIGKILL on Unix: no destructor, no flush.
+        child.wait().unwrap();
+        let acked = acked.expect("child acknowledged records");
+        acked_total = Some(acked);
+
+        let report = verify_file(&path, &options()).unwrap();
+        assert!(report.is_ok(), "round {round}: {:?}", report.problems);
+        let (store, rec) =
+            FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+        assert!(
+            rec.records > acked,
+            "round {round}: acked {acked} but only {} survived",
+            rec.records
+        );
+        for i in (0..=acked).step_by(7).chain([acked]) {
+            assert_eq!(store.read(i).unwrap().unwrap(), record(i), "record {i}");
+        }
+        drop(store);
+        let report = verify_file(&path, &options()).unwrap();
+        assert!(
+            report.is_ok() && report.torn_tail_at.is_none(),
+            "round {round}: {:?}",
+            report.problems
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! Tampering with a stored log is detected, and the verifier names the first bad record.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use fhir_audit::checkpoint::SignedCheckpoint;
+use fhir_audit::store::file::{checkpoint_path, verify_file, FileStore, FileStoreConfig};
+use fhir_audit::store::{Ack, StoreError};
+use fhir_audit::{ProblemKind, VerifyOptions, VerifyReport};
+
+const N: u64 = 20;
+
+/// A log of N records, each committed alone (so each has its own checkpoint), plus the last
+/// checkpoint as an anchor held elsewhere.
+fn make_log(dir: &Path) -> (PathBuf, SignedCheckpoint) {
+    let path = dir.join("audit.log");
+    let (store, _) =
+        FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    for i in 0..N {
+        store.append(&record(i), Ack::Anchored).unwrap();
+    }
+    let anchor = store.checkpoint().unwrap();
+    store.close().unwrap();
+    (path, anchor)
+}
+
+fn verify(path: &Path, anchor: Option<&SignedCheckpoint>) -> VerifyReport {
+    let options = VerifyOptions {
+        keys: vec![signer().verifier()],
+        anchors: anchor.into_iter().cloned().collect(),
+    };
+    verify_file(path, &options).unwrap()
+}
+
+fn first_bad(r: &VerifyReport) -> (u64, bool) {
+    let p = r.first_problem().expect("a problem is reported");
+    (p.first_bad_record.expect("a record is named"), p.exact)
+}
+
+#[test]
+fn intact_log_verifies_against_file_and_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    let r = verify(&path, Some(&anchor));
+    assert!(r.is_ok(), "{:?}", r.problems);
+    assert_eq!(
+        (r.records, r.checkpoints_matched, r.anchors_matched),
+        (N, N as usize, 1)
+    );
+    assert!(r.signatures_checked);
+    assert_eq!(r.root, anchor.checkpoint.root);
+}
+
+#[test]
+fn flipped_byte_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    let mut log = std::fs::read(&path).unwrap();
+    let (off, len, ..) = frames(&log)[7];
+    log[off + len / 2] ^= 0x20;
+    std::fs::write(&path, &log).unwrap();
+    let r = verify(&path, Some(&anchor));
+    assert_eq!(first_bad(&r), (7, true));
+    assert_eq!(r.first_problem().unwrap().kind, ProblemKind::DamagedRecord);
+    assert!(r
+        .first_problem()
+        .unwrap()
+        .clone()
+        .to_string()
+        .starts_with("first bad record: 7:"));
+}
+
+#[test]
+fn modification_with_recomputed_checksum_is_named_by_the_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let mut fr: Vec<(u64, Vec<u8>)> = frames(&log)
+        .into_iter()
+        .map(|(_, _, i, p)| (i, p))
+        .collect();
+    let forged = String::from_utf8(fr[11].1.clone())
+        .unwrap()
+        .replace("user-4", "user-5");
+    fr[11].1 = forged.into_bytes();
+    std::fs::write(&path, encode(&fr)).unwrap();
+    let r = verify(&path, Some(&anchor));
+    assert_eq!(first_bad(&r), (11, true));
+    assert!(matches!(
+        r.first_problem().unwrap().clone().kind,
+        ProblemKind::RootMismatch {
+            checkpoint_size: 12,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn dropped_record_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let (off, len, ..) = frames(&log)[5];
+    let mut cut = log[..off].to_vec();
+    cut.extend_from_slice(&log[off + len..]);
+    std::fs::write(&path, &cut).unwrap();
+    let r = verify(&path, Some(&anchor));
+    assert_eq!(first_bad(&r), (5, true));
+    assert_eq!(
+        r.first_problem().unwrap().clone().kind,
+        ProblemKind::MissingRecord { found: 6 }
+    );
+
+    // Renumbering the rest does not help: the checkpoint of size 6 no longer matches.
+    let fr: Vec<(u64, Vec<u8>)> = frames(&log)
+        .into_iter()
+        .filter(|f| f.2 != 5)
+        .enumerate()
+        .map(|(i, f)| (i as u64, f.3))
+        .collect();
+    std::fs::write(&path, encode(&fr)).unwrap();
+    assert_eq!(first_bad(&verify(&path, Some(&anchor))), (5, true));
+}
+
+#[test]
+fn reordered_records_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let f = frames(&log);
+    let mut fr: Vec<(u64, Vec<u8>)> = f.iter().map(|(_, _, i, p)| (*i, p.clone())).collect();
+    fr.swap(9, 10);
+    std::fs::write(&path, encode(&fr)).unwrap();
+    let r = verify(&path, Some(&anchor));
+    assert_eq!(first_bad(&r), (9, true));
+    // Swapping the payloads but keeping the indices in order: the roots catch it.
+    let mut fr: Vec<(u64, Vec<u8>)> = f.iter().map(|(_, _, i, p)| (*i, p.clone())).collect();
+    let (a, b) = (fr[9].1.clone(), fr[10].1.clone());
+    fr[9].1 = b;
+    fr[10].1 = a;
+    std::fs::write(&path, encode(&fr)).unwrap();
+    let r = verify(&path, Some(&anchor));
+    assert_eq!(first_bad(&r), (9, true));
+}
+
+#[test]
+fn inserted_record_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let f = frames(&log);
+    // A copy of record 2 slipped in before record 13.
+    let mut naive = log[..f[13].0].to_vec();
+    naive.extend_from_slice(&log[f[2].0..f[2].0 + f[2].1]);
+    naive.extend_from_slice(&log[f[13].0..]);
+    std::fs::write(&path, &naive).unwrap();
+    let r = verify(&path, Some(&anchor));
+    assert_eq!(first_bad(&r), (13, true));
+    assert_eq!(
+        r.first_problem().unwrap().clone().kind,
+        ProblemKind::UnexpectedRecord { found: 2 }
+    );
+    // A forged record with the indices renumbered.
+    let mut fr: Vec<Vec<u8>> = f.iter().map(|x| x.3.clone()).collect();
+    fr.insert(13, record(999).to_log_bytes().unwrap());
+    let fr: Vec<(u64, Vec<u8>)> = fr
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (i as u64, p))
+        .collect();
+    std::fs::write(&path, encode(&fr)).unwrap();
+    assert_eq!(first_bad(&verify(&path, Some(&anchor))), (13, true));
+}
+
+#[test]
+fn truncation_is_detected_by_checkpoints_and_by_an_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let f = frames(&log);
+    std::fs::write(&path, &log[..f[17].0]).unwrap();
+    let r = verify(&path, None);
+    assert_eq!(first_bad(&r), (17, true));
+    assert!(matches!(
+        r.first_problem().unwrap().clone().kind,
+        ProblemKind::Truncated { anchor: false, .. }
+    ));
+
+    // Truncating the checkpoint file too hides it from the files alone, not from the anchor.
+    let cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    let mut pos = 8;
+    let mut kept = 8;
+    for _ in 0..17 {
+        let (_, len) = fhir_audit::frame::decode_checkpoint(&cps[pos..]).unwrap();
+        pos += len;
+        kept = pos;
+    }
+    std::fs::write(checkpoint_path(&path), &cps[..kept]).unwrap();
+    assert!(verify(&path, None).is_ok());
+    let r = verify(&path, Some(&anchor));
+    assert_eq!(first_bad(&r), (17, true));
+    assert!(matches!(
+        r.first_problem().unwrap().clone().kind,
+        ProblemKind::Truncated {
+            anchor: true,
+            checkpoint_size: 20
+        }
+    ));
+}
+
+#[test]
+fn forged_checkpoints_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, anchor) = make_log(dir.path());
+    // Rewrite the log and re-sign with another key: the trusted key does not know it.
+    let other = fhir_audit::checkpoint::NoteSigner::from_seed("audit.test", &[1; 32]).unwrap();
+    let path2 = dir.path().join("forged.log");
+    let (store, _) = FileStore::open(&path2, other, clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+    store.append(&record(0), Ack::Anchored).unwrap();
+    store.close().unwrap();
+    let r = verify(&path2, Some(&anchor));
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| matches!(p.kind, ProblemKind::BadCheckpoint { .. })),
+        "{:?}",
+        r.problems
+    );
+    assert!(matches!(
+        verify(&path2, None).first_problem().unwrap().kind,
+        ProblemKind::BadCheckpoint { .. }
+    ));
+    assert!(verify(&path, Some(&anchor)).is_ok());
+}
+
+#[test]
+fn store_refuses_to_open_a_tampered_or_rolled_back_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = make_log(dir.path());
+    let log = std::fs::read(&path).unwrap();
+    let f = frames(&log);
+
+    let mut flipped = log.clone();
+    flipped[f[3].0 + 20] ^= 1;
+    std::fs::write(&path, &flipped).unwrap();
+    let err = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap_err();
+    assert!(matches!(err, StoreError::Tampered(_)), "{err}");
+
+    std::fs::write(&path, &log[..f[15].0]).unwrap();
+    let err = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Tampered(_) | StoreError::Rollback { .. }),
+        "{err}"
+    );
+
+    std::fs::write(&path, &log).unwrap();
+    let wrong_key = fhir_audit::checkpoint::NoteSigner::from_seed("audit.test", &[1; 32]).unwrap();
+    let err = FileStore::open(&path, wrong_key, clock(), FileStoreConfig::new(ORIGIN)).unwrap_err();
+    assert!(matches!(err, StoreError::Checkpoint(_)), "{err}");
+    FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
+}

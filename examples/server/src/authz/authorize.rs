@@ -1,0 +1,258 @@
+//! The authorization endpoint (RFC 6749 §4.1, SMART App Launch 2.2 with PKCE S256 only).
+//!
+//! Order of checks: the client and its exact `redirect_uri` first (a failure there is shown to
+//! the user and never redirected, RFC 6749 §4.1.2.1); then every other check, each answered by a
+//! redirect carrying `error`, `state` and `iss` (RFC 9207).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::audit::{AuthzEvent, AuthzEventKind};
+use super::html;
+use super::responses::{html as html_page, see_other};
+use super::scopes;
+use super::state::AuthzState;
+use super::store::Pending;
+
+pub(crate) use super::pages::{
+    consent_page, consent_submit, ehr_launch, ehr_page, login_page, login_submit, logout,
+};
+
+/// Name of the sign-in session cookie.
+pub(crate) const SESSION_COOKIE: &str = "sf_authz_session";
+
+/// Parses `application/x-www-form-urlencoded` pairs, bounded in count.
+pub(crate) fn form_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(bytes)
+        .take(201)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    (pairs.len() <= 200).then_some(pairs)
+}
+
+/// Parameters that must appear at most once (RFC 6749 §3.1, §3.2); `None` on a repeat.
+pub(crate) fn single_params(pairs: Vec<(String, String)>) -> Option<HashMap<String, String>> {
+    let mut map = HashMap::new();
+    for (k, v) in pairs {
+        if map.insert(k, v).is_some() {
+            return None;
+        }
+    }
+    Some(map)
+}
+
+/// The value of our session cookie, if the request carries one.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// `redirect_uri` with the given query parameters appended.
+pub(crate) fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            url.into()
+        }
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+impl AuthzState {
+    /// Sends an OAuth error back to the app and audits the refusal.
+    pub(crate) fn authorize_error(
+        &self,
+        redirect_uri: &str,
+        state: Option<&str>,
+        client_id: &str,
+        error: &'static str,
+        description: &'static str,
+    ) -> Response {
+        let mut event = AuthzEvent::new(self.now(), AuthzEventKind::Authorize, false);
+        event.client_id = Some(client_id.to_owned());
+        event.reason = Some(error.to_owned());
+        self.audit(event);
+        let mut params = vec![("error", error), ("error_description", description)];
+        if let Some(s) = state {
+            params.push(("state", s));
+        }
+        params.push(("iss", self.issuer()));
+        see_other(&with_query(redirect_uri, &params))
+    }
+
+    /// A refusal shown to the user (the app cannot be trusted with a redirect).
+    pub(crate) fn authorize_page_error(&self, client_id: Option<&str>, message: &str) -> Response {
+        let mut event = AuthzEvent::new(self.now(), AuthzEventKind::Authorize, false);
+        event.client_id = client_id.map(str::to_owned);
+        event.reason = Some("invalid_client_or_redirect_uri".into());
+        self.audit(event);
+        html_page(
+            StatusCode::BAD_REQUEST,
+            html::error("Cannot authorize this app", message),
+        )
+    }
+}
+
+pub(crate) async fn authorize_get(
+    State(state): State<AuthzState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    authorize(&state, &headers, pairs)
+}
+
+pub(crate) async fn authorize_post(
+    State(state): State<AuthzState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    authorize(&state, &headers, form_pairs(&body))
+}
+
+fn authorize(
+    state: &AuthzState,
+    headers: &HeaderMap,
+    pairs: Option<Vec<(String, String)>>,
+) -> Response {
+    let Some(params) = pairs.and_then(single_params) else {
+        return state
+            .authorize_page_error(None, "The request is malformed or repeats a parameter.");
+    };
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(client) = get("client_id").and_then(|id| state.client(id)) else {
+        return state.authorize_page_error(get("client_id"), "Unknown client.");
+    };
+    let Some(redirect_uri) = get("redirect_uri").filter(|u| client.redirect_uri_registered(u))
+    else {
+        return state.authorize_page_error(
+            Some(&client.client_id),
+            "The redirect URI is missing or not registered for this app.",
+        );
+    };
+    let cid = client.client_id.as_str();
+    let app_state = get("state");
+    let fail = |error, description| {
+        state.authorize_error(redirect_uri, app_state, cid, error, description)
+    };
+    if get("response_type") != Some("code") {
+        return fail("unsupported_response_type", "only response_type=code");
+    }
+    let Some(app_state) = app_state.filter(|s| s.len() <= 1024) else {
+        return fail("invalid_request", "state is required");
+    };
+    match get("code_challenge_method") {
+        Some("S256") => {}
+        _ => {
+            return fail(
+                "invalid_request",
+                "PKCE with code_challenge_method=S256 is required",
+            )
+        }
+    }
+    let Some(challenge) = get("code_challenge").filter(|c| {
+        c.len() == 43
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) else {
+        return fail(
+            "invalid_request",
+            "code_challenge must be a base64url SHA-256",
+        );
+    };
+    let aud = get("aud").or_else(|| get("resource"));
+    if aud != Some(state.fhir_base()) {
+        return fail("invalid_request", "aud must be this server's FHIR base URL");
+    }
+    let requested = get("scope").unwrap_or("");
+    // system/ scopes are Backend Services only; never granted through a user's consent
+    let scopes: Vec<String> = client
+        .permitted_scopes(requested)
+        .into_iter()
+        .filter(|s| !scopes::is_system(s))
+        .collect();
+    if scopes.is_empty() {
+        return fail(
+            "invalid_scope",
+            "no requested scope is allowed for this client",
+        );
+    }
+    let now = state.now();
+    let launch = match get("launch") {
+        None => None,
+        Some(launch_id) => {
+            let found = state
+                .store()
+                .launches
+                .get(launch_id)
+                .filter(|l| l.client_id == cid && l.expires_at > now)
+                .cloned();
+            match found {
+                Some(l) => Some(l),
+                None => return fail("invalid_request", "unknown or expired launch"),
+            }
+        }
+    };
+    if scopes.iter().any(|s| s == "launch") && launch.is_none() {
+        return fail(
+            "invalid_request",
+            "the launch scope needs a launch parameter",
+        );
+    }
+    let session = session_cookie(headers).and_then(|c| {
+        state
+            .store()
+            .session(&c, now)
+            .map(|(digest, s)| (digest, s.username.clone()))
+    });
+    if get("prompt") == Some("none") {
+        let error = if session.is_some() {
+            "consent_required"
+        } else {
+            "login_required"
+        };
+        return fail(error, "interaction is required");
+    }
+    let txn = state.random_token();
+    let pending = Pending {
+        client_id: cid.to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+        state: app_state.to_owned(),
+        scopes,
+        code_challenge: challenge.to_owned(),
+        nonce: get("nonce").filter(|n| n.len() <= 512).map(str::to_owned),
+        launch,
+        expires_at: now + state.lifetimes().pending_request,
+        signed_in: session.clone(),
+        csrf: state.random_token(),
+    };
+    if state
+        .store()
+        .add_pending(txn.clone(), pending, now)
+        .is_err()
+    {
+        return fail("temporarily_unavailable", "try again later");
+    }
+    let base = &state.endpoints().issuer;
+    let next = if session.is_some() {
+        "consent"
+    } else {
+        "login"
+    };
+    see_other(&with_query(&format!("{base}/{next}"), &[("txn", &txn)]))
+}

@@ -1,0 +1,173 @@
+//! RFC 7662 introspection and RFC 7009 revocation.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use super::audit::{AuthzEvent, AuthzEventKind};
+use super::clients::sha256;
+use super::responses::{json_no_store, OAuthError};
+use super::state::AuthzState;
+use super::token::{authenticate_client, claimed_client_id, parse_form_body};
+
+/// Claims copied from an active access token into the introspection response.
+const INTROSPECTED: &[&str] = &[
+    "scope",
+    "client_id",
+    "exp",
+    "iat",
+    "sub",
+    "iss",
+    "aud",
+    "jti",
+    "patient",
+    "encounter",
+    "fhirContext",
+    "fhirUser",
+];
+
+impl AuthzState {
+    /// The RFC 7662 response for `token`: the SMART fields for an active access token this
+    /// server issued, and exactly `{"active":false}` for anything else.
+    pub fn introspect(&self, token: &str) -> Value {
+        match self.active_access_claims(token) {
+            Some(claims) => {
+                let mut out = Map::new();
+                out.insert("active".into(), json!(true));
+                out.insert("token_type".into(), json!("Bearer"));
+                for name in INTROSPECTED {
+                    if let Some(v) = claims.get(*name) {
+                        out.insert((*name).into(), v.clone());
+                    }
+                }
+                Value::Object(out)
+            }
+            None => json!({ "active": false }),
+        }
+    }
+}
+
+/// The caller of the introspection endpoint: an authenticated confidential client, or the
+/// holder of an active access token (SMART allows a bearer token here).
+fn introspection_caller(
+    state: &AuthzState,
+    headers: &HeaderMap,
+    params: &super::token::Params,
+) -> Result<String, OAuthError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    if let Some(token) = bearer {
+        return state
+            .active_access_claims(&token)
+            .and_then(|c| c.get("client_id")?.as_str().map(str::to_owned))
+            .ok_or(OAuthError::invalid_client());
+    }
+    let client = authenticate_client(state, headers, params)?;
+    if !client.is_confidential() {
+        return Err(OAuthError::invalid_client());
+    }
+    Ok(client.client_id)
+}
+
+pub(crate) async fn introspect(
+    State(state): State<AuthzState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let outcome = parse_form_body(&headers, &body).and_then(|params| {
+        let caller = introspection_caller(&state, &headers, &params)?;
+        let token = params
+            .get("token")
+            .ok_or(OAuthError::invalid_request("token is required"))?;
+        Ok((caller, state.introspect(token)))
+    });
+    let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Introspection, outcome.is_ok());
+    match outcome {
+        Ok((caller, response)) => {
+            event.client_id = Some(caller);
+            event.patient = response
+                .get("patient")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            state.audit(event);
+            json_no_store(StatusCode::OK, &response)
+        }
+        Err(error) => {
+            event.reason = Some(error.error.to_owned());
+            state.audit(event);
+            error.into_response()
+        }
+    }
+}
+
+pub(crate) async fn revoke(
+    State(state): State<AuthzState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match parse_form_body(&headers, &body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Revocation, false);
+    event.client_id = claimed_client_id(&headers, &params);
+    let client = match authenticate_client(&state, &headers, &params) {
+        Ok(c) => c,
+        Err(e) => {
+            event.reason = Some(e.error.to_owned());
+            state.audit(event);
+            return e.into_response();
+        }
+    };
+    let Some(token) = params.get("token") else {
+        event.reason = Some("invalid_request".into());
+        state.audit(event);
+        return OAuthError::invalid_request("token is required").into_response();
+    };
+    // RFC 7009 §2.2: 200 whether or not the token was known; only the owner's tokens are touched
+    let revoked = revoke_token(&state, &client.client_id, token);
+    event.success = true;
+    event.reason = (!revoked).then(|| "unknown_or_foreign_token".to_owned());
+    state.audit(event);
+    json_no_store(StatusCode::OK, &json!({}))
+}
+
+/// Revokes a refresh token (and its whole grant) or an access token of this client.
+fn revoke_token(state: &AuthzState, client_id: &str, token: &str) -> bool {
+    let now = state.now();
+    {
+        let mut store = state.store();
+        let digest = sha256(token.as_bytes());
+        if let Some(refresh) = store.refresh.get(&digest).cloned() {
+            let owner = store
+                .grants
+                .get(&refresh.grant_id)
+                .map(|g| g.client_id.clone());
+            if owner.as_deref() == Some(client_id) {
+                store.revoke_grant(&refresh.grant_id);
+                return true;
+            }
+            return false;
+        }
+    }
+    let Some((_, claims)) = state.keys().verify_jwt(token) else {
+        return false;
+    };
+    let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
+        return false;
+    };
+    let mut store = state.store();
+    match store.access.get_mut(jti) {
+        Some(access) if access.client_id == client_id && access.expires_at > now => {
+            access.revoked = true;
+            true
+        }
+        _ => false,
+    }
+}

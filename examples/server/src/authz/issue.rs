@@ -1,0 +1,212 @@
+//! Minting access tokens (RFC 9068 JWTs), ID tokens and refresh tokens, and the token response.
+
+use serde_json::{json, Map, Value};
+
+use super::audit::{AuthzEvent, AuthzEventKind};
+use super::responses::OAuthError;
+use super::scopes;
+use super::state::AuthzState;
+use super::store::{Access, Grant, Refresh};
+
+/// What one successful token request returns.
+pub(crate) struct Issued {
+    pub body: Value,
+}
+
+impl AuthzState {
+    /// The absolute `fhirUser` URL for a relative one (`Patient/x` → `<fhir base>/Patient/x`).
+    pub(crate) fn absolute_fhir_user(&self, relative: &str) -> String {
+        format!("{}/{}", self.fhir_base().trim_end_matches('/'), relative)
+    }
+
+    fn mint_access(
+        &self,
+        subject: &str,
+        client_id: &str,
+        scope: &str,
+        grant: Option<(&str, &Grant)>,
+        lifetime: i64,
+    ) -> Result<String, OAuthError> {
+        let now = self.now();
+        let jti = self.random_token();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(self.issuer()));
+        claims.insert("sub".into(), json!(subject));
+        claims.insert("aud".into(), json!(self.fhir_base()));
+        claims.insert("client_id".into(), json!(client_id));
+        claims.insert("scope".into(), json!(scope));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + lifetime));
+        claims.insert("jti".into(), json!(jti));
+        if let Some((_, g)) = grant {
+            if let Some(p) = &g.context.patient {
+                claims.insert("patient".into(), json!(p));
+            }
+            if let Some(e) = &g.context.encounter {
+                claims.insert("encounter".into(), json!(e));
+            }
+            if !g.context.fhir_context.is_empty() {
+                claims.insert("fhirContext".into(), json!(g.context.fhir_context));
+            }
+            if let Some(u) = &g.fhir_user {
+                if g.scopes.iter().any(|s| s == "fhirUser" || s == "openid") {
+                    claims.insert("fhirUser".into(), json!(self.absolute_fhir_user(u)));
+                }
+            }
+        }
+        let token = self
+            .keys()
+            .sign_jwt("at+jwt", &Value::Object(claims))
+            .map_err(|_| OAuthError::server_error())?;
+        let record = Access {
+            grant_id: grant.map(|(id, _)| id.to_owned()),
+            client_id: client_id.to_owned(),
+            expires_at: now + lifetime,
+            revoked: false,
+        };
+        self.store()
+            .add_access(jti, record, now)
+            .map_err(|_| OAuthError::server_error())?;
+        Ok(token)
+    }
+
+    fn mint_id_token(&self, grant: &Grant, nonce: Option<&str>) -> Result<String, OAuthError> {
+        let now = self.now();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(self.issuer()));
+        claims.insert(
+            "sub".into(),
+            json!(grant.username.clone().unwrap_or_default()),
+        );
+        claims.insert("aud".into(), json!(grant.client_id));
+        claims.insert("azp".into(), json!(grant.client_id));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + self.lifetimes().access_token));
+        claims.insert("auth_time".into(), json!(grant.auth_time));
+        if let Some(n) = nonce {
+            claims.insert("nonce".into(), json!(n));
+        }
+        if let Some(u) = &grant.fhir_user {
+            if grant.scopes.iter().any(|s| s == "fhirUser") {
+                claims.insert("fhirUser".into(), json!(self.absolute_fhir_user(u)));
+            }
+        }
+        if grant.scopes.iter().any(|s| s == "profile") {
+            if let Some(user) = grant.username.as_deref().and_then(|u| self.user(u)) {
+                claims.insert("name".into(), json!(user.display_name));
+            }
+        }
+        self.keys()
+            .sign_jwt("JWT", &Value::Object(claims))
+            .map_err(|_| OAuthError::server_error())
+    }
+
+    /// Issues tokens for a user grant (authorization code or refresh). `scope_override` narrows the
+    /// scope of this access token (refresh with a `scope` parameter).
+    pub(crate) fn issue_for_grant(
+        &self,
+        grant_id: &str,
+        grant: &Grant,
+        scope_override: Option<&[String]>,
+        nonce: Option<&str>,
+        id_token: bool,
+        grant_type: &str,
+    ) -> Result<Issued, OAuthError> {
+        let now = self.now();
+        let granted = scope_override.unwrap_or(&grant.scopes);
+        let scope = scopes::join(granted);
+        let lifetime = self.lifetimes().access_token;
+        let subject = grant.username.clone().unwrap_or_default();
+        let access = self.mint_access(
+            &subject,
+            &grant.client_id,
+            &scope,
+            Some((grant_id, grant)),
+            lifetime,
+        )?;
+        let mut body = json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "scope": scope,
+        });
+        if let Some(p) = &grant.context.patient {
+            body["patient"] = json!(p);
+            body["need_patient_banner"] = json!(grant.context.need_patient_banner);
+        }
+        if let Some(e) = &grant.context.encounter {
+            body["encounter"] = json!(e);
+        }
+        if !grant.context.fhir_context.is_empty() {
+            body["fhirContext"] = json!(grant.context.fhir_context);
+        }
+        if id_token && grant.scopes.iter().any(|s| s == "openid") {
+            body["id_token"] = json!(self.mint_id_token(grant, nonce)?);
+        }
+        let wants_refresh = grant
+            .scopes
+            .iter()
+            .any(|s| s == "offline_access" || s == "online_access");
+        if wants_refresh {
+            let refresh = self.random_token();
+            let record = Refresh {
+                grant_id: grant_id.to_owned(),
+                expires_at: grant.expires_at,
+                used: false,
+            };
+            self.store()
+                .add_refresh(&refresh, record, now)
+                .map_err(|_| OAuthError::server_error())?;
+            body["refresh_token"] = json!(refresh);
+        }
+        let mut event = AuthzEvent::new(now, AuthzEventKind::Token, true);
+        event.client_id = Some(grant.client_id.clone());
+        event.user = grant.username.clone();
+        event.fhir_user = grant.fhir_user.clone();
+        event.patient = grant.context.patient.clone();
+        event.grant_type = Some(grant_type.to_owned());
+        event.scope = Some(scope);
+        self.audit(event);
+        Ok(Issued { body })
+    }
+
+    /// Issues a Backend Services access token (no refresh token, short lifetime).
+    pub(crate) fn issue_backend(
+        &self,
+        client_id: &str,
+        granted: &[String],
+    ) -> Result<Issued, OAuthError> {
+        let scope = scopes::join(granted);
+        let lifetime = self.lifetimes().backend_access_token;
+        let access = self.mint_access(client_id, client_id, &scope, None, lifetime)?;
+        let mut event = AuthzEvent::new(self.now(), AuthzEventKind::Token, true);
+        event.client_id = Some(client_id.to_owned());
+        event.grant_type = Some("client_credentials".into());
+        event.scope = Some(scope.clone());
+        self.audit(event);
+        Ok(Issued {
+            body: json!({
+                "access_token": access,
+                "token_type": "bearer",
+                "expires_in": lifetime,
+                "scope": scope,
+            }),
+        })
+    }
+
+    /// The claims of an access token this server issued, if it is signed by one of its keys, is
+    /// an access token, unexpired, and neither it nor its grant was revoked.
+    pub(crate) fn active_access_claims(&self, token: &str) -> Option<Map<String, Value>> {
+        let (typ, claims) = self.keys().verify_jwt(token)?;
+        if typ != "at+jwt" {
+            return None;
+        }
+        let claims = claims.as_object()?.clone();
+        let now = self.now();
+        if claims.get("iss")?.as_str()? != self.issuer() || claims.get("exp")?.as_i64()? <= now {
+            return None;
+        }
+        let jti = claims.get("jti")?.as_str()?;
+        self.store().access_active(jti, now).then_some(claims)
+    }
+}

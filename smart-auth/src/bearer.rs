@@ -1,0 +1,198 @@
+//! Extracting the one credential of a request (RFC 6750 §2, RFC 9449 §7.1).
+//!
+//! Exactly one `Authorization` header with scheme `Bearer` or `DPoP` (compared
+//! case-insensitively) followed by one token68; a `DPoP` scheme needs exactly one `DPoP` proof
+//! header. Tokens in the query string are refused; form-body tokens are never looked at.
+//!
+//! ```
+//! use smart_auth::bearer::{extract_credential, Credential};
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("authorization", "bearer abc.def.ghi".parse().unwrap());
+//! assert_eq!(extract_credential(&headers), Ok(Credential::Bearer("abc.def.ghi")));
+//! ```
+
+use http::header::AUTHORIZATION;
+use http::HeaderMap;
+
+use crate::error::TokenError;
+
+/// The credential a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credential<'a> {
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a str),
+    /// `Authorization: DPoP <token>` with its `DPoP: <proof>` header.
+    Dpop {
+        /// The access token.
+        token: &'a str,
+        /// The DPoP proof JWT.
+        proof: &'a str,
+    },
+}
+
+impl<'a> Credential<'a> {
+    /// The access token, whatever the scheme.
+    pub fn token(&self) -> &'a str {
+        match self {
+            Credential::Bearer(t) => t,
+            Credential::Dpop { token, .. } => token,
+        }
+    }
+}
+
+fn is_token68(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// The credential in `headers`.
+pub fn extract_credential(headers: &HeaderMap) -> Result<Credential<'_>, TokenError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().ok_or(TokenError::MissingCredentials)?;
+    if values.next().is_some() {
+        return Err(TokenError::MultipleCredentials);
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| TokenError::MalformedAuthorization)?;
+    let (scheme, rest) = value.split_once(' ').ok_or_else(|| {
+        if value.eq_ignore_ascii_case("bearer") || value.eq_ignore_ascii_case("dpop") {
+            TokenError::MalformedAuthorization
+        } else {
+            TokenError::UnsupportedScheme
+        }
+    })?;
+    let bearer = scheme.eq_ignore_ascii_case("bearer");
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !bearer && !dpop {
+        return Err(TokenError::UnsupportedScheme);
+    }
+    let token = rest.trim_start_matches(' ');
+    if !is_token68(token) {
+        return Err(TokenError::MalformedAuthorization);
+    }
+    if bearer {
+        return Ok(Credential::Bearer(token));
+    }
+    let mut proofs = headers.get_all("dpop").iter();
+    let proof = proofs
+        .next()
+        .ok_or(TokenError::InvalidDpopProof("missing"))?;
+    if proofs.next().is_some() {
+        return Err(TokenError::InvalidDpopProof("several proofs"));
+    }
+    let proof = proof
+        .to_str()
+        .map_err(|_| TokenError::InvalidDpopProof("malformed"))?;
+    Ok(Credential::Dpop { token, proof })
+}
+
+/// As [`extract_credential`], also refusing a request whose query string carries an
+/// `access_token` parameter (RFC 6750 §2.3: it leaks into logs).
+pub fn extract_from_parts(parts: &http::request::Parts) -> Result<Credential<'_>, TokenError> {
+    let in_query = parts.uri.query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
+    });
+    match (in_query, extract_credential(&parts.headers)) {
+        (false, r) => r,
+        (true, Err(TokenError::MissingCredentials)) => Err(TokenError::TokenInQuery),
+        (true, _) => Err(TokenError::MultipleCredentials),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn extraction_rules() {
+        assert_eq!(
+            extract_credential(&h(&[])),
+            Err(TokenError::MissingCredentials)
+        );
+        assert_eq!(
+            extract_credential(&h(&[("authorization", "BEARER a.b.c")])),
+            Ok(Credential::Bearer("a.b.c"))
+        );
+        assert_eq!(
+            extract_credential(&h(&[
+                ("authorization", "Bearer a"),
+                ("authorization", "Bearer b")
+            ])),
+            Err(TokenError::MultipleCredentials)
+        );
+        assert_eq!(
+            extract_credential(&h(&[("authorization", "Basic dXNlcjpwYXNz")])),
+            Err(TokenError::UnsupportedScheme)
+        );
+        assert_eq!(
+            extract_credential(&h(&[("authorization", "Bearer")])),
+            Err(TokenError::MalformedAuthorization)
+        );
+        assert_eq!(
+            extract_credential(&h(&[("authorization", "Bearer a b")])),
+            Err(TokenError::MalformedAuthorization)
+        );
+        assert_eq!(
+            extract_credential(&h(&[("authorization", "Bearer a,b")])),
+            Err(TokenError::MalformedAuthorization)
+        );
+        assert_eq!(
+            extract_credential(&h(&[("authorization", "DPoP t.o.k"), ("dpop", "p.r.f")])),
+            Ok(Credential::Dpop {
+                token: "t.o.k",
+                proof: "p.r.f"
+            })
+        );
+        assert_eq!(
+            extract_credential(&h(&[("authorization", "DPoP t.o.k")])),
+            Err(TokenError::InvalidDpopProof("missing"))
+        );
+        assert_eq!(
+            extract_credential(&h(&[
+                ("authorization", "DPoP t"),
+                ("dpop", "a"),
+                ("dpop", "b")
+            ])),
+            Err(TokenError::InvalidDpopProof("several proofs"))
+        );
+    }
+
+    #[test]
+    fn query_tokens_refused() {
+        let req = |uri: &str, auth: Option<&str>| {
+            let mut b = http::Request::builder().uri(uri);
+            if let Some(a) = auth {
+                b = b.header("authorization", a);
+            }
+            b.body(()).unwrap().into_parts().0
+        };
+        assert_eq!(
+            extract_from_parts(&req("/Patient?access_token=x", None)),
+            Err(TokenError::TokenInQuery)
+        );
+        assert_eq!(
+            extract_from_parts(&req("/Patient?access_token=x", Some("Bearer y"))),
+            Err(TokenError::MultipleCredentials)
+        );
+        assert_eq!(
+            extract_from_parts(&req("/Patient?name=x", Some("Bearer y"))),
+            Ok(Credential::Bearer("y"))
+        );
+    }
+}

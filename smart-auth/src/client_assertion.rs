@@ -1,0 +1,277 @@
+//! Backend Services client authentication (SMART App Launch 2.x `client-confidential-asymmetric`,
+//! RFC 7523 §3, `private_key_jwt`), for authorization servers.
+//!
+//! ```
+//! # #[cfg(feature = "testing")] {
+//! use smart_auth::client_assertion::{ClientAssertionValidator, RegisteredClient};
+//! use smart_auth::replay::InMemoryReplayStore;
+//! use smart_auth::testing::TestKey;
+//! use smart_auth::jose::Algorithm;
+//! use smart_auth::jwks::JwkSet;
+//! use smart_auth::UnixTime;
+//!
+//! let key = TestKey::new(Algorithm::ES384);
+//! let endpoint = "https://as.example/token";
+//! let validator = ClientAssertionValidator::new(endpoint)
+//!     .register(RegisteredClient::new("app-1").jwks(JwkSet::from_keys([key.public_jwk()])));
+//! let now = UnixTime::from_secs(1_700_000_000);
+//! let assertion = key.sign_json(Some("JWT"), &serde_json::json!({
+//!     "iss": "app-1", "sub": "app-1", "aud": endpoint, "exp": now.as_secs() + 240, "jti": "j-1"
+//! }));
+//! let replay = InMemoryReplayStore::new(10_000);
+//! let client = validator.validate(&assertion, &replay, now).unwrap();
+//! assert_eq!(client.client_id, "app-1");
+//! // The same assertion again is a replay.
+//! assert!(validator.validate(&assertion, &replay, now).is_err());
+//! # }
+//! ```
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::TokenError;
+use crate::jose::header::typ_matches;
+use crate::jose::{b64, json, json_error, Algorithm, AlgorithmSet, CompactJws, HeaderRules};
+use crate::jwks::{JwkSet, KeyCache, KeyCachePolicy};
+use crate::replay::{replay_key, ReplayStore};
+use crate::time::UnixTime;
+use crate::validator::claims::{audiences, check_times, req_str};
+
+/// The only accepted `client_assertion_type` (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Largest accepted assertion, in bytes.
+pub const MAX_ASSERTION_LEN: usize = 8 * 1024;
+
+/// A client registered for `private_key_jwt`, with its keys.
+#[derive(Debug)]
+pub struct RegisteredClient {
+    client_id: String,
+    jwks_url: Option<String>,
+    keys: KeyCache,
+}
+
+impl RegisteredClient {
+    /// A client without keys yet: give it [`RegisteredClient::jwks`] or
+    /// [`RegisteredClient::jwks_url`].
+    pub fn new(client_id: impl Into<String>) -> RegisteredClient {
+        RegisteredClient {
+            client_id: client_id.into(),
+            jwks_url: None,
+            keys: KeyCache::fixed(JwkSet::default()),
+        }
+    }
+
+    /// A registered key set (fixed).
+    pub fn jwks(mut self, keys: JwkSet) -> Self {
+        self.keys = KeyCache::fixed(keys);
+        self
+    }
+
+    /// A registered JWKS URL: the host fetches it when [`KeyCache::refresh_due`] says so, and
+    /// an assertion's `jku`, if any, must equal it.
+    pub fn jwks_url(mut self, url: impl Into<String>, policy: KeyCachePolicy) -> Self {
+        self.jwks_url = Some(url.into());
+        self.keys = KeyCache::new(policy);
+        self
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The registered JWKS URL, if any.
+    pub fn registered_jwks_url(&self) -> Option<&str> {
+        self.jwks_url.as_deref()
+    }
+
+    /// The client's key cache.
+    pub fn keys(&self) -> &KeyCache {
+        &self.keys
+    }
+}
+
+/// An authenticated client.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AuthenticatedClient {
+    /// The client id (`iss` = `sub`).
+    pub client_id: String,
+    /// The assertion's `jti`.
+    pub jti: String,
+    /// The assertion's `exp`.
+    pub expires_at: i64,
+    /// The algorithm that signed it.
+    pub algorithm: Algorithm,
+    /// The `kid` of the key that signed it.
+    pub kid: String,
+}
+
+/// Validates client assertions at a token endpoint.
+#[derive(Debug)]
+pub struct ClientAssertionValidator {
+    token_endpoint: String,
+    clients: HashMap<String, RegisteredClient>,
+    algorithms: AlgorithmSet,
+    leeway: i64,
+    max_lifetime: i64,
+}
+
+impl ClientAssertionValidator {
+    /// A validator for assertions whose `aud` is `token_endpoint` (exact). Accepts RS384 and
+    /// ES384 (SMART's required pair) plus RS256, ES256, PS256/384/512 and EdDSA; 30 s leeway;
+    /// `exp` at most 300 s ahead.
+    pub fn new(token_endpoint: impl Into<String>) -> ClientAssertionValidator {
+        ClientAssertionValidator {
+            token_endpoint: token_endpoint.into(),
+            clients: HashMap::new(),
+            algorithms: AlgorithmSet::ASYMMETRIC.without(Algorithm::RS512),
+            leeway: 30,
+            max_lifetime: 300,
+        }
+    }
+
+    /// Registers a client.
+    pub fn register(mut self, client: RegisteredClient) -> Self {
+        self.clients.insert(client.client_id.clone(), client);
+        self
+    }
+
+    /// The accepted algorithms (symmetric ones are never accepted here).
+    pub fn algorithms(mut self, algorithms: AlgorithmSet) -> Self {
+        self.algorithms = algorithms.iter().filter(|a| !a.is_symmetric()).collect();
+        self
+    }
+
+    /// Clock leeway in seconds (0..=300).
+    pub fn leeway(mut self, secs: i64) -> Self {
+        self.leeway = secs.clamp(0, 300);
+        self
+    }
+
+    /// A registered client.
+    pub fn client(&self, client_id: &str) -> Option<&RegisteredClient> {
+        self.clients.get(client_id)
+    }
+
+    /// Validates the `client_assertion_type` and `client_assertion` form parameters of a token
+    /// request.
+    pub fn validate_form(
+        &self,
+        client_assertion_type: Option<&str>,
+        client_assertion: Option<&str>,
+        replay: &dyn ReplayStore,
+        now: UnixTime,
+    ) -> Result<AuthenticatedClient, TokenError> {
+        if client_assertion_type != Some(JWT_BEARER) {
+            return Err(TokenError::MalformedAuthorization);
+        }
+        let assertion = client_assertion.ok_or(TokenError::MissingCredentials)?;
+        self.validate(assertion, replay, now)
+    }
+
+    /// Validates one assertion and records its `jti` (per client) until it expires.
+    ///
+    /// The client is looked up by the assertion's `iss` before the signature is checked (the
+    /// client must be known to find its keys); nothing else is read from the payload until the
+    /// signature verified with that client's key.
+    pub fn validate(
+        &self,
+        assertion: &str,
+        replay: &dyn ReplayStore,
+        now: UnixTime,
+    ) -> Result<AuthenticatedClient, TokenError> {
+        let rules = HeaderRules {
+            embedded_jwk: false,
+            ignore_key_headers: true,
+        };
+        let jws = CompactJws::parse(assertion, MAX_ASSERTION_LEN, rules)?;
+        let header = jws.header();
+        if ["jwk", "x5u", "x5c"]
+            .iter()
+            .any(|k| header.raw.contains_key(*k))
+        {
+            return Err(TokenError::HeaderKey);
+        }
+        if let Some(t) = &header.typ {
+            if !typ_matches(t, "JWT") {
+                return Err(TokenError::WrongType);
+            }
+        }
+        if !self.algorithms.contains(header.alg) {
+            return Err(TokenError::AlgorithmNotAllowed);
+        }
+        let kid = header.kid.clone().ok_or(TokenError::MissingClaim("kid"))?;
+        let client = self
+            .clients
+            .get(&unverified_issuer(assertion)?)
+            .ok_or(TokenError::UnknownClient)?;
+        if let Some(jku) = &header.jku {
+            if client.jwks_url.as_deref() != Some(jku.as_str()) {
+                return Err(TokenError::HeaderKey);
+            }
+        }
+        let key = client.keys.select(header, now)?;
+        let claims = jws.verify_claims(&key, self.algorithms)?;
+        self.check_claims(&claims, client, now).map(|(jti, exp)| {
+            let until = UnixTime::from_secs(exp.saturating_add(self.leeway));
+            replay
+                .check_and_record(
+                    &replay_key("client-assertion", &[&client.client_id, &jti]),
+                    until,
+                    now,
+                )
+                .map(|()| AuthenticatedClient {
+                    client_id: client.client_id.clone(),
+                    jti,
+                    expires_at: exp,
+                    algorithm: header.alg,
+                    kid,
+                })
+        })?
+    }
+
+    fn check_claims(
+        &self,
+        claims: &Map<String, Value>,
+        client: &RegisteredClient,
+        now: UnixTime,
+    ) -> Result<(String, i64), TokenError> {
+        if req_str(claims, "iss")? != client.client_id {
+            return Err(TokenError::WrongIssuer);
+        }
+        if req_str(claims, "sub")? != client.client_id {
+            return Err(TokenError::InvalidClaim("sub"));
+        }
+        if !audiences(claims)?.contains(&self.token_endpoint.as_str()) {
+            return Err(TokenError::WrongAudience);
+        }
+        let (exp, _) = check_times(claims, now, self.leeway, false, None)?;
+        if exp
+            > now
+                .as_secs()
+                .saturating_add(self.max_lifetime)
+                .saturating_add(self.leeway)
+        {
+            return Err(TokenError::LifetimeTooLong);
+        }
+        let jti = req_str(claims, "jti")?;
+        if jti.is_empty() || jti.len() > 256 {
+            return Err(TokenError::InvalidClaim("jti"));
+        }
+        Ok((jti.to_owned(), exp))
+    }
+}
+
+/// The `iss` of an unverified assertion, only to find the client's keys.
+fn unverified_issuer(assertion: &str) -> Result<String, TokenError> {
+    let payload = assertion
+        .split('.')
+        .nth(1)
+        .ok_or(TokenError::NotCompactJws)?;
+    let bytes = b64::decode(payload).ok_or(TokenError::InvalidBase64)?;
+    let claims = json::parse_object(&bytes).map_err(json_error)?;
+    Ok(req_str(&claims, "iss")?.to_owned())
+}

@@ -1,0 +1,173 @@
+//! RFC 7662 token introspection for opaque access tokens, as SMART uses it
+//! (SMART App Launch 2.x, "Token Introspection").
+//!
+//! Sans-IO: [`request_body`] builds the form the host POSTs to the introspection endpoint (the
+//! host adds its own client authentication), [`Introspector::parse_response`] turns the
+//! response into the same [`AccessContext`] a JWT yields, and [`IntrospectionCache`] keeps
+//! answers no longer than the token's `exp` and a configured bound.
+//!
+//! ```
+//! use smart_auth::introspection::{request_body, Introspector};
+//! use smart_auth::UnixTime;
+//! assert_eq!(request_body("tok en", Some("access_token")), "token=tok+en&token_type_hint=access_token");
+//! let introspector = Introspector::new("https://as.example", "https://fhir.example/r4");
+//! let now = UnixTime::from_secs(1_700_000_000);
+//! let body = br#"{"active":true,"scope":"patient/*.rs","client_id":"app","exp":1700000300,
+//!                 "patient":"123","aud":"https://fhir.example/r4"}"#;
+//! let ctx = introspector.parse_response(body, now).unwrap();
+//! assert_eq!(ctx.launch.patient.as_deref(), Some("123"));
+//! assert!(introspector.parse_response(br#"{"active":false}"#, now).is_err());
+//! ```
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::cache::{token_hash, TokenCache};
+use crate::context::AccessContext;
+use crate::error::TokenError;
+use crate::time::UnixTime;
+use crate::validator::claims::{audiences, check_times, context_from_claims, opt_str, req_str};
+use crate::validator::ScopeClaim;
+
+/// Largest accepted introspection response, in bytes.
+pub const MAX_RESPONSE_LEN: usize = 64 * 1024;
+
+/// The form body of an introspection request (RFC 7662 §2.1):
+/// `token=...[&token_type_hint=...]`, `application/x-www-form-urlencoded`.
+pub fn request_body(token: &str, token_type_hint: Option<&str>) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token);
+    if let Some(h) = token_type_hint {
+        form.append_pair("token_type_hint", h);
+    }
+    form.finish()
+}
+
+/// Interprets introspection responses from one authorization server.
+#[derive(Debug, Clone)]
+pub struct Introspector {
+    issuer: String,
+    audience: String,
+    leeway: i64,
+    scope_claim: ScopeClaim,
+    require_audience: bool,
+}
+
+impl Introspector {
+    /// Responses from the authorization server `issuer` (its `iss`, if the response has one,
+    /// must equal it), for this resource server `audience` (if the response has `aud`, it must
+    /// contain it). 30 s leeway.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Introspector {
+        Introspector {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway: 30,
+            scope_claim: ScopeClaim::Scope,
+            require_audience: false,
+        }
+    }
+
+    /// Clock leeway in seconds (0..=300).
+    pub fn leeway(mut self, secs: i64) -> Self {
+        self.leeway = secs.clamp(0, 300);
+        self
+    }
+
+    /// Where scopes come from.
+    pub fn scope_claim(mut self, scope_claim: ScopeClaim) -> Self {
+        self.scope_claim = scope_claim;
+        self
+    }
+
+    /// Also require `aud` in every response (for servers that share one authorization server
+    /// with other resource servers).
+    pub fn require_audience(mut self, require: bool) -> Self {
+        self.require_audience = require;
+        self
+    }
+
+    /// Parses a 200 response body. Anything but `"active": true` is [`TokenError::Inactive`];
+    /// an active response must carry SMART's `scope`, `client_id` and a future `exp`, and the
+    /// launch-context members follow the same shape rules as JWT claims.
+    pub fn parse_response(&self, body: &[u8], now: UnixTime) -> Result<AccessContext, TokenError> {
+        if body.len() > MAX_RESPONSE_LEN {
+            return Err(TokenError::MalformedIntrospection);
+        }
+        let claims = crate::jose::json::parse_object(body)
+            .map_err(|_| TokenError::MalformedIntrospection)?;
+        if claims.get("active") != Some(&Value::Bool(true)) {
+            return Err(TokenError::Inactive);
+        }
+        if let Some(iss) = opt_str(&claims, "iss")? {
+            if iss != self.issuer {
+                return Err(TokenError::WrongIssuer);
+            }
+        }
+        if (claims.contains_key("aud") || self.require_audience)
+            && !audiences(&claims)?.contains(&self.audience.as_str())
+        {
+            return Err(TokenError::WrongAudience);
+        }
+        req_str(&claims, "scope")?;
+        req_str(&claims, "client_id")?;
+        let (exp, _) = check_times(&claims, now, self.leeway, false, None)?;
+        context_from_claims(self.issuer.clone(), exp, claims, self.scope_claim)
+    }
+}
+
+/// Caches introspection answers: positive ones until the token's `exp` (and at most
+/// `max_ttl`), negative ones for `negative_ttl` seconds only.
+#[derive(Debug)]
+pub struct IntrospectionCache {
+    positive: TokenCache<Arc<AccessContext>>,
+    negative: TokenCache<TokenError>,
+    negative_ttl: i64,
+}
+
+impl IntrospectionCache {
+    /// A cache of at most `capacity` positive and `capacity` negative answers.
+    pub fn new(capacity: usize, max_ttl: i64, negative_ttl: i64) -> IntrospectionCache {
+        IntrospectionCache {
+            positive: TokenCache::new(capacity, max_ttl),
+            negative: TokenCache::new(capacity, negative_ttl),
+            negative_ttl: negative_ttl.max(0),
+        }
+    }
+
+    /// The cached answer for `token`, if any.
+    pub fn get(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Option<Result<Arc<AccessContext>, TokenError>> {
+        let key = token_hash(token);
+        if let Some(ctx) = self.positive.get_by_hash(&key, now) {
+            return Some(Ok(ctx));
+        }
+        self.negative.get_by_hash(&key, now).map(Err)
+    }
+
+    /// Records an answer. Only [`TokenError::Inactive`] is cached as negative (a malformed
+    /// response says nothing about the token).
+    pub fn record(
+        &self,
+        token: &str,
+        answer: &Result<Arc<AccessContext>, TokenError>,
+        now: UnixTime,
+    ) {
+        let key = token_hash(token);
+        match answer {
+            Ok(ctx) => self
+                .positive
+                .insert_by_hash(key, ctx.clone(), ctx.expires_at, now),
+            Err(TokenError::Inactive) => self.negative.insert_by_hash(
+                key,
+                TokenError::Inactive,
+                now.as_secs().saturating_add(self.negative_ttl),
+                now,
+            ),
+            Err(_) => {}
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! JOSE building blocks: strict base64url, strict JSON, the JWS header, algorithms and the
+//! compact-serialization JWS (RFC 7515 §7.1), verified with `ring`.
+//!
+//! [`CompactJws::parse`] performs only the cheap structural checks (size, segments, base64url,
+//! header JSON); claims are decoded only after [`CompactJws::verify`] succeeded.
+
+pub mod alg;
+pub mod b64;
+pub mod header;
+pub mod json;
+
+use serde_json::{Map, Value};
+
+use crate::error::TokenError;
+use crate::jwk::Jwk;
+pub use alg::{Algorithm, AlgorithmSet, KeyFamily};
+pub use header::{Header, HeaderRules};
+
+/// Default cap on a whole token, before any decoding (smart.md §3.4).
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Hard cap on a whole token, whatever the configuration (smart.md §3.4).
+pub const HARD_MAX_TOKEN_LEN: usize = 64 * 1024;
+
+/// The largest signature any accepted algorithm produces (RSA-8192).
+const MAX_SIGNATURE_LEN: usize = 1024;
+
+/// A JWS in compact serialization whose structure and header passed the checks, not yet
+/// verified.
+#[derive(Debug)]
+pub struct CompactJws<'a> {
+    header: Header,
+    signing_input: &'a str,
+    payload_b64: &'a str,
+    signature: Vec<u8>,
+}
+
+/// Maps a strict-JSON failure to the token error.
+pub(crate) fn json_error(e: json::JsonError) -> TokenError {
+    match e {
+        json::JsonError::DuplicateMember => TokenError::DuplicateMember,
+        json::JsonError::TooDeep => TokenError::TooDeep,
+        _ => TokenError::InvalidJson,
+    }
+}
+
+impl<'a> CompactJws<'a> {
+    /// Splits and checks a compact JWS: at most `max_len` bytes (and never more than
+    /// [`HARD_MAX_TOKEN_LEN`]), exactly three segments, strict base64url, a strict-JSON header
+    /// of at most 2 KiB that passes [`Header::from_object`] under `rules`.
+    pub fn parse(token: &'a str, max_len: usize, rules: HeaderRules) -> Result<Self, TokenError> {
+        if token.len() > max_len.min(HARD_MAX_TOKEN_LEN) {
+            return Err(TokenError::TooLarge);
+        }
+        let mut parts = token.splitn(4, '.');
+        let (h, p, s) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(h), Some(p), Some(s), None) => (h, p, s),
+            _ => return Err(TokenError::NotCompactJws),
+        };
+        if h.is_empty() || s.is_empty() {
+            return Err(TokenError::NotCompactJws);
+        }
+        if h.len() > header::MAX_HEADER_LEN.div_ceil(3) * 4
+            || s.len() > MAX_SIGNATURE_LEN * 4 / 3 + 2
+        {
+            return Err(TokenError::TooLarge);
+        }
+        let header_bytes = b64::decode(h).ok_or(TokenError::InvalidBase64)?;
+        let header_map = json::parse_object(&header_bytes).map_err(json_error)?;
+        let header = Header::from_object(header_map, rules)?;
+        let signature = b64::decode(s).ok_or(TokenError::InvalidBase64)?;
+        // The payload is decoded after verification, but its encoding is checked cheaply now.
+        if !p
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(TokenError::InvalidBase64);
+        }
+        let signing_input = &token[..h.len() + 1 + p.len()];
+        Ok(CompactJws {
+            header,
+            signing_input,
+            payload_b64: p,
+            signature,
+        })
+    }
+
+    /// The checked header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The signing input (`header.payload`, ASCII).
+    pub fn signing_input(&self) -> &'a str {
+        self.signing_input
+    }
+
+    /// The decoded signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// Verifies the signature with `key` under the header's algorithm, which must be in
+    /// `allowed` and permitted by the key. Returns the verified payload bytes.
+    pub fn verify(&self, key: &Jwk, allowed: AlgorithmSet) -> Result<Vec<u8>, TokenError> {
+        let alg = self.header.alg;
+        if !allowed.contains(alg) || !key.permits(alg) {
+            return Err(TokenError::AlgorithmNotAllowed);
+        }
+        key.verify(alg, self.signing_input.as_bytes(), &self.signature)?;
+        b64::decode(self.payload_b64).ok_or(TokenError::InvalidBase64)
+    }
+
+    /// As [`CompactJws::verify`], then parses the payload as a strict-JSON claims object.
+    pub fn verify_claims(
+        &self,
+        key: &Jwk,
+        allowed: AlgorithmSet,
+    ) -> Result<Map<String, Value>, TokenError> {
+        let payload = self.verify(key, allowed)?;
+        json::parse_object(&payload).map_err(json_error)
+    }
+}

@@ -1,0 +1,486 @@
+//! JWT access-token validation (RFC 9068 profile, RFC 8725 practices, smart.md §3).
+//!
+//! A [`Validator`] holds one [`IssuerConfig`] per trusted authorization server, each with its
+//! own algorithm allow-list and key set. [`Validator::validate`] runs the pipeline in order:
+//! size cap, compact-JWS structure, strict base64url and header JSON, header rules, key
+//! selection (which also picks the issuer, so nothing from the unverified payload is read),
+//! signature, and only then the claims.
+
+pub mod claims;
+
+use std::sync::Arc;
+
+use crate::cache::TokenCache;
+use crate::context::AccessContext;
+use crate::error::TokenError;
+use crate::jose::header::typ_matches;
+use crate::jose::{
+    Algorithm, AlgorithmSet, CompactJws, Header, HeaderRules, DEFAULT_MAX_TOKEN_LEN,
+    HARD_MAX_TOKEN_LEN,
+};
+use crate::jwk::{Jwk, JwkError};
+use crate::jwks::{JwkSet, KeyCache, KeyCachePolicy};
+use crate::time::UnixTime;
+
+/// Which `typ` header values a token must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TypPolicy {
+    /// `at+jwt` / `application/at+jwt` (RFC 9068 §2.1, §4). The default.
+    AccessToken,
+    /// For legacy authorization servers: `at+jwt`, `JWT`, or no `typ` at all. A `typ` naming
+    /// another kind of JWT (`dpop+jwt`, `logout+jwt`, ...) is still refused.
+    AccessTokenOrLegacy,
+    /// Exactly one of these media types (compared case-insensitively, `application/` optional).
+    OneOf(Vec<String>),
+}
+
+impl TypPolicy {
+    pub(crate) fn check(&self, typ: Option<&str>) -> Result<(), TokenError> {
+        let ok = match (self, typ) {
+            (TypPolicy::AccessToken, Some(t)) => typ_matches(t, "at+jwt"),
+            (TypPolicy::AccessTokenOrLegacy, None) => true,
+            (TypPolicy::AccessTokenOrLegacy, Some(t)) => {
+                typ_matches(t, "at+jwt") || typ_matches(t, "jwt")
+            }
+            (TypPolicy::OneOf(list), Some(t)) => list.iter().any(|e| typ_matches(t, e)),
+            (_, None) => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(TokenError::WrongType)
+        }
+    }
+}
+
+/// Which claims a token must carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimProfile {
+    /// RFC 9068 §2.2: `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti` all required.
+    Rfc9068,
+    /// Only `iss`, `aud` and `exp` required (for authorization servers that omit the others).
+    Relaxed,
+}
+
+/// Where granted scopes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScopeClaim {
+    /// The space-separated `scope` string only (RFC 9068 §2.2.3). The default.
+    Scope,
+    /// `scope`, or an `scp` array or string (some identity providers); never both.
+    ScopeOrScp,
+}
+
+/// A configuration mistake found by [`Validator::new`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No issuer was configured.
+    #[error("no issuer configured")]
+    NoIssuers,
+    /// An issuer has no audience (this resource server's FHIR base URL).
+    #[error("issuer {0} has no audience")]
+    NoAudience(String),
+    /// The same issuer is configured twice.
+    #[error("issuer {0} configured twice")]
+    DuplicateIssuer(String),
+    /// Leeway outside 0..=300 seconds.
+    #[error("leeway outside 0..=300 s")]
+    Leeway,
+    /// The algorithm allow-list is empty.
+    #[error("issuer {0} allows no algorithm")]
+    NoAlgorithms(String),
+    /// An HMAC algorithm is allowed without a configured shared secret, or the secret is bad.
+    #[error("HMAC needs an explicitly configured shared secret: {0}")]
+    SharedSecret(JwkError),
+    /// The token size cap exceeds the hard maximum of 64 KiB.
+    #[error("max token length above 64 KiB")]
+    MaxTokenLen,
+}
+
+/// The trust configuration for one authorization server.
+///
+/// ```
+/// use smart_auth::validator::IssuerConfig;
+/// use smart_auth::jose::{Algorithm, AlgorithmSet};
+/// let config = IssuerConfig::new("https://auth.example.org", "https://fhir.example.org/r4")
+///     .jwks_uri("https://auth.example.org/jwks.json")
+///     .algorithms(AlgorithmSet::EMPTY.with(Algorithm::ES256))
+///     .leeway(10);
+/// ```
+#[derive(Debug, Clone)]
+pub struct IssuerConfig {
+    pub(crate) issuer: String,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) algorithms: AlgorithmSet,
+    pub(crate) typ: TypPolicy,
+    pub(crate) leeway: i64,
+    pub(crate) max_lifetime: Option<i64>,
+    pub(crate) max_token_len: usize,
+    pub(crate) profile: ClaimProfile,
+    pub(crate) scope_claim: ScopeClaim,
+    pub(crate) ignore_key_headers: bool,
+    pub(crate) jwks_uri: Option<String>,
+    pub(crate) keys: Option<JwkSet>,
+    pub(crate) key_policy: KeyCachePolicy,
+    pub(crate) shared_secret: Option<Result<Jwk, JwkError>>,
+}
+
+impl IssuerConfig {
+    /// Trust `issuer` (compared byte for byte with `iss`) for tokens whose `aud` contains
+    /// `audience` (this server's FHIR base URL, compared byte for byte). Secure defaults:
+    /// RS256/RS384/ES256/ES384, `typ: at+jwt`, RFC 9068 claims, 30 s leeway, 24 h maximum
+    /// lifetime, 8 KiB maximum size, header keys refused.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> IssuerConfig {
+        IssuerConfig {
+            issuer: issuer.into(),
+            audiences: vec![audience.into()],
+            algorithms: AlgorithmSet::ACCESS_TOKEN_DEFAULT,
+            typ: TypPolicy::AccessToken,
+            leeway: 30,
+            max_lifetime: Some(86_400),
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            profile: ClaimProfile::Rfc9068,
+            scope_claim: ScopeClaim::Scope,
+            ignore_key_headers: false,
+            jwks_uri: None,
+            keys: None,
+            key_policy: KeyCachePolicy::default(),
+            shared_secret: None,
+        }
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Also accept tokens for another audience.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// The algorithm allow-list (each still bound to the key's type, curve and `alg`).
+    pub fn algorithms(mut self, algorithms: AlgorithmSet) -> Self {
+        self.algorithms = algorithms;
+        self
+    }
+
+    /// The `typ` rule.
+    pub fn typ(mut self, typ: TypPolicy) -> Self {
+        self.typ = typ;
+        self
+    }
+
+    /// Clock leeway in seconds for `exp`, `nbf`, `iat` (0..=300).
+    pub fn leeway(mut self, secs: i64) -> Self {
+        self.leeway = secs;
+        self
+    }
+
+    /// Maximum `exp - iat` in seconds, or `None` for no bound.
+    pub fn max_lifetime(mut self, secs: Option<i64>) -> Self {
+        self.max_lifetime = secs;
+        self
+    }
+
+    /// Maximum token length in bytes, checked before any decoding (at most 64 KiB).
+    pub fn max_token_len(mut self, bytes: usize) -> Self {
+        self.max_token_len = bytes;
+        self
+    }
+
+    /// Which claims are required.
+    pub fn profile(mut self, profile: ClaimProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Where scopes come from.
+    pub fn scope_claim(mut self, scope_claim: ScopeClaim) -> Self {
+        self.scope_claim = scope_claim;
+        self
+    }
+
+    /// Ignore (instead of refusing) tokens carrying `jwk`, `jku`, `x5u` or `x5c`. They are never
+    /// used either way; some servers include `x5c` out of habit.
+    pub fn ignore_key_headers(mut self, ignore: bool) -> Self {
+        self.ignore_key_headers = ignore;
+        self
+    }
+
+    /// The issuer's `jwks_uri`, for the host's fetcher (the crate never fetches).
+    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.jwks_uri = Some(uri.into());
+        self
+    }
+
+    /// A fixed key set: no refresh is ever requested.
+    pub fn jwks(mut self, keys: JwkSet) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The refresh policy for a fetched key set.
+    pub fn key_cache_policy(mut self, policy: KeyCachePolicy) -> Self {
+        self.key_policy = policy;
+        self
+    }
+
+    /// Dangerous: accept HMAC-signed tokens under a shared secret (also adds `alg` to the
+    /// allow-list). Anyone holding the secret, including every resource server sharing it, can
+    /// mint tokens. Never needed with SMART authorization servers that publish a JWKS.
+    pub fn dangerous_shared_secret(mut self, secret: &[u8], alg: Algorithm) -> Self {
+        self.shared_secret = Some(Jwk::dangerous_shared_secret(secret, alg, None));
+        self.algorithms = self.algorithms.with(alg);
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Issuer {
+    config: IssuerConfig,
+    keys: KeyCache,
+    secret: Option<Arc<Jwk>>,
+    header_rules: HeaderRules,
+}
+
+/// Validates JWT access tokens for one or more trusted issuers. Cheap to share (`Sync`).
+///
+/// See the [crate documentation](crate) for a complete example.
+#[derive(Debug)]
+pub struct Validator {
+    issuers: Vec<Issuer>,
+    max_token_len: usize,
+    cache: Option<TokenCache<Arc<AccessContext>>>,
+}
+
+/// A key-set fetch the host should perform, from [`Validator::refreshes_due`].
+#[derive(Debug)]
+pub struct KeyFetch {
+    /// The issuer whose keys to fetch.
+    pub issuer: String,
+    /// Its configured `jwks_uri`, if any.
+    pub jwks_uri: Option<String>,
+    /// The ticket to hand back with the result.
+    pub ticket: crate::jwks::RefreshTicket,
+}
+
+impl Validator {
+    /// A validator for the given issuers, without a token cache.
+    pub fn new(configs: impl IntoIterator<Item = IssuerConfig>) -> Result<Validator, ConfigError> {
+        let mut issuers: Vec<Issuer> = Vec::new();
+        for mut config in configs {
+            if config.audiences.iter().all(String::is_empty) {
+                return Err(ConfigError::NoAudience(config.issuer));
+            }
+            if issuers.iter().any(|i| i.config.issuer == config.issuer) {
+                return Err(ConfigError::DuplicateIssuer(config.issuer));
+            }
+            if !(0..=300).contains(&config.leeway) {
+                return Err(ConfigError::Leeway);
+            }
+            if config.max_token_len > HARD_MAX_TOKEN_LEN {
+                return Err(ConfigError::MaxTokenLen);
+            }
+            let secret = match config.shared_secret.take() {
+                Some(Ok(k)) => Some(Arc::new(k)),
+                Some(Err(e)) => return Err(ConfigError::SharedSecret(e)),
+                None => None,
+            };
+            // HMAC only with an explicit secret, and only for that secret's algorithm.
+            for alg in config.algorithms.iter().filter(|a| a.is_symmetric()) {
+                if !secret.as_ref().is_some_and(|k| k.permits(alg)) {
+                    return Err(ConfigError::SharedSecret(JwkError::AlgorithmMismatch));
+                }
+            }
+            if config.algorithms.is_empty() {
+                return Err(ConfigError::NoAlgorithms(config.issuer));
+            }
+            let keys = match config.keys.take() {
+                Some(set) => KeyCache::fixed(set),
+                None => KeyCache::new(config.key_policy),
+            };
+            let header_rules = HeaderRules {
+                embedded_jwk: false,
+                ignore_key_headers: config.ignore_key_headers,
+            };
+            issuers.push(Issuer {
+                config,
+                keys,
+                secret,
+                header_rules,
+            });
+        }
+        if issuers.is_empty() {
+            return Err(ConfigError::NoIssuers);
+        }
+        let max_token_len = issuers
+            .iter()
+            .map(|i| i.config.max_token_len)
+            .max()
+            .unwrap_or(0);
+        Ok(Validator {
+            issuers,
+            max_token_len,
+            cache: None,
+        })
+    }
+
+    /// Adds a validated-token cache of at most `capacity` entries, used by
+    /// [`Validator::validate_cached`]. Entries never outlive the token's `exp` nor `max_ttl`
+    /// seconds.
+    pub fn with_cache(mut self, capacity: usize, max_ttl: i64) -> Validator {
+        self.cache = Some(TokenCache::new(capacity, max_ttl));
+        self
+    }
+
+    /// The key cache of `issuer`, for the host's refresh loop.
+    pub fn key_cache(&self, issuer: &str) -> Option<&KeyCache> {
+        self.issuers
+            .iter()
+            .find(|i| i.config.issuer == issuer)
+            .map(|i| &i.keys)
+    }
+
+    /// Claims every key-set fetch that is due now (at most one ticket per issuer at a time).
+    pub fn refreshes_due(&self, now: UnixTime) -> Vec<KeyFetch> {
+        self.issuers
+            .iter()
+            .filter_map(|i| {
+                i.keys.begin_refresh(now).map(|ticket| KeyFetch {
+                    issuer: i.config.issuer.clone(),
+                    jwks_uri: i.config.jwks_uri.clone(),
+                    ticket,
+                })
+            })
+            .collect()
+    }
+
+    /// Validates a bearer JWT access token at time `now`.
+    ///
+    /// A sender-constrained token (with `cnf`) is refused here: it needs its proof, see
+    /// [`crate::dpop`] and [`crate::mtls`], and [`Validator::validate_constrained`].
+    pub fn validate(&self, token: &str, now: UnixTime) -> Result<AccessContext, TokenError> {
+        let ctx = self.validate_constrained(token, now)?;
+        match &ctx.confirmation {
+            None => Ok(ctx),
+            Some(cnf) if cnf.get("jkt").is_some() => Err(TokenError::DpopRequired),
+            Some(_) => Err(TokenError::CertificateMismatch),
+        }
+    }
+
+    /// As [`Validator::validate`], through the validated-token cache when one is configured
+    /// ([`Validator::with_cache`]): a repeated token skips signature verification.
+    pub fn validate_cached(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<Arc<AccessContext>, TokenError> {
+        if let Some(cache) = &self.cache {
+            if let Some(ctx) = cache.get(token, now) {
+                return Ok(ctx);
+            }
+        }
+        let ctx = Arc::new(self.validate(token, now)?);
+        if let Some(cache) = &self.cache {
+            cache.insert(token, ctx.clone(), ctx.expires_at, now);
+        }
+        Ok(ctx)
+    }
+
+    /// Validates the token and returns its context even when it is sender-constrained; the
+    /// caller must then check the confirmation (`cnf`) against the proof it received, e.g. with
+    /// [`crate::dpop::DpopValidator`] or [`crate::mtls::check_certificate_binding`].
+    pub fn validate_constrained(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<AccessContext, TokenError> {
+        if token.len() > self.max_token_len {
+            return Err(TokenError::TooLarge);
+        }
+        // Parse under the first issuer's header rules, then re-check per issuer: the rules
+        // differ only in whether key headers are ignored.
+        let lenient = HeaderRules {
+            embedded_jwk: false,
+            ignore_key_headers: true,
+        };
+        let jws = CompactJws::parse(token, self.max_token_len, lenient)?;
+        let header = jws.header();
+        let (issuer, claims) = self.verify(&jws, header, token.len(), now)?;
+        claims::check_access_token(claims, &issuer.config, now)
+    }
+
+    fn verify<'v>(
+        &'v self,
+        jws: &CompactJws<'_>,
+        header: &Header,
+        len: usize,
+        now: UnixTime,
+    ) -> Result<(&'v Issuer, serde_json::Map<String, serde_json::Value>), TokenError> {
+        let mut last_err: Option<TokenError> = None;
+        let mut tried = false;
+        for issuer in &self.issuers {
+            let c = &issuer.config;
+            if len > c.max_token_len || !c.algorithms.contains(header.alg) {
+                last_err = merge(last_err, TokenError::AlgorithmNotAllowed);
+                continue;
+            }
+            if !issuer.header_rules.ignore_key_headers && header.carries_key() {
+                return Err(TokenError::HeaderKey);
+            }
+            c.typ.check(header.typ.as_deref())?;
+            let key = if header.alg.is_symmetric() {
+                issuer.secret.clone().ok_or(TokenError::UnknownKey)
+            } else if self.issuers.len() == 1 {
+                issuer.keys.select(header, now)
+            } else {
+                issuer.keys.select_quiet(header, now)
+            };
+            match key {
+                Ok(key) => {
+                    tried = true;
+                    match jws.verify_claims(&key, c.algorithms) {
+                        Ok(claims) => return Ok((issuer, claims)),
+                        Err(e) => last_err = merge(last_err, e),
+                    }
+                }
+                Err(e) => last_err = merge(last_err, e),
+            }
+        }
+        let err = last_err.unwrap_or(TokenError::UnknownKey);
+        if !tried && err == TokenError::UnknownKey && self.issuers.len() > 1 {
+            for issuer in &self.issuers {
+                issuer.keys.note_unknown_key(now);
+            }
+        }
+        Err(err)
+    }
+
+    /// The issuer configurations.
+    pub fn issuers(&self) -> impl Iterator<Item = &IssuerConfig> {
+        self.issuers.iter().map(|i| &i.config)
+    }
+}
+
+/// Keeps the most telling error across issuers: a signature failure beats a missing key.
+fn merge(prev: Option<TokenError>, next: TokenError) -> Option<TokenError> {
+    let Some(prev) = prev else { return Some(next) };
+    let rank = |e: &TokenError| match e {
+        TokenError::BadSignature | TokenError::InvalidBase64 | TokenError::InvalidJson => 3,
+        TokenError::DuplicateMember | TokenError::TooDeep => 3,
+        TokenError::AmbiguousKey => 2,
+        TokenError::UnknownKey => 1,
+        _ => 0,
+    };
+    Some(if rank(&next) >= rank(&prev) {
+        next
+    } else {
+        prev
+    })
+}

@@ -1,0 +1,236 @@
+//! Backend Services client assertions (RFC 7523, SMART client-confidential-asymmetric).
+
+use serde_json::{json, Value};
+use smart_auth::client_assertion::{ClientAssertionValidator, RegisteredClient, JWT_BEARER};
+use smart_auth::jose::Algorithm;
+use smart_auth::jwks::{JwkSet, KeyCachePolicy};
+use smart_auth::replay::InMemoryReplayStore;
+use smart_auth::testing::TestKey;
+use smart_auth::{TokenError, UnixTime};
+
+const ENDPOINT: &str = "https://as.example.org/token";
+const NOW: UnixTime = UnixTime::from_secs(1_760_000_000);
+
+fn claims(jti: &str) -> Value {
+    json!({"iss": "app-1", "sub": "app-1", "aud": ENDPOINT, "exp": NOW.as_secs() + 240, "jti": jti})
+}
+
+fn validator(key: &TestKey) -> ClientAssertionValidator {
+    ClientAssertionValidator::new(ENDPOINT)
+        .register(RegisteredClient::new("app-1").jwks(JwkSet::from_keys([key.public_jwk()])))
+}
+
+#[test]
+fn smart_required_algorithms_accepted() {
+    for alg in [
+        Algorithm::RS384,
+        Algorithm::ES384,
+        Algorithm::RS256,
+        Algorithm::ES256,
+        Algorithm::PS256,
+        Algorithm::EdDSA,
+    ] {
+        let key = TestKey::new(alg);
+        let store = InMemoryReplayStore::new(100);
+        let a = key.sign_json(Some("JWT"), &claims("j"));
+        let c = validator(&key)
+            .validate(&a, &store, NOW)
+            .unwrap_or_else(|e| panic!("{alg}: {e:?}"));
+        assert_eq!(
+            (c.client_id.as_str(), c.algorithm, c.jti.as_str()),
+            ("app-1", alg, "j")
+        );
+    }
+}
+
+#[test]
+fn claim_rules() {
+    let key = TestKey::new(Algorithm::ES384);
+    let v = validator(&key);
+    let store = InMemoryReplayStore::new(100);
+    let n = NOW.as_secs();
+    let cases: Vec<(Value, TokenError)> = vec![
+        (
+            json!({"iss": "app-1", "sub": "app-2", "aud": ENDPOINT, "exp": n + 60, "jti": "1"}),
+            TokenError::InvalidClaim("sub"),
+        ),
+        (
+            json!({"iss": "app-1", "aud": ENDPOINT, "exp": n + 60, "jti": "2"}),
+            TokenError::MissingClaim("sub"),
+        ),
+        (
+            json!({"iss": "app-1", "sub": "app-1", "aud": "https://as.example.org/token/", "exp": n + 60, "jti": "3"}),
+            TokenError::WrongAudience,
+        ),
+        (
+            json!({"iss": "app-1", "sub": "app-1", "aud": [ENDPOINT, "x"], "exp": n + 60, "jti": "3b"}),
+            TokenError::InvalidClaim(""),
+        ),
+        (
+            json!({"iss": "app-1", "sub": "app-1", "aud": ENDPOINT, "jti": "4"}),
+            TokenError::MissingClaim("exp"),
+        ),
+        (
+            json!({"iss": "app-1", "sub": "app-1", "aud": ENDPOINT, "exp": n - 31, "jti": "5"}),
+            TokenError::Expired,
+        ),
+        (
+            json!({"iss": "app-1", "sub": "app-1", "aud": ENDPOINT, "exp": n + 331, "jti": "6"}),
+            TokenError::LifetimeTooLong,
+        ),
+        (
+            json!({"iss": "app-1", "sub": "app-1", "aud": ENDPOINT, "exp": n + 60}),
+            TokenError::MissingClaim("jti"),
+        ),
+        (
+            json!({"iss": "app-1", "sub": "app-1", "aud": ENDPOINT, "exp": "soon", "jti": "7"}),
+            TokenError::InvalidClaim("exp"),
+        ),
+        (
+            json!({"iss": "app-9", "sub": "app-9", "aud": ENDPOINT, "exp": n + 60, "jti": "8"}),
+            TokenError::UnknownClient,
+        ),
+    ];
+    for (c, want) in cases {
+        let got = v.validate(&key.sign_json(Some("JWT"), &c), &store, NOW);
+        if want == TokenError::InvalidClaim("") {
+            assert!(
+                got.is_ok(),
+                "aud array containing the endpoint is fine: {c}"
+            );
+        } else {
+            assert_eq!(got, Err(want), "{c}");
+        }
+    }
+}
+
+#[test]
+fn header_rules() {
+    let key = TestKey::new(Algorithm::RS384);
+    let v = validator(&key);
+    let store = InMemoryReplayStore::new(100);
+    let body = claims("h").to_string();
+    let sign = |h: Value| key.sign_raw(h.to_string().as_bytes(), body.as_bytes());
+    let kid = key.kid().unwrap();
+    assert_eq!(
+        v.validate(&sign(json!({"alg": "RS384"})), &store, NOW),
+        Err(TokenError::MissingClaim("kid"))
+    );
+    assert_eq!(
+        v.validate(
+            &sign(json!({"alg": "RS384", "kid": kid, "typ": "at+jwt"})),
+            &store,
+            NOW
+        ),
+        Err(TokenError::WrongType)
+    );
+    assert_eq!(
+        v.validate(
+            &sign(json!({"alg": "RS384", "kid": kid, "jwk": key.public_jwk_json()})),
+            &store,
+            NOW
+        ),
+        Err(TokenError::HeaderKey)
+    );
+    assert_eq!(
+        v.validate(
+            &sign(json!({"alg": "RS384", "kid": kid, "jku": "https://evil/jwks"})),
+            &store,
+            NOW
+        ),
+        Err(TokenError::HeaderKey)
+    );
+    assert_eq!(
+        v.validate(&sign(json!({"alg": "RS384", "kid": "other"})), &store, NOW),
+        Err(TokenError::UnknownKey)
+    );
+    assert_eq!(
+        v.validate(&sign(json!({"alg": "none", "kid": kid})), &store, NOW),
+        Err(TokenError::AlgNone)
+    );
+    assert!(
+        v.validate(&sign(json!({"alg": "RS384", "kid": kid})), &store, NOW)
+            .is_ok(),
+        "typ optional"
+    );
+}
+
+#[test]
+fn jku_must_equal_registered_url() {
+    let key = TestKey::new(Algorithm::ES384);
+    let url = "https://app.example/jwks.json";
+    let v = ClientAssertionValidator::new(ENDPOINT)
+        .register(RegisteredClient::new("app-1").jwks_url(url, KeyCachePolicy::default()));
+    let cache = v.client("app-1").unwrap().keys();
+    let ticket = cache.begin_refresh(NOW).unwrap();
+    cache
+        .complete_refresh(
+            ticket,
+            json!({"keys": [key.public_jwk_json()]})
+                .to_string()
+                .as_bytes(),
+            Some("max-age=300"),
+            NOW,
+        )
+        .unwrap();
+    let store = InMemoryReplayStore::new(100);
+    let body = claims("k").to_string();
+    let h = json!({"alg": "ES384", "kid": key.kid().unwrap(), "jku": url, "typ": "JWT"});
+    assert!(v
+        .validate(
+            &key.sign_raw(h.to_string().as_bytes(), body.as_bytes()),
+            &store,
+            NOW
+        )
+        .is_ok());
+}
+
+#[test]
+fn replay_per_client() {
+    let key = TestKey::new(Algorithm::ES384);
+    let v = validator(&key);
+    let store = InMemoryReplayStore::new(100);
+    let a = key.sign_json(Some("JWT"), &claims("once"));
+    assert!(v.validate(&a, &store, NOW).is_ok());
+    assert_eq!(v.validate(&a, &store, NOW), Err(TokenError::Replayed));
+    // A new assertion reusing the jti is a replay too.
+    let b = key.sign_json(Some("JWT"), &json!({"iss": "app-1", "sub": "app-1", "aud": ENDPOINT, "exp": NOW.as_secs() + 200, "jti": "once"}));
+    assert_eq!(v.validate(&b, &store, NOW), Err(TokenError::Replayed));
+}
+
+#[test]
+fn forged_and_symmetric() {
+    let key = TestKey::new(Algorithm::ES384);
+    let v = validator(&key);
+    let store = InMemoryReplayStore::new(100);
+    let other = TestKey::new(Algorithm::ES256).with_kid(key.kid());
+    assert_eq!(
+        v.validate(&other.sign_json(Some("JWT"), &claims("f")), &store, NOW),
+        Err(TokenError::UnknownKey)
+    );
+    let hs = TestKey::new(Algorithm::HS256).with_kid(key.kid());
+    assert_eq!(
+        v.validate(&hs.sign_json(Some("JWT"), &claims("h")), &store, NOW),
+        Err(TokenError::AlgorithmNotAllowed)
+    );
+}
+
+#[test]
+fn form_parameters() {
+    let key = TestKey::new(Algorithm::ES384);
+    let v = validator(&key);
+    let store = InMemoryReplayStore::new(100);
+    let a = key.sign_json(Some("JWT"), &claims("form"));
+    assert_eq!(
+        v.validate_form(Some("urn:other"), Some(&a), &store, NOW),
+        Err(TokenError::MalformedAuthorization)
+    );
+    assert_eq!(
+        v.validate_form(Some(JWT_BEARER), None, &store, NOW),
+        Err(TokenError::MissingCredentials)
+    );
+    assert!(v
+        .validate_form(Some(JWT_BEARER), Some(&a), &store, NOW)
+        .is_ok());
+    assert_eq!(TokenError::Replayed.oauth_error(), "invalid_client");
+}

@@ -1,0 +1,271 @@
+//! RFC 7662 introspection and OIDC ID tokens.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use smart_auth::introspection::{request_body, IntrospectionCache, Introspector};
+use smart_auth::jose::Algorithm;
+use smart_auth::jwks::KeyCache;
+use smart_auth::oidc::{half_hash, IdTokenExpectations, IdTokenValidator};
+use smart_auth::testing::{TestIssuer, TestKey};
+use smart_auth::{TokenError, UnixTime};
+
+const ISS: &str = "https://as.example.org";
+const AUD: &str = "https://fhir.example.org/r4";
+const NOW: UnixTime = UnixTime::from_secs(1_760_000_000);
+
+fn active() -> serde_json::Value {
+    json!({"active": true, "scope": "patient/Observation.rs launch/patient", "client_id": "app",
+           "exp": NOW.as_secs() + 600, "patient": "123", "encounter": "e1", "sub": "u1", "iss": ISS,
+           "fhirUser": "Practitioner/9", "fhirContext": [{"reference": "Encounter/e1"}], "aud": AUD})
+}
+
+fn parse(v: &serde_json::Value) -> Result<smart_auth::AccessContext, TokenError> {
+    Introspector::new(ISS, AUD).parse_response(v.to_string().as_bytes(), NOW)
+}
+
+#[test]
+fn request_body_is_form_encoded() {
+    assert_eq!(request_body("a+b&c=d", None), "token=a%2Bb%26c%3Dd");
+    assert_eq!(
+        request_body("t", Some("access_token")),
+        "token=t&token_type_hint=access_token"
+    );
+}
+
+#[test]
+fn active_response_maps_like_jwt_claims() {
+    let ctx = parse(&active()).unwrap();
+    assert_eq!(ctx.issuer, ISS);
+    assert_eq!(ctx.client_id.as_deref(), Some("app"));
+    assert_eq!(ctx.subject.as_deref(), Some("u1"));
+    assert_eq!(ctx.launch.patient.as_deref(), Some("123"));
+    assert_eq!(ctx.launch.encounter.as_deref(), Some("e1"));
+    assert_eq!(ctx.launch.fhir_context, vec!["Encounter/e1"]);
+    assert_eq!(ctx.fhir_user.as_deref(), Some("Practitioner/9"));
+    assert_eq!(ctx.expires_at, NOW.as_secs() + 600);
+    assert_eq!(
+        ctx.scopes,
+        smart_auth::ScopeSet::parse("patient/Observation.rs launch/patient")
+    );
+}
+
+#[test]
+fn inactive_and_malformed() {
+    for body in [
+        json!({"active": false}),
+        json!({"active": "true"}),
+        json!({"active": 1}),
+        json!({"scope": "x"}),
+        json!({"active": null}),
+    ] {
+        assert_eq!(parse(&body), Err(TokenError::Inactive), "{body}");
+    }
+    let i = Introspector::new(ISS, AUD);
+    assert_eq!(
+        i.parse_response(b"not json", NOW),
+        Err(TokenError::MalformedIntrospection)
+    );
+    assert_eq!(
+        i.parse_response(br#"{"active":true,"active":false}"#, NOW),
+        Err(TokenError::MalformedIntrospection)
+    );
+    assert_eq!(
+        i.parse_response(&vec![b' '; 70_000], NOW),
+        Err(TokenError::MalformedIntrospection)
+    );
+}
+
+#[test]
+fn smart_fields_required_and_typed() {
+    for (name, want) in [
+        ("scope", TokenError::MissingClaim("scope")),
+        ("client_id", TokenError::MissingClaim("client_id")),
+        ("exp", TokenError::MissingClaim("exp")),
+    ] {
+        let mut b = active();
+        b.as_object_mut().unwrap().remove(name);
+        assert_eq!(parse(&b), Err(want), "{name}");
+    }
+    let cases = [
+        ("exp", json!(NOW.as_secs() - 31), TokenError::Expired),
+        ("exp", json!("soon"), TokenError::InvalidClaim("exp")),
+        (
+            "iss",
+            json!("https://other.example"),
+            TokenError::WrongIssuer,
+        ),
+        (
+            "aud",
+            json!("https://other.example/fhir"),
+            TokenError::WrongAudience,
+        ),
+        (
+            "patient",
+            json!(["123"]),
+            TokenError::InvalidClaim("patient"),
+        ),
+        ("scope", json!(["a"]), TokenError::InvalidClaim("scope")),
+        (
+            "cnf",
+            json!({"x5t": "abc"}),
+            TokenError::UnsupportedConfirmation,
+        ),
+    ];
+    for (name, value, want) in cases {
+        let mut b = active();
+        b[name] = value;
+        assert_eq!(parse(&b), Err(want), "{name}");
+    }
+    let strict = Introspector::new(ISS, AUD).require_audience(true);
+    let mut b = active();
+    b.as_object_mut().unwrap().remove("aud");
+    assert_eq!(
+        strict.parse_response(b.to_string().as_bytes(), NOW),
+        Err(TokenError::MissingClaim("aud"))
+    );
+}
+
+#[test]
+fn cache_bounds() {
+    let cache = IntrospectionCache::new(100, 60, 5);
+    let ctx = Arc::new(parse(&active()).unwrap());
+    cache.record("tok", &Ok(ctx.clone()), NOW);
+    assert!(matches!(cache.get("tok", NOW.plus(59)), Some(Ok(_))));
+    assert!(cache.get("tok", NOW.plus(60)).is_none(), "configured max");
+    let mut short = active();
+    short["exp"] = json!(NOW.as_secs() + 10);
+    let short = Arc::new(parse(&short).unwrap());
+    cache.record("short", &Ok(short), NOW);
+    assert!(cache.get("short", NOW.plus(10)).is_none(), "never past exp");
+    cache.record("dead", &Err(TokenError::Inactive), NOW);
+    assert_eq!(
+        cache.get("dead", NOW.plus(4)).map(|r| r.err()),
+        Some(Some(TokenError::Inactive))
+    );
+    assert!(
+        cache.get("dead", NOW.plus(5)).is_none(),
+        "negative answers are short-lived"
+    );
+    cache.record("broken", &Err(TokenError::MalformedIntrospection), NOW);
+    assert!(cache.get("broken", NOW).is_none());
+}
+
+fn oidc() -> (TestIssuer, IdTokenValidator) {
+    let i = TestIssuer::with_key(ISS, "app", TestKey::new(Algorithm::RS256));
+    let v = IdTokenValidator::new(ISS, "app", KeyCache::fixed(i.jwk_set()));
+    (i, v)
+}
+
+#[test]
+fn id_token_valid() {
+    let (i, v) = oidc();
+    let access = "access-token-value";
+    let t = i
+        .token(NOW)
+        .header("typ", "JWT")
+        .claim("nonce", "n-0S6")
+        .claim("auth_time", NOW.as_secs() - 100)
+        .claim("at_hash", half_hash(access, Algorithm::RS256))
+        .claim("c_hash", half_hash("code-1", Algorithm::RS256))
+        .fhir_user("Patient/123")
+        .sign();
+    let expect = IdTokenExpectations {
+        nonce: Some("n-0S6"),
+        max_age: Some(3600),
+        access_token: Some(access),
+        code: Some("code-1"),
+    };
+    let id = v.validate(&t, &expect, NOW).unwrap();
+    assert_eq!(id.subject, "test-user");
+    assert_eq!(id.fhir_user.as_deref(), Some("Patient/123"));
+    assert_eq!(id.auth_time, Some(NOW.as_secs() - 100));
+}
+
+#[test]
+fn id_token_rules() {
+    let (i, v) = oidc();
+    let e = IdTokenExpectations {
+        nonce: Some("n"),
+        ..Default::default()
+    };
+    let base = || i.token(NOW).header("typ", "JWT").claim("nonce", "n");
+    let cases = [
+        (
+            base().claim("aud", "other").sign(),
+            TokenError::WrongAudience,
+        ),
+        (
+            base().claim("aud", json!(["app", "other"])).sign(),
+            TokenError::MissingClaim("azp"),
+        ),
+        (
+            base()
+                .claim("aud", json!(["app", "other"]))
+                .claim("azp", "other")
+                .sign(),
+            TokenError::InvalidClaim("azp"),
+        ),
+        (
+            base().claim("nonce", "m").sign(),
+            TokenError::InvalidClaim("nonce"),
+        ),
+        (
+            base().without("nonce").sign(),
+            TokenError::InvalidClaim("nonce"),
+        ),
+        (
+            base().without("iat").sign(),
+            TokenError::MissingClaim("iat"),
+        ),
+        (
+            base().claim("iss", "https://as.example.org/").sign(),
+            TokenError::WrongIssuer,
+        ),
+        (base().header("typ", "at+jwt").sign(), TokenError::WrongType),
+        (
+            base().claim("at_hash", "AAAAAAAAAAAAAAAAAAAAAA").sign(),
+            TokenError::InvalidClaim("at_hash"),
+        ),
+        (
+            base().fhir_user("Observation/1").sign(),
+            TokenError::InvalidClaim("fhirUser"),
+        ),
+    ];
+    for (t, want) in cases {
+        let e2 = IdTokenExpectations {
+            access_token: Some("tok"),
+            ..e
+        };
+        assert_eq!(v.validate(&t, &e2, NOW), Err(want.clone()), "{want:?}");
+    }
+    assert!(v
+        .validate(
+            &base()
+                .claim("aud", json!(["app", "other"]))
+                .claim("azp", "app")
+                .sign(),
+            &e,
+            NOW
+        )
+        .is_ok());
+    let max_age = IdTokenExpectations {
+        max_age: Some(60),
+        ..e
+    };
+    assert_eq!(
+        v.validate(&base().sign(), &max_age, NOW),
+        Err(TokenError::MissingClaim("auth_time"))
+    );
+    let old = base().claim("auth_time", NOW.as_secs() - 1000).sign();
+    assert_eq!(
+        v.validate(&old, &max_age, NOW),
+        Err(TokenError::InvalidClaim("auth_time"))
+    );
+    // An access token is not an ID token: wrong audience.
+    let at = TestIssuer::with_key(ISS, AUD, TestKey::new(Algorithm::RS256))
+        .token(NOW)
+        .claim("nonce", "n")
+        .sign();
+    assert_eq!(v.validate(&at, &e, NOW), Err(TokenError::WrongType));
+}

@@ -1,0 +1,755 @@
+//! Every rule of the JWT access-token validator (smart.md §3), one test each, and the hostile
+//! token classes of threats.md §2.
+
+use serde_json::json;
+use smart_auth::jose::{b64, Algorithm, AlgorithmSet};
+use smart_auth::jwks::JwkSet;
+use smart_auth::testing::{TestIssuer, TestKey};
+use smart_auth::validator::{ClaimProfile, IssuerConfig, ScopeClaim, TypPolicy};
+use smart_auth::{TokenError, UnixTime, Validator};
+
+const ISS: &str = "https://as.example.org";
+const AUD: &str = "https://fhir.example.org/r4";
+const NOW: UnixTime = UnixTime::from_secs(1_760_000_000);
+
+fn issuer() -> TestIssuer {
+    TestIssuer::new(ISS, AUD)
+}
+
+fn check(v: &Validator, token: &str) -> Result<smart_auth::AccessContext, TokenError> {
+    v.validate(token, NOW)
+}
+
+#[test]
+fn valid_token_yields_context() {
+    let i = issuer();
+    let t = i
+        .token(NOW)
+        .scope("patient/Observation.rs launch/patient openid fhirUser")
+        .patient("123")
+        .encounter("enc-1")
+        .fhir_user("https://fhir.example.org/r4/Practitioner/p1")
+        .claim("fhirContext", json!([{"reference": "Location/l1"}, {"canonical": "http://x/Questionnaire/q|1"}, {"identifier": {"value": "x"}}]))
+        .sign();
+    let ctx = check(&i.validator(), &t).unwrap();
+    assert_eq!(ctx.issuer, ISS);
+    assert_eq!(ctx.subject.as_deref(), Some("test-user"));
+    assert_eq!(ctx.client_id.as_deref(), Some("test-client"));
+    assert_eq!(ctx.launch.patient.as_deref(), Some("123"));
+    assert_eq!(ctx.launch.encounter.as_deref(), Some("enc-1"));
+    assert_eq!(
+        ctx.launch.fhir_context,
+        vec!["Location/l1", "http://x/Questionnaire/q|1"]
+    );
+    assert_eq!(
+        ctx.fhir_user.as_deref(),
+        Some("https://fhir.example.org/r4/Practitioner/p1")
+    );
+    assert_eq!(ctx.expires_at, NOW.as_secs() + 300);
+    assert!(ctx.token_id.is_some());
+    assert_eq!(
+        ctx.scopes,
+        smart_auth::ScopeSet::parse("patient/Observation.rs launch/patient openid fhirUser")
+    );
+    assert_eq!(ctx.raw_claims["iss"], ISS);
+}
+
+#[test]
+fn every_accepted_algorithm_validates() {
+    for alg in AlgorithmSet::ASYMMETRIC.iter() {
+        let i = TestIssuer::with_key(ISS, AUD, TestKey::new(alg));
+        let t = i.token(NOW).sign();
+        check(&i.validator(), &t).unwrap_or_else(|e| panic!("{alg}: {e:?}"));
+    }
+}
+
+#[test]
+fn algorithm_allow_list_is_per_issuer() {
+    let i = TestIssuer::with_key(ISS, AUD, TestKey::new(Algorithm::PS256));
+    let v = Validator::new([i.config().algorithms(AlgorithmSet::ACCESS_TOKEN_DEFAULT)]).unwrap();
+    assert_eq!(
+        check(&v, &i.token(NOW).sign()),
+        Err(TokenError::AlgorithmNotAllowed)
+    );
+}
+
+#[test]
+fn alg_none_in_every_spelling() {
+    let i = issuer();
+    let payload = b64::encode(&serde_json::to_vec(i.token(NOW).claims()).unwrap());
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let header = b64::encode(format!(r#"{{"alg":"{alg}","typ":"at+jwt"}}"#).as_bytes());
+        for sig in ["", "AAAA"] {
+            let t = format!("{header}.{payload}.{sig}");
+            let e = check(&i.validator(), &t).unwrap_err();
+            assert!(
+                matches!(e, TokenError::AlgNone | TokenError::NotCompactJws),
+                "{alg} {sig}: {e:?}"
+            );
+        }
+    }
+    // A valid token with its signature stripped.
+    let t = i.token(NOW).sign();
+    let stripped = &t[..t.rfind('.').unwrap() + 1];
+    assert_eq!(
+        check(&i.validator(), stripped),
+        Err(TokenError::NotCompactJws)
+    );
+}
+
+#[test]
+fn hmac_with_public_key_bytes_is_refused() {
+    // Algorithm confusion: HS256 "keyed" with the RSA public JWK's bytes.
+    let i = issuer();
+    let jwk_bytes = i.key().public_jwk_json().to_string();
+    let header = br#"{"alg":"HS256","typ":"at+jwt","kid":"test-rs256-1"}"#;
+    let payload = serde_json::to_vec(i.token(NOW).claims()).unwrap();
+    let input = format!("{}.{}", b64::encode(header), b64::encode(&payload));
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, jwk_bytes.as_bytes());
+    let t = format!(
+        "{input}.{}",
+        b64::encode(ring::hmac::sign(&key, input.as_bytes()).as_ref())
+    );
+    assert_eq!(
+        check(&i.validator(), &t),
+        Err(TokenError::AlgorithmNotAllowed)
+    );
+}
+
+#[test]
+fn hmac_only_with_explicit_secret() {
+    let i = TestIssuer::with_key(ISS, AUD, TestKey::new(Algorithm::HS256));
+    let t = i.token(NOW).sign();
+    assert!(
+        check(&i.validator(), &t).is_ok(),
+        "explicit secret configured"
+    );
+    // An allow-list naming HS256 without a secret is a configuration error.
+    let bad = IssuerConfig::new(ISS, AUD).algorithms(AlgorithmSet::EMPTY.with(Algorithm::HS256));
+    assert!(Validator::new([bad]).is_err());
+    // A JWKS `oct` key is never imported.
+    let set = JwkSet::parse(
+        json!({"keys": [i.key().public_jwk_json()]})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    assert!(set.is_empty());
+    // A too-short secret is refused.
+    assert!(Validator::new([
+        IssuerConfig::new(ISS, AUD).dangerous_shared_secret(b"short", Algorithm::HS256)
+    ])
+    .is_err());
+}
+
+#[test]
+fn key_binding_alg_and_curve() {
+    // A JWK whose `alg` differs from the header's is not a candidate.
+    let key = TestKey::new(Algorithm::RS256);
+    let mut jwk = key.public_jwk_json();
+    jwk["alg"] = "RS384".into();
+    let set = JwkSet::parse(json!({"keys": [jwk]}).to_string().as_bytes()).unwrap();
+    let i = TestIssuer::with_key(ISS, AUD, key);
+    let v = Validator::new([IssuerConfig::new(ISS, AUD).jwks(set)]).unwrap();
+    assert_eq!(check(&v, &i.token(NOW).sign()), Err(TokenError::UnknownKey));
+    // An ES384 header against a P-256 key.
+    let p256 = TestKey::new(Algorithm::ES256);
+    let i = TestIssuer::with_key(ISS, AUD, p256);
+    let t = i.token(NOW).header("alg", "ES384").sign();
+    assert_eq!(check(&i.validator(), &t), Err(TokenError::UnknownKey));
+}
+
+#[test]
+fn header_keys_never_trusted() {
+    let i = issuer();
+    let attacker = TestKey::alternate(Algorithm::RS256);
+    let a = TestIssuer::with_key(ISS, AUD, attacker);
+    // Token signed by the attacker, embedding the attacker's key: refused outright.
+    let t = a
+        .token(NOW)
+        .header("jwk", a.key().public_jwk_json())
+        .header("kid", "test-rs256-1")
+        .sign();
+    assert_eq!(check(&i.validator(), &t), Err(TokenError::HeaderKey));
+    for (name, value) in [
+        ("jku", json!("https://attacker.example/jwks")),
+        ("x5u", json!("https://attacker.example/c")),
+        ("x5c", json!(["MIIB"])),
+    ] {
+        let t = a.token(NOW).header(name, value.clone()).sign();
+        assert_eq!(
+            check(&i.validator(), &t),
+            Err(TokenError::HeaderKey),
+            "{name}"
+        );
+    }
+    // With key headers ignored, the embedded key is still never used: the signature fails.
+    let v = Validator::new([i.config().ignore_key_headers(true)]).unwrap();
+    let t = a
+        .token(NOW)
+        .header("jwk", a.key().public_jwk_json())
+        .header("kid", "test-rs256-1")
+        .sign();
+    assert_eq!(check(&v, &t), Err(TokenError::BadSignature));
+}
+
+#[test]
+fn kid_rules() {
+    let i = issuer();
+    for kid in ["../../etc/passwd", "' OR 1=1 --", "test-rs256-1\u{0}"] {
+        let t = i.token(NOW).header("kid", kid).sign();
+        let e = check(&i.validator(), &t).unwrap_err();
+        assert!(
+            matches!(e, TokenError::UnknownKey | TokenError::MalformedKeyId),
+            "{kid}: {e:?}"
+        );
+    }
+    let t = i.token(NOW).header("kid", "k".repeat(300)).sign();
+    assert_eq!(check(&i.validator(), &t), Err(TokenError::MalformedKeyId));
+    // Without kid: accepted when the set has exactly one candidate.
+    let t = i.token(NOW).without_header("kid").sign();
+    assert!(check(&i.validator(), &t).is_ok());
+    // Duplicate kid (two keys, same kid): ambiguous.
+    let k1 = TestKey::new(Algorithm::RS256);
+    let k2 = TestKey::alternate(Algorithm::RS256).with_kid(Some("test-rs256-1"));
+    let set = JwkSet::from_keys([k1.public_jwk(), k2.public_jwk()]);
+    let v = Validator::new([IssuerConfig::new(ISS, AUD).jwks(set.clone())]).unwrap();
+    assert_eq!(
+        check(&v, &i.token(NOW).sign()),
+        Err(TokenError::AmbiguousKey)
+    );
+    // No kid and two candidates: ambiguous.
+    let v = Validator::new([IssuerConfig::new(ISS, AUD).jwks(set)]).unwrap();
+    assert_eq!(
+        check(&v, &i.token(NOW).without_header("kid").sign()),
+        Err(TokenError::AmbiguousKey)
+    );
+}
+
+#[test]
+fn crit_and_content_headers_refused() {
+    let i = issuer();
+    let cases = [
+        ("crit", json!(["exp"]), TokenError::CriticalHeader),
+        ("crit", json!(["b64"]), TokenError::CriticalHeader),
+        ("cty", json!("JWT"), TokenError::UnsupportedContent),
+        ("zip", json!("DEF"), TokenError::UnsupportedContent),
+        ("enc", json!("A128GCM"), TokenError::UnsupportedContent),
+        ("b64", json!(false), TokenError::UnsupportedContent),
+    ];
+    for (name, value, want) in cases {
+        let t = i.token(NOW).header(name, value).sign();
+        assert_eq!(check(&i.validator(), &t), Err(want), "{name}");
+    }
+}
+
+#[test]
+fn typ_rules() {
+    let i = issuer();
+    let v = i.validator();
+    assert!(check(&v, &i.token(NOW).header("typ", "application/at+jwt").sign()).is_ok());
+    for typ in ["JWT", "dpop+jwt", "logout+jwt", "at+jwt;x=y"] {
+        assert_eq!(
+            check(&v, &i.token(NOW).header("typ", typ).sign()),
+            Err(TokenError::WrongType),
+            "{typ}"
+        );
+    }
+    assert_eq!(
+        check(&v, &i.token(NOW).without_header("typ").sign()),
+        Err(TokenError::WrongType)
+    );
+    assert_eq!(
+        check(&v, &i.token(NOW).header("typ", 1).sign()),
+        Err(TokenError::MalformedHeader)
+    );
+    let legacy = Validator::new([i.config().typ(TypPolicy::AccessTokenOrLegacy)]).unwrap();
+    assert!(check(&legacy, &i.token(NOW).header("typ", "JWT").sign()).is_ok());
+    assert!(check(&legacy, &i.token(NOW).without_header("typ").sign()).is_ok());
+    assert_eq!(
+        check(&legacy, &i.token(NOW).header("typ", "dpop+jwt").sign()),
+        Err(TokenError::WrongType)
+    );
+    let custom = Validator::new([i
+        .config()
+        .typ(TypPolicy::OneOf(vec!["vnd.example+jwt".into()]))])
+    .unwrap();
+    assert!(check(
+        &custom,
+        &i.token(NOW).header("typ", "vnd.example+jwt").sign()
+    )
+    .is_ok());
+}
+
+#[test]
+fn issuer_exact_match() {
+    let i = issuer();
+    let v = i.validator();
+    for iss in [
+        json!("https://as.example.org/"),
+        json!("HTTPS://AS.EXAMPLE.ORG"),
+        json!("https://as.example.org.evil"),
+        json!("https://as.example"),
+    ] {
+        assert_eq!(
+            check(&v, &i.token(NOW).claim("iss", iss.clone()).sign()),
+            Err(TokenError::WrongIssuer),
+            "{iss}"
+        );
+    }
+    assert_eq!(
+        check(&v, &i.token(NOW).claim("iss", json!([ISS])).sign()),
+        Err(TokenError::InvalidClaim("iss"))
+    );
+    assert_eq!(
+        check(&v, &i.token(NOW).without("iss").sign()),
+        Err(TokenError::MissingClaim("iss"))
+    );
+}
+
+#[test]
+fn issuer_bound_to_its_keys() {
+    // Two issuers; issuer B's key signs a token claiming to be from A.
+    let a = TestIssuer::with_key("https://a.example", AUD, TestKey::new(Algorithm::ES256));
+    let b = TestIssuer::with_key(
+        "https://b.example",
+        AUD,
+        TestKey::alternate(Algorithm::ES256),
+    );
+    let v = Validator::new([a.config(), b.config()]).unwrap();
+    assert!(check(&v, &a.token(NOW).sign()).is_ok());
+    assert!(check(&v, &b.token(NOW).sign()).is_ok());
+    let forged = b.token(NOW).claim("iss", "https://a.example").sign();
+    assert_eq!(check(&v, &forged), Err(TokenError::WrongIssuer));
+}
+
+#[test]
+fn audience_rules() {
+    let i = issuer();
+    let v = i.validator();
+    assert!(check(&v, &i.token(NOW).claim("aud", json!(["other", AUD])).sign()).is_ok());
+    for aud in [
+        json!("https://fhir.example.org/r4/"),
+        json!("https://FHIR.example.org/r4"),
+        json!(["other"]),
+        json!("https://fhir.example.org"),
+    ] {
+        assert_eq!(
+            check(&v, &i.token(NOW).claim("aud", aud.clone()).sign()),
+            Err(TokenError::WrongAudience),
+            "{aud}"
+        );
+    }
+    for aud in [json!([]), json!(1), json!([AUD, 1]), json!({"a": AUD})] {
+        assert_eq!(
+            check(&v, &i.token(NOW).claim("aud", aud.clone()).sign()),
+            Err(TokenError::InvalidClaim("aud")),
+            "{aud}"
+        );
+    }
+    assert_eq!(
+        check(&v, &i.token(NOW).without("aud").sign()),
+        Err(TokenError::MissingClaim("aud"))
+    );
+}
+
+#[test]
+fn time_rules_with_leeway() {
+    let i = issuer();
+    let v = i.validator(); // leeway 30 s
+    let at = |t: i64| i.token(UnixTime::from_secs(t));
+    // exp required.
+    assert_eq!(
+        check(&v, &at(NOW.as_secs()).without("exp").sign()),
+        Err(TokenError::MissingClaim("exp"))
+    );
+    // exp = now - 29 passes with 30 s leeway, now - 30 does not.
+    let n = NOW.as_secs();
+    assert!(check(&v, &at(n - 329).sign()).is_ok());
+    assert_eq!(check(&v, &at(n - 330).sign()), Err(TokenError::Expired));
+    // nbf.
+    assert!(check(&v, &at(n).claim("nbf", n + 30).sign()).is_ok());
+    assert_eq!(
+        check(&v, &at(n).claim("nbf", n + 31).sign()),
+        Err(TokenError::NotYetValid)
+    );
+    // iat in the future.
+    assert!(check(&v, &at(n + 30).sign()).is_ok());
+    assert_eq!(check(&v, &at(n + 31).sign()), Err(TokenError::BadIssueTime));
+    // iat required under RFC 9068, optional when relaxed.
+    assert_eq!(
+        check(&v, &at(n).without("iat").sign()),
+        Err(TokenError::MissingClaim("iat"))
+    );
+    let relaxed = Validator::new([i.config().profile(ClaimProfile::Relaxed)]).unwrap();
+    assert!(check(
+        &relaxed,
+        &at(n)
+            .without("iat")
+            .without("jti")
+            .without("sub")
+            .without("client_id")
+            .sign()
+    )
+    .is_ok());
+    // Zero leeway.
+    let strict = Validator::new([i.config().leeway(0)]).unwrap();
+    assert_eq!(
+        check(&strict, &at(n - 300).sign()),
+        Err(TokenError::Expired)
+    );
+    assert!(Validator::new([i.config().leeway(301)]).is_err());
+}
+
+#[test]
+fn maximum_lifetime() {
+    let i = issuer();
+    let v = Validator::new([i.config().max_lifetime(Some(3600))]).unwrap();
+    assert!(check(&v, &i.token(NOW).expires_in(3600).sign()).is_ok());
+    assert_eq!(
+        check(&v, &i.token(NOW).expires_in(7200).sign()),
+        Err(TokenError::LifetimeTooLong)
+    );
+    let relaxed = Validator::new([i
+        .config()
+        .max_lifetime(Some(3600))
+        .profile(ClaimProfile::Relaxed)])
+    .unwrap();
+    let no_iat = i
+        .token(NOW)
+        .without("iat")
+        .claim("exp", NOW.as_secs() + 7200)
+        .sign();
+    assert_eq!(check(&relaxed, &no_iat), Err(TokenError::LifetimeTooLong));
+}
+
+#[test]
+fn claim_type_confusion() {
+    let i = issuer();
+    let v = i.validator();
+    for (name, value) in [
+        ("exp", json!("9999999999")),
+        ("exp", json!(true)),
+        ("exp", json!(null)),
+        ("exp", json!(-1)),
+        ("exp", json!(1e300)),
+        ("nbf", json!("0")),
+        ("iat", json!([1])),
+        ("patient", json!(["123"])),
+        ("patient", json!({"id": "123"})),
+        ("patient", json!("Patient/123")),
+        ("patient", json!("")),
+        ("encounter", json!(7)),
+        ("fhirUser", json!(["Practitioner/1"])),
+        ("fhirUser", json!("Observation/1")),
+        ("fhirContext", json!({"reference": "Patient/1"})),
+        ("fhirContext", json!([{"type": "Patient"}])),
+        (
+            "fhirContext",
+            json!([{"reference": "Patient/1", "role": ""}]),
+        ),
+        (
+            "fhirContext",
+            json!([{"reference": "https://evil/Patient/1"}]),
+        ),
+        ("scope", json!(["patient/*.rs"])),
+        ("scp", json!(["patient/*.rs"])),
+        ("sub", json!(1)),
+        ("client_id", json!(null)),
+        ("jti", json!({})),
+    ] {
+        let e = check(&v, &i.token(NOW).claim(name, value.clone()).sign()).unwrap_err();
+        assert!(
+            matches!(e, TokenError::InvalidClaim(_)),
+            "{name}={value}: {e:?}"
+        );
+    }
+    for name in ["sub", "client_id", "jti"] {
+        assert_eq!(
+            check(&v, &i.token(NOW).without(name).sign()),
+            Err(TokenError::MissingClaim(name))
+        );
+    }
+}
+
+#[test]
+fn scp_array_only_when_configured() {
+    let i = issuer();
+    let v = Validator::new([i.config().scope_claim(ScopeClaim::ScopeOrScp)]).unwrap();
+    let ctx = check(
+        &v,
+        &i.token(NOW)
+            .claim("scp", json!(["patient/*.rs", "openid"]))
+            .sign(),
+    )
+    .unwrap();
+    assert_eq!(
+        ctx.scopes,
+        smart_auth::ScopeSet::parse("patient/*.rs openid")
+    );
+    let both = i
+        .token(NOW)
+        .scope("openid")
+        .claim("scp", json!(["patient/*.rs"]))
+        .sign();
+    assert_eq!(check(&v, &both), Err(TokenError::InvalidClaim("scope")));
+    let bad = i.token(NOW).claim("scp", json!(["a b"])).sign();
+    assert_eq!(check(&v, &bad), Err(TokenError::InvalidClaim("scope")));
+}
+
+#[test]
+fn scope_size_bounded() {
+    let i = issuer();
+    let many = vec!["openid"; 257].join(" ");
+    assert_eq!(
+        check(&i.validator(), &i.token(NOW).scope(&many).sign()),
+        Err(TokenError::InvalidClaim("scope"))
+    );
+}
+
+#[test]
+fn duplicate_members_refused() {
+    let i = issuer();
+    let v = i.validator();
+    let claims = serde_json::to_string(i.token(NOW).claims()).unwrap();
+    let dup_claims =
+        format!(r#"{{"patient":"1",{}"#, &claims[1..]).replace('}', r#","patient":"2"}"#);
+    let header = br#"{"alg":"RS256","typ":"at+jwt","kid":"test-rs256-1"}"#;
+    assert_eq!(
+        check(&v, &i.key().sign_raw(header, dup_claims.as_bytes())),
+        Err(TokenError::DuplicateMember)
+    );
+    let escaped = format!(r#"{{"p\u0061tient":"1","patient":"2",{}"#, &claims[1..]);
+    assert_eq!(
+        check(&v, &i.key().sign_raw(header, escaped.as_bytes())),
+        Err(TokenError::DuplicateMember)
+    );
+    let dup_header = br#"{"alg":"RS256","typ":"at+jwt","kid":"test-rs256-1","alg":"none"}"#;
+    assert_eq!(
+        check(&v, &i.key().sign_raw(dup_header, claims.as_bytes())),
+        Err(TokenError::DuplicateMember)
+    );
+}
+
+#[test]
+fn size_and_depth_caps() {
+    let i = issuer();
+    let v = i.validator();
+    let huge = i.token(NOW).claim("pad", "x".repeat(9000)).sign();
+    assert_eq!(check(&v, &huge), Err(TokenError::TooLarge));
+    assert_eq!(
+        check(&v, &"a.".repeat(1_000_000)),
+        Err(TokenError::TooLarge)
+    );
+    assert_eq!(
+        check(&v, &"a.".repeat(1000)),
+        Err(TokenError::NotCompactJws)
+    );
+    let deep = i
+        .token(NOW)
+        .claim(
+            "x",
+            serde_json::from_str::<serde_json::Value>(&format!(
+                "{}1{}",
+                "[".repeat(20),
+                "]".repeat(20)
+            ))
+            .unwrap(),
+        )
+        .sign();
+    assert_eq!(check(&v, &deep), Err(TokenError::TooDeep));
+    let big = Validator::new([i.config().max_token_len(16 * 1024)]).unwrap();
+    assert!(check(&big, &huge).is_ok());
+    assert!(Validator::new([i.config().max_token_len(65 * 1024)]).is_err());
+}
+
+#[test]
+fn serialization_confusion() {
+    let i = issuer();
+    let v = i.validator();
+    let t = i.token(NOW).sign();
+    // JWE-like five segments, JSON serialization, empty segments.
+    assert_eq!(
+        check(&v, &format!("{t}.a.b")),
+        Err(TokenError::NotCompactJws)
+    );
+    assert_eq!(
+        check(&v, r#"{"payload":"e30","signatures":[]}"#),
+        Err(TokenError::NotCompactJws)
+    );
+    assert_eq!(check(&v, ".."), Err(TokenError::NotCompactJws));
+    assert_eq!(check(&v, ""), Err(TokenError::NotCompactJws));
+}
+
+#[test]
+fn non_canonical_encodings() {
+    let i = issuer();
+    let v = i.validator();
+    let t = i.token(NOW).sign();
+    let (h, rest) = t.split_once('.').unwrap();
+    let (p, s) = rest.split_once('.').unwrap();
+    for bad in [
+        format!("{h}=.{p}.{s}"),
+        format!("{h}.{p}=.{s}"),
+        format!("{h}.{p}.{s}="),
+        format!(" {t}"),
+        format!("{h}.{p} .{s}"),
+        format!("{h}.{}.{s}", p.replace('-', "+").replace('_', "/")),
+        format!("{h}.{p}.{}", s.replace('-', "+").replace('_', "/")),
+    ] {
+        if bad == t {
+            continue;
+        }
+        let e = check(&v, &bad).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                TokenError::InvalidBase64 | TokenError::BadSignature | TokenError::NotCompactJws
+            ),
+            "{bad}: {e:?}"
+        );
+    }
+    // Non-canonical trailing bits in the signature: same bytes, different text.
+    let mut sb = s.as_bytes().to_vec();
+    let last = sb.len() - 1;
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let idx = alphabet.iter().position(|c| *c == sb[last]).unwrap();
+    sb[last] = alphabet[idx ^ 1];
+    let bad = format!("{h}.{p}.{}", String::from_utf8(sb).unwrap());
+    assert!(check(&v, &bad).is_err());
+    // Invalid UTF-8 and lone surrogates in the claims.
+    let header = br#"{"alg":"RS256","typ":"at+jwt","kid":"test-rs256-1"}"#;
+    assert_eq!(
+        check(&v, &i.key().sign_raw(header, b"{\"sub\":\"\xff\"}")),
+        Err(TokenError::InvalidJson)
+    );
+    assert_eq!(
+        check(&v, &i.key().sign_raw(header, br#"{"sub":"\udc00"}"#)),
+        Err(TokenError::InvalidJson)
+    );
+}
+
+#[test]
+fn forged_with_other_key() {
+    let i = issuer();
+    let attacker = TestIssuer::with_key(
+        ISS,
+        AUD,
+        TestKey::alternate(Algorithm::RS256).with_kid(Some("test-rs256-1")),
+    );
+    assert_eq!(
+        check(&i.validator(), &attacker.token(NOW).sign()),
+        Err(TokenError::BadSignature)
+    );
+}
+
+#[test]
+fn error_precedence_signature_before_claims() {
+    // Expired AND forged: reported as a signature failure, never as "expired".
+    let i = issuer();
+    let attacker = TestIssuer::with_key(
+        ISS,
+        AUD,
+        TestKey::alternate(Algorithm::RS256).with_kid(Some("test-rs256-1")),
+    );
+    let t = attacker.token(UnixTime::from_secs(1000)).sign();
+    assert_eq!(check(&i.validator(), &t), Err(TokenError::BadSignature));
+    // Every token failure gets the same challenge.
+    for e in [
+        TokenError::BadSignature,
+        TokenError::Expired,
+        TokenError::WrongAudience,
+        TokenError::UnknownKey,
+    ] {
+        assert_eq!(
+            e.challenge().realm("r").to_header_value(),
+            r#"Bearer realm="r", error="invalid_token""#
+        );
+    }
+}
+
+#[test]
+fn cross_jwt_confusion() {
+    let i = issuer();
+    let v = i.validator();
+    // An ID token (typ JWT, aud = client id) from the same AS.
+    let id_token = i
+        .token(NOW)
+        .header("typ", "JWT")
+        .claim("aud", "test-client")
+        .claim("nonce", "n")
+        .sign();
+    assert_eq!(check(&v, &id_token), Err(TokenError::WrongType));
+    let legacy = Validator::new([i.config().typ(TypPolicy::AccessTokenOrLegacy)]).unwrap();
+    assert_eq!(check(&legacy, &id_token), Err(TokenError::WrongAudience));
+    // A DPoP proof or client assertion shape.
+    let proof = i.token(NOW).header("typ", "dpop+jwt").sign();
+    assert_eq!(check(&v, &proof), Err(TokenError::WrongType));
+}
+
+#[test]
+fn sender_constrained_tokens_need_their_proof() {
+    let i = issuer();
+    let v = i.validator();
+    let jkt = b64::encode(&[1; 32]);
+    let t = i.token(NOW).claim("cnf", json!({"jkt": jkt})).sign();
+    assert_eq!(check(&v, &t), Err(TokenError::DpopRequired));
+    assert!(v.validate_constrained(&t, NOW).is_ok());
+    let t = i.token(NOW).claim("cnf", json!({"x5t#S256": jkt})).sign();
+    assert_eq!(check(&v, &t), Err(TokenError::CertificateMismatch));
+    for cnf in [
+        json!({"jwk": {}}),
+        json!({}),
+        json!("x"),
+        json!({"jkt": "short"}),
+    ] {
+        let t = i.token(NOW).claim("cnf", cnf.clone()).sign();
+        assert_eq!(
+            check(&v, &t),
+            Err(TokenError::UnsupportedConfirmation),
+            "{cnf}"
+        );
+    }
+}
+
+#[test]
+fn cache_hits_and_never_past_exp() {
+    let i = issuer();
+    let v = i.validator().with_cache(1000, 3600);
+    let t = i.token(NOW).sign();
+    let a = v.validate_cached(&t, NOW).unwrap();
+    let b = v.validate_cached(&t, NOW).unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&a, &b),
+        "second call served from the cache"
+    );
+    assert_eq!(
+        v.validate_cached(&t, NOW.plus(300 + 30)),
+        Err(TokenError::Expired)
+    );
+    // A different token with the same prefix is not confused with it.
+    let mut other = t.clone();
+    other.push('A');
+    assert!(v.validate_cached(&other, NOW).is_err());
+    // Failures are not cached.
+    let bad = i.token(NOW).claim("aud", "x").sign();
+    assert!(v.validate_cached(&bad, NOW).is_err());
+    assert!(v.validate_cached(&bad, NOW).is_err());
+}
+
+#[test]
+fn concurrent_validation() {
+    let i = issuer();
+    let v = std::sync::Arc::new(i.validator().with_cache(64, 3600));
+    let tokens: Vec<String> = (0..8).map(|_| i.token(NOW).sign()).collect();
+    std::thread::scope(|s| {
+        for t in &tokens {
+            let v = v.clone();
+            s.spawn(move || {
+                for _ in 0..50 {
+                    assert!(v.validate_cached(t, NOW).is_ok());
+                }
+            });
+        }
+    });
+}
