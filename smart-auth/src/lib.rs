@@ -64,6 +64,7 @@ pub mod cache;
 pub mod client_assertion;
 pub mod context;
 pub mod decision;
+pub mod discovery;
 pub mod dpop;
 pub mod error;
 pub mod introspection;

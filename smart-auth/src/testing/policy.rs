@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use fhir_types::Resource;
 use http::Method;
 
 use crate::context::{AccessContext, LaunchContext};
@@ -92,20 +93,63 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// One rule: scopes, context, request, expectation.
+/// Parses FHIR JSON for a test fixture; panics with the parse error on bad input.
+pub fn resource(json: &str) -> Resource {
+    fhir_types::json::parse_resource(json.as_bytes()).unwrap_or_else(|e| panic!("fixture: {e}"))
+}
+
+/// One rule: scopes, context, request, stored data, expectation.
+///
+/// With stored data the whole path runs: the pre-query decision, then for reads
+/// [`Permit::check_resource`](crate::decision::Permit::check_resource) on the stored resource,
+/// for writes [`Permit::check_write`](crate::decision::Permit::check_write) on the body and the
+/// stored version, and for searches [`Permit::filter_bundle`](crate::decision::Permit::filter_bundle)
+/// over all stored resources (as a host that forgot to narrow would return them).
 #[derive(Debug, Clone)]
 pub struct Case {
     scopes: String,
     patient: Option<String>,
     fhir_user: Option<String>,
     request: Option<String>,
+    stored: Vec<Resource>,
+    body: Option<Resource>,
     expect: Option<Expect>,
+    visible: Option<Vec<String>>,
 }
 
 impl Case {
     /// A case for a token with these scopes (no launch context yet).
     pub fn new(scopes: &str) -> Case {
-        Case { scopes: scopes.to_owned(), patient: None, fhir_user: None, request: None, expect: None }
+        Case {
+            scopes: scopes.to_owned(),
+            patient: None,
+            fhir_user: None,
+            request: None,
+            stored: Vec::new(),
+            body: None,
+            expect: None,
+            visible: None,
+        }
+    }
+
+    /// Adds a stored resource (FHIR JSON): the one a read fetches, the current version of a
+    /// write, or one of the resources a search could return.
+    pub fn stored(mut self, json: &str) -> Case {
+        self.stored.push(resource(json));
+        self
+    }
+
+    /// Sets the body of a write (FHIR JSON).
+    pub fn body(mut self, json: &str) -> Case {
+        self.body = Some(resource(json));
+        self
+    }
+
+    /// Expects a search to return exactly these resources (`Type/id`), in stored order.
+    pub fn expect_visible<I: IntoIterator<Item = S>, S: Into<String>>(mut self, refs: I) -> Case {
+        self.visible = Some(refs.into_iter().map(Into::into).collect());
+        self.expect.get_or_insert(Expect::Allowed);
+        self
     }
 
     /// Sets the launch patient.
@@ -137,12 +181,58 @@ impl Case {
         let line = self.request.as_deref().ok_or("no request")?;
         let ctx = context(&self.scopes, self.patient.as_deref(), self.fhir_user.as_deref());
         let req = try_request(line)?;
-        Ok(outcome(&authorizer.decide(&ctx, &req)))
+        let decision = authorizer.decide(&ctx, &req);
+        let Some(permit) = decision.permit() else { return Ok(outcome(&decision)) };
+        let after = if req.interaction().is_write() {
+            permit.check_write(self.body.as_ref(), self.stored.first())
+        } else if req.id().is_some() && req.operation().is_none() {
+            match self.stored.first() {
+                Some(r) => permit.check_resource(r),
+                None => Ok(()),
+            }
+        } else {
+            Ok(())
+        };
+        Ok(match after {
+            Ok(()) => outcome(&decision),
+            Err(d) => outcome(&Decision::Deny(d)),
+        })
+    }
+
+    /// For a search case: what the permit lets through of all stored resources.
+    pub fn visible(&self, authorizer: &Authorizer) -> Result<Vec<String>, String> {
+        let line = self.request.as_deref().ok_or("no request")?;
+        let ctx = context(&self.scopes, self.patient.as_deref(), self.fhir_user.as_deref());
+        let decision = authorizer.decide(&ctx, &try_request(line)?);
+        let Some(permit) = decision.permit() else { return Ok(Vec::new()) };
+        let entries: Vec<serde_json::Value> = self
+            .stored
+            .iter()
+            .map(|r| {
+                let json: serde_json::Value = serde_json::from_slice(&fhir_types::json::to_vec(r)).unwrap_or_default();
+                serde_json::json!({"resource": json, "search": {"mode": "match"}})
+            })
+            .collect();
+        let bundle = serde_json::json!({"resourceType": "Bundle", "type": "searchset", "entry": entries});
+        let Resource::Bundle(mut bundle) = resource(&bundle.to_string()) else { return Err("not a Bundle".into()) };
+        permit.filter_bundle(&mut bundle);
+        Ok(bundle
+            .entry
+            .iter()
+            .filter_map(|e| e.resource.as_ref())
+            .map(|r| format!("{}/{}", r.resource_type(), r.id().unwrap_or("")))
+            .collect())
     }
 
     /// Checks the case: `Err` describes the mismatch.
     pub fn check(&self, authorizer: &Authorizer) -> Result<(), String> {
         let expect = self.expect.ok_or("no expectation")?;
+        if let Some(want) = &self.visible {
+            let got = self.visible(authorizer)?;
+            if &got != want {
+                return Err(format!("{self}: expected to see {want:?}, saw {got:?}"));
+            }
+        }
         let got = self.run(authorizer)?;
         let ok = got.kind == expect || (expect == Expect::Allowed && matches!(got.kind, Expect::Allow | Expect::Narrow));
         if ok {
