@@ -240,3 +240,47 @@ fn wildcard_covers_every_type() {
     assert!(!set.grants(Level::User, fhir_types::ResourceType::Observation, S));
     assert!(!set.grants(Level::Patient, fhir_types::ResourceType::Observation, R));
 }
+
+#[cfg(feature = "testing")]
+mod generated {
+    use proptest::prelude::*;
+    use smart_auth::scope::ScopeSet;
+    use smart_auth::testing::strategy::{malformed_scope_token, scope_string, scope_token};
+
+    proptest! {
+        #[test]
+        fn valid_tokens_parse_and_round_trip(token in scope_token()) {
+            let set = ScopeSet::parse(&token);
+            prop_assert!(set.issues().is_empty(), "{token}: {:?}", set.issues());
+            prop_assert_eq!(set.resource_scopes().count(), 1);
+            prop_assert_eq!(ScopeSet::parse(&set.to_string()), set);
+        }
+
+        #[test]
+        fn malformed_tokens_grant_nothing(token in malformed_scope_token(), good in scope_token()) {
+            let set = ScopeSet::parse(&format!("{good} {token}"));
+            prop_assert_eq!(set.issues().len(), 1, "{}", token);
+            prop_assert_eq!(set.resource_scopes().count(), if set.rejection().is_some() { 0 } else { 1 });
+        }
+
+        #[test]
+        fn normalise_and_intersect_never_widen(a in scope_string(), b in scope_string()) {
+            let a = ScopeSet::parse(&a);
+            let b = ScopeSet::parse(&b);
+            let n = a.normalize();
+            prop_assert!(n.is_subset_of(&a) || a.rejection().is_some());
+            prop_assert!(a.is_subset_of(&n) || a.rejection().is_some());
+            let i = a.intersect(&b);
+            if i.rejection().is_none() {
+                prop_assert!(i.is_subset_of(&a));
+                prop_assert!(i.is_subset_of(&b));
+            }
+        }
+
+        #[test]
+        fn arbitrary_strings_never_panic(s in "\\PC{0,200}") {
+            let set = ScopeSet::parse(&s);
+            let _ = set.normalize().to_string();
+        }
+    }
+}

@@ -123,6 +123,12 @@ impl Alternative {
 
 /// What the host must add to a search (or to the match search of a conditional interaction):
 /// results must satisfy at least one alternative.
+///
+/// A compartment alternative is applied as a compartment search (`Patient/123/Observation`), or
+/// as the OR of [`fhir_types::compartment::narrowing_params`] (`subject=Patient/123` OR
+/// `performer=Patient/123`; never `link`: `Patient.link` is not followed); each constraint is added as the `param=value` it was written as.
+/// The narrowing is a first line of defence; [`Permit::filter_bundle`] checks every result
+/// again, so a host that narrows imperfectly still leaks nothing (but its `total` is dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Narrowing {
     resource_type: Option<ResourceType>,
@@ -135,7 +141,49 @@ impl Narrowing {
         self.resource_type
     }
 
-    /// The alternatives (OR), each a compartment and/or constraints (AND). Never empty.
+    /// The narrowing as plain search parameters: the outer list is an OR, each inner list an AND
+    /// of `(param, value)` pairs to add to the query. Empty means no result may be returned.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use smart_auth::decision::Authorizer;
+    /// use smart_auth::testing::policy::{context, request};
+    ///
+    /// let ctx = context("patient/Observation.rs?category=laboratory", Some("123"), None);
+    /// let permit = Authorizer::default().decide(&ctx, &request("GET Observation")).into_result().unwrap();
+    /// let or = permit.narrowing().unwrap().to_query_params();
+    /// assert_eq!(or, [
+    ///     vec![("subject".to_owned(), "Patient/123".to_owned()), ("category".to_owned(), "laboratory".to_owned())],
+    ///     vec![("performer".to_owned(), "Patient/123".to_owned()), ("category".to_owned(), "laboratory".to_owned())],
+    /// ]);
+    /// # }
+    /// ```
+    pub fn to_query_params(&self) -> Vec<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for alt in &self.alternatives {
+            let constraints = alt.constraints.iter().map(|c| (c.param().to_owned(), c.value().to_owned()));
+            let Some(c) = &alt.compartment else {
+                out.push(constraints.collect());
+                continue;
+            };
+            let Some(ty) = self.resource_type else { continue };
+            let Some(kind) = fhir_types::compartment::CompartmentType::for_resource_type(c.resource_type) else { continue };
+            for param in fhir_types::compartment::narrowing_params(kind, ty) {
+                let pair = match *param {
+                    "link" => continue,
+                    "_id" => ("_id".to_owned(), c.id.clone()),
+                    p => (p.to_owned(), format!("{}/{}", c.resource_type, c.id)),
+                };
+                let mut and = vec![pair];
+                and.extend(constraints.clone());
+                out.push(and);
+            }
+        }
+        out
+    }
+
+    /// The alternatives (OR), each a compartment and/or constraints (AND). Empty means nothing
+    /// of this type is visible: the host must return no results.
     pub fn alternatives(&self) -> &[Alternative] {
         &self.alternatives
     }

@@ -148,7 +148,7 @@ fn known(ty: ResourceType, p: &SearchParam) -> bool {
 
 /// The patient ids a reference-search value names (`Patient/1`, `<base>/Patient/1`, or a bare
 /// id on a parameter that can only point at a Patient).
-fn named_patients<'a>(ty: ResourceType, p: &'a SearchParam) -> Vec<&'a str> {
+fn named_patients(ty: ResourceType, p: &SearchParam) -> Vec<&str> {
     let code = p.code();
     let def = search_param(ty, code);
     let is_reference = def.is_some_and(|d| d.param_type == SearchParamType::Reference);

@@ -4,5 +4,6 @@
 
 pub mod mint;
 pub mod policy;
+pub mod strategy;
 
 pub use mint::{TestIssuer, TestKey, TokenBuilder};
