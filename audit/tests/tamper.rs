@@ -51,6 +51,7 @@ fn intact_log_verifies_against_file_and_anchor() {
     );
     assert!(r.signatures_checked);
     assert_eq!(r.root, anchor.checkpoint.root);
+    assert!(r.to_string().starts_with("OK: 20 records, root "), "{r}");
 }
 
 #[test]
@@ -64,6 +65,9 @@ fn flipped_byte_is_named() {
     let r = verify(&path, Some(&anchor));
     assert_eq!(first_bad(&r), (7, true));
     assert_eq!(r.first_problem().unwrap().kind, ProblemKind::DamagedRecord);
+    let summary = r.to_string();
+    assert!(summary.starts_with("FAILED: 7 records,"), "{summary}");
+    assert!(summary.contains("\nfirst bad record: 7:"), "{summary}");
     assert!(r
         .first_problem()
         .unwrap()

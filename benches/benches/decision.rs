@@ -28,16 +28,27 @@ fn decisions(c: &mut Criterion) {
     let read = request("GET Observation/abc");
     let search = request("GET Observation?code=http://loinc.org|8867-4&date=ge2020-01-01&_count=50&_include=Observation:subject:Patient");
     let mut g = c.benchmark_group("decision");
-    g.bench_function("read", |b| b.iter(|| black_box(authorizer.decide(black_box(&ctx), black_box(&read)))));
-    g.bench_function("search", |b| b.iter(|| black_box(authorizer.decide(black_box(&ctx), black_box(&search)))));
+    g.bench_function("read", |b| {
+        b.iter(|| black_box(authorizer.decide(black_box(&ctx), black_box(&read))))
+    });
+    g.bench_function("search", |b| {
+        b.iter(|| black_box(authorizer.decide(black_box(&ctx), black_box(&search))))
+    });
     g.bench_function("baseline: naive scope string match", |b| {
-        b.iter(|| black_box(naive_allows(black_box(SCOPES), black_box("patient/Observation.rs"))))
+        b.iter(|| {
+            black_box(naive_allows(
+                black_box(SCOPES),
+                black_box("patient/Observation.rs"),
+            ))
+        })
     });
     let (parts, ()) = http::Request::get("/fhir/Observation?code=http://loinc.org%7C8867-4&date=ge2020-01-01&_count=50&_include=Observation:subject:Patient")
         .body(())
         .unwrap()
         .into_parts();
-    g.bench_function("classify", |b| b.iter(|| black_box(FhirRequest::from_parts(black_box(&parts), "/fhir", None))));
+    g.bench_function("classify", |b| {
+        b.iter(|| black_box(FhirRequest::from_parts(black_box(&parts), "/fhir", None)))
+    });
     g.finish();
 }
 
@@ -72,17 +83,32 @@ fn baseline_scan(bundle: &mut Value) -> usize {
 fn filtering(c: &mut Criterion) {
     let authorizer = Authorizer::default();
     let ctx = context(SCOPES, Some("123"), None);
-    let permit = authorizer.decide(&ctx, &request("GET Observation?code=8867-4")).into_result().unwrap();
+    let permit = authorizer
+        .decide(&ctx, &request("GET Observation?code=8867-4"))
+        .into_result()
+        .unwrap();
     let json = bundle_json(1000);
-    let Resource::Bundle(bundle) = fhir_types::json::parse_resource(json.to_string().as_bytes()).unwrap() else { unreachable!() };
+    let Resource::Bundle(bundle) =
+        fhir_types::json::parse_resource(json.to_string().as_bytes()).unwrap()
+    else {
+        unreachable!()
+    };
     let mut check = bundle.clone();
     assert_eq!(permit.filter_bundle(&mut check).kept, 500);
     let mut g = c.benchmark_group("filter_bundle");
     g.bench_function("1000", |b| {
-        b.iter_batched_ref(|| bundle.clone(), |b| black_box(permit.filter_bundle(b)), BatchSize::LargeInput)
+        b.iter_batched_ref(
+            || bundle.clone(),
+            |b| black_box(permit.filter_bundle(b)),
+            BatchSize::LargeInput,
+        )
     });
     g.bench_function("baseline: serde_json::Value scan", |b| {
-        b.iter_batched_ref(|| json.clone(), |v| black_box(baseline_scan(v)), BatchSize::LargeInput)
+        b.iter_batched_ref(
+            || json.clone(),
+            |v| black_box(baseline_scan(v)),
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 }

@@ -89,14 +89,19 @@ pub struct SmartConfigurationBuilder {
 
 fn absolute(name: &'static str, url: &str) -> Result<(), DiscoveryError> {
     let parsed = url::Url::parse(url).map_err(|_| DiscoveryError::NotAbsolute(name))?;
-    let ok = matches!(parsed.scheme(), "https" | "http") && parsed.host().is_some() && parsed.fragment().is_none();
+    let ok = matches!(parsed.scheme(), "https" | "http")
+        && parsed.host().is_some()
+        && parsed.fragment().is_none();
     ok.then_some(()).ok_or(DiscoveryError::NotAbsolute(name))
 }
 
 impl SmartConfiguration {
     /// Starts a document for an authorization server with this token endpoint.
     pub fn builder(token_endpoint: impl Into<String>) -> SmartConfigurationBuilder {
-        SmartConfigurationBuilder { token_endpoint: token_endpoint.into(), ..Default::default() }
+        SmartConfigurationBuilder {
+            token_endpoint: token_endpoint.into(),
+            ..Default::default()
+        }
     }
 
     /// The JSON document to serve (as `application/json`, publicly, with open CORS).
@@ -165,7 +170,10 @@ impl SmartConfigurationBuilder {
     }
 
     /// `scopes_supported`: each must be a scope this crate grants or understands.
-    pub fn scopes_supported<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+    pub fn scopes_supported<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        scopes: I,
+    ) -> Self {
         self.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
@@ -178,7 +186,10 @@ impl SmartConfigurationBuilder {
     }
 
     /// `token_endpoint_auth_methods_supported`.
-    pub fn token_endpoint_auth_methods<I: IntoIterator<Item = S>, S: Into<String>>(mut self, methods: I) -> Self {
+    pub fn token_endpoint_auth_methods<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        methods: I,
+    ) -> Self {
         self.auth_methods = methods.into_iter().map(Into::into).collect();
         self
     }
@@ -209,8 +220,15 @@ impl SmartConfigurationBuilder {
             }
         }
         let has = |c: &str| self.capabilities.iter().any(|x| x == c);
-        let url = |n: &str| self.urls.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
-        if (has("launch-ehr") || has("launch-standalone")) && url("authorization_endpoint").is_none() {
+        let url = |n: &str| {
+            self.urls
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.clone())
+        };
+        if (has("launch-ehr") || has("launch-standalone"))
+            && url("authorization_endpoint").is_none()
+        {
             return Err(DiscoveryError::Missing("authorization_endpoint"));
         }
         if has("sso-openid-connect") && (url("issuer").is_none() || url("jwks_uri").is_none()) {
@@ -248,7 +266,10 @@ impl SmartConfigurationBuilder {
             json.insert("scopes_supported".into(), json!(self.scopes));
         }
         if !self.auth_methods.is_empty() {
-            json.insert("token_endpoint_auth_methods_supported".into(), json!(self.auth_methods));
+            json.insert(
+                "token_endpoint_auth_methods_supported".into(),
+                json!(self.auth_methods),
+            );
         }
         let algs = if self.signing_algs.is_empty() && has("client-confidential-asymmetric") {
             vec!["RS384".to_owned(), "ES384".to_owned()]
@@ -256,7 +277,10 @@ impl SmartConfigurationBuilder {
             self.signing_algs.clone()
         };
         if !algs.is_empty() {
-            json.insert("token_endpoint_auth_signing_alg_values_supported".into(), json!(algs));
+            json.insert(
+                "token_endpoint_auth_signing_alg_values_supported".into(),
+                json!(algs),
+            );
         }
         let security = capability_security(&self.token_endpoint, &url);
         Ok(SmartConfiguration { json, security })

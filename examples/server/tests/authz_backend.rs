@@ -198,6 +198,28 @@ async fn introspection_answers_active_false_and_nothing_else() {
         )
         .await;
     assert_eq!(r.json()["active"], true);
+    // ... but only for its own client's tokens: a backend token cannot scan the app's tokens
+    let assertion = server
+        .backend_key
+        .assertion(BACKEND, now(), "jti-introspect");
+    let backend = server
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "system/*.rs"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &assertion),
+        ])
+        .await
+        .json();
+    let backend_token = backend["access_token"].as_str().unwrap();
+    let r = server
+        .post_form(
+            "/auth/introspect",
+            &[("token", &access)],
+            &[("authorization", &format!("Bearer {backend_token}"))],
+        )
+        .await;
+    assert_eq!(r.text(), r#"{"active":false}"#);
     // expired
     server.clock.advance(3601);
     assert_eq!(introspect(&access).await.text(), r#"{"active":false}"#);
@@ -311,12 +333,26 @@ async fn dynamic_registration_never_grants_system_scopes() {
         server.get(&request.url(), None).await.status,
         StatusCode::SEE_OTHER
     );
+    // a key set that publishes a private key is refused (smart-auth's JWK import filter)
+    let mut private_jwks = server.backend_key.jwks();
+    private_jwks["keys"][0]["d"] =
+        json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    let mut public_only = server.backend_key.jwks();
+    public_only["keys"][0]["kid"] = json!("registered-key");
+    let ok = register(json!({"redirect_uris": ["https://app.example/cb"],
+        "token_endpoint_auth_method": "private_key_jwt", "jwks": public_only,
+        "scope": "system/*.rs user/*.rs"}))
+    .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text());
+    assert_eq!(ok.json()["scope"], "user/*.rs");
     for bad in [
         json!({"redirect_uris": ["http://evil.example/cb"]}),
         json!({"redirect_uris": ["javascript:alert(1)"]}),
         json!({"redirect_uris": ["https://app.example/cb#frag"]}),
         json!({"redirect_uris": []}),
         json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+        json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": private_jwks.clone()}),
     ] {
         let r = register(bad.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");

@@ -6,7 +6,7 @@ mod authz_support;
 use authz_support::*;
 use axum::http::StatusCode;
 use secure_fhir_server::authz::AuthzEventKind;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn standalone_launch_issues_smart_token_response() {
@@ -185,9 +185,18 @@ async fn clinician_picks_the_patient() {
 #[tokio::test]
 async fn ehr_launch_carries_the_launch_context() {
     let server = TestServer::new();
+    let context =
+        vec![json!({"reference": "ServiceRequest/sr-1", "role": "https://example.org/order"})];
+    assert!(
+        server
+            .state
+            .create_ehr_launch_with_context("ehr-app", None, None, vec![json!({"type": "x"})])
+            .is_none(),
+        "an fhirContext item needs reference, canonical or identifier"
+    );
     let launch = server
         .state
-        .create_ehr_launch("ehr-app", Some("pat-2"), Some("enc-1"))
+        .create_ehr_launch_with_context("ehr-app", Some("pat-2"), Some("enc-1"), context.clone())
         .unwrap();
     let (verifier, challenge) = pkce();
     let mut request = AuthRequest::new(
@@ -218,6 +227,10 @@ async fn ehr_launch_carries_the_launch_context() {
     assert_eq!(body["patient"], "pat-2", "{body}");
     assert_eq!(body["encounter"], "enc-1");
     assert_eq!(body["need_patient_banner"], false);
+    assert_eq!(body["fhirContext"], json!(context));
+    let claims = jwt_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["fhirContext"], json!(context));
+    assert_eq!(claims["encounter"], "enc-1");
     // a second authorization with an unknown launch value gets an error redirect, no code
     let (_, challenge) = pkce();
     let mut bad = AuthRequest::new(
@@ -437,4 +450,78 @@ async fn smart_auth_validates_tokens_from_the_real_flow() {
     assert!(validator
         .validate(access, UnixTime::from_secs(now() + 3700))
         .is_err());
+}
+
+#[tokio::test]
+async fn clients_file_registers_public_confidential_and_backend_clients() {
+    let dir = std::env::temp_dir().join(format!("authz-clients-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("clients.json");
+    let backend_jwks = BackendKey::generate("file-key").jwks();
+    std::fs::write(
+        &path,
+        json!({"clients": [
+            {"client_id": "file-public", "redirect_uris": ["http://127.0.0.1:9500/cb"],
+             "scope": "launch/patient patient/*.rs", "allowed_origins": ["http://127.0.0.1:9500"]},
+            {"client_id": "file-secret", "redirect_uris": ["https://app.example/cb"],
+             "token_endpoint_auth_method": "client_secret_post",
+             "client_secret": "a-long-enough-secret", "scope": "user/*.rs"},
+            {"client_id": "file-backend", "token_endpoint_auth_method": "private_key_jwt",
+             "jwks": backend_jwks, "scope": "system/*.rs"}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let server = TestServer::with_config(|c| c.load_clients_file(&path).unwrap());
+    assert!(server.state.is_registered_origin("http://127.0.0.1:9500"));
+    let (_, challenge) = pkce();
+    let request = AuthRequest::new(
+        "file-public",
+        "http://127.0.0.1:9500/cb",
+        "patient/*.rs",
+        challenge,
+    );
+    assert_eq!(
+        server.get(&request.url(), None).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // malformed files and bad metadata are refused
+    let mut config = secure_fhir_server::authz::AuthzConfig::new(ISSUER, FHIR);
+    for bad in [
+        "not json".to_owned(),
+        json!({"clients": [{"client_id": "x", "redirect_uris": ["ftp://a/cb"]}]}).to_string(),
+        json!({"clients": [{"client_id": "x", "redirect_uris": ["https://a/cb"],
+            "token_endpoint_auth_method": "client_secret_basic", "client_secret": "short"}]})
+        .to_string(),
+        json!({"clients": [{"client_id": "bad id!", "redirect_uris": ["https://a/cb"]}]})
+            .to_string(),
+    ] {
+        std::fs::write(&path, bad.as_bytes()).unwrap();
+        assert!(config.load_clients_file(&path).is_err(), "{bad}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn id_token_carries_the_nonce_and_profile() {
+    let server = TestServer::new();
+    let (verifier, challenge) = pkce();
+    let mut request = AuthRequest::new(
+        PUBLIC_APP,
+        PUBLIC_REDIRECT,
+        "openid fhirUser profile patient/*.rs",
+        challenge,
+    );
+    request.extra.push(("nonce", "n-0S6_WzA2Mj".into()));
+    // profile is not in the demo app's registered scopes: dropped, not an error
+    let redirect = server
+        .front_channel(&request, PATIENT_USER, &Consent::default())
+        .await;
+    let code = query_param(&redirect.location(), "code").unwrap();
+    let body = server.exchange(&code, &verifier).await.json();
+    assert_eq!(body["scope"], "openid fhirUser patient/*.rs");
+    let id = jwt_claims(body["id_token"].as_str().unwrap());
+    assert_eq!(id["nonce"], "n-0S6_WzA2Mj");
+    assert!(id.get("name").is_none());
+    assert_eq!(jwt_header(body["id_token"].as_str().unwrap())["typ"], "JWT");
 }

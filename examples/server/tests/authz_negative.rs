@@ -486,6 +486,38 @@ async fn cors_only_for_registered_origins() {
         .await;
     assert_eq!(post.status, StatusCode::FORBIDDEN);
     assert!(post.header("access-control-allow-origin").is_none());
+    // a registered origin of one client cannot be used for another client's tokens
+    let other = server
+        .post_form(
+            "/auth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "x"),
+                ("client_id", CONF_APP),
+                ("client_secret", CONF_SECRET),
+            ],
+            &[("origin", "http://127.0.0.1:9000")],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert_eq!(other.json()["error"], "invalid_request");
+    // the public app from its own origin gets an answer it can read
+    let own = server
+        .post_form(
+            "/auth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "x"),
+                ("client_id", PUBLIC_APP),
+            ],
+            &[("origin", "http://127.0.0.1:9000")],
+        )
+        .await;
+    assert_eq!(own.json()["error"], "invalid_grant");
+    assert_eq!(
+        own.header("access-control-allow-origin").as_deref(),
+        Some("http://127.0.0.1:9000")
+    );
 }
 
 #[tokio::test]
@@ -510,4 +542,79 @@ async fn token_endpoint_is_rate_limited() {
         .await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.header("retry-after").is_some());
+    // made-up client ids share one bucket: inventing names does not buy more attempts
+    for i in 0..3 {
+        let id = format!("made-up-{i}");
+        let r = server
+            .token(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "x"),
+                ("client_id", &id),
+            ])
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = server
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", "made-up-4"),
+        ])
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_patient_user_cannot_accept_an_ehr_launch_for_another_patient() {
+    let server = TestServer::new();
+    let launch = server
+        .state
+        .create_ehr_launch("ehr-app", Some("pat-2"), None)
+        .unwrap();
+    let (_, challenge) = pkce();
+    let mut request = AuthRequest::new(
+        "ehr-app",
+        "http://127.0.0.1:9002/callback",
+        "launch patient/*.rs",
+        challenge,
+    );
+    request.extra.push(("launch", launch));
+    let start = server.get(&request.url(), None).await;
+    let (cookie, consent_url) = server
+        .sign_in(&start.location(), PATIENT_USER.0, PATIENT_USER.1)
+        .await;
+    let response = server.get(&consent_url, Some(&cookie)).await;
+    let location = response.location();
+    assert_eq!(
+        query_param(&location, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert!(query_param(&location, "code").is_none());
+}
+
+#[tokio::test]
+async fn token_endpoint_is_rate_limited_per_peer_address() {
+    let server = TestServer::with_config(|c| c.rate_limit = RateLimit::new(3, 0.01));
+    let from =
+        |ip: [u8; 4], client: &str| {
+            let body = format!("grant_type=refresh_token&refresh_token=x&client_id={client}");
+            let mut request = axum::http::Request::post("/auth/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from((ip, 40000)),
+            ));
+            request
+        };
+    // three different registered clients from one address use up that address's bucket
+    for client in [PUBLIC_APP, "ehr-app", PUBLIC_APP] {
+        let r = server.send(from([10, 0, 0, 1], client)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    }
+    let limited = server.send(from([10, 0, 0, 1], "ehr-app")).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    // another address is not affected (ehr-app has used one of its three)
+    let other = server.send(from([10, 0, 0, 2], "ehr-app")).await;
+    assert_eq!(other.status, StatusCode::BAD_REQUEST);
 }

@@ -36,7 +36,11 @@ impl Authorizer {
     /// Decides a Bundle posted to the base. The Bundle must be `batch` or `transaction` and
     /// hold at most [`MAX_BUNDLE_ENTRIES`] entries, each with a `request` (else 400). For a
     /// transaction, any refused entry refuses the whole Bundle before anything is written.
-    pub fn decide_bundle(&self, ctx: &AccessContext, bundle: &Bundle) -> Result<BundleDecision, Denial> {
+    pub fn decide_bundle(
+        &self,
+        ctx: &AccessContext,
+        bundle: &Bundle,
+    ) -> Result<BundleDecision, Denial> {
         let invalid = || Denial::bad_request(DenialReason::InvalidBundle);
         let kind = match bundle.type_.as_str() {
             Some("batch") => BundleKind::Batch,
@@ -64,9 +68,15 @@ impl Authorizer {
 
 fn entry(base: &super::Permit, e: &BundleEntry) -> Decision {
     let invalid = || Decision::Deny(Denial::bad_request(DenialReason::InvalidBundle));
-    let Some(request) = &e.request else { return invalid() };
-    let (Some(method), Some(url)) = (request.method.as_str(), request.url.as_str()) else { return invalid() };
-    let Ok(method) = Method::from_bytes(method.as_bytes()) else { return invalid() };
+    let Some(request) = &e.request else {
+        return invalid();
+    };
+    let (Some(method), Some(url)) = (request.method.as_str(), request.url.as_str()) else {
+        return invalid();
+    };
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+        return invalid();
+    };
     let if_none_exist = request.if_none_exist.as_ref().and_then(|v| v.as_str());
     let req = match FhirRequest::from_entry(&method, url, if_none_exist) {
         Ok(r) => r,
@@ -77,7 +87,9 @@ fn entry(base: &super::Permit, e: &BundleEntry) -> Decision {
         return invalid();
     }
     let decision = decide_with(base.clone(), &req);
-    let Some(permit) = decision.permit() else { return decision };
+    let Some(permit) = decision.permit() else {
+        return decision;
+    };
     match (req.interaction(), &e.resource) {
         (Interaction::Create | Interaction::Update | Interaction::ConditionalUpdate, Some(new)) => {
             match permit.check_write(Some(new), None) {
@@ -85,7 +97,9 @@ fn entry(base: &super::Permit, e: &BundleEntry) -> Decision {
                 Err(d) => Decision::Deny(d),
             }
         }
-        (Interaction::Create | Interaction::Update | Interaction::ConditionalUpdate, None) => invalid(),
+        (Interaction::Create | Interaction::Update | Interaction::ConditionalUpdate, None) => {
+            invalid()
+        }
         _ => decision,
     }
 }

@@ -104,7 +104,11 @@ pub struct Denial {
 
 impl Denial {
     pub(crate) fn new(reason: DenialReason, response: Response) -> Denial {
-        Denial { reason, response, required_scope: None }
+        Denial {
+            reason,
+            response,
+            required_scope: None,
+        }
     }
 
     pub(crate) fn forbidden(reason: DenialReason) -> Denial {
@@ -173,7 +177,9 @@ impl Denial {
             Response::Forbidden => "forbidden",
             Response::NotFound => "not-found",
             Response::EmptySearch => "informational",
-            Response::BadRequest if self.reason == DenialReason::UnsupportedParameter => "not-supported",
+            Response::BadRequest if self.reason == DenialReason::UnsupportedParameter => {
+                "not-supported"
+            }
             Response::BadRequest => "invalid",
         }
     }

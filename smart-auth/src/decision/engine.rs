@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use fhir_types::ResourceType;
 
-use super::{level_index, search, Alternative, Authorizer, Decision, DecisionPolicy, Denial, DenialReason, Narrowing, Permit, Reach, Response};
+use super::{
+    level_index, search, Alternative, Authorizer, Decision, DecisionPolicy, Denial, DenialReason,
+    Narrowing, Permit, Reach, Response,
+};
 use super::{MissingContextStatus, OperationRule, PatientHistory, UserAccess};
 use crate::context::AccessContext;
 use crate::request::{CompartmentRef, FhirRequest, Interaction, OperationLevel};
@@ -13,7 +16,9 @@ use crate::scope::{Level, Permissions};
 impl Authorizer {
     /// An authorizer with these settings.
     pub fn new(policy: DecisionPolicy) -> Authorizer {
-        Authorizer { policy: Arc::new(policy) }
+        Authorizer {
+            policy: Arc::new(policy),
+        }
     }
 
     /// The settings.
@@ -42,11 +47,16 @@ impl Authorizer {
             Denial::new(reason, response)
         };
         if scopes.rejection().is_some() {
-            return Err(Denial::new(DenialReason::ScopesRejected, Response::InvalidToken));
+            return Err(Denial::new(
+                DenialReason::ScopesRejected,
+                Response::InvalidToken,
+            ));
         }
         let patient = if scopes.has_level(Level::Patient) {
             match &ctx.launch.patient {
-                Some(p) if crate::request::is_valid_id(p) => Reach::Compartment(ResourceType::Patient, p.clone()),
+                Some(p) if crate::request::is_valid_id(p) => {
+                    Reach::Compartment(ResourceType::Patient, p.clone())
+                }
                 _ => return Err(invalid(DenialReason::MissingPatientContext)),
             }
         } else {
@@ -68,7 +78,11 @@ impl Authorizer {
         } else {
             Reach::Nothing
         };
-        let system = if scopes.has_level(Level::System) { Reach::All } else { Reach::Nothing };
+        let system = if scopes.has_level(Level::System) {
+            Reach::All
+        } else {
+            Reach::Nothing
+        };
         Ok(Permit {
             scopes: scopes.clone(),
             reach: [patient, user, system],
@@ -86,15 +100,25 @@ impl Authorizer {
 
 /// The narrowing for results of type `ty` needing `needed`: `None` when one granting scope is
 /// unrestricted, otherwise the OR of the granting scopes' compartments and constraints.
-pub(crate) fn narrowing(permit: &Permit, ty: ResourceType, needed: Permissions) -> Option<Narrowing> {
+pub(crate) fn narrowing(
+    permit: &Permit,
+    ty: ResourceType,
+    needed: Permissions,
+) -> Option<Narrowing> {
     let mut alternatives: Vec<Alternative> = Vec::new();
     for (scope, reach) in permit.granting(ty, needed) {
         let compartment = match reach {
             Reach::All => None,
-            Reach::Compartment(cty, id) => Some(CompartmentRef { resource_type: *cty, id: id.clone() }),
+            Reach::Compartment(cty, id) => Some(CompartmentRef {
+                resource_type: *cty,
+                id: id.clone(),
+            }),
             Reach::Nothing => continue,
         };
-        let alt = Alternative { compartment, constraints: scope.constraints().to_vec() };
+        let alt = Alternative {
+            compartment,
+            constraints: scope.constraints().to_vec(),
+        };
         if alt.compartment.is_none() && alt.constraints.is_empty() {
             return None;
         }
@@ -102,7 +126,10 @@ pub(crate) fn narrowing(permit: &Permit, ty: ResourceType, needed: Permissions) 
             alternatives.push(alt);
         }
     }
-    Some(Narrowing { resource_type: Some(ty), alternatives })
+    Some(Narrowing {
+        resource_type: Some(ty),
+        alternatives,
+    })
 }
 
 /// A `scope` value for `WWW-Authenticate` naming what would have been needed.
@@ -115,7 +142,11 @@ fn needed_scope(permit: &Permit, ty: Option<ResourceType>, needed: Permissions) 
     format!("{level}/{ty}.{needed}")
 }
 
-pub(crate) fn insufficient(permit: &Permit, ty: Option<ResourceType>, needed: Permissions) -> Denial {
+pub(crate) fn insufficient(
+    permit: &Permit,
+    ty: Option<ResourceType>,
+    needed: Permissions,
+) -> Denial {
     Denial::forbidden(DenialReason::InsufficientScope).with_scope(needed_scope(permit, ty, needed))
 }
 
@@ -166,9 +197,14 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
                 return Err(Denial::not_found());
             }
             // Reads of one instance are checked on the fetched resource, not narrowed.
-            Ok(Decision::Allow(Permit { narrowing: None, ..permit }))
+            Ok(Decision::Allow(Permit {
+                narrowing: None,
+                ..permit
+            }))
         }
-        (I::SearchType | I::SearchCompartment, _) | (I::SearchSystem, None) => search::decide(permit, req).map(finish),
+        (I::SearchType | I::SearchCompartment, _) | (I::SearchSystem, None) => {
+            search::decide(permit, req).map(finish)
+        }
         (I::HistoryType, Some(ty)) => {
             let permit = require(permit, ty, Permissions::SEARCH)?;
             history_policy(&permit)?;
@@ -179,9 +215,16 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
             history_policy(&permit)?;
             Ok(finish(permit))
         }
-        (I::Create | I::Update | I::Patch | I::Delete | I::ConditionalUpdate | I::ConditionalPatch | I::ConditionalDelete, Some(ty)) => {
-            write(permit, req, ty).map(finish)
-        }
+        (
+            I::Create
+            | I::Update
+            | I::Patch
+            | I::Delete
+            | I::ConditionalUpdate
+            | I::ConditionalPatch
+            | I::ConditionalDelete,
+            Some(ty),
+        ) => write(permit, req, ty).map(finish),
         (I::BatchOrTransaction, None) => {
             // Each entry is decided on its own by `Authorizer::decide_bundle`.
             Ok(Decision::Allow(permit))
@@ -210,8 +253,15 @@ fn write(permit: Permit, req: &FhirRequest, ty: ResourceType) -> Result<Permit, 
         I::Update | I::Patch | I::ConditionalUpdate | I::ConditionalPatch => Permissions::UPDATE,
         _ => Permissions::DELETE,
     };
-    let conditional = matches!(req.interaction(), I::ConditionalUpdate | I::ConditionalPatch | I::ConditionalDelete);
-    let criteria = if conditional { Some(req.query()) } else { req.if_none_exist() };
+    let conditional = matches!(
+        req.interaction(),
+        I::ConditionalUpdate | I::ConditionalPatch | I::ConditionalDelete
+    );
+    let criteria = if conditional {
+        Some(req.query())
+    } else {
+        req.if_none_exist()
+    };
     if conditional && permit.policy.conditional_requires_search {
         require(permit.clone(), ty, Permissions::SEARCH)?;
     }
@@ -247,9 +297,14 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
                         Denial::forbidden(DenialReason::WriteOutOfScope)
                     });
                 }
-                Ok(Decision::Allow(Permit { narrowing: None, ..permit }))
+                Ok(Decision::Allow(Permit {
+                    narrowing: None,
+                    ..permit
+                }))
             }
-            (OperationLevel::Type, Some(ty), None) => Ok(finish(require(permit, ty, Permissions::SEARCH)?)),
+            (OperationLevel::Type, Some(ty), None) => {
+                Ok(finish(require(permit, ty, Permissions::SEARCH)?))
+            }
             _ => Err(Denial::forbidden(DenialReason::OperationNotAllowed)),
         }
     };
@@ -263,11 +318,16 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
             Some(OperationRule::AsRead) => read_like(permit, Permissions::READ),
             Some(OperationRule::AsSearch) => match ty {
                 Some(ty) => Ok(finish(require(permit, ty, Permissions::SEARCH)?)),
-                None => Ok(finish(search::require_all_types(permit, Permissions::SEARCH)?)),
+                None => Ok(finish(search::require_all_types(
+                    permit,
+                    Permissions::SEARCH,
+                )?)),
             },
             Some(OperationRule::AsUpdate) => read_like(permit, Permissions::UPDATE),
             Some(OperationRule::NoDataAccess) => Ok(Decision::Allow(permit)),
-            Some(OperationRule::Deny) | None => Err(Denial::forbidden(DenialReason::OperationNotAllowed)),
+            Some(OperationRule::Deny) | None => {
+                Err(Denial::forbidden(DenialReason::OperationNotAllowed))
+            }
         },
     }
 }
@@ -283,7 +343,10 @@ fn everything(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
     }
     permit.needed = Permissions::SEARCH | Permissions::READ;
     permit.narrowing = None;
-    permit.confine = Some(CompartmentRef { resource_type: ResourceType::Patient, id: id.to_owned() });
+    permit.confine = Some(CompartmentRef {
+        resource_type: ResourceType::Patient,
+        id: id.to_owned(),
+    });
     permit.count = req.query().count.map(|c| c.min(permit.policy.max_count));
     Ok(Decision::Narrow(permit))
 }
@@ -308,7 +371,12 @@ fn export(mut permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         (Some(OperationLevel::System), None) => {}
         (Some(OperationLevel::Type), Some(ResourceType::Patient)) => {}
         (Some(OperationLevel::Instance), Some(ResourceType::Group)) => {
-            if !permit.may_export(ResourceType::Group) || permit.granting(ResourceType::Group, Permissions::READ).next().is_none() {
+            if !permit.may_export(ResourceType::Group)
+                || permit
+                    .granting(ResourceType::Group, Permissions::READ)
+                    .next()
+                    .is_none()
+            {
                 return Err(denied());
             }
         }

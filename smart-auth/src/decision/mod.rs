@@ -1,6 +1,6 @@
 //! The authorization decision for a FHIR request (smart.md §12): deny by default.
 //!
-//! 1. Before the query, [`Authorizer::decide`] turns an [`AccessContext`] and a [`FhirRequest`]
+//! 1. Before the query, [`Authorizer::decide`] turns an [`AccessContext`](crate::AccessContext) and a [`FhirRequest`](crate::request::FhirRequest)
 //!    into a [`Decision`]: allow, allow with [`Narrowing`] (the host must add the compartment and
 //!    granular constraints to its query), or a [`Denial`] with one HTTP answer.
 //! 2. After the query, the [`Permit`] inside an allowing decision checks what goes back: a single
@@ -29,9 +29,9 @@
 //! # }
 //! ```
 
+mod batch;
 mod denial;
 mod engine;
-mod batch;
 mod policy;
 mod result;
 mod search;
@@ -45,11 +45,11 @@ use crate::scope::{Constraint, Level, Permissions, ResourceScope, ScopeSet};
 
 pub use batch::{BundleDecision, BundleKind, MAX_BUNDLE_ENTRIES};
 pub use denial::{Denial, DenialReason, Response};
-pub use result::FilterReport;
 pub use policy::{
     DecisionPolicy, DefaultUserPolicy, FhirUser, MissingContextStatus, OperationRule,
     OtherPatientSearch, PatientHistory, UngrantedIncludes, UserAccess, UserPolicy,
 };
+pub use result::FilterReport;
 
 /// Decides FHIR requests under a [`DecisionPolicy`]. Cheap to clone; share one per server.
 #[derive(Debug, Clone, Default)]
@@ -161,13 +161,22 @@ impl Narrowing {
     pub fn to_query_params(&self) -> Vec<Vec<(String, String)>> {
         let mut out = Vec::new();
         for alt in &self.alternatives {
-            let constraints = alt.constraints.iter().map(|c| (c.param().to_owned(), c.value().to_owned()));
+            let constraints = alt
+                .constraints
+                .iter()
+                .map(|c| (c.param().to_owned(), c.value().to_owned()));
             let Some(c) = &alt.compartment else {
                 out.push(constraints.collect());
                 continue;
             };
-            let Some(ty) = self.resource_type else { continue };
-            let Some(kind) = fhir_types::compartment::CompartmentType::for_resource_type(c.resource_type) else { continue };
+            let Some(ty) = self.resource_type else {
+                continue;
+            };
+            let Some(kind) =
+                fhir_types::compartment::CompartmentType::for_resource_type(c.resource_type)
+            else {
+                continue;
+            };
             for param in fhir_types::compartment::narrowing_params(kind, ty) {
                 let pair = match *param {
                     "link" => continue,
@@ -263,17 +272,24 @@ impl Permit {
             s.level() != Level::Patient
                 && s.constraints().is_empty()
                 && s.resource().covers(ty)
-                && s.permissions().intersects(Permissions::READ | Permissions::SEARCH)
+                && s.permissions()
+                    .intersects(Permissions::READ | Permissions::SEARCH)
                 && self.reach[level_index(s.level())] == Reach::All
         })
     }
 
     /// The scopes granting `needed` on `ty` whose level reaches something.
-    pub(crate) fn granting(&self, ty: ResourceType, needed: Permissions) -> impl Iterator<Item = (&ResourceScope, &Reach)> {
+    pub(crate) fn granting(
+        &self,
+        ty: ResourceType,
+        needed: Permissions,
+    ) -> impl Iterator<Item = (&ResourceScope, &Reach)> {
         self.scopes.resource_scopes().filter_map(move |s| {
             let reach = &self.reach[level_index(s.level())];
-            (*reach != Reach::Nothing && s.resource().covers(ty) && s.permissions().intersects(needed))
-                .then_some((s, reach))
+            (*reach != Reach::Nothing
+                && s.resource().covers(ty)
+                && s.permissions().intersects(needed))
+            .then_some((s, reach))
         })
     }
 }

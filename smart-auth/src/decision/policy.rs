@@ -176,7 +176,10 @@ impl fmt::Debug for DecisionPolicy {
             .field("patient_history", &self.patient_history)
             .field("ungranted_includes", &self.ungranted_includes)
             .field("missing_context", &self.missing_context)
-            .field("conditional_requires_search", &self.conditional_requires_search)
+            .field(
+                "conditional_requires_search",
+                &self.conditional_requires_search,
+            )
             .field("bulk_export_for_users", &self.bulk_export_for_users)
             .field("max_count", &self.max_count)
             .field("max_includes", &self.max_includes)
@@ -221,7 +224,9 @@ impl DecisionPolicy {
             ResourceType::RelatedPerson,
             ResourceType::Person,
         ];
-        (allowed.contains(&resource_type) && crate::request::is_valid_id(id))
-            .then(|| FhirUser { resource_type, id: id.to_owned() })
+        (allowed.contains(&resource_type) && crate::request::is_valid_id(id)).then(|| FhirUser {
+            resource_type,
+            id: id.to_owned(),
+        })
     }
 }

@@ -21,10 +21,12 @@ pub struct FilterReport {
 
 /// Whether `resource` is in the compartment `ty/id`, never through `Patient.link`.
 fn in_compartment(ty: ResourceType, id: &str, resource: &Resource, base: Option<&str>) -> bool {
-    let Some(kind) = CompartmentType::for_resource_type(ty) else { return false };
-    memberships(kind, resource, base).iter().any(|m| {
-        m.id == id && !matches!(m.via, Via::Param { param: "link", .. })
-    })
+    let Some(kind) = CompartmentType::for_resource_type(ty) else {
+        return false;
+    };
+    memberships(kind, resource, base)
+        .iter()
+        .any(|m| m.id == id && !matches!(m.via, Via::Param { param: "link", .. }))
 }
 
 impl Permit {
@@ -72,9 +74,15 @@ impl Permit {
             if scope.constraints().is_empty() {
                 return true;
             }
-            let json = json.get_or_insert_with(|| serde_json::from_slice(&fhir_types::json::to_vec(resource)).ok());
+            let json = json.get_or_insert_with(|| {
+                serde_json::from_slice(&fhir_types::json::to_vec(resource)).ok()
+            });
             if let Some(json) = json {
-                if scope.constraints().iter().all(|c| constraint::matches(ty, c, json)) {
+                if scope
+                    .constraints()
+                    .iter()
+                    .all(|c| constraint::matches(ty, c, json))
+                {
                     return true;
                 }
             }
@@ -88,7 +96,11 @@ impl Permit {
     /// For instance history and vread, also check the **current** version first: a resource
     /// that has moved out of the compartment is not found, whatever its old versions say.
     pub fn check_resource(&self, resource: &Resource) -> Result<(), Denial> {
-        let needed = if self.needed.is_empty() { Permissions::READ } else { self.needed };
+        let needed = if self.needed.is_empty() {
+            Permissions::READ
+        } else {
+            self.needed
+        };
         if let (Some(ty), Some(id)) = (self.resource_type, self.id.as_deref()) {
             if resource.resource_type() != ty || resource.id() != Some(id) {
                 return Err(Denial::not_found());
@@ -107,9 +119,15 @@ impl Permit {
     ///   and, for update, its `id` the URL's (else 400); it must be inside the scope (else 403).
     /// - `stored`: the current version (update, patch, delete, conditional matches). It must be
     ///   inside the scope too (else 403), so nothing is moved into or out of a compartment.
-    pub fn check_write(&self, new: Option<&Resource>, stored: Option<&Resource>) -> Result<(), Denial> {
+    pub fn check_write(
+        &self,
+        new: Option<&Resource>,
+        stored: Option<&Resource>,
+    ) -> Result<(), Denial> {
         let needed = self.needed;
-        if needed.is_empty() || !needed.intersects(Permissions::CREATE | Permissions::UPDATE | Permissions::DELETE) {
+        if needed.is_empty()
+            || !needed.intersects(Permissions::CREATE | Permissions::UPDATE | Permissions::DELETE)
+        {
             return Err(Denial::forbidden(DenialReason::WriteOutOfScope));
         }
         for (resource, is_new) in [(new, true), (stored, false)] {
@@ -142,17 +160,34 @@ impl Permit {
     /// history entries without a resource (deletions) are kept only under an unrestricted grant
     /// of their type, so they never reveal ids outside the caller's access.
     pub fn filter_bundle(&self, bundle: &mut Bundle) -> FilterReport {
-        let primary = if self.needed.is_empty() { Permissions::READ | Permissions::SEARCH } else { self.needed };
+        let primary = if self.needed.is_empty() {
+            Permissions::READ | Permissions::SEARCH
+        } else {
+            self.needed
+        };
         let before = bundle.entry.len();
         bundle.entry.retain(|entry| {
-            let mode = entry.search.as_ref().and_then(|s| s.mode.as_ref()).and_then(|m| m.as_str());
+            let mode = entry
+                .search
+                .as_ref()
+                .and_then(|s| s.mode.as_ref())
+                .and_then(|m| m.as_str());
             match (&entry.resource, mode) {
                 (Some(Resource::OperationOutcome(_)), Some("outcome")) => true,
-                (Some(r), Some("include")) => self.allows(r, Permissions::READ | Permissions::SEARCH),
+                (Some(r), Some("include")) => {
+                    self.allows(r, Permissions::READ | Permissions::SEARCH)
+                }
                 (Some(r), _) => self.is_instance(r) && self.allows(r, primary),
                 (None, _) => {
-                    let url = entry.request.as_ref().and_then(|r| r.url.as_str()).unwrap_or("");
-                    let ty = url.split('/').next().and_then(|t| t.parse::<ResourceType>().ok());
+                    let url = entry
+                        .request
+                        .as_ref()
+                        .and_then(|r| r.url.as_str())
+                        .unwrap_or("");
+                    let ty = url
+                        .split('/')
+                        .next()
+                        .and_then(|t| t.parse::<ResourceType>().ok());
                     ty.is_some_and(|ty| self.confine.is_none() && self.unrestricted(ty, primary))
                 }
             }
@@ -161,20 +196,32 @@ impl Permit {
         if removed > 0 {
             bundle.total = None;
         }
-        FilterReport { kept: bundle.entry.len(), removed }
+        FilterReport {
+            kept: bundle.entry.len(),
+            removed,
+        }
     }
 
     /// Checks any result: a Bundle is filtered, another resource checked like a read.
     pub fn filter_result(&self, resource: &mut Resource) -> Result<FilterReport, Denial> {
         match resource {
-            Resource::Bundle(b) if self.resource_type != Some(ResourceType::Bundle) => Ok(self.filter_bundle(b)),
-            r => self.check_resource(r).map(|()| FilterReport { kept: 1, removed: 0 }),
+            Resource::Bundle(b) if self.resource_type != Some(ResourceType::Bundle) => {
+                Ok(self.filter_bundle(b))
+            }
+            r => self.check_resource(r).map(|()| FilterReport {
+                kept: 1,
+                removed: 0,
+            }),
         }
     }
 
     /// For an instance-level permit (history of one resource), whether `r` is that instance.
     fn is_instance(&self, r: &Resource) -> bool {
-        match (self.confine.is_none(), self.resource_type, self.id.as_deref()) {
+        match (
+            self.confine.is_none(),
+            self.resource_type,
+            self.id.as_deref(),
+        ) {
             (true, Some(ty), Some(id)) => r.resource_type() == ty && r.id() == Some(id),
             _ => true,
         }
@@ -182,6 +229,7 @@ impl Permit {
 
     /// Whether some scope grants `needed` on `ty` with no compartment and no constraint.
     fn unrestricted(&self, ty: ResourceType, needed: Permissions) -> bool {
-        self.granting(ty, needed).any(|(s, reach)| *reach == Reach::All && s.constraints().is_empty())
+        self.granting(ty, needed)
+            .any(|(s, reach)| *reach == Reach::All && s.constraints().is_empty())
     }
 }

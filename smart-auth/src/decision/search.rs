@@ -5,15 +5,33 @@ use fhir_types::search::{search_param, SearchParamType};
 use fhir_types::ResourceType;
 
 use super::engine::{insufficient, narrowing};
-use super::{level_index, Narrowing, Denial, DenialReason, OtherPatientSearch, Permit, Reach, Response, UngrantedIncludes};
+use super::{
+    level_index, Denial, DenialReason, Narrowing, OtherPatientSearch, Permit, Reach, Response,
+    UngrantedIncludes,
+};
 use crate::request::{CompartmentRef, FhirRequest, Include, Query, SearchParam};
 use crate::scope::{Level, Permissions, ScopeResource};
 
 /// Parameters every resource supports (FHIR R4 search.html, "Parameters for all resources").
-const COMMON_PARAMS: [&str; 6] = ["_id", "_lastUpdated", "_tag", "_profile", "_security", "_source"];
+const COMMON_PARAMS: [&str; 6] = [
+    "_id",
+    "_lastUpdated",
+    "_tag",
+    "_profile",
+    "_security",
+    "_source",
+];
 
 /// Control or search parameters that cannot be narrowed reliably: always refused.
-const REFUSED_PARAMS: [&str; 7] = ["_filter", "_query", "_contained", "_containedType", "_list", "_text", "_content"];
+const REFUSED_PARAMS: [&str; 7] = [
+    "_filter",
+    "_query",
+    "_contained",
+    "_containedType",
+    "_list",
+    "_text",
+    "_content",
+];
 
 pub(super) fn decide(mut permit: Permit, req: &FhirRequest) -> Result<Permit, Denial> {
     let query = req.query();
@@ -61,7 +79,15 @@ pub(super) fn decide(mut permit: Permit, req: &FhirRequest) -> Result<Permit, De
                 return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
             }
             for ty in &types {
-                check_params(&permit, *ty, &Query { includes: Vec::new(), has: Vec::new(), ..query.clone() })?;
+                check_params(
+                    &permit,
+                    *ty,
+                    &Query {
+                        includes: Vec::new(),
+                        has: Vec::new(),
+                        ..query.clone()
+                    },
+                )?;
             }
             check_includes(&permit, query)?;
         }
@@ -84,7 +110,10 @@ pub(super) fn typeless_narrowing(permit: &Permit, types: &[ResourceType]) -> Opt
             }
         }
     }
-    (!alternatives.is_empty()).then_some(Narrowing { resource_type: None, alternatives })
+    (!alternatives.is_empty()).then_some(Narrowing {
+        resource_type: None,
+        alternatives,
+    })
 }
 
 /// Requires a `*` grant of `needed` (a type-less request reaches every type).
@@ -119,7 +148,9 @@ fn confine_to(permit: &mut Permit, c: &CompartmentRef) -> Result<(), Denial> {
 fn other_patient(permit: &Permit) -> Denial {
     match permit.policy.other_patient_search {
         OtherPatientSearch::Forbidden => Denial::forbidden(DenialReason::OtherPatient),
-        OtherPatientSearch::EmptyResult => Denial::new(DenialReason::OtherPatient, Response::EmptySearch),
+        OtherPatientSearch::EmptyResult => {
+            Denial::new(DenialReason::OtherPatient, Response::EmptySearch)
+        }
     }
 }
 
@@ -190,15 +221,22 @@ pub(super) fn check_params(permit: &Permit, ty: ResourceType, query: &Query) -> 
 }
 
 /// The types a reference parameter may point at.
-fn reference_targets(ty: ResourceType, code: &str, type_modifier: Option<&str>) -> Result<Vec<ResourceType>, Denial> {
+fn reference_targets(
+    ty: ResourceType,
+    code: &str,
+    type_modifier: Option<&str>,
+) -> Result<Vec<ResourceType>, Denial> {
     let refused = || Denial::forbidden(DenialReason::ChainNotGranted);
-    let def = search_param(ty, code).ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+    let def = search_param(ty, code)
+        .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
     if def.param_type != SearchParamType::Reference {
         return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
     }
     match type_modifier {
         Some(m) => {
-            let t: ResourceType = m.parse().map_err(|_| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+            let t: ResourceType = m
+                .parse()
+                .map_err(|_| Denial::bad_request(DenialReason::UnsupportedParameter))?;
             if !def.targets.is_empty() && !def.targets.contains(&t) {
                 return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
             }
@@ -216,7 +254,15 @@ fn check_traversals(permit: &mut Permit, ty: ResourceType, query: &Query) -> Res
         let mut current = vec![ty];
         for (i, link) in p.links.iter().enumerate() {
             if i + 1 == p.links.len() {
-                if !current.iter().any(|t| known(*t, &SearchParam { links: vec![link.clone()], value: String::new() })) {
+                if !current.iter().any(|t| {
+                    known(
+                        *t,
+                        &SearchParam {
+                            links: vec![link.clone()],
+                            value: String::new(),
+                        },
+                    )
+                }) {
                     return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
                 }
                 break;
@@ -235,11 +281,17 @@ fn check_traversals(permit: &mut Permit, ty: ResourceType, query: &Query) -> Res
         for (source, reference) in &has.steps {
             reference_targets(*source, reference, None).or_else(|e| {
                 // `_has` names the reference on the source type; its targets need not be unique.
-                search_param(*source, reference).filter(|d| d.param_type == SearchParamType::Reference).map(|_| Vec::new()).ok_or(e)
+                search_param(*source, reference)
+                    .filter(|d| d.param_type == SearchParamType::Reference)
+                    .map(|_| Vec::new())
+                    .ok_or(e)
             })?;
             traversed.push(*source);
         }
-        let (innermost, _) = has.steps.last().ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+        let (innermost, _) = has
+            .steps
+            .last()
+            .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
         if has.param.is_chained() || !known(*innermost, &has.param) {
             return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
         }
@@ -248,8 +300,13 @@ fn check_traversals(permit: &mut Permit, ty: ResourceType, query: &Query) -> Res
     traversed.dedup();
     for t in &traversed {
         if permit.granting(*t, Permissions::SEARCH).next().is_none() {
-            return Err(Denial::forbidden(DenialReason::ChainNotGranted)
-                .with_scope(format!("{}/{}.s", first_level(permit), t)));
+            return Err(
+                Denial::forbidden(DenialReason::ChainNotGranted).with_scope(format!(
+                    "{}/{}.s",
+                    first_level(permit),
+                    t
+                )),
+            );
         }
     }
     permit.traversed = traversed;
@@ -272,7 +329,12 @@ fn check_includes(permit: &Permit, query: &Query) -> Result<(), Denial> {
     for inc in &query.includes {
         let included = included_types(inc)?;
         if permit.policy.ungranted_includes == UngrantedIncludes::Refuse {
-            let readable = |t: &ResourceType| permit.granting(*t, Permissions::READ | Permissions::SEARCH).next().is_some();
+            let readable = |t: &ResourceType| {
+                permit
+                    .granting(*t, Permissions::READ | Permissions::SEARCH)
+                    .next()
+                    .is_some()
+            };
             let ok = match &included {
                 Some(types) => types.iter().all(readable),
                 None => false,
@@ -287,8 +349,11 @@ fn check_includes(permit: &Permit, query: &Query) -> Result<(), Denial> {
 
 /// The types an include may add; `None` when unknowable up front (wildcards).
 fn included_types(inc: &Include) -> Result<Option<Vec<ResourceType>>, Denial> {
-    let (Some(source), Some(param)) = (inc.source, inc.param.as_deref()) else { return Ok(None) };
-    let def = search_param(source, param).ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+    let (Some(source), Some(param)) = (inc.source, inc.param.as_deref()) else {
+        return Ok(None);
+    };
+    let def = search_param(source, param)
+        .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
     if def.param_type != SearchParamType::Reference {
         return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
     }

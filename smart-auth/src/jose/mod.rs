@@ -57,7 +57,7 @@ impl<'a> CompactJws<'a> {
             (Some(h), Some(p), Some(s), None) => (h, p, s),
             _ => return Err(TokenError::NotCompactJws),
         };
-        if h.is_empty() || s.is_empty() {
+        if h.is_empty() {
             return Err(TokenError::NotCompactJws);
         }
         if h.len() > header::MAX_HEADER_LEN.div_ceil(3) * 4
@@ -68,14 +68,13 @@ impl<'a> CompactJws<'a> {
         let header_bytes = b64::decode(h).ok_or(TokenError::InvalidBase64)?;
         let header_map = json::parse_object(&header_bytes).map_err(json_error)?;
         let header = Header::from_object(header_map, rules)?;
-        let signature = b64::decode(s).ok_or(TokenError::InvalidBase64)?;
-        // The payload is decoded after verification, but its encoding is checked cheaply now.
-        if !p
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(TokenError::InvalidBase64);
+        // Checked after the header so that an unsigned token is reported as `alg: none`.
+        if s.is_empty() {
+            return Err(TokenError::NotCompactJws);
         }
+        let signature = b64::decode(s).ok_or(TokenError::InvalidBase64)?;
+        // The payload is decoded (strictly) only after verification: the signature covers its
+        // text, so nothing is gained by looking at it earlier.
         let signing_input = &token[..h.len() + 1 + p.len()];
         Ok(CompactJws {
             header,

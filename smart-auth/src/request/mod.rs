@@ -26,7 +26,10 @@ use fhir_types::ResourceType;
 use http::request::Parts;
 use http::Method;
 
-pub use query::{Include, ParamLink, Query, ReverseChain, SearchParam, Summary, MAX_CHAIN_DEPTH, MAX_PARAMETERS, MAX_QUERY_BYTES};
+pub use query::{
+    Include, ParamLink, Query, ReverseChain, SearchParam, Summary, MAX_CHAIN_DEPTH, MAX_PARAMETERS,
+    MAX_QUERY_BYTES,
+};
 
 /// Longest request body accepted for `POST _search` form parameters.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -237,7 +240,11 @@ impl FhirRequest {
     /// (batch and transaction Bundles are decided entry by entry, see [`crate::decision`]).
     ///
     /// `X-HTTP-Method-Override` is ignored on purpose: the method is the one on the wire.
-    pub fn from_parts(parts: &Parts, base_path: &str, form_body: Option<&[u8]>) -> Result<FhirRequest, RequestError> {
+    pub fn from_parts(
+        parts: &Parts,
+        base_path: &str,
+        form_body: Option<&[u8]>,
+    ) -> Result<FhirRequest, RequestError> {
         let raw_query = parts.uri.query().unwrap_or("");
         let mut req = path::classify(&parts.method, parts.uri.path(), base_path, raw_query)?;
         if let Some(h) = parts.headers.get("if-none-exist") {
@@ -254,7 +261,11 @@ impl FhirRequest {
         }
         if path::is_post_search(&parts.method, &req) {
             if let Some(body) = form_body.filter(|b| !b.is_empty()) {
-                let ct = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let ct = parts
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
                 let mime = ct.split(';').next().unwrap_or("").trim();
                 if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
                     return Err(RequestError::UnsupportedMediaType);
@@ -271,7 +282,11 @@ impl FhirRequest {
 
     /// Classifies a Bundle entry's `request` (`method` + relative `url`, plus `ifNoneExist`) the
     /// same way as a standalone request, relative to the base.
-    pub fn from_entry(method: &Method, url: &str, if_none_exist: Option<&str>) -> Result<FhirRequest, RequestError> {
+    pub fn from_entry(
+        method: &Method,
+        url: &str,
+        if_none_exist: Option<&str>,
+    ) -> Result<FhirRequest, RequestError> {
         if url.contains("://") || url.starts_with('/') {
             return Err(RequestError::InvalidPath);
         }
@@ -335,6 +350,9 @@ impl FhirRequest {
     /// capabilities; operations are decided by their own rules).
     pub fn is_read(&self) -> bool {
         !self.interaction.is_write()
-            && !matches!(self.interaction, Interaction::BatchOrTransaction | Interaction::Operation)
+            && !matches!(
+                self.interaction,
+                Interaction::BatchOrTransaction | Interaction::Operation
+            )
     }
 }

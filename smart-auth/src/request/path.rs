@@ -3,7 +3,9 @@
 use fhir_types::ResourceType;
 use http::Method;
 
-use super::{CompartmentRef, FhirRequest, Interaction, Operation, OperationLevel, Query, RequestError};
+use super::{
+    CompartmentRef, FhirRequest, Interaction, Operation, OperationLevel, Query, RequestError,
+};
 
 /// The compartment types of FHIR R4 (compartmentdefinition.html).
 const COMPARTMENT_TYPES: [ResourceType; 5] = [
@@ -16,7 +18,10 @@ const COMPARTMENT_TYPES: [ResourceType; 5] = [
 
 /// Whether `id` is a FHIR R4 `id`: `[A-Za-z0-9\-.]{1,64}`.
 pub fn is_valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn resource_type(seg: &str) -> Result<ResourceType, RequestError> {
@@ -32,14 +37,21 @@ fn id(seg: &str) -> Result<String, RequestError> {
 }
 
 fn operation(seg: &str, level: OperationLevel) -> Result<Option<Operation>, RequestError> {
-    let Some(name) = seg.strip_prefix('$') else { return Ok(None) };
+    let Some(name) = seg.strip_prefix('$') else {
+        return Ok(None);
+    };
     let ok = (1..=64).contains(&name.len())
         && name.as_bytes()[0].is_ascii_alphabetic()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
         return Err(RequestError::InvalidPath);
     }
-    Ok(Some(Operation { name: name.to_owned(), level }))
+    Ok(Some(Operation {
+        name: name.to_owned(),
+        level,
+    }))
 }
 
 fn strip_base<'a>(path: &'a str, base: &str) -> Result<&'a str, RequestError> {
@@ -53,15 +65,27 @@ fn strip_base<'a>(path: &'a str, base: &str) -> Result<&'a str, RequestError> {
 
 pub(super) fn is_post_search(method: &Method, req: &FhirRequest) -> bool {
     method == Method::POST
-        && matches!(req.interaction, Interaction::SearchType | Interaction::SearchSystem)
+        && matches!(
+            req.interaction,
+            Interaction::SearchType | Interaction::SearchSystem
+        )
 }
 
-pub(super) fn classify(method: &Method, path: &str, base: &str, raw_query: &str) -> Result<FhirRequest, RequestError> {
+pub(super) fn classify(
+    method: &Method,
+    path: &str,
+    base: &str,
+    raw_query: &str,
+) -> Result<FhirRequest, RequestError> {
     if path.contains(['%', ';', '\\']) {
         return Err(RequestError::InvalidPath);
     }
     let rest = strip_base(path, base)?;
-    let segs: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
+    let segs: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest.split('/').collect()
+    };
     if segs.len() > 4 || segs.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
         return Err(RequestError::InvalidPath);
     }
@@ -97,7 +121,13 @@ pub(super) fn classify(method: &Method, path: &str, base: &str, raw_query: &str)
         }
         [ty] => {
             req.resource_type = Some(resource_type(ty)?);
-            let conditional = |i| if req.query.params.is_empty() && req.query.has.is_empty() { Err(RequestError::MissingCriteria) } else { Ok(i) };
+            let conditional = |i| {
+                if req.query.params.is_empty() && req.query.has.is_empty() {
+                    Err(RequestError::MissingCriteria)
+                } else {
+                    Ok(i)
+                }
+            };
             match m {
                 _ if get => Interaction::SearchType,
                 Method::POST => Interaction::Create,
@@ -147,8 +177,15 @@ pub(super) fn classify(method: &Method, path: &str, base: &str, raw_query: &str)
             if !COMPARTMENT_TYPES.contains(&cty) {
                 return Err(RequestError::InvalidPath);
             }
-            req.compartment = Some(CompartmentRef { resource_type: cty, id: id(cid)? });
-            req.resource_type = if *target == "*" { None } else { Some(resource_type(target)?) };
+            req.compartment = Some(CompartmentRef {
+                resource_type: cty,
+                id: id(cid)?,
+            });
+            req.resource_type = if *target == "*" {
+                None
+            } else {
+                Some(resource_type(target)?)
+            };
             Interaction::SearchCompartment
         }
         [ty, rid, "_history", vid] if get => {
@@ -159,10 +196,17 @@ pub(super) fn classify(method: &Method, path: &str, base: &str, raw_query: &str)
         }
         _ => {
             // Distinguish an unknown type (404) from a bad shape for a known type.
-            if let Some(first) = segs.first().filter(|s| !s.starts_with(['$', '_']) && **s != "metadata") {
+            if let Some(first) = segs
+                .first()
+                .filter(|s| !s.starts_with(['$', '_']) && **s != "metadata")
+            {
                 resource_type(first)?;
             }
-            return Err(if segs.len() <= 4 { RequestError::MethodNotAllowed } else { RequestError::InvalidPath });
+            return Err(if segs.len() <= 4 {
+                RequestError::MethodNotAllowed
+            } else {
+                RequestError::InvalidPath
+            });
         }
     };
     Ok(req)

@@ -206,9 +206,15 @@ fn param(name: &str, value: &str) -> Result<SearchParam, RequestError> {
         if code.is_empty() || modifier.is_some_and(|m| m.is_empty() || m.contains(':')) {
             return Err(RequestError::InvalidQuery);
         }
-        links.push(ParamLink { code: code.to_owned(), modifier: modifier.map(str::to_owned) });
+        links.push(ParamLink {
+            code: code.to_owned(),
+            modifier: modifier.map(str::to_owned),
+        });
     }
-    Ok(SearchParam { links, value: value.to_owned() })
+    Ok(SearchParam {
+        links,
+        value: value.to_owned(),
+    })
 }
 
 fn reverse_chain(name: &str, value: &str) -> Result<ReverseChain, RequestError> {
@@ -219,7 +225,8 @@ fn reverse_chain(name: &str, value: &str) -> Result<ReverseChain, RequestError> 
             return Err(RequestError::InvalidQuery);
         }
         let mut parts = r.splitn(3, ':');
-        let (Some(ty), Some(reference), Some(tail)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(ty), Some(reference), Some(tail)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(RequestError::InvalidQuery);
         };
         let ty: ResourceType = ty.parse().map_err(|_| RequestError::InvalidQuery)?;
@@ -229,7 +236,10 @@ fn reverse_chain(name: &str, value: &str) -> Result<ReverseChain, RequestError> 
         steps.push((ty, reference.to_owned()));
         rest = tail;
     }
-    Ok(ReverseChain { steps, param: param(rest, value)? })
+    Ok(ReverseChain {
+        steps,
+        param: param(rest, value)?,
+    })
 }
 
 fn include(name: &str, value: &str) -> Result<Include, RequestError> {
@@ -245,17 +255,32 @@ fn include(name: &str, value: &str) -> Result<Include, RequestError> {
     };
     let bad = || RequestError::InvalidQuery;
     if value == "*" {
-        return Ok(Include { reverse, iterate, source: None, param: None, target: None });
+        return Ok(Include {
+            reverse,
+            iterate,
+            source: None,
+            param: None,
+            target: None,
+        });
     }
     let mut parts = value.split(':');
     let source = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
     let param = parts.next().filter(|p| !p.is_empty()).ok_or_else(bad)?;
-    let target = parts.next().map(|t| t.parse().map_err(|_| bad())).transpose()?;
+    let target = parts
+        .next()
+        .map(|t| t.parse().map_err(|_| bad()))
+        .transpose()?;
     if parts.next().is_some() {
         return Err(bad());
     }
     let param = (param != "*").then(|| param.to_owned());
-    Ok(Include { reverse, iterate, source: Some(source), param, target })
+    Ok(Include {
+        reverse,
+        iterate,
+        source: Some(source),
+        param,
+        target,
+    })
 }
 
 impl fmt::Display for SearchParam {

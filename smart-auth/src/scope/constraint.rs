@@ -47,14 +47,19 @@ fn paths(ty: ResourceType, def: &SearchParamDef) -> Option<Vec<ElementPath>> {
         if steps.is_empty() {
             return None;
         }
-        out.push(ElementPath { steps, resolves_to: p.resolves_to });
+        out.push(ElementPath {
+            steps,
+            resolves_to: p.resolves_to,
+        });
     }
     Some(out)
 }
 
 /// Whether `param` on `ty` can be enforced exactly by [`matches`].
 pub(crate) fn is_enforceable(ty: ResourceType, param: &str) -> bool {
-    let Some(def) = search_param(ty, param) else { return false };
+    let Some(def) = search_param(ty, param) else {
+        return false;
+    };
     matches!(
         def.param_type,
         SearchParamType::Token | SearchParamType::Reference | SearchParamType::String
@@ -64,8 +69,12 @@ pub(crate) fn is_enforceable(ty: ResourceType, param: &str) -> bool {
 /// Whether the resource (`json`, of type `ty`) satisfies the constraint. Fails closed: an
 /// unknown or unenforceable parameter never matches.
 pub(crate) fn matches(ty: ResourceType, constraint: &Constraint, json: &Value) -> bool {
-    let Some(def) = search_param(ty, constraint.param()) else { return false };
-    let Some(paths) = paths(ty, def) else { return false };
+    let Some(def) = search_param(ty, constraint.param()) else {
+        return false;
+    };
+    let Some(paths) = paths(ty, def) else {
+        return false;
+    };
     let value = constraint.value();
     paths.iter().any(|path| {
         let mut found = false;
@@ -119,7 +128,10 @@ fn token_matches(node: &Value, value: &str) -> bool {
                 return codings.iter().any(|c| token_matches(c, value));
             }
             let sys = map.get("system").and_then(Value::as_str);
-            let c = map.get("code").or_else(|| map.get("value")).and_then(Value::as_str);
+            let c = map
+                .get("code")
+                .or_else(|| map.get("value"))
+                .and_then(Value::as_str);
             pair(sys, c)
         }
         _ => false,
@@ -129,9 +141,12 @@ fn token_matches(node: &Value, value: &str) -> bool {
 /// Reference semantics: `Type/id` matches that literal reference (also absolute or versioned);
 /// a bare `id` matches any `Type/id`.
 fn reference_matches(node: &Value, value: &str, resolves_to: Option<ResourceType>) -> bool {
-    let Some(reference) = node.get("reference").and_then(Value::as_str) else { return false };
+    let Some(reference) = node.get("reference").and_then(Value::as_str) else {
+        return false;
+    };
     if let Some(t) = resolves_to {
-        let typed = reference.starts_with(t.as_str()) && reference[t.as_str().len()..].starts_with('/');
+        let typed =
+            reference.starts_with(t.as_str()) && reference[t.as_str().len()..].starts_with('/');
         let typed = typed || reference.contains(&format!("/{}/", t.as_str()));
         if !typed {
             return false;
@@ -157,7 +172,9 @@ fn reference_matches(node: &Value, value: &str, resolves_to: Option<ResourceType
 fn string_matches(node: &Value, value: &str) -> bool {
     let needle = value.to_lowercase();
     let mut hit = false;
-    visit_strings(node, 0, &mut |s| hit = hit || s.to_lowercase().starts_with(&needle));
+    visit_strings(node, 0, &mut |s| {
+        hit = hit || s.to_lowercase().starts_with(&needle)
+    });
     hit
 }
 
@@ -182,7 +199,10 @@ mod tests {
     use serde_json::json;
 
     fn c(param: &str, value: &str) -> Constraint {
-        Constraint { param: param.into(), value: value.into() }
+        Constraint {
+            param: param.into(),
+            value: value.into(),
+        }
     }
 
     #[test]
@@ -190,8 +210,22 @@ mod tests {
         let obs = json!({"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}]});
         let ty = ResourceType::Observation;
         assert!(matches(ty, &c("category", "laboratory"), &obs));
-        assert!(matches(ty, &c("category", "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"), &obs));
-        assert!(matches(ty, &c("category", "http://terminology.hl7.org/CodeSystem/observation-category|"), &obs));
+        assert!(matches(
+            ty,
+            &c(
+                "category",
+                "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+            ),
+            &obs
+        ));
+        assert!(matches(
+            ty,
+            &c(
+                "category",
+                "http://terminology.hl7.org/CodeSystem/observation-category|"
+            ),
+            &obs
+        ));
         assert!(!matches(ty, &c("category", "|laboratory"), &obs));
         assert!(!matches(ty, &c("category", "vital-signs"), &obs));
         assert!(!matches(ty, &c("category", "other|laboratory"), &obs));
@@ -199,7 +233,8 @@ mod tests {
 
     #[test]
     fn reference_and_string() {
-        let obs = json!({"resourceType":"Observation","subject":{"reference":"Patient/1/_history/2"}});
+        let obs =
+            json!({"resourceType":"Observation","subject":{"reference":"Patient/1/_history/2"}});
         let ty = ResourceType::Observation;
         assert!(matches(ty, &c("subject", "Patient/1"), &obs));
         assert!(matches(ty, &c("subject", "1"), &obs));

@@ -222,7 +222,13 @@ pub struct ResourceScope {
 impl ResourceScope {
     /// Builds a v2 scope without constraints (for authorization servers and tests).
     pub fn new(level: Level, resource: ScopeResource, permissions: Permissions) -> ResourceScope {
-        ResourceScope { level, resource, permissions, constraints: Vec::new(), syntax: Syntax::V2 }
+        ResourceScope {
+            level,
+            resource,
+            permissions,
+            constraints: Vec::new(),
+            syntax: Syntax::V2,
+        }
     }
 
     /// `patient`, `user` or `system`.
@@ -257,7 +263,10 @@ impl ResourceScope {
 
     /// The same grant written in v2 syntax.
     pub fn to_v2(&self) -> ResourceScope {
-        ResourceScope { syntax: Syntax::V2, ..self.clone() }
+        ResourceScope {
+            syntax: Syntax::V2,
+            ..self.clone()
+        }
     }
 
     fn v1_suffix(&self) -> Option<&'static str> {
@@ -330,8 +339,14 @@ impl fmt::Display for Scope {
             Scope::Launch => f.write_str("launch"),
             Scope::LaunchPatient => f.write_str("launch/patient"),
             Scope::LaunchEncounter => f.write_str("launch/encounter"),
-            Scope::LaunchContext { resource, role: None } => write!(f, "launch/{resource}"),
-            Scope::LaunchContext { resource, role: Some(role) } => {
+            Scope::LaunchContext {
+                resource,
+                role: None,
+            } => write!(f, "launch/{resource}"),
+            Scope::LaunchContext {
+                resource,
+                role: Some(role),
+            } => {
                 write!(f, "launch/{resource}?role={role}")
             }
             Scope::OfflineAccess => f.write_str("offline_access"),

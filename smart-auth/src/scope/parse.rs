@@ -3,7 +3,9 @@
 use fhir_types::ResourceType;
 
 use super::constraint;
-use super::{Constraint, Level, Permissions, ResourceScope, Scope, ScopeIssueReason, ScopeResource, Syntax};
+use super::{
+    Constraint, Level, Permissions, ResourceScope, Scope, ScopeIssueReason, ScopeResource, Syntax,
+};
 
 /// Longest scope token considered at all (smart.md §3.4: 1 KiB per scope).
 pub(crate) const MAX_TOKEN_LEN: usize = 1024;
@@ -40,9 +42,11 @@ pub(crate) fn scope(token: &str) -> Result<Scope, ScopeIssueReason> {
     if let Some(rest) = token.strip_prefix("launch/") {
         return launch_context(rest);
     }
-    for (prefix, level) in
-        [("patient/", Level::Patient), ("user/", Level::User), ("system/", Level::System)]
-    {
+    for (prefix, level) in [
+        ("patient/", Level::Patient),
+        ("user/", Level::User),
+        ("system/", Level::System),
+    ] {
         if let Some(rest) = token.strip_prefix(prefix) {
             return resource_scope(level, rest).map(Scope::Resource);
         }
@@ -60,7 +64,9 @@ fn is_uri(token: &str) -> bool {
             !rest.is_empty()
                 && scheme.len() > 1
                 && scheme.as_bytes()[0].is_ascii_alphabetic()
-                && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         }
         None => false,
     }
@@ -71,7 +77,9 @@ fn launch_context(rest: &str) -> Result<Scope, ScopeIssueReason> {
     let (ty, role) = match rest.split_once('?') {
         None => (rest, None),
         Some((ty, query)) => {
-            let role = query.strip_prefix("role=").ok_or(ScopeIssueReason::MalformedLaunch)?;
+            let role = query
+                .strip_prefix("role=")
+                .ok_or(ScopeIssueReason::MalformedLaunch)?;
             if role.is_empty() || role.contains(['&', '?', '=']) || !is_uri(role) {
                 return Err(ScopeIssueReason::MalformedLaunch);
             }
@@ -81,11 +89,16 @@ fn launch_context(rest: &str) -> Result<Scope, ScopeIssueReason> {
     if ty.is_empty() || !ty.bytes().all(|b| b.is_ascii_lowercase()) {
         return Err(ScopeIssueReason::MalformedLaunch);
     }
-    let known = ResourceType::ALL.iter().any(|t| t.as_str().eq_ignore_ascii_case(ty));
+    let known = ResourceType::ALL
+        .iter()
+        .any(|t| t.as_str().eq_ignore_ascii_case(ty));
     if !known {
         return Err(ScopeIssueReason::UnknownResourceType);
     }
-    Ok(Scope::LaunchContext { resource: ty.to_owned(), role })
+    Ok(Scope::LaunchContext {
+        resource: ty.to_owned(),
+        role,
+    })
 }
 
 /// `<type or *>.<permissions>[?constraints]` after the level prefix.
@@ -94,26 +107,41 @@ fn resource_scope(level: Level, rest: &str) -> Result<ResourceScope, ScopeIssueR
         Some((head, query)) => (head, Some(query)),
         None => (rest, None),
     };
-    let (ty, suffix) = head.split_once('.').ok_or(ScopeIssueReason::InvalidPermissions)?;
+    let (ty, suffix) = head
+        .split_once('.')
+        .ok_or(ScopeIssueReason::InvalidPermissions)?;
     let resource = if ty == "*" {
         ScopeResource::Any
     } else {
-        ScopeResource::Type(ty.parse().map_err(|_| ScopeIssueReason::UnknownResourceType)?)
+        ScopeResource::Type(
+            ty.parse()
+                .map_err(|_| ScopeIssueReason::UnknownResourceType)?,
+        )
     };
     let (permissions, syntax) = match suffix {
         "read" => (Permissions::READ | Permissions::SEARCH, Syntax::V1),
-        "write" => (Permissions::CREATE | Permissions::UPDATE | Permissions::DELETE, Syntax::V1),
+        "write" => (
+            Permissions::CREATE | Permissions::UPDATE | Permissions::DELETE,
+            Syntax::V1,
+        ),
         "*" => (Permissions::ALL, Syntax::V1),
-        letters => {
-            (Permissions::from_v2(letters).ok_or(ScopeIssueReason::InvalidPermissions)?, Syntax::V2)
-        }
+        letters => (
+            Permissions::from_v2(letters).ok_or(ScopeIssueReason::InvalidPermissions)?,
+            Syntax::V2,
+        ),
     };
     let constraints = match query {
         None => Vec::new(),
         Some(_) if syntax == Syntax::V1 => return Err(ScopeIssueReason::MalformedConstraint),
         Some(query) => constraints(resource, query)?,
     };
-    Ok(ResourceScope { level, resource, permissions, constraints, syntax })
+    Ok(ResourceScope {
+        level,
+        resource,
+        permissions,
+        constraints,
+        syntax,
+    })
 }
 
 /// `param=value(&param=value)*`, each one enforceable exactly or the scope is refused.
@@ -127,7 +155,9 @@ fn constraints(resource: ScopeResource, query: &str) -> Result<Vec<Constraint>, 
         if out.len() == MAX_CONSTRAINTS {
             return Err(ScopeIssueReason::UnsupportedConstraint);
         }
-        let (param, value) = pair.split_once('=').ok_or(ScopeIssueReason::MalformedConstraint)?;
+        let (param, value) = pair
+            .split_once('=')
+            .ok_or(ScopeIssueReason::MalformedConstraint)?;
         if param.is_empty() || value.is_empty() || value.contains('=') {
             return Err(ScopeIssueReason::MalformedConstraint);
         }
@@ -138,7 +168,10 @@ fn constraints(resource: ScopeResource, query: &str) -> Result<Vec<Constraint>, 
         if !constraint::is_enforceable(ty, param) {
             return Err(ScopeIssueReason::UnsupportedConstraint);
         }
-        let c = Constraint { param: param.to_owned(), value: value.to_owned() };
+        let c = Constraint {
+            param: param.to_owned(),
+            value: value.to_owned(),
+        };
         if !out.contains(&c) {
             out.push(c);
         }

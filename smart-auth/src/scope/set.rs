@@ -189,13 +189,20 @@ impl ScopeSet {
 
     /// Parses a `scope` string with an explicit policy.
     pub fn parse_with(scope: &str, policy: &ScopePolicy) -> ScopeSet {
-        let separators: &[char] = if policy.comma_separators { &[' ', ','] } else { &[' '] };
+        let separators: &[char] = if policy.comma_separators {
+            &[' ', ',']
+        } else {
+            &[' ']
+        };
         ScopeSet::from_tokens(scope.split(separators), policy)
     }
 
     /// Builds a set from already separated tokens (e.g. a JSON `scp` array); empty tokens are
     /// skipped, and a token containing a space is invalid.
-    pub fn from_tokens<'a, I: IntoIterator<Item = &'a str>>(tokens: I, policy: &ScopePolicy) -> ScopeSet {
+    pub fn from_tokens<'a, I: IntoIterator<Item = &'a str>>(
+        tokens: I,
+        policy: &ScopePolicy,
+    ) -> ScopeSet {
         let mut inner = Inner::default();
         let mut count = 0usize;
         for token in tokens.into_iter().filter(|t| !t.is_empty()) {
@@ -214,9 +221,14 @@ impl ScopeSet {
                     if reason.is_resource_scope_error()
                         && policy.invalid_resource_scope == InvalidScopeHandling::RejectToken
                     {
-                        inner.rejection.get_or_insert(ScopeRejection::InvalidResourceScope);
+                        inner
+                            .rejection
+                            .get_or_insert(ScopeRejection::InvalidResourceScope);
                     }
-                    inner.issues.push(ScopeIssue { token: truncate(token), reason });
+                    inner.issues.push(ScopeIssue {
+                        token: truncate(token),
+                        reason,
+                    });
                 }
             }
         }
@@ -238,7 +250,9 @@ impl ScopeSet {
         {
             inner.rejection.get_or_insert(ScopeRejection::MixedLevels);
         }
-        ScopeSet { inner: Arc::new(inner) }
+        ScopeSet {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Every valid scope, in the order granted (duplicates removed). Empty when rejected.
@@ -295,7 +309,11 @@ impl ScopeSet {
             .filter(|r| !merged.iter().any(|w| *w != **r && subsumes(w, r)))
             .cloned()
             .collect();
-        let mut scopes: Vec<Scope> = self.iter().filter(|s| as_resource(s).is_none()).cloned().collect();
+        let mut scopes: Vec<Scope> = self
+            .iter()
+            .filter(|s| as_resource(s).is_none())
+            .cloned()
+            .collect();
         scopes.extend(kept.into_iter().map(Scope::Resource));
         scopes.sort();
         scopes.dedup();
@@ -333,8 +351,18 @@ impl ScopeSet {
                         if resource == ScopeResource::Any && !constraints.is_empty() {
                             continue;
                         }
-                        let syntax = if a.syntax == Syntax::V1 && b.syntax == Syntax::V1 { Syntax::V1 } else { Syntax::V2 };
-                        let r = ResourceScope { level: a.level, resource, permissions, constraints, syntax };
+                        let syntax = if a.syntax == Syntax::V1 && b.syntax == Syntax::V1 {
+                            Syntax::V1
+                        } else {
+                            Syntax::V2
+                        };
+                        let r = ResourceScope {
+                            level: a.level,
+                            resource,
+                            permissions,
+                            constraints,
+                            syntax,
+                        };
                         let r = Scope::Resource(r);
                         if !scopes.contains(&r) {
                             scopes.push(r);
@@ -348,7 +376,13 @@ impl ScopeSet {
             }
         }
         let rejection = self.inner.rejection.or(other.inner.rejection);
-        ScopeSet { inner: Arc::new(Inner { scopes, issues: Vec::new(), rejection }) }
+        ScopeSet {
+            inner: Arc::new(Inner {
+                scopes,
+                issues: Vec::new(),
+                rejection,
+            }),
+        }
     }
 
     /// Whether everything `self` grants is also granted by `other` (e.g. a refresh request
@@ -361,17 +395,23 @@ impl ScopeSet {
         self.iter().all(|s| match s {
             Scope::Resource(a) => {
                 // Every letter must be covered by one scope at least as wide.
-                [Permissions::CREATE, Permissions::READ, Permissions::UPDATE, Permissions::DELETE, Permissions::SEARCH]
-                    .into_iter()
-                    .filter(|p| a.permissions.contains(*p))
-                    .all(|p| {
-                        other.resource_scopes().any(|b| {
-                            b.level == a.level
-                                && (b.resource == ScopeResource::Any || b.resource == a.resource)
-                                && b.permissions.contains(p)
-                                && b.constraints.iter().all(|c| a.constraints.contains(c))
-                        })
+                [
+                    Permissions::CREATE,
+                    Permissions::READ,
+                    Permissions::UPDATE,
+                    Permissions::DELETE,
+                    Permissions::SEARCH,
+                ]
+                .into_iter()
+                .filter(|p| a.permissions.contains(*p))
+                .all(|p| {
+                    other.resource_scopes().any(|b| {
+                        b.level == a.level
+                            && (b.resource == ScopeResource::Any || b.resource == a.resource)
+                            && b.permissions.contains(p)
+                            && b.constraints.iter().all(|c| a.constraints.contains(c))
                     })
+                })
             }
             s => other.contains(s),
         })

@@ -30,7 +30,10 @@ pub fn context(scopes: &str, patient: Option<&str>, fhir_user: Option<&str>) -> 
         client_id: Some("test-client".to_owned()),
         scopes: ScopeSet::parse(scopes),
         fhir_user: fhir_user.map(str::to_owned),
-        launch: LaunchContext { patient: patient.map(str::to_owned), ..LaunchContext::default() },
+        launch: LaunchContext {
+            patient: patient.map(str::to_owned),
+            ..LaunchContext::default()
+        },
         token_id: None,
         expires_at: i64::MAX,
         confirmation: None,
@@ -47,9 +50,15 @@ pub fn request(line: &str) -> FhirRequest {
 /// Like [`request`], returning the classification error instead of panicking.
 pub fn try_request(line: &str) -> Result<FhirRequest, String> {
     let (method, target) = line.split_once(' ').ok_or("expected \"METHOD path\"")?;
-    let method: Method = method.parse().map_err(|_| format!("bad method {method:?}"))?;
+    let method: Method = method
+        .parse()
+        .map_err(|_| format!("bad method {method:?}"))?;
     let uri = format!("/fhir/{}", target.trim_start_matches('/'));
-    let req = http::Request::builder().method(method).uri(uri).body(()).map_err(|e| e.to_string())?;
+    let req = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(())
+        .map_err(|e| e.to_string())?;
     let (parts, ()) = req.into_parts();
     FhirRequest::from_parts(&parts, "/fhir", None).map_err(|e| e.to_string())
 }
@@ -179,10 +188,16 @@ impl Case {
     /// Runs the case and reports what happened.
     pub fn run(&self, authorizer: &Authorizer) -> Result<Outcome, String> {
         let line = self.request.as_deref().ok_or("no request")?;
-        let ctx = context(&self.scopes, self.patient.as_deref(), self.fhir_user.as_deref());
+        let ctx = context(
+            &self.scopes,
+            self.patient.as_deref(),
+            self.fhir_user.as_deref(),
+        );
         let req = try_request(line)?;
         let decision = authorizer.decide(&ctx, &req);
-        let Some(permit) = decision.permit() else { return Ok(outcome(&decision)) };
+        let Some(permit) = decision.permit() else {
+            return Ok(outcome(&decision));
+        };
         let after = if req.interaction().is_write() {
             permit.check_write(self.body.as_ref(), self.stored.first())
         } else if req.id().is_some() && req.operation().is_none() {
@@ -202,19 +217,29 @@ impl Case {
     /// For a search case: what the permit lets through of all stored resources.
     pub fn visible(&self, authorizer: &Authorizer) -> Result<Vec<String>, String> {
         let line = self.request.as_deref().ok_or("no request")?;
-        let ctx = context(&self.scopes, self.patient.as_deref(), self.fhir_user.as_deref());
+        let ctx = context(
+            &self.scopes,
+            self.patient.as_deref(),
+            self.fhir_user.as_deref(),
+        );
         let decision = authorizer.decide(&ctx, &try_request(line)?);
-        let Some(permit) = decision.permit() else { return Ok(Vec::new()) };
+        let Some(permit) = decision.permit() else {
+            return Ok(Vec::new());
+        };
         let entries: Vec<serde_json::Value> = self
             .stored
             .iter()
             .map(|r| {
-                let json: serde_json::Value = serde_json::from_slice(&fhir_types::json::to_vec(r)).unwrap_or_default();
+                let json: serde_json::Value =
+                    serde_json::from_slice(&fhir_types::json::to_vec(r)).unwrap_or_default();
                 serde_json::json!({"resource": json, "search": {"mode": "match"}})
             })
             .collect();
-        let bundle = serde_json::json!({"resourceType": "Bundle", "type": "searchset", "entry": entries});
-        let Resource::Bundle(mut bundle) = resource(&bundle.to_string()) else { return Err("not a Bundle".into()) };
+        let bundle =
+            serde_json::json!({"resourceType": "Bundle", "type": "searchset", "entry": entries});
+        let Resource::Bundle(mut bundle) = resource(&bundle.to_string()) else {
+            return Err("not a Bundle".into());
+        };
         permit.filter_bundle(&mut bundle);
         Ok(bundle
             .entry
@@ -234,7 +259,8 @@ impl Case {
             }
         }
         let got = self.run(authorizer)?;
-        let ok = got.kind == expect || (expect == Expect::Allowed && matches!(got.kind, Expect::Allow | Expect::Narrow));
+        let ok = got.kind == expect
+            || (expect == Expect::Allowed && matches!(got.kind, Expect::Allow | Expect::Narrow));
         if ok {
             Ok(())
         } else {
@@ -265,15 +291,30 @@ impl fmt::Display for Case {
 
 /// Checks every case and panics listing all that failed.
 pub fn assert_table(authorizer: &Authorizer, cases: &[Case]) {
-    let failures: Vec<String> = cases.iter().filter_map(|c| c.check(authorizer).err()).collect();
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| c.check(authorizer).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// Maps a decision to its [`Outcome`].
 pub fn outcome(decision: &Decision) -> Outcome {
     match decision {
-        Decision::Allow(_) => Outcome { kind: Expect::Allow, reason: None },
-        Decision::Narrow(_) => Outcome { kind: Expect::Narrow, reason: None },
+        Decision::Allow(_) => Outcome {
+            kind: Expect::Allow,
+            reason: None,
+        },
+        Decision::Narrow(_) => Outcome {
+            kind: Expect::Narrow,
+            reason: None,
+        },
         Decision::Deny(d) => Outcome {
             kind: match d.response() {
                 Response::InvalidToken => Expect::Unauthorized,

@@ -43,9 +43,17 @@ pub fn scope_token() -> impl Strategy<Value = String> {
     let level = prop::sample::select(vec!["patient", "user", "system"]);
     let ty = prop::sample::select([&["*"][..], &TYPES[..]].concat());
     let v2 = (1u8..32).prop_map(|bits| {
-        "cruds".chars().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, c)| c).collect::<String>()
+        "cruds"
+            .chars()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, c)| c)
+            .collect::<String>()
     });
-    let perms = prop_oneof![v2, prop::sample::select(vec!["read".to_owned(), "write".to_owned(), "*".to_owned()])];
+    let perms = prop_oneof![
+        v2,
+        prop::sample::select(vec!["read".to_owned(), "write".to_owned(), "*".to_owned()])
+    ];
     (level, ty, perms).prop_map(|(l, t, p)| format!("{l}/{t}.{p}"))
 }
 
@@ -54,8 +62,19 @@ pub fn scope_token() -> impl Strategy<Value = String> {
 pub fn malformed_scope_token() -> impl Strategy<Value = String> {
     let ty = prop::sample::select(TYPES.to_vec());
     let defect = prop::sample::select(vec![
-        ".dus", ".rr", ".sr", ".rx", ".", ".reads", ".Read", ".rs?code:in=x", ".rs?_include=Observation:subject",
-        ".rs?subject.name=x", ".rs?_has:Observation:patient:code=1", ".rs?=", ".rs?code",
+        ".dus",
+        ".rr",
+        ".sr",
+        ".rx",
+        ".",
+        ".reads",
+        ".Read",
+        ".rs?code:in=x",
+        ".rs?_include=Observation:subject",
+        ".rs?subject.name=x",
+        ".rs?_has:Observation:patient:code=1",
+        ".rs?=",
+        ".rs?code",
     ]);
     let level = prop::sample::select(vec!["patient", "user", "system", "Patient", "patients"]);
     (level, ty, defect).prop_map(|(l, t, d)| format!("{l}/{t}{d}"))

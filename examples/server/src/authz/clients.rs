@@ -68,7 +68,8 @@ pub enum ClientError {
     InvalidRedirectUri,
     /// An unsupported or inconsistent `token_endpoint_auth_method`.
     InvalidAuthMethod,
-    /// A `private_key_jwt` client without an inline `jwks` (a `jwks_uri` is never fetched here).
+    /// A `private_key_jwt` client without a usable inline `jwks` (public signing keys only; a
+    /// `jwks_uri` is never fetched here).
     MissingJwks,
     /// The `client_id` is already registered.
     Duplicate,
@@ -178,7 +179,12 @@ impl ClientConfig {
             }
             "private_key_jwt" => {
                 let jwks = obj.get("jwks").cloned().ok_or(ClientError::MissingJwks)?;
-                if !jwks.get("keys").is_some_and(Value::is_array) {
+                // smart-auth's import filter: public signing keys only, none rejected
+                let usable = serde_json::to_vec(&jwks)
+                    .ok()
+                    .and_then(|b| smart_auth::jwks::JwkSet::parse(&b).ok())
+                    .is_some_and(|set| !set.is_empty() && set.rejected().is_empty());
+                if !usable {
                     return Err(ClientError::MissingJwks);
                 }
                 ClientAuth::PrivateKeyJwt { jwks }

@@ -10,7 +10,9 @@ use super::audit::{AuthzEvent, AuthzEventKind};
 use super::clients::sha256;
 use super::responses::{json_no_store, OAuthError};
 use super::state::AuthzState;
-use super::token::{authenticate_client, claimed_client_id, parse_form_body};
+use super::token::{
+    authenticate_client, claimed_client_id, cors_origin, parse_form_body, with_cors,
+};
 
 /// Claims copied from an active access token into the introspection response.
 const INTROSPECTED: &[&str] = &[
@@ -49,13 +51,34 @@ impl AuthzState {
     }
 }
 
-/// The caller of the introspection endpoint: an authenticated confidential client, or the
-/// holder of an active access token (SMART allows a bearer token here).
+/// Who asks: a confidential client (a resource server; may introspect any token), or the holder
+/// of an active access token (SMART allows a bearer token here; may introspect only tokens of
+/// its own client, so that one app cannot scan another's tokens).
+enum Caller {
+    Confidential(String),
+    Bearer(String),
+}
+
+impl Caller {
+    fn client_id(&self) -> &str {
+        match self {
+            Caller::Confidential(c) | Caller::Bearer(c) => c,
+        }
+    }
+
+    fn may_see(&self, response: &Value) -> bool {
+        match self {
+            Caller::Confidential(_) => true,
+            Caller::Bearer(c) => response.get("client_id").and_then(Value::as_str) == Some(c),
+        }
+    }
+}
+
 fn introspection_caller(
     state: &AuthzState,
     headers: &HeaderMap,
     params: &super::token::Params,
-) -> Result<String, OAuthError> {
+) -> Result<Caller, OAuthError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -66,13 +89,14 @@ fn introspection_caller(
         return state
             .active_access_claims(&token)
             .and_then(|c| c.get("client_id")?.as_str().map(str::to_owned))
+            .map(Caller::Bearer)
             .ok_or(OAuthError::invalid_client());
     }
     let client = authenticate_client(state, headers, params)?;
     if !client.is_confidential() {
         return Err(OAuthError::invalid_client());
     }
-    Ok(client.client_id)
+    Ok(Caller::Confidential(client.client_id))
 }
 
 pub(crate) async fn introspect(
@@ -85,7 +109,13 @@ pub(crate) async fn introspect(
         let token = params
             .get("token")
             .ok_or(OAuthError::invalid_request("token is required"))?;
-        Ok((caller, state.introspect(token)))
+        let response = state.introspect(token);
+        let response = if caller.may_see(&response) {
+            response
+        } else {
+            json!({ "active": false })
+        };
+        Ok((caller.client_id().to_owned(), response))
     });
     let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Introspection, outcome.is_ok());
     match outcome {
@@ -111,13 +141,24 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = match parse_form_body(&headers, &body) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+    match cors_origin(&state, &headers) {
+        Ok(origin) => with_cors(revoke_inner(&state, &headers, &body), origin),
+        Err(()) => with_cors(StatusCode::FORBIDDEN.into_response(), None),
+    }
+}
+
+fn revoke_inner(state: &AuthzState, headers: &HeaderMap, body: &[u8]) -> Response {
     let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Revocation, false);
-    event.client_id = claimed_client_id(&headers, &params);
-    let client = match authenticate_client(&state, &headers, &params) {
+    let params = match parse_form_body(headers, body) {
+        Ok(p) => p,
+        Err(e) => {
+            event.reason = Some(e.error.to_owned());
+            state.audit(event);
+            return e.into_response();
+        }
+    };
+    event.client_id = claimed_client_id(headers, &params);
+    let client = match authenticate_client(state, headers, &params) {
         Ok(c) => c,
         Err(e) => {
             event.reason = Some(e.error.to_owned());
@@ -131,7 +172,7 @@ pub(crate) async fn revoke(
         return OAuthError::invalid_request("token is required").into_response();
     };
     // RFC 7009 §2.2: 200 whether or not the token was known; only the owner's tokens are touched
-    let revoked = revoke_token(&state, &client.client_id, token);
+    let revoked = revoke_token(state, &client.client_id, token);
     event.success = true;
     event.reason = (!revoked).then(|| "unknown_or_foreign_token".to_owned());
     state.audit(event);

@@ -45,9 +45,17 @@
 //! Access tokens are JWTs (`typ: at+jwt`, RFC 9068) signed with ES256; the resource server
 //! validates them with smart-auth against [`AuthzState::jwks`] and asks
 //! [`AuthzState::is_token_revoked`] for revocation. Every grant and refusal is reported to the
-//! [`AuthzAudit`] hook given to [`AuthzState::new`].
+//! [`AuthzAudit`] hook given to [`AuthzState::new`] (any `Fn(&AuthzEvent)` is one);
+//! [`AuthzEvent::to_audit_record`] turns each event into a `fhir-audit` record for the server's
+//! tamper-evident log:
+//!
+//! ```ignore
+//! let audit = move |event: &AuthzEvent| trail.record(&event.to_audit_record());
+//! let state = AuthzState::new(config, Arc::new(audit))?;
+//! ```
 
 mod audit;
+mod audit_record;
 mod authorize;
 mod backend;
 mod clients;

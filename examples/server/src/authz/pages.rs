@@ -29,7 +29,11 @@ fn dummy_hash() -> String {
     .clone()
 }
 
-fn expired() -> Response {
+/// An unknown, expired or forged (CSRF) sign-in or consent request: refused and audited.
+fn expired(state: &AuthzState) -> Response {
+    let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Authorize, false);
+    event.reason = Some("unknown_expired_or_forged_request".into());
+    state.audit(event);
     html_page(
         StatusCode::BAD_REQUEST,
         html::error(
@@ -77,7 +81,7 @@ pub(crate) async fn login_page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(pending) = txn_param(query).and_then(|t| state.pending(&t).map(|p| (t, p))) else {
-        return expired();
+        return expired(&state);
     };
     let (txn, pending) = pending;
     let action = format!("{}/login", state.issuer());
@@ -95,19 +99,29 @@ pub(crate) async fn login_page(
 
 pub(crate) async fn login_submit(State(state): State<AuthzState>, body: Bytes) -> Response {
     let Some(form) = form_pairs(&body).and_then(single_params) else {
-        return expired();
+        return expired(&state);
     };
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let txn = field("txn");
     let Some(pending) = state.pending(txn) else {
-        return expired();
+        return expired(&state);
     };
     if field("csrf") != pending.csrf {
-        return expired();
+        return expired(&state);
     }
     let username = field("username").to_owned();
     let password = field("password").to_owned();
-    if state.0.limiter.check(&format!("login:{username}")).is_err() {
+    // one bucket per known user; unknown names share one, so made-up names cannot flood the table
+    let bucket = if state.user(&username).is_some() {
+        username.as_str()
+    } else {
+        ""
+    };
+    if state.0.limiter.check(&format!("login:{bucket}")).is_err() {
+        let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Login, false);
+        event.client_id = Some(pending.client_id.clone());
+        event.reason = Some("rate_limited".into());
+        state.audit(event);
         return html_page(
             StatusCode::TOO_MANY_REQUESTS,
             html::error("Too many attempts", "Wait a moment and try again."),
@@ -161,7 +175,7 @@ pub(crate) async fn login_submit(State(state): State<AuthzState>, body: Bytes) -
             auth_time: now,
         };
         if store.add_session(digest, session, now).is_err() {
-            return expired();
+            return expired(&state);
         }
         if let Some(p) = store.pending.get_mut(txn) {
             p.signed_in = Some((digest, username));
@@ -198,10 +212,17 @@ struct ConsentFacts {
     needs_patient: bool,
 }
 
+/// Who is consenting, or `None`. A patient user can only ever authorize access to their own
+/// record: an EHR launch naming another patient is not theirs to grant.
 fn consent_facts(state: &AuthzState, pending: &Pending) -> Option<ConsentFacts> {
     let (_, username) = pending.signed_in.as_ref()?;
     let user = state.user(username)?;
     let ehr_patient = pending.launch.as_ref().and_then(|l| l.patient.clone());
+    if let (Some(own), Some(launched)) = (user.patient_id(), ehr_patient.as_deref()) {
+        if own != launched {
+            return None;
+        }
+    }
     let needs_patient = pending
         .scopes
         .iter()
@@ -213,6 +234,18 @@ fn consent_facts(state: &AuthzState, pending: &Pending) -> Option<ConsentFacts> 
         fixed_patient: ehr_patient.or_else(|| user.patient_id().map(str::to_owned)),
         needs_patient,
     })
+}
+
+/// The signed-in user may not authorize this request's launch context.
+fn refuse_launch(state: &AuthzState, txn: &str, pending: &Pending) -> Response {
+    state.store().pending.remove(txn);
+    state.authorize_error(
+        &pending.redirect_uri,
+        Some(&pending.state),
+        &pending.client_id,
+        "access_denied",
+        "the signed-in user cannot authorize this launch",
+    )
 }
 
 fn render_consent(
@@ -252,13 +285,13 @@ pub(crate) async fn consent_page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(txn) = txn_param(query) else {
-        return expired();
+        return expired(&state);
     };
     let Some(pending) = state.pending_for_session(&txn, &headers) else {
-        return expired();
+        return expired(&state);
     };
     let Some(facts) = consent_facts(&state, &pending) else {
-        return expired();
+        return refuse_launch(&state, &txn, &pending);
     };
     render_consent(&state, &txn, &pending, &facts, StatusCode::OK, None)
 }
@@ -269,7 +302,7 @@ pub(crate) async fn consent_submit(
     body: Bytes,
 ) -> Response {
     let Some(pairs) = form_pairs(&body) else {
-        return expired();
+        return expired(&state);
     };
     let first = |k: &str| {
         pairs
@@ -279,13 +312,13 @@ pub(crate) async fn consent_submit(
     };
     let txn = first("txn").unwrap_or("").to_owned();
     let Some(pending) = state.pending_for_session(&txn, &headers) else {
-        return expired();
+        return expired(&state);
     };
     if first("csrf") != Some(pending.csrf.as_str()) {
-        return expired();
+        return expired(&state);
     }
     let Some(facts) = consent_facts(&state, &pending) else {
-        return expired();
+        return refuse_launch(&state, &txn, &pending);
     };
     let fail = |error, description| {
         state.store().pending.remove(&txn);
@@ -368,7 +401,10 @@ pub(crate) async fn consent_submit(
         context: GrantContext {
             patient: patient.clone(),
             encounter: ehr.as_ref().and_then(|l| l.encounter.clone()),
-            fhir_context: Vec::new(),
+            fhir_context: ehr
+                .as_ref()
+                .map(|l| l.fhir_context.clone())
+                .unwrap_or_default(),
             need_patient_banner: ehr.is_none(),
         },
         scopes: granted,
@@ -474,20 +510,20 @@ pub(crate) async fn ehr_page(State(state): State<AuthzState>) -> Response {
 
 pub(crate) async fn ehr_launch(State(state): State<AuthzState>, body: Bytes) -> Response {
     let Some(form) = form_pairs(&body).and_then(single_params) else {
-        return expired();
+        return expired(&state);
     };
     let client = form.get("client_id").and_then(|id| state.client(id));
     let patient = form
         .get("patient")
         .filter(|id| state.picker_patients().iter().any(|p| &p.id == *id));
     let (Some(client), Some(patient)) = (client, patient) else {
-        return expired();
+        return expired(&state);
     };
     let Some(launch_uri) = client.launch_uri.clone() else {
-        return expired();
+        return expired(&state);
     };
     let Some(launch) = state.create_ehr_launch(&client.client_id, Some(patient), None) else {
-        return expired();
+        return expired(&state);
     };
     see_other(&with_query(
         &launch_uri,

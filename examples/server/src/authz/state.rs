@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     pub limiter: RateLimiter,
     pub rng: SystemRandom,
     pub dynamic_clients: Mutex<usize>,
+    /// `jti`s of accepted client assertions (smart-auth's bounded, fail-closed store).
+    pub replay: smart_auth::replay::InMemoryReplayStore,
 }
 
 /// The development authorization server's state; cheap to clone.
@@ -134,6 +136,7 @@ impl AuthzState {
             clock,
             rng: SystemRandom::new(),
             dynamic_clients: Mutex::new(0),
+            replay: smart_auth::replay::InMemoryReplayStore::new(100_000),
         })))
     }
 
@@ -209,13 +212,39 @@ impl AuthzState {
         patient: Option<&str>,
         encounter: Option<&str>,
     ) -> Option<String> {
+        self.create_ehr_launch_with_context(client_id, patient, encounter, Vec::new())
+    }
+
+    /// As [`create_ehr_launch`](Self::create_ehr_launch), with further `fhirContext` items
+    /// (SMART 2.2: objects with `reference`, `canonical` or `identifier`, and optional `type` and
+    /// `role`). Items that are not such objects make the launch fail (`None`).
+    pub fn create_ehr_launch_with_context(
+        &self,
+        client_id: &str,
+        patient: Option<&str>,
+        encounter: Option<&str>,
+        fhir_context: Vec<Value>,
+    ) -> Option<String> {
         self.client(client_id)?;
+        let valid = |item: &Value| {
+            item.as_object().is_some_and(|o| {
+                ["reference", "canonical", "identifier"]
+                    .iter()
+                    .any(|k| o.contains_key(*k))
+                    && o.get("role")
+                        .is_none_or(|r| r.as_str().is_some_and(|r| !r.is_empty()))
+            })
+        };
+        if fhir_context.len() > 16 || !fhir_context.iter().all(valid) {
+            return None;
+        }
         let now = self.now();
         let id = self.random_token();
         let launch = Launch {
             client_id: client_id.to_owned(),
             patient: patient.map(str::to_owned),
             encounter: encounter.map(str::to_owned),
+            fhir_context,
             expires_at: now + self.0.lifetimes.pending_request,
         };
         self.store().add_launch(id.clone(), launch, now).ok()?;

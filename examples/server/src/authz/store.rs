@@ -53,6 +53,7 @@ pub(crate) struct Launch {
     pub client_id: String,
     pub patient: Option<String>,
     pub encounter: Option<String>,
+    pub fhir_context: Vec<Value>,
     pub expires_at: i64,
 }
 
@@ -110,8 +111,6 @@ pub(crate) struct Store {
     pub grants: HashMap<String, Grant>,
     pub refresh: HashMap<[u8; 32], Refresh>,
     pub access: HashMap<String, Access>,
-    /// `(client_id, jti)` of accepted client assertions, until their `exp`.
-    pub assertion_jtis: HashMap<(String, String), i64>,
 }
 
 /// A map full even after purging expired entries.
@@ -173,22 +172,6 @@ impl Store {
 
     pub fn add_access(&mut self, jti: String, a: Access, now: i64) -> Result<(), Full> {
         insert_bounded(&mut self.access, jti, a, now, |a| a.expires_at)
-    }
-
-    /// Records a client assertion's `(client_id, jti)`; `false` if it was seen before (replay).
-    pub fn remember_assertion(
-        &mut self,
-        client_id: &str,
-        jti: &str,
-        expires_at: i64,
-        now: i64,
-    ) -> Result<bool, Full> {
-        let key = (client_id.to_owned(), jti.to_owned());
-        if self.assertion_jtis.get(&key).is_some_and(|exp| *exp > now) {
-            return Ok(false);
-        }
-        insert_bounded(&mut self.assertion_jtis, key, expires_at, now, |e| *e)?;
-        Ok(true)
     }
 
     /// Revokes a grant and everything issued under it.

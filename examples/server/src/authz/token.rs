@@ -77,12 +77,52 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), OAu
     }
 }
 
-/// The client id a request claims, before authentication (for rate limiting and audit).
+/// The client id a request claims, before authentication (for rate limiting and audit): from
+/// HTTP Basic, `client_id`, or the `iss` of a client assertion.
 pub(crate) fn claimed_client_id(headers: &HeaderMap, params: &Params) -> Option<String> {
     if let Some(Ok((id, _))) = basic_credentials(headers) {
-        return Some(id);
+        return Some(id.chars().take(128).collect());
     }
-    param(params, "client_id").map(|s| s.chars().take(128).collect())
+    param(params, "client_id")
+        .map(str::to_owned)
+        .or_else(|| param(params, "client_assertion").and_then(backend::claimed_issuer))
+        .map(|s| s.chars().take(128).collect())
+}
+
+/// The peer's IP address, when the host serves with `into_make_service_with_connect_info`.
+pub(crate) struct Peer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+impl AuthzState {
+    /// Token-endpoint rate limit: one bucket per registered client (all unregistered names share
+    /// one, so made-up ids cannot flood the table) and one per peer address when known.
+    fn token_rate_limit(
+        &self,
+        claimed: Option<&str>,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<(), u64> {
+        let client = claimed.filter(|c| self.client(c).is_some()).unwrap_or("");
+        self.0.limiter.check(&format!("token:client:{client}"))?;
+        match peer {
+            Some(ip) => self.0.limiter.check(&format!("token:ip:{ip}")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Authenticates the client by exactly one method: HTTP Basic, `client_secret_post`,
@@ -144,7 +184,10 @@ pub(crate) fn authenticate_client(
 
 /// The request's `Origin` when it is a registered origin; `Err` when an origin is present but
 /// not registered.
-fn cors_origin(state: &AuthzState, headers: &HeaderMap) -> Result<Option<HeaderValue>, ()> {
+pub(crate) fn cors_origin(
+    state: &AuthzState,
+    headers: &HeaderMap,
+) -> Result<Option<HeaderValue>, ()> {
     match headers.get(header::ORIGIN) {
         None => Ok(None),
         Some(origin) => match origin.to_str() {
@@ -154,7 +197,7 @@ fn cors_origin(state: &AuthzState, headers: &HeaderMap) -> Result<Option<HeaderV
     }
 }
 
-fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
+pub(crate) fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(origin) = origin {
@@ -189,11 +232,15 @@ pub(crate) async fn preflight(State(state): State<AuthzState>, headers: HeaderMa
 
 pub(crate) async fn token(
     State(state): State<AuthzState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Ok(origin) = cors_origin(&state, &headers) else {
         // a browser on an unregistered origin: answer without CORS headers, do nothing
+        let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Token, false);
+        event.reason = Some("origin_not_registered".into());
+        state.audit(event);
         return with_cors(
             OAuthError::new(
                 StatusCode::FORBIDDEN,
@@ -213,11 +260,7 @@ pub(crate) async fn token(
         .as_ref()
         .ok()
         .and_then(|p| param(p, "grant_type").map(|g| g.chars().take(64).collect::<String>()));
-    let result = match state
-        .0
-        .limiter
-        .check(&format!("token:{}", claimed.as_deref().unwrap_or("")))
-    {
+    let result = match state.token_rate_limit(claimed.as_deref(), peer) {
         Err(wait) => Err(OAuthError::rate_limited(wait)),
         Ok(()) => params.and_then(|p| token_grant(&state, &headers, &p)),
     };
@@ -252,6 +295,16 @@ fn token_grant(
         ));
     }
     let client = authenticate_client(state, headers, params)?;
+    // a browser may call the token endpoint only from the client's own registered origins
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        if !client.allowed_origins.iter().any(|o| o == origin) {
+            return Err(OAuthError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_request",
+                "origin not registered for this client",
+            ));
+        }
+    }
     match grant_type {
         Some("authorization_code") => code_grant(state, &client, params),
         Some("refresh_token") => refresh_grant(state, &client, params),

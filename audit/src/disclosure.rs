@@ -1,0 +1,514 @@
+//! HIPAA accounting of disclosures (45 CFR §164.528): which disclosures of one patient's data
+//! to report, over which period, with the content (b)(2) requires: date, recipient (and its
+//! address if known), a brief description of what was disclosed, and the purpose.
+//!
+//! What counts comes from the records: [`Event::Disclosure`] records (disclosures known when
+//! they happened), and — when [`AccountingPolicy::rest_access_as_disclosure`] is set —
+//! successful reads and searches that state a purpose of use the policy does not exclude (a
+//! public-health or research app pulling data through the API). Exclusions are configuration:
+//! treatment, payment and operations purposes, disclosures to the individual, under an
+//! authorization, of a limited data set, before the compliance date, and suspended recipients
+//! ((a)(2); an oral request suspends for at most 30 days).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, Months, SecondsFormat, Utc};
+
+use crate::model::{AuditRecord, Event};
+
+/// The exclusions and options of an accounting.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AccountingPolicy {
+    /// PurposeOfUse codes whose disclosures are not accounted (default `TREAT`, `ETREAT`,
+    /// `HPAYMT`, `HOPERAT`: §164.528(a)(1)(i)). Add the codes your organisation uses for
+    /// national security, custody, directory or notification disclosures.
+    pub excluded_purposes: BTreeSet<String>,
+    /// Leave out disclosures made under an authorization (§164.508). Default true.
+    pub exclude_authorized: bool,
+    /// Leave out disclosures to the individual. Default true.
+    pub exclude_to_individual: bool,
+    /// Leave out limited data sets (§164.514(e)). Default true.
+    pub exclude_limited_data_set: bool,
+    /// Disclosures before this date are not accounted (the compliance date).
+    pub compliance_date: Option<DateTime<Utc>>,
+    /// Suspensions of the right to an accounting of disclosures to an agency or official.
+    pub suspensions: Vec<Suspension>,
+    /// Also account successful reads and searches with a non-excluded purpose of use.
+    /// Default false.
+    pub rest_access_as_disclosure: bool,
+}
+
+impl Default for AccountingPolicy {
+    fn default() -> Self {
+        Self {
+            excluded_purposes: ["TREAT", "ETREAT", "HPAYMT", "HOPERAT"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            exclude_authorized: true,
+            exclude_to_individual: true,
+            exclude_limited_data_set: true,
+            compliance_date: None,
+            suspensions: Vec::new(),
+            rest_access_as_disclosure: false,
+        }
+    }
+}
+
+/// A health-oversight or law-enforcement suspension (§164.528(a)(2)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspension {
+    /// The recipient it covers: matched against the recipient's name or reference.
+    pub recipient: String,
+    /// When the statement was made.
+    pub from: DateTime<Utc>,
+    /// Until when the agency asked (a written statement).
+    pub until: DateTime<Utc>,
+    /// An oral statement: suspends at most 30 days from `from` unless a written one follows.
+    pub oral: bool,
+}
+
+impl Suspension {
+    fn covers(&self, recipient: &str, reference: Option<&str>, at: DateTime<Utc>) -> bool {
+        let until = if self.oral {
+            self.until.min(self.from + Duration::days(30))
+        } else {
+            self.until
+        };
+        (self.recipient == recipient || Some(self.recipient.as_str()) == reference)
+            && self.from <= at
+            && at < until
+    }
+}
+
+/// One patient's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountingRequest {
+    /// The patient's logical id.
+    pub patient: String,
+    /// When the accounting is requested (injected).
+    pub now: DateTime<Utc>,
+    /// Start of the period; default six years before `now`.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the period; default `now`.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl AccountingRequest {
+    /// The default request: the six years before `now`.
+    pub fn new(patient: impl Into<String>, now: DateTime<Utc>) -> Self {
+        Self {
+            patient: patient.into(),
+            now,
+            from: None,
+            to: None,
+        }
+    }
+
+    /// The period actually covered; a start earlier than six years back is moved up to it.
+    pub fn period(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let six_years = self
+            .now
+            .checked_sub_months(Months::new(72))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let from = self.from.map_or(six_years, |f| f.max(six_years));
+        (from, self.to.map_or(self.now, |t| t.min(self.now)))
+    }
+}
+
+/// One accounted disclosure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosureEntry {
+    /// (b)(2)(i) the date.
+    pub date: DateTime<Utc>,
+    /// (b)(2)(ii) the recipient's name.
+    pub recipient: String,
+    /// (b)(2)(ii) its address, if known.
+    pub recipient_address: Option<String>,
+    /// (b)(2)(iii) what was disclosed.
+    pub description: String,
+    /// (b)(2)(iv) why: a plain statement of the purpose.
+    pub purpose: String,
+    /// The record the entry comes from.
+    pub record: AuditRecord,
+}
+
+/// The accounting for one patient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosureReport {
+    /// The patient.
+    pub patient: String,
+    /// Start of the period covered.
+    pub from: DateTime<Utc>,
+    /// End of the period covered.
+    pub to: DateTime<Utc>,
+    /// When the report was made.
+    pub generated: DateTime<Utc>,
+    /// The disclosures, oldest first.
+    pub entries: Vec<DisclosureEntry>,
+    /// How many disclosures are withheld under a suspension (not listed).
+    pub suspended: usize,
+}
+
+/// Builds the accounting for `request` from `records`.
+pub fn account<'a>(
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+    request: &AccountingRequest,
+    policy: &AccountingPolicy,
+) -> DisclosureReport {
+    let (from, to) = request.period();
+    let mut entries = Vec::new();
+    let mut suspended = 0;
+    for r in records {
+        if !r.outcome.is_success() || !r.patients.contains(&request.patient) {
+            continue;
+        }
+        if r.recorded < from
+            || r.recorded > to
+            || policy.compliance_date.is_some_and(|c| r.recorded < c)
+        {
+            continue;
+        }
+        if r.purpose_of_use
+            .iter()
+            .any(|p| policy.excluded_purposes.contains(p))
+        {
+            continue;
+        }
+        let (recipient, address, reference, description) = match &r.event {
+            Event::Disclosure(d) => {
+                if (policy.exclude_authorized && d.authorization.is_some())
+                    || (policy.exclude_to_individual && d.recipient.is_individual)
+                    || (policy.exclude_limited_data_set && d.limited_data_set)
+                {
+                    continue;
+                }
+                (
+                    d.recipient.name.clone(),
+                    d.recipient.address.clone(),
+                    d.recipient.reference.clone(),
+                    d.description.clone(),
+                )
+            }
+            Event::Rest {
+                interaction,
+                resource_type,
+                ..
+            } if policy.rest_access_as_disclosure
+                && !r.purpose_of_use.is_empty()
+                && (interaction.is_search() || matches!(interaction.code(), "read" | "vread")) =>
+            {
+                let client = r.client.as_ref();
+                let name = client
+                    .and_then(|c| c.name.clone().or_else(|| c.client_id.clone()))
+                    .unwrap_or_else(|| "unidentified client".to_owned());
+                (
+                    name,
+                    None,
+                    client.and_then(|c| c.client_id.clone()),
+                    rest_description(r, resource_type.as_deref()),
+                )
+            }
+            _ => continue,
+        };
+        if policy
+            .suspensions
+            .iter()
+            .any(|s| s.covers(&recipient, reference.as_deref(), r.recorded))
+        {
+            suspended += 1;
+            continue;
+        }
+        entries.push(DisclosureEntry {
+            date: r.recorded,
+            recipient,
+            recipient_address: address,
+            description,
+            purpose: purpose_statement(&r.purpose_of_use),
+            record: r.clone(),
+        });
+    }
+    entries.sort_by_key(|e| e.date);
+    DisclosureReport {
+        patient: request.patient.clone(),
+        from,
+        to,
+        generated: request.now,
+        entries,
+        suspended,
+    }
+}
+
+fn rest_description(r: &AuditRecord, resource_type: Option<&str>) -> String {
+    if let Some(d) = &r.query_description {
+        return d.clone();
+    }
+    if !r.resources.is_empty() {
+        return r
+            .resources
+            .iter()
+            .map(|x| x.reference())
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    resource_type.map_or_else(
+        || "health information".to_owned(),
+        |t| format!("{t} resources"),
+    )
+}
+
+/// A plain-language statement for v3 PurposeOfUse codes; unknown codes are shown as they are.
+pub fn purpose_statement(codes: &[String]) -> String {
+    if codes.is_empty() {
+        return "not stated".to_owned();
+    }
+    codes
+        .iter()
+        .map(|c| {
+            let text = match c.as_str() {
+                "PUBHLTH" => "public health activities",
+                "HRESCH" | "CLINTRCH" => "research",
+                "HLEGAL" | "LEGAL" => "legal or judicial proceedings",
+                "HSYSADMIN" => "system administration",
+                "COVERAGE" | "HPAYMT" => "payment",
+                "HOPERAT" => "health care operations",
+                "TREAT" | "ETREAT" => "treatment",
+                "PATRQT" => "at the patient's request",
+                "FAMRQT" => "at a family member's request",
+                "PWATRNY" => "at the request of a power of attorney",
+                "HMARKT" => "marketing",
+                "HDIRECT" => "directory",
+                "DISASTER" => "disaster relief",
+                "THREAT" => "to avert a serious threat to health or safety",
+                "LAW" | "HLAW" => "law enforcement",
+                "HOVRSIGHT" | "OVRSIGHT" => "health oversight",
+                _ => return c.clone(),
+            };
+            format!("{text} ({c})")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl DisclosureReport {
+    /// The report as a FHIR `collection` Bundle of the disclosures' AuditEvents (only the event
+    /// for this patient when a record concerned several).
+    pub fn to_bundle(&self, config: &crate::render::RenderConfig) -> fhir_types::resources::Bundle {
+        let patient_ref = format!("Patient/{}", self.patient);
+        let events = self
+            .entries
+            .iter()
+            .flat_map(|e| crate::render::to_audit_events(&e.record, config))
+            .filter(|ev| {
+                ev.entity.iter().any(|en| {
+                    en.role
+                        .as_ref()
+                        .and_then(|r| r.code.as_ref())
+                        .and_then(|c| c.as_str())
+                        == Some("1")
+                        && en
+                            .what
+                            .as_ref()
+                            .and_then(|w| w.reference.as_ref())
+                            .and_then(|r| r.as_str())
+                            == Some(patient_ref.as_str())
+                })
+            });
+        crate::render::bundle(events)
+    }
+
+    /// The report as plain text for the individual.
+    pub fn to_text(&self) -> String {
+        let day = |d: DateTime<Utc>| d.format("%Y-%m-%d").to_string();
+        let mut s = String::new();
+        let _ = writeln!(s, "Accounting of disclosures of health information");
+        let _ = writeln!(s, "Patient: {}", self.patient);
+        let _ = writeln!(
+            s,
+            "Period: {} to {} (prepared {})",
+            day(self.from),
+            day(self.to),
+            self.generated.to_rfc3339_opts(SecondsFormat::Secs, true)
+        );
+        if self.entries.is_empty() {
+            let _ = writeln!(s, "\nNo disclosures to report for this period.");
+        }
+        for (i, e) in self.entries.iter().enumerate() {
+            let _ = writeln!(s, "\n{}. Date: {}", i + 1, day(e.date));
+            match &e.recipient_address {
+                Some(a) => {
+                    let _ = writeln!(s, "   Recipient: {} ({a})", e.recipient);
+                }
+                None => {
+                    let _ = writeln!(s, "   Recipient: {}", e.recipient);
+                }
+            }
+            let _ = writeln!(s, "   Information disclosed: {}", e.description);
+            let _ = writeln!(s, "   Purpose: {}", e.purpose);
+        }
+        if self.suspended > 0 {
+            let _ = writeln!(
+                s,
+                "\nSome disclosures are temporarily not listed at the request of a health oversight agency or law enforcement official (45 CFR 164.528(a)(2))."
+            );
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Client, Disclosure, Interaction, Outcome, Recipient};
+    use chrono::TimeZone;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 10, 0, 0).unwrap()
+    }
+
+    fn disclosure(when: DateTime<Utc>, to: Recipient, purpose: &str) -> AuditRecord {
+        AuditRecord::new(
+            when,
+            Event::Disclosure(Disclosure::new(to, "Immunization history")),
+        )
+        .patient("p1")
+        .purpose(purpose)
+    }
+
+    #[test]
+    fn six_year_window_exclusions_and_order() {
+        let now = at(2026, 11, 28);
+        let health_dept = Recipient::new("State Health Dept").address("1 Capitol Way");
+        let records = vec![
+            disclosure(at(2024, 5, 1), health_dept.clone(), "PUBHLTH"),
+            disclosure(at(2020, 11, 27), health_dept.clone(), "PUBHLTH"), // more than six years back
+            disclosure(at(2021, 1, 2), health_dept.clone(), "PUBHLTH"),
+            disclosure(at(2025, 1, 1), Recipient::new("Dr B"), "TREAT"),
+            disclosure(
+                at(2025, 1, 1),
+                Recipient::new("Patient").individual(),
+                "PATRQT",
+            ),
+            AuditRecord::new(
+                at(2025, 2, 1),
+                Event::Disclosure(
+                    Disclosure::new(Recipient::new("Insurer"), "claims").authorization("Consent/9"),
+                ),
+            )
+            .patient("p1")
+            .purpose("HMARKT"),
+            AuditRecord::new(
+                at(2025, 2, 2),
+                Event::Disclosure(
+                    Disclosure::new(Recipient::new("Registry"), "LDS").limited_data_set(),
+                ),
+            )
+            .patient("p1")
+            .purpose("HRESCH"),
+            disclosure(at(2025, 3, 1), health_dept.clone(), "PUBHLTH").patient("p2"),
+            disclosure(at(2025, 4, 1), health_dept.clone(), "PUBHLTH")
+                .outcome(Outcome::Denied { reason: "x".into() }),
+            AuditRecord::new(
+                at(2025, 5, 1),
+                Event::Disclosure(Disclosure::new(Recipient::new("Court"), "records")),
+            )
+            .patient("p2")
+            .purpose("HLEGAL"),
+        ];
+        let report = account(
+            &records,
+            &AccountingRequest::new("p1", now),
+            &AccountingPolicy::default(),
+        );
+        let dates: Vec<_> = report.entries.iter().map(|e| e.date).collect();
+        assert_eq!(dates, vec![at(2021, 1, 2), at(2024, 5, 1), at(2025, 3, 1)]);
+        assert_eq!(
+            report.entries[0].recipient_address.as_deref(),
+            Some("1 Capitol Way")
+        );
+        assert_eq!(
+            report.entries[0].purpose,
+            "public health activities (PUBHLTH)"
+        );
+        let text = report.to_text();
+        assert!(
+            text.contains("1. Date: 2021-01-02\n   Recipient: State Health Dept (1 Capitol Way)"),
+            "{text}"
+        );
+
+        // A shorter period on request; exclusions can be switched off by configuration.
+        let mut req = AccountingRequest::new("p1", now);
+        req.from = Some(at(2024, 1, 1));
+        let policy = AccountingPolicy {
+            exclude_authorized: false,
+            exclude_limited_data_set: false,
+            ..Default::default()
+        };
+        let r = account(&records, &req, &policy);
+        assert_eq!(r.entries.len(), 4);
+        assert_eq!(
+            r.entries
+                .iter()
+                .filter(|e| e.recipient == "Insurer" || e.recipient == "Registry")
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn suspensions_withhold_only_the_named_recipient_and_oral_ones_lapse() {
+        let police = Recipient::new("City Police").reference("Organization/pd");
+        let records = vec![
+            disclosure(at(2026, 1, 10), police.clone(), "LAW"),
+            disclosure(at(2026, 3, 10), police.clone(), "LAW"),
+            disclosure(at(2026, 1, 10), Recipient::new("Health Dept"), "PUBHLTH"),
+        ];
+        let oral = Suspension {
+            recipient: "Organization/pd".into(),
+            from: at(2026, 1, 1),
+            until: at(2026, 12, 31),
+            oral: true,
+        };
+        let policy = AccountingPolicy {
+            suspensions: vec![oral],
+            ..Default::default()
+        };
+        let r = account(
+            &records,
+            &AccountingRequest::new("p1", at(2026, 11, 28)),
+            &policy,
+        );
+        assert_eq!(r.suspended, 1);
+        assert_eq!(
+            r.entries.len(),
+            2,
+            "the oral suspension lapsed after 30 days"
+        );
+        assert!(r.to_text().contains("temporarily not listed"));
+    }
+
+    #[test]
+    fn rest_access_with_a_purpose_can_count_as_disclosure() {
+        let read = AuditRecord::rest(at(2026, 6, 1), Interaction::Read, Some("Immunization"))
+            .client(Client::new("state-iis").name("State immunization registry"))
+            .resource(crate::ResourceRef::new("Immunization", "i1"))
+            .patient("p1")
+            .purpose("PUBHLTH");
+        let treat = read.clone().purpose("TREAT");
+        let records = [read, treat];
+        let req = AccountingRequest::new("p1", at(2026, 11, 28));
+        assert!(account(&records, &req, &AccountingPolicy::default())
+            .entries
+            .is_empty());
+        let policy = AccountingPolicy {
+            rest_access_as_disclosure: true,
+            ..Default::default()
+        };
+        let r = account(&records, &req, &policy);
+        assert_eq!(r.entries.len(), 1);
+        assert_eq!(r.entries[0].recipient, "State immunization registry");
+        assert_eq!(r.entries[0].description, "Immunization/i1");
+    }
+}

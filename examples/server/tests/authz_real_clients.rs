@@ -1,0 +1,501 @@
+//! The development authorization server against clients nobody here wrote, over real HTTP on
+//! loopback: PyPI `fhirclient` (standalone launch with PKCE, then reading the patient), a Backend
+//! Services client signing with PyJWT, and `openid-client` in Debian's chromium driven by
+//! `playwright-core` (sign-in, a scope unticked on the consent page, a token without it).
+//!
+//! `scripts/ci-deps` installs the tools. Without them the tests skip loudly on a developer
+//! machine; under CI (`CI` set) a missing tool fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use secure_fhir_server::authz::{
+    self, AuthzConfig, AuthzEventKind, AuthzState, ClientConfig, MemoryAudit,
+};
+use serde_json::{json, Value};
+use smart_auth::jwks::JwkSet;
+use smart_auth::{IssuerConfig, UnixTime, Validator};
+
+fn e2e_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
+}
+
+/// Whether a tool is installed; under CI its absence is a failure, elsewhere a loud skip.
+fn available(what: &str, ok: bool) -> bool {
+    if ok {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} is not installed: scripts/ci-deps installs it, and CI must run this test");
+    }
+    eprintln!("SKIPPED: {what} is not installed; run scripts/ci-deps to install it");
+    false
+}
+
+fn python_ready() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import fhirclient, jwt, cryptography, requests"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    available("python3 with fhirclient, PyJWT and cryptography", ok)
+}
+
+fn browser_ready() -> bool {
+    let ok = e2e_dir().join("node_modules/playwright-core").exists()
+        && e2e_dir().join("node_modules/openid-client").exists()
+        && Path::new(&chromium()).exists();
+    available(
+        "node with playwright-core and openid-client, and chromium",
+        ok,
+    )
+}
+
+fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A minimal FHIR endpoint behind smart-auth token validation, standing in for the example
+/// server's FHIR side: `metadata` with the SMART oauth-uris extension and `Patient` read.
+fn fhir_standin(state: AuthzState) -> axum::Router {
+    axum::Router::new()
+        .route("/fhir/metadata", get(metadata))
+        .route(
+            "/fhir/.well-known/smart-configuration",
+            get(|State(state): State<AuthzState>| async move {
+                axum::Json(state.smart_configuration())
+            }),
+        )
+        .route("/fhir/Patient/{id}", get(read_patient))
+        .with_state(state)
+}
+
+async fn metadata(State(state): State<AuthzState>) -> Response {
+    let e = state.endpoints();
+    let body = json!({
+        "resourceType": "CapabilityStatement", "status": "active", "date": "2026-01-01",
+        "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
+        "rest": [{ "mode": "server", "security": {
+            "service": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR" }] }],
+            "extension": [{ "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                "extension": [
+                    { "url": "authorize", "valueUri": e.authorize },
+                    { "url": "token", "valueUri": e.token },
+                    { "url": "register", "valueUri": e.register },
+                ] }]
+        } }]
+    });
+    (
+        [("content-type", "application/fhir+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn read_patient(
+    State(state): State<AuthzState>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let jwks = serde_json::to_vec(&state.jwks()).unwrap_or_default();
+    let Ok(keys) = JwkSet::parse(&jwks) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let Ok(validator) =
+        Validator::new([IssuerConfig::new(state.issuer(), state.fhir_base()).jwks(keys)])
+    else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let Ok(credential) = smart_auth::bearer::extract_credential(&headers) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let Ok(context) = validator.validate(credential.token(), UnixTime::from_secs(now())) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    if context
+        .token_id
+        .as_deref()
+        .is_none_or(|jti| state.is_token_revoked(jti))
+    {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let scope = context
+        .raw_claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let granted = |level: &str| {
+        scope.split(' ').any(|s| {
+            [
+                format!("{level}/Patient.rs"),
+                format!("{level}/Patient.r"),
+                format!("{level}/*.rs"),
+                format!("{level}/*.read"),
+            ]
+            .contains(&s.to_owned())
+        })
+    };
+    let allowed =
+        (granted("patient") && context.launch.patient.as_deref() == Some(&id)) || granted("system");
+    if !allowed || !["example", "pat-2"].contains(&id.as_str()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let body = json!({"resourceType": "Patient", "id": id,
+        "name": [{"family": "Chalmers", "given": ["Peter", "James"]}]});
+    (
+        [("content-type", "application/fhir+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+struct Live {
+    base: String,
+    state: AuthzState,
+    audit: Arc<MemoryAudit>,
+}
+
+/// Starts the authorization server and the stand-in FHIR endpoint on a loopback port.
+async fn start(extra_clients: impl FnOnce(&str) -> Vec<ClientConfig>) -> Live {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = AuthzConfig::demo(format!("{base}/auth"), format!("{base}/fhir"));
+    config.clients.extend(extra_clients(&base));
+    let audit = Arc::new(MemoryAudit::new());
+    let state = AuthzState::new(config, audit.clone()).unwrap();
+    let app = authz::router(state.clone()).merge(fhir_standin(state.clone()));
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    Live { base, state, audit }
+}
+
+async fn run(mut command: tokio::process::Command) -> (bool, String, String) {
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = command.spawn().expect("spawn");
+    let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
+        .await
+        .expect("the client finishes within 3 minutes")
+        .expect("wait");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypi_fhirclient_completes_a_standalone_launch_with_pkce() {
+    if !python_ready() {
+        return;
+    }
+    let redirect = "http://127.0.0.1:9/fhirclient-callback";
+    let live = start(|_| Vec::new()).await;
+    // the script registers itself (RFC 7591) through the SMART configuration
+    let mut command = tokio::process::Command::new("python3");
+    command
+        .arg(e2e_dir().join("standalone_launch.py"))
+        .env("FHIR_BASE", format!("{}/fhir", live.base))
+        .env("REDIRECT_URI", redirect);
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(ok, "fhirclient run failed:\n{stdout}\n{stderr}");
+    let result: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(result["patient_id"], "example");
+    assert_eq!(result["patient_name"], "Peter James Chalmers");
+    assert_eq!(result["refresh_token"], true);
+    let client_id = result["client_id"].as_str().unwrap().to_owned();
+    let token_events = live
+        .audit
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == AuthzEventKind::Token && e.success)
+        .collect::<Vec<_>>();
+    assert_eq!(token_events.len(), 1);
+    assert_eq!(
+        token_events[0].client_id.as_deref(),
+        Some(client_id.as_str())
+    );
+    assert!(live
+        .audit
+        .events()
+        .iter()
+        .any(|e| e.kind == AuthzEventKind::Registration && e.success));
+    assert_eq!(
+        token_events[0].grant_type.as_deref(),
+        Some("authorization_code")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyjwt_backend_client_gets_a_system_token_and_replay_is_refused() {
+    if !python_ready() {
+        return;
+    }
+    let live = start(|_| Vec::new()).await;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("backend-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = e2e_dir().join("backend_services.py");
+    let mut keygen = tokio::process::Command::new("python3");
+    keygen.arg(&script).arg("keygen").arg(&dir);
+    let (ok, _, stderr) = run(keygen).await;
+    assert!(ok, "keygen failed: {stderr}");
+    let jwks: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("jwks.json")).unwrap()).unwrap();
+    assert!(
+        jwks["keys"][0].get("d").is_none(),
+        "only the public key is registered"
+    );
+    live.state
+        .register_client(ClientConfig::backend(
+            "pyjwt-backend",
+            "PyJWT backend client",
+            jwks,
+            "system/*.rs",
+        ))
+        .unwrap();
+    let mut client = tokio::process::Command::new("python3");
+    client
+        .arg(&script)
+        .arg("run")
+        .arg(&dir)
+        .env("FHIR_BASE", format!("{}/fhir", live.base))
+        .env("TOKEN_URL", &live.state.endpoints().token)
+        .env("CLIENT_ID", "pyjwt-backend");
+    let (ok, stdout, stderr) = run(client).await;
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(ok, "backend client failed:\n{stdout}\n{stderr}");
+    let result: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(result["patient"], "example");
+    assert_eq!(result["replay_status"], 401);
+    let events = live.audit.events();
+    assert!(events.iter().any(|e| e.kind == AuthzEventKind::Token
+        && e.success
+        && e.grant_type.as_deref() == Some("client_credentials")));
+    assert!(events.iter().any(|e| e.kind == AuthzEventKind::Token
+        && !e.success
+        && e.reason.as_deref() == Some("invalid_client")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
+    if !browser_ready() {
+        return;
+    }
+    let app_port = free_port();
+    // the app registers itself (RFC 7591) with its redirect URI and origin
+    let live = start(|_| Vec::new()).await;
+    // the screenshot goes to the build directory; AUTHZ_SCREENSHOT=docs/consent-page.png
+    // (relative to the workspace root) refreshes the committed one
+    let screenshot = match std::env::var("AUTHZ_SCREENSHOT") {
+        Ok(p) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p),
+        Err(_) => Path::new(env!("CARGO_TARGET_TMPDIR")).join("consent-page.png"),
+    };
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(e2e_dir().join("consent_browser.mjs"))
+        .current_dir(e2e_dir())
+        .env("ISSUER", live.state.issuer())
+        .env("FHIR_BASE", live.state.fhir_base())
+        .env("APP_PORT", app_port.to_string())
+        .env("SCREENSHOT", &screenshot)
+        .env("CHROMIUM", chromium());
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(ok, "browser test failed:\n{stdout}\n{stderr}");
+    let result: Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).expect("one JSON line");
+    let scope = result["scope"].as_str().unwrap();
+    assert!(
+        !scope.split(' ').any(|s| s == "patient/Observation.rs"),
+        "{scope}"
+    );
+    assert!(
+        scope.split(' ').any(|s| s == "patient/Condition.rs"),
+        "{scope}"
+    );
+    assert!(
+        std::fs::metadata(&screenshot).unwrap().len() > 10_000,
+        "a real screenshot"
+    );
+    let issued = live
+        .audit
+        .events()
+        .into_iter()
+        .find(|e| e.kind == AuthzEventKind::Token && e.success)
+        .expect("token issued");
+    assert_eq!(issued.scope.as_deref(), Some(scope));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_token_script_gets_a_token_with_curl() {
+    let tools = ["curl", "openssl"].iter().all(|t| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    });
+    if !available("curl and openssl", tools) {
+        return;
+    }
+    let live = start(|_| Vec::new()).await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dev-token");
+    for (user, patient, expected) in [
+        ("patient", "", "example"),
+        ("clinician", "", "example"),
+        ("clinician", "pat-2", "pat-2"),
+    ] {
+        let mut command = tokio::process::Command::new("bash");
+        command
+            .arg(&script)
+            .args(["--base", &live.base, "--user", user, "--json"]);
+        if !patient.is_empty() {
+            command.args(["--patient", patient]);
+        }
+        let (ok, stdout, stderr) = run(command).await;
+        assert!(ok, "dev-token failed for {user}:\n{stdout}\n{stderr}");
+        let body: Value = serde_json::from_str(stdout.trim()).expect("token response");
+        assert_eq!(body["patient"], expected, "{body}");
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(live.state.introspect(token)["active"], true);
+    }
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .arg(&script)
+        .args(["--base", &live.base, "--password", "wrong"]);
+    let (ok, _, stderr) = run(command).await;
+    assert!(!ok && stderr.contains("sign-in failed"), "{stderr}");
+}
+
+/// The example server binary (`secure-fhir-server`) on a loopback port, with its built-in
+/// development authorization server and demo data.
+struct Binary {
+    _child: tokio::process::Child,
+    base: String,
+}
+
+/// Starts the real binary; `None` (a loud skip) while it is still the placeholder that
+/// answers `--help` with an error.
+async fn start_binary() -> Option<Binary> {
+    use tokio::io::AsyncBufReadExt;
+    let exe = env!("CARGO_BIN_EXE_secure-fhir-server");
+    let help = std::process::Command::new(exe)
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !help.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: the secure-fhir-server binary does not serve yet");
+        return None;
+    }
+    let mut child = tokio::process::Command::new(exe)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start secure-fhir-server");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(at) = line.find("http://") {
+                if line.contains("listening on") {
+                    return Some(line[at..].trim().to_owned());
+                }
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server starts within a minute")
+    .expect("the server prints where it listens");
+    // keep draining stdout so the server never blocks on a full pipe
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Some(Binary {
+        _child: child,
+        base,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pypi_fhirclient_against_the_real_server_binary() {
+    if !python_ready() {
+        return;
+    }
+    let Some(server) = start_binary().await else {
+        return;
+    };
+    let mut command = tokio::process::Command::new("python3");
+    command
+        .arg(e2e_dir().join("standalone_launch.py"))
+        .env("FHIR_BASE", format!("{}/fhir", server.base))
+        .env("REDIRECT_URI", "http://127.0.0.1:9/fhirclient-callback");
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(
+        ok,
+        "fhirclient against the binary failed:\n{stdout}\n{stderr}"
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(result["patient_id"], "example");
+    assert_eq!(result["patient_name"], "Peter James Chalmers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_consent_against_the_real_server_binary() {
+    if !browser_ready() {
+        return;
+    }
+    let Some(server) = start_binary().await else {
+        return;
+    };
+    let app_port = free_port();
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(e2e_dir().join("consent_browser.mjs"))
+        .current_dir(e2e_dir())
+        .env("ISSUER", format!("{}/auth", server.base))
+        .env("FHIR_BASE", format!("{}/fhir", server.base))
+        .env("APP_PORT", app_port.to_string())
+        .env("CHROMIUM", chromium());
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(
+        ok,
+        "browser test against the binary failed:\n{stdout}\n{stderr}"
+    );
+    let result: Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).expect("one JSON line");
+    let scope = result["scope"].as_str().unwrap();
+    assert!(
+        !scope.split(' ').any(|s| s == "patient/Observation.rs"),
+        "{scope}"
+    );
+    assert_eq!(result["patientStatus"], 200);
+}

@@ -1,0 +1,94 @@
+//! Strict, bounded, lossless FHIR JSON.
+//!
+//! [`parse_resource`] turns bytes into a typed [`Resource`]; [`to_vec`] and [`to_string`] write it
+//! back. The functions are not generic, so calling them costs a host crate no extra compile time.
+//!
+//! Parsing is strict by default: unknown elements, duplicate keys, two variants of one choice
+//! element, a wrong or missing `resourceType`, malformed primitives (per the R4 regexes), empty
+//! objects, arrays and strings, and missing required elements are all rejected with a
+//! [`ParseError`] that names the JSON path. Nesting depth, string length and input size are
+//! bounded by [`ParseOptions`]. Resources inside Bundles, `contained` and Parameters go through
+//! the same code as top-level ones.
+
+pub(crate) mod error;
+pub(crate) mod fields;
+pub(crate) mod parser;
+pub(crate) mod writer;
+
+pub use error::{ErrorKind, ParseError};
+
+use crate::Resource;
+
+/// Limits and switches for parsing. The default is strict and safe for untrusted input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParseOptions {
+    /// Deepest nesting of objects and arrays accepted (default 100).
+    pub max_depth: usize,
+    /// Longest string accepted, in bytes after unescaping (default 16 MiB).
+    pub max_string_len: usize,
+    /// Largest input accepted, in bytes (default 256 MiB).
+    pub max_input_len: usize,
+    /// Skip elements the model does not know instead of rejecting them (default `false`).
+    /// Such elements are dropped, so a round trip is then no longer lossless.
+    pub ignore_unknown_elements: bool,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            max_depth: 100,
+            max_string_len: 16 << 20,
+            max_input_len: 256 << 20,
+            ignore_unknown_elements: false,
+        }
+    }
+}
+
+impl ParseOptions {
+    /// The strict defaults.
+    pub fn strict() -> Self {
+        Self::default()
+    }
+
+    /// Like the defaults, but elements unknown to the model are skipped.
+    pub fn lenient() -> Self {
+        ParseOptions {
+            ignore_unknown_elements: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// Parses one resource of any type from JSON bytes, strictly, with the default limits.
+///
+/// ```
+/// let json = br#"{"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01"}"#;
+/// let resource = fhir_types::json::parse_resource(json)?;
+/// assert_eq!(resource.id(), Some("p1"));
+/// # Ok::<(), fhir_types::ParseError>(())
+/// ```
+pub fn parse_resource(json: &[u8]) -> Result<Resource, ParseError> {
+    parse_resource_with(json, &ParseOptions::default())
+}
+
+/// Parses one resource of any type with explicit [`ParseOptions`].
+pub fn parse_resource_with(json: &[u8], options: &ParseOptions) -> Result<Resource, ParseError> {
+    let mut p = parser::Parser::new(json, options)?;
+    let resource = Resource::read(&mut p)?;
+    p.finish()?;
+    Ok(resource)
+}
+
+/// Writes a resource as compact JSON.
+pub fn to_vec(resource: &Resource) -> Vec<u8> {
+    let mut w = writer::Writer::with_capacity(1024);
+    resource.write(&mut w);
+    w.into_inner()
+}
+
+/// Writes a resource as a compact JSON string.
+pub fn to_string(resource: &Resource) -> String {
+    // The writer only emits valid UTF-8: strings come from `&str`, the rest is ASCII.
+    String::from_utf8(to_vec(resource)).unwrap_or_default()
+}

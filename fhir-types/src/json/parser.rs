@@ -1,0 +1,650 @@
+//! A strict, bounded pull parser over a byte slice.
+//!
+//! Generated code drives it: `begin_object` / `next_key` / `begin_array` / `next_item` and typed
+//! value readers. It keeps the exact text of numbers, tracks the JSON path of the current value
+//! for error messages, and enforces the limits of [`ParseOptions`].
+
+use super::error::{ErrorKind, ParseError};
+use super::ParseOptions;
+use crate::ResourceType;
+use std::borrow::Cow;
+
+/// One open object on the path: the key being read and, for arrays, the item index.
+struct Seg<'a> {
+    key: Cow<'a, str>,
+    index: Option<usize>,
+    first_key: bool,
+}
+
+/// The pull parser. Not public: the generated `read` functions are its only users.
+pub(crate) struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    depth: usize,
+    opts: &'a ParseOptions,
+    path: Vec<Seg<'a>>,
+    root: Option<ResourceType>,
+}
+
+type Result<T> = std::result::Result<T, ParseError>;
+
+fn snippet(bytes: &[u8]) -> String {
+    let end = bytes.len().min(24);
+    let s = String::from_utf8_lossy(&bytes[..end]);
+    if bytes.len() > end {
+        format!("{s:?}...")
+    } else {
+        format!("{s:?}")
+    }
+}
+
+impl<'a> Parser<'a> {
+    pub(crate) fn new(input: &'a [u8], opts: &'a ParseOptions) -> Result<Self> {
+        let p = Parser {
+            input,
+            pos: 0,
+            depth: 0,
+            opts,
+            path: Vec::new(),
+            root: None,
+        };
+        if input.len() > opts.max_input_len {
+            return Err(p.err(
+                ErrorKind::InputTooLarge,
+                format!("{} bytes, limit {}", input.len(), opts.max_input_len),
+            ));
+        }
+        Ok(p)
+    }
+
+    // ---- errors ----
+
+    fn render_path(&self, extra: Option<(&str, Option<usize>)>) -> String {
+        let mut s = String::new();
+        if let Some(root) = self.root {
+            s.push_str(root.as_str());
+        }
+        let segs = self.path.iter().map(|g| (&*g.key, g.index));
+        for (key, index) in segs.chain(extra) {
+            if key.is_empty() {
+                continue;
+            }
+            if !s.is_empty() {
+                s.push('.');
+            }
+            s.push_str(key);
+            if let Some(i) = index {
+                s.push_str(&format!("[{i}]"));
+            }
+        }
+        s
+    }
+
+    /// An error at the current path.
+    pub(crate) fn err(&self, kind: ErrorKind, detail: impl Into<String>) -> ParseError {
+        ParseError::new(kind, self.render_path(None), self.pos, detail.into())
+    }
+
+    /// An error about child `name` (index `index`) of the object just closed.
+    pub(crate) fn err_at(
+        &self,
+        kind: ErrorKind,
+        name: &str,
+        index: Option<usize>,
+        detail: impl Into<String>,
+    ) -> ParseError {
+        ParseError::new(
+            kind,
+            self.render_path(Some((name, index))),
+            self.pos,
+            detail.into(),
+        )
+    }
+
+    /// A required element `name` of the object just closed is absent.
+    pub(crate) fn missing(&self, name: &str) -> ParseError {
+        self.err_at(
+            ErrorKind::MissingElement,
+            name,
+            None,
+            "required element is absent",
+        )
+    }
+
+    fn syntax(&self, what: &str) -> ParseError {
+        let found = match self.input.get(self.pos) {
+            Some(_) => snippet(&self.input[self.pos..]),
+            None => "end of input".to_string(),
+        };
+        self.err(ErrorKind::Syntax, format!("expected {what}, found {found}"))
+    }
+
+    // ---- lexing ----
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.input.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.input.get(self.pos).copied()
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > self.opts.max_depth {
+            return Err(self.err(
+                ErrorKind::TooDeep,
+                format!("nesting deeper than {}", self.opts.max_depth),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Consumes `{`; empty objects are rejected (FHIR forbids them).
+    pub(crate) fn begin_object(&mut self) -> Result<()> {
+        match self.peek() {
+            Some(b'{') => {}
+            Some(b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => {
+                return Err(self.err(ErrorKind::UnexpectedType, "expected an object"))
+            }
+            _ => return Err(self.syntax("an object")),
+        }
+        self.enter()?;
+        self.pos += 1;
+        if self.peek() == Some(b'}') {
+            return Err(self.err(ErrorKind::Empty, "empty object"));
+        }
+        self.path.push(Seg {
+            key: Cow::Borrowed(""),
+            index: None,
+            first_key: true,
+        });
+        Ok(())
+    }
+
+    /// The next key of the current object, or `None` after its closing `}`.
+    pub(crate) fn next_key(&mut self) -> Result<Option<Cow<'a, str>>> {
+        let first = self.path.last().is_some_and(|s| s.first_key);
+        if !first {
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    self.path.pop();
+                    return Ok(None);
+                }
+                _ => return Err(self.syntax("',' or '}'")),
+            }
+        }
+        if self.peek() != Some(b'"') {
+            return Err(self.syntax("a key"));
+        }
+        let key = self.string_raw()?;
+        if self.peek() != Some(b':') {
+            return Err(self.syntax("':'"));
+        }
+        self.pos += 1;
+        if let Some(seg) = self.path.last_mut() {
+            seg.key = key.clone();
+            seg.index = None;
+            seg.first_key = false;
+        }
+        Ok(Some(key))
+    }
+
+    /// Consumes `[`; empty arrays are rejected (FHIR forbids them).
+    pub(crate) fn begin_array(&mut self) -> Result<()> {
+        match self.peek() {
+            Some(b'[') => {}
+            Some(b'{' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => {
+                return Err(self.err(ErrorKind::UnexpectedType, "expected an array"))
+            }
+            _ => return Err(self.syntax("an array")),
+        }
+        self.enter()?;
+        self.pos += 1;
+        if self.peek() == Some(b']') {
+            return Err(self.err(ErrorKind::Empty, "empty array"));
+        }
+        if let Some(seg) = self.path.last_mut() {
+            seg.index = None;
+        }
+        Ok(())
+    }
+
+    /// Moves to the next array item; `false` after the closing `]`.
+    pub(crate) fn next_item(&mut self) -> Result<bool> {
+        let index = self.path.last().and_then(|s| s.index);
+        let next = match index {
+            None => 0,
+            Some(i) => match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    i + 1
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    if let Some(seg) = self.path.last_mut() {
+                        seg.index = None;
+                    }
+                    return Ok(false);
+                }
+                _ => return Err(self.syntax("',' or ']'")),
+            },
+        };
+        if let Some(seg) = self.path.last_mut() {
+            seg.index = Some(next);
+        }
+        Ok(true)
+    }
+
+    /// Consumes a `null` if one comes next.
+    pub(crate) fn take_null(&mut self) -> Result<bool> {
+        if self.peek() == Some(b'n') {
+            if self.input[self.pos..].starts_with(b"null") {
+                self.pos += 4;
+                return Ok(true);
+            }
+            return Err(self.syntax("a value"));
+        }
+        Ok(false)
+    }
+
+    /// Reads a string value (any JSON string; no FHIR checks).
+    pub(crate) fn string(&mut self) -> Result<Cow<'a, str>> {
+        match self.peek() {
+            Some(b'"') => self.string_raw(),
+            Some(b'{' | b'[' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => {
+                Err(self.err(ErrorKind::UnexpectedType, "expected a string"))
+            }
+            _ => Err(self.syntax("a string")),
+        }
+    }
+
+    /// Reads a string starting at the opening quote (already peeked).
+    fn string_raw(&mut self) -> Result<Cow<'a, str>> {
+        let start = self.pos + 1;
+        let mut i = start;
+        let input = self.input;
+        // Fast path: no escapes.
+        while let Some(&b) = input.get(i) {
+            match b {
+                b'"' => {
+                    self.check_len(i - start)?;
+                    let s = std::str::from_utf8(&input[start..i])
+                        .map_err(|_| self.err(ErrorKind::InvalidString, "invalid UTF-8"))?;
+                    self.pos = i + 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                b'\\' => break,
+                0..=0x1f => {
+                    self.pos = i;
+                    return Err(self.err(ErrorKind::InvalidString, "control character in string"));
+                }
+                _ => i += 1,
+            }
+        }
+        if i >= input.len() {
+            self.pos = input.len();
+            return Err(self.syntax("end of string"));
+        }
+        self.string_escaped(start, i).map(Cow::Owned)
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len > self.opts.max_string_len {
+            return Err(self.err(
+                ErrorKind::StringTooLong,
+                format!("string of {len} bytes, limit {}", self.opts.max_string_len),
+            ));
+        }
+        Ok(())
+    }
+
+    fn string_escaped(&mut self, start: usize, first_escape: usize) -> Result<String> {
+        let input = self.input;
+        let mut buf: Vec<u8> = input[start..first_escape].to_vec();
+        let mut i = first_escape;
+        loop {
+            let Some(&b) = input.get(i) else {
+                self.pos = i;
+                return Err(self.syntax("end of string"));
+            };
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    let esc = input.get(i + 1).copied();
+                    i += 2;
+                    match esc {
+                        Some(b'"') => buf.push(b'"'),
+                        Some(b'\\') => buf.push(b'\\'),
+                        Some(b'/') => buf.push(b'/'),
+                        Some(b'b') => buf.push(8),
+                        Some(b'f') => buf.push(12),
+                        Some(b'n') => buf.push(b'\n'),
+                        Some(b'r') => buf.push(b'\r'),
+                        Some(b't') => buf.push(b'\t'),
+                        Some(b'u') => {
+                            let hi = self.hex4(i)?;
+                            i += 4;
+                            let c = if (0xD800..0xDC00).contains(&hi) {
+                                if input.get(i) != Some(&b'\\') || input.get(i + 1) != Some(&b'u') {
+                                    return Err(
+                                        self.err(ErrorKind::InvalidString, "lone surrogate")
+                                    );
+                                }
+                                let lo = self.hex4(i + 2)?;
+                                i += 6;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(
+                                        self.err(ErrorKind::InvalidString, "lone surrogate")
+                                    );
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            let ch = char::from_u32(c).ok_or_else(|| {
+                                self.err(ErrorKind::InvalidString, "lone surrogate")
+                            })?;
+                            let mut tmp = [0u8; 4];
+                            buf.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
+                        }
+                        _ => {
+                            self.pos = i - 2;
+                            return Err(self.err(ErrorKind::InvalidString, "invalid escape"));
+                        }
+                    }
+                }
+                0..=0x1f => {
+                    self.pos = i;
+                    return Err(self.err(ErrorKind::InvalidString, "control character in string"));
+                }
+                _ => {
+                    buf.push(b);
+                    i += 1;
+                }
+            }
+            if buf.len() > self.opts.max_string_len {
+                self.check_len(buf.len())?;
+            }
+        }
+        self.pos = i + 1;
+        self.check_len(buf.len())?;
+        String::from_utf8(buf).map_err(|_| self.err(ErrorKind::InvalidString, "invalid UTF-8"))
+    }
+
+    fn hex4(&self, at: usize) -> Result<u32> {
+        let digits = self
+            .input
+            .get(at..at + 4)
+            .ok_or_else(|| self.err(ErrorKind::InvalidString, "short \\u escape"))?;
+        let mut v = 0u32;
+        for &d in digits {
+            let n = (d as char)
+                .to_digit(16)
+                .ok_or_else(|| self.err(ErrorKind::InvalidString, "bad \\u escape"))?;
+            v = v * 16 + n;
+        }
+        Ok(v)
+    }
+
+    /// Reads a JSON number and returns its exact text.
+    pub(crate) fn number_text(&mut self) -> Result<&'a str> {
+        match self.peek() {
+            Some(b'-' | b'0'..=b'9') => {}
+            Some(b'{' | b'[' | b'"' | b't' | b'f' | b'n') => {
+                return Err(self.err(ErrorKind::UnexpectedType, "expected a number"))
+            }
+            _ => return Err(self.syntax("a number")),
+        }
+        let input = self.input;
+        let start = self.pos;
+        let mut i = start;
+        let digits = |i: &mut usize| {
+            let s = *i;
+            while input.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i - s
+        };
+        if input.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let int_start = i;
+        let n = digits(&mut i);
+        if n == 0 || (n > 1 && input[int_start] == b'0') {
+            self.pos = start;
+            return Err(self.syntax("a number"));
+        }
+        if input.get(i) == Some(&b'.') {
+            i += 1;
+            if digits(&mut i) == 0 {
+                self.pos = i;
+                return Err(self.syntax("a digit"));
+            }
+        }
+        if let Some(b'e' | b'E') = input.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = input.get(i) {
+                i += 1;
+            }
+            if digits(&mut i) == 0 {
+                self.pos = i;
+                return Err(self.syntax("a digit"));
+            }
+        }
+        self.check_len(i - start)?;
+        self.pos = i;
+        // ASCII by construction.
+        std::str::from_utf8(&input[start..i]).map_err(|_| self.syntax("a number"))
+    }
+
+    /// Reads `true` or `false`.
+    pub(crate) fn boolean(&mut self) -> Result<bool> {
+        match self.peek() {
+            Some(b't') if self.input[self.pos..].starts_with(b"true") => {
+                self.pos += 4;
+                Ok(true)
+            }
+            Some(b'f') if self.input[self.pos..].starts_with(b"false") => {
+                self.pos += 5;
+                Ok(false)
+            }
+            Some(b'{' | b'[' | b'"' | b'n' | b'-' | b'0'..=b'9') => {
+                Err(self.err(ErrorKind::UnexpectedType, "expected true or false"))
+            }
+            _ => Err(self.syntax("true or false")),
+        }
+    }
+
+    /// Skips one value of any shape (lenient mode and the `resourceType` pre-scan), still checking
+    /// its syntax and the depth and string bounds.
+    pub(crate) fn skip_value(&mut self) -> Result<()> {
+        match self.peek() {
+            Some(b'{') => {
+                self.enter()?;
+                self.pos += 1;
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                loop {
+                    if self.peek() != Some(b'"') {
+                        return Err(self.syntax("a key"));
+                    }
+                    self.string_raw()?;
+                    if self.peek() != Some(b':') {
+                        return Err(self.syntax("':'"));
+                    }
+                    self.pos += 1;
+                    self.skip_value()?;
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => break,
+                        _ => return Err(self.syntax("',' or '}'")),
+                    }
+                }
+                self.pos += 1;
+                self.depth -= 1;
+                Ok(())
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.pos += 1;
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_value()?;
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => break,
+                        _ => return Err(self.syntax("',' or ']'")),
+                    }
+                }
+                self.pos += 1;
+                self.depth -= 1;
+                Ok(())
+            }
+            Some(b'"') => self.string_raw().map(drop),
+            Some(b't' | b'f') => self.boolean().map(drop),
+            Some(b'n') => {
+                if self.take_null()? {
+                    Ok(())
+                } else {
+                    Err(self.syntax("a value"))
+                }
+            }
+            _ => self.number_text().map(drop),
+        }
+    }
+
+    /// Finds the `resourceType` of the object that starts next, wherever it sits among the keys,
+    /// without consuming anything.
+    pub(crate) fn peek_resource_type(&mut self) -> Result<ResourceType> {
+        let (start, depth) = (self.pos, self.depth);
+        let found = self.scan_resource_type();
+        self.pos = start;
+        self.depth = depth;
+        let name = found?;
+        let ty = ResourceType::from_name(&name).ok_or_else(|| {
+            self.err(
+                ErrorKind::UnknownResourceType,
+                format!("{} is not an R4 resource type", snippet(name.as_bytes())),
+            )
+        })?;
+        if self.path.is_empty() && self.root.is_none() {
+            self.root = Some(ty);
+        }
+        Ok(ty)
+    }
+
+    fn scan_resource_type(&mut self) -> Result<Cow<'a, str>> {
+        match self.peek() {
+            Some(b'{') => self.pos += 1,
+            Some(b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9') => {
+                return Err(self.err(ErrorKind::UnexpectedType, "expected a resource object"))
+            }
+            _ => return Err(self.syntax("an object")),
+        }
+        if self.peek() == Some(b'}') {
+            return Err(self.err(ErrorKind::Empty, "empty object"));
+        }
+        self.enter()?;
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.syntax("a key"));
+            }
+            let key = self.string_raw()?;
+            if self.peek() != Some(b':') {
+                return Err(self.syntax("':'"));
+            }
+            self.pos += 1;
+            if key == "resourceType" {
+                return self.string();
+            }
+            self.skip_value()?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    return Err(
+                        self.err(ErrorKind::MissingResourceType, "object has no resourceType")
+                    )
+                }
+                _ => return Err(self.syntax("',' or '}'")),
+            }
+        }
+    }
+
+    /// Reads the value of `resourceType` and checks it names `expected`.
+    pub(crate) fn expect_resource_type(&mut self, expected: &str) -> Result<()> {
+        let found = self.string()?;
+        if found != expected {
+            return Err(self.err(
+                ErrorKind::WrongResourceType,
+                format!("expected {expected}, found {}", snippet(found.as_bytes())),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records that key number `bit` of the current object was seen; a second time is an error.
+    #[inline]
+    pub(crate) fn mark(&self, seen: &mut [u64], bit: usize) -> Result<()> {
+        let (w, m) = (bit / 64, 1u64 << (bit % 64));
+        if seen[w] & m != 0 {
+            return Err(self.err(ErrorKind::DuplicateKey, "key appears twice in one object"));
+        }
+        seen[w] |= m;
+        Ok(())
+    }
+
+    /// Whether key number `bit` was seen.
+    #[inline]
+    pub(crate) fn marked(&self, seen: &[u64], bit: usize) -> bool {
+        seen[bit / 64] & (1u64 << (bit % 64)) != 0
+    }
+
+    /// Records that variant `variant` (1-based) of choice element `name` was seen.
+    #[inline]
+    pub(crate) fn choice(&self, state: &mut u8, variant: u8, name: &str) -> Result<()> {
+        if *state != 0 && *state != variant {
+            return Err(self.err(
+                ErrorKind::ChoiceConflict,
+                format!("two types given for {name}[x]"),
+            ));
+        }
+        *state = variant;
+        Ok(())
+    }
+
+    /// A key that names no element: an error, or skipped in lenient mode.
+    pub(crate) fn unknown_key(&mut self, key: &str) -> Result<()> {
+        if self.opts.ignore_unknown_elements {
+            return self.skip_value();
+        }
+        Err(self.err(
+            ErrorKind::UnknownElement,
+            format!("no element named {}", snippet(key.as_bytes())),
+        ))
+    }
+
+    /// Checks that only whitespace follows the top-level value.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        if self.peek().is_some() {
+            return Err(self.err(ErrorKind::TrailingData, "data after the resource"));
+        }
+        Ok(())
+    }
+}
