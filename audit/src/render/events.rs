@@ -106,8 +106,10 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
                 interaction.code(),
             )];
             if let Some(op) = operation {
-                ev.subtype
-                    .push(coding("urn:ietf:rfc:3986", &format!("${op}"), ""));
+                // The operation's name; its definition's canonical URL is the host's to know.
+                let mut c = Coding::default();
+                c.code = Some(format!("${}", op.trim_start_matches('$')).into());
+                ev.subtype.push(c);
             }
             ev.action = Some(shape.action.into());
             ev.agent = agents(record, config, shape.client, shape.server, shape.user);
@@ -189,6 +191,17 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
                 profile = Some("IHE.BasicAudit.PrivacyDisclosure.Source".to_owned());
             }
         }
+    }
+    // Free text the host gave a non-REST event (e.g. "token introspection; scope: ...").
+    if let (None, Some(d), false) = (
+        &record.query,
+        &record.query_description,
+        matches!(record.event, Event::Rest { .. }),
+    ) {
+        let mut e = AuditEventEntity::default();
+        e.type_ = Some(coding(ENTITY_TYPE, "2", "System Object"));
+        e.description = Some(d.as_str().into());
+        ev.entity.push(e);
     }
     ev.entity.extend(patients.iter().map(|p| patient_entity(p)));
     // BALP fixes outcome to success: a failure keeps the shape but claims no profile.
