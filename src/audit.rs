@@ -119,9 +119,17 @@ fn base_record(
 /// The purposes of use a token states (claim `purpose_of_use`: a v3 PurposeOfUse code or a
 /// list of them, as IHE IUA and some SMART deployments carry it). Bounded and checked for form.
 fn purposes_of_use(ctx: &AccessContext) -> Vec<String> {
-    let ok = |s: &&str| (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = |s: &&str| {
+        (1..=32).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
     match ctx.raw_claims.get("purpose_of_use") {
-        Some(serde_json::Value::String(s)) => [s.as_str()].into_iter().filter(ok).map(str::to_owned).collect(),
+        Some(serde_json::Value::String(s)) => [s.as_str()]
+            .into_iter()
+            .filter(ok)
+            .map(str::to_owned)
+            .collect(),
         Some(serde_json::Value::Array(a)) => a
             .iter()
             .filter_map(serde_json::Value::as_str)

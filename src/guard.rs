@@ -184,7 +184,7 @@ impl SecureFhir {
                 Err(rejected(r, Some(context), Some(request)))
             }
             Decision::Allow(permit) | Decision::Narrow(permit) => {
-                Ok(Authorized::new(context, request, permit))
+                Ok(Authorized::new(context, request, permit, &self.realm))
             }
         }
     }
@@ -202,7 +202,7 @@ impl SecureFhir {
         match self.authorizer.decide(&context, &entry) {
             Decision::Deny(d) => Err(Rejection::from_denial(&d, &self.realm)),
             Decision::Allow(permit) | Decision::Narrow(permit) => {
-                Ok(Authorized::new(context, entry, permit))
+                Ok(Authorized::new(context, entry, permit, &self.realm))
             }
         }
     }

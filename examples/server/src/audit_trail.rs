@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fhir_audit::checkpoint::{NoteSigner, NoteVerifier};
+use fhir_audit::render::{to_audit_events, RenderConfig};
 use fhir_audit::store::file::{verify_file, FileStore, FileStoreConfig};
 use fhir_audit::store::{Ack, AuditSink, MemoryStore};
-use fhir_audit::render::{to_audit_events, RenderConfig};
 use fhir_audit::{AuditRecord, VerifyOptions};
 use fhir_types::Resource;
 
@@ -155,7 +155,11 @@ fn insert_events(store: &Store, rx: &Receiver<AuditRecord>) {
                     tx.insert_audit_record(at, &bytes, &record.patients)?;
                 }
                 for event in to_audit_events(&record, &config) {
-                    let id = event.id.as_ref().and_then(|i| i.value.clone()).unwrap_or_else(store::new_id);
+                    let id = event
+                        .id
+                        .as_ref()
+                        .and_then(|i| i.value.clone())
+                        .unwrap_or_else(store::new_id);
                     let json = fhir_types::json::to_vec(&Resource::AuditEvent(Box::new(event)));
                     match serde_json::from_slice(&json) {
                         Ok(v) => {

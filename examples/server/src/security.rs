@@ -12,12 +12,12 @@ use smart_auth::request::FhirRequest;
 use smart_auth::UnixTime;
 
 use crate::audit_trail::AuditTrail;
-use crate::fhir::access::{Access, Unrestricted};
+use crate::fhir::access::{narrowing_admits, Access, Unrestricted};
 use crate::fhir::bundle::Entry;
 use crate::fhir::outcome::Fail;
 use crate::fhir::search;
 use crate::store::query::Clause;
-use crate::store::Store;
+use crate::store::{Store, Tx};
 
 /// How requests are decided.
 pub enum Mode {
@@ -104,6 +104,31 @@ fn narrowing_clauses(rtype: &str, n: &Narrowing) -> Vec<Clause> {
 }
 
 impl Access for PermitAccess {
+    /// Two checks that must both pass: the narrowing on the store's index (what the queries
+    /// used), and smart-auth's own check of the typed resource (defence in depth).
+    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &serde_json::Value) -> bool {
+        if !narrowing_admits(tx, rtype, id, self.narrowing(rtype)) {
+            return false;
+        }
+        let Ok(bytes) = serde_json::to_vec(body) else {
+            return false;
+        };
+        let Ok(resource) = fhir_types::json::parse_resource(&bytes) else {
+            return false;
+        };
+        let requested = self
+            .authorized
+            .request()
+            .resource_type()
+            .map(|t| t.as_str())
+            == Some(rtype);
+        if requested {
+            self.authorized.check_resource(&resource).is_ok()
+        } else {
+            self.authorized.may_return(&resource)
+        }
+    }
+
     fn narrowing(&self, rtype: &str) -> Option<Vec<Clause>> {
         let ty = ResourceType::from_str(rtype).ok()?;
         let requested = self.authorized.request().resource_type() == Some(ty);

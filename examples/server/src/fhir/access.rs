@@ -20,17 +20,28 @@ pub trait Access: Sync {
     /// version is what the store has indexed). Checked on everything returned or overwritten.
     fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &Value) -> bool {
         let _ = body;
-        match self.narrowing(rtype) {
-            None => false,
-            Some(clauses) if clauses.is_empty() => true,
-            Some(mut clauses) => {
-                clauses.push(Clause::Id(vec![id.to_owned()]));
-                let q = Query {
-                    resource_type: rtype.to_owned(),
-                    clauses,
-                };
-                matches!(tx.search(&q, 0, 0), Ok((1, _)))
-            }
+        narrowing_admits(tx, rtype, id, self.narrowing(rtype))
+    }
+}
+
+/// Whether the current version of `rtype/id` satisfies `narrowing` (`None`: nothing of the
+/// type is visible; no clauses: everything is), evaluated by the store on its index.
+pub fn narrowing_admits(
+    tx: &Tx<'_>,
+    rtype: &str,
+    id: &str,
+    narrowing: Option<Vec<Clause>>,
+) -> bool {
+    match narrowing {
+        None => false,
+        Some(clauses) if clauses.is_empty() => true,
+        Some(mut clauses) => {
+            clauses.push(Clause::Id(vec![id.to_owned()]));
+            let q = Query {
+                resource_type: rtype.to_owned(),
+                clauses,
+            };
+            matches!(tx.search(&q, 0, 0), Ok((1, _)))
         }
     }
 }

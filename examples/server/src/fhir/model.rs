@@ -10,15 +10,17 @@ use super::outcome::Fail;
 /// Checks that `body` is a structurally valid FHIR R4 resource.
 pub fn check(body: &Value) -> Result<(), Fail> {
     let bytes = serde_json::to_vec(body).map_err(|_| Fail::INTERNAL)?;
-    fhir_types::json::parse_resource(&bytes).map(drop).map_err(|_| {
-        // The parser's message names the offending element; the answer stays generic so that
-        // nothing of the request is echoed.
-        Fail::new(
-            StatusCode::BAD_REQUEST,
-            IssueCode::Structure,
-            "The body is not a valid FHIR R4 resource",
-        )
-    })
+    fhir_types::json::parse_resource(&bytes)
+        .map(drop)
+        .map_err(|_| {
+            // The parser's message names the offending element; the answer stays generic so that
+            // nothing of the request is echoed.
+            Fail::new(
+                StatusCode::BAD_REQUEST,
+                IssueCode::Structure,
+                "The body is not a valid FHIR R4 resource",
+            )
+        })
 }
 
 /// The canonical FHIR JSON of `text` (element order of the specification, `resourceType`

@@ -344,7 +344,12 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
     let request = AccountingRequest::new(id, env.now);
     let (from, to) = request.period();
     let records: Vec<fhir_audit::AuditRecord> = tx
-        .audit_records_for(id, from.timestamp_millis(), to.timestamp_millis(), MAX_ACCOUNTED)?
+        .audit_records_for(
+            id,
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+            MAX_ACCOUNTED,
+        )?
         .iter()
         .filter_map(|b| fhir_audit::AuditRecord::from_log_bytes(b).ok())
         .collect();

@@ -489,7 +489,12 @@ impl Tx<'_> {
 
     /// Keeps an audit record (its canonical log bytes) indexed by patient, for the accounting
     /// of disclosures.
-    pub fn insert_audit_record(&self, recorded_ms: i64, bytes: &[u8], patients: &[String]) -> Result<()> {
+    pub fn insert_audit_record(
+        &self,
+        recorded_ms: i64,
+        bytes: &[u8],
+        patients: &[String],
+    ) -> Result<()> {
         self.conn
             .prepare_cached("INSERT INTO audit_record (recorded_ms, bytes) VALUES (?1, ?2)")?
             .execute(params![recorded_ms, bytes])?;
@@ -505,7 +510,13 @@ impl Tx<'_> {
 
     /// The audit records (log bytes) concerning `patient` recorded in `[from_ms, to_ms]`,
     /// oldest first, at most `limit`.
-    pub fn audit_records_for(&self, patient: &str, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<Vec<u8>>> {
+    pub fn audit_records_for(
+        &self,
+        patient: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>> {
         let rows = self
             .conn
             .prepare_cached(
