@@ -61,6 +61,37 @@ impl VerifyReport {
     }
 }
 
+impl fmt::Display for VerifyReport {
+    /// A summary for people: the verdict, then every problem on its own line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use base64::Engine as _;
+        let verdict = if self.is_ok() { "OK" } else { "FAILED" };
+        write!(
+            f,
+            "{verdict}: {} records, root {}, {} checkpoints and {} anchors matched",
+            self.records,
+            base64::engine::general_purpose::STANDARD.encode(self.root),
+            self.checkpoints_matched,
+            self.anchors_matched
+        )?;
+        if self.checkpoints_matched == 0 && self.anchors_matched == 0 && self.records > 0 {
+            write!(
+                f,
+                " (no checkpoint vouches for these records: only their structure was checked)"
+            )?;
+        } else if !self.signatures_checked {
+            write!(f, " (signatures NOT checked: no trusted key given)")?;
+        }
+        if let Some(o) = self.torn_tail_at {
+            write!(f, "\nincomplete last record at byte {o} (a crash mid-append; cut when the log is next opened)")?;
+        }
+        for p in &self.problems {
+            write!(f, "\n{p}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A verification failure, naming the first bad record where it can be located.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -118,7 +149,7 @@ pub enum ProblemKind {
         /// Why.
         error: CheckpointError,
     },
-    /// The checkpoint file is damaged before its end.
+    /// The checkpoint file is damaged before its end, or missing beside a non-empty log.
     DamagedCheckpointFile,
 }
 
