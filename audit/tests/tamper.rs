@@ -51,6 +51,7 @@ fn intact_log_verifies_against_file_and_anchor() {
     );
     assert!(r.signatures_checked);
     assert_eq!(r.root, anchor.checkpoint.root);
+    assert_eq!(r.covered, N);
     assert!(r.to_string().starts_with("OK: 20 records, root "), "{r}");
 }
 
@@ -212,6 +213,29 @@ fn truncation_is_detected_by_checkpoints_and_by_an_anchor() {
             checkpoint_size: 20
         }
     ));
+}
+
+#[test]
+fn a_record_appended_after_the_last_checkpoint_is_reported_as_uncovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = make_log(dir.path());
+    let mut log = std::fs::read(&path).unwrap();
+    let forged = record(77).to_log_bytes().unwrap();
+    fhir_audit::frame::encode_record(
+        N,
+        &forged,
+        &fhir_audit::merkle::leaf_hash(&forged),
+        &mut log,
+    );
+    std::fs::write(&path, &log).unwrap();
+    let r = verify(&path, None);
+    assert!(r.is_ok());
+    assert_eq!((r.records, r.covered), (N + 1, N));
+    assert!(
+        r.to_string()
+            .contains("records 20..21 are not covered by any checkpoint yet"),
+        "{r}"
+    );
 }
 
 #[test]
