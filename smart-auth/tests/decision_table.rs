@@ -208,6 +208,12 @@ fn searches() {
                 Forbidden,
             ),
             p("patient/Patient.rs", "GET Patient?_id=456", Forbidden),
+        p("patient/Patient.rs", "GET Patient?_id=123", Narrow),
+        p("patient/Observation.rs", "GET Observation?subject=456", Forbidden), // a bare id may name a Patient
+        p("patient/Observation.rs", "GET Observation?subject=123", Narrow),
+        p("patient/Observation.rs", "GET Observation?subject:Group=456", Narrow),
+        p("patient/Observation.rs", "GET Observation?subject=Patient/456/_history/1", Forbidden),
+        p("patient/Observation.rs", "GET Observation?performer=Practitioner/9", Narrow),
             p(
                 "patient/Observation.rs",
                 "GET Patient/456/Observation",
