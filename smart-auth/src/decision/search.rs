@@ -183,12 +183,17 @@ fn known(ty: ResourceType, p: &SearchParam) -> bool {
 fn names_other_patient(permit: &Permit, ty: ResourceType, p: &SearchParam) -> bool {
     let code = p.code();
     if ty == ResourceType::Patient && code == "_id" {
-        return p.value.split(',').any(|id| naming_other(permit, ResourceType::Patient, id));
+        return p
+            .value
+            .split(',')
+            .any(|id| naming_other(permit, ResourceType::Patient, id));
     }
     if p.is_chained() {
         return false;
     }
-    let Some(def) = search_param(ty, code) else { return false };
+    let Some(def) = search_param(ty, code) else {
+        return false;
+    };
     if !def.may_reference(ResourceType::Patient) {
         return false;
     }
@@ -249,7 +254,11 @@ fn reference_targets(
 }
 
 /// Chains and `_has`: every traversed type must be granted `s` (smart.md §12.7).
-fn check_traversals(permit: &mut Permit, ty: ResourceType, query: &Query) -> Result<(), Denial> {
+pub(super) fn check_traversals(
+    permit: &mut Permit,
+    ty: ResourceType,
+    query: &Query,
+) -> Result<(), Denial> {
     let mut traversed: Vec<ResourceType> = Vec::new();
     for p in query.params.iter().filter(|p| p.is_chained()) {
         let mut current = vec![ty];
