@@ -328,6 +328,16 @@ fn a_search_touching_several_patients_gives_one_event_each() {
     }
     let one = to_r4_json(&r, &config().no_patient_split());
     assert_eq!(one.len(), 1);
+
+    // The ITI-20 FHIR feed: a batch that POSTs each event, valid R4.
+    let feed = fhir_audit::render::feed_bundle(fhir_audit::render::to_audit_events(&r, &config()));
+    let bytes = fhir_types::json::to_vec(&fhir_types::Resource::Bundle(Box::new(feed)));
+    fhir_types::json::parse_resource(&bytes).unwrap();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["type"], "batch");
+    assert_eq!(v["entry"].as_array().unwrap().len(), 3);
+    assert_eq!(v["entry"][2]["request"]["method"], "POST");
+    assert_eq!(v["entry"][2]["request"]["url"], "AuditEvent");
 }
 
 #[test]
@@ -372,6 +382,14 @@ fn login_logout_token_issuance_alerts_and_disclosures_have_their_documented_shap
     let ev = &render(&login)[0];
     assert!(has(&ev["type"], DCM, "110114") && has(&ev["subtype"], DCM, "110122"));
     assert_eq!(ev["action"], "E");
+    let described =
+        AuditRecord::new(t0(), Event::Authentication).query_description("token introspection");
+    let ev = &render(&described)[0];
+    assert!(ev["entity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["description"] == "token introspection"));
     let logout = AuditRecord::new(t0(), Event::Logout).user(User::new("u1"));
     assert!(has(&render(&logout)[0]["subtype"], DCM, "110123"));
 

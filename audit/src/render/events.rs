@@ -190,6 +190,17 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
             }
         }
     }
+    // Free text the host gave a non-REST event (e.g. "token introspection; scope: ...").
+    if let (None, Some(d), false) = (
+        &record.query,
+        &record.query_description,
+        matches!(record.event, Event::Rest { .. }),
+    ) {
+        let mut e = AuditEventEntity::default();
+        e.type_ = Some(coding(ENTITY_TYPE, "2", "System Object"));
+        e.description = Some(d.as_str().into());
+        ev.entity.push(e);
+    }
     ev.entity.extend(patients.iter().map(|p| patient_entity(p)));
     // BALP fixes outcome to success: a failure keeps the shape but claims no profile.
     if record.outcome.is_success() {

@@ -26,6 +26,7 @@ use chrono::SecondsFormat;
 use fhir_types::datatypes::Meta;
 use fhir_types::resources::{
     AuditEvent, AuditEventAgent, AuditEventAgentNetwork, AuditEventSource, Bundle, BundleEntry,
+    BundleEntryRequest,
 };
 use fhir_types::Resource;
 
@@ -125,6 +126,21 @@ pub fn bundle(events: impl IntoIterator<Item = AuditEvent>) -> Bundle {
             entry
         })
         .collect();
+    b
+}
+
+/// A `batch` Bundle that creates each AuditEvent (`POST AuditEvent`): what an audit creator
+/// sends to an ATNA repository's `[base]` under the ITI-20 FHIR option. The events keep their
+/// ids, so a repository can deduplicate a resend.
+pub fn feed_bundle(events: impl IntoIterator<Item = AuditEvent>) -> Bundle {
+    let mut b = bundle(events);
+    b.type_ = "batch".into();
+    for entry in &mut b.entry {
+        let mut request = BundleEntryRequest::default();
+        request.method = "POST".into();
+        request.url = "AuditEvent".into();
+        entry.request = Some(request);
+    }
     b
 }
 
