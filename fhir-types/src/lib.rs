@@ -14,7 +14,7 @@
 //! - The facts authorization needs, derived from the spec: [`compartment`] membership (which
 //!   patients', encounters', ... compartments hold a resource, failing closed), the R4
 //!   [`search`] parameters with the element paths their expressions select, and strict literal
-//!   [`reference`]s.
+//!   [references](mod@reference).
 //!
 //! ```
 //! use fhir_types::{json, Resource, ResourceType};
