@@ -314,3 +314,103 @@ fn capability_security(token: &str, url: &dyn Fn(&str) -> Option<String>) -> Val
         }],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> SmartConfigurationBuilder {
+        SmartConfiguration::builder("https://auth.example/token")
+            .authorization_endpoint("https://auth.example/authorize")
+            .capabilities(["launch-ehr", "client-public"])
+    }
+
+    #[test]
+    fn refuses_what_the_spec_forbids() {
+        let rel = SmartConfiguration::builder("/token").build();
+        assert_eq!(
+            rel.unwrap_err(),
+            DiscoveryError::NotAbsolute("token_endpoint")
+        );
+        let frag = base()
+            .introspection_endpoint("https://auth.example/i#x")
+            .build();
+        assert_eq!(
+            frag.unwrap_err(),
+            DiscoveryError::NotAbsolute("introspection_endpoint")
+        );
+        let js = base().revocation_endpoint("javascript:alert(1)").build();
+        assert_eq!(
+            js.unwrap_err(),
+            DiscoveryError::NotAbsolute("revocation_endpoint")
+        );
+        let cap = base().capabilities(["launch-ehr", "made-up"]).build();
+        assert_eq!(
+            cap.unwrap_err(),
+            DiscoveryError::UnknownCapability("made-up".into())
+        );
+        let no_auth = SmartConfiguration::builder("https://auth.example/token")
+            .capabilities(["launch-standalone"])
+            .build();
+        assert_eq!(
+            no_auth.unwrap_err(),
+            DiscoveryError::Missing("authorization_endpoint")
+        );
+        let sso = base()
+            .capabilities(["launch-ehr", "sso-openid-connect"])
+            .build();
+        assert_eq!(
+            sso.unwrap_err(),
+            DiscoveryError::Missing("issuer and jwks_uri")
+        );
+        let scope = base().scopes_supported(["patient/Observation.dus"]).build();
+        assert_eq!(
+            scope.unwrap_err(),
+            DiscoveryError::UnsupportedScope("patient/Observation.dus".into())
+        );
+        let none = SmartConfiguration::builder("https://auth.example/token").build();
+        assert_eq!(
+            none.unwrap_err(),
+            DiscoveryError::Missing("grant_types_supported")
+        );
+    }
+
+    #[test]
+    fn document_shape() {
+        let conf = base()
+            .capabilities([
+                "launch-ehr",
+                "client-confidential-asymmetric",
+                "sso-openid-connect",
+                "https://example.org/cap",
+            ])
+            .issuer("https://auth.example")
+            .jwks_uri("https://auth.example/jwks")
+            .introspection_endpoint("https://auth.example/introspect")
+            .build()
+            .unwrap();
+        let j = conf.to_json();
+        assert_eq!(j["issuer"], "https://auth.example");
+        assert_eq!(
+            j["grant_types_supported"],
+            json!(["authorization_code", "client_credentials"])
+        );
+        assert_eq!(j["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(
+            j["token_endpoint_auth_signing_alg_values_supported"],
+            json!(["RS384", "ES384"])
+        );
+        let sec = conf.capability_security();
+        assert_eq!(sec["service"][0]["coding"][0]["code"], "SMART-on-FHIR");
+        let ext = &sec["extension"][0]["extension"];
+        let names: Vec<&str> = ext
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["url"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["authorize", "token", "introspect"]);
+        let parsed: Value = serde_json::from_slice(&conf.to_vec()).unwrap();
+        assert_eq!(parsed, j);
+    }
+}

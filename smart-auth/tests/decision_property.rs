@@ -447,6 +447,38 @@ fn property(store: Vec<(String, Fixture)>, patient: usize, scopes: usize, steps:
             );
         }
     }
+    // Completeness of reads, and agreement of fhir-types' own compartment facts with the model.
+    let ctx = context(scopes, Some(patient), None);
+    for (i, (id, f)) in store.iter().enumerate() {
+        let granted = a
+            .decide(&ctx, &request(&format!("GET {}/{id}", f.type_name())))
+            .is_allowed();
+        let got = !run(&a, scopes, patient, &store, &Step::Read(i)).is_empty();
+        assert_eq!(
+            got,
+            granted && f.in_compartment(id, patient),
+            "read {id}: {f:?}"
+        );
+        let r = parse(&f.to_json(id));
+        let facts = fhir_types::compartment::memberships(
+            fhir_types::compartment::CompartmentType::Patient,
+            &r,
+            Some(BASE),
+        )
+        .iter()
+        .any(|m| {
+            m.id == patient
+                && !matches!(
+                    m.via,
+                    fhir_types::compartment::Via::Param { param: "link", .. }
+                )
+        });
+        assert_eq!(
+            facts,
+            f.in_compartment(id, patient),
+            "fhir-types compartment facts for {id}: {f:?}"
+        );
+    }
     // Completeness: a plain search of a granted type returns exactly the compartment's members.
     for t in ["Observation", "DiagnosticReport"] {
         let mut got: Vec<String> = run(

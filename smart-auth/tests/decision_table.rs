@@ -208,6 +208,32 @@ fn searches() {
                 Forbidden,
             ),
             p("patient/Patient.rs", "GET Patient?_id=456", Forbidden),
+            p("patient/Patient.rs", "GET Patient?_id=123", Narrow),
+            p(
+                "patient/Observation.rs",
+                "GET Observation?subject=456",
+                Forbidden,
+            ), // a bare id may name a Patient
+            p(
+                "patient/Observation.rs",
+                "GET Observation?subject=123",
+                Narrow,
+            ),
+            p(
+                "patient/Observation.rs",
+                "GET Observation?subject:Group=456",
+                Narrow,
+            ),
+            p(
+                "patient/Observation.rs",
+                "GET Observation?subject=Patient/456/_history/1",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.rs",
+                "GET Observation?performer=Practitioner/9",
+                Narrow,
+            ),
             p(
                 "patient/Observation.rs",
                 "GET Patient/456/Observation",
@@ -378,6 +404,17 @@ fn writes() {
                 "patient/Observation.ds",
                 "DELETE Observation?code=1",
                 Narrow,
+            ),
+            // Match criteria may not traverse ungranted types either (no conditional oracle).
+            p(
+                "patient/Observation.ds",
+                "DELETE Observation?subject:Patient.name=x",
+                Forbidden,
+            ),
+            p(
+                "patient/Observation.ds",
+                "DELETE Observation?_has:Provenance:target:agent=x",
+                Forbidden,
             ),
             p("patient/*.cruds", "POST AuditEvent", Forbidden),
             s("system/*.cruds", "DELETE AuditEvent/1", Forbidden),

@@ -157,6 +157,16 @@ fn require(mut permit: Permit, ty: ResourceType, needed: Permissions) -> Result<
     }
     permit.resource_type = Some(ty);
     permit.needed = needed;
+    Ok(permit)
+}
+
+/// [`require`], then the narrowing for a search (or match criteria) over `ty`.
+fn require_narrowed(
+    permit: Permit,
+    ty: ResourceType,
+    needed: Permissions,
+) -> Result<Permit, Denial> {
+    let mut permit = require(permit, ty, needed)?;
     permit.narrowing = narrowing(&permit, ty, needed);
     Ok(permit)
 }
@@ -206,7 +216,7 @@ fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
             search::decide(permit, req).map(finish)
         }
         (I::HistoryType, Some(ty)) => {
-            let permit = require(permit, ty, Permissions::SEARCH)?;
+            let permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
             history_policy(&permit)?;
             Ok(finish(permit))
         }
@@ -265,7 +275,7 @@ fn write(permit: Permit, req: &FhirRequest, ty: ResourceType) -> Result<Permit, 
     if conditional && permit.policy.conditional_requires_search {
         require(permit.clone(), ty, Permissions::SEARCH)?;
     }
-    let mut permit = require(permit, ty, letter)?;
+    let mut permit = require_narrowed(permit, ty, letter)?;
     if let (Some(id), false) = (req.id(), conditional) {
         // A write to an instance no granting compartment can hold touches another patient.
         if !may_hold_instance(&permit, ty, id, letter) {
@@ -275,6 +285,7 @@ fn write(permit: Permit, req: &FhirRequest, ty: ResourceType) -> Result<Permit, 
     if let Some(q) = criteria {
         // The match search runs narrowed like any search and may not name other patients.
         search::check_params(&permit, ty, q)?;
+        search::check_traversals(&mut permit, ty, q)?;
     } else {
         permit.narrowing = None;
     }
@@ -303,7 +314,7 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
                 }))
             }
             (OperationLevel::Type, Some(ty), None) => {
-                Ok(finish(require(permit, ty, Permissions::SEARCH)?))
+                Ok(finish(require_narrowed(permit, ty, Permissions::SEARCH)?))
             }
             _ => Err(Denial::forbidden(DenialReason::OperationNotAllowed)),
         }
@@ -317,7 +328,7 @@ fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
         name => match permit.policy.operations.get(name).copied() {
             Some(OperationRule::AsRead) => read_like(permit, Permissions::READ),
             Some(OperationRule::AsSearch) => match ty {
-                Some(ty) => Ok(finish(require(permit, ty, Permissions::SEARCH)?)),
+                Some(ty) => Ok(finish(require_narrowed(permit, ty, Permissions::SEARCH)?)),
                 None => Ok(finish(search::require_all_types(
                     permit,
                     Permissions::SEARCH,

@@ -1,7 +1,8 @@
 //! After the query: what may leave the server (smart.md §12.2, §12.5, §12.6, §12.9, §12.12).
 
-use fhir_types::compartment::{memberships, CompartmentType, Via};
+use fhir_types::compartment::{self, CompartmentType};
 use fhir_types::resources::Bundle;
+use fhir_types::search::search_param;
 use fhir_types::{Resource, ResourceType};
 use serde_json::Value;
 
@@ -20,13 +21,73 @@ pub struct FilterReport {
 }
 
 /// Whether `resource` is in the compartment `ty/id`, never through `Patient.link`.
+///
+/// The same rule as [`fhir_types::compartment::memberships`] (a literal reference, local, of the
+/// compartment's type, at one of the CompartmentDefinition's element paths), checked for one
+/// compartment without allocating: this runs once per result entry.
 fn in_compartment(ty: ResourceType, id: &str, resource: &Resource, base: Option<&str>) -> bool {
     let Some(kind) = CompartmentType::for_resource_type(ty) else {
         return false;
     };
-    memberships(kind, resource, base)
-        .iter()
-        .any(|m| m.id == id && !matches!(m.via, Via::Param { param: "link", .. }))
+    let rt = resource.resource_type();
+    if rt == ty {
+        return resource.id() == Some(id);
+    }
+    let mut found = false;
+    let params = compartment::params(kind, rt);
+    if params.is_empty() {
+        return false;
+    }
+    resource.visit_references(&mut |path, r| {
+        if found || !is_member_path(kind, rt, params, path) {
+            return;
+        }
+        let declared = r.type_.as_ref().and_then(|t| t.value.as_deref());
+        if declared.is_some_and(|t| t != ty.as_str()) {
+            return;
+        }
+        let reference = r.reference.as_ref().and_then(|v| v.value.as_deref());
+        found = reference.is_some_and(|reference| points_to(reference, ty, id, base));
+    });
+    found
+}
+
+/// Whether `path` is where one of the compartment's parameters (never `link`) finds references.
+fn is_member_path(kind: CompartmentType, rt: ResourceType, params: &[&str], path: &str) -> bool {
+    params.iter().filter(|p| **p != "link").any(|param| {
+        search_param(rt, param).is_some_and(|def| {
+            def.paths
+                .iter()
+                .any(|p| p.path == path && p.resolves_to.is_none_or(|t| t == kind.resource_type()))
+        })
+    })
+}
+
+/// Whether a literal reference names `ty/id` on this server: relative (`Patient/1`, also
+/// versioned), or absolute on exactly `base`. Contained, `urn:`, foreign and malformed
+/// references never do.
+fn points_to(reference: &str, ty: ResourceType, id: &str, base: Option<&str>) -> bool {
+    let relative = if reference.contains("://") {
+        match base
+            .and_then(|b| reference.strip_prefix(b))
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            Some(r) => r,
+            None => return false,
+        }
+    } else {
+        reference
+    };
+    let mut parts = relative.split('/');
+    let (Some(t), Some(i)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let rest_ok = match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) => true,
+        (Some("_history"), Some(v), None) => !v.is_empty(),
+        _ => false,
+    };
+    rest_ok && t == ty.as_str() && i == id
 }
 
 impl Permit {

@@ -177,32 +177,40 @@ fn known(ty: ResourceType, p: &SearchParam) -> bool {
     COMMON_PARAMS.contains(&p.code()) || search_param(ty, p.code()).is_some()
 }
 
-/// The patient ids a reference-search value names (`Patient/1`, `<base>/Patient/1`, or a bare
-/// id on a parameter that can only point at a Patient).
-fn named_patients(ty: ResourceType, p: &SearchParam) -> Vec<&str> {
+/// Whether a parameter names a patient other than the reachable ones: `Patient?_id=Q`, or a
+/// reference parameter that may point at a Patient with `Patient/Q`, `<base>/Patient/Q` or a bare
+/// `Q` (also versioned; comma-separated alternatives each count).
+fn names_other_patient(permit: &Permit, ty: ResourceType, p: &SearchParam) -> bool {
     let code = p.code();
-    let def = search_param(ty, code);
-    let is_reference = def.is_some_and(|d| d.param_type == SearchParamType::Reference);
-    let only_patient = code == "patient"
-        || p.links[0].modifier.as_deref() == Some("Patient")
-        || def.is_some_and(|d| d.targets == [ResourceType::Patient]);
-    let mut out = Vec::new();
     if ty == ResourceType::Patient && code == "_id" {
-        out.extend(p.value.split(','));
-        return out;
+        return p
+            .value
+            .split(',')
+            .any(|id| naming_other(permit, ResourceType::Patient, id));
     }
-    if !is_reference || p.is_chained() {
-        return out;
+    if p.is_chained() {
+        return false;
     }
-    for v in p.value.split(',') {
+    let Some(def) = search_param(ty, code) else {
+        return false;
+    };
+    if !def.may_reference(ResourceType::Patient) {
+        return false;
+    }
+    let type_modifier = p.links[0].modifier.as_deref();
+    if type_modifier.is_some_and(|m| m != "Patient" && m.parse::<ResourceType>().is_ok()) {
+        // `subject:Group=1`: names no patient.
+        return false;
+    }
+    p.value.split(',').any(|v| {
         let v = v.split("/_history/").next().unwrap_or(v);
-        match v.rsplit_once("Patient/") {
-            Some((prefix, id)) if prefix.is_empty() || prefix.ends_with('/') => out.push(id),
-            _ if only_patient && !v.contains('/') => out.push(v),
-            _ => {}
-        }
-    }
-    out
+        let id = match v.rsplit_once("Patient/") {
+            Some((prefix, id)) if prefix.is_empty() || prefix.ends_with('/') => id,
+            _ if !v.contains('/') => v,
+            _ => return false,
+        };
+        naming_other(permit, ResourceType::Patient, id)
+    })
 }
 
 /// Parameter checks shared by searches and conditional match criteria.
@@ -211,10 +219,8 @@ pub(super) fn check_params(permit: &Permit, ty: ResourceType, query: &Query) -> 
         if REFUSED_PARAMS.contains(&p.code()) || !known(ty, p) {
             return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
         }
-        for id in named_patients(ty, p) {
-            if naming_other(permit, ResourceType::Patient, id) {
-                return Err(other_patient(permit));
-            }
+        if names_other_patient(permit, ty, p) {
+            return Err(other_patient(permit));
         }
     }
     Ok(())
@@ -248,7 +254,11 @@ fn reference_targets(
 }
 
 /// Chains and `_has`: every traversed type must be granted `s` (smart.md §12.7).
-fn check_traversals(permit: &mut Permit, ty: ResourceType, query: &Query) -> Result<(), Denial> {
+pub(super) fn check_traversals(
+    permit: &mut Permit,
+    ty: ResourceType,
+    query: &Query,
+) -> Result<(), Denial> {
     let mut traversed: Vec<ResourceType> = Vec::new();
     for p in query.params.iter().filter(|p| p.is_chained()) {
         let mut current = vec![ty];
@@ -327,8 +337,13 @@ fn check_includes(permit: &Permit, query: &Query) -> Result<(), Denial> {
         return Err(Denial::bad_request(DenialReason::TooManyIncludes));
     }
     for inc in &query.includes {
-        let included = included_types(inc)?;
-        if permit.policy.ungranted_includes == UngrantedIncludes::Refuse {
+        if permit.policy.ungranted_includes == UngrantedIncludes::Drop {
+            // Only the shape is checked; results are filtered per resource.
+            included_types(inc, false)?;
+            continue;
+        }
+        let included = included_types(inc, true)?;
+        {
             let readable = |t: &ResourceType| {
                 permit
                     .granting(*t, Permissions::READ | Permissions::SEARCH)
@@ -348,7 +363,7 @@ fn check_includes(permit: &Permit, query: &Query) -> Result<(), Denial> {
 }
 
 /// The types an include may add; `None` when unknowable up front (wildcards).
-fn included_types(inc: &Include) -> Result<Option<Vec<ResourceType>>, Denial> {
+fn included_types(inc: &Include, want: bool) -> Result<Option<Vec<ResourceType>>, Denial> {
     let (Some(source), Some(param)) = (inc.source, inc.param.as_deref()) else {
         return Ok(None);
     };
@@ -356,6 +371,9 @@ fn included_types(inc: &Include) -> Result<Option<Vec<ResourceType>>, Denial> {
         .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
     if def.param_type != SearchParamType::Reference {
         return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+    }
+    if !want {
+        return Ok(None);
     }
     if inc.reverse {
         return Ok(Some(vec![source]));
