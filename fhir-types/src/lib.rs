@@ -13,6 +13,7 @@
 //!   text of decimals.
 //!
 //! ```
+//! use fhir_types::codes::ObservationStatus;
 //! use fhir_types::{json, Resource, ResourceType};
 //!
 //! let bytes = br#"{
@@ -31,7 +32,8 @@
 //! assert_eq!(refs, [("Observation.subject".to_string(), Some("Patient/123".to_string()))]);
 //!
 //! if let Resource::Observation(obs) = &resource {
-//!     assert_eq!(obs.status.as_str(), Some("final"));
+//!     // `status` has a required binding, so it is an enum.
+//!     assert_eq!(obs.status.value, Some(ObservationStatus::Final));
 //! }
 //! // The decimal keeps its text: 72.50, not 72.5.
 //! assert!(json::to_string(&resource).contains(r#""value":72.50"#));
@@ -63,6 +65,13 @@ pub mod datatypes {
         Id, Instant, Integer, InvalidDecimal, Markdown, Oid, PositiveInt, Primitive, Time,
         UnsignedInt, Uri, Url, Uuid, Xhtml,
     };
+}
+
+/// Enums for the value sets that FHIR binds with strength *required* to `code` elements
+/// (`AdministrativeGender`, `ObservationStatus`, ...), with `Display` and `FromStr`.
+pub mod codes {
+    pub use crate::generated::codes::*;
+    pub use crate::primitive::UnknownCode;
 }
 
 /// The 146 resources of FHIR R4, with their backbone elements (`BundleEntry`, `ObservationComponent`).

@@ -227,3 +227,21 @@ pub(crate) fn check_list<T>(p: &Parser<'_>, list: &[Primitive<T>], name: &str) -
         None => Ok(()),
     }
 }
+
+/// Reads a `code` bound to an enum: the text must be a valid code and a member of the value set.
+pub(crate) fn read_code<T>(
+    p: &mut Parser<'_>,
+    lookup: fn(&str) -> Option<T>,
+    value_set: &str,
+) -> Result<T> {
+    let s = p.string()?;
+    if s.is_empty() {
+        return Err(p.err(ErrorKind::Empty, "empty code"));
+    }
+    lookup(&s).ok_or_else(|| {
+        p.err(
+            ErrorKind::InvalidPrimitive,
+            format!("not a code of {value_set}"),
+        )
+    })
+}

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Address Type: An address expressed using postal conventions (as opposed to GPS or other location definition formats).  This data type may be used to convey addresses for use in delivering mail as well as for visiting locations which might not be valid for mail delivery.  There are a variety of postal address formats defined around the world.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Address {
     /// Unique id for inter-element referencing (`Address.id`, 0..1)
     ///
@@ -22,11 +21,11 @@ pub struct Address {
     /// home \| work \| temp \| old \| billing - purpose of this address (`Address.use`, 0..1)
     ///
     /// The purpose of this address.
-    pub use_: Option<Code>,
+    pub use_: Option<Primitive<codes::AddressUse>>,
     /// postal \| physical \| both (`Address.type`, 0..1)
     ///
     /// Distinguishes between physical addresses (those you can visit) and mailing addresses (e.g. PO Boxes and care-of addresses). Most addresses are both.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::AddressType>>,
     /// Text representation of the address (`Address.text`, 0..1)
     ///
     /// Specifies the entire address as it should be displayed e.g. on a postal label. This may be provided instead of or as well as the specific parts.
@@ -76,7 +75,7 @@ impl Address {
                 }
                 "use" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, code)?;
+                    opt_prim_value(p, &mut r.use_, codes::AddressUse::read)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 3)?;
@@ -84,7 +83,7 @@ impl Address {
                 }
                 "type" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::AddressType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 5)?;
@@ -174,10 +173,10 @@ impl Address {
             w.end_array();
         }
         if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, w_str);
+            write_prim(w, "use", "_use", v, codes::AddressUse::write);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(w, "type", "_type", v, codes::AddressType::write);
         }
         if let Some(v) = &self.text {
             write_prim(w, "text", "_text", v, w_str);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Contributor Type: A contributor to the content of a knowledge asset, including authors, editors, reviewers, and endorsers.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Contributor {
     /// Unique id for inter-element referencing (`Contributor.id`, 0..1)
     ///
@@ -22,7 +21,7 @@ pub struct Contributor {
     /// author \| editor \| reviewer \| endorser (`Contributor.type`, 1..1)
     ///
     /// The type of contributor.
-    pub type_: Code,
+    pub type_: Primitive<codes::ContributorType>,
     /// Who contributed the content (`Contributor.name`, 1..1)
     ///
     /// The name of the individual or organization responsible for the contribution.
@@ -34,6 +33,18 @@ pub struct Contributor {
 }
 
 impl Contributor {
+    /// A `Contributor` with its required elements (`type`, `name`); everything else is empty.
+    pub fn new(
+        type_: impl Into<Primitive<codes::ContributorType>>,
+        name: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            type_: type_.into(),
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -50,7 +61,7 @@ impl Contributor {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ContributorType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -94,7 +105,13 @@ impl Contributor {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::ContributorType::write,
+        );
         write_prim(w, "name", "_name", &self.name, w_str);
         if !self.contact.is_empty() {
             w.key("contact");

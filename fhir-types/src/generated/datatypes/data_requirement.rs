@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for DataRequirement Type: Describes a required data item for evaluation in terms of the type of data, and optional code or date-based filters of the data.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DataRequirement {
     /// Unique id for inter-element referencing (`DataRequirement.id`, 0..1)
     ///
@@ -22,7 +21,7 @@ pub struct DataRequirement {
     /// The type of the required data (`DataRequirement.type`, 1..1)
     ///
     /// The type of the required data, specified as the type name of a resource. For profiles, this value is set to the type of the base resource of the profile.
-    pub type_: Code,
+    pub type_: Primitive<codes::FHIRAllTypes>,
     /// The profile of the required data (`DataRequirement.profile`, 0..*)
     ///
     /// The profile of the required data, specified as the uri of the profile definition.
@@ -57,7 +56,6 @@ pub struct DataRequirement {
 
 /// The choice of types of 'DataRequirement.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DataRequirementSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -73,6 +71,14 @@ impl Default for DataRequirementSubject {
 }
 
 impl DataRequirement {
+    /// A `DataRequirement` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::FHIRAllTypes>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -90,7 +96,7 @@ impl DataRequirement {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -181,7 +187,7 @@ impl DataRequirement {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::FHIRAllTypes::write);
         write_prims(w, "profile", "_profile", &self.profile, w_str);
         if let Some(v) = &self.subject {
             match v {
@@ -316,7 +322,6 @@ impl DataRequirement {
 ///
 /// Code filters specify additional constraints on the data, specifying the value set of interest for a particular element of the data. Each code filter defines an additional constraint on the data, i.e. code filters are AND'ed, not OR'ed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DataRequirementCodeFilter {
     /// Unique id for inter-element referencing (`DataRequirement.codeFilter.id`, 0..1)
     ///
@@ -478,7 +483,6 @@ impl DataRequirementCodeFilter {
 ///
 /// Date filters specify additional constraints on the data in terms of the applicable date range for specific elements. Each date filter specifies an additional constraint on the data, i.e. date filters are AND'ed, not OR'ed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DataRequirementDateFilter {
     /// Unique id for inter-element referencing (`DataRequirement.dateFilter.id`, 0..1)
     ///
@@ -504,7 +508,6 @@ pub struct DataRequirementDateFilter {
 
 /// The choice of types of 'DataRequirement.dateFilter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DataRequirementDateFilterValue {
     /// `valueDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -691,7 +694,6 @@ impl DataRequirementDateFilter {
 ///
 /// Specifies the order of the results to be returned.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DataRequirementSort {
     /// Unique id for inter-element referencing (`DataRequirement.sort.id`, 0..1)
     ///
@@ -708,10 +710,22 @@ pub struct DataRequirementSort {
     /// ascending \| descending (`DataRequirement.sort.direction`, 1..1)
     ///
     /// The direction of the sort, ascending or descending.
-    pub direction: Code,
+    pub direction: Primitive<codes::SortDirection>,
 }
 
 impl DataRequirementSort {
+    /// A `DataRequirementSort` with its required elements (`path`, `direction`); everything else is empty.
+    pub fn new(
+        path: impl Into<FhirString>,
+        direction: impl Into<Primitive<codes::SortDirection>>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            direction: direction.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -736,7 +750,7 @@ impl DataRequirementSort {
                 }
                 "direction" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.direction, code)?;
+                    prim_value(p, &mut r.direction, codes::SortDirection::read)?;
                 }
                 "_direction" => {
                     p.mark(&mut seen, 5)?;
@@ -769,7 +783,13 @@ impl DataRequirementSort {
             w.end_array();
         }
         write_prim(w, "path", "_path", &self.path, w_str);
-        write_prim(w, "direction", "_direction", &self.direction, w_str);
+        write_prim(
+            w,
+            "direction",
+            "_direction",
+            &self.direction,
+            codes::SortDirection::write,
+        );
         w.end_object();
     }
 

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for ElementDefinition Type: Captures constraints on each element within the resource, profile, or extension.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinition {
     /// Unique id for inter-element referencing (`ElementDefinition.id`, 0..1)
     ///
@@ -32,7 +31,7 @@ pub struct ElementDefinition {
     /// xmlAttr \| xmlText \| typeAttr \| cdaText \| xhtml (`ElementDefinition.representation`, 0..*)
     ///
     /// Codes that define how this element is represented in instances, when the deviation varies from the normal case.
-    pub representation: Vec<Code>,
+    pub representation: Vec<Primitive<codes::PropertyRepresentation>>,
     /// Name for this particular element (in a set of slices) (`ElementDefinition.sliceName`, 0..1)
     ///
     /// The name of this element definition slice, when slicing is working. The name must be a token with no dots or spaces. This is a unique name referring to a specific set of constraints applied to this element, used to provide a name to different slices of the same element.
@@ -175,7 +174,6 @@ pub struct ElementDefinition {
 
 /// The choice of types of 'ElementDefinition.defaultValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionDefaultValue {
     /// `defaultValueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -288,7 +286,6 @@ impl Default for ElementDefinitionDefaultValue {
 
 /// The choice of types of 'ElementDefinition.fixed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionFixed {
     /// `fixedBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -401,7 +398,6 @@ impl Default for ElementDefinitionFixed {
 
 /// The choice of types of 'ElementDefinition.pattern\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionPattern {
     /// `patternBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -514,7 +510,6 @@ impl Default for ElementDefinitionPattern {
 
 /// The choice of types of 'ElementDefinition.minValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionMinValue {
     /// `minValueDate`: a `date`.
     Date(Date),
@@ -545,7 +540,6 @@ impl Default for ElementDefinitionMinValue {
 
 /// The choice of types of 'ElementDefinition.maxValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionMaxValue {
     /// `maxValueDate`: a `date`.
     Date(Date),
@@ -575,6 +569,14 @@ impl Default for ElementDefinitionMaxValue {
 }
 
 impl ElementDefinition {
+    /// A `ElementDefinition` with its required elements (`path`); everything else is empty.
+    pub fn new(path: impl Into<FhirString>) -> Self {
+        Self {
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 5];
@@ -609,7 +611,12 @@ impl ElementDefinition {
                 "representation" => {
                     p.mark(&mut seen, 5)?;
                     let other = p.marked(&seen, 6);
-                    values(p, &mut r.representation, code, other)?;
+                    values(
+                        p,
+                        &mut r.representation,
+                        codes::PropertyRepresentation::read,
+                        other,
+                    )?;
                 }
                 "_representation" => {
                     p.mark(&mut seen, 6)?;
@@ -3681,7 +3688,7 @@ impl ElementDefinition {
             "representation",
             "_representation",
             &self.representation,
-            w_str,
+            codes::PropertyRepresentation::write,
         );
         if let Some(v) = &self.slice_name {
             write_prim(w, "sliceName", "_sliceName", v, w_str);
@@ -4942,7 +4949,6 @@ impl ElementDefinition {
 ///
 /// Information about the base definition of the element, provided to make it unnecessary for tools to trace the deviation of the element through the derived and related profiles. When the element definition is not the original definition of an element - i.g. either in a constraint on another type, or for elements from a super type in a snap shot - then the information in provided in the element definition may be different to the base definition. On the original definition of the element, it will be same.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionBase {
     /// Unique id for inter-element referencing (`ElementDefinition.base.id`, 0..1)
     ///
@@ -4967,6 +4973,20 @@ pub struct ElementDefinitionBase {
 }
 
 impl ElementDefinitionBase {
+    /// A `ElementDefinitionBase` with its required elements (`path`, `min`, `max`); everything else is empty.
+    pub fn new(
+        path: impl Into<FhirString>,
+        min: impl Into<UnsignedInt>,
+        max: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            min: min.into(),
+            max: max.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5086,7 +5106,6 @@ impl ElementDefinitionBase {
 ///
 /// Binds to a value set if this element is coded (code, Coding, CodeableConcept, Quantity), or the data types (string, uri).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionBinding {
     /// Unique id for inter-element referencing (`ElementDefinition.binding.id`, 0..1)
     ///
@@ -5099,7 +5118,7 @@ pub struct ElementDefinitionBinding {
     /// required \| extensible \| preferred \| example (`ElementDefinition.binding.strength`, 1..1)
     ///
     /// Indicates the degree of conformance expectations associated with this binding - that is, the degree to which the provided value set must be adhered to in the instances.
-    pub strength: Code,
+    pub strength: Primitive<codes::BindingStrength>,
     /// Human explanation of the value set (`ElementDefinition.binding.description`, 0..1)
     ///
     /// Describes the intended use of this particular set of codes.
@@ -5111,6 +5130,14 @@ pub struct ElementDefinitionBinding {
 }
 
 impl ElementDefinitionBinding {
+    /// A `ElementDefinitionBinding` with its required elements (`strength`); everything else is empty.
+    pub fn new(strength: impl Into<Primitive<codes::BindingStrength>>) -> Self {
+        Self {
+            strength: strength.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5127,7 +5154,7 @@ impl ElementDefinitionBinding {
                 }
                 "strength" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.strength, code)?;
+                    prim_value(p, &mut r.strength, codes::BindingStrength::read)?;
                 }
                 "_strength" => {
                     p.mark(&mut seen, 3)?;
@@ -5172,7 +5199,13 @@ impl ElementDefinitionBinding {
             }
             w.end_array();
         }
-        write_prim(w, "strength", "_strength", &self.strength, w_str);
+        write_prim(
+            w,
+            "strength",
+            "_strength",
+            &self.strength,
+            codes::BindingStrength::write,
+        );
         if let Some(v) = &self.description {
             write_prim(w, "description", "_description", v, w_str);
         }
@@ -5226,7 +5259,6 @@ impl ElementDefinitionBinding {
 ///
 /// Formal constraints such as co-occurrence and other constraints that can be computationally evaluated within the context of the instance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionConstraint {
     /// Unique id for inter-element referencing (`ElementDefinition.constraint.id`, 0..1)
     ///
@@ -5247,7 +5279,7 @@ pub struct ElementDefinitionConstraint {
     /// error \| warning (`ElementDefinition.constraint.severity`, 1..1)
     ///
     /// Identifies the impact constraint violation has on the conformance of the instance.
-    pub severity: Code,
+    pub severity: Primitive<codes::ConstraintSeverity>,
     /// Human description of constraint (`ElementDefinition.constraint.human`, 1..1)
     ///
     /// Text that can be used to describe the constraint in messages identifying that the constraint has been violated.
@@ -5267,6 +5299,20 @@ pub struct ElementDefinitionConstraint {
 }
 
 impl ElementDefinitionConstraint {
+    /// A `ElementDefinitionConstraint` with its required elements (`key`, `severity`, `human`); everything else is empty.
+    pub fn new(
+        key: impl Into<Id>,
+        severity: impl Into<Primitive<codes::ConstraintSeverity>>,
+        human: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            severity: severity.into(),
+            human: human.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5299,7 +5345,7 @@ impl ElementDefinitionConstraint {
                 }
                 "severity" => {
                     p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.severity, code)?;
+                    prim_value(p, &mut r.severity, codes::ConstraintSeverity::read)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 7)?;
@@ -5370,7 +5416,13 @@ impl ElementDefinitionConstraint {
         if let Some(v) = &self.requirements {
             write_prim(w, "requirements", "_requirements", v, w_str);
         }
-        write_prim(w, "severity", "_severity", &self.severity, w_str);
+        write_prim(
+            w,
+            "severity",
+            "_severity",
+            &self.severity,
+            codes::ConstraintSeverity::write,
+        );
         write_prim(w, "human", "_human", &self.human, w_str);
         if let Some(v) = &self.expression {
             write_prim(w, "expression", "_expression", v, w_str);
@@ -5462,7 +5514,6 @@ impl ElementDefinitionConstraint {
 ///
 /// A sample value for this element demonstrating the type of information that would typically be found in the element.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionExample {
     /// Unique id for inter-element referencing (`ElementDefinition.example.id`, 0..1)
     ///
@@ -5484,7 +5535,6 @@ pub struct ElementDefinitionExample {
 
 /// The choice of types of 'ElementDefinition.example.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionExampleValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -5596,6 +5646,15 @@ impl Default for ElementDefinitionExampleValue {
 }
 
 impl ElementDefinitionExample {
+    /// A `ElementDefinitionExample` with its required elements (`label`, `value`); everything else is empty.
+    pub fn new(label: impl Into<FhirString>, value: ElementDefinitionExampleValue) -> Self {
+        Self {
+            label: label.into(),
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -6737,7 +6796,6 @@ impl ElementDefinitionExample {
 ///
 /// Identifies a concept from an external specification that roughly corresponds to this element.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionMapping {
     /// Unique id for inter-element referencing (`ElementDefinition.mapping.id`, 0..1)
     ///
@@ -6766,6 +6824,15 @@ pub struct ElementDefinitionMapping {
 }
 
 impl ElementDefinitionMapping {
+    /// A `ElementDefinitionMapping` with its required elements (`identity`, `map`); everything else is empty.
+    pub fn new(identity: impl Into<Id>, map: impl Into<FhirString>) -> Self {
+        Self {
+            identity: identity.into(),
+            map: map.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -6902,7 +6969,6 @@ impl ElementDefinitionMapping {
 ///
 /// Indicates that the element is sliced into a set of alternative definitions (i.e. in a structure definition, there are multiple different constraints on a single element in the base resource). Slicing can be used in any resource that has cardinality ..\* on the base resource, or any resource with a choice of types. The set of slices is any elements that come after this in the element sequence that have the same path, until a shorter path occurs (the shorter path terminates the set).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionSlicing {
     /// Unique id for inter-element referencing (`ElementDefinition.slicing.id`, 0..1)
     ///
@@ -6927,10 +6993,18 @@ pub struct ElementDefinitionSlicing {
     /// closed \| open \| openAtEnd (`ElementDefinition.slicing.rules`, 1..1)
     ///
     /// Whether additional slices are allowed or not. When the slices are ordered, profile authors can also say that additional slices are only allowed at the end.
-    pub rules: Code,
+    pub rules: Primitive<codes::SlicingRules>,
 }
 
 impl ElementDefinitionSlicing {
+    /// A `ElementDefinitionSlicing` with its required elements (`rules`); everything else is empty.
+    pub fn new(rules: impl Into<Primitive<codes::SlicingRules>>) -> Self {
+        Self {
+            rules: rules.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -6971,7 +7045,7 @@ impl ElementDefinitionSlicing {
                 }
                 "rules" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.rules, code)?;
+                    prim_value(p, &mut r.rules, codes::SlicingRules::read)?;
                 }
                 "_rules" => {
                     p.mark(&mut seen, 8)?;
@@ -7014,7 +7088,13 @@ impl ElementDefinitionSlicing {
         if let Some(v) = &self.ordered {
             write_prim(w, "ordered", "_ordered", v, w_boolean);
         }
-        write_prim(w, "rules", "_rules", &self.rules, w_str);
+        write_prim(
+            w,
+            "rules",
+            "_rules",
+            &self.rules,
+            codes::SlicingRules::write,
+        );
         w.end_object();
     }
 
@@ -7070,7 +7150,6 @@ impl ElementDefinitionSlicing {
 ///
 /// Designates which child elements are used to discriminate between the slices when processing an instance. If one or more discriminators are provided, the value of the child elements in the instance data SHALL completely distinguish which slice the element in the resource matches based on the allowed values for those elements in each of the slices.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionSlicingDiscriminator {
     /// Unique id for inter-element referencing (`ElementDefinition.slicing.discriminator.id`, 0..1)
     ///
@@ -7083,7 +7162,7 @@ pub struct ElementDefinitionSlicingDiscriminator {
     /// value \| exists \| pattern \| type \| profile (`ElementDefinition.slicing.discriminator.type`, 1..1)
     ///
     /// How the element value is interpreted when discrimination is evaluated.
-    pub type_: Code,
+    pub type_: Primitive<codes::DiscriminatorType>,
     /// Path to element value (`ElementDefinition.slicing.discriminator.path`, 1..1)
     ///
     /// A FHIRPath expression, using \[the simple subset of FHIRPath\](fhirpath.html\#simple), that is used to identify the element on which discrimination is based.
@@ -7091,6 +7170,18 @@ pub struct ElementDefinitionSlicingDiscriminator {
 }
 
 impl ElementDefinitionSlicingDiscriminator {
+    /// A `ElementDefinitionSlicingDiscriminator` with its required elements (`type`, `path`); everything else is empty.
+    pub fn new(
+        type_: impl Into<Primitive<codes::DiscriminatorType>>,
+        path: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            type_: type_.into(),
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -7107,7 +7198,7 @@ impl ElementDefinitionSlicingDiscriminator {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::DiscriminatorType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -7147,7 +7238,13 @@ impl ElementDefinitionSlicingDiscriminator {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::DiscriminatorType::write,
+        );
         write_prim(w, "path", "_path", &self.path, w_str);
         w.end_object();
     }
@@ -7189,7 +7286,6 @@ impl ElementDefinitionSlicingDiscriminator {
 ///
 /// The data type or resource that the value of this element is permitted to be.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionType {
     /// Unique id for inter-element referencing (`ElementDefinition.type.id`, 0..1)
     ///
@@ -7214,14 +7310,22 @@ pub struct ElementDefinitionType {
     /// contained \| referenced \| bundled - how aggregated (`ElementDefinition.type.aggregation`, 0..*)
     ///
     /// If the type is a reference to another resource, how the resource is or can be aggregated - is it a contained resource, or a reference, and if the context is a bundle, is it included in the bundle.
-    pub aggregation: Vec<Code>,
+    pub aggregation: Vec<Primitive<codes::AggregationMode>>,
     /// either \| independent \| specific (`ElementDefinition.type.versioning`, 0..1)
     ///
     /// Whether this reference needs to be version specific or version independent, or whether either can be used.
-    pub versioning: Option<Code>,
+    pub versioning: Option<Primitive<codes::ReferenceVersionRules>>,
 }
 
 impl ElementDefinitionType {
+    /// A `ElementDefinitionType` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Uri>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -7267,7 +7371,7 @@ impl ElementDefinitionType {
                 "aggregation" => {
                     p.mark(&mut seen, 8)?;
                     let other = p.marked(&seen, 9);
-                    values(p, &mut r.aggregation, code, other)?;
+                    values(p, &mut r.aggregation, codes::AggregationMode::read, other)?;
                 }
                 "_aggregation" => {
                     p.mark(&mut seen, 9)?;
@@ -7276,7 +7380,7 @@ impl ElementDefinitionType {
                 }
                 "versioning" => {
                     p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.versioning, code)?;
+                    opt_prim_value(p, &mut r.versioning, codes::ReferenceVersionRules::read)?;
                 }
                 "_versioning" => {
                     p.mark(&mut seen, 11)?;
@@ -7317,9 +7421,21 @@ impl ElementDefinitionType {
             &self.target_profile,
             w_str,
         );
-        write_prims(w, "aggregation", "_aggregation", &self.aggregation, w_str);
+        write_prims(
+            w,
+            "aggregation",
+            "_aggregation",
+            &self.aggregation,
+            codes::AggregationMode::write,
+        );
         if let Some(v) = &self.versioning {
-            write_prim(w, "versioning", "_versioning", v, w_str);
+            write_prim(
+                w,
+                "versioning",
+                "_versioning",
+                v,
+                codes::ReferenceVersionRules::write,
+            );
         }
         w.end_object();
     }

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Identifier Type: An identifier - identifies some entity uniquely and unambiguously. Typically this is used for business identifiers.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Identifier {
     /// Unique id for inter-element referencing (`Identifier.id`, 0..1)
     ///
@@ -22,7 +21,7 @@ pub struct Identifier {
     /// usual \| official \| temp \| secondary \| old (If known) (`Identifier.use`, 0..1)
     ///
     /// The purpose of this identifier.
-    pub use_: Option<Code>,
+    pub use_: Option<Primitive<codes::IdentifierUse>>,
     /// Description of identifier (`Identifier.type`, 0..1)
     ///
     /// A coded type for the identifier that can be used to determine which identifier to use for a specific purpose.
@@ -62,7 +61,7 @@ impl Identifier {
                 }
                 "use" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, code)?;
+                    opt_prim_value(p, &mut r.use_, codes::IdentifierUse::read)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 3)?;
@@ -117,7 +116,7 @@ impl Identifier {
             w.end_array();
         }
         if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, w_str);
+            write_prim(w, "use", "_use", v, codes::IdentifierUse::write);
         }
         if let Some(v) = &self.type_ {
             w.key("type");

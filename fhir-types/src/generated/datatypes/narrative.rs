@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Narrative Type: A human-readable summary of the resource conveying the essential clinical and business information for the resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Narrative {
     /// Unique id for inter-element referencing (`Narrative.id`, 0..1)
     ///
@@ -22,7 +21,7 @@ pub struct Narrative {
     /// generated \| extensions \| additional \| empty (`Narrative.status`, 1..1)
     ///
     /// The status of the narrative - whether it's entirely generated (from just the defined data or the extensions too), or whether a human authored it and it may contain additional data.
-    pub status: Code,
+    pub status: Primitive<codes::NarrativeStatus>,
     /// Limited xhtml content (`Narrative.div`, 1..1)
     ///
     /// The actual narrative content, a stripped down version of XHTML.
@@ -30,6 +29,18 @@ pub struct Narrative {
 }
 
 impl Narrative {
+    /// A `Narrative` with its required elements (`status`, `div`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::NarrativeStatus>>,
+        div: impl Into<Xhtml>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            div: div.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -46,7 +57,7 @@ impl Narrative {
                 }
                 "status" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::NarrativeStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 3)?;
@@ -86,7 +97,13 @@ impl Narrative {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::NarrativeStatus::write,
+        );
         write_prim(w, "div", "_div", &self.div, w_str);
         w.end_object();
     }

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for ParameterDefinition Type: The parameters to the module. This collection specifies both the input and output parameters. Input parameters are provided by the caller as part of the $evaluate operation. Output parameters are included in the GuidanceResponse.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ParameterDefinition {
     /// Unique id for inter-element referencing (`ParameterDefinition.id`, 0..1)
     ///
@@ -26,7 +25,7 @@ pub struct ParameterDefinition {
     /// in \| out (`ParameterDefinition.use`, 1..1)
     ///
     /// Whether the parameter is input or output for the module.
-    pub use_: Code,
+    pub use_: Primitive<codes::OperationParameterUse>,
     /// Minimum cardinality (`ParameterDefinition.min`, 0..1)
     ///
     /// The minimum number of times this parameter SHALL appear in the request or response.
@@ -42,7 +41,7 @@ pub struct ParameterDefinition {
     /// What type of value (`ParameterDefinition.type`, 1..1)
     ///
     /// The type of the parameter.
-    pub type_: Code,
+    pub type_: Primitive<codes::FHIRAllTypes>,
     /// What profile the value is expected to be (`ParameterDefinition.profile`, 0..1)
     ///
     /// If specified, this indicates a profile that the input data must conform to, or that the output data will conform to.
@@ -50,6 +49,18 @@ pub struct ParameterDefinition {
 }
 
 impl ParameterDefinition {
+    /// A `ParameterDefinition` with its required elements (`use`, `type`); everything else is empty.
+    pub fn new(
+        use_: impl Into<Primitive<codes::OperationParameterUse>>,
+        type_: impl Into<Primitive<codes::FHIRAllTypes>>,
+    ) -> Self {
+        Self {
+            use_: use_.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -74,7 +85,7 @@ impl ParameterDefinition {
                 }
                 "use" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 5)?;
@@ -106,7 +117,7 @@ impl ParameterDefinition {
                 }
                 "type" => {
                     p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 13)?;
@@ -149,7 +160,13 @@ impl ParameterDefinition {
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
-        write_prim(w, "use", "_use", &self.use_, w_str);
+        write_prim(
+            w,
+            "use",
+            "_use",
+            &self.use_,
+            codes::OperationParameterUse::write,
+        );
         if let Some(v) = &self.min {
             write_prim(w, "min", "_min", v, w_integer);
         }
@@ -159,7 +176,7 @@ impl ParameterDefinition {
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::FHIRAllTypes::write);
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
         }

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for RelatedArtifact Type: Related artifacts such as additional documentation, justification, or bibliographic references.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RelatedArtifact {
     /// Unique id for inter-element referencing (`RelatedArtifact.id`, 0..1)
     ///
@@ -22,7 +21,7 @@ pub struct RelatedArtifact {
     /// documentation \| justification \| citation \| predecessor \| successor \| derived-from \| depends-on \| composed-of (`RelatedArtifact.type`, 1..1)
     ///
     /// The type of relationship to the related artifact.
-    pub type_: Code,
+    pub type_: Primitive<codes::RelatedArtifactType>,
     /// Short label (`RelatedArtifact.label`, 0..1)
     ///
     /// A short label that can be used to reference the citation from elsewhere in the containing artifact, such as a footnote index.
@@ -50,6 +49,14 @@ pub struct RelatedArtifact {
 }
 
 impl RelatedArtifact {
+    /// A `RelatedArtifact` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::RelatedArtifactType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -66,7 +73,7 @@ impl RelatedArtifact {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::RelatedArtifactType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -139,7 +146,13 @@ impl RelatedArtifact {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::RelatedArtifactType::write,
+        );
         if let Some(v) = &self.label {
             write_prim(w, "label", "_label", v, w_str);
         }

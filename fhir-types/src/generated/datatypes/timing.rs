@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Timing Type: Specifies an event that may occur multiple times. Timing schedules are used to record when things are planned, expected or requested to occur. The most common usage is in dosage instructions for medications. They are also used when planning care of various kinds, and may be used for reporting the schedule to which past regular activities were carried out.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Timing {
     /// Unique id for inter-element referencing (`Timing.id`, 0..1)
     ///
@@ -168,7 +167,6 @@ impl Timing {
 ///
 /// A set of rules that describe when the event is scheduled.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TimingRepeat {
     /// Unique id for inter-element referencing (`Timing.repeat.id`, 0..1)
     ///
@@ -201,7 +199,7 @@ pub struct TimingRepeat {
     /// s \| min \| h \| d \| wk \| mo \| a - unit of time (UCUM) (`Timing.repeat.durationUnit`, 0..1)
     ///
     /// The units of time for the duration, in UCUM units.
-    pub duration_unit: Option<Code>,
+    pub duration_unit: Option<Primitive<codes::UnitsOfTime>>,
     /// Event occurs frequency times per period (`Timing.repeat.frequency`, 0..1)
     ///
     /// The number of times to repeat the action within the specified period. If frequencyMax is present, this element indicates the lower bound of the allowed range of the frequency.
@@ -221,11 +219,11 @@ pub struct TimingRepeat {
     /// s \| min \| h \| d \| wk \| mo \| a - unit of time (UCUM) (`Timing.repeat.periodUnit`, 0..1)
     ///
     /// The units of time for the period in UCUM units.
-    pub period_unit: Option<Code>,
+    pub period_unit: Option<Primitive<codes::UnitsOfTime>>,
     /// mon \| tue \| wed \| thu \| fri \| sat \| sun (`Timing.repeat.dayOfWeek`, 0..*)
     ///
     /// If one or more days of week is provided, then the action happens only on the specified day(s).
-    pub day_of_week: Vec<Code>,
+    pub day_of_week: Vec<Primitive<codes::DaysOfWeek>>,
     /// Time of day for action (`Timing.repeat.timeOfDay`, 0..*)
     ///
     /// Specified time of day for action to take place.
@@ -233,7 +231,7 @@ pub struct TimingRepeat {
     /// Code for time period of occurrence (`Timing.repeat.when`, 0..*)
     ///
     /// An approximate time period during the day, potentially linked to an event of daily living that indicates when the action should occur.
-    pub when: Vec<Code>,
+    pub when: Vec<Primitive<codes::EventTiming>>,
     /// Minutes from event (before or after) (`Timing.repeat.offset`, 0..1)
     ///
     /// The number of minutes from the event. If the event code does not indicate whether the minutes is before or after the event, then the offset is assumed to be after the event.
@@ -242,7 +240,6 @@ pub struct TimingRepeat {
 
 /// The choice of types of 'Timing.repeat.bounds\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum TimingRepeatBounds {
     /// `boundsDuration`: a `Duration`.
     Duration(Box<Duration>),
@@ -329,7 +326,7 @@ impl TimingRepeat {
                 }
                 "durationUnit" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.duration_unit, code)?;
+                    opt_prim_value(p, &mut r.duration_unit, codes::UnitsOfTime::read)?;
                 }
                 "_durationUnit" => {
                     p.mark(&mut seen, 14)?;
@@ -369,7 +366,7 @@ impl TimingRepeat {
                 }
                 "periodUnit" => {
                     p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.period_unit, code)?;
+                    opt_prim_value(p, &mut r.period_unit, codes::UnitsOfTime::read)?;
                 }
                 "_periodUnit" => {
                     p.mark(&mut seen, 24)?;
@@ -378,7 +375,7 @@ impl TimingRepeat {
                 "dayOfWeek" => {
                     p.mark(&mut seen, 25)?;
                     let other = p.marked(&seen, 26);
-                    values(p, &mut r.day_of_week, code, other)?;
+                    values(p, &mut r.day_of_week, codes::DaysOfWeek::read, other)?;
                 }
                 "_dayOfWeek" => {
                     p.mark(&mut seen, 26)?;
@@ -398,7 +395,7 @@ impl TimingRepeat {
                 "when" => {
                     p.mark(&mut seen, 29)?;
                     let other = p.marked(&seen, 30);
-                    values(p, &mut r.when, code, other)?;
+                    values(p, &mut r.when, codes::EventTiming::read, other)?;
                 }
                 "_when" => {
                     p.mark(&mut seen, 30)?;
@@ -465,7 +462,13 @@ impl TimingRepeat {
             write_prim(w, "durationMax", "_durationMax", v, w_decimal);
         }
         if let Some(v) = &self.duration_unit {
-            write_prim(w, "durationUnit", "_durationUnit", v, w_str);
+            write_prim(
+                w,
+                "durationUnit",
+                "_durationUnit",
+                v,
+                codes::UnitsOfTime::write,
+            );
         }
         if let Some(v) = &self.frequency {
             write_prim(w, "frequency", "_frequency", v, w_unsigned);
@@ -480,11 +483,17 @@ impl TimingRepeat {
             write_prim(w, "periodMax", "_periodMax", v, w_decimal);
         }
         if let Some(v) = &self.period_unit {
-            write_prim(w, "periodUnit", "_periodUnit", v, w_str);
+            write_prim(w, "periodUnit", "_periodUnit", v, codes::UnitsOfTime::write);
         }
-        write_prims(w, "dayOfWeek", "_dayOfWeek", &self.day_of_week, w_str);
+        write_prims(
+            w,
+            "dayOfWeek",
+            "_dayOfWeek",
+            &self.day_of_week,
+            codes::DaysOfWeek::write,
+        );
         write_prims(w, "timeOfDay", "_timeOfDay", &self.time_of_day, w_str);
-        write_prims(w, "when", "_when", &self.when, w_str);
+        write_prims(w, "when", "_when", &self.when, codes::EventTiming::write);
         if let Some(v) = &self.offset {
             write_prim(w, "offset", "_offset", v, w_unsigned);
         }

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource allows for the definition of some activity to be performed, independent of a particular patient, practitioner, or other performance context.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ActivityDefinition {
     /// Logical id of this artifact (`ActivityDefinition.id`, 0..1)
     ///
@@ -72,7 +71,7 @@ pub struct ActivityDefinition {
     /// draft \| active \| retired \| unknown (`ActivityDefinition.status`, 1..1)
     ///
     /// The status of this activity definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`ActivityDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this activity definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -160,7 +159,7 @@ pub struct ActivityDefinition {
     /// Kind of resource (`ActivityDefinition.kind`, 0..1)
     ///
     /// A description of the kind of resource the activity definition is representing. For example, a MedicationRequest, a ServiceRequest, or a CommunicationRequest. Typically, but not always, this is a Request resource.
-    pub kind: Option<Code>,
+    pub kind: Option<Primitive<codes::RequestResourceType>>,
     /// What profile the resource needs to conform to (`ActivityDefinition.profile`, 0..1)
     ///
     /// A profile to which the target of the activity definition is expected to conform.
@@ -172,11 +171,11 @@ pub struct ActivityDefinition {
     /// proposal \| plan \| directive \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`ActivityDefinition.intent`, 0..1)
     ///
     /// Indicates the level of authority/intentionality associated with the activity and where the request should fit into the workflow chain.
-    pub intent: Option<Code>,
+    pub intent: Option<Primitive<codes::RequestIntent>>,
     /// routine \| urgent \| asap \| stat (`ActivityDefinition.priority`, 0..1)
     ///
     /// Indicates how quickly the activity  should be addressed with respect to other requests.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// True if the activity should not be performed (`ActivityDefinition.doNotPerform`, 0..1)
     ///
     /// Set this to true if the definition is to indicate that a particular activity should NOT be performed. If true, this element should be interpreted to reinforce a negative coding. For example NPO as a code with a doNotPerform of true would still indicate to NOT perform the action.
@@ -233,7 +232,6 @@ pub struct ActivityDefinition {
 
 /// The choice of types of 'ActivityDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ActivityDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -250,7 +248,6 @@ impl Default for ActivityDefinitionSubject {
 
 /// The choice of types of 'ActivityDefinition.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ActivityDefinitionTiming {
     /// `timingTiming`: a `Timing`.
     Timing(Box<Timing>),
@@ -275,7 +272,6 @@ impl Default for ActivityDefinitionTiming {
 
 /// The choice of types of 'ActivityDefinition.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ActivityDefinitionProduct {
     /// `productReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -291,6 +287,14 @@ impl Default for ActivityDefinitionProduct {
 }
 
 impl ActivityDefinition {
+    /// A `ActivityDefinition` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -394,7 +398,7 @@ impl ActivityDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -544,7 +548,7 @@ impl ActivityDefinition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 57)?;
-                    opt_prim_value(p, &mut r.kind, code)?;
+                    opt_prim_value(p, &mut r.kind, codes::RequestResourceType::read)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 58)?;
@@ -564,7 +568,7 @@ impl ActivityDefinition {
                 }
                 "intent" => {
                     p.mark(&mut seen, 62)?;
-                    opt_prim_value(p, &mut r.intent, code)?;
+                    opt_prim_value(p, &mut r.intent, codes::RequestIntent::read)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 63)?;
@@ -572,7 +576,7 @@ impl ActivityDefinition {
                 }
                 "priority" => {
                     p.mark(&mut seen, 64)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 65)?;
@@ -804,7 +808,13 @@ impl ActivityDefinition {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -922,7 +932,7 @@ impl ActivityDefinition {
         }
         write_prims(w, "library", "_library", &self.library, w_str);
         if let Some(v) = &self.kind {
-            write_prim(w, "kind", "_kind", v, w_str);
+            write_prim(w, "kind", "_kind", v, codes::RequestResourceType::write);
         }
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
@@ -932,10 +942,10 @@ impl ActivityDefinition {
             v.write(w);
         }
         if let Some(v) = &self.intent {
-            write_prim(w, "intent", "_intent", v, w_str);
+            write_prim(w, "intent", "_intent", v, codes::RequestIntent::write);
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         if let Some(v) = &self.do_not_perform {
             write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);
@@ -1512,7 +1522,6 @@ impl ActivityDefinition {
 ///
 /// Dynamic values that will be evaluated to produce values for elements of the resulting resource. For example, if the dosage of a medication must be computed based on the patient's weight, a dynamic value would be used to specify an expression that calculated the weight, and the path on the request resource that would contain the result.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ActivityDefinitionDynamicValue {
     /// Unique id for inter-element referencing (`ActivityDefinition.dynamicValue.id`, 0..1)
     ///
@@ -1539,6 +1548,15 @@ pub struct ActivityDefinitionDynamicValue {
 }
 
 impl ActivityDefinitionDynamicValue {
+    /// A `ActivityDefinitionDynamicValue` with its required elements (`path`, `expression`); everything else is empty.
+    pub fn new(path: impl Into<FhirString>, expression: Expression) -> Self {
+        Self {
+            path: path.into(),
+            expression,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1657,7 +1675,6 @@ impl ActivityDefinitionDynamicValue {
 ///
 /// Indicates who should participate in performing the action described.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ActivityDefinitionParticipant {
     /// Unique id for inter-element referencing (`ActivityDefinition.participant.id`, 0..1)
     ///
@@ -1676,7 +1693,7 @@ pub struct ActivityDefinitionParticipant {
     /// patient \| practitioner \| related-person \| device (`ActivityDefinition.participant.type`, 1..1)
     ///
     /// The type of participant in the action.
-    pub type_: Code,
+    pub type_: Primitive<codes::ActionParticipantType>,
     /// E.g. Nurse, Surgeon, Parent, etc (`ActivityDefinition.participant.role`, 0..1)
     ///
     /// The role the participant should play in performing the described action.
@@ -1684,6 +1701,14 @@ pub struct ActivityDefinitionParticipant {
 }
 
 impl ActivityDefinitionParticipant {
+    /// A `ActivityDefinitionParticipant` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::ActionParticipantType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1704,7 +1729,7 @@ impl ActivityDefinitionParticipant {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1745,7 +1770,13 @@ impl ActivityDefinitionParticipant {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::ActionParticipantType::write,
+        );
         if let Some(v) = &self.role {
             w.key("role");
             v.write(w);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Actual or  potential/avoided event causing unintended physical injury resulting from or contributed to by medical care, a research study or other healthcare setting factors that requires additional monitoring, treatment, or hospitalization, or that results in death.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AdverseEvent {
     /// Logical id of this artifact (`AdverseEvent.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct AdverseEvent {
     /// actual \| potential (`AdverseEvent.actuality`, 1..1)
     ///
     /// Whether the event actually happened, or just had the potential to. Note that this is independent of whether anyone was affected or harmed or how severely.
-    pub actuality: Code,
+    pub actuality: Primitive<codes::AdverseEventActuality>,
     /// product-problem \| product-quality \| product-use-error \| wrong-dose \| incorrect-prescribing-information \| wrong-technique \| wrong-route-of-administration \| wrong-rate \| wrong-duration \| wrong-time \| expired-drug \| medical-device-use-error \| problem-different-manufacturer \| unsafe-physical-environment (`AdverseEvent.category`, 0..*)
     ///
     /// The overall type of event, intended for search and filtering purposes.
@@ -122,6 +121,18 @@ pub struct AdverseEvent {
 }
 
 impl AdverseEvent {
+    /// A `AdverseEvent` with its required elements (`actuality`, `subject`); everything else is empty.
+    pub fn new(
+        actuality: impl Into<Primitive<codes::AdverseEventActuality>>,
+        subject: Reference,
+    ) -> Self {
+        Self {
+            actuality: actuality.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -182,7 +193,7 @@ impl AdverseEvent {
                 }
                 "actuality" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.actuality, code)?;
+                    prim_value(p, &mut r.actuality, codes::AdverseEventActuality::read)?;
                 }
                 "_actuality" => {
                     p.mark(&mut seen, 14)?;
@@ -333,7 +344,13 @@ impl AdverseEvent {
             w.key("identifier");
             v.write(w);
         }
-        write_prim(w, "actuality", "_actuality", &self.actuality, w_str);
+        write_prim(
+            w,
+            "actuality",
+            "_actuality",
+            &self.actuality,
+            codes::AdverseEventActuality::write,
+        );
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();
@@ -677,7 +694,6 @@ impl AdverseEvent {
 ///
 /// Describes the entity that is suspected to have caused the adverse event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AdverseEventSuspectEntity {
     /// Unique id for inter-element referencing (`AdverseEvent.suspectEntity.id`, 0..1)
     ///
@@ -702,6 +718,14 @@ pub struct AdverseEventSuspectEntity {
 }
 
 impl AdverseEventSuspectEntity {
+    /// A `AdverseEventSuspectEntity` with its required elements (`instance`); everything else is empty.
+    pub fn new(instance: Reference) -> Self {
+        Self {
+            instance,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -824,7 +848,6 @@ impl AdverseEventSuspectEntity {
 ///
 /// Information on the possible cause of the event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AdverseEventSuspectEntityCausality {
     /// Unique id for inter-element referencing (`AdverseEvent.suspectEntity.causality.id`, 0..1)
     ///

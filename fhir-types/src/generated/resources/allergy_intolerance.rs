@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Risk of harmful or undesirable, physiological response which is unique to an individual and associated with exposure to a substance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AllergyIntolerance {
     /// Logical id of this artifact (`AllergyIntolerance.id`, 0..1)
     ///
@@ -60,15 +59,15 @@ pub struct AllergyIntolerance {
     /// allergy \| intolerance - Underlying mechanism (if known) (`AllergyIntolerance.type`, 0..1)
     ///
     /// Identification of the underlying physiological mechanism for the reaction risk.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::AllergyIntoleranceType>>,
     /// food \| medication \| environment \| biologic (`AllergyIntolerance.category`, 0..*)
     ///
     /// Category of the identified substance.
-    pub category: Vec<Code>,
+    pub category: Vec<Primitive<codes::AllergyIntoleranceCategory>>,
     /// low \| high \| unable-to-assess (`AllergyIntolerance.criticality`, 0..1)
     ///
     /// Estimate of the potential clinical harm, or seriousness, of the reaction to the identified substance.
-    pub criticality: Option<Code>,
+    pub criticality: Option<Primitive<codes::AllergyIntoleranceCriticality>>,
     /// Code that identifies the allergy or intolerance (`AllergyIntolerance.code`, 0..1)
     ///
     /// Code for an allergy or intolerance statement (either a positive or a negated/excluded statement).  This may be a code for a substance or pharmaceutical product that is considered to be responsible for the adverse reaction risk (e.g., "Latex"), an allergy or intolerance condition (e.g., "Latex allergy"), or a negated/excluded code for a specific substance or class (e.g., "No latex allergy") or a general or categorical negated statement (e.g.,  "No known allergy", "No known drug allergies").  Note: the substance for a specific reaction may be different from the substance identified as the cause of the risk, but it must be consistent with it. For instance, it may be a more specific substance (e.g. a brand medication) or a composite product that includes the identified substance. It must be clinically safe to only process the 'code' and ignore the 'reaction.substance'.  If a receiving system is unable to confirm that AllergyIntolerance.reaction.substance falls within the semantic scope of AllergyIntolerance.code, then the receiving system should ignore AllergyIntolerance.reaction.substance.
@@ -113,7 +112,6 @@ pub struct AllergyIntolerance {
 
 /// The choice of types of 'AllergyIntolerance.onset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum AllergyIntoleranceOnset {
     /// `onsetDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -135,6 +133,14 @@ impl Default for AllergyIntoleranceOnset {
 }
 
 impl AllergyIntolerance {
+    /// A `AllergyIntolerance` with its required elements (`patient`); everything else is empty.
+    pub fn new(patient: Reference) -> Self {
+        Self {
+            patient,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -204,7 +210,7 @@ impl AllergyIntolerance {
                 }
                 "type" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::AllergyIntoleranceType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 16)?;
@@ -213,7 +219,12 @@ impl AllergyIntolerance {
                 "category" => {
                     p.mark(&mut seen, 17)?;
                     let other = p.marked(&seen, 18);
-                    values(p, &mut r.category, code, other)?;
+                    values(
+                        p,
+                        &mut r.category,
+                        codes::AllergyIntoleranceCategory::read,
+                        other,
+                    )?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 18)?;
@@ -222,7 +233,11 @@ impl AllergyIntolerance {
                 }
                 "criticality" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.criticality, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.criticality,
+                        codes::AllergyIntoleranceCriticality::read,
+                    )?;
                 }
                 "_criticality" => {
                     p.mark(&mut seen, 20)?;
@@ -418,11 +433,23 @@ impl AllergyIntolerance {
             v.write(w);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(w, "type", "_type", v, codes::AllergyIntoleranceType::write);
         }
-        write_prims(w, "category", "_category", &self.category, w_str);
+        write_prims(
+            w,
+            "category",
+            "_category",
+            &self.category,
+            codes::AllergyIntoleranceCategory::write,
+        );
         if let Some(v) = &self.criticality {
-            write_prim(w, "criticality", "_criticality", v, w_str);
+            write_prim(
+                w,
+                "criticality",
+                "_criticality",
+                v,
+                codes::AllergyIntoleranceCriticality::write,
+            );
         }
         if let Some(v) = &self.code {
             w.key("code");
@@ -702,7 +729,6 @@ impl AllergyIntolerance {
 ///
 /// Details about each adverse reaction event linked to exposure to the identified substance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AllergyIntoleranceReaction {
     /// Unique id for inter-element referencing (`AllergyIntolerance.reaction.id`, 0..1)
     ///
@@ -737,7 +763,7 @@ pub struct AllergyIntoleranceReaction {
     /// mild \| moderate \| severe (of event as a whole) (`AllergyIntolerance.reaction.severity`, 0..1)
     ///
     /// Clinical assessment of the severity of the reaction event as a whole, potentially considering multiple different manifestations.
-    pub severity: Option<Code>,
+    pub severity: Option<Primitive<codes::AllergyIntoleranceSeverity>>,
     /// How the subject was exposed to the substance (`AllergyIntolerance.reaction.exposureRoute`, 0..1)
     ///
     /// Identification of the route by which the subject was exposed to the substance.
@@ -749,6 +775,14 @@ pub struct AllergyIntoleranceReaction {
 }
 
 impl AllergyIntoleranceReaction {
+    /// A `AllergyIntoleranceReaction` with its required elements (`manifestation`); everything else is empty.
+    pub fn new(manifestation: Vec<CodeableConcept>) -> Self {
+        Self {
+            manifestation,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -793,7 +827,7 @@ impl AllergyIntoleranceReaction {
                 }
                 "severity" => {
                     p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.severity, code)?;
+                    opt_prim_value(p, &mut r.severity, codes::AllergyIntoleranceSeverity::read)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 10)?;
@@ -857,7 +891,13 @@ impl AllergyIntoleranceReaction {
             write_prim(w, "onset", "_onset", v, w_str);
         }
         if let Some(v) = &self.severity {
-            write_prim(w, "severity", "_severity", v, w_str);
+            write_prim(
+                w,
+                "severity",
+                "_severity",
+                v,
+                codes::AllergyIntoleranceSeverity::write,
+            );
         }
         if let Some(v) = &self.exposure_route {
             w.key("exposureRoute");

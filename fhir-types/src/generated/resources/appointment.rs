@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A booking of a healthcare event among patient(s), practitioner(s), related person(s) and/or device(s) for a specific date/time. This may result in one or more Encounter(s).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Appointment {
     /// Logical id of this artifact (`Appointment.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct Appointment {
     /// proposed \| pending \| booked \| arrived \| fulfilled \| cancelled \| noshow \| entered-in-error \| checked-in \| waitlist (`Appointment.status`, 1..1)
     ///
     /// The overall status of the Appointment. Each of the participants has their own participation status which indicates their involvement in the process, however this status indicates the shared status.
-    pub status: Code,
+    pub status: Primitive<codes::AppointmentStatus>,
     /// The coded reason for the appointment being cancelled (`Appointment.cancelationReason`, 0..1)
     ///
     /// The coded reason for the appointment being cancelled. This is often used in reporting/billing/futher processing to determine if further actions are required, or specific fees apply.
@@ -130,6 +129,18 @@ pub struct Appointment {
 }
 
 impl Appointment {
+    /// A `Appointment` with its required elements (`status`, `participant`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::AppointmentStatus>>,
+        participant: Vec<AppointmentParticipant>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            participant,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -190,7 +201,7 @@ impl Appointment {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::AppointmentStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -373,7 +384,13 @@ impl Appointment {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::AppointmentStatus::write,
+        );
         if let Some(v) = &self.cancelation_reason {
             w.key("cancelationReason");
             v.write(w);
@@ -741,7 +758,6 @@ impl Appointment {
 ///
 /// List of participants involved in the appointment.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AppointmentParticipant {
     /// Unique id for inter-element referencing (`Appointment.participant.id`, 0..1)
     ///
@@ -766,16 +782,24 @@ pub struct AppointmentParticipant {
     /// required \| optional \| information-only (`Appointment.participant.required`, 0..1)
     ///
     /// Whether this participant is required to be present at the meeting. This covers a use-case where two doctors need to meet to discuss the results for a specific patient, and the patient is not required to be present.
-    pub required: Option<Code>,
+    pub required: Option<Primitive<codes::ParticipantRequired>>,
     /// accepted \| declined \| tentative \| needs-action (`Appointment.participant.status`, 1..1)
     ///
     /// Participation status of the actor.
-    pub status: Code,
+    pub status: Primitive<codes::ParticipationStatus>,
     /// Participation period of the actor (`Appointment.participant.period`, 0..1)
     pub period: Option<Period>,
 }
 
 impl AppointmentParticipant {
+    /// A `AppointmentParticipant` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::ParticipationStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -804,7 +828,7 @@ impl AppointmentParticipant {
                 }
                 "required" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.required, code)?;
+                    opt_prim_value(p, &mut r.required, codes::ParticipantRequired::read)?;
                 }
                 "_required" => {
                     p.mark(&mut seen, 6)?;
@@ -812,7 +836,7 @@ impl AppointmentParticipant {
                 }
                 "status" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ParticipationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 8)?;
@@ -866,9 +890,21 @@ impl AppointmentParticipant {
             v.write(w);
         }
         if let Some(v) = &self.required {
-            write_prim(w, "required", "_required", v, w_str);
+            write_prim(
+                w,
+                "required",
+                "_required",
+                v,
+                codes::ParticipantRequired::write,
+            );
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::ParticipationStatus::write,
+        );
         if let Some(v) = &self.period {
             w.key("period");
             v.write(w);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A reply to an appointment request for a patient and/or practitioner(s), such as a confirmation or rejection.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AppointmentResponse {
     /// Logical id of this artifact (`AppointmentResponse.id`, 0..1)
     ///
@@ -70,7 +69,7 @@ pub struct AppointmentResponse {
     /// accepted \| declined \| tentative \| needs-action (`AppointmentResponse.participantStatus`, 1..1)
     ///
     /// Participation status of the participant. When the status is declined or tentative if the start/end times are different to the appointment, then these times should be interpreted as a requested time change. When the status is accepted, the times can either be the time of the appointment (as a confirmation of the time) or can be empty.
-    pub participant_status: Code,
+    pub participant_status: Primitive<codes::ParticipationStatus>,
     /// Additional comments (`AppointmentResponse.comment`, 0..1)
     ///
     /// Additional comments about the appointment.
@@ -78,6 +77,18 @@ pub struct AppointmentResponse {
 }
 
 impl AppointmentResponse {
+    /// A `AppointmentResponse` with its required elements (`appointment`, `participantStatus`); everything else is empty.
+    pub fn new(
+        appointment: Reference,
+        participant_status: impl Into<Primitive<codes::ParticipationStatus>>,
+    ) -> Self {
+        Self {
+            appointment,
+            participant_status: participant_status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -166,7 +177,11 @@ impl AppointmentResponse {
                 }
                 "participantStatus" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.participant_status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.participant_status,
+                        codes::ParticipationStatus::read,
+                    )?;
                 }
                 "_participantStatus" => {
                     p.mark(&mut seen, 21)?;
@@ -273,7 +288,7 @@ impl AppointmentResponse {
             "participantStatus",
             "_participantStatus",
             &self.participant_status,
-            w_str,
+            codes::ParticipationStatus::write,
         );
         if let Some(v) = &self.comment {
             write_prim(w, "comment", "_comment", v, w_str);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of an event made for purposes of maintaining a security log. Typical uses include detection of intrusion attempts and monitoring for inappropriate usage.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEvent {
     /// Logical id of this artifact (`AuditEvent.id`, 0..1)
     ///
@@ -56,7 +55,7 @@ pub struct AuditEvent {
     /// Type of action performed during the event (`AuditEvent.action`, 0..1)
     ///
     /// Indicator for type of action performed during the event that generated the audit.
-    pub action: Option<Code>,
+    pub action: Option<Primitive<codes::AuditEventAction>>,
     /// When the activity occurred (`AuditEvent.period`, 0..1)
     ///
     /// The period during which the activity occurred.
@@ -68,7 +67,7 @@ pub struct AuditEvent {
     /// Whether the event succeeded or failed (`AuditEvent.outcome`, 0..1)
     ///
     /// Indicates whether the event succeeded or failed.
-    pub outcome: Option<Code>,
+    pub outcome: Option<Primitive<codes::AuditEventOutcome>>,
     /// Description of the event outcome (`AuditEvent.outcomeDesc`, 0..1)
     ///
     /// A free text description of the outcome of the event.
@@ -92,6 +91,22 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// A `AuditEvent` with its required elements (`type`, `recorded`, `agent`, `source`); everything else is empty.
+    pub fn new(
+        type_: Coding,
+        recorded: impl Into<Instant>,
+        agent: Vec<AuditEventAgent>,
+        source: AuditEventSource,
+    ) -> Self {
+        Self {
+            type_,
+            recorded: recorded.into(),
+            agent,
+            source,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -156,7 +171,7 @@ impl AuditEvent {
                 }
                 "action" => {
                     p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.action, code)?;
+                    opt_prim_value(p, &mut r.action, codes::AuditEventAction::read)?;
                 }
                 "_action" => {
                     p.mark(&mut seen, 15)?;
@@ -176,7 +191,7 @@ impl AuditEvent {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.outcome, code)?;
+                    opt_prim_value(p, &mut r.outcome, codes::AuditEventOutcome::read)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 20)?;
@@ -283,7 +298,7 @@ impl AuditEvent {
             w.end_array();
         }
         if let Some(v) = &self.action {
-            write_prim(w, "action", "_action", v, w_str);
+            write_prim(w, "action", "_action", v, codes::AuditEventAction::write);
         }
         if let Some(v) = &self.period {
             w.key("period");
@@ -291,7 +306,7 @@ impl AuditEvent {
         }
         write_prim(w, "recorded", "_recorded", &self.recorded, w_str);
         if let Some(v) = &self.outcome {
-            write_prim(w, "outcome", "_outcome", v, w_str);
+            write_prim(w, "outcome", "_outcome", v, codes::AuditEventOutcome::write);
         }
         if let Some(v) = &self.outcome_desc {
             write_prim(w, "outcomeDesc", "_outcomeDesc", v, w_str);
@@ -490,7 +505,6 @@ impl AuditEvent {
 ///
 /// An actor taking an active role in the event or activity that is logged.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventAgent {
     /// Unique id for inter-element referencing (`AuditEvent.agent.id`, 0..1)
     ///
@@ -553,6 +567,14 @@ pub struct AuditEventAgent {
 }
 
 impl AuditEventAgent {
+    /// A `AuditEventAgent` with its required elements (`requestor`); everything else is empty.
+    pub fn new(requestor: impl Into<Boolean>) -> Self {
+        Self {
+            requestor: requestor.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -830,7 +852,6 @@ impl AuditEventAgent {
 ///
 /// Logical network location for application activity, if the activity has a network location.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventAgentNetwork {
     /// Unique id for inter-element referencing (`AuditEvent.agent.network.id`, 0..1)
     ///
@@ -853,7 +874,7 @@ pub struct AuditEventAgentNetwork {
     /// The type of network access point (`AuditEvent.agent.network.type`, 0..1)
     ///
     /// An identifier for the type of network access point that originated the audit event.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::AuditEventAgentNetworkType>>,
 }
 
 impl AuditEventAgentNetwork {
@@ -885,7 +906,7 @@ impl AuditEventAgentNetwork {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::AuditEventAgentNetworkType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -923,7 +944,13 @@ impl AuditEventAgentNetwork {
             write_prim(w, "address", "_address", v, w_str);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(
+                w,
+                "type",
+                "_type",
+                v,
+                codes::AuditEventAgentNetworkType::write,
+            );
         }
         w.end_object();
     }
@@ -971,7 +998,6 @@ impl AuditEventAgentNetwork {
 ///
 /// Specific instances of data or objects that have been accessed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventEntity {
     /// Unique id for inter-element referencing (`AuditEvent.entity.id`, 0..1)
     ///
@@ -1264,7 +1290,6 @@ impl AuditEventEntity {
 ///
 /// Tagged value pairs for conveying additional information about the entity.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventEntityDetail {
     /// Unique id for inter-element referencing (`AuditEvent.entity.detail.id`, 0..1)
     ///
@@ -1292,7 +1317,6 @@ pub struct AuditEventEntityDetail {
 
 /// The choice of types of 'AuditEvent.entity.detail.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum AuditEventEntityDetailValue {
     /// `valueString`: a `string`.
     String(FhirString),
@@ -1308,6 +1332,15 @@ impl Default for AuditEventEntityDetailValue {
 }
 
 impl AuditEventEntityDetail {
+    /// A `AuditEventEntityDetail` with its required elements (`type`, `value`); everything else is empty.
+    pub fn new(type_: impl Into<FhirString>, value: AuditEventEntityDetailValue) -> Self {
+        Self {
+            type_: type_.into(),
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1486,7 +1519,6 @@ impl AuditEventEntityDetail {
 ///
 /// The system that is reporting the event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventSource {
     /// Unique id for inter-element referencing (`AuditEvent.source.id`, 0..1)
     ///
@@ -1517,6 +1549,14 @@ pub struct AuditEventSource {
 }
 
 impl AuditEventSource {
+    /// A `AuditEventSource` with its required elements (`observer`); everything else is empty.
+    pub fn new(observer: Reference) -> Self {
+        Self {
+            observer,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

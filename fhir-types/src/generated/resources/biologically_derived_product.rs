@@ -10,7 +10,6 @@ use crate::generated_prelude::*;
 /// A material substance originating from a biological entity intended to be transplanted or infused
 /// into another (possibly the same) biological entity.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProduct {
     /// Logical id of this artifact (`BiologicallyDerivedProduct.id`, 0..1)
     ///
@@ -53,7 +52,7 @@ pub struct BiologicallyDerivedProduct {
     /// organ \| tissue \| fluid \| cells \| biologicalAgent (`BiologicallyDerivedProduct.productCategory`, 0..1)
     ///
     /// Broad category of this product.
-    pub product_category: Option<Code>,
+    pub product_category: Option<Primitive<codes::BiologicallyDerivedProductCategory>>,
     /// What this biologically derived product is (`BiologicallyDerivedProduct.productCode`, 0..1)
     ///
     /// A code that identifies the kind of this biologically derived product (SNOMED Ctcode).
@@ -61,7 +60,7 @@ pub struct BiologicallyDerivedProduct {
     /// available \| unavailable (`BiologicallyDerivedProduct.status`, 0..1)
     ///
     /// Whether the product is currently available.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::BiologicallyDerivedProductStatus>>,
     /// Procedure request (`BiologicallyDerivedProduct.request`, 0..*)
     ///
     /// Procedure request to obtain this biologically derived product.
@@ -149,7 +148,11 @@ impl BiologicallyDerivedProduct {
                 }
                 "productCategory" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.product_category, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.product_category,
+                        codes::BiologicallyDerivedProductCategory::read,
+                    )?;
                 }
                 "_productCategory" => {
                     p.mark(&mut seen, 14)?;
@@ -161,7 +164,11 @@ impl BiologicallyDerivedProduct {
                 }
                 "status" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.status,
+                        codes::BiologicallyDerivedProductStatus::read,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 17)?;
@@ -271,14 +278,26 @@ impl BiologicallyDerivedProduct {
             w.end_array();
         }
         if let Some(v) = &self.product_category {
-            write_prim(w, "productCategory", "_productCategory", v, w_str);
+            write_prim(
+                w,
+                "productCategory",
+                "_productCategory",
+                v,
+                codes::BiologicallyDerivedProductCategory::write,
+            );
         }
         if let Some(v) = &self.product_code {
             w.key("productCode");
             v.write(w);
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(
+                w,
+                "status",
+                "_status",
+                v,
+                codes::BiologicallyDerivedProductStatus::write,
+            );
         }
         if !self.request.is_empty() {
             w.key("request");
@@ -487,7 +506,6 @@ impl BiologicallyDerivedProduct {
 ///
 /// How this product was collected.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProductCollection {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.collection.id`, 0..1)
     ///
@@ -517,7 +535,6 @@ pub struct BiologicallyDerivedProductCollection {
 
 /// The choice of types of 'BiologicallyDerivedProduct.collection.collected\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum BiologicallyDerivedProductCollectionCollected {
     /// `collectedDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -707,7 +724,6 @@ impl BiologicallyDerivedProductCollection {
 ///
 /// Any manipulation of product post-collection that is intended to alter the product.  For example a buffy-coat enrichment or CD8 reduction of Peripheral Blood Stem Cells to make it more suitable for infusion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProductManipulation {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.manipulation.id`, 0..1)
     ///
@@ -731,7 +747,6 @@ pub struct BiologicallyDerivedProductManipulation {
 
 /// The choice of types of 'BiologicallyDerivedProduct.manipulation.time\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum BiologicallyDerivedProductManipulationTime {
     /// `timeDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -904,7 +919,6 @@ impl BiologicallyDerivedProductManipulation {
 ///
 /// Any processing of the product during collection that does not change the fundamental nature of the product. For example adding anti-coagulants during the collection of Peripheral Blood Stem Cells.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProductProcessing {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.processing.id`, 0..1)
     ///
@@ -932,7 +946,6 @@ pub struct BiologicallyDerivedProductProcessing {
 
 /// The choice of types of 'BiologicallyDerivedProduct.processing.time\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum BiologicallyDerivedProductProcessingTime {
     /// `timeDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1136,7 +1149,6 @@ impl BiologicallyDerivedProductProcessing {
 ///
 /// Product storage.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProductStorage {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.storage.id`, 0..1)
     ///
@@ -1159,7 +1171,7 @@ pub struct BiologicallyDerivedProductStorage {
     /// farenheit \| celsius \| kelvin (`BiologicallyDerivedProduct.storage.scale`, 0..1)
     ///
     /// Temperature scale used.
-    pub scale: Option<Code>,
+    pub scale: Option<Primitive<codes::BiologicallyDerivedProductStorageScale>>,
     /// Storage timeperiod (`BiologicallyDerivedProduct.storage.duration`, 0..1)
     pub duration: Option<Period>,
 }
@@ -1201,7 +1213,11 @@ impl BiologicallyDerivedProductStorage {
                 }
                 "scale" => {
                     p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.scale, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.scale,
+                        codes::BiologicallyDerivedProductStorageScale::read,
+                    )?;
                 }
                 "_scale" => {
                     p.mark(&mut seen, 8)?;
@@ -1246,7 +1262,13 @@ impl BiologicallyDerivedProductStorage {
             write_prim(w, "temperature", "_temperature", v, w_decimal);
         }
         if let Some(v) = &self.scale {
-            write_prim(w, "scale", "_scale", v, w_str);
+            write_prim(
+                w,
+                "scale",
+                "_scale",
+                v,
+                codes::BiologicallyDerivedProductStorageScale::write,
+            );
         }
         if let Some(v) = &self.duration {
             w.key("duration");

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A container for a collection of resources.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Bundle {
     /// Logical id of this artifact (`Bundle.id`, 0..1)
     ///
@@ -34,7 +33,7 @@ pub struct Bundle {
     /// document \| message \| transaction \| transaction-response \| batch \| batch-response \| history \| searchset \| collection (`Bundle.type`, 1..1)
     ///
     /// Indicates the purpose of this bundle - how it is intended to be used.
-    pub type_: Code,
+    pub type_: Primitive<codes::BundleType>,
     /// When the bundle was assembled (`Bundle.timestamp`, 0..1)
     ///
     /// The date/time that the bundle was assembled - i.e. when the resources were placed in the bundle.
@@ -58,6 +57,14 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// A `Bundle` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::BundleType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -102,7 +109,7 @@ impl Bundle {
                 }
                 "type" => {
                     p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::BundleType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 10)?;
@@ -166,7 +173,7 @@ impl Bundle {
             w.key("identifier");
             v.write(w);
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::BundleType::write);
         if let Some(v) = &self.timestamp {
             write_prim(w, "timestamp", "_timestamp", v, w_str);
         }
@@ -302,7 +309,6 @@ impl Bundle {
 ///
 /// An entry in a bundle resource - will either contain a resource or information about a resource (transactions and history only).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleEntry {
     /// Unique id for inter-element referencing (`Bundle.entry.id`, 0..1)
     ///
@@ -525,7 +531,6 @@ impl BundleEntry {
 ///
 /// Additional information about how this entry should be processed as part of a transaction or batch.  For history, it shows how the entry was processed to create the version contained in the entry.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleEntryRequest {
     /// Unique id for inter-element referencing (`Bundle.entry.request.id`, 0..1)
     ///
@@ -544,7 +549,7 @@ pub struct BundleEntryRequest {
     /// GET \| HEAD \| POST \| PUT \| DELETE \| PATCH (`Bundle.entry.request.method`, 1..1)
     ///
     /// In a transaction or batch, this is the HTTP action to be executed for this entry. In a history bundle, this indicates the HTTP action that occurred.
-    pub method: Code,
+    pub method: Primitive<codes::HTTPVerb>,
     /// URL for HTTP equivalent of this entry (`Bundle.entry.request.url`, 1..1)
     ///
     /// The URL for this entry, relative to the root (the address to which the request is posted).
@@ -568,6 +573,15 @@ pub struct BundleEntryRequest {
 }
 
 impl BundleEntryRequest {
+    /// A `BundleEntryRequest` with its required elements (`method`, `url`); everything else is empty.
+    pub fn new(method: impl Into<Primitive<codes::HTTPVerb>>, url: impl Into<Uri>) -> Self {
+        Self {
+            method: method.into(),
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -588,7 +602,7 @@ impl BundleEntryRequest {
                 }
                 "method" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.method, code)?;
+                    prim_value(p, &mut r.method, codes::HTTPVerb::read)?;
                 }
                 "_method" => {
                     p.mark(&mut seen, 4)?;
@@ -668,7 +682,7 @@ impl BundleEntryRequest {
             }
             w.end_array();
         }
-        write_prim(w, "method", "_method", &self.method, w_str);
+        write_prim(w, "method", "_method", &self.method, codes::HTTPVerb::write);
         write_prim(w, "url", "_url", &self.url, w_str);
         if let Some(v) = &self.if_none_match {
             write_prim(w, "ifNoneMatch", "_ifNoneMatch", v, w_str);
@@ -762,7 +776,6 @@ impl BundleEntryRequest {
 ///
 /// Indicates the results of processing the corresponding 'request' entry in the batch or transaction being responded to or what the results of an operation where when returning history.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleEntryResponse {
     /// Unique id for inter-element referencing (`Bundle.entry.response.id`, 0..1)
     ///
@@ -801,6 +814,14 @@ pub struct BundleEntryResponse {
 }
 
 impl BundleEntryResponse {
+    /// A `BundleEntryResponse` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<FhirString>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -967,7 +988,6 @@ impl BundleEntryResponse {
 ///
 /// Information about the search process that lead to the creation of this entry.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleEntrySearch {
     /// Unique id for inter-element referencing (`Bundle.entry.search.id`, 0..1)
     ///
@@ -986,7 +1006,7 @@ pub struct BundleEntrySearch {
     /// match \| include \| outcome - why this is in the result set (`Bundle.entry.search.mode`, 0..1)
     ///
     /// Why this entry is in the result set - whether it's included as a match or because of an \_include requirement, or to convey information or warning information about the search process.
-    pub mode: Option<Code>,
+    pub mode: Option<Primitive<codes::SearchEntryMode>>,
     /// Search ranking (between 0 and 1) (`Bundle.entry.search.score`, 0..1)
     ///
     /// When searching, the server's search ranking score for the entry.
@@ -1014,7 +1034,7 @@ impl BundleEntrySearch {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.mode, code)?;
+                    opt_prim_value(p, &mut r.mode, codes::SearchEntryMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1057,7 +1077,7 @@ impl BundleEntrySearch {
             w.end_array();
         }
         if let Some(v) = &self.mode {
-            write_prim(w, "mode", "_mode", v, w_str);
+            write_prim(w, "mode", "_mode", v, codes::SearchEntryMode::write);
         }
         if let Some(v) = &self.score {
             write_prim(w, "score", "_score", v, w_decimal);
@@ -1108,7 +1128,6 @@ impl BundleEntrySearch {
 ///
 /// A series of links that provide context to this bundle.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleLink {
     /// Unique id for inter-element referencing (`Bundle.link.id`, 0..1)
     ///
@@ -1135,6 +1154,15 @@ pub struct BundleLink {
 }
 
 impl BundleLink {
+    /// A `BundleLink` with its required elements (`relation`, `url`); everything else is empty.
+    pub fn new(relation: impl Into<FhirString>, url: impl Into<Uri>) -> Self {
+        Self {
+            relation: relation.into(),
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

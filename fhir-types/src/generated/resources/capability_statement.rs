@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A Capability Statement documents a set of capabilities (behaviors) of a FHIR Server for a particular version of FHIR that may be used as a statement of actual server functionality or a statement of required or desired server implementation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatement {
     /// Logical id of this artifact (`CapabilityStatement.id`, 0..1)
     ///
@@ -64,7 +63,7 @@ pub struct CapabilityStatement {
     /// draft \| active \| retired \| unknown (`CapabilityStatement.status`, 1..1)
     ///
     /// The status of this capability statement. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`CapabilityStatement.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this capability statement is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -104,7 +103,7 @@ pub struct CapabilityStatement {
     /// instance \| capability \| requirements (`CapabilityStatement.kind`, 1..1)
     ///
     /// The way that this statement is intended to be used, to describe an actual running instance of software, a particular product (kind, not instance of software) or a class of implementation (e.g. a desired purchase).
-    pub kind: Code,
+    pub kind: Primitive<codes::CapabilityStatementKind>,
     /// Canonical URL of another capability statement this implements (`CapabilityStatement.instantiates`, 0..*)
     ///
     /// Reference to a canonical URL of another CapabilityStatement that this software implements. This capability statement is a published API description that corresponds to a business service. The server may actually implement a subset of the capability statement it claims to implement, so the capability statement must specify the full capability details.
@@ -124,7 +123,7 @@ pub struct CapabilityStatement {
     /// FHIR Version the system supports (`CapabilityStatement.fhirVersion`, 1..1)
     ///
     /// The version of the FHIR specification that this CapabilityStatement describes (which SHALL be the same as the FHIR version of the CapabilityStatement itself). There is no default value.
-    pub fhir_version: Code,
+    pub fhir_version: Primitive<codes::FHIRVersion>,
     /// formats supported (xml \| json \| ttl \| mime type) (`CapabilityStatement.format`, 1..*)
     ///
     /// A list of the formats supported by this implementation using their content types.
@@ -152,6 +151,24 @@ pub struct CapabilityStatement {
 }
 
 impl CapabilityStatement {
+    /// A `CapabilityStatement` with its required elements (`status`, `date`, `kind`, `fhirVersion`, `format`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        date: impl Into<DateTime>,
+        kind: impl Into<Primitive<codes::CapabilityStatementKind>>,
+        fhir_version: impl Into<Primitive<codes::FHIRVersion>>,
+        format: Vec<Code>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            date: date.into(),
+            kind: kind.into(),
+            fhir_version: fhir_version.into(),
+            format,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -240,7 +257,7 @@ impl CapabilityStatement {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -308,7 +325,7 @@ impl CapabilityStatement {
                 }
                 "kind" => {
                     p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::CapabilityStatementKind::read)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 38)?;
@@ -348,7 +365,7 @@ impl CapabilityStatement {
                 }
                 "fhirVersion" => {
                     p.mark(&mut seen, 45)?;
-                    prim_value(p, &mut r.fhir_version, code)?;
+                    prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 46)?;
@@ -479,7 +496,13 @@ impl CapabilityStatement {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -520,7 +543,13 @@ impl CapabilityStatement {
         if let Some(v) = &self.copyright {
             write_prim(w, "copyright", "_copyright", v, w_str);
         }
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_prim(
+            w,
+            "kind",
+            "_kind",
+            &self.kind,
+            codes::CapabilityStatementKind::write,
+        );
         write_prims(
             w,
             "instantiates",
@@ -537,7 +566,13 @@ impl CapabilityStatement {
             w.key("implementation");
             v.write(w);
         }
-        write_prim(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
+        write_prim(
+            w,
+            "fhirVersion",
+            "_fhirVersion",
+            &self.fhir_version,
+            codes::FHIRVersion::write,
+        );
         write_prims(w, "format", "_format", &self.format, w_str);
         write_prims(w, "patchFormat", "_patchFormat", &self.patch_format, w_str);
         write_prims(
@@ -857,7 +892,6 @@ impl CapabilityStatement {
 ///
 /// A document definition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementDocument {
     /// Unique id for inter-element referencing (`CapabilityStatement.document.id`, 0..1)
     ///
@@ -876,7 +910,7 @@ pub struct CapabilityStatementDocument {
     /// producer \| consumer (`CapabilityStatement.document.mode`, 1..1)
     ///
     /// Mode of this document declaration - whether an application is a producer or consumer.
-    pub mode: Code,
+    pub mode: Primitive<codes::DocumentMode>,
     /// Description of document support (`CapabilityStatement.document.documentation`, 0..1)
     ///
     /// A description of how the application supports or uses the specified document profile.  For example, when documents are created, what action is taken with consumed documents, etc.
@@ -888,6 +922,18 @@ pub struct CapabilityStatementDocument {
 }
 
 impl CapabilityStatementDocument {
+    /// A `CapabilityStatementDocument` with its required elements (`mode`, `profile`); everything else is empty.
+    pub fn new(
+        mode: impl Into<Primitive<codes::DocumentMode>>,
+        profile: impl Into<Canonical>,
+    ) -> Self {
+        Self {
+            mode: mode.into(),
+            profile: profile.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -908,7 +954,7 @@ impl CapabilityStatementDocument {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::DocumentMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -964,7 +1010,7 @@ impl CapabilityStatementDocument {
             }
             w.end_array();
         }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_prim(w, "mode", "_mode", &self.mode, codes::DocumentMode::write);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -1025,7 +1071,6 @@ impl CapabilityStatementDocument {
 ///
 /// Identifies a specific implementation instance that is described by the capability statement - i.e. a particular installation, rather than the capabilities of a software program.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementImplementation {
     /// Unique id for inter-element referencing (`CapabilityStatement.implementation.id`, 0..1)
     ///
@@ -1056,6 +1101,14 @@ pub struct CapabilityStatementImplementation {
 }
 
 impl CapabilityStatementImplementation {
+    /// A `CapabilityStatementImplementation` with its required elements (`description`); everything else is empty.
+    pub fn new(description: impl Into<FhirString>) -> Self {
+        Self {
+            description: description.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1189,7 +1242,6 @@ impl CapabilityStatementImplementation {
 ///
 /// A description of the messaging capabilities of the solution.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementMessaging {
     /// Unique id for inter-element referencing (`CapabilityStatement.messaging.id`, 0..1)
     ///
@@ -1386,7 +1438,6 @@ impl CapabilityStatementMessaging {
 ///
 /// An endpoint (network accessible address) to which messages and/or replies are to be sent.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementMessagingEndpoint {
     /// Unique id for inter-element referencing (`CapabilityStatement.messaging.endpoint.id`, 0..1)
     ///
@@ -1413,6 +1464,15 @@ pub struct CapabilityStatementMessagingEndpoint {
 }
 
 impl CapabilityStatementMessagingEndpoint {
+    /// A `CapabilityStatementMessagingEndpoint` with its required elements (`protocol`, `address`); everything else is empty.
+    pub fn new(protocol: Coding, address: impl Into<Url>) -> Self {
+        Self {
+            protocol,
+            address: address.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1531,7 +1591,6 @@ impl CapabilityStatementMessagingEndpoint {
 ///
 /// References to message definitions for messages this system can send or receive.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementMessagingSupportedMessage {
     /// Unique id for inter-element referencing (`CapabilityStatement.messaging.supportedMessage.id`, 0..1)
     ///
@@ -1550,7 +1609,7 @@ pub struct CapabilityStatementMessagingSupportedMessage {
     /// sender \| receiver (`CapabilityStatement.messaging.supportedMessage.mode`, 1..1)
     ///
     /// The mode of this event declaration - whether application is sender or receiver.
-    pub mode: Code,
+    pub mode: Primitive<codes::EventCapabilityMode>,
     /// Message supported by this system (`CapabilityStatement.messaging.supportedMessage.definition`, 1..1)
     ///
     /// Points to a message definition that identifies the messaging event, message structure, allowed responses, etc.
@@ -1558,6 +1617,18 @@ pub struct CapabilityStatementMessagingSupportedMessage {
 }
 
 impl CapabilityStatementMessagingSupportedMessage {
+    /// A `CapabilityStatementMessagingSupportedMessage` with its required elements (`mode`, `definition`); everything else is empty.
+    pub fn new(
+        mode: impl Into<Primitive<codes::EventCapabilityMode>>,
+        definition: impl Into<Canonical>,
+    ) -> Self {
+        Self {
+            mode: mode.into(),
+            definition: definition.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1578,7 +1649,7 @@ impl CapabilityStatementMessagingSupportedMessage {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::EventCapabilityMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1626,7 +1697,13 @@ impl CapabilityStatementMessagingSupportedMessage {
             }
             w.end_array();
         }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_prim(
+            w,
+            "mode",
+            "_mode",
+            &self.mode,
+            codes::EventCapabilityMode::write,
+        );
         write_prim(w, "definition", "_definition", &self.definition, w_str);
         w.end_object();
     }
@@ -1676,7 +1753,6 @@ impl CapabilityStatementMessagingSupportedMessage {
 ///
 /// A definition of the restful capabilities of the solution, if any.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRest {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.id`, 0..1)
     ///
@@ -1695,7 +1771,7 @@ pub struct CapabilityStatementRest {
     /// client \| server (`CapabilityStatement.rest.mode`, 1..1)
     ///
     /// Identifies whether this portion of the statement is describing the ability to initiate or receive restful operations.
-    pub mode: Code,
+    pub mode: Primitive<codes::RestfulCapabilityMode>,
     /// General description of implementation (`CapabilityStatement.rest.documentation`, 0..1)
     ///
     /// Information about the system's restful capabilities that apply across all applications, such as security.
@@ -1727,6 +1803,14 @@ pub struct CapabilityStatementRest {
 }
 
 impl CapabilityStatementRest {
+    /// A `CapabilityStatementRest` with its required elements (`mode`); everything else is empty.
+    pub fn new(mode: impl Into<Primitive<codes::RestfulCapabilityMode>>) -> Self {
+        Self {
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1747,7 +1831,7 @@ impl CapabilityStatementRest {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::RestfulCapabilityMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1835,7 +1919,13 @@ impl CapabilityStatementRest {
             }
             w.end_array();
         }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_prim(
+            w,
+            "mode",
+            "_mode",
+            &self.mode,
+            codes::RestfulCapabilityMode::write,
+        );
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -1971,7 +2061,6 @@ impl CapabilityStatementRest {
 ///
 /// A specification of restful operations supported by the system.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestInteraction {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.interaction.id`, 0..1)
     ///
@@ -1990,7 +2079,7 @@ pub struct CapabilityStatementRestInteraction {
     /// transaction \| batch \| search-system \| history-system (`CapabilityStatement.rest.interaction.code`, 1..1)
     ///
     /// A coded identifier of the operation, supported by the system.
-    pub code: Code,
+    pub code: Primitive<codes::SystemRestfulInteraction>,
     /// Anything special about operation behavior (`CapabilityStatement.rest.interaction.documentation`, 0..1)
     ///
     /// Guidance specific to the implementation of this operation, such as limitations on the kind of transactions allowed, or information about system wide search is implemented.
@@ -1998,6 +2087,14 @@ pub struct CapabilityStatementRestInteraction {
 }
 
 impl CapabilityStatementRestInteraction {
+    /// A `CapabilityStatementRestInteraction` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Primitive<codes::SystemRestfulInteraction>>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2018,7 +2115,7 @@ impl CapabilityStatementRestInteraction {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::SystemRestfulInteraction::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -2063,7 +2160,13 @@ impl CapabilityStatementRestInteraction {
             }
             w.end_array();
         }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(
+            w,
+            "code",
+            "_code",
+            &self.code,
+            codes::SystemRestfulInteraction::write,
+        );
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -2114,7 +2217,6 @@ impl CapabilityStatementRestInteraction {
 ///
 /// A specification of the restful capabilities of the solution for a specific resource type.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestResource {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.id`, 0..1)
     ///
@@ -2133,7 +2235,7 @@ pub struct CapabilityStatementRestResource {
     /// A resource type that is supported (`CapabilityStatement.rest.resource.type`, 1..1)
     ///
     /// A type of resource exposed via the restful interface.
-    pub type_: Code,
+    pub type_: Primitive<codes::ResourceType>,
     /// Base System profile for all uses of resource (`CapabilityStatement.rest.resource.profile`, 0..1)
     ///
     /// A specification of the profile that describes the solution's overall support for the resource, including any constraints on cardinality, bindings, lengths or other limitations. See further discussion in \[Using Profiles\](profiling.html\#profile-uses).
@@ -2153,7 +2255,7 @@ pub struct CapabilityStatementRestResource {
     /// no-version \| versioned \| versioned-update (`CapabilityStatement.rest.resource.versioning`, 0..1)
     ///
     /// This field is set to no-version to specify that the system does not support (server) or use (client) versioning for this resource type. If this has some other value, the server must at least correctly track and populate the versionId meta-property on resources. If the value is 'versioned-update', then the server supports all the versioning features, including using e-tags for version integrity in the API.
-    pub versioning: Option<Code>,
+    pub versioning: Option<Primitive<codes::ResourceVersionPolicy>>,
     /// Whether vRead can return past versions (`CapabilityStatement.rest.resource.readHistory`, 0..1)
     ///
     /// A flag for whether the server is able to return past versions as part of the vRead operation.
@@ -2169,7 +2271,7 @@ pub struct CapabilityStatementRestResource {
     /// not-supported \| modified-since \| not-match \| full-support (`CapabilityStatement.rest.resource.conditionalRead`, 0..1)
     ///
     /// A code that indicates how the server supports conditional read.
-    pub conditional_read: Option<Code>,
+    pub conditional_read: Option<Primitive<codes::ConditionalReadStatus>>,
     /// If allows/uses conditional update (`CapabilityStatement.rest.resource.conditionalUpdate`, 0..1)
     ///
     /// A flag that indicates that the server supports conditional update.
@@ -2177,11 +2279,11 @@ pub struct CapabilityStatementRestResource {
     /// not-supported \| single \| multiple - how conditional delete is supported (`CapabilityStatement.rest.resource.conditionalDelete`, 0..1)
     ///
     /// A code that indicates how the server supports conditional delete.
-    pub conditional_delete: Option<Code>,
+    pub conditional_delete: Option<Primitive<codes::ConditionalDeleteStatus>>,
     /// literal \| logical \| resolves \| enforced \| local (`CapabilityStatement.rest.resource.referencePolicy`, 0..*)
     ///
     /// A set of flags that defines how references are supported.
-    pub reference_policy: Vec<Code>,
+    pub reference_policy: Vec<Primitive<codes::ReferenceHandlingPolicy>>,
     /// \_include values supported by the server (`CapabilityStatement.rest.resource.searchInclude`, 0..*)
     ///
     /// A list of \_include values supported by the server.
@@ -2201,6 +2303,14 @@ pub struct CapabilityStatementRestResource {
 }
 
 impl CapabilityStatementRestResource {
+    /// A `CapabilityStatementRestResource` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::ResourceType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2221,7 +2331,7 @@ impl CapabilityStatementRestResource {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ResourceType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -2263,7 +2373,7 @@ impl CapabilityStatementRestResource {
                 }
                 "versioning" => {
                     p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.versioning, code)?;
+                    opt_prim_value(p, &mut r.versioning, codes::ResourceVersionPolicy::read)?;
                 }
                 "_versioning" => {
                     p.mark(&mut seen, 13)?;
@@ -2295,7 +2405,11 @@ impl CapabilityStatementRestResource {
                 }
                 "conditionalRead" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.conditional_read, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.conditional_read,
+                        codes::ConditionalReadStatus::read,
+                    )?;
                 }
                 "_conditionalRead" => {
                     p.mark(&mut seen, 21)?;
@@ -2311,7 +2425,11 @@ impl CapabilityStatementRestResource {
                 }
                 "conditionalDelete" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.conditional_delete, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.conditional_delete,
+                        codes::ConditionalDeleteStatus::read,
+                    )?;
                 }
                 "_conditionalDelete" => {
                     p.mark(&mut seen, 25)?;
@@ -2320,7 +2438,12 @@ impl CapabilityStatementRestResource {
                 "referencePolicy" => {
                     p.mark(&mut seen, 26)?;
                     let other = p.marked(&seen, 27);
-                    values(p, &mut r.reference_policy, code, other)?;
+                    values(
+                        p,
+                        &mut r.reference_policy,
+                        codes::ReferenceHandlingPolicy::read,
+                        other,
+                    )?;
                 }
                 "_referencePolicy" => {
                     p.mark(&mut seen, 27)?;
@@ -2398,7 +2521,7 @@ impl CapabilityStatementRestResource {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::ResourceType::write);
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
         }
@@ -2421,7 +2544,13 @@ impl CapabilityStatementRestResource {
             w.end_array();
         }
         if let Some(v) = &self.versioning {
-            write_prim(w, "versioning", "_versioning", v, w_str);
+            write_prim(
+                w,
+                "versioning",
+                "_versioning",
+                v,
+                codes::ResourceVersionPolicy::write,
+            );
         }
         if let Some(v) = &self.read_history {
             write_prim(w, "readHistory", "_readHistory", v, w_boolean);
@@ -2433,20 +2562,32 @@ impl CapabilityStatementRestResource {
             write_prim(w, "conditionalCreate", "_conditionalCreate", v, w_boolean);
         }
         if let Some(v) = &self.conditional_read {
-            write_prim(w, "conditionalRead", "_conditionalRead", v, w_str);
+            write_prim(
+                w,
+                "conditionalRead",
+                "_conditionalRead",
+                v,
+                codes::ConditionalReadStatus::write,
+            );
         }
         if let Some(v) = &self.conditional_update {
             write_prim(w, "conditionalUpdate", "_conditionalUpdate", v, w_boolean);
         }
         if let Some(v) = &self.conditional_delete {
-            write_prim(w, "conditionalDelete", "_conditionalDelete", v, w_str);
+            write_prim(
+                w,
+                "conditionalDelete",
+                "_conditionalDelete",
+                v,
+                codes::ConditionalDeleteStatus::write,
+            );
         }
         write_prims(
             w,
             "referencePolicy",
             "_referencePolicy",
             &self.reference_policy,
-            w_str,
+            codes::ReferenceHandlingPolicy::write,
         );
         write_prims(
             w,
@@ -2645,7 +2786,6 @@ impl CapabilityStatementRestResource {
 ///
 /// Identifies a restful operation supported by the solution.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestResourceInteraction {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.interaction.id`, 0..1)
     ///
@@ -2664,7 +2804,7 @@ pub struct CapabilityStatementRestResourceInteraction {
     /// read \| vread \| update \| patch \| delete \| history-instance \| history-type \| create \| search-type (`CapabilityStatement.rest.resource.interaction.code`, 1..1)
     ///
     /// Coded identifier of the operation, supported by the system resource.
-    pub code: Code,
+    pub code: Primitive<codes::TypeRestfulInteraction>,
     /// Anything special about operation behavior (`CapabilityStatement.rest.resource.interaction.documentation`, 0..1)
     ///
     /// Guidance specific to the implementation of this operation, such as 'delete is a logical delete' or 'updates are only allowed with version id' or 'creates permitted from pre-authorized certificates only'.
@@ -2672,6 +2812,14 @@ pub struct CapabilityStatementRestResourceInteraction {
 }
 
 impl CapabilityStatementRestResourceInteraction {
+    /// A `CapabilityStatementRestResourceInteraction` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Primitive<codes::TypeRestfulInteraction>>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2692,7 +2840,7 @@ impl CapabilityStatementRestResourceInteraction {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::TypeRestfulInteraction::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -2737,7 +2885,13 @@ impl CapabilityStatementRestResourceInteraction {
             }
             w.end_array();
         }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(
+            w,
+            "code",
+            "_code",
+            &self.code,
+            codes::TypeRestfulInteraction::write,
+        );
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -2788,7 +2942,6 @@ impl CapabilityStatementRestResourceInteraction {
 ///
 /// Definition of an operation or a named query together with its parameters and their meaning and type. Consult the definition of the operation for details about how to invoke the operation, and the parameters.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestResourceOperation {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.operation.id`, 0..1)
     ///
@@ -2819,6 +2972,15 @@ pub struct CapabilityStatementRestResourceOperation {
 }
 
 impl CapabilityStatementRestResourceOperation {
+    /// A `CapabilityStatementRestResourceOperation` with its required elements (`name`, `definition`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>, definition: impl Into<Canonical>) -> Self {
+        Self {
+            name: name.into(),
+            definition: definition.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2956,7 +3118,6 @@ impl CapabilityStatementRestResourceOperation {
 ///
 /// Search parameters for implementations to support and/or make use of - either references to ones defined in the specification, or additional ones defined for/by the implementation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestResourceSearchParam {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.searchParam.id`, 0..1)
     ///
@@ -2983,7 +3144,7 @@ pub struct CapabilityStatementRestResourceSearchParam {
     /// number \| date \| string \| token \| reference \| composite \| quantity \| uri \| special (`CapabilityStatement.rest.resource.searchParam.type`, 1..1)
     ///
     /// The type of value a search parameter refers to, and how the content is interpreted.
-    pub type_: Code,
+    pub type_: Primitive<codes::SearchParamType>,
     /// Server-specific usage (`CapabilityStatement.rest.resource.searchParam.documentation`, 0..1)
     ///
     /// This allows documentation of any distinct behaviors about how the search parameter is used.  For example, text matching algorithms.
@@ -2991,6 +3152,18 @@ pub struct CapabilityStatementRestResourceSearchParam {
 }
 
 impl CapabilityStatementRestResourceSearchParam {
+    /// A `CapabilityStatementRestResourceSearchParam` with its required elements (`name`, `type`); everything else is empty.
+    pub fn new(
+        name: impl Into<FhirString>,
+        type_: impl Into<Primitive<codes::SearchParamType>>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3027,7 +3200,7 @@ impl CapabilityStatementRestResourceSearchParam {
                 }
                 "type" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::SearchParamType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 8)?;
@@ -3079,7 +3252,13 @@ impl CapabilityStatementRestResourceSearchParam {
         if let Some(v) = &self.definition {
             write_prim(w, "definition", "_definition", v, w_str);
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::SearchParamType::write,
+        );
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -3147,7 +3326,6 @@ impl CapabilityStatementRestResourceSearchParam {
 ///
 /// Information about security implementation from an interface perspective - what a client needs to know.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestSecurity {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.security.id`, 0..1)
     ///
@@ -3310,7 +3488,6 @@ impl CapabilityStatementRestSecurity {
 ///
 /// Software that is covered by this capability statement.  It is used when the capability statement describes the capabilities of a particular software version, independent of an installation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementSoftware {
     /// Unique id for inter-element referencing (`CapabilityStatement.software.id`, 0..1)
     ///
@@ -3341,6 +3518,14 @@ pub struct CapabilityStatementSoftware {
 }
 
 impl CapabilityStatementSoftware {
+    /// A `CapabilityStatementSoftware` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

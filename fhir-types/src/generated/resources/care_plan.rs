@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes the intention of how one or more practitioners intend to deliver care for a particular patient, group or community for a period of time, possibly limited to care for a specific condition or set of conditions.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CarePlan {
     /// Logical id of this artifact (`CarePlan.id`, 0..1)
     ///
@@ -72,11 +71,11 @@ pub struct CarePlan {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`CarePlan.status`, 1..1)
     ///
     /// Indicates whether the plan is currently being acted upon, represents future intentions or is now a historical record.
-    pub status: Code,
+    pub status: Primitive<codes::RequestStatus>,
     /// proposal \| plan \| order \| option (`CarePlan.intent`, 1..1)
     ///
     /// Indicates the level of authority/intentionality associated with the care plan and where the care plan fits into the workflow chain.
-    pub intent: Code,
+    pub intent: Primitive<codes::CarePlanIntent>,
     /// Type of plan (`CarePlan.category`, 0..*)
     ///
     /// Identifies what "kind" of plan this is to support differentiation between multiple co-existing plans; e.g. "Home health", "psychiatric", "asthma", "disease management", "wellness plan", etc.
@@ -138,6 +137,20 @@ pub struct CarePlan {
 }
 
 impl CarePlan {
+    /// A `CarePlan` with its required elements (`status`, `intent`, `subject`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::RequestStatus>>,
+        intent: impl Into<Primitive<codes::CarePlanIntent>>,
+        subject: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -230,7 +243,7 @@ impl CarePlan {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -238,7 +251,7 @@ impl CarePlan {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::CarePlanIntent::read)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -424,8 +437,20 @@ impl CarePlan {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::RequestStatus::write,
+        );
+        write_prim(
+            w,
+            "intent",
+            "_intent",
+            &self.intent,
+            codes::CarePlanIntent::write,
+        );
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();
@@ -788,7 +813,6 @@ impl CarePlan {
 ///
 /// Identifies a planned action to occur as part of the plan.  For example, a medication to be used, lab tests to perform, self-monitoring, education, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CarePlanActivity {
     /// Unique id for inter-element referencing (`CarePlan.activity.id`, 0..1)
     ///
@@ -997,7 +1021,6 @@ impl CarePlanActivity {
 ///
 /// A simple summary of a planned activity suitable for a general care plan system (e.g. form driven) that doesn't know about specific resources such as procedure etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CarePlanActivityDetail {
     /// Unique id for inter-element referencing (`CarePlan.activity.detail.id`, 0..1)
     ///
@@ -1016,7 +1039,7 @@ pub struct CarePlanActivityDetail {
     /// Appointment \| CommunicationRequest \| DeviceRequest \| MedicationRequest \| NutritionOrder \| Task \| ServiceRequest \| VisionPrescription (`CarePlan.activity.detail.kind`, 0..1)
     ///
     /// A description of the kind of resource the in-line definition of a care plan activity is representing.  The CarePlan.activity.detail is an in-line definition when a resource is not referenced using CarePlan.activity.reference.  For example, a MedicationRequest, a ServiceRequest, or a CommunicationRequest.
-    pub kind: Option<Code>,
+    pub kind: Option<Primitive<codes::CarePlanActivityKind>>,
     /// Instantiates FHIR protocol or definition (`CarePlan.activity.detail.instantiatesCanonical`, 0..*)
     ///
     /// The URL pointing to a FHIR-defined protocol, guideline, questionnaire or other definition that is adhered to in whole or in part by this CarePlan activity.
@@ -1044,7 +1067,7 @@ pub struct CarePlanActivityDetail {
     /// not-started \| scheduled \| in-progress \| on-hold \| completed \| cancelled \| stopped \| unknown \| entered-in-error (`CarePlan.activity.detail.status`, 1..1)
     ///
     /// Identifies what progress is being made for the specific activity.
-    pub status: Code,
+    pub status: Primitive<codes::CarePlanActivityStatus>,
     /// Reason for current status (`CarePlan.activity.detail.statusReason`, 0..1)
     ///
     /// Provides reason why the activity isn't yet started, is on hold, was cancelled, etc.
@@ -1085,7 +1108,6 @@ pub struct CarePlanActivityDetail {
 
 /// The choice of types of 'CarePlan.activity.detail.scheduled\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CarePlanActivityDetailScheduled {
     /// `scheduledTiming`: a `Timing`.
     Timing(Box<Timing>),
@@ -1104,7 +1126,6 @@ impl Default for CarePlanActivityDetailScheduled {
 
 /// The choice of types of 'CarePlan.activity.detail.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CarePlanActivityDetailProduct {
     /// `productCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1120,6 +1141,14 @@ impl Default for CarePlanActivityDetailProduct {
 }
 
 impl CarePlanActivityDetail {
+    /// A `CarePlanActivityDetail` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::CarePlanActivityStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1142,7 +1171,7 @@ impl CarePlanActivityDetail {
                 }
                 "kind" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.kind, code)?;
+                    opt_prim_value(p, &mut r.kind, codes::CarePlanActivityKind::read)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 4)?;
@@ -1186,7 +1215,7 @@ impl CarePlanActivityDetail {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::CarePlanActivityStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -1329,7 +1358,7 @@ impl CarePlanActivityDetail {
             w.end_array();
         }
         if let Some(v) = &self.kind {
-            write_prim(w, "kind", "_kind", v, w_str);
+            write_prim(w, "kind", "_kind", v, codes::CarePlanActivityKind::write);
         }
         write_prims(
             w,
@@ -1373,7 +1402,13 @@ impl CarePlanActivityDetail {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::CarePlanActivityStatus::write,
+        );
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);

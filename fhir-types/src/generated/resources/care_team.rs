@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The Care Team includes all the people and organizations who plan to participate in the coordination and delivery of care for a patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CareTeam {
     /// Logical id of this artifact (`CareTeam.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct CareTeam {
     /// proposed \| active \| suspended \| inactive \| entered-in-error (`CareTeam.status`, 0..1)
     ///
     /// Indicates the current state of the care team.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::CareTeamStatus>>,
     /// Type of team (`CareTeam.category`, 0..*)
     ///
     /// Identifies what kind of team.  This is to support differentiation between multiple co-existing teams, such as care plan team, episode of care team, longitudinal care team.
@@ -158,7 +157,7 @@ impl CareTeam {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::CareTeamStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -272,7 +271,7 @@ impl CareTeam {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(w, "status", "_status", v, codes::CareTeamStatus::write);
         }
         if !self.category.is_empty() {
             w.key("category");
@@ -527,7 +526,6 @@ impl CareTeam {
 ///
 /// Identifies all people and organizations who are expected to be involved in the care team.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CareTeamParticipant {
     /// Unique id for inter-element referencing (`CareTeam.participant.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Catalog entries are wrappers that contextualize items included in a catalog.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CatalogEntry {
     /// Logical id of this artifact (`CatalogEntry.id`, 0..1)
     ///
@@ -68,7 +67,7 @@ pub struct CatalogEntry {
     /// draft \| active \| retired \| unknown (`CatalogEntry.status`, 0..1)
     ///
     /// Used to support catalog exchange even for unsupported products, e.g. getting list of medications even if not prescribable.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::PublicationStatus>>,
     /// The time period in which this catalog entry is expected to be active (`CatalogEntry.validityPeriod`, 0..1)
     pub validity_period: Option<Period>,
     /// The date until which this catalog entry is expected to be active (`CatalogEntry.validTo`, 0..1)
@@ -92,6 +91,15 @@ pub struct CatalogEntry {
 }
 
 impl CatalogEntry {
+    /// A `CatalogEntry` with its required elements (`orderable`, `referencedItem`); everything else is empty.
+    pub fn new(orderable: impl Into<Boolean>, referenced_item: Reference) -> Self {
+        Self {
+            orderable: orderable.into(),
+            referenced_item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -176,7 +184,7 @@ impl CatalogEntry {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -306,7 +314,7 @@ impl CatalogEntry {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(w, "status", "_status", v, codes::PublicationStatus::write);
         }
         if let Some(v) = &self.validity_period {
             w.key("validityPeriod");
@@ -523,7 +531,6 @@ impl CatalogEntry {
 ///
 /// Used for example, to point to a substance, or to a device used to administer a medication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CatalogEntryRelatedEntry {
     /// Unique id for inter-element referencing (`CatalogEntry.relatedEntry.id`, 0..1)
     ///
@@ -542,12 +549,24 @@ pub struct CatalogEntryRelatedEntry {
     /// triggers \| is-replaced-by (`CatalogEntry.relatedEntry.relationtype`, 1..1)
     ///
     /// The type of relation to the related item: child, parent, packageContent, containerPackage, usedIn, uses, requires, etc.
-    pub relationtype: Code,
+    pub relationtype: Primitive<codes::CatalogEntryRelationType>,
     /// The reference to the related item (`CatalogEntry.relatedEntry.item`, 1..1)
     pub item: Reference,
 }
 
 impl CatalogEntryRelatedEntry {
+    /// A `CatalogEntryRelatedEntry` with its required elements (`relationtype`, `item`); everything else is empty.
+    pub fn new(
+        relationtype: impl Into<Primitive<codes::CatalogEntryRelationType>>,
+        item: Reference,
+    ) -> Self {
+        Self {
+            relationtype: relationtype.into(),
+            item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -568,7 +587,11 @@ impl CatalogEntryRelatedEntry {
                 }
                 "relationtype" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.relationtype, code)?;
+                    prim_value(
+                        p,
+                        &mut r.relationtype,
+                        codes::CatalogEntryRelationType::read,
+                    )?;
                 }
                 "_relationtype" => {
                     p.mark(&mut seen, 4)?;
@@ -617,7 +640,7 @@ impl CatalogEntryRelatedEntry {
             "relationtype",
             "_relationtype",
             &self.relationtype,
-            w_str,
+            codes::CatalogEntryRelationType::write,
         );
         {
             let v = &self.item;

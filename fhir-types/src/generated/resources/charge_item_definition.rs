@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The ChargeItemDefinition resource provides the properties that apply to the (billing) codes necessary to calculate costs and prices. The properties may differ largely depending on type and realm, therefore this resource gives only a rough structure and requires profiling for each type of billing code system.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItemDefinition {
     /// Logical id of this artifact (`ChargeItemDefinition.id`, 0..1)
     ///
@@ -74,7 +73,7 @@ pub struct ChargeItemDefinition {
     /// draft \| active \| retired \| unknown (`ChargeItemDefinition.status`, 1..1)
     ///
     /// The current state of the ChargeItemDefinition.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`ChargeItemDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this charge item definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -138,6 +137,18 @@ pub struct ChargeItemDefinition {
 }
 
 impl ChargeItemDefinition {
+    /// A `ChargeItemDefinition` with its required elements (`url`, `status`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -252,7 +263,7 @@ impl ChargeItemDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -438,7 +449,13 @@ impl ChargeItemDefinition {
         );
         write_prims(w, "partOf", "_partOf", &self.part_of, w_str);
         write_prims(w, "replaces", "_replaces", &self.replaces, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -777,7 +794,6 @@ impl ChargeItemDefinition {
 ///
 /// Expressions that describe applicability criteria for the billing code.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItemDefinitionApplicability {
     /// Unique id for inter-element referencing (`ChargeItemDefinition.applicability.id`, 0..1)
     ///
@@ -941,7 +957,6 @@ impl ChargeItemDefinitionApplicability {
 ///
 /// Group of properties which are applicable under the same conditions. If no applicability rules are established for the group, then all properties always apply.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItemDefinitionPropertyGroup {
     /// Unique id for inter-element referencing (`ChargeItemDefinition.propertyGroup.id`, 0..1)
     ///
@@ -1092,7 +1107,6 @@ impl ChargeItemDefinitionPropertyGroup {
 ///
 /// The price for a ChargeItem may be calculated as a base price with surcharges/deductions that apply in certain conditions. A ChargeItemDefinition resource that defines the prices, factors and conditions that apply to a billing code is currently under development. The priceComponent element can be used to offer transparency to the recipient of the Invoice of how the prices have been calculated.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
     /// Unique id for inter-element referencing (`ChargeItemDefinition.propertyGroup.priceComponent.id`, 0..1)
     ///
@@ -1111,7 +1125,7 @@ pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
     /// base \| surcharge \| deduction \| discount \| tax \| informational (`ChargeItemDefinition.propertyGroup.priceComponent.type`, 1..1)
     ///
     /// This code identifies the type of the component.
-    pub type_: Code,
+    pub type_: Primitive<codes::InvoicePriceComponentType>,
     /// Code identifying the specific component (`ChargeItemDefinition.propertyGroup.priceComponent.code`, 0..1)
     ///
     /// A code that identifies the component. Codes may be used to differentiate between kinds of taxes, surcharges, discounts etc.
@@ -1127,6 +1141,14 @@ pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
 }
 
 impl ChargeItemDefinitionPropertyGroupPriceComponent {
+    /// A `ChargeItemDefinitionPropertyGroupPriceComponent` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::InvoicePriceComponentType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1147,7 +1169,7 @@ impl ChargeItemDefinitionPropertyGroupPriceComponent {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1200,7 +1222,13 @@ impl ChargeItemDefinitionPropertyGroupPriceComponent {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::InvoicePriceComponentType::write,
+        );
         if let Some(v) = &self.code {
             w.key("code");
             v.write(w);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the adjudication details from the processing of a Claim resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponse {
     /// Logical id of this artifact (`ClaimResponse.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct ClaimResponse {
     /// active \| cancelled \| draft \| entered-in-error (`ClaimResponse.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Code,
+    pub status: Primitive<codes::FinancialResourceStatusCodes>,
     /// More granular claim type (`ClaimResponse.type`, 1..1)
     ///
     /// A finer grained suite of claim type codes which may convey additional information such as Inpatient vs Outpatient and/or a specialty service.
@@ -64,7 +63,7 @@ pub struct ClaimResponse {
     /// claim \| preauthorization \| predetermination (`ClaimResponse.use`, 1..1)
     ///
     /// A code to indicate whether the nature of the request is: to request adjudication of products and services previously rendered; or requesting authorization and adjudication for provision in the future; or requesting the non-binding adjudication of the listed products and services which could be provided in the future.
-    pub use_: Code,
+    pub use_: Primitive<codes::Use>,
     /// The recipient of the products and services (`ClaimResponse.patient`, 1..1)
     ///
     /// The party to whom the professional services and/or products have been supplied or are being considered and for whom actual for facast reimbursement is sought.
@@ -88,7 +87,7 @@ pub struct ClaimResponse {
     /// queued \| complete \| error \| partial (`ClaimResponse.outcome`, 1..1)
     ///
     /// The outcome of the claim, predetermination, or preauthorization processing.
-    pub outcome: Code,
+    pub outcome: Primitive<codes::ClaimProcessingCodes>,
     /// Disposition Message (`ClaimResponse.disposition`, 0..1)
     ///
     /// A human readable description of the status of the adjudication.
@@ -156,6 +155,28 @@ pub struct ClaimResponse {
 }
 
 impl ClaimResponse {
+    /// A `ClaimResponse` with its required elements (`status`, `type`, `use`, `patient`, `created`, `insurer`, `outcome`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
+        type_: CodeableConcept,
+        use_: impl Into<Primitive<codes::Use>>,
+        patient: Reference,
+        created: impl Into<DateTime>,
+        insurer: Reference,
+        outcome: impl Into<Primitive<codes::ClaimProcessingCodes>>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_,
+            use_: use_.into(),
+            patient,
+            created: created.into(),
+            insurer,
+            outcome: outcome.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -216,7 +237,7 @@ impl ClaimResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -232,7 +253,7 @@ impl ClaimResponse {
                 }
                 "use" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::Use::read)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 18)?;
@@ -264,7 +285,7 @@ impl ClaimResponse {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.outcome, code)?;
+                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 26)?;
@@ -422,7 +443,13 @@ impl ClaimResponse {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::FinancialResourceStatusCodes::write,
+        );
         {
             let v = &self.type_;
             w.key("type");
@@ -432,7 +459,7 @@ impl ClaimResponse {
             w.key("subType");
             v.write(w);
         }
-        write_prim(w, "use", "_use", &self.use_, w_str);
+        write_prim(w, "use", "_use", &self.use_, codes::Use::write);
         {
             let v = &self.patient;
             w.key("patient");
@@ -452,7 +479,13 @@ impl ClaimResponse {
             w.key("request");
             v.write(w);
         }
-        write_prim(w, "outcome", "_outcome", &self.outcome, w_str);
+        write_prim(
+            w,
+            "outcome",
+            "_outcome",
+            &self.outcome,
+            codes::ClaimProcessingCodes::write,
+        );
         if let Some(v) = &self.disposition {
             write_prim(w, "disposition", "_disposition", v, w_str);
         }
@@ -849,7 +882,6 @@ impl ClaimResponse {
 ///
 /// The first-tier service adjudications for payor added product or service lines.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseAddItem {
     /// Unique id for inter-element referencing (`ClaimResponse.addItem.id`, 0..1)
     ///
@@ -941,7 +973,6 @@ pub struct ClaimResponseAddItem {
 
 /// The choice of types of 'ClaimResponse.addItem.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimResponseAddItemServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -958,7 +989,6 @@ impl Default for ClaimResponseAddItemServiced {
 
 /// The choice of types of 'ClaimResponse.addItem.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimResponseAddItemLocation {
     /// `locationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -976,6 +1006,18 @@ impl Default for ClaimResponseAddItemLocation {
 }
 
 impl ClaimResponseAddItem {
+    /// A `ClaimResponseAddItem` with its required elements (`productOrService`, `adjudication`); everything else is empty.
+    pub fn new(
+        product_or_service: CodeableConcept,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            product_or_service,
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1506,7 +1548,6 @@ impl ClaimResponseAddItem {
 ///
 /// The second-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseAddItemDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.addItem.detail.id`, 0..1)
     ///
@@ -1561,6 +1602,18 @@ pub struct ClaimResponseAddItemDetail {
 }
 
 impl ClaimResponseAddItemDetail {
+    /// A `ClaimResponseAddItemDetail` with its required elements (`productOrService`, `adjudication`); everything else is empty.
+    pub fn new(
+        product_or_service: CodeableConcept,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            product_or_service,
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1818,7 +1871,6 @@ impl ClaimResponseAddItemDetail {
 ///
 /// The third-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseAddItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.addItem.detail.subDetail.id`, 0..1)
     ///
@@ -1869,6 +1921,18 @@ pub struct ClaimResponseAddItemDetailSubDetail {
 }
 
 impl ClaimResponseAddItemDetailSubDetail {
+    /// A `ClaimResponseAddItemDetailSubDetail` with its required elements (`productOrService`, `adjudication`); everything else is empty.
+    pub fn new(
+        product_or_service: CodeableConcept,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            product_or_service,
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2102,7 +2166,6 @@ impl ClaimResponseAddItemDetailSubDetail {
 ///
 /// Errors encountered during the processing of the adjudication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseError {
     /// Unique id for inter-element referencing (`ClaimResponse.error.id`, 0..1)
     ///
@@ -2137,6 +2200,14 @@ pub struct ClaimResponseError {
 }
 
 impl ClaimResponseError {
+    /// A `ClaimResponseError` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2291,7 +2362,6 @@ impl ClaimResponseError {
 ///
 /// Financial instruments for reimbursement for the health care products and services specified on the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseInsurance {
     /// Unique id for inter-element referencing (`ClaimResponse.insurance.id`, 0..1)
     ///
@@ -2330,6 +2400,20 @@ pub struct ClaimResponseInsurance {
 }
 
 impl ClaimResponseInsurance {
+    /// A `ClaimResponseInsurance` with its required elements (`sequence`, `focal`, `coverage`); everything else is empty.
+    pub fn new(
+        sequence: impl Into<PositiveInt>,
+        focal: impl Into<Boolean>,
+        coverage: Reference,
+    ) -> Self {
+        Self {
+            sequence: sequence.into(),
+            focal: focal.into(),
+            coverage,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2506,7 +2590,6 @@ impl ClaimResponseInsurance {
 ///
 /// A claim line. Either a simple (a product or service) or a 'group' of details which can also be a simple items or groups of sub-details.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseItem {
     /// Unique id for inter-element referencing (`ClaimResponse.item.id`, 0..1)
     ///
@@ -2541,6 +2624,18 @@ pub struct ClaimResponseItem {
 }
 
 impl ClaimResponseItem {
+    /// A `ClaimResponseItem` with its required elements (`itemSequence`, `adjudication`); everything else is empty.
+    pub fn new(
+        item_sequence: impl Into<PositiveInt>,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            item_sequence: item_sequence.into(),
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2713,7 +2808,6 @@ impl ClaimResponseItem {
 ///
 /// If this item is a group then the values here are a summary of the adjudication of the detail items. If this item is a simple product or service then this is the result of the adjudication of this item.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseItemAdjudication {
     /// Unique id for inter-element referencing (`ClaimResponse.item.adjudication.id`, 0..1)
     ///
@@ -2748,6 +2842,14 @@ pub struct ClaimResponseItemAdjudication {
 }
 
 impl ClaimResponseItemAdjudication {
+    /// A `ClaimResponseItemAdjudication` with its required elements (`category`); everything else is empty.
+    pub fn new(category: CodeableConcept) -> Self {
+        Self {
+            category,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2896,7 +2998,6 @@ impl ClaimResponseItemAdjudication {
 ///
 /// A claim detail. Either a simple (a product or service) or a 'group' of sub-details which are simple items.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseItemDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.item.detail.id`, 0..1)
     ///
@@ -2931,6 +3032,18 @@ pub struct ClaimResponseItemDetail {
 }
 
 impl ClaimResponseItemDetail {
+    /// A `ClaimResponseItemDetail` with its required elements (`detailSequence`, `adjudication`); everything else is empty.
+    pub fn new(
+        detail_sequence: impl Into<PositiveInt>,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            detail_sequence: detail_sequence.into(),
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3103,7 +3216,6 @@ impl ClaimResponseItemDetail {
 ///
 /// A sub-detail adjudication of a simple product or service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.item.detail.subDetail.id`, 0..1)
     ///
@@ -3134,6 +3246,14 @@ pub struct ClaimResponseItemDetailSubDetail {
 }
 
 impl ClaimResponseItemDetailSubDetail {
+    /// A `ClaimResponseItemDetailSubDetail` with its required elements (`subDetailSequence`); everything else is empty.
+    pub fn new(sub_detail_sequence: impl Into<PositiveInt>) -> Self {
+        Self {
+            sub_detail_sequence: sub_detail_sequence.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3283,7 +3403,6 @@ impl ClaimResponseItemDetailSubDetail {
 ///
 /// Payment details for the adjudication of the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponsePayment {
     /// Unique id for inter-element referencing (`ClaimResponse.payment.id`, 0..1)
     ///
@@ -3326,6 +3445,15 @@ pub struct ClaimResponsePayment {
 }
 
 impl ClaimResponsePayment {
+    /// A `ClaimResponsePayment` with its required elements (`type`, `amount`); everything else is empty.
+    pub fn new(type_: CodeableConcept, amount: Money) -> Self {
+        Self {
+            type_,
+            amount,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3511,7 +3639,6 @@ impl ClaimResponsePayment {
 ///
 /// A note that describes or explains adjudication results in a human readable form.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseProcessNote {
     /// Unique id for inter-element referencing (`ClaimResponse.processNote.id`, 0..1)
     ///
@@ -3534,7 +3661,7 @@ pub struct ClaimResponseProcessNote {
     /// display \| print \| printoper (`ClaimResponse.processNote.type`, 0..1)
     ///
     /// The business purpose of the note text.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::NoteType>>,
     /// Note explanatory text (`ClaimResponse.processNote.text`, 1..1)
     ///
     /// The explanation or description associated with the processing.
@@ -3546,6 +3673,14 @@ pub struct ClaimResponseProcessNote {
 }
 
 impl ClaimResponseProcessNote {
+    /// A `ClaimResponseProcessNote` with its required elements (`text`); everything else is empty.
+    pub fn new(text: impl Into<FhirString>) -> Self {
+        Self {
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3574,7 +3709,7 @@ impl ClaimResponseProcessNote {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::NoteType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -3627,7 +3762,7 @@ impl ClaimResponseProcessNote {
             write_prim(w, "number", "_number", v, w_unsigned);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(w, "type", "_type", v, codes::NoteType::write);
         }
         write_prim(w, "text", "_text", &self.text, w_str);
         if let Some(v) = &self.language {
@@ -3697,7 +3832,6 @@ impl ClaimResponseProcessNote {
 ///
 /// Categorized monetary totals for the adjudication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseTotal {
     /// Unique id for inter-element referencing (`ClaimResponse.total.id`, 0..1)
     ///
@@ -3724,6 +3858,15 @@ pub struct ClaimResponseTotal {
 }
 
 impl ClaimResponseTotal {
+    /// A `ClaimResponseTotal` with its required elements (`category`, `amount`); everything else is empty.
+    pub fn new(category: CodeableConcept, amount: Money) -> Self {
+        Self {
+            category,
+            amount,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

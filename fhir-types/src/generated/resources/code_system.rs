@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The CodeSystem resource is used to declare the existence of and describe a code system or code system supplement and its key properties, and optionally define a part or all of its content.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystem {
     /// Logical id of this artifact (`CodeSystem.id`, 0..1)
     ///
@@ -68,7 +67,7 @@ pub struct CodeSystem {
     /// draft \| active \| retired \| unknown (`CodeSystem.status`, 1..1)
     ///
     /// The date (and optionally time) when the code system resource was created or revised.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`CodeSystem.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this code system is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -116,7 +115,7 @@ pub struct CodeSystem {
     /// grouped-by \| is-a \| part-of \| classified-with (`CodeSystem.hierarchyMeaning`, 0..1)
     ///
     /// The meaning of the hierarchy of concepts as represented in this resource.
-    pub hierarchy_meaning: Option<Code>,
+    pub hierarchy_meaning: Option<Primitive<codes::CodeSystemHierarchyMeaning>>,
     /// If code system defines a compositional grammar (`CodeSystem.compositional`, 0..1)
     ///
     /// The code system defines a compositional (post-coordination) grammar.
@@ -128,7 +127,7 @@ pub struct CodeSystem {
     /// not-present \| example \| fragment \| complete \| supplement (`CodeSystem.content`, 1..1)
     ///
     /// The extent of the content of the code system (the concepts and codes it defines) are represented in this resource instance.
-    pub content: Code,
+    pub content: Primitive<codes::CodeSystemContentMode>,
     /// Canonical URL of Code System this adds designations and properties to (`CodeSystem.supplements`, 0..1)
     ///
     /// The canonical URL of the code system that this code system supplement is adding designations and properties to.
@@ -152,6 +151,18 @@ pub struct CodeSystem {
 }
 
 impl CodeSystem {
+    /// A `CodeSystem` with its required elements (`status`, `content`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        content: impl Into<Primitive<codes::CodeSystemContentMode>>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            content: content.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -244,7 +255,7 @@ impl CodeSystem {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -328,7 +339,11 @@ impl CodeSystem {
                 }
                 "hierarchyMeaning" => {
                     p.mark(&mut seen, 42)?;
-                    opt_prim_value(p, &mut r.hierarchy_meaning, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.hierarchy_meaning,
+                        codes::CodeSystemHierarchyMeaning::read,
+                    )?;
                 }
                 "_hierarchyMeaning" => {
                     p.mark(&mut seen, 43)?;
@@ -352,7 +367,7 @@ impl CodeSystem {
                 }
                 "content" => {
                     p.mark(&mut seen, 48)?;
-                    prim_value(p, &mut r.content, code)?;
+                    prim_value(p, &mut r.content, codes::CodeSystemContentMode::read)?;
                 }
                 "_content" => {
                     p.mark(&mut seen, 49)?;
@@ -463,7 +478,13 @@ impl CodeSystem {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -513,7 +534,13 @@ impl CodeSystem {
             write_prim(w, "valueSet", "_valueSet", v, w_str);
         }
         if let Some(v) = &self.hierarchy_meaning {
-            write_prim(w, "hierarchyMeaning", "_hierarchyMeaning", v, w_str);
+            write_prim(
+                w,
+                "hierarchyMeaning",
+                "_hierarchyMeaning",
+                v,
+                codes::CodeSystemHierarchyMeaning::write,
+            );
         }
         if let Some(v) = &self.compositional {
             write_prim(w, "compositional", "_compositional", v, w_boolean);
@@ -521,7 +548,13 @@ impl CodeSystem {
         if let Some(v) = &self.version_needed {
             write_prim(w, "versionNeeded", "_versionNeeded", v, w_boolean);
         }
-        write_prim(w, "content", "_content", &self.content, w_str);
+        write_prim(
+            w,
+            "content",
+            "_content",
+            &self.content,
+            codes::CodeSystemContentMode::write,
+        );
         if let Some(v) = &self.supplements {
             write_prim(w, "supplements", "_supplements", v, w_str);
         }
@@ -836,7 +869,6 @@ impl CodeSystem {
 ///
 /// Concepts that are in the code system. The concept definitions are inherently hierarchical, but the definitions must be consulted to determine what the meanings of the hierarchical relationships are.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemConcept {
     /// Unique id for inter-element referencing (`CodeSystem.concept.id`, 0..1)
     ///
@@ -879,6 +911,14 @@ pub struct CodeSystemConcept {
 }
 
 impl CodeSystemConcept {
+    /// A `CodeSystemConcept` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Code>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1074,7 +1114,6 @@ impl CodeSystemConcept {
 ///
 /// Additional representations for the concept - other languages, aliases, specialized purposes, used for particular purposes, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemConceptDesignation {
     /// Unique id for inter-element referencing (`CodeSystem.concept.designation.id`, 0..1)
     ///
@@ -1103,6 +1142,14 @@ pub struct CodeSystemConceptDesignation {
 }
 
 impl CodeSystemConceptDesignation {
+    /// A `CodeSystemConceptDesignation` with its required elements (`value`); everything else is empty.
+    pub fn new(value: impl Into<FhirString>) -> Self {
+        Self {
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1235,7 +1282,6 @@ impl CodeSystemConceptDesignation {
 ///
 /// A property value for this concept.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemConceptProperty {
     /// Unique id for inter-element referencing (`CodeSystem.concept.property.id`, 0..1)
     ///
@@ -1263,7 +1309,6 @@ pub struct CodeSystemConceptProperty {
 
 /// The choice of types of 'CodeSystem.concept.property.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CodeSystemConceptPropertyValue {
     /// `valueCode`: a `code`.
     Code(Code),
@@ -1289,6 +1334,15 @@ impl Default for CodeSystemConceptPropertyValue {
 }
 
 impl CodeSystemConceptProperty {
+    /// A `CodeSystemConceptProperty` with its required elements (`code`, `value`); everything else is empty.
+    pub fn new(code: impl Into<Code>, value: CodeSystemConceptPropertyValue) -> Self {
+        Self {
+            code: code.into(),
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1606,7 +1660,6 @@ impl CodeSystemConceptProperty {
 ///
 /// A filter that can be used in a value set compose statement when selecting concepts using a filter.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemFilter {
     /// Unique id for inter-element referencing (`CodeSystem.filter.id`, 0..1)
     ///
@@ -1633,7 +1686,7 @@ pub struct CodeSystemFilter {
     /// = \| is-a \| descendent-of \| is-not-a \| regex \| in \| not-in \| generalizes \| exists (`CodeSystem.filter.operator`, 1..*)
     ///
     /// A list of operators that can be used with the filter.
-    pub operator: Vec<Code>,
+    pub operator: Vec<Primitive<codes::FilterOperator>>,
     /// What to use for the value (`CodeSystem.filter.value`, 1..1)
     ///
     /// A description of what the value for the filter should be.
@@ -1641,6 +1694,20 @@ pub struct CodeSystemFilter {
 }
 
 impl CodeSystemFilter {
+    /// A `CodeSystemFilter` with its required elements (`code`, `operator`, `value`); everything else is empty.
+    pub fn new(
+        code: impl Into<Code>,
+        operator: Vec<Primitive<codes::FilterOperator>>,
+        value: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            code: code.into(),
+            operator,
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1678,7 +1745,7 @@ impl CodeSystemFilter {
                 "operator" => {
                     p.mark(&mut seen, 7)?;
                     let other = p.marked(&seen, 8);
-                    values(p, &mut r.operator, code, other)?;
+                    values(p, &mut r.operator, codes::FilterOperator::read, other)?;
                 }
                 "_operator" => {
                     p.mark(&mut seen, 8)?;
@@ -1735,7 +1802,13 @@ impl CodeSystemFilter {
         if let Some(v) = &self.description {
             write_prim(w, "description", "_description", v, w_str);
         }
-        write_prims(w, "operator", "_operator", &self.operator, w_str);
+        write_prims(
+            w,
+            "operator",
+            "_operator",
+            &self.operator,
+            codes::FilterOperator::write,
+        );
         write_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
@@ -1801,7 +1874,6 @@ impl CodeSystemFilter {
 ///
 /// A property defines an additional slot through which additional information can be provided about a concept.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemProperty {
     /// Unique id for inter-element referencing (`CodeSystem.property.id`, 0..1)
     ///
@@ -1832,10 +1904,19 @@ pub struct CodeSystemProperty {
     /// code \| Coding \| string \| integer \| boolean \| dateTime \| decimal (`CodeSystem.property.type`, 1..1)
     ///
     /// The type of the property value. Properties of type "code" contain a code defined by the code system (e.g. a reference to another defined concept).
-    pub type_: Code,
+    pub type_: Primitive<codes::PropertyType>,
 }
 
 impl CodeSystemProperty {
+    /// A `CodeSystemProperty` with its required elements (`code`, `type`); everything else is empty.
+    pub fn new(code: impl Into<Code>, type_: impl Into<Primitive<codes::PropertyType>>) -> Self {
+        Self {
+            code: code.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1880,7 +1961,7 @@ impl CodeSystemProperty {
                 }
                 "type" => {
                     p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::PropertyType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 10)?;
@@ -1927,7 +2008,7 @@ impl CodeSystemProperty {
         if let Some(v) = &self.description {
             write_prim(w, "description", "_description", v, w_str);
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::PropertyType::write);
         w.end_object();
     }
 

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An occurrence of information being transmitted; e.g. an alert that was sent to a responsible provider, a public health agency that was notified about a reportable condition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Communication {
     /// Logical id of this artifact (`Communication.id`, 0..1)
     ///
@@ -70,7 +69,7 @@ pub struct Communication {
     /// preparation \| in-progress \| not-done \| on-hold \| stopped \| completed \| entered-in-error \| unknown (`Communication.status`, 1..1)
     ///
     /// The status of the transmission.
-    pub status: Code,
+    pub status: Primitive<codes::EventStatus>,
     /// Reason for current status (`Communication.statusReason`, 0..1)
     ///
     /// Captures the reason for the current state of the Communication.
@@ -82,7 +81,7 @@ pub struct Communication {
     /// routine \| urgent \| asap \| stat (`Communication.priority`, 0..1)
     ///
     /// Characterizes how quickly the planned or in progress communication must be addressed. Includes concepts such as stat, urgent, routine.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// A channel of communication (`Communication.medium`, 0..*)
     ///
     /// A channel that was used for this communication (e.g. email, fax).
@@ -138,6 +137,14 @@ pub struct Communication {
 }
 
 impl Communication {
+    /// A `Communication` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::EventStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -230,7 +237,7 @@ impl Communication {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EventStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -246,7 +253,7 @@ impl Communication {
                 }
                 "priority" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 25)?;
@@ -414,7 +421,13 @@ impl Communication {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::EventStatus::write,
+        );
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);
@@ -428,7 +441,7 @@ impl Communication {
             w.end_array();
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         if !self.medium.is_empty() {
             w.key("medium");
@@ -776,7 +789,6 @@ impl Communication {
 ///
 /// Text, attachment(s), or resource(s) that was communicated to the recipient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CommunicationPayload {
     /// Unique id for inter-element referencing (`Communication.payload.id`, 0..1)
     ///
@@ -800,7 +812,6 @@ pub struct CommunicationPayload {
 
 /// The choice of types of 'Communication.payload.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CommunicationPayloadContent {
     /// `contentString`: a `string`.
     String(FhirString),
@@ -818,6 +829,14 @@ impl Default for CommunicationPayloadContent {
 }
 
 impl CommunicationPayload {
+    /// A `CommunicationPayload` with its required elements (`content`); everything else is empty.
+    pub fn new(content: CommunicationPayloadContent) -> Self {
+        Self {
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A request to convey information; e.g. the CDS system proposes that an alert be sent to a responsible provider, the CDS system proposes that the public health agency be notified about a reportable condition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CommunicationRequest {
     /// Logical id of this artifact (`CommunicationRequest.id`, 0..1)
     ///
@@ -64,7 +63,7 @@ pub struct CommunicationRequest {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`CommunicationRequest.status`, 1..1)
     ///
     /// The status of the proposal or order.
-    pub status: Code,
+    pub status: Primitive<codes::RequestStatus>,
     /// Reason for current status (`CommunicationRequest.statusReason`, 0..1)
     ///
     /// Captures the reason for the current state of the CommunicationRequest.
@@ -76,7 +75,7 @@ pub struct CommunicationRequest {
     /// routine \| urgent \| asap \| stat (`CommunicationRequest.priority`, 0..1)
     ///
     /// Characterizes how quickly the proposed act must be initiated. Includes concepts such as stat, urgent, routine.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// True if request is prohibiting action (`CommunicationRequest.doNotPerform`, 0..1)
     ///
     /// If true indicates that the CommunicationRequest is asking for the specified action to \*not\* occur.
@@ -137,7 +136,6 @@ pub struct CommunicationRequest {
 
 /// The choice of types of 'CommunicationRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CommunicationRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -153,6 +151,14 @@ impl Default for CommunicationRequestOccurrence {
 }
 
 impl CommunicationRequest {
+    /// A `CommunicationRequest` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::RequestStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -226,7 +232,7 @@ impl CommunicationRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 17)?;
@@ -242,7 +248,7 @@ impl CommunicationRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 21)?;
@@ -427,7 +433,13 @@ impl CommunicationRequest {
             w.key("groupIdentifier");
             v.write(w);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::RequestStatus::write,
+        );
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);
@@ -441,7 +453,7 @@ impl CommunicationRequest {
             w.end_array();
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         if let Some(v) = &self.do_not_perform {
             write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);
@@ -795,7 +807,6 @@ impl CommunicationRequest {
 ///
 /// Text, attachment(s), or resource(s) to be communicated to the recipient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CommunicationRequestPayload {
     /// Unique id for inter-element referencing (`CommunicationRequest.payload.id`, 0..1)
     ///
@@ -819,7 +830,6 @@ pub struct CommunicationRequestPayload {
 
 /// The choice of types of 'CommunicationRequest.payload.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CommunicationRequestPayloadContent {
     /// `contentString`: a `string`.
     String(FhirString),
@@ -837,6 +847,14 @@ impl Default for CommunicationRequestPayloadContent {
 }
 
 impl CommunicationRequestPayload {
+    /// A `CommunicationRequestPayload` with its required elements (`content`); everything else is empty.
+    pub fn new(content: CommunicationRequestPayloadContent) -> Self {
+        Self {
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

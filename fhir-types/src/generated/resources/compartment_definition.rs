@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A compartment definition that defines how resources are accessed on a server.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompartmentDefinition {
     /// Logical id of this artifact (`CompartmentDefinition.id`, 0..1)
     ///
@@ -60,7 +59,7 @@ pub struct CompartmentDefinition {
     /// draft \| active \| retired \| unknown (`CompartmentDefinition.status`, 1..1)
     ///
     /// The status of this compartment definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`CompartmentDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this compartment definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -92,7 +91,7 @@ pub struct CompartmentDefinition {
     /// Patient \| Encounter \| RelatedPerson \| Practitioner \| Device (`CompartmentDefinition.code`, 1..1)
     ///
     /// Which compartment this definition describes.
-    pub code: Code,
+    pub code: Primitive<codes::CompartmentType>,
     /// Whether the search syntax is supported (`CompartmentDefinition.search`, 1..1)
     ///
     /// Whether the search syntax is supported,.
@@ -104,6 +103,24 @@ pub struct CompartmentDefinition {
 }
 
 impl CompartmentDefinition {
+    /// A `CompartmentDefinition` with its required elements (`url`, `name`, `status`, `code`, `search`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        code: impl Into<Primitive<codes::CompartmentType>>,
+        search: impl Into<Boolean>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            code: code.into(),
+            search: search.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -184,7 +201,7 @@ impl CompartmentDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 19)?;
@@ -240,7 +257,7 @@ impl CompartmentDefinition {
                 }
                 "code" => {
                     p.mark(&mut seen, 32)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::CompartmentType::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 33)?;
@@ -329,7 +346,13 @@ impl CompartmentDefinition {
             write_prim(w, "version", "_version", v, w_str);
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -361,7 +384,13 @@ impl CompartmentDefinition {
         if let Some(v) = &self.purpose {
             write_prim(w, "purpose", "_purpose", v, w_str);
         }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(
+            w,
+            "code",
+            "_code",
+            &self.code,
+            codes::CompartmentType::write,
+        );
         write_prim(w, "search", "_search", &self.search, w_boolean);
         if !self.resource.is_empty() {
             w.key("resource");
@@ -562,7 +591,6 @@ impl CompartmentDefinition {
 ///
 /// Information about how a resource is related to the compartment.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompartmentDefinitionResource {
     /// Unique id for inter-element referencing (`CompartmentDefinition.resource.id`, 0..1)
     ///
@@ -581,7 +609,7 @@ pub struct CompartmentDefinitionResource {
     /// Name of resource type (`CompartmentDefinition.resource.code`, 1..1)
     ///
     /// The name of a resource supported by the server.
-    pub code: Code,
+    pub code: Primitive<codes::ResourceType>,
     /// Search Parameter Name, or chained parameters (`CompartmentDefinition.resource.param`, 0..*)
     ///
     /// The name of a search parameter that represents the link to the compartment. More than one may be listed because a resource may be linked to a compartment in more than one way,.
@@ -591,6 +619,14 @@ pub struct CompartmentDefinitionResource {
 }
 
 impl CompartmentDefinitionResource {
+    /// A `CompartmentDefinitionResource` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Primitive<codes::ResourceType>>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -611,7 +647,7 @@ impl CompartmentDefinitionResource {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::ResourceType::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -667,7 +703,7 @@ impl CompartmentDefinitionResource {
             }
             w.end_array();
         }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(w, "code", "_code", &self.code, codes::ResourceType::write);
         write_prims(w, "param", "_param", &self.param, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);

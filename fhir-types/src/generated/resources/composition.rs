@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A set of healthcare-related information that is assembled together into a single logical package that provides a single coherent statement of meaning, establishes its own context and that has clinical attestation with regard to who is making the statement. A Composition defines the structure and narrative content necessary for a document. However, a Composition alone does not constitute a document. Rather, the Composition must be the first entry in a Bundle where Bundle.type=document, and any other resources referenced from Composition must be included as subsequent entries in the Bundle (for example Patient, Practitioner, Encounter, etc.).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Composition {
     /// Logical id of this artifact (`Composition.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct Composition {
     /// preliminary \| final \| amended \| entered-in-error (`Composition.status`, 1..1)
     ///
     /// The workflow/clinical status of this composition. The status is a marker for the clinical standing of the document.
-    pub status: Code,
+    pub status: Primitive<codes::CompositionStatus>,
     /// Kind of composition (LOINC if possible) (`Composition.type`, 1..1)
     ///
     /// Specifies the particular kind of composition (e.g. History and Physical, Discharge Summary, Progress Note). This usually equates to the purpose of making the composition.
@@ -108,6 +107,24 @@ pub struct Composition {
 }
 
 impl Composition {
+    /// A `Composition` with its required elements (`status`, `type`, `date`, `author`, `title`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::CompositionStatus>>,
+        type_: CodeableConcept,
+        date: impl Into<DateTime>,
+        author: Vec<Reference>,
+        title: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_,
+            date: date.into(),
+            author,
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -168,7 +185,7 @@ impl Composition {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::CompositionStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -308,7 +325,13 @@ impl Composition {
             w.key("identifier");
             v.write(w);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::CompositionStatus::write,
+        );
         {
             let v = &self.type_;
             w.key("type");
@@ -581,7 +604,6 @@ impl Composition {
 ///
 /// A participant who has attested to the accuracy of the composition/document.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompositionAttester {
     /// Unique id for inter-element referencing (`Composition.attester.id`, 0..1)
     ///
@@ -600,7 +622,7 @@ pub struct CompositionAttester {
     /// personal \| professional \| legal \| official (`Composition.attester.mode`, 1..1)
     ///
     /// The type of attestation the authenticator offers.
-    pub mode: Code,
+    pub mode: Primitive<codes::CompositionAttestationMode>,
     /// When the composition was attested (`Composition.attester.time`, 0..1)
     ///
     /// When the composition was attested by the party.
@@ -612,6 +634,14 @@ pub struct CompositionAttester {
 }
 
 impl CompositionAttester {
+    /// A `CompositionAttester` with its required elements (`mode`); everything else is empty.
+    pub fn new(mode: impl Into<Primitive<codes::CompositionAttestationMode>>) -> Self {
+        Self {
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -632,7 +662,7 @@ impl CompositionAttester {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::CompositionAttestationMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -681,7 +711,13 @@ impl CompositionAttester {
             }
             w.end_array();
         }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_prim(
+            w,
+            "mode",
+            "_mode",
+            &self.mode,
+            codes::CompositionAttestationMode::write,
+        );
         if let Some(v) = &self.time {
             write_prim(w, "time", "_time", v, w_str);
         }
@@ -745,7 +781,6 @@ impl CompositionAttester {
 ///
 /// The clinical service, such as a colonoscopy or an appendectomy, being documented.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompositionEvent {
     /// Unique id for inter-element referencing (`Composition.event.id`, 0..1)
     ///
@@ -909,7 +944,6 @@ impl CompositionEvent {
 ///
 /// Relationships that this composition has with other compositions or documents that already exist.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompositionRelatesTo {
     /// Unique id for inter-element referencing (`Composition.relatesTo.id`, 0..1)
     ///
@@ -928,7 +962,7 @@ pub struct CompositionRelatesTo {
     /// replaces \| transforms \| signs \| appends (`Composition.relatesTo.code`, 1..1)
     ///
     /// The type of relationship that this composition has with anther composition or document.
-    pub code: Code,
+    pub code: Primitive<codes::DocumentRelationshipType>,
     /// Target of the relationship (`Composition.relatesTo.target[x]`, 1..1); JSON keys `target[Type]`
     ///
     /// The target composition/document of this relationship.
@@ -937,7 +971,6 @@ pub struct CompositionRelatesTo {
 
 /// The choice of types of 'Composition.relatesTo.target\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CompositionRelatesToTarget {
     /// `targetIdentifier`: a `Identifier`.
     Identifier(Box<Identifier>),
@@ -953,6 +986,18 @@ impl Default for CompositionRelatesToTarget {
 }
 
 impl CompositionRelatesTo {
+    /// A `CompositionRelatesTo` with its required elements (`code`, `target`); everything else is empty.
+    pub fn new(
+        code: impl Into<Primitive<codes::DocumentRelationshipType>>,
+        target: CompositionRelatesToTarget,
+    ) -> Self {
+        Self {
+            code: code.into(),
+            target,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -974,7 +1019,7 @@ impl CompositionRelatesTo {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1034,7 +1079,13 @@ impl CompositionRelatesTo {
             }
             w.end_array();
         }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(
+            w,
+            "code",
+            "_code",
+            &self.code,
+            codes::DocumentRelationshipType::write,
+        );
         {
             let v = &self.target;
             match v {
@@ -1102,7 +1153,6 @@ impl CompositionRelatesTo {
 ///
 /// The root of the sections that make up the composition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompositionSection {
     /// Unique id for inter-element referencing (`Composition.section.id`, 0..1)
     ///
@@ -1141,7 +1191,7 @@ pub struct CompositionSection {
     /// working \| snapshot \| changes (`Composition.section.mode`, 0..1)
     ///
     /// How the entry list was prepared - whether it is a working list that is suitable for being maintained on an ongoing basis, or if it represents a snapshot of a list of items from another source, or whether it is a prepared list where items may be marked as added, modified or deleted.
-    pub mode: Option<Code>,
+    pub mode: Option<Primitive<codes::ListMode>>,
     /// Order of section entries (`Composition.section.orderedBy`, 0..1)
     ///
     /// Specifies the order applied to the items in the section entries.
@@ -1205,7 +1255,7 @@ impl CompositionSection {
                 }
                 "mode" => {
                     p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.mode, code)?;
+                    opt_prim_value(p, &mut r.mode, codes::ListMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 10)?;
@@ -1279,7 +1329,7 @@ impl CompositionSection {
             v.write(w);
         }
         if let Some(v) = &self.mode {
-            write_prim(w, "mode", "_mode", v, w_str);
+            write_prim(w, "mode", "_mode", v, codes::ListMode::write);
         }
         if let Some(v) = &self.ordered_by {
             w.key("orderedBy");

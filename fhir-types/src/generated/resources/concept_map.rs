@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A statement of relationships from one set of concepts to one or more other concepts - either concepts in code systems, or data element/data element concepts, or classes in class models.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMap {
     /// Logical id of this artifact (`ConceptMap.id`, 0..1)
     ///
@@ -68,7 +67,7 @@ pub struct ConceptMap {
     /// draft \| active \| retired \| unknown (`ConceptMap.status`, 1..1)
     ///
     /// The status of this concept map. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`ConceptMap.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this concept map is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -121,7 +120,6 @@ pub struct ConceptMap {
 
 /// The choice of types of 'ConceptMap.source\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ConceptMapSource {
     /// `sourceUri`: a `uri`.
     Uri(Uri),
@@ -138,7 +136,6 @@ impl Default for ConceptMapSource {
 
 /// The choice of types of 'ConceptMap.target\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ConceptMapTarget {
     /// `targetUri`: a `uri`.
     Uri(Uri),
@@ -154,6 +151,14 @@ impl Default for ConceptMapTarget {
 }
 
 impl ConceptMap {
+    /// A `ConceptMap` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -248,7 +253,7 @@ impl ConceptMap {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -464,7 +469,13 @@ impl ConceptMap {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -756,7 +767,6 @@ impl ConceptMap {
 ///
 /// A group of mappings that all have the same source and target system.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroup {
     /// Unique id for inter-element referencing (`ConceptMap.group.id`, 0..1)
     ///
@@ -799,6 +809,14 @@ pub struct ConceptMapGroup {
 }
 
 impl ConceptMapGroup {
+    /// A `ConceptMapGroup` with its required elements (`element`); everything else is empty.
+    pub fn new(element: Vec<ConceptMapGroupElement>) -> Self {
+        Self {
+            element,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -990,7 +1008,6 @@ impl ConceptMapGroup {
 ///
 /// Mappings for an individual concept in the source to one or more concepts in the target.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroupElement {
     /// Unique id for inter-element referencing (`ConceptMap.group.element.id`, 0..1)
     ///
@@ -1155,7 +1172,6 @@ impl ConceptMapGroupElement {
 ///
 /// A concept from the target value set that this concept maps to.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroupElementTarget {
     /// Unique id for inter-element referencing (`ConceptMap.group.element.target.id`, 0..1)
     ///
@@ -1182,7 +1198,7 @@ pub struct ConceptMapGroupElementTarget {
     /// relatedto \| equivalent \| equal \| wider \| subsumes \| narrower \| specializes \| inexact \| unmatched \| disjoint (`ConceptMap.group.element.target.equivalence`, 1..1)
     ///
     /// The equivalence between the source and target concepts (counting for the dependencies and products). The equivalence is read from target to source (e.g. the target is 'wider' than the source).
-    pub equivalence: Code,
+    pub equivalence: Primitive<codes::ConceptMapEquivalence>,
     /// Description of status/issues in mapping (`ConceptMap.group.element.target.comment`, 0..1)
     ///
     /// A description of status/issues in mapping that conveys additional information not represented in  the structured data.
@@ -1198,6 +1214,14 @@ pub struct ConceptMapGroupElementTarget {
 }
 
 impl ConceptMapGroupElementTarget {
+    /// A `ConceptMapGroupElementTarget` with its required elements (`equivalence`); everything else is empty.
+    pub fn new(equivalence: impl Into<Primitive<codes::ConceptMapEquivalence>>) -> Self {
+        Self {
+            equivalence: equivalence.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1234,7 +1258,7 @@ impl ConceptMapGroupElementTarget {
                 }
                 "equivalence" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.equivalence, code)?;
+                    prim_value(p, &mut r.equivalence, codes::ConceptMapEquivalence::read)?;
                 }
                 "_equivalence" => {
                     p.mark(&mut seen, 8)?;
@@ -1301,7 +1325,13 @@ impl ConceptMapGroupElementTarget {
         if let Some(v) = &self.display {
             write_prim(w, "display", "_display", v, w_str);
         }
-        write_prim(w, "equivalence", "_equivalence", &self.equivalence, w_str);
+        write_prim(
+            w,
+            "equivalence",
+            "_equivalence",
+            &self.equivalence,
+            codes::ConceptMapEquivalence::write,
+        );
         if let Some(v) = &self.comment {
             write_prim(w, "comment", "_comment", v, w_str);
         }
@@ -1400,7 +1430,6 @@ impl ConceptMapGroupElementTarget {
 ///
 /// A set of additional dependencies for this mapping to hold. This mapping is only applicable if the specified element can be resolved, and it has the specified value.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroupElementTargetDependsOn {
     /// Unique id for inter-element referencing (`ConceptMap.group.element.target.dependsOn.id`, 0..1)
     ///
@@ -1435,6 +1464,15 @@ pub struct ConceptMapGroupElementTargetDependsOn {
 }
 
 impl ConceptMapGroupElementTargetDependsOn {
+    /// A `ConceptMapGroupElementTargetDependsOn` with its required elements (`property`, `value`); everything else is empty.
+    pub fn new(property: impl Into<Uri>, value: impl Into<FhirString>) -> Self {
+        Self {
+            property: property.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1591,7 +1629,6 @@ impl ConceptMapGroupElementTargetDependsOn {
 ///
 /// What to do when there is no mapping for the source concept. "Unmapped" does not include codes that are unmatched, and the unmapped element is ignored in a code is specified to have equivalence = unmatched.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroupUnmapped {
     /// Unique id for inter-element referencing (`ConceptMap.group.unmapped.id`, 0..1)
     ///
@@ -1610,7 +1647,7 @@ pub struct ConceptMapGroupUnmapped {
     /// provided \| fixed \| other-map (`ConceptMap.group.unmapped.mode`, 1..1)
     ///
     /// Defines which action to take if there is no match for the source concept in the target system designated for the group. One of 3 actions are possible: use the unmapped code (this is useful when doing a mapping between versions, and only a few codes have changed), use a fixed code (a default code), or alternatively, a reference to a different concept map can be provided (by canonical URL).
-    pub mode: Code,
+    pub mode: Primitive<codes::ConceptMapGroupUnmappedMode>,
     /// Fixed code when mode = fixed (`ConceptMap.group.unmapped.code`, 0..1)
     ///
     /// The fixed code to use when the mode = 'fixed'  - all unmapped codes are mapped to a single fixed code.
@@ -1626,6 +1663,14 @@ pub struct ConceptMapGroupUnmapped {
 }
 
 impl ConceptMapGroupUnmapped {
+    /// A `ConceptMapGroupUnmapped` with its required elements (`mode`); everything else is empty.
+    pub fn new(mode: impl Into<Primitive<codes::ConceptMapGroupUnmappedMode>>) -> Self {
+        Self {
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1646,7 +1691,7 @@ impl ConceptMapGroupUnmapped {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::ConceptMapGroupUnmappedMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1707,7 +1752,13 @@ impl ConceptMapGroupUnmapped {
             }
             w.end_array();
         }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_prim(
+            w,
+            "mode",
+            "_mode",
+            &self.mode,
+            codes::ConceptMapGroupUnmappedMode::write,
+        );
         if let Some(v) = &self.code {
             write_prim(w, "code", "_code", v, w_str);
         }

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of a healthcare consumer’s  choices, which permits or denies identified recipient(s) or recipient role(s) to perform one or more actions within a given policy context, for specific purposes and periods of time.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Consent {
     /// Logical id of this artifact (`Consent.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct Consent {
     /// draft \| proposed \| active \| rejected \| inactive \| entered-in-error (`Consent.status`, 1..1)
     ///
     /// Indicates the current state of this consent.
-    pub status: Code,
+    pub status: Primitive<codes::ConsentState>,
     /// Which of the four areas this resource covers (extensible) (`Consent.scope`, 1..1)
     ///
     /// A selector of the type of consent being presented: ADR, Privacy, Treatment, Research.  This list is now extensible.
@@ -101,7 +100,6 @@ pub struct Consent {
 
 /// The choice of types of 'Consent.source\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ConsentSource {
     /// `sourceAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -117,6 +115,20 @@ impl Default for ConsentSource {
 }
 
 impl Consent {
+    /// A `Consent` with its required elements (`status`, `scope`, `category`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::ConsentState>>,
+        scope: CodeableConcept,
+        category: Vec<CodeableConcept>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            scope,
+            category,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -178,7 +190,7 @@ impl Consent {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ConsentState::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -311,7 +323,13 @@ impl Consent {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::ConsentState::write,
+        );
         {
             let v = &self.scope;
             w.key("scope");
@@ -573,7 +591,6 @@ impl Consent {
 ///
 /// The references to the policies that are included in this consent scope. Policies may be organizational, but are often defined jurisdictionally, or in law.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentPolicy {
     /// Unique id for inter-element referencing (`Consent.policy.id`, 0..1)
     ///
@@ -714,7 +731,6 @@ impl ConsentPolicy {
 ///
 /// An exception to the base policy of this consent. An exception can be an addition or removal of access permissions.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentProvision {
     /// Unique id for inter-element referencing (`Consent.provision.id`, 0..1)
     ///
@@ -733,7 +749,7 @@ pub struct ConsentProvision {
     /// deny \| permit (`Consent.provision.type`, 0..1)
     ///
     /// Action  to take - permit or deny - when the rule conditions are met.  Not permitted in root rule, required in all nested rules.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::ConsentProvisionType>>,
     /// Timeframe for this rule (`Consent.provision.period`, 0..1)
     ///
     /// The timeframe in this rule is valid.
@@ -797,7 +813,7 @@ impl ConsentProvision {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::ConsentProvisionType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -872,7 +888,7 @@ impl ConsentProvision {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(w, "type", "_type", v, codes::ConsentProvisionType::write);
         }
         if let Some(v) = &self.period {
             w.key("period");
@@ -1064,7 +1080,6 @@ impl ConsentProvision {
 ///
 /// Who or what is controlled by this rule. Use group to identify a set of actors by some property they share (e.g. 'admitting officers').
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentProvisionActor {
     /// Unique id for inter-element referencing (`Consent.provision.actor.id`, 0..1)
     ///
@@ -1091,6 +1106,15 @@ pub struct ConsentProvisionActor {
 }
 
 impl ConsentProvisionActor {
+    /// A `ConsentProvisionActor` with its required elements (`role`, `reference`); everything else is empty.
+    pub fn new(role: CodeableConcept, reference: Reference) -> Self {
+        Self {
+            role,
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1210,7 +1234,6 @@ impl ConsentProvisionActor {
 ///
 /// The resources controlled by this rule if specific resources are referenced.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentProvisionData {
     /// Unique id for inter-element referencing (`Consent.provision.data.id`, 0..1)
     ///
@@ -1229,7 +1252,7 @@ pub struct ConsentProvisionData {
     /// instance \| related \| dependents \| authoredby (`Consent.provision.data.meaning`, 1..1)
     ///
     /// How the resource reference is interpreted when testing consent restrictions.
-    pub meaning: Code,
+    pub meaning: Primitive<codes::ConsentDataMeaning>,
     /// The actual data reference (`Consent.provision.data.reference`, 1..1)
     ///
     /// A reference to a specific resource that defines which resources are covered by this consent.
@@ -1237,6 +1260,18 @@ pub struct ConsentProvisionData {
 }
 
 impl ConsentProvisionData {
+    /// A `ConsentProvisionData` with its required elements (`meaning`, `reference`); everything else is empty.
+    pub fn new(
+        meaning: impl Into<Primitive<codes::ConsentDataMeaning>>,
+        reference: Reference,
+    ) -> Self {
+        Self {
+            meaning: meaning.into(),
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1257,7 +1292,7 @@ impl ConsentProvisionData {
                 }
                 "meaning" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.meaning, code)?;
+                    prim_value(p, &mut r.meaning, codes::ConsentDataMeaning::read)?;
                 }
                 "_meaning" => {
                     p.mark(&mut seen, 4)?;
@@ -1301,7 +1336,13 @@ impl ConsentProvisionData {
             }
             w.end_array();
         }
-        write_prim(w, "meaning", "_meaning", &self.meaning, w_str);
+        write_prim(
+            w,
+            "meaning",
+            "_meaning",
+            &self.meaning,
+            codes::ConsentDataMeaning::write,
+        );
         {
             let v = &self.reference;
             w.key("reference");
@@ -1356,7 +1397,6 @@ impl ConsentProvisionData {
 ///
 /// Whether a treatment instruction (e.g. artificial respiration yes or no) was verified with the patient, his/her family or another authorized person.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentVerification {
     /// Unique id for inter-element referencing (`Consent.verification.id`, 0..1)
     ///
@@ -1387,6 +1427,14 @@ pub struct ConsentVerification {
 }
 
 impl ConsentVerification {
+    /// A `ConsentVerification` with its required elements (`verified`); everything else is empty.
+    pub fn new(verified: impl Into<Boolean>) -> Self {
+        Self {
+            verified: verified.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

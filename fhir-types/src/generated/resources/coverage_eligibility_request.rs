@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The CoverageEligibilityRequest provides patient and insurance coverage information to an insurer for them to respond, in the form of an CoverageEligibilityResponse, with information regarding whether the stated coverage is valid and in-force and optionally to provide the insurance details of the policy.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequest {
     /// Logical id of this artifact (`CoverageEligibilityRequest.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct CoverageEligibilityRequest {
     /// active \| cancelled \| draft \| entered-in-error (`CoverageEligibilityRequest.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Code,
+    pub status: Primitive<codes::FinancialResourceStatusCodes>,
     /// Desired processing priority (`CoverageEligibilityRequest.priority`, 0..1)
     ///
     /// When the requestor expects the processor to complete processing.
@@ -60,7 +59,7 @@ pub struct CoverageEligibilityRequest {
     /// auth-requirements \| benefits \| discovery \| validation (`CoverageEligibilityRequest.purpose`, 1..*)
     ///
     /// Code to specify whether requesting: prior authorization requirements for some service categories or billing codes; benefits for coverages specified or discovered; discovery and return of coverages for the patient; and/or validation that the specified coverage is in-force at the date/period specified or 'now' if not specified.
-    pub purpose: Vec<Code>,
+    pub purpose: Vec<Primitive<codes::EligibilityRequestPurpose>>,
     /// Intended recipient of products and services (`CoverageEligibilityRequest.patient`, 1..1)
     ///
     /// The party who is the beneficiary of the supplied coverage and for whom eligibility is sought.
@@ -105,7 +104,6 @@ pub struct CoverageEligibilityRequest {
 
 /// The choice of types of 'CoverageEligibilityRequest.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CoverageEligibilityRequestServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -121,6 +119,24 @@ impl Default for CoverageEligibilityRequestServiced {
 }
 
 impl CoverageEligibilityRequest {
+    /// A `CoverageEligibilityRequest` with its required elements (`status`, `purpose`, `patient`, `created`, `insurer`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
+        purpose: Vec<Primitive<codes::EligibilityRequestPurpose>>,
+        patient: Reference,
+        created: impl Into<DateTime>,
+        insurer: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            purpose,
+            patient,
+            created: created.into(),
+            insurer,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -182,7 +198,7 @@ impl CoverageEligibilityRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -195,7 +211,12 @@ impl CoverageEligibilityRequest {
                 "purpose" => {
                     p.mark(&mut seen, 16)?;
                     let other = p.marked(&seen, 17);
-                    values(p, &mut r.purpose, code, other)?;
+                    values(
+                        p,
+                        &mut r.purpose,
+                        codes::EligibilityRequestPurpose::read,
+                        other,
+                    )?;
                 }
                 "_purpose" => {
                     p.mark(&mut seen, 17)?;
@@ -362,12 +383,24 @@ impl CoverageEligibilityRequest {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::FinancialResourceStatusCodes::write,
+        );
         if let Some(v) = &self.priority {
             w.key("priority");
             v.write(w);
         }
-        write_prims(w, "purpose", "_purpose", &self.purpose, w_str);
+        write_prims(
+            w,
+            "purpose",
+            "_purpose",
+            &self.purpose,
+            codes::EligibilityRequestPurpose::write,
+        );
         {
             let v = &self.patient;
             w.key("patient");
@@ -624,7 +657,6 @@ impl CoverageEligibilityRequest {
 ///
 /// Financial instruments for reimbursement for the health care products and services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequestInsurance {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.insurance.id`, 0..1)
     ///
@@ -655,6 +687,14 @@ pub struct CoverageEligibilityRequestInsurance {
 }
 
 impl CoverageEligibilityRequestInsurance {
+    /// A `CoverageEligibilityRequestInsurance` with its required elements (`coverage`); everything else is empty.
+    pub fn new(coverage: Reference) -> Self {
+        Self {
+            coverage,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -791,7 +831,6 @@ impl CoverageEligibilityRequestInsurance {
 ///
 /// Service categories or billable services for which benefit details and/or an authorization prior to service delivery may be required by the payor.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequestItem {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.item.id`, 0..1)
     ///
@@ -1115,7 +1154,6 @@ impl CoverageEligibilityRequestItem {
 ///
 /// Patient diagnosis for which care is sought.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequestItemDiagnosis {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.item.diagnosis.id`, 0..1)
     ///
@@ -1139,7 +1177,6 @@ pub struct CoverageEligibilityRequestItemDiagnosis {
 
 /// The choice of types of 'CoverageEligibilityRequest.item.diagnosis.diagnosis\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CoverageEligibilityRequestItemDiagnosisDiagnosis {
     /// `diagnosisCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1280,7 +1317,6 @@ impl CoverageEligibilityRequestItemDiagnosis {
 ///
 /// Additional information codes regarding exceptions, special considerations, the condition, situation, prior or concurrent issues.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequestSupportingInfo {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.supportingInfo.id`, 0..1)
     ///
@@ -1311,6 +1347,15 @@ pub struct CoverageEligibilityRequestSupportingInfo {
 }
 
 impl CoverageEligibilityRequestSupportingInfo {
+    /// A `CoverageEligibilityRequestSupportingInfo` with its required elements (`sequence`, `information`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, information: Reference) -> Self {
+        Self {
+            sequence: sequence.into(),
+            information,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

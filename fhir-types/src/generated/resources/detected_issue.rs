@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Indicates an actual or potential clinical issue with or between one or more active or proposed clinical actions for a patient; e.g. Drug-drug interaction, Ineffective treatment frequency, Procedure-condition conflict, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DetectedIssue {
     /// Logical id of this artifact (`DetectedIssue.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct DetectedIssue {
     /// registered \| preliminary \| final \| amended + (`DetectedIssue.status`, 1..1)
     ///
     /// Indicates the status of the detected issue.
-    pub status: Code,
+    pub status: Primitive<codes::ObservationStatus>,
     /// Issue Category, e.g. drug-drug, duplicate therapy, etc (`DetectedIssue.code`, 0..1)
     ///
     /// Identifies the general type of issue identified.
@@ -60,7 +59,7 @@ pub struct DetectedIssue {
     /// high \| moderate \| low (`DetectedIssue.severity`, 0..1)
     ///
     /// Indicates the degree of importance associated with the identified issue based on the potential impact on the patient.
-    pub severity: Option<Code>,
+    pub severity: Option<Primitive<codes::DetectedIssueSeverity>>,
     /// Associated patient (`DetectedIssue.patient`, 0..1)
     ///
     /// Indicates the patient whose record the detected issue is associated with.
@@ -97,7 +96,6 @@ pub struct DetectedIssue {
 
 /// The choice of types of 'DetectedIssue.identified\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DetectedIssueIdentified {
     /// `identifiedDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -113,6 +111,14 @@ impl Default for DetectedIssueIdentified {
 }
 
 impl DetectedIssue {
+    /// A `DetectedIssue` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::ObservationStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -174,7 +180,7 @@ impl DetectedIssue {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ObservationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -186,7 +192,7 @@ impl DetectedIssue {
                 }
                 "severity" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.severity, code)?;
+                    opt_prim_value(p, &mut r.severity, codes::DetectedIssueSeverity::read)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 17)?;
@@ -327,13 +333,25 @@ impl DetectedIssue {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::ObservationStatus::write,
+        );
         if let Some(v) = &self.code {
             w.key("code");
             v.write(w);
         }
         if let Some(v) = &self.severity {
-            write_prim(w, "severity", "_severity", v, w_str);
+            write_prim(
+                w,
+                "severity",
+                "_severity",
+                v,
+                codes::DetectedIssueSeverity::write,
+            );
         }
         if let Some(v) = &self.patient {
             w.key("patient");
@@ -561,7 +579,6 @@ impl DetectedIssue {
 ///
 /// Supporting evidence or manifestations that provide the basis for identifying the detected issue such as a GuidanceResponse or MeasureReport.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DetectedIssueEvidence {
     /// Unique id for inter-element referencing (`DetectedIssue.evidence.id`, 0..1)
     ///
@@ -705,7 +722,6 @@ impl DetectedIssueEvidence {
 ///
 /// Indicates an action that has been taken or is committed to reduce or eliminate the likelihood of the risk identified by the detected issue from manifesting.  Can also reflect an observation of known mitigating factors that may reduce/eliminate the need for any action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DetectedIssueMitigation {
     /// Unique id for inter-element referencing (`DetectedIssue.mitigation.id`, 0..1)
     ///
@@ -736,6 +752,14 @@ pub struct DetectedIssueMitigation {
 }
 
 impl DetectedIssueMitigation {
+    /// A `DetectedIssueMitigation` with its required elements (`action`); everything else is empty.
+    pub fn new(action: CodeableConcept) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes a measurement, calculation or setting capability of a medical device.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceMetric {
     /// Logical id of this artifact (`DeviceMetric.id`, 0..1)
     ///
@@ -68,15 +67,15 @@ pub struct DeviceMetric {
     /// on \| off \| standby \| entered-in-error (`DeviceMetric.operationalStatus`, 0..1)
     ///
     /// Indicates current operational state of the device. For example: On, Off, Standby, etc.
-    pub operational_status: Option<Code>,
+    pub operational_status: Option<Primitive<codes::DeviceMetricOperationalStatus>>,
     /// black \| red \| green \| yellow \| blue \| magenta \| cyan \| white (`DeviceMetric.color`, 0..1)
     ///
     /// Describes the color representation for the metric. This is often used to aid clinicians to track and identify parameter types by color. In practice, consider a Patient Monitor that has ECG/HR and Pleth for example; the parameters are displayed in different characteristic colors, such as HR-blue, BP-green, and PR and SpO2- magenta.
-    pub color: Option<Code>,
+    pub color: Option<Primitive<codes::DeviceMetricColor>>,
     /// measurement \| setting \| calculation \| unspecified (`DeviceMetric.category`, 1..1)
     ///
     /// Indicates the category of the observation generation process. A DeviceMetric can be for example a setting, measurement, or calculation.
-    pub category: Code,
+    pub category: Primitive<codes::DeviceMetricCategory>,
     /// Describes the measurement repetition time (`DeviceMetric.measurementPeriod`, 0..1)
     ///
     /// Describes the measurement repetition time. This is not necessarily the same as the update period. The measurement repetition time can range from milliseconds up to hours. An example for a measurement repetition time in the range of milliseconds is the sampling rate of an ECG. An example for a measurement repetition time in the range of hours is a NIBP that is triggered automatically every hour. The update period may be different than the measurement repetition time, if the device does not update the published observed value with the same frequency as it was measured.
@@ -86,6 +85,18 @@ pub struct DeviceMetric {
 }
 
 impl DeviceMetric {
+    /// A `DeviceMetric` with its required elements (`type`, `category`); everything else is empty.
+    pub fn new(
+        type_: CodeableConcept,
+        category: impl Into<Primitive<codes::DeviceMetricCategory>>,
+    ) -> Self {
+        Self {
+            type_,
+            category: category.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -162,7 +173,11 @@ impl DeviceMetric {
                 }
                 "operationalStatus" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.operational_status, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.operational_status,
+                        codes::DeviceMetricOperationalStatus::read,
+                    )?;
                 }
                 "_operationalStatus" => {
                     p.mark(&mut seen, 18)?;
@@ -170,7 +185,7 @@ impl DeviceMetric {
                 }
                 "color" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.color, code)?;
+                    opt_prim_value(p, &mut r.color, codes::DeviceMetricColor::read)?;
                 }
                 "_color" => {
                     p.mark(&mut seen, 20)?;
@@ -178,7 +193,7 @@ impl DeviceMetric {
                 }
                 "category" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.category, code)?;
+                    prim_value(p, &mut r.category, codes::DeviceMetricCategory::read)?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 22)?;
@@ -275,12 +290,24 @@ impl DeviceMetric {
             v.write(w);
         }
         if let Some(v) = &self.operational_status {
-            write_prim(w, "operationalStatus", "_operationalStatus", v, w_str);
+            write_prim(
+                w,
+                "operationalStatus",
+                "_operationalStatus",
+                v,
+                codes::DeviceMetricOperationalStatus::write,
+            );
         }
         if let Some(v) = &self.color {
-            write_prim(w, "color", "_color", v, w_str);
+            write_prim(w, "color", "_color", v, codes::DeviceMetricColor::write);
         }
-        write_prim(w, "category", "_category", &self.category, w_str);
+        write_prim(
+            w,
+            "category",
+            "_category",
+            &self.category,
+            codes::DeviceMetricCategory::write,
+        );
         if let Some(v) = &self.measurement_period {
             w.key("measurementPeriod");
             v.write(w);
@@ -451,7 +478,6 @@ impl DeviceMetric {
 ///
 /// Describes the calibrations that have been performed or that are required to be performed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceMetricCalibration {
     /// Unique id for inter-element referencing (`DeviceMetric.calibration.id`, 0..1)
     ///
@@ -470,11 +496,11 @@ pub struct DeviceMetricCalibration {
     /// unspecified \| offset \| gain \| two-point (`DeviceMetric.calibration.type`, 0..1)
     ///
     /// Describes the type of the calibration method.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::DeviceMetricCalibrationType>>,
     /// not-calibrated \| calibration-required \| calibrated \| unspecified (`DeviceMetric.calibration.state`, 0..1)
     ///
     /// Describes the state of the calibration.
-    pub state: Option<Code>,
+    pub state: Option<Primitive<codes::DeviceMetricCalibrationState>>,
     /// Describes the time last calibration has been performed (`DeviceMetric.calibration.time`, 0..1)
     pub time: Option<Instant>,
 }
@@ -500,7 +526,7 @@ impl DeviceMetricCalibration {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::DeviceMetricCalibrationType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -508,7 +534,7 @@ impl DeviceMetricCalibration {
                 }
                 "state" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.state, code)?;
+                    opt_prim_value(p, &mut r.state, codes::DeviceMetricCalibrationState::read)?;
                 }
                 "_state" => {
                     p.mark(&mut seen, 6)?;
@@ -551,10 +577,22 @@ impl DeviceMetricCalibration {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(
+                w,
+                "type",
+                "_type",
+                v,
+                codes::DeviceMetricCalibrationType::write,
+            );
         }
         if let Some(v) = &self.state {
-            write_prim(w, "state", "_state", v, w_str);
+            write_prim(
+                w,
+                "state",
+                "_state",
+                v,
+                codes::DeviceMetricCalibrationState::write,
+            );
         }
         if let Some(v) = &self.time {
             write_prim(w, "time", "_time", v, w_str);

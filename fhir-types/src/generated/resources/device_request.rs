@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Represents a request for a patient to employ a medical device. The device may be an implantable device, or an external assistive device, such as a walker.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceRequest {
     /// Logical id of this artifact (`DeviceRequest.id`, 0..1)
     ///
@@ -72,15 +71,15 @@ pub struct DeviceRequest {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`DeviceRequest.status`, 0..1)
     ///
     /// The status of the request.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::RequestStatus>>,
     /// proposal \| plan \| directive \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`DeviceRequest.intent`, 1..1)
     ///
     /// Whether the request is a proposal, plan, an original order or a reflex order.
-    pub intent: Code,
+    pub intent: Primitive<codes::RequestIntent>,
     /// routine \| urgent \| asap \| stat (`DeviceRequest.priority`, 0..1)
     ///
     /// Indicates how quickly the {{title}} should be addressed with respect to other requests.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// Device requested (`DeviceRequest.code[x]`, 1..1); JSON keys `code[Type]`
     ///
     /// The details of the device to be used.
@@ -145,7 +144,6 @@ pub struct DeviceRequest {
 
 /// The choice of types of 'DeviceRequest.code\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DeviceRequestCode {
     /// `codeReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -162,7 +160,6 @@ impl Default for DeviceRequestCode {
 
 /// The choice of types of 'DeviceRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DeviceRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -180,6 +177,20 @@ impl Default for DeviceRequestOccurrence {
 }
 
 impl DeviceRequest {
+    /// A `DeviceRequest` with its required elements (`intent`, `code`, `subject`); everything else is empty.
+    pub fn new(
+        intent: impl Into<Primitive<codes::RequestIntent>>,
+        code: DeviceRequestCode,
+        subject: Reference,
+    ) -> Self {
+        Self {
+            intent: intent.into(),
+            code,
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -274,7 +285,7 @@ impl DeviceRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::RequestStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -282,7 +293,7 @@ impl DeviceRequest {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -290,7 +301,7 @@ impl DeviceRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 25)?;
@@ -524,11 +535,17 @@ impl DeviceRequest {
             v.write(w);
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(w, "status", "_status", v, codes::RequestStatus::write);
         }
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_prim(
+            w,
+            "intent",
+            "_intent",
+            &self.intent,
+            codes::RequestIntent::write,
+        );
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         {
             let v = &self.code;
@@ -927,7 +944,6 @@ impl DeviceRequest {
 ///
 /// Specific parameters for the ordered item.  For example, the prism value for lenses.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceRequestParameter {
     /// Unique id for inter-element referencing (`DeviceRequest.parameter.id`, 0..1)
     ///
@@ -955,7 +971,6 @@ pub struct DeviceRequestParameter {
 
 /// The choice of types of 'DeviceRequest.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DeviceRequestParameterValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

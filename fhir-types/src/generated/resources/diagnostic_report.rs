@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The findings and interpretation of diagnostic  tests performed on patients, groups of patients, devices, and locations, and/or specimens derived from these. The report includes clinical context such as requesting and provider information, and some mix of atomic results, images, textual and coded interpretations, and formatted representation of diagnostic reports.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DiagnosticReport {
     /// Logical id of this artifact (`DiagnosticReport.id`, 0..1)
     ///
@@ -56,7 +55,7 @@ pub struct DiagnosticReport {
     /// registered \| partial \| preliminary \| final + (`DiagnosticReport.status`, 1..1)
     ///
     /// The status of the diagnostic report.
-    pub status: Code,
+    pub status: Primitive<codes::DiagnosticReportStatus>,
     /// Service category (`DiagnosticReport.category`, 0..*)
     ///
     /// A code that classifies the clinical discipline, department or diagnostic service that created the report (e.g. cardiology, biochemistry, hematology, MRI). This is used for searching, sorting and display purposes.
@@ -121,7 +120,6 @@ pub struct DiagnosticReport {
 
 /// The choice of types of 'DiagnosticReport.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DiagnosticReportEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -137,6 +135,18 @@ impl Default for DiagnosticReportEffective {
 }
 
 impl DiagnosticReport {
+    /// A `DiagnosticReport` with its required elements (`status`, `code`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::DiagnosticReportStatus>>,
+        code: CodeableConcept,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -202,7 +212,7 @@ impl DiagnosticReport {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::DiagnosticReportStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -382,7 +392,13 @@ impl DiagnosticReport {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::DiagnosticReportStatus::write,
+        );
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();
@@ -716,7 +732,6 @@ impl DiagnosticReport {
 ///
 /// A list of key images associated with this report. The images are generally created during the diagnostic process, and may be directly of the patient, or of treated specimens (i.e. slides of interest).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DiagnosticReportMedia {
     /// Unique id for inter-element referencing (`DiagnosticReport.media.id`, 0..1)
     ///
@@ -741,6 +756,14 @@ pub struct DiagnosticReportMedia {
 }
 
 impl DiagnosticReportMedia {
+    /// A `DiagnosticReportMedia` with its required elements (`link`); everything else is empty.
+    pub fn new(link: Reference) -> Self {
+        Self {
+            link,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A collection of documents compiled for a purpose together with metadata that applies to the collection.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentManifest {
     /// Logical id of this artifact (`DocumentManifest.id`, 0..1)
     ///
@@ -56,7 +55,7 @@ pub struct DocumentManifest {
     /// current \| superseded \| entered-in-error (`DocumentManifest.status`, 1..1)
     ///
     /// The status of this document manifest.
-    pub status: Code,
+    pub status: Primitive<codes::DocumentReferenceStatus>,
     /// Kind of document set (`DocumentManifest.type`, 0..1)
     ///
     /// The code specifying the type of clinical activity that resulted in placing the associated content into the DocumentManifest.
@@ -96,6 +95,18 @@ pub struct DocumentManifest {
 }
 
 impl DocumentManifest {
+    /// A `DocumentManifest` with its required elements (`status`, `content`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::DocumentReferenceStatus>>,
+        content: Vec<Reference>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -160,7 +171,7 @@ impl DocumentManifest {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -283,7 +294,13 @@ impl DocumentManifest {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::DocumentReferenceStatus::write,
+        );
         if let Some(v) = &self.type_ {
             w.key("type");
             v.write(w);
@@ -508,7 +525,6 @@ impl DocumentManifest {
 ///
 /// Related identifiers or resources associated with the DocumentManifest.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentManifestRelated {
     /// Unique id for inter-element referencing (`DocumentManifest.related.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A reference to a document of any kind for any purpose. Provides metadata about the document so that the document can be discovered and managed. The scope of a document is any seralized object with a mime-type, so includes formal patient centric documents (CDA), cliical notes, scanned paper, and non-patient specific documents like policy text.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentReference {
     /// Logical id of this artifact (`DocumentReference.id`, 0..1)
     ///
@@ -56,11 +55,11 @@ pub struct DocumentReference {
     /// current \| superseded \| entered-in-error (`DocumentReference.status`, 1..1)
     ///
     /// The status of this document reference.
-    pub status: Code,
+    pub status: Primitive<codes::DocumentReferenceStatus>,
     /// preliminary \| final \| amended \| entered-in-error (`DocumentReference.docStatus`, 0..1)
     ///
     /// The status of the underlying document.
-    pub doc_status: Option<Code>,
+    pub doc_status: Option<Primitive<codes::CompositionStatus>>,
     /// Kind of document (LOINC if possible) (`DocumentReference.type`, 0..1)
     ///
     /// Specifies the particular kind of document referenced  (e.g. History and Physical, Discharge Summary, Progress Note). This usually equates to the purpose of making the document referenced.
@@ -112,6 +111,18 @@ pub struct DocumentReference {
 }
 
 impl DocumentReference {
+    /// A `DocumentReference` with its required elements (`status`, `content`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::DocumentReferenceStatus>>,
+        content: Vec<DocumentReferenceContent>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -176,7 +187,7 @@ impl DocumentReference {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -184,7 +195,7 @@ impl DocumentReference {
                 }
                 "docStatus" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.doc_status, code)?;
+                    opt_prim_value(p, &mut r.doc_status, codes::CompositionStatus::read)?;
                 }
                 "_docStatus" => {
                     p.mark(&mut seen, 17)?;
@@ -315,9 +326,21 @@ impl DocumentReference {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::DocumentReferenceStatus::write,
+        );
         if let Some(v) = &self.doc_status {
-            write_prim(w, "docStatus", "_docStatus", v, w_str);
+            write_prim(
+                w,
+                "docStatus",
+                "_docStatus",
+                v,
+                codes::CompositionStatus::write,
+            );
         }
         if let Some(v) = &self.type_ {
             w.key("type");
@@ -592,7 +615,6 @@ impl DocumentReference {
 ///
 /// The document and format referenced. There may be multiple content element repetitions, each with a different format.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentReferenceContent {
     /// Unique id for inter-element referencing (`DocumentReference.content.id`, 0..1)
     ///
@@ -619,6 +641,14 @@ pub struct DocumentReferenceContent {
 }
 
 impl DocumentReferenceContent {
+    /// A `DocumentReferenceContent` with its required elements (`attachment`); everything else is empty.
+    pub fn new(attachment: Attachment) -> Self {
+        Self {
+            attachment,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -732,7 +762,6 @@ impl DocumentReferenceContent {
 ///
 /// The clinical context in which the document was prepared.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentReferenceContext {
     /// Unique id for inter-element referencing (`DocumentReference.context.id`, 0..1)
     ///
@@ -982,7 +1011,6 @@ impl DocumentReferenceContext {
 ///
 /// Relationships that this document has with other document references that already exist.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentReferenceRelatesTo {
     /// Unique id for inter-element referencing (`DocumentReference.relatesTo.id`, 0..1)
     ///
@@ -1001,7 +1029,7 @@ pub struct DocumentReferenceRelatesTo {
     /// replaces \| transforms \| signs \| appends (`DocumentReference.relatesTo.code`, 1..1)
     ///
     /// The type of relationship that this document has with anther document.
-    pub code: Code,
+    pub code: Primitive<codes::DocumentRelationshipType>,
     /// Target of the relationship (`DocumentReference.relatesTo.target`, 1..1)
     ///
     /// The target document of this relationship.
@@ -1009,6 +1037,18 @@ pub struct DocumentReferenceRelatesTo {
 }
 
 impl DocumentReferenceRelatesTo {
+    /// A `DocumentReferenceRelatesTo` with its required elements (`code`, `target`); everything else is empty.
+    pub fn new(
+        code: impl Into<Primitive<codes::DocumentRelationshipType>>,
+        target: Reference,
+    ) -> Self {
+        Self {
+            code: code.into(),
+            target,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1029,7 +1069,7 @@ impl DocumentReferenceRelatesTo {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1073,7 +1113,13 @@ impl DocumentReferenceRelatesTo {
             }
             w.end_array();
         }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(
+            w,
+            "code",
+            "_code",
+            &self.code,
+            codes::DocumentRelationshipType::write,
+        );
         {
             let v = &self.target;
             w.key("target");

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An interaction between a patient and healthcare provider(s) for the purpose of providing healthcare service(s) or assessing the health status of a patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Encounter {
     /// Logical id of this artifact (`Encounter.id`, 0..1)
     ///
@@ -48,7 +47,7 @@ pub struct Encounter {
     /// Identifier(s) by which this encounter is known (`Encounter.identifier`, 0..*)
     pub identifier: Vec<Identifier>,
     /// planned \| arrived \| triaged \| in-progress \| onleave \| finished \| cancelled + (`Encounter.status`, 1..1)
-    pub status: Code,
+    pub status: Primitive<codes::EncounterStatus>,
     /// List of past encounter statuses (`Encounter.statusHistory`, 0..*)
     ///
     /// The status history permits the encounter resource to contain the status history without needing to read through the historical versions of the resource, or even have the server store them.
@@ -122,6 +121,15 @@ pub struct Encounter {
 }
 
 impl Encounter {
+    /// A `Encounter` with its required elements (`status`, `class`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::EncounterStatus>>, class: Coding) -> Self {
+        Self {
+            status: status.into(),
+            class,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -182,7 +190,7 @@ impl Encounter {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EncounterStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -337,7 +345,13 @@ impl Encounter {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::EncounterStatus::write,
+        );
         if !self.status_history.is_empty() {
             w.key("statusHistory");
             w.begin_array();
@@ -739,7 +753,6 @@ impl Encounter {
 ///
 /// The class history permits the tracking of the encounters transitions without needing to go  through the resource history.  This would be used for a case where an admission starts of as an emergency encounter, then transitions into an inpatient scenario. Doing this and not restarting a new encounter ensures that any lab/diagnostic results can more easily follow the patient and not require re-processing and not get lost or cancelled during a kind of discharge from emergency to inpatient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterClassHistory {
     /// Unique id for inter-element referencing (`Encounter.classHistory.id`, 0..1)
     ///
@@ -762,6 +775,15 @@ pub struct EncounterClassHistory {
 }
 
 impl EncounterClassHistory {
+    /// A `EncounterClassHistory` with its required elements (`class`, `period`); everything else is empty.
+    pub fn new(class: Coding, period: Period) -> Self {
+        Self {
+            class,
+            period,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -880,7 +902,6 @@ impl EncounterClassHistory {
 ///
 /// The list of diagnosis relevant to this encounter.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterDiagnosis {
     /// Unique id for inter-element referencing (`Encounter.diagnosis.id`, 0..1)
     ///
@@ -907,6 +928,14 @@ pub struct EncounterDiagnosis {
 }
 
 impl EncounterDiagnosis {
+    /// A `EncounterDiagnosis` with its required elements (`condition`); everything else is empty.
+    pub fn new(condition: Reference) -> Self {
+        Self {
+            condition,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1040,7 +1069,6 @@ impl EncounterDiagnosis {
 ///
 /// Details about the admission to a healthcare service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterHospitalization {
     /// Unique id for inter-element referencing (`Encounter.hospitalization.id`, 0..1)
     ///
@@ -1315,7 +1343,6 @@ impl EncounterHospitalization {
 ///
 /// List of locations where  the patient has been during this encounter.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterLocation {
     /// Unique id for inter-element referencing (`Encounter.location.id`, 0..1)
     ///
@@ -1338,7 +1365,7 @@ pub struct EncounterLocation {
     /// planned \| active \| reserved \| completed (`Encounter.location.status`, 0..1)
     ///
     /// The status of the participants' presence at the specified location during the period specified. If the participant is no longer at the location, then the period will have an end date/time.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::EncounterLocationStatus>>,
     /// The physical type of the location (usually the level in the location hierachy - bed room ward etc.) (`Encounter.location.physicalType`, 0..1)
     ///
     /// This will be used to specify the required levels (bed/ward/room/etc.) desired to be recorded to simplify either messaging or query.
@@ -1348,6 +1375,14 @@ pub struct EncounterLocation {
 }
 
 impl EncounterLocation {
+    /// A `EncounterLocation` with its required elements (`location`); everything else is empty.
+    pub fn new(location: Reference) -> Self {
+        Self {
+            location,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1372,7 +1407,7 @@ impl EncounterLocation {
                 }
                 "status" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::EncounterLocationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 5)?;
@@ -1423,7 +1458,13 @@ impl EncounterLocation {
             v.write(w);
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(
+                w,
+                "status",
+                "_status",
+                v,
+                codes::EncounterLocationStatus::write,
+            );
         }
         if let Some(v) = &self.physical_type {
             w.key("physicalType");
@@ -1497,7 +1538,6 @@ impl EncounterLocation {
 ///
 /// The list of people responsible for providing the service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterParticipant {
     /// Unique id for inter-element referencing (`Encounter.participant.id`, 0..1)
     ///
@@ -1653,7 +1693,6 @@ impl EncounterParticipant {
 ///
 /// The status history permits the encounter resource to contain the status history without needing to read through the historical versions of the resource, or even have the server store them.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterStatusHistory {
     /// Unique id for inter-element referencing (`Encounter.statusHistory.id`, 0..1)
     ///
@@ -1670,12 +1709,21 @@ pub struct EncounterStatusHistory {
     /// Modifier extensions SHALL NOT change the meaning of any elements on Resource or DomainResource (including cannot change the meaning of modifierExtension itself).
     pub modifier_extension: Vec<Extension>,
     /// planned \| arrived \| triaged \| in-progress \| onleave \| finished \| cancelled + (`Encounter.statusHistory.status`, 1..1)
-    pub status: Code,
+    pub status: Primitive<codes::EncounterStatus>,
     /// The time that the episode was in the specified status (`Encounter.statusHistory.period`, 1..1)
     pub period: Period,
 }
 
 impl EncounterStatusHistory {
+    /// A `EncounterStatusHistory` with its required elements (`status`, `period`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::EncounterStatus>>, period: Period) -> Self {
+        Self {
+            status: status.into(),
+            period,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1696,7 +1744,7 @@ impl EncounterStatusHistory {
                 }
                 "status" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EncounterStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 4)?;
@@ -1740,7 +1788,13 @@ impl EncounterStatusHistory {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::EncounterStatus::write,
+        );
         {
             let v = &self.period;
             w.key("period");

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the insurance enrollment details to the insurer regarding a specified coverage.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EnrollmentRequest {
     /// Logical id of this artifact (`EnrollmentRequest.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct EnrollmentRequest {
     /// active \| cancelled \| draft \| entered-in-error (`EnrollmentRequest.status`, 0..1)
     ///
     /// The status of the resource instance.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::FinancialResourceStatusCodes>>,
     /// Creation date (`EnrollmentRequest.created`, 0..1)
     ///
     /// The date when this resource was created.
@@ -136,7 +135,7 @@ impl EnrollmentRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -226,7 +225,13 @@ impl EnrollmentRequest {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(
+                w,
+                "status",
+                "_status",
+                v,
+                codes::FinancialResourceStatusCodes::write,
+            );
         }
         if let Some(v) = &self.created {
             write_prim(w, "created", "_created", v, w_str);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides enrollment and plan details from the processing of an EnrollmentRequest resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EnrollmentResponse {
     /// Logical id of this artifact (`EnrollmentResponse.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct EnrollmentResponse {
     /// active \| cancelled \| draft \| entered-in-error (`EnrollmentResponse.status`, 0..1)
     ///
     /// The status of the resource instance.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::FinancialResourceStatusCodes>>,
     /// Claim reference (`EnrollmentResponse.request`, 0..1)
     ///
     /// Original request resource reference.
@@ -60,7 +59,7 @@ pub struct EnrollmentResponse {
     /// queued \| complete \| error \| partial (`EnrollmentResponse.outcome`, 0..1)
     ///
     /// Processing status: error, complete.
-    pub outcome: Option<Code>,
+    pub outcome: Option<Primitive<codes::ClaimProcessingCodes>>,
     /// Disposition Message (`EnrollmentResponse.disposition`, 0..1)
     ///
     /// A description of the status of the adjudication.
@@ -140,7 +139,7 @@ impl EnrollmentResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -152,7 +151,7 @@ impl EnrollmentResponse {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.outcome, code)?;
+                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 17)?;
@@ -242,14 +241,26 @@ impl EnrollmentResponse {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(
+                w,
+                "status",
+                "_status",
+                v,
+                codes::FinancialResourceStatusCodes::write,
+            );
         }
         if let Some(v) = &self.request {
             w.key("request");
             v.write(w);
         }
         if let Some(v) = &self.outcome {
-            write_prim(w, "outcome", "_outcome", v, w_str);
+            write_prim(
+                w,
+                "outcome",
+                "_outcome",
+                v,
+                codes::ClaimProcessingCodes::write,
+            );
         }
         if let Some(v) = &self.disposition {
             write_prim(w, "disposition", "_disposition", v, w_str);

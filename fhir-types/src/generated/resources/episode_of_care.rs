@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An association between a patient and an organization / healthcare provider(s) during which time encounters may occur. The managing organization assumes a level of responsibility for the patient during this time.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EpisodeOfCare {
     /// Logical id of this artifact (`EpisodeOfCare.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct EpisodeOfCare {
     /// planned \| waitlist \| active \| onhold \| finished \| cancelled \| entered-in-error (`EpisodeOfCare.status`, 1..1)
     ///
     /// planned \| waitlist \| active \| onhold \| finished \| cancelled.
-    pub status: Code,
+    pub status: Primitive<codes::EpisodeOfCareStatus>,
     /// Past list of status codes (the current status may be included to cover the start date of the status) (`EpisodeOfCare.statusHistory`, 0..*)
     ///
     /// The history of statuses that the EpisodeOfCare has been through (without requiring processing the history of the resource).
@@ -90,6 +89,18 @@ pub struct EpisodeOfCare {
 }
 
 impl EpisodeOfCare {
+    /// A `EpisodeOfCare` with its required elements (`status`, `patient`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::EpisodeOfCareStatus>>,
+        patient: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            patient,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -150,7 +161,7 @@ impl EpisodeOfCare {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -261,7 +272,13 @@ impl EpisodeOfCare {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::EpisodeOfCareStatus::write,
+        );
         if !self.status_history.is_empty() {
             w.key("statusHistory");
             w.begin_array();
@@ -505,7 +522,6 @@ impl EpisodeOfCare {
 ///
 /// The list of diagnosis relevant to this episode of care.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EpisodeOfCareDiagnosis {
     /// Unique id for inter-element referencing (`EpisodeOfCare.diagnosis.id`, 0..1)
     ///
@@ -532,6 +548,14 @@ pub struct EpisodeOfCareDiagnosis {
 }
 
 impl EpisodeOfCareDiagnosis {
+    /// A `EpisodeOfCareDiagnosis` with its required elements (`condition`); everything else is empty.
+    pub fn new(condition: Reference) -> Self {
+        Self {
+            condition,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -665,7 +689,6 @@ impl EpisodeOfCareDiagnosis {
 ///
 /// The history of statuses that the EpisodeOfCare has been through (without requiring processing the history of the resource).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EpisodeOfCareStatusHistory {
     /// Unique id for inter-element referencing (`EpisodeOfCare.statusHistory.id`, 0..1)
     ///
@@ -684,7 +707,7 @@ pub struct EpisodeOfCareStatusHistory {
     /// planned \| waitlist \| active \| onhold \| finished \| cancelled \| entered-in-error (`EpisodeOfCare.statusHistory.status`, 1..1)
     ///
     /// planned \| waitlist \| active \| onhold \| finished \| cancelled.
-    pub status: Code,
+    pub status: Primitive<codes::EpisodeOfCareStatus>,
     /// Duration the EpisodeOfCare was in the specified status (`EpisodeOfCare.statusHistory.period`, 1..1)
     ///
     /// The period during this EpisodeOfCare that the specific status applied.
@@ -692,6 +715,15 @@ pub struct EpisodeOfCareStatusHistory {
 }
 
 impl EpisodeOfCareStatusHistory {
+    /// A `EpisodeOfCareStatusHistory` with its required elements (`status`, `period`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::EpisodeOfCareStatus>>, period: Period) -> Self {
+        Self {
+            status: status.into(),
+            period,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -712,7 +744,7 @@ impl EpisodeOfCareStatusHistory {
                 }
                 "status" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 4)?;
@@ -756,7 +788,13 @@ impl EpisodeOfCareStatusHistory {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::EpisodeOfCareStatus::write,
+        );
         {
             let v = &self.period;
             w.key("period");

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The EventDefinition resource provides a reusable description of when a particular event can occur.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EventDefinition {
     /// Logical id of this artifact (`EventDefinition.id`, 0..1)
     ///
@@ -72,7 +71,7 @@ pub struct EventDefinition {
     /// draft \| active \| retired \| unknown (`EventDefinition.status`, 1..1)
     ///
     /// The status of this event definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`EventDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this event definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -161,7 +160,6 @@ pub struct EventDefinition {
 
 /// The choice of types of 'EventDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum EventDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -177,6 +175,18 @@ impl Default for EventDefinitionSubject {
 }
 
 impl EventDefinition {
+    /// A `EventDefinition` with its required elements (`status`, `trigger`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        trigger: Vec<TriggerDefinition>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            trigger,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -278,7 +288,7 @@ impl EventDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -500,7 +510,13 @@ impl EventDefinition {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }

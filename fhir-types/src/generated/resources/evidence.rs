@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The Evidence resource describes the conditional state (population and any exposures being compared within the population) and outcome (if specified) that the knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Evidence {
     /// Logical id of this artifact (`Evidence.id`, 0..1)
     ///
@@ -76,7 +75,7 @@ pub struct Evidence {
     /// draft \| active \| retired \| unknown (`Evidence.status`, 1..1)
     ///
     /// The status of this evidence. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// Date last changed (`Evidence.date`, 0..1)
     ///
     /// The date  (and optionally time) when the evidence was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the evidence changes.
@@ -160,6 +159,18 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// A `Evidence` with its required elements (`status`, `exposureBackground`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        exposure_background: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            exposure_background,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -268,7 +279,7 @@ impl Evidence {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -461,7 +472,13 @@ impl Evidence {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.date {
             write_prim(w, "date", "_date", v, w_str);
         }

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The EvidenceVariable resource describes a "PICO" element that knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EvidenceVariable {
     /// Logical id of this artifact (`EvidenceVariable.id`, 0..1)
     ///
@@ -76,7 +75,7 @@ pub struct EvidenceVariable {
     /// draft \| active \| retired \| unknown (`EvidenceVariable.status`, 1..1)
     ///
     /// The status of this evidence variable. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// Date last changed (`EvidenceVariable.date`, 0..1)
     ///
     /// The date  (and optionally time) when the evidence variable was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the evidence variable changes.
@@ -148,7 +147,7 @@ pub struct EvidenceVariable {
     /// dichotomous \| continuous \| descriptive (`EvidenceVariable.type`, 0..1)
     ///
     /// The type of evidence element, a population, an exposure, or an outcome.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::EvidenceVariableType>>,
     /// What defines the members of the evidence element (`EvidenceVariable.characteristic`, 1..*)
     ///
     /// A characteristic that defines the members of the evidence element. Multiple characteristics are applied with "and" semantics.
@@ -156,6 +155,18 @@ pub struct EvidenceVariable {
 }
 
 impl EvidenceVariable {
+    /// A `EvidenceVariable` with its required elements (`status`, `characteristic`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        characteristic: Vec<EvidenceVariableCharacteristic>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            characteristic,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -264,7 +275,7 @@ impl EvidenceVariable {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -364,7 +375,7 @@ impl EvidenceVariable {
                 }
                 "type" => {
                     p.mark(&mut seen, 50)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::EvidenceVariableType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 51)?;
@@ -461,7 +472,13 @@ impl EvidenceVariable {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.date {
             write_prim(w, "date", "_date", v, w_str);
         }
@@ -565,7 +582,7 @@ impl EvidenceVariable {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(w, "type", "_type", v, codes::EvidenceVariableType::write);
         }
         if !self.characteristic.is_empty() {
             w.key("characteristic");
@@ -866,7 +883,6 @@ impl EvidenceVariable {
 ///
 /// A characteristic that defines the members of the evidence element. Multiple characteristics are applied with "and" semantics.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EvidenceVariableCharacteristic {
     /// Unique id for inter-element referencing (`EvidenceVariable.characteristic.id`, 0..1)
     ///
@@ -909,12 +925,11 @@ pub struct EvidenceVariableCharacteristic {
     /// mean \| median \| mean-of-mean \| mean-of-median \| median-of-mean \| median-of-median (`EvidenceVariable.characteristic.groupMeasure`, 0..1)
     ///
     /// Indicates how elements are aggregated within the study effective period.
-    pub group_measure: Option<Code>,
+    pub group_measure: Option<Primitive<codes::GroupMeasure>>,
 }
 
 /// The choice of types of 'EvidenceVariable.characteristic.definition\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum EvidenceVariableCharacteristicDefinition {
     /// `definitionReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -939,7 +954,6 @@ impl Default for EvidenceVariableCharacteristicDefinition {
 
 /// The choice of types of 'EvidenceVariable.characteristic.participantEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum EvidenceVariableCharacteristicParticipantEffective {
     /// `participantEffectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -959,6 +973,14 @@ impl Default for EvidenceVariableCharacteristicParticipantEffective {
 }
 
 impl EvidenceVariableCharacteristic {
+    /// A `EvidenceVariableCharacteristic` with its required elements (`definition`); everything else is empty.
+    pub fn new(definition: EvidenceVariableCharacteristicDefinition) -> Self {
+        Self {
+            definition,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1143,7 +1165,7 @@ impl EvidenceVariableCharacteristic {
                 }
                 "groupMeasure" => {
                     p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.group_measure, code)?;
+                    opt_prim_value(p, &mut r.group_measure, codes::GroupMeasure::read)?;
                 }
                 "_groupMeasure" => {
                     p.mark(&mut seen, 22)?;
@@ -1250,7 +1272,13 @@ impl EvidenceVariableCharacteristic {
             v.write(w);
         }
         if let Some(v) = &self.group_measure {
-            write_prim(w, "groupMeasure", "_groupMeasure", v, w_str);
+            write_prim(
+                w,
+                "groupMeasure",
+                "_groupMeasure",
+                v,
+                codes::GroupMeasure::write,
+            );
         }
         w.end_object();
     }

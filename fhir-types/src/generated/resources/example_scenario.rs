@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Example of workflow instance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenario {
     /// Logical id of this artifact (`ExampleScenario.id`, 0..1)
     ///
@@ -64,7 +63,7 @@ pub struct ExampleScenario {
     /// draft \| active \| retired \| unknown (`ExampleScenario.status`, 1..1)
     ///
     /// The status of this example scenario. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`ExampleScenario.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this example scenario is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -108,6 +107,14 @@ pub struct ExampleScenario {
 }
 
 impl ExampleScenario {
+    /// A `ExampleScenario` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -192,7 +199,7 @@ impl ExampleScenario {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -344,7 +351,13 @@ impl ExampleScenario {
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -620,7 +633,6 @@ impl ExampleScenario {
 ///
 /// Actor participating in the resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioActor {
     /// Unique id for inter-element referencing (`ExampleScenario.actor.id`, 0..1)
     ///
@@ -643,7 +655,7 @@ pub struct ExampleScenarioActor {
     /// person \| entity (`ExampleScenario.actor.type`, 1..1)
     ///
     /// The type of actor - person or system.
-    pub type_: Code,
+    pub type_: Primitive<codes::ExampleScenarioActorType>,
     /// The name of the actor as shown in the page (`ExampleScenario.actor.name`, 0..1)
     pub name: Option<FhirString>,
     /// The description of the actor (`ExampleScenario.actor.description`, 0..1)
@@ -651,6 +663,18 @@ pub struct ExampleScenarioActor {
 }
 
 impl ExampleScenarioActor {
+    /// A `ExampleScenarioActor` with its required elements (`actorId`, `type`); everything else is empty.
+    pub fn new(
+        actor_id: impl Into<FhirString>,
+        type_: impl Into<Primitive<codes::ExampleScenarioActorType>>,
+    ) -> Self {
+        Self {
+            actor_id: actor_id.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -679,7 +703,7 @@ impl ExampleScenarioActor {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ExampleScenarioActorType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -736,7 +760,13 @@ impl ExampleScenarioActor {
             w.end_array();
         }
         write_prim(w, "actorId", "_actorId", &self.actor_id, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::ExampleScenarioActorType::write,
+        );
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
@@ -807,7 +837,6 @@ impl ExampleScenarioActor {
 ///
 /// Each resource and each version that is present in the workflow.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioInstance {
     /// Unique id for inter-element referencing (`ExampleScenario.instance.id`, 0..1)
     ///
@@ -826,7 +855,7 @@ pub struct ExampleScenarioInstance {
     /// The id of the resource for referencing (`ExampleScenario.instance.resourceId`, 1..1)
     pub resource_id: FhirString,
     /// The type of the resource (`ExampleScenario.instance.resourceType`, 1..1)
-    pub resource_type: Code,
+    pub resource_type: Primitive<codes::ResourceType>,
     /// A short name for the resource instance (`ExampleScenario.instance.name`, 0..1)
     pub name: Option<FhirString>,
     /// Human-friendly description of the resource instance (`ExampleScenario.instance.description`, 0..1)
@@ -840,6 +869,18 @@ pub struct ExampleScenarioInstance {
 }
 
 impl ExampleScenarioInstance {
+    /// A `ExampleScenarioInstance` with its required elements (`resourceId`, `resourceType`); everything else is empty.
+    pub fn new(
+        resource_id: impl Into<FhirString>,
+        resource_type: impl Into<Primitive<codes::ResourceType>>,
+    ) -> Self {
+        Self {
+            resource_id: resource_id.into(),
+            resource_type: resource_type.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -868,7 +909,7 @@ impl ExampleScenarioInstance {
                 }
                 "resourceType" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.resource_type, code)?;
+                    prim_value(p, &mut r.resource_type, codes::ResourceType::read)?;
                 }
                 "_resourceType" => {
                     p.mark(&mut seen, 6)?;
@@ -942,7 +983,7 @@ impl ExampleScenarioInstance {
             "resourceType",
             "_resourceType",
             &self.resource_type,
-            w_str,
+            codes::ResourceType::write,
         );
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
@@ -1046,7 +1087,6 @@ impl ExampleScenarioInstance {
 ///
 /// Resources contained in the instance (e.g. the observations contained in a bundle).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioInstanceContainedInstance {
     /// Unique id for inter-element referencing (`ExampleScenario.instance.containedInstance.id`, 0..1)
     ///
@@ -1069,6 +1109,14 @@ pub struct ExampleScenarioInstanceContainedInstance {
 }
 
 impl ExampleScenarioInstanceContainedInstance {
+    /// A `ExampleScenarioInstanceContainedInstance` with its required elements (`resourceId`); everything else is empty.
+    pub fn new(resource_id: impl Into<FhirString>) -> Self {
+        Self {
+            resource_id: resource_id.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1185,7 +1233,6 @@ impl ExampleScenarioInstanceContainedInstance {
 ///
 /// A specific version of the resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioInstanceVersion {
     /// Unique id for inter-element referencing (`ExampleScenario.instance.version.id`, 0..1)
     ///
@@ -1208,6 +1255,15 @@ pub struct ExampleScenarioInstanceVersion {
 }
 
 impl ExampleScenarioInstanceVersion {
+    /// A `ExampleScenarioInstanceVersion` with its required elements (`versionId`, `description`); everything else is empty.
+    pub fn new(version_id: impl Into<FhirString>, description: impl Into<Markdown>) -> Self {
+        Self {
+            version_id: version_id.into(),
+            description: description.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1326,7 +1382,6 @@ impl ExampleScenarioInstanceVersion {
 ///
 /// Each major process - a group of operations.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioProcess {
     /// Unique id for inter-element referencing (`ExampleScenario.process.id`, 0..1)
     ///
@@ -1355,6 +1410,14 @@ pub struct ExampleScenarioProcess {
 }
 
 impl ExampleScenarioProcess {
+    /// A `ExampleScenarioProcess` with its required elements (`title`); everything else is empty.
+    pub fn new(title: impl Into<FhirString>) -> Self {
+        Self {
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1529,7 +1592,6 @@ impl ExampleScenarioProcess {
 ///
 /// Each step of the process.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioProcessStep {
     /// Unique id for inter-element referencing (`ExampleScenario.process.step.id`, 0..1)
     ///
@@ -1717,7 +1779,6 @@ impl ExampleScenarioProcessStep {
 ///
 /// Indicates an alternative step that can be taken instead of the operations on the base step in exceptional/atypical circumstances.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioProcessStepAlternative {
     /// Unique id for inter-element referencing (`ExampleScenario.process.step.alternative.id`, 0..1)
     ///
@@ -1746,6 +1807,14 @@ pub struct ExampleScenarioProcessStepAlternative {
 }
 
 impl ExampleScenarioProcessStepAlternative {
+    /// A `ExampleScenarioProcessStepAlternative` with its required elements (`title`); everything else is empty.
+    pub fn new(title: impl Into<FhirString>) -> Self {
+        Self {
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1882,7 +1951,6 @@ impl ExampleScenarioProcessStepAlternative {
 ///
 /// Each interaction or action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioProcessStepOperation {
     /// Unique id for inter-element referencing (`ExampleScenario.process.step.operation.id`, 0..1)
     ///
@@ -1923,6 +1991,14 @@ pub struct ExampleScenarioProcessStepOperation {
 }
 
 impl ExampleScenarioProcessStepOperation {
+    /// A `ExampleScenarioProcessStepOperation` with its required elements (`number`); everything else is empty.
+    pub fn new(number: impl Into<FhirString>) -> Self {
+        Self {
+            number: number.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Prospective warnings of potential issues when providing care to the patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Flag {
     /// Logical id of this artifact (`Flag.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct Flag {
     /// active \| inactive \| entered-in-error (`Flag.status`, 1..1)
     ///
     /// Supports basic workflow.
-    pub status: Code,
+    pub status: Primitive<codes::FlagStatus>,
     /// Clinical, administrative, etc (`Flag.category`, 0..*)
     ///
     /// Allows a flag to be divided into different categories like clinical, administrative etc. Intended to be used as a means of filtering which flags are displayed to particular user or in a given context.
@@ -80,6 +79,20 @@ pub struct Flag {
 }
 
 impl Flag {
+    /// A `Flag` with its required elements (`status`, `code`, `subject`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::FlagStatus>>,
+        code: CodeableConcept,
+        subject: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            code,
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -140,7 +153,7 @@ impl Flag {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::FlagStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -238,7 +251,13 @@ impl Flag {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::FlagStatus::write,
+        );
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A formal computable definition of a graph of resources - that is, a coherent set of resources that form a graph by following references. The Graph Definition resource defines a set and makes rules about the set.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GraphDefinition {
     /// Logical id of this artifact (`GraphDefinition.id`, 0..1)
     ///
@@ -60,7 +59,7 @@ pub struct GraphDefinition {
     /// draft \| active \| retired \| unknown (`GraphDefinition.status`, 1..1)
     ///
     /// The status of this graph definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`GraphDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this graph definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -96,7 +95,7 @@ pub struct GraphDefinition {
     /// Type of resource at which the graph starts (`GraphDefinition.start`, 1..1)
     ///
     /// The type of FHIR resource at which instances of this graph start.
-    pub start: Code,
+    pub start: Primitive<codes::ResourceType>,
     /// Profile on base resource (`GraphDefinition.profile`, 0..1)
     ///
     /// The profile that describes the use of the base resource.
@@ -106,6 +105,20 @@ pub struct GraphDefinition {
 }
 
 impl GraphDefinition {
+    /// A `GraphDefinition` with its required elements (`name`, `status`, `start`); everything else is empty.
+    pub fn new(
+        name: impl Into<FhirString>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        start: impl Into<Primitive<codes::ResourceType>>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            status: status.into(),
+            start: start.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -186,7 +199,7 @@ impl GraphDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 19)?;
@@ -246,7 +259,7 @@ impl GraphDefinition {
                 }
                 "start" => {
                     p.mark(&mut seen, 33)?;
-                    prim_value(p, &mut r.start, code)?;
+                    prim_value(p, &mut r.start, codes::ResourceType::read)?;
                 }
                 "_start" => {
                     p.mark(&mut seen, 34)?;
@@ -331,7 +344,13 @@ impl GraphDefinition {
             write_prim(w, "version", "_version", v, w_str);
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -371,7 +390,13 @@ impl GraphDefinition {
         if let Some(v) = &self.purpose {
             write_prim(w, "purpose", "_purpose", v, w_str);
         }
-        write_prim(w, "start", "_start", &self.start, w_str);
+        write_prim(
+            w,
+            "start",
+            "_start",
+            &self.start,
+            codes::ResourceType::write,
+        );
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
         }
@@ -580,7 +605,6 @@ impl GraphDefinition {
 ///
 /// Links this graph makes rules about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GraphDefinitionLink {
     /// Unique id for inter-element referencing (`GraphDefinition.link.id`, 0..1)
     ///
@@ -806,7 +830,6 @@ impl GraphDefinitionLink {
 ///
 /// Potential target for the link.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GraphDefinitionLinkTarget {
     /// Unique id for inter-element referencing (`GraphDefinition.link.target.id`, 0..1)
     ///
@@ -823,7 +846,7 @@ pub struct GraphDefinitionLinkTarget {
     /// Modifier extensions SHALL NOT change the meaning of any elements on Resource or DomainResource (including cannot change the meaning of modifierExtension itself).
     pub modifier_extension: Vec<Extension>,
     /// Type of resource this link refers to (`GraphDefinition.link.target.type`, 1..1)
-    pub type_: Code,
+    pub type_: Primitive<codes::ResourceType>,
     /// Criteria for reverse lookup (`GraphDefinition.link.target.params`, 0..1)
     ///
     /// A set of parameters to look up.
@@ -837,6 +860,14 @@ pub struct GraphDefinitionLinkTarget {
 }
 
 impl GraphDefinitionLinkTarget {
+    /// A `GraphDefinitionLinkTarget` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::ResourceType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -857,7 +888,7 @@ impl GraphDefinitionLinkTarget {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ResourceType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -922,7 +953,7 @@ impl GraphDefinitionLinkTarget {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::ResourceType::write);
         if let Some(v) = &self.params {
             write_prim(w, "params", "_params", v, w_str);
         }
@@ -1016,7 +1047,6 @@ impl GraphDefinitionLinkTarget {
 ///
 /// Compartment Consistency Rules.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GraphDefinitionLinkTargetCompartment {
     /// Unique id for inter-element referencing (`GraphDefinition.link.target.compartment.id`, 0..1)
     ///
@@ -1035,15 +1065,15 @@ pub struct GraphDefinitionLinkTargetCompartment {
     /// condition \| requirement (`GraphDefinition.link.target.compartment.use`, 1..1)
     ///
     /// Defines how the compartment rule is used - whether it it is used to test whether resources are subject to the rule, or whether it is a rule that must be followed.
-    pub use_: Code,
+    pub use_: Primitive<codes::GraphCompartmentUse>,
     /// Patient \| Encounter \| RelatedPerson \| Practitioner \| Device (`GraphDefinition.link.target.compartment.code`, 1..1)
     ///
     /// Identifies the compartment.
-    pub code: Code,
+    pub code: Primitive<codes::CompartmentType>,
     /// identical \| matching \| different \| custom (`GraphDefinition.link.target.compartment.rule`, 1..1)
     ///
     /// identical \| matching \| different \| no-rule \| custom.
-    pub rule: Code,
+    pub rule: Primitive<codes::GraphCompartmentRule>,
     /// Custom rule, as a FHIRPath expression (`GraphDefinition.link.target.compartment.expression`, 0..1)
     pub expression: Option<FhirString>,
     /// Documentation for FHIRPath expression (`GraphDefinition.link.target.compartment.description`, 0..1)
@@ -1051,6 +1081,20 @@ pub struct GraphDefinitionLinkTargetCompartment {
 }
 
 impl GraphDefinitionLinkTargetCompartment {
+    /// A `GraphDefinitionLinkTargetCompartment` with its required elements (`use`, `code`, `rule`); everything else is empty.
+    pub fn new(
+        use_: impl Into<Primitive<codes::GraphCompartmentUse>>,
+        code: impl Into<Primitive<codes::CompartmentType>>,
+        rule: impl Into<Primitive<codes::GraphCompartmentRule>>,
+    ) -> Self {
+        Self {
+            use_: use_.into(),
+            code: code.into(),
+            rule: rule.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1071,7 +1115,7 @@ impl GraphDefinitionLinkTargetCompartment {
                 }
                 "use" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::GraphCompartmentUse::read)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 4)?;
@@ -1079,7 +1123,7 @@ impl GraphDefinitionLinkTargetCompartment {
                 }
                 "code" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::CompartmentType::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 6)?;
@@ -1087,7 +1131,7 @@ impl GraphDefinitionLinkTargetCompartment {
                 }
                 "rule" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.rule, code)?;
+                    prim_value(p, &mut r.rule, codes::GraphCompartmentRule::read)?;
                 }
                 "_rule" => {
                     p.mark(&mut seen, 8)?;
@@ -1146,9 +1190,27 @@ impl GraphDefinitionLinkTargetCompartment {
             }
             w.end_array();
         }
-        write_prim(w, "use", "_use", &self.use_, w_str);
-        write_prim(w, "code", "_code", &self.code, w_str);
-        write_prim(w, "rule", "_rule", &self.rule, w_str);
+        write_prim(
+            w,
+            "use",
+            "_use",
+            &self.use_,
+            codes::GraphCompartmentUse::write,
+        );
+        write_prim(
+            w,
+            "code",
+            "_code",
+            &self.code,
+            codes::CompartmentType::write,
+        );
+        write_prim(
+            w,
+            "rule",
+            "_rule",
+            &self.rule,
+            codes::GraphCompartmentRule::write,
+        );
         if let Some(v) = &self.expression {
             write_prim(w, "expression", "_expression", v, w_str);
         }

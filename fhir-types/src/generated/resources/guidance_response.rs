@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A guidance response is the formal response to a guidance request, including any output parameters returned by the evaluation, as well as the description of any proposed actions to be taken.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GuidanceResponse {
     /// Logical id of this artifact (`GuidanceResponse.id`, 0..1)
     ///
@@ -60,7 +59,7 @@ pub struct GuidanceResponse {
     /// success \| data-requested \| data-required \| in-progress \| failure \| entered-in-error (`GuidanceResponse.status`, 1..1)
     ///
     /// The status of the response. If the evaluation is completed successfully, the status will indicate success. However, in order to complete the evaluation, the engine may require more information. In this case, the status will be data-required, and the response will contain a description of the additional required information. If the evaluation completed successfully, but the engine determines that a potentially more accurate response could be provided if more data was available, the status will be data-requested, and the response will contain a description of the additional requested information.
-    pub status: Code,
+    pub status: Primitive<codes::GuidanceResponseStatus>,
     /// Patient the request was performed for (`GuidanceResponse.subject`, 0..1)
     ///
     /// The patient for which the request was processed.
@@ -109,7 +108,6 @@ pub struct GuidanceResponse {
 
 /// The choice of types of 'GuidanceResponse.module\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum GuidanceResponseModule {
     /// `moduleUri`: a `uri`.
     Uri(Uri),
@@ -127,6 +125,18 @@ impl Default for GuidanceResponseModule {
 }
 
 impl GuidanceResponse {
+    /// A `GuidanceResponse` with its required elements (`module`, `status`); everything else is empty.
+    pub fn new(
+        module: GuidanceResponseModule,
+        status: impl Into<Primitive<codes::GuidanceResponseStatus>>,
+    ) -> Self {
+        Self {
+            module,
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -253,7 +263,7 @@ impl GuidanceResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::GuidanceResponseStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -391,7 +401,13 @@ impl GuidanceResponse {
                 }
             }
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::GuidanceResponseStatus::write,
+        );
         if let Some(v) = &self.subject {
             w.key("subject");
             v.write(w);

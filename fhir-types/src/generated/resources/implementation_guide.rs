@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A set of rules of how a particular interoperability or standards problem is solved - typically through the use of FHIR resources. This resource is used to gather all the parts of an implementation guide into a logical whole and to publish a computable definition of all the parts.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuide {
     /// Logical id of this artifact (`ImplementationGuide.id`, 0..1)
     ///
@@ -64,7 +63,7 @@ pub struct ImplementationGuide {
     /// draft \| active \| retired \| unknown (`ImplementationGuide.status`, 1..1)
     ///
     /// The status of this implementation guide. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`ImplementationGuide.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this implementation guide is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -104,11 +103,11 @@ pub struct ImplementationGuide {
     /// SPDX license code for this IG (or not-open-source) (`ImplementationGuide.license`, 0..1)
     ///
     /// The license that applies to this Implementation Guide, using an SPDX license code, or 'not-open-source'.
-    pub license: Option<Code>,
+    pub license: Option<Primitive<codes::SPDXLicense>>,
     /// FHIR Version(s) this Implementation Guide targets (`ImplementationGuide.fhirVersion`, 1..*)
     ///
     /// The version(s) of the FHIR specification that this ImplementationGuide targets - e.g. describes how to use. The value of this element is the formal version of the specification, without the revision number, e.g. \[publication\].\[major\].\[minor\], which is 4.0.1. for this version.
-    pub fhir_version: Vec<Code>,
+    pub fhir_version: Vec<Primitive<codes::FHIRVersion>>,
     /// Another Implementation guide this depends on (`ImplementationGuide.dependsOn`, 0..*)
     ///
     /// Another implementation guide that this implementation depends on. Typically, an implementation guide uses value sets, profiles etc.defined in other implementation guides.
@@ -128,6 +127,24 @@ pub struct ImplementationGuide {
 }
 
 impl ImplementationGuide {
+    /// A `ImplementationGuide` with its required elements (`url`, `name`, `status`, `packageId`, `fhirVersion`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        package_id: impl Into<Id>,
+        fhir_version: Vec<Primitive<codes::FHIRVersion>>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            package_id: package_id.into(),
+            fhir_version,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -216,7 +233,7 @@ impl ImplementationGuide {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -284,7 +301,7 @@ impl ImplementationGuide {
                 }
                 "license" => {
                     p.mark(&mut seen, 37)?;
-                    opt_prim_value(p, &mut r.license, code)?;
+                    opt_prim_value(p, &mut r.license, codes::SPDXLicense::read)?;
                 }
                 "_license" => {
                     p.mark(&mut seen, 38)?;
@@ -293,7 +310,7 @@ impl ImplementationGuide {
                 "fhirVersion" => {
                     p.mark(&mut seen, 39)?;
                     let other = p.marked(&seen, 40);
-                    values(p, &mut r.fhir_version, code, other)?;
+                    values(p, &mut r.fhir_version, codes::FHIRVersion::read, other)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 40)?;
@@ -391,7 +408,13 @@ impl ImplementationGuide {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -433,9 +456,15 @@ impl ImplementationGuide {
         }
         write_prim(w, "packageId", "_packageId", &self.package_id, w_str);
         if let Some(v) = &self.license {
-            write_prim(w, "license", "_license", v, w_str);
+            write_prim(w, "license", "_license", v, codes::SPDXLicense::write);
         }
-        write_prims(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
+        write_prims(
+            w,
+            "fhirVersion",
+            "_fhirVersion",
+            &self.fhir_version,
+            codes::FHIRVersion::write,
+        );
         if !self.depends_on.is_empty() {
             w.key("dependsOn");
             w.begin_array();
@@ -698,7 +727,6 @@ impl ImplementationGuide {
 ///
 /// The information needed by an IG publisher tool to publish the whole implementation guide.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinition {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.id`, 0..1)
     ///
@@ -733,6 +761,14 @@ pub struct ImplementationGuideDefinition {
 }
 
 impl ImplementationGuideDefinition {
+    /// A `ImplementationGuideDefinition` with its required elements (`resource`); everything else is empty.
+    pub fn new(resource: Vec<ImplementationGuideDefinitionResource>) -> Self {
+        Self {
+            resource,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -924,7 +960,6 @@ impl ImplementationGuideDefinition {
 ///
 /// A logical group of resources. Logical groups can be used when building pages.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionGrouping {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.grouping.id`, 0..1)
     ///
@@ -949,6 +984,14 @@ pub struct ImplementationGuideDefinitionGrouping {
 }
 
 impl ImplementationGuideDefinitionGrouping {
+    /// A `ImplementationGuideDefinitionGrouping` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1065,7 +1108,6 @@ impl ImplementationGuideDefinitionGrouping {
 ///
 /// A page / section in the implementation guide. The root page is the implementation guide home page.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionPage {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.page.id`, 0..1)
     ///
@@ -1092,7 +1134,7 @@ pub struct ImplementationGuideDefinitionPage {
     /// html \| markdown \| xml \| generated (`ImplementationGuide.definition.page.generation`, 1..1)
     ///
     /// A code that indicates how the page is generated.
-    pub generation: Code,
+    pub generation: Primitive<codes::GuidePageGeneration>,
     /// Nested Pages / Sections (`ImplementationGuide.definition.page.page`, 0..*)
     ///
     /// Nested Pages/Sections under this page.
@@ -1101,7 +1143,6 @@ pub struct ImplementationGuideDefinitionPage {
 
 /// The choice of types of 'ImplementationGuide.definition.page.name\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImplementationGuideDefinitionPageName {
     /// `nameUrl`: a `url`.
     Url(Url),
@@ -1117,6 +1158,20 @@ impl Default for ImplementationGuideDefinitionPageName {
 }
 
 impl ImplementationGuideDefinitionPage {
+    /// A `ImplementationGuideDefinitionPage` with its required elements (`name`, `title`, `generation`); everything else is empty.
+    pub fn new(
+        name: ImplementationGuideDefinitionPageName,
+        title: impl Into<FhirString>,
+        generation: impl Into<Primitive<codes::GuidePageGeneration>>,
+    ) -> Self {
+        Self {
+            name,
+            title: title.into(),
+            generation: generation.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1183,7 +1238,7 @@ impl ImplementationGuideDefinitionPage {
                 }
                 "generation" => {
                     p.mark(&mut seen, 8)?;
-                    prim_value(p, &mut r.generation, code)?;
+                    prim_value(p, &mut r.generation, codes::GuidePageGeneration::read)?;
                 }
                 "_generation" => {
                     p.mark(&mut seen, 9)?;
@@ -1243,7 +1298,13 @@ impl ImplementationGuideDefinitionPage {
             }
         }
         write_prim(w, "title", "_title", &self.title, w_str);
-        write_prim(w, "generation", "_generation", &self.generation, w_str);
+        write_prim(
+            w,
+            "generation",
+            "_generation",
+            &self.generation,
+            codes::GuidePageGeneration::write,
+        );
         if !self.page.is_empty() {
             w.key("page");
             w.begin_array();
@@ -1323,7 +1384,6 @@ impl ImplementationGuideDefinitionPage {
 ///
 /// Defines how IG is built by tools.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionParameter {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.parameter.id`, 0..1)
     ///
@@ -1340,12 +1400,24 @@ pub struct ImplementationGuideDefinitionParameter {
     /// Modifier extensions SHALL NOT change the meaning of any elements on Resource or DomainResource (including cannot change the meaning of modifierExtension itself).
     pub modifier_extension: Vec<Extension>,
     /// apply \| path-resource \| path-pages \| path-tx-cache \| expansion-parameter \| rule-broken-links \| generate-xml \| generate-json \| generate-turtle \| html-template (`ImplementationGuide.definition.parameter.code`, 1..1)
-    pub code: Code,
+    pub code: Primitive<codes::GuideParameterCode>,
     /// Value for named type (`ImplementationGuide.definition.parameter.value`, 1..1)
     pub value: FhirString,
 }
 
 impl ImplementationGuideDefinitionParameter {
+    /// A `ImplementationGuideDefinitionParameter` with its required elements (`code`, `value`); everything else is empty.
+    pub fn new(
+        code: impl Into<Primitive<codes::GuideParameterCode>>,
+        value: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            code: code.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1366,7 +1438,7 @@ impl ImplementationGuideDefinitionParameter {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::GuideParameterCode::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1414,7 +1486,13 @@ impl ImplementationGuideDefinitionParameter {
             }
             w.end_array();
         }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(
+            w,
+            "code",
+            "_code",
+            &self.code,
+            codes::GuideParameterCode::write,
+        );
         write_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
@@ -1464,7 +1542,6 @@ impl ImplementationGuideDefinitionParameter {
 ///
 /// A resource that is part of the implementation guide. Conformance resources (value set, structure definition, capability statements etc.) are obvious candidates for inclusion, but any kind of resource can be included as an example resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionResource {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.resource.id`, 0..1)
     ///
@@ -1487,7 +1564,7 @@ pub struct ImplementationGuideDefinitionResource {
     /// Versions this applies to (if different to IG) (`ImplementationGuide.definition.resource.fhirVersion`, 0..*)
     ///
     /// Indicates the FHIR Version(s) this artifact is intended to apply to. If no versions are specified, the resource is assumed to apply to all the versions stated in ImplementationGuide.fhirVersion.
-    pub fhir_version: Vec<Code>,
+    pub fhir_version: Vec<Primitive<codes::FHIRVersion>>,
     /// Human Name for the resource (`ImplementationGuide.definition.resource.name`, 0..1)
     ///
     /// A human assigned name for the resource. All resources SHOULD have a name, but the name may be extracted from the resource (e.g. ValueSet.name).
@@ -1508,7 +1585,6 @@ pub struct ImplementationGuideDefinitionResource {
 
 /// The choice of types of 'ImplementationGuide.definition.resource.example\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImplementationGuideDefinitionResourceExample {
     /// `exampleBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -1524,6 +1600,14 @@ impl Default for ImplementationGuideDefinitionResourceExample {
 }
 
 impl ImplementationGuideDefinitionResource {
+    /// A `ImplementationGuideDefinitionResource` with its required elements (`reference`); everything else is empty.
+    pub fn new(reference: Reference) -> Self {
+        Self {
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1550,7 +1634,7 @@ impl ImplementationGuideDefinitionResource {
                 "fhirVersion" => {
                     p.mark(&mut seen, 4)?;
                     let other = p.marked(&seen, 5);
-                    values(p, &mut r.fhir_version, code, other)?;
+                    values(p, &mut r.fhir_version, codes::FHIRVersion::read, other)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 5)?;
@@ -1672,7 +1756,13 @@ impl ImplementationGuideDefinitionResource {
             w.key("reference");
             v.write(w);
         }
-        write_prims(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
+        write_prims(
+            w,
+            "fhirVersion",
+            "_fhirVersion",
+            &self.fhir_version,
+            codes::FHIRVersion::write,
+        );
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
@@ -1779,7 +1869,6 @@ impl ImplementationGuideDefinitionResource {
 ///
 /// A template for building resources.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionTemplate {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.template.id`, 0..1)
     ///
@@ -1804,6 +1893,15 @@ pub struct ImplementationGuideDefinitionTemplate {
 }
 
 impl ImplementationGuideDefinitionTemplate {
+    /// A `ImplementationGuideDefinitionTemplate` with its required elements (`code`, `source`); everything else is empty.
+    pub fn new(code: impl Into<Code>, source: impl Into<FhirString>) -> Self {
+        Self {
+            code: code.into(),
+            source: source.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1941,7 +2039,6 @@ impl ImplementationGuideDefinitionTemplate {
 ///
 /// Another implementation guide that this implementation depends on. Typically, an implementation guide uses value sets, profiles etc.defined in other implementation guides.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDependsOn {
     /// Unique id for inter-element referencing (`ImplementationGuide.dependsOn.id`, 0..1)
     ///
@@ -1972,6 +2069,14 @@ pub struct ImplementationGuideDependsOn {
 }
 
 impl ImplementationGuideDependsOn {
+    /// A `ImplementationGuideDependsOn` with its required elements (`uri`); everything else is empty.
+    pub fn new(uri: impl Into<Canonical>) -> Self {
+        Self {
+            uri: uri.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2107,7 +2212,6 @@ impl ImplementationGuideDependsOn {
 ///
 /// A set of profiles that all resources covered by this implementation guide must conform to.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideGlobal {
     /// Unique id for inter-element referencing (`ImplementationGuide.global.id`, 0..1)
     ///
@@ -2126,7 +2230,7 @@ pub struct ImplementationGuideGlobal {
     /// Type this profile applies to (`ImplementationGuide.global.type`, 1..1)
     ///
     /// The type of resource that all instances must conform to.
-    pub type_: Code,
+    pub type_: Primitive<codes::ResourceType>,
     /// Profile that all resources must conform to (`ImplementationGuide.global.profile`, 1..1)
     ///
     /// A reference to the profile that all instances must conform to.
@@ -2134,6 +2238,18 @@ pub struct ImplementationGuideGlobal {
 }
 
 impl ImplementationGuideGlobal {
+    /// A `ImplementationGuideGlobal` with its required elements (`type`, `profile`); everything else is empty.
+    pub fn new(
+        type_: impl Into<Primitive<codes::ResourceType>>,
+        profile: impl Into<Canonical>,
+    ) -> Self {
+        Self {
+            type_: type_.into(),
+            profile: profile.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2154,7 +2270,7 @@ impl ImplementationGuideGlobal {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ResourceType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -2202,7 +2318,7 @@ impl ImplementationGuideGlobal {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::ResourceType::write);
         write_prim(w, "profile", "_profile", &self.profile, w_str);
         w.end_object();
     }
@@ -2252,7 +2368,6 @@ impl ImplementationGuideGlobal {
 ///
 /// Information about an assembled implementation guide, created by the publication tooling.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideManifest {
     /// Unique id for inter-element referencing (`ImplementationGuide.manifest.id`, 0..1)
     ///
@@ -2291,6 +2406,14 @@ pub struct ImplementationGuideManifest {
 }
 
 impl ImplementationGuideManifest {
+    /// A `ImplementationGuideManifest` with its required elements (`resource`); everything else is empty.
+    pub fn new(resource: Vec<ImplementationGuideManifestResource>) -> Self {
+        Self {
+            resource,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2473,7 +2596,6 @@ impl ImplementationGuideManifest {
 ///
 /// Information about a page within the IG.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideManifestPage {
     /// Unique id for inter-element referencing (`ImplementationGuide.manifest.page.id`, 0..1)
     ///
@@ -2504,6 +2626,14 @@ pub struct ImplementationGuideManifestPage {
 }
 
 impl ImplementationGuideManifestPage {
+    /// A `ImplementationGuideManifestPage` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2640,7 +2770,6 @@ impl ImplementationGuideManifestPage {
 ///
 /// A resource that is part of the implementation guide. Conformance resources (value set, structure definition, capability statements etc.) are obvious candidates for inclusion, but any kind of resource can be included as an example resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideManifestResource {
     /// Unique id for inter-element referencing (`ImplementationGuide.manifest.resource.id`, 0..1)
     ///
@@ -2672,7 +2801,6 @@ pub struct ImplementationGuideManifestResource {
 
 /// The choice of types of 'ImplementationGuide.manifest.resource.example\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImplementationGuideManifestResourceExample {
     /// `exampleBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -2688,6 +2816,14 @@ impl Default for ImplementationGuideManifestResourceExample {
 }
 
 impl ImplementationGuideManifestResource {
+    /// A `ImplementationGuideManifestResource` with its required elements (`reference`); everything else is empty.
+    pub fn new(reference: Reference) -> Self {
+        Self {
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Invoice containing collected ChargeItems from an Account with calculated individual and total price for Billing purpose.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Invoice {
     /// Logical id of this artifact (`Invoice.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct Invoice {
     /// draft \| issued \| balanced \| cancelled \| entered-in-error (`Invoice.status`, 1..1)
     ///
     /// The current state of the Invoice.
-    pub status: Code,
+    pub status: Primitive<codes::InvoiceStatus>,
     /// Reason for cancellation of this Invoice (`Invoice.cancelledReason`, 0..1)
     ///
     /// In case of Invoice cancellation a reason must be given (entered in error, superseded by corrected invoice etc.).
@@ -112,6 +111,14 @@ pub struct Invoice {
 }
 
 impl Invoice {
+    /// A `Invoice` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::InvoiceStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -172,7 +179,7 @@ impl Invoice {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::InvoiceStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -312,7 +319,13 @@ impl Invoice {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::InvoiceStatus::write,
+        );
         if let Some(v) = &self.cancelled_reason {
             write_prim(w, "cancelledReason", "_cancelledReason", v, w_str);
         }
@@ -589,7 +602,6 @@ impl Invoice {
 ///
 /// Each line item represents one charge for goods and services rendered. Details such as date, code and amount are found in the referenced ChargeItem resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InvoiceLineItem {
     /// Unique id for inter-element referencing (`Invoice.lineItem.id`, 0..1)
     ///
@@ -621,7 +633,6 @@ pub struct InvoiceLineItem {
 
 /// The choice of types of 'Invoice.lineItem.chargeItem\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum InvoiceLineItemChargeItem {
     /// `chargeItemReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -637,6 +648,14 @@ impl Default for InvoiceLineItemChargeItem {
 }
 
 impl InvoiceLineItem {
+    /// A `InvoiceLineItem` with its required elements (`chargeItem`); everything else is empty.
+    pub fn new(charge_item: InvoiceLineItemChargeItem) -> Self {
+        Self {
+            charge_item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -808,7 +827,6 @@ impl InvoiceLineItem {
 ///
 /// The price for a ChargeItem may be calculated as a base price with surcharges/deductions that apply in certain conditions. A ChargeItemDefinition resource that defines the prices, factors and conditions that apply to a billing code is currently under development. The priceComponent element can be used to offer transparency to the recipient of the Invoice as to how the prices have been calculated.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InvoiceLineItemPriceComponent {
     /// Unique id for inter-element referencing (`Invoice.lineItem.priceComponent.id`, 0..1)
     ///
@@ -827,7 +845,7 @@ pub struct InvoiceLineItemPriceComponent {
     /// base \| surcharge \| deduction \| discount \| tax \| informational (`Invoice.lineItem.priceComponent.type`, 1..1)
     ///
     /// This code identifies the type of the component.
-    pub type_: Code,
+    pub type_: Primitive<codes::InvoicePriceComponentType>,
     /// Code identifying the specific component (`Invoice.lineItem.priceComponent.code`, 0..1)
     ///
     /// A code that identifies the component. Codes may be used to differentiate between kinds of taxes, surcharges, discounts etc.
@@ -843,6 +861,14 @@ pub struct InvoiceLineItemPriceComponent {
 }
 
 impl InvoiceLineItemPriceComponent {
+    /// A `InvoiceLineItemPriceComponent` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::InvoicePriceComponentType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -863,7 +889,7 @@ impl InvoiceLineItemPriceComponent {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -916,7 +942,13 @@ impl InvoiceLineItemPriceComponent {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::InvoicePriceComponentType::write,
+        );
         if let Some(v) = &self.code {
             w.key("code");
             v.write(w);
@@ -991,7 +1023,6 @@ impl InvoiceLineItemPriceComponent {
 ///
 /// Indicates who or what performed or participated in the charged service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InvoiceParticipant {
     /// Unique id for inter-element referencing (`Invoice.participant.id`, 0..1)
     ///
@@ -1018,6 +1049,14 @@ pub struct InvoiceParticipant {
 }
 
 impl InvoiceParticipant {
+    /// A `InvoiceParticipant` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Reference) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

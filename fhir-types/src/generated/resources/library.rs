@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The Library resource is a general-purpose container for knowledge asset definitions. It can be used to describe and expose existing knowledge assets such as logic libraries and information model descriptions, as well as to describe a collection of knowledge assets.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Library {
     /// Logical id of this artifact (`Library.id`, 0..1)
     ///
@@ -72,7 +71,7 @@ pub struct Library {
     /// draft \| active \| retired \| unknown (`Library.status`, 1..1)
     ///
     /// The status of this library. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`Library.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this library is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -173,7 +172,6 @@ pub struct Library {
 
 /// The choice of types of 'Library.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum LibrarySubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -189,6 +187,18 @@ impl Default for LibrarySubject {
 }
 
 impl Library {
+    /// A `Library` with its required elements (`status`, `type`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        type_: CodeableConcept,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -290,7 +300,7 @@ impl Library {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -524,7 +534,13 @@ impl Library {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }

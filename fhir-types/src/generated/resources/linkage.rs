@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Identifies two or more records (resource instances) that refer to the same real-world "occurrence".
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Linkage {
     /// Logical id of this artifact (`Linkage.id`, 0..1)
     ///
@@ -60,6 +59,14 @@ pub struct Linkage {
 }
 
 impl Linkage {
+    /// A `Linkage` with its required elements (`item`); everything else is empty.
+    pub fn new(item: Vec<LinkageItem>) -> Self {
+        Self {
+            item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -298,7 +305,6 @@ impl Linkage {
 ///
 /// Identifies which record considered as the reference to the same real-world occurrence as well as how the items should be evaluated within the collection of linked items.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct LinkageItem {
     /// Unique id for inter-element referencing (`Linkage.item.id`, 0..1)
     ///
@@ -317,7 +323,7 @@ pub struct LinkageItem {
     /// source \| alternate \| historical (`Linkage.item.type`, 1..1)
     ///
     /// Distinguishes which item is "source of truth" (if any) and which items are no longer considered to be current representations.
-    pub type_: Code,
+    pub type_: Primitive<codes::LinkageType>,
     /// Resource being linked (`Linkage.item.resource`, 1..1)
     ///
     /// The resource instance being linked as part of the group.
@@ -325,6 +331,15 @@ pub struct LinkageItem {
 }
 
 impl LinkageItem {
+    /// A `LinkageItem` with its required elements (`type`, `resource`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::LinkageType>>, resource: Reference) -> Self {
+        Self {
+            type_: type_.into(),
+            resource,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -345,7 +360,7 @@ impl LinkageItem {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::LinkageType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -389,7 +404,7 @@ impl LinkageItem {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::LinkageType::write);
         {
             let v = &self.resource;
             w.key("resource");

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A list is a curated collection of resources.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct List {
     /// Logical id of this artifact (`List.id`, 0..1)
     ///
@@ -52,11 +51,11 @@ pub struct List {
     /// current \| retired \| entered-in-error (`List.status`, 1..1)
     ///
     /// Indicates the current state of this list.
-    pub status: Code,
+    pub status: Primitive<codes::ListStatus>,
     /// working \| snapshot \| changes (`List.mode`, 1..1)
     ///
     /// How this list was prepared - whether it is a working list that is suitable for being maintained on an ongoing basis, or if it represents a snapshot of a list of items from another source, or whether it is a prepared list where items may be marked as added, modified or deleted.
-    pub mode: Code,
+    pub mode: Primitive<codes::ListMode>,
     /// Descriptive name for the list (`List.title`, 0..1)
     ///
     /// A label for the list assigned by the author.
@@ -100,6 +99,18 @@ pub struct List {
 }
 
 impl List {
+    /// A `List` with its required elements (`status`, `mode`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::ListStatus>>,
+        mode: impl Into<Primitive<codes::ListMode>>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -160,7 +171,7 @@ impl List {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ListStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -168,7 +179,7 @@ impl List {
                 }
                 "mode" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::ListMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 16)?;
@@ -287,8 +298,14 @@ impl List {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::ListStatus::write,
+        );
+        write_prim(w, "mode", "_mode", &self.mode, codes::ListMode::write);
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
@@ -518,7 +535,6 @@ impl List {
 ///
 /// Entries in this list.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ListEntry {
     /// Unique id for inter-element referencing (`List.entry.id`, 0..1)
     ///
@@ -553,6 +569,14 @@ pub struct ListEntry {
 }
 
 impl ListEntry {
+    /// A `ListEntry` with its required elements (`item`); everything else is empty.
+    pub fn new(item: Reference) -> Self {
+        Self {
+            item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

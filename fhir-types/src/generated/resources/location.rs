@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Details and position information for a physical place where services are provided and resources and participants may be stored, found, contained, or accommodated.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Location {
     /// Logical id of this artifact (`Location.id`, 0..1)
     ///
@@ -50,7 +49,7 @@ pub struct Location {
     /// active \| suspended \| inactive (`Location.status`, 0..1)
     ///
     /// The status property covers the general availability of the resource, not the current value which may be covered by the operationStatus, or by a schedule/slots if they are configured for the location.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::LocationStatus>>,
     /// The operational status of the location (typically only for a bed/room) (`Location.operationalStatus`, 0..1)
     ///
     /// The operational status covers operation values most relevant to beds (but can also apply to rooms/units/chairs/etc. such as an isolation unit/dialysis chair). This typically covers concepts such as contamination, housekeeping, and other activities like maintenance.
@@ -68,7 +67,7 @@ pub struct Location {
     /// instance \| kind (`Location.mode`, 0..1)
     ///
     /// Indicates whether a resource instance represents a specific location or a class of locations.
-    pub mode: Option<Code>,
+    pub mode: Option<Primitive<codes::LocationMode>>,
     /// Type of function performed (`Location.type`, 0..*)
     ///
     /// Indicates the type of function performed at the location.
@@ -166,7 +165,7 @@ impl Location {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::LocationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -204,7 +203,7 @@ impl Location {
                 }
                 "mode" => {
                     p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.mode, code)?;
+                    opt_prim_value(p, &mut r.mode, codes::LocationMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 23)?;
@@ -315,7 +314,7 @@ impl Location {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(w, "status", "_status", v, codes::LocationStatus::write);
         }
         if let Some(v) = &self.operational_status {
             w.key("operationalStatus");
@@ -329,7 +328,7 @@ impl Location {
             write_prim(w, "description", "_description", v, w_str);
         }
         if let Some(v) = &self.mode {
-            write_prim(w, "mode", "_mode", v, w_str);
+            write_prim(w, "mode", "_mode", v, codes::LocationMode::write);
         }
         if !self.type_.is_empty() {
             w.key("type");
@@ -605,7 +604,6 @@ impl Location {
 ///
 /// What days/times during a week is this location usually open.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct LocationHoursOfOperation {
     /// Unique id for inter-element referencing (`Location.hoursOfOperation.id`, 0..1)
     ///
@@ -624,7 +622,7 @@ pub struct LocationHoursOfOperation {
     /// mon \| tue \| wed \| thu \| fri \| sat \| sun (`Location.hoursOfOperation.daysOfWeek`, 0..*)
     ///
     /// Indicates which days of the week are available between the start and end Times.
-    pub days_of_week: Vec<Code>,
+    pub days_of_week: Vec<Primitive<codes::DaysOfWeek>>,
     /// The Location is open all day (`Location.hoursOfOperation.allDay`, 0..1)
     pub all_day: Option<Boolean>,
     /// Time that the Location opens (`Location.hoursOfOperation.openingTime`, 0..1)
@@ -655,7 +653,7 @@ impl LocationHoursOfOperation {
                 "daysOfWeek" => {
                     p.mark(&mut seen, 3)?;
                     let other = p.marked(&seen, 4);
-                    values(p, &mut r.days_of_week, code, other)?;
+                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read, other)?;
                 }
                 "_daysOfWeek" => {
                     p.mark(&mut seen, 4)?;
@@ -715,7 +713,13 @@ impl LocationHoursOfOperation {
             }
             w.end_array();
         }
-        write_prims(w, "daysOfWeek", "_daysOfWeek", &self.days_of_week, w_str);
+        write_prims(
+            w,
+            "daysOfWeek",
+            "_daysOfWeek",
+            &self.days_of_week,
+            codes::DaysOfWeek::write,
+        );
         if let Some(v) = &self.all_day {
             write_prim(w, "allDay", "_allDay", v, w_boolean);
         }
@@ -787,7 +791,6 @@ impl LocationHoursOfOperation {
 ///
 /// The absolute geographic location of the Location, expressed using the WGS84 datum (This is the same co-ordinate system used in KML).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct LocationPosition {
     /// Unique id for inter-element referencing (`Location.position.id`, 0..1)
     ///
@@ -818,6 +821,15 @@ pub struct LocationPosition {
 }
 
 impl LocationPosition {
+    /// A `LocationPosition` with its required elements (`longitude`, `latitude`); everything else is empty.
+    pub fn new(longitude: impl Into<Decimal>, latitude: impl Into<Decimal>) -> Self {
+        Self {
+            longitude: longitude.into(),
+            latitude: latitude.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

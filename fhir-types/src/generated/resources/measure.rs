@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The Measure resource provides the definition of a quality measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Measure {
     /// Logical id of this artifact (`Measure.id`, 0..1)
     ///
@@ -72,7 +71,7 @@ pub struct Measure {
     /// draft \| active \| retired \| unknown (`Measure.status`, 1..1)
     ///
     /// The status of this measure. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`Measure.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this measure is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -213,7 +212,6 @@ pub struct Measure {
 
 /// The choice of types of 'Measure.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MeasureSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -229,6 +227,14 @@ impl Default for MeasureSubject {
 }
 
 impl Measure {
+    /// A `Measure` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -330,7 +336,7 @@ impl Measure {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -639,7 +645,13 @@ impl Measure {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -1226,7 +1238,6 @@ impl Measure {
 ///
 /// A group of population criteria for the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureGroup {
     /// Unique id for inter-element referencing (`Measure.group.id`, 0..1)
     ///
@@ -1412,7 +1423,6 @@ impl MeasureGroup {
 ///
 /// A population criteria for the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureGroupPopulation {
     /// Unique id for inter-element referencing (`Measure.group.population.id`, 0..1)
     ///
@@ -1441,6 +1451,14 @@ pub struct MeasureGroupPopulation {
 }
 
 impl MeasureGroupPopulation {
+    /// A `MeasureGroupPopulation` with its required elements (`criteria`); everything else is empty.
+    pub fn new(criteria: Expression) -> Self {
+        Self {
+            criteria,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1573,7 +1591,6 @@ impl MeasureGroupPopulation {
 ///
 /// The stratifier criteria for the measure report, specified as either the name of a valid CQL expression defined within a referenced library or a valid FHIR Resource Path.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureGroupStratifier {
     /// Unique id for inter-element referencing (`Measure.group.stratifier.id`, 0..1)
     ///
@@ -1755,7 +1772,6 @@ impl MeasureGroupStratifier {
 ///
 /// A component of the stratifier criteria for the measure report, specified as either the name of a valid CQL expression defined within a referenced library or a valid FHIR Resource Path.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureGroupStratifierComponent {
     /// Unique id for inter-element referencing (`Measure.group.stratifier.component.id`, 0..1)
     ///
@@ -1786,6 +1802,14 @@ pub struct MeasureGroupStratifierComponent {
 }
 
 impl MeasureGroupStratifierComponent {
+    /// A `MeasureGroupStratifierComponent` with its required elements (`criteria`); everything else is empty.
+    pub fn new(criteria: Expression) -> Self {
+        Self {
+            criteria,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1918,7 +1942,6 @@ impl MeasureGroupStratifierComponent {
 ///
 /// The supplemental data criteria for the measure report, specified as either the name of a valid CQL expression within a referenced library, or a valid FHIR Resource Path.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureSupplementalData {
     /// Unique id for inter-element referencing (`Measure.supplementalData.id`, 0..1)
     ///
@@ -1951,6 +1974,14 @@ pub struct MeasureSupplementalData {
 }
 
 impl MeasureSupplementalData {
+    /// A `MeasureSupplementalData` with its required elements (`criteria`); everything else is empty.
+    pub fn new(criteria: Expression) -> Self {
+        Self {
+            criteria,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

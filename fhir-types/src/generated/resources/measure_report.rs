@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The MeasureReport resource contains the results of the calculation of a measure; and optionally a reference to the resources involved in that calculation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReport {
     /// Logical id of this artifact (`MeasureReport.id`, 0..1)
     ///
@@ -52,11 +51,11 @@ pub struct MeasureReport {
     /// complete \| pending \| error (`MeasureReport.status`, 1..1)
     ///
     /// The MeasureReport status. No data will be available until the MeasureReport status is complete.
-    pub status: Code,
+    pub status: Primitive<codes::MeasureReportStatus>,
     /// individual \| subject-list \| summary \| data-collection (`MeasureReport.type`, 1..1)
     ///
     /// The type of measure report. This may be an individual report, which provides the score for the measure for an individual member of the population; a subject-listing, which returns the list of members that meet the various criteria in the measure; a summary report, which returns a population count for each of the criteria in the measure; or a data-collection, which enables the MeasureReport to be used to exchange the data-of-interest for a quality measure.
-    pub type_: Code,
+    pub type_: Primitive<codes::MeasureReportType>,
     /// What measure was calculated (`MeasureReport.measure`, 1..1)
     ///
     /// A reference to the Measure that was calculated to produce this report.
@@ -92,6 +91,22 @@ pub struct MeasureReport {
 }
 
 impl MeasureReport {
+    /// A `MeasureReport` with its required elements (`status`, `type`, `measure`, `period`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::MeasureReportStatus>>,
+        type_: impl Into<Primitive<codes::MeasureReportType>>,
+        measure: impl Into<Canonical>,
+        period: Period,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_: type_.into(),
+            measure: measure.into(),
+            period,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -152,7 +167,7 @@ impl MeasureReport {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::MeasureReportStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -160,7 +175,7 @@ impl MeasureReport {
                 }
                 "type" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::MeasureReportType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 16)?;
@@ -277,8 +292,20 @@ impl MeasureReport {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::MeasureReportStatus::write,
+        );
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::MeasureReportType::write,
+        );
         write_prim(w, "measure", "_measure", &self.measure, w_str);
         if let Some(v) = &self.subject {
             w.key("subject");
@@ -485,7 +512,6 @@ impl MeasureReport {
 ///
 /// The results of the calculation, one for each population group in the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroup {
     /// Unique id for inter-element referencing (`MeasureReport.group.id`, 0..1)
     ///
@@ -668,7 +694,6 @@ impl MeasureReportGroup {
 ///
 /// The populations that make up the population group, one for each type of population appropriate for the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupPopulation {
     /// Unique id for inter-element referencing (`MeasureReport.group.population.id`, 0..1)
     ///
@@ -827,7 +852,6 @@ impl MeasureReportGroupPopulation {
 ///
 /// When a measure includes multiple stratifiers, there will be a stratifier group for each stratifier defined by the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupStratifier {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.id`, 0..1)
     ///
@@ -970,7 +994,6 @@ impl MeasureReportGroupStratifier {
 ///
 /// This element contains the results for a single stratum within the stratifier. For example, when stratifying on administrative gender, there will be four strata, one for each possible gender value.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupStratifierStratum {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.stratum.id`, 0..1)
     ///
@@ -1161,7 +1184,6 @@ impl MeasureReportGroupStratifierStratum {
 ///
 /// A stratifier component value.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupStratifierStratumComponent {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.stratum.component.id`, 0..1)
     ///
@@ -1188,6 +1210,15 @@ pub struct MeasureReportGroupStratifierStratumComponent {
 }
 
 impl MeasureReportGroupStratifierStratumComponent {
+    /// A `MeasureReportGroupStratifierStratumComponent` with its required elements (`code`, `value`); everything else is empty.
+    pub fn new(code: CodeableConcept, value: CodeableConcept) -> Self {
+        Self {
+            code,
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1306,7 +1337,6 @@ impl MeasureReportGroupStratifierStratumComponent {
 ///
 /// The populations that make up the stratum, one for each type of population appropriate to the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupStratifierStratumPopulation {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.stratum.population.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A photo, video, or audio recording acquired or used in healthcare. The actual content may be inline or provided by direct reference.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Media {
     /// Logical id of this artifact (`Media.id`, 0..1)
     ///
@@ -60,7 +59,7 @@ pub struct Media {
     /// preparation \| in-progress \| not-done \| on-hold \| stopped \| completed \| entered-in-error \| unknown (`Media.status`, 1..1)
     ///
     /// The current state of the {{title}}.
-    pub status: Code,
+    pub status: Primitive<codes::EventStatus>,
     /// Classification of media as image, video, or audio (`Media.type`, 0..1)
     ///
     /// A code that classifies whether the media is an image, video or audio recording or some other media category.
@@ -131,7 +130,6 @@ pub struct Media {
 
 /// The choice of types of 'Media.created\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MediaCreated {
     /// `createdDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -147,6 +145,15 @@ impl Default for MediaCreated {
 }
 
 impl Media {
+    /// A `Media` with its required elements (`status`, `content`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::EventStatus>>, content: Attachment) -> Self {
+        Self {
+            status: status.into(),
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -216,7 +223,7 @@ impl Media {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EventStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -422,7 +429,13 @@ impl Media {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::EventStatus::write,
+        );
         if let Some(v) = &self.type_ {
             w.key("type");
             v.write(w);

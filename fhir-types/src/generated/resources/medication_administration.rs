@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes the event of a patient consuming or otherwise being administered a medication.  This may be as simple as swallowing a tablet or it may be a long running infusion.  Related resources tie this event to the authorizing prescription, and the specific encounter between patient and health care practitioner.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationAdministration {
     /// Logical id of this artifact (`MedicationAdministration.id`, 0..1)
     ///
@@ -60,7 +59,7 @@ pub struct MedicationAdministration {
     /// in-progress \| not-done \| on-hold \| completed \| entered-in-error \| stopped \| unknown (`MedicationAdministration.status`, 1..1)
     ///
     /// Will generally be set to show that the administration has been completed.  For some long running administrations such as infusions, it is possible for an administration to be started but not completed or it may be paused while some other process is under way.
-    pub status: Code,
+    pub status: Primitive<codes::MedicationAdministrationStatusCodes>,
     /// Reason administration not performed (`MedicationAdministration.statusReason`, 0..*)
     ///
     /// A code indicating why the administration was not performed.
@@ -123,7 +122,6 @@ pub struct MedicationAdministration {
 
 /// The choice of types of 'MedicationAdministration.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationAdministrationMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -140,7 +138,6 @@ impl Default for MedicationAdministrationMedication {
 
 /// The choice of types of 'MedicationAdministration.effective\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationAdministrationEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -156,6 +153,22 @@ impl Default for MedicationAdministrationEffective {
 }
 
 impl MedicationAdministration {
+    /// A `MedicationAdministration` with its required elements (`status`, `medication`, `subject`, `effective`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::MedicationAdministrationStatusCodes>>,
+        medication: MedicationAdministrationMedication,
+        subject: Reference,
+        effective: MedicationAdministrationEffective,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            medication,
+            subject,
+            effective,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -232,7 +245,11 @@ impl MedicationAdministration {
                 }
                 "status" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::MedicationAdministrationStatusCodes::read,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 17)?;
@@ -434,7 +451,13 @@ impl MedicationAdministration {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::MedicationAdministrationStatusCodes::write,
+        );
         if !self.status_reason.is_empty() {
             w.key("statusReason");
             w.begin_array();
@@ -792,7 +815,6 @@ impl MedicationAdministration {
 ///
 /// Describes the medication dosage information details e.g. dose, rate, site, route, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationAdministrationDosage {
     /// Unique id for inter-element referencing (`MedicationAdministration.dosage.id`, 0..1)
     ///
@@ -838,7 +860,6 @@ pub struct MedicationAdministrationDosage {
 
 /// The choice of types of 'MedicationAdministration.dosage.rate\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationAdministrationDosageRate {
     /// `rateRatio`: a `Ratio`.
     Ratio(Box<Ratio>),
@@ -1057,7 +1078,6 @@ impl MedicationAdministrationDosage {
 ///
 /// Indicates who or what performed the medication administration and how they were involved.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationAdministrationPerformer {
     /// Unique id for inter-element referencing (`MedicationAdministration.performer.id`, 0..1)
     ///
@@ -1084,6 +1104,14 @@ pub struct MedicationAdministrationPerformer {
 }
 
 impl MedicationAdministrationPerformer {
+    /// A `MedicationAdministrationPerformer` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Reference) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

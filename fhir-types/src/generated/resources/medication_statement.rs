@@ -11,7 +11,6 @@ use crate::generated_prelude::*;
 ///
 /// The primary difference between a medication statement and a medication administration is that the medication administration has complete administration information and is based on actual administration information from the person who administered the medication.  A medication statement is often, if not always, less specific.  There is no required date/time when the medication was administered, in fact we only know that a source has reported the patient is taking this medication, where details such as time, quantity, or rate or even medication product may be incomplete or missing or less precise.  As stated earlier, the medication statement information may come from the patient's memory, from a prescription bottle or from a list of medications the patient, clinician or other party maintains.  Medication administration is more formal and is not missing detailed information.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationStatement {
     /// Logical id of this artifact (`MedicationStatement.id`, 0..1)
     ///
@@ -62,7 +61,7 @@ pub struct MedicationStatement {
     /// active \| completed \| entered-in-error \| intended \| stopped \| on-hold \| unknown \| not-taken (`MedicationStatement.status`, 1..1)
     ///
     /// A code representing the patient or other source's judgment about the state of the medication used that this statement is about.  Generally, this will be active or completed.
-    pub status: Code,
+    pub status: Primitive<codes::MedicationStatusCodes>,
     /// Reason for current status (`MedicationStatement.statusReason`, 0..*)
     ///
     /// Captures the reason for the current state of the MedicationStatement.
@@ -117,7 +116,6 @@ pub struct MedicationStatement {
 
 /// The choice of types of 'MedicationStatement.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationStatementMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -134,7 +132,6 @@ impl Default for MedicationStatementMedication {
 
 /// The choice of types of 'MedicationStatement.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationStatementEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -150,6 +147,20 @@ impl Default for MedicationStatementEffective {
 }
 
 impl MedicationStatement {
+    /// A `MedicationStatement` with its required elements (`status`, `medication`, `subject`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::MedicationStatusCodes>>,
+        medication: MedicationStatementMedication,
+        subject: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            medication,
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -220,7 +231,7 @@ impl MedicationStatement {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::MedicationStatusCodes::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -415,7 +426,13 @@ impl MedicationStatement {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::MedicationStatusCodes::write,
+        );
         if !self.status_reason.is_empty() {
             w.key("statusReason");
             w.begin_array();

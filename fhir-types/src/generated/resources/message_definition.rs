@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Defines the characteristics of a message that can be shared between systems, including the type of event that initiates the message, the content to be transmitted and what response(s), if any, are permitted.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageDefinition {
     /// Logical id of this artifact (`MessageDefinition.id`, 0..1)
     ///
@@ -72,7 +71,7 @@ pub struct MessageDefinition {
     /// draft \| active \| retired \| unknown (`MessageDefinition.status`, 1..1)
     ///
     /// The status of this message definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`MessageDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this message definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -124,7 +123,7 @@ pub struct MessageDefinition {
     /// consequence \| currency \| notification (`MessageDefinition.category`, 0..1)
     ///
     /// The impact of the content of the message.
-    pub category: Option<Code>,
+    pub category: Option<Primitive<codes::MessageSignificanceCategory>>,
     /// Resource(s) that are the subject of the event (`MessageDefinition.focus`, 0..*)
     ///
     /// Identifies the resource (or resources) that are being addressed by the event.  For example, the Encounter for an admit message or two Account records for a merge.
@@ -132,7 +131,7 @@ pub struct MessageDefinition {
     /// always \| on-error \| never \| on-success (`MessageDefinition.responseRequired`, 0..1)
     ///
     /// Declare at a message definition level whether a response is required or only upon error or success, or never.
-    pub response_required: Option<Code>,
+    pub response_required: Option<Primitive<codes::Messageheaderresponserequest>>,
     /// Responses to this message (`MessageDefinition.allowedResponse`, 0..*)
     ///
     /// Indicates what types of messages may be sent as an application-level response to this message.
@@ -145,7 +144,6 @@ pub struct MessageDefinition {
 
 /// The choice of types of 'MessageDefinition.event\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MessageDefinitionEvent {
     /// `eventCoding`: a `Coding`.
     Coding(Box<Coding>),
@@ -161,6 +159,20 @@ impl Default for MessageDefinitionEvent {
 }
 
 impl MessageDefinition {
+    /// A `MessageDefinition` with its required elements (`status`, `date`, `event`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        date: impl Into<DateTime>,
+        event: MessageDefinitionEvent,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            date: date.into(),
+            event,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -264,7 +276,7 @@ impl MessageDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -387,7 +399,7 @@ impl MessageDefinition {
                 }
                 "category" => {
                     p.mark(&mut seen, 47)?;
-                    opt_prim_value(p, &mut r.category, code)?;
+                    opt_prim_value(p, &mut r.category, codes::MessageSignificanceCategory::read)?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 48)?;
@@ -399,7 +411,11 @@ impl MessageDefinition {
                 }
                 "responseRequired" => {
                     p.mark(&mut seen, 50)?;
-                    opt_prim_value(p, &mut r.response_required, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.response_required,
+                        codes::Messageheaderresponserequest::read,
+                    )?;
                 }
                 "_responseRequired" => {
                     p.mark(&mut seen, 51)?;
@@ -507,7 +523,13 @@ impl MessageDefinition {
             write_prim(w, "title", "_title", v, w_str);
         }
         write_prims(w, "replaces", "_replaces", &self.replaces, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -563,7 +585,13 @@ impl MessageDefinition {
             }
         }
         if let Some(v) = &self.category {
-            write_prim(w, "category", "_category", v, w_str);
+            write_prim(
+                w,
+                "category",
+                "_category",
+                v,
+                codes::MessageSignificanceCategory::write,
+            );
         }
         if !self.focus.is_empty() {
             w.key("focus");
@@ -574,7 +602,13 @@ impl MessageDefinition {
             w.end_array();
         }
         if let Some(v) = &self.response_required {
-            write_prim(w, "responseRequired", "_responseRequired", v, w_str);
+            write_prim(
+                w,
+                "responseRequired",
+                "_responseRequired",
+                v,
+                codes::Messageheaderresponserequest::write,
+            );
         }
         if !self.allowed_response.is_empty() {
             w.key("allowedResponse");
@@ -857,7 +891,6 @@ impl MessageDefinition {
 ///
 /// Indicates what types of messages may be sent as an application-level response to this message.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageDefinitionAllowedResponse {
     /// Unique id for inter-element referencing (`MessageDefinition.allowedResponse.id`, 0..1)
     ///
@@ -884,6 +917,14 @@ pub struct MessageDefinitionAllowedResponse {
 }
 
 impl MessageDefinitionAllowedResponse {
+    /// A `MessageDefinitionAllowedResponse` with its required elements (`message`); everything else is empty.
+    pub fn new(message: impl Into<Canonical>) -> Self {
+        Self {
+            message: message.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1000,7 +1041,6 @@ impl MessageDefinitionAllowedResponse {
 ///
 /// Identifies the resource (or resources) that are being addressed by the event.  For example, the Encounter for an admit message or two Account records for a merge.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageDefinitionFocus {
     /// Unique id for inter-element referencing (`MessageDefinition.focus.id`, 0..1)
     ///
@@ -1019,7 +1059,7 @@ pub struct MessageDefinitionFocus {
     /// Type of resource (`MessageDefinition.focus.code`, 1..1)
     ///
     /// The kind of resource that must be the focus for this message.
-    pub code: Code,
+    pub code: Primitive<codes::ResourceType>,
     /// Profile that must be adhered to by focus (`MessageDefinition.focus.profile`, 0..1)
     ///
     /// A profile that reflects constraints for the focal resource (and potentially for related resources).
@@ -1035,6 +1075,18 @@ pub struct MessageDefinitionFocus {
 }
 
 impl MessageDefinitionFocus {
+    /// A `MessageDefinitionFocus` with its required elements (`code`, `min`); everything else is empty.
+    pub fn new(
+        code: impl Into<Primitive<codes::ResourceType>>,
+        min: impl Into<UnsignedInt>,
+    ) -> Self {
+        Self {
+            code: code.into(),
+            min: min.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1055,7 +1107,7 @@ impl MessageDefinitionFocus {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::ResourceType::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1119,7 +1171,7 @@ impl MessageDefinitionFocus {
             }
             w.end_array();
         }
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(w, "code", "_code", &self.code, codes::ResourceType::write);
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
         }

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Raw data describing a biological sequence.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequence {
     /// Logical id of this artifact (`MolecularSequence.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct MolecularSequence {
     /// aa \| dna \| rna (`MolecularSequence.type`, 0..1)
     ///
     /// Amino Acid Sequence/ DNA Sequence / RNA Sequence.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::SequenceType>>,
     /// Base number of coordinate system (0 for 0-based numbering or coordinates, inclusive start, exclusive end, 1 for 1-based numbering, inclusive start, inclusive end) (`MolecularSequence.coordinateSystem`, 1..1)
     ///
     /// Whether the sequence is numbered starting at 0 (0-based numbering or coordinates, inclusive start, exclusive end) or starting at 1 (1-based numbering, inclusive start and inclusive end).
@@ -110,6 +109,14 @@ pub struct MolecularSequence {
 }
 
 impl MolecularSequence {
+    /// A `MolecularSequence` with its required elements (`coordinateSystem`); everything else is empty.
+    pub fn new(coordinate_system: impl Into<Integer>) -> Self {
+        Self {
+            coordinate_system: coordinate_system.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -170,7 +177,7 @@ impl MolecularSequence {
                 }
                 "type" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::SequenceType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 14)?;
@@ -311,7 +318,7 @@ impl MolecularSequence {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(w, "type", "_type", v, codes::SequenceType::write);
         }
         write_prim(
             w,
@@ -598,7 +605,6 @@ impl MolecularSequence {
 ///
 /// An experimental feature attribute that defines the quality of the feature in a quantitative way, such as a phred quality score `([SO:0001686](http://www.sequenceontology.org/browser/current_svn/term/SO:0001686)).`
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceQuality {
     /// Unique id for inter-element referencing (`MolecularSequence.quality.id`, 0..1)
     ///
@@ -617,7 +623,7 @@ pub struct MolecularSequenceQuality {
     /// indel \| snp \| unknown (`MolecularSequence.quality.type`, 1..1)
     ///
     /// INDEL / SNP / Undefined variant.
-    pub type_: Code,
+    pub type_: Primitive<codes::QualityType>,
     /// Standard sequence for comparison (`MolecularSequence.quality.standardSequence`, 0..1)
     ///
     /// Gold standard sequence used for comparing against.
@@ -677,6 +683,14 @@ pub struct MolecularSequenceQuality {
 }
 
 impl MolecularSequenceQuality {
+    /// A `MolecularSequenceQuality` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::QualityType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -697,7 +711,7 @@ impl MolecularSequenceQuality {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::QualityType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -830,7 +844,7 @@ impl MolecularSequenceQuality {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::QualityType::write);
         if let Some(v) = &self.standard_sequence {
             w.key("standardSequence");
             v.write(w);
@@ -1028,7 +1042,6 @@ impl MolecularSequenceQuality {
 ///
 /// Receiver Operator Characteristic (ROC) Curve  to give sensitivity/specificity tradeoff.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceQualityRoc {
     /// Unique id for inter-element referencing (`MolecularSequence.quality.roc.id`, 0..1)
     ///
@@ -1297,7 +1310,6 @@ impl MolecularSequenceQualityRoc {
 ///
 /// A sequence that is used as a reference to describe variants that are present in a sequence analyzed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceReferenceSeq {
     /// Unique id for inter-element referencing (`MolecularSequence.referenceSeq.id`, 0..1)
     ///
@@ -1324,7 +1336,7 @@ pub struct MolecularSequenceReferenceSeq {
     /// sense \| antisense (`MolecularSequence.referenceSeq.orientation`, 0..1)
     ///
     /// A relative reference to a DNA strand based on gene orientation. The strand that contains the open reading frame of the gene is the "sense" strand, and the opposite complementary strand is the "antisense" strand.
-    pub orientation: Option<Code>,
+    pub orientation: Option<Primitive<codes::OrientationType>>,
     /// Reference identifier (`MolecularSequence.referenceSeq.referenceSeqId`, 0..1)
     ///
     /// Reference identifier of reference sequence submitted to NCBI. It must match the type in the MolecularSequence.type field. For example, the prefix, “NG\_” identifies reference sequence for genes, “NM\_” for messenger RNA transcripts, and “NP\_” for amino acid sequences.
@@ -1338,7 +1350,7 @@ pub struct MolecularSequenceReferenceSeq {
     /// watson \| crick (`MolecularSequence.referenceSeq.strand`, 0..1)
     ///
     /// An absolute reference to a strand. The Watson strand is the strand whose 5'-end is on the short arm of the chromosome, and the Crick strand as the one whose 5'-end is on the long arm.
-    pub strand: Option<Code>,
+    pub strand: Option<Primitive<codes::StrandType>>,
     /// Start position of the window on the  reference sequence (`MolecularSequence.referenceSeq.windowStart`, 0..1)
     ///
     /// Start position of the window on the reference sequence. If the coordinate system is either 0-based or 1-based, then start position is inclusive.
@@ -1382,7 +1394,7 @@ impl MolecularSequenceReferenceSeq {
                 }
                 "orientation" => {
                     p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.orientation, code)?;
+                    opt_prim_value(p, &mut r.orientation, codes::OrientationType::read)?;
                 }
                 "_orientation" => {
                     p.mark(&mut seen, 7)?;
@@ -1406,7 +1418,7 @@ impl MolecularSequenceReferenceSeq {
                 }
                 "strand" => {
                     p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.strand, code)?;
+                    opt_prim_value(p, &mut r.strand, codes::StrandType::read)?;
                 }
                 "_strand" => {
                     p.mark(&mut seen, 13)?;
@@ -1464,7 +1476,13 @@ impl MolecularSequenceReferenceSeq {
             write_prim(w, "genomeBuild", "_genomeBuild", v, w_str);
         }
         if let Some(v) = &self.orientation {
-            write_prim(w, "orientation", "_orientation", v, w_str);
+            write_prim(
+                w,
+                "orientation",
+                "_orientation",
+                v,
+                codes::OrientationType::write,
+            );
         }
         if let Some(v) = &self.reference_seq_id {
             w.key("referenceSeqId");
@@ -1478,7 +1496,7 @@ impl MolecularSequenceReferenceSeq {
             write_prim(w, "referenceSeqString", "_referenceSeqString", v, w_str);
         }
         if let Some(v) = &self.strand {
-            write_prim(w, "strand", "_strand", v, w_str);
+            write_prim(w, "strand", "_strand", v, codes::StrandType::write);
         }
         if let Some(v) = &self.window_start {
             write_prim(w, "windowStart", "_windowStart", v, w_integer);
@@ -1589,7 +1607,6 @@ impl MolecularSequenceReferenceSeq {
 ///
 /// Configurations of the external repository. The repository shall store target's observedSeq or records related with target's observedSeq.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceRepository {
     /// Unique id for inter-element referencing (`MolecularSequence.repository.id`, 0..1)
     ///
@@ -1608,7 +1625,7 @@ pub struct MolecularSequenceRepository {
     /// directlink \| openapi \| login \| oauth \| other (`MolecularSequence.repository.type`, 1..1)
     ///
     /// Click and see / RESTful API / Need login to see / RESTful API with authentication / Other ways to see resource.
-    pub type_: Code,
+    pub type_: Primitive<codes::RepositoryType>,
     /// URI of the repository (`MolecularSequence.repository.url`, 0..1)
     ///
     /// URI of an external repository which contains further details about the genetics data.
@@ -1632,6 +1649,14 @@ pub struct MolecularSequenceRepository {
 }
 
 impl MolecularSequenceRepository {
+    /// A `MolecularSequenceRepository` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::RepositoryType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1652,7 +1677,7 @@ impl MolecularSequenceRepository {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::RepositoryType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1729,7 +1754,13 @@ impl MolecularSequenceRepository {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::RepositoryType::write,
+        );
         if let Some(v) = &self.url {
             write_prim(w, "url", "_url", v, w_str);
         }
@@ -1824,7 +1855,6 @@ impl MolecularSequenceRepository {
 ///
 /// Information about chromosome structure variation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceStructureVariant {
     /// Unique id for inter-element referencing (`MolecularSequence.structureVariant.id`, 0..1)
     ///
@@ -2029,7 +2059,6 @@ impl MolecularSequenceStructureVariant {
 ///
 /// Structural variant inner.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceStructureVariantInner {
     /// Unique id for inter-element referencing (`MolecularSequence.structureVariant.inner.id`, 0..1)
     ///
@@ -2170,7 +2199,6 @@ impl MolecularSequenceStructureVariantInner {
 ///
 /// Structural variant outer.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceStructureVariantOuter {
     /// Unique id for inter-element referencing (`MolecularSequence.structureVariant.outer.id`, 0..1)
     ///
@@ -2311,7 +2339,6 @@ impl MolecularSequenceStructureVariantOuter {
 ///
 /// The definition of variant here originates from Sequence ontology `([variant_of](http://www.sequenceontology.org/browser/current_svn/term/variant_of)).` This element can represent amino acid or nucleic sequence change(including insertion,deletion,SNP,etc.)  It can represent some complex mutation or segment variation with the assist of CIGAR string.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceVariant {
     /// Unique id for inter-element referencing (`MolecularSequence.variant.id`, 0..1)
     ///

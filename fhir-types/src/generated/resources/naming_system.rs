@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A curated namespace that issues unique symbols within that namespace for the identification of concepts, people, devices, etc.  Represents a "System" used within the Identifier and Coding data types.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NamingSystem {
     /// Logical id of this artifact (`NamingSystem.id`, 0..1)
     ///
@@ -52,11 +51,11 @@ pub struct NamingSystem {
     /// draft \| active \| retired \| unknown (`NamingSystem.status`, 1..1)
     ///
     /// The status of this naming system. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// codesystem \| identifier \| root (`NamingSystem.kind`, 1..1)
     ///
     /// Indicates the purpose for the naming system - what kinds of things does it make unique?
-    pub kind: Code,
+    pub kind: Primitive<codes::NamingSystemType>,
     /// Date last changed (`NamingSystem.date`, 1..1)
     ///
     /// The date  (and optionally time) when the naming system was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the naming system changes.
@@ -100,6 +99,24 @@ pub struct NamingSystem {
 }
 
 impl NamingSystem {
+    /// A `NamingSystem` with its required elements (`name`, `status`, `kind`, `date`, `uniqueId`); everything else is empty.
+    pub fn new(
+        name: impl Into<FhirString>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        kind: impl Into<Primitive<codes::NamingSystemType>>,
+        date: impl Into<DateTime>,
+        unique_id: Vec<NamingSystemUniqueId>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            status: status.into(),
+            kind: kind.into(),
+            date: date.into(),
+            unique_id,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -164,7 +181,7 @@ impl NamingSystem {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -172,7 +189,7 @@ impl NamingSystem {
                 }
                 "kind" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::NamingSystemType::read)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 17)?;
@@ -305,8 +322,20 @@ impl NamingSystem {
             w.end_array();
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
+        write_prim(
+            w,
+            "kind",
+            "_kind",
+            &self.kind,
+            codes::NamingSystemType::write,
+        );
         write_prim(w, "date", "_date", &self.date, w_str);
         if let Some(v) = &self.publisher {
             write_prim(w, "publisher", "_publisher", v, w_str);
@@ -538,7 +567,6 @@ impl NamingSystem {
 ///
 /// Indicates how the system may be identified when referenced in electronic exchange.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NamingSystemUniqueId {
     /// Unique id for inter-element referencing (`NamingSystem.uniqueId.id`, 0..1)
     ///
@@ -557,7 +585,7 @@ pub struct NamingSystemUniqueId {
     /// oid \| uuid \| uri \| other (`NamingSystem.uniqueId.type`, 1..1)
     ///
     /// Identifies the unique identifier scheme used for this particular identifier.
-    pub type_: Code,
+    pub type_: Primitive<codes::NamingSystemIdentifierType>,
     /// The unique identifier (`NamingSystem.uniqueId.value`, 1..1)
     ///
     /// The string that should be sent over the wire to identify the code system or identifier system.
@@ -577,6 +605,18 @@ pub struct NamingSystemUniqueId {
 }
 
 impl NamingSystemUniqueId {
+    /// A `NamingSystemUniqueId` with its required elements (`type`, `value`); everything else is empty.
+    pub fn new(
+        type_: impl Into<Primitive<codes::NamingSystemIdentifierType>>,
+        value: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            type_: type_.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -597,7 +637,7 @@ impl NamingSystemUniqueId {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::NamingSystemIdentifierType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -665,7 +705,13 @@ impl NamingSystemUniqueId {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::NamingSystemIdentifierType::write,
+        );
         write_prim(w, "value", "_value", &self.value, w_str);
         if let Some(v) = &self.preferred {
             write_prim(w, "preferred", "_preferred", v, w_boolean);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Set of definitional characteristics for a kind of observation or measurement produced or consumed by an orderable health care service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ObservationDefinition {
     /// Logical id of this artifact (`ObservationDefinition.id`, 0..1)
     ///
@@ -60,7 +59,7 @@ pub struct ObservationDefinition {
     /// Quantity \| CodeableConcept \| string \| boolean \| integer \| Range \| Ratio \| SampledData \| time \| dateTime \| Period (`ObservationDefinition.permittedDataType`, 0..*)
     ///
     /// The data types allowed for the value element of the instance observations conforming to this ObservationDefinition.
-    pub permitted_data_type: Vec<Code>,
+    pub permitted_data_type: Vec<Primitive<codes::ObservationDataType>>,
     /// Multiple results allowed (`ObservationDefinition.multipleResultsAllowed`, 0..1)
     ///
     /// Multiple results allowed for observations conforming to this ObservationDefinition.
@@ -100,6 +99,14 @@ pub struct ObservationDefinition {
 }
 
 impl ObservationDefinition {
+    /// A `ObservationDefinition` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -169,7 +176,12 @@ impl ObservationDefinition {
                 "permittedDataType" => {
                     p.mark(&mut seen, 15)?;
                     let other = p.marked(&seen, 16);
-                    values(p, &mut r.permitted_data_type, code, other)?;
+                    values(
+                        p,
+                        &mut r.permitted_data_type,
+                        codes::ObservationDataType::read,
+                        other,
+                    )?;
                 }
                 "_permittedDataType" => {
                     p.mark(&mut seen, 16)?;
@@ -309,7 +321,7 @@ impl ObservationDefinition {
             "permittedDataType",
             "_permittedDataType",
             &self.permitted_data_type,
-            w_str,
+            codes::ObservationDataType::write,
         );
         if let Some(v) = &self.multiple_results_allowed {
             write_prim(
@@ -538,7 +550,6 @@ impl ObservationDefinition {
 ///
 /// Multiple  ranges of results qualified by different contexts for ordinal or continuous observations conforming to this ObservationDefinition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ObservationDefinitionQualifiedInterval {
     /// Unique id for inter-element referencing (`ObservationDefinition.qualifiedInterval.id`, 0..1)
     ///
@@ -557,7 +568,7 @@ pub struct ObservationDefinitionQualifiedInterval {
     /// reference \| critical \| absolute (`ObservationDefinition.qualifiedInterval.category`, 0..1)
     ///
     /// The category of interval of values for continuous or ordinal observations conforming to this ObservationDefinition.
-    pub category: Option<Code>,
+    pub category: Option<Primitive<codes::ObservationRangeCategory>>,
     /// The interval itself, for continuous or ordinal observations (`ObservationDefinition.qualifiedInterval.range`, 0..1)
     ///
     /// The low and high values determining the interval. There may be only one of the two.
@@ -573,7 +584,7 @@ pub struct ObservationDefinitionQualifiedInterval {
     /// male \| female \| other \| unknown (`ObservationDefinition.qualifiedInterval.gender`, 0..1)
     ///
     /// Sex of the population the range applies to.
-    pub gender: Option<Code>,
+    pub gender: Option<Primitive<codes::AdministrativeGender>>,
     /// Applicable age range, if relevant (`ObservationDefinition.qualifiedInterval.age`, 0..1)
     ///
     /// The age at which this reference range is applicable. This is a neonatal age (e.g. number of weeks at term) if the meaning says so.
@@ -609,7 +620,7 @@ impl ObservationDefinitionQualifiedInterval {
                 }
                 "category" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.category, code)?;
+                    opt_prim_value(p, &mut r.category, codes::ObservationRangeCategory::read)?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 4)?;
@@ -629,7 +640,7 @@ impl ObservationDefinitionQualifiedInterval {
                 }
                 "gender" => {
                     p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 9)?;
@@ -680,7 +691,13 @@ impl ObservationDefinitionQualifiedInterval {
             w.end_array();
         }
         if let Some(v) = &self.category {
-            write_prim(w, "category", "_category", v, w_str);
+            write_prim(
+                w,
+                "category",
+                "_category",
+                v,
+                codes::ObservationRangeCategory::write,
+            );
         }
         if let Some(v) = &self.range {
             w.key("range");
@@ -699,7 +716,13 @@ impl ObservationDefinitionQualifiedInterval {
             w.end_array();
         }
         if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
+            write_prim(
+                w,
+                "gender",
+                "_gender",
+                v,
+                codes::AdministrativeGender::write,
+            );
         }
         if let Some(v) = &self.age {
             w.key("age");
@@ -806,7 +829,6 @@ impl ObservationDefinitionQualifiedInterval {
 ///
 /// Characteristics for quantitative results of this observation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ObservationDefinitionQuantitativeDetails {
     /// Unique id for inter-element referencing (`ObservationDefinition.quantitativeDetails.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A formal computable definition of an operation (on the RESTful interface) or a named query (using the search interaction).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinition {
     /// Logical id of this artifact (`OperationDefinition.id`, 0..1)
     ///
@@ -64,11 +63,11 @@ pub struct OperationDefinition {
     /// draft \| active \| retired \| unknown (`OperationDefinition.status`, 1..1)
     ///
     /// The status of this operation definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// operation \| query (`OperationDefinition.kind`, 1..1)
     ///
     /// Whether this is an operation or a named query.
-    pub kind: Code,
+    pub kind: Primitive<codes::OperationKind>,
     /// For testing purposes, not real usage (`OperationDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this operation definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -120,7 +119,7 @@ pub struct OperationDefinition {
     /// Types this operation applies to (`OperationDefinition.resource`, 0..*)
     ///
     /// The types on which this operation can be executed.
-    pub resource: Vec<Code>,
+    pub resource: Vec<Primitive<codes::ResourceType>>,
     /// Invoke at the system level? (`OperationDefinition.system`, 1..1)
     ///
     /// Indicates whether this operation or named query can be invoked at the system level (e.g. without needing to choose a resource type for the context).
@@ -152,6 +151,28 @@ pub struct OperationDefinition {
 }
 
 impl OperationDefinition {
+    /// A `OperationDefinition` with its required elements (`name`, `status`, `kind`, `code`, `system`, `type`, `instance`); everything else is empty.
+    pub fn new(
+        name: impl Into<FhirString>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        kind: impl Into<Primitive<codes::OperationKind>>,
+        code: impl Into<Code>,
+        system: impl Into<Boolean>,
+        type_: impl Into<Boolean>,
+        instance: impl Into<Boolean>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            status: status.into(),
+            kind: kind.into(),
+            code: code.into(),
+            system: system.into(),
+            type_: type_.into(),
+            instance: instance.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -240,7 +261,7 @@ impl OperationDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -248,7 +269,7 @@ impl OperationDefinition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::OperationKind::read)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 23)?;
@@ -341,7 +362,7 @@ impl OperationDefinition {
                 "resource" => {
                     p.mark(&mut seen, 45)?;
                     let other = p.marked(&seen, 46);
-                    values(p, &mut r.resource, code, other)?;
+                    values(p, &mut r.resource, codes::ResourceType::read, other)?;
                 }
                 "_resource" => {
                     p.mark(&mut seen, 46)?;
@@ -479,8 +500,14 @@ impl OperationDefinition {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
+        write_prim(w, "kind", "_kind", &self.kind, codes::OperationKind::write);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -530,7 +557,13 @@ impl OperationDefinition {
         if let Some(v) = &self.base {
             write_prim(w, "base", "_base", v, w_str);
         }
-        write_prims(w, "resource", "_resource", &self.resource, w_str);
+        write_prims(
+            w,
+            "resource",
+            "_resource",
+            &self.resource,
+            codes::ResourceType::write,
+        );
         write_prim(w, "system", "_system", &self.system, w_boolean);
         write_prim(w, "type", "_type", &self.type_, w_boolean);
         write_prim(w, "instance", "_instance", &self.instance, w_boolean);
@@ -845,7 +878,6 @@ impl OperationDefinition {
 ///
 /// Defines an appropriate combination of parameters to use when invoking this operation, to help code generators when generating overloaded parameter sets for this operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinitionOverload {
     /// Unique id for inter-element referencing (`OperationDefinition.overload.id`, 0..1)
     ///
@@ -989,7 +1021,6 @@ impl OperationDefinitionOverload {
 ///
 /// The parameters for the operation/query.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinitionParameter {
     /// Unique id for inter-element referencing (`OperationDefinition.parameter.id`, 0..1)
     ///
@@ -1012,7 +1043,7 @@ pub struct OperationDefinitionParameter {
     /// in \| out (`OperationDefinition.parameter.use`, 1..1)
     ///
     /// Whether this is an input or an output parameter.
-    pub use_: Code,
+    pub use_: Primitive<codes::OperationParameterUse>,
     /// Minimum Cardinality (`OperationDefinition.parameter.min`, 1..1)
     ///
     /// The minimum number of times this parameter SHALL appear in the request or response.
@@ -1028,7 +1059,7 @@ pub struct OperationDefinitionParameter {
     /// What type this parameter has (`OperationDefinition.parameter.type`, 0..1)
     ///
     /// The type for this parameter.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::FHIRAllTypes>>,
     /// If type is Reference \| canonical, allowed targets (`OperationDefinition.parameter.targetProfile`, 0..*)
     ///
     /// Used when the type is "Reference" or "canonical", and identifies a profile structure or implementation Guide that applies to the target of the reference this parameter refers to. If any profiles are specified, then the content must conform to at least one of them. The URL can be a local reference - to a contained StructureDefinition, or a reference to another StructureDefinition or Implementation Guide by a canonical URL. When an implementation guide is specified, the target resource SHALL conform to at least one profile defined in the implementation guide.
@@ -1036,7 +1067,7 @@ pub struct OperationDefinitionParameter {
     /// number \| date \| string \| token \| reference \| composite \| quantity \| uri \| special (`OperationDefinition.parameter.searchType`, 0..1)
     ///
     /// How the parameter is understood as a search parameter. This is only used if the parameter type is 'string'.
-    pub search_type: Option<Code>,
+    pub search_type: Option<Primitive<codes::SearchParamType>>,
     /// ValueSet details if this is coded (`OperationDefinition.parameter.binding`, 0..1)
     ///
     /// Binds to a value set if this parameter is coded (code, Coding, CodeableConcept).
@@ -1052,6 +1083,22 @@ pub struct OperationDefinitionParameter {
 }
 
 impl OperationDefinitionParameter {
+    /// A `OperationDefinitionParameter` with its required elements (`name`, `use`, `min`, `max`); everything else is empty.
+    pub fn new(
+        name: impl Into<Code>,
+        use_: impl Into<Primitive<codes::OperationParameterUse>>,
+        min: impl Into<Integer>,
+        max: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            use_: use_.into(),
+            min: min.into(),
+            max: max.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1080,7 +1127,7 @@ impl OperationDefinitionParameter {
                 }
                 "use" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 6)?;
@@ -1112,7 +1159,7 @@ impl OperationDefinitionParameter {
                 }
                 "type" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::FHIRAllTypes::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 14)?;
@@ -1130,7 +1177,7 @@ impl OperationDefinitionParameter {
                 }
                 "searchType" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.search_type, code)?;
+                    opt_prim_value(p, &mut r.search_type, codes::SearchParamType::read)?;
                 }
                 "_searchType" => {
                     p.mark(&mut seen, 18)?;
@@ -1194,14 +1241,20 @@ impl OperationDefinitionParameter {
             w.end_array();
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(w, "use", "_use", &self.use_, w_str);
+        write_prim(
+            w,
+            "use",
+            "_use",
+            &self.use_,
+            codes::OperationParameterUse::write,
+        );
         write_prim(w, "min", "_min", &self.min, w_integer);
         write_prim(w, "max", "_max", &self.max, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(w, "type", "_type", v, codes::FHIRAllTypes::write);
         }
         write_prims(
             w,
@@ -1211,7 +1264,13 @@ impl OperationDefinitionParameter {
             w_str,
         );
         if let Some(v) = &self.search_type {
-            write_prim(w, "searchType", "_searchType", v, w_str);
+            write_prim(
+                w,
+                "searchType",
+                "_searchType",
+                v,
+                codes::SearchParamType::write,
+            );
         }
         if let Some(v) = &self.binding {
             w.key("binding");
@@ -1355,7 +1414,6 @@ impl OperationDefinitionParameter {
 ///
 /// Binds to a value set if this parameter is coded (code, Coding, CodeableConcept).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinitionParameterBinding {
     /// Unique id for inter-element referencing (`OperationDefinition.parameter.binding.id`, 0..1)
     ///
@@ -1374,7 +1432,7 @@ pub struct OperationDefinitionParameterBinding {
     /// required \| extensible \| preferred \| example (`OperationDefinition.parameter.binding.strength`, 1..1)
     ///
     /// Indicates the degree of conformance expectations associated with this binding - that is, the degree to which the provided value set must be adhered to in the instances.
-    pub strength: Code,
+    pub strength: Primitive<codes::BindingStrength>,
     /// Source of value set (`OperationDefinition.parameter.binding.valueSet`, 1..1)
     ///
     /// Points to the value set or external definition (e.g. implicit value set) that identifies the set of codes to be used.
@@ -1382,6 +1440,18 @@ pub struct OperationDefinitionParameterBinding {
 }
 
 impl OperationDefinitionParameterBinding {
+    /// A `OperationDefinitionParameterBinding` with its required elements (`strength`, `valueSet`); everything else is empty.
+    pub fn new(
+        strength: impl Into<Primitive<codes::BindingStrength>>,
+        value_set: impl Into<Canonical>,
+    ) -> Self {
+        Self {
+            strength: strength.into(),
+            value_set: value_set.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1402,7 +1472,7 @@ impl OperationDefinitionParameterBinding {
                 }
                 "strength" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.strength, code)?;
+                    prim_value(p, &mut r.strength, codes::BindingStrength::read)?;
                 }
                 "_strength" => {
                     p.mark(&mut seen, 4)?;
@@ -1450,7 +1520,13 @@ impl OperationDefinitionParameterBinding {
             }
             w.end_array();
         }
-        write_prim(w, "strength", "_strength", &self.strength, w_str);
+        write_prim(
+            w,
+            "strength",
+            "_strength",
+            &self.strength,
+            codes::BindingStrength::write,
+        );
         write_prim(w, "valueSet", "_valueSet", &self.value_set, w_str);
         w.end_object();
     }
@@ -1500,7 +1576,6 @@ impl OperationDefinitionParameterBinding {
 ///
 /// Identifies other resource parameters within the operation invocation that are expected to resolve to this resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinitionParameterReferencedFrom {
     /// Unique id for inter-element referencing (`OperationDefinition.parameter.referencedFrom.id`, 0..1)
     ///
@@ -1527,6 +1602,14 @@ pub struct OperationDefinitionParameterReferencedFrom {
 }
 
 impl OperationDefinitionParameterReferencedFrom {
+    /// A `OperationDefinitionParameterReferencedFrom` with its required elements (`source`); everything else is empty.
+    pub fn new(source: impl Into<FhirString>) -> Self {
+        Self {
+            source: source.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

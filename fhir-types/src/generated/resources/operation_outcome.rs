@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A collection of error, warning, or information messages that result from a system action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationOutcome {
     /// Logical id of this artifact (`OperationOutcome.id`, 0..1)
     ///
@@ -52,6 +51,14 @@ pub struct OperationOutcome {
 }
 
 impl OperationOutcome {
+    /// A `OperationOutcome` with its required elements (`issue`); everything else is empty.
+    pub fn new(issue: Vec<OperationOutcomeIssue>) -> Self {
+        Self {
+            issue,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -254,7 +261,6 @@ impl OperationOutcome {
 ///
 /// An error, warning, or information message that results from a system action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationOutcomeIssue {
     /// Unique id for inter-element referencing (`OperationOutcome.issue.id`, 0..1)
     ///
@@ -273,11 +279,11 @@ pub struct OperationOutcomeIssue {
     /// fatal \| error \| warning \| information (`OperationOutcome.issue.severity`, 1..1)
     ///
     /// Indicates whether the issue indicates a variation from successful processing.
-    pub severity: Code,
+    pub severity: Primitive<codes::IssueSeverity>,
     /// Error or warning code (`OperationOutcome.issue.code`, 1..1)
     ///
     /// Describes the type of the issue. The system that creates an OperationOutcome SHALL choose the most applicable code from the IssueType value set, and may additional provide its own code for the error in the details element.
-    pub code: Code,
+    pub code: Primitive<codes::IssueType>,
     /// Additional details about the error (`OperationOutcome.issue.details`, 0..1)
     ///
     /// Additional details about the error. This may be a text description of the error or a system code that identifies the error.
@@ -297,6 +303,18 @@ pub struct OperationOutcomeIssue {
 }
 
 impl OperationOutcomeIssue {
+    /// A `OperationOutcomeIssue` with its required elements (`severity`, `code`); everything else is empty.
+    pub fn new(
+        severity: impl Into<Primitive<codes::IssueSeverity>>,
+        code: impl Into<Primitive<codes::IssueType>>,
+    ) -> Self {
+        Self {
+            severity: severity.into(),
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -317,7 +335,7 @@ impl OperationOutcomeIssue {
                 }
                 "severity" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.severity, code)?;
+                    prim_value(p, &mut r.severity, codes::IssueSeverity::read)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 4)?;
@@ -325,7 +343,7 @@ impl OperationOutcomeIssue {
                 }
                 "code" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::IssueType::read)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 6)?;
@@ -399,8 +417,14 @@ impl OperationOutcomeIssue {
             }
             w.end_array();
         }
-        write_prim(w, "severity", "_severity", &self.severity, w_str);
-        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(
+            w,
+            "severity",
+            "_severity",
+            &self.severity,
+            codes::IssueSeverity::write,
+        );
+        write_prim(w, "code", "_code", &self.code, codes::IssueType::write);
         if let Some(v) = &self.details {
             w.key("details");
             v.write(w);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Demographics and other administrative information about an individual or animal receiving care or other health-related services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Patient {
     /// Logical id of this artifact (`Patient.id`, 0..1)
     ///
@@ -67,7 +66,7 @@ pub struct Patient {
     /// male \| female \| other \| unknown (`Patient.gender`, 0..1)
     ///
     /// Administrative Gender - the gender that the patient is considered to have for administration and record keeping purposes.
-    pub gender: Option<Code>,
+    pub gender: Option<Primitive<codes::AdministrativeGender>>,
     /// The date of birth for the individual (`Patient.birthDate`, 0..1)
     pub birth_date: Option<Date>,
     /// Indicates if the individual is deceased or not (`Patient.deceased[x]`, 0..1); JSON keys `deceased[Type]`
@@ -102,7 +101,6 @@ pub struct Patient {
 
 /// The choice of types of 'Patient.deceased\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PatientDeceased {
     /// `deceasedBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -119,7 +117,6 @@ impl Default for PatientDeceased {
 
 /// The choice of types of 'Patient.multipleBirth\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PatientMultipleBirth {
     /// `multipleBirthBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -213,7 +210,7 @@ impl Patient {
                 }
                 "gender" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 18)?;
@@ -436,7 +433,13 @@ impl Patient {
             w.end_array();
         }
         if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
+            write_prim(
+                w,
+                "gender",
+                "_gender",
+                v,
+                codes::AdministrativeGender::write,
+            );
         }
         if let Some(v) = &self.birth_date {
             write_prim(w, "birthDate", "_birthDate", v, w_str);
@@ -735,7 +738,6 @@ impl Patient {
 ///
 /// A language which may be used to communicate with the patient about his or her health.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PatientCommunication {
     /// Unique id for inter-element referencing (`Patient.communication.id`, 0..1)
     ///
@@ -762,6 +764,14 @@ pub struct PatientCommunication {
 }
 
 impl PatientCommunication {
+    /// A `PatientCommunication` with its required elements (`language`); everything else is empty.
+    pub fn new(language: CodeableConcept) -> Self {
+        Self {
+            language,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -878,7 +888,6 @@ impl PatientCommunication {
 ///
 /// A contact party (e.g. guardian, partner, friend) for the patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PatientContact {
     /// Unique id for inter-element referencing (`Patient.contact.id`, 0..1)
     ///
@@ -909,7 +918,7 @@ pub struct PatientContact {
     /// male \| female \| other \| unknown (`Patient.contact.gender`, 0..1)
     ///
     /// Administrative Gender - the gender that the contact person is considered to have for administration and record keeping purposes.
-    pub gender: Option<Code>,
+    pub gender: Option<Primitive<codes::AdministrativeGender>>,
     /// Organization that is associated with the contact (`Patient.contact.organization`, 0..1)
     ///
     /// Organization on behalf of which the contact is acting or for which the contact is working.
@@ -955,7 +964,7 @@ impl PatientContact {
                 }
                 "gender" => {
                     p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 8)?;
@@ -1022,7 +1031,13 @@ impl PatientContact {
             v.write(w);
         }
         if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
+            write_prim(
+                w,
+                "gender",
+                "_gender",
+                v,
+                codes::AdministrativeGender::write,
+            );
         }
         if let Some(v) = &self.organization {
             w.key("organization");
@@ -1119,7 +1134,6 @@ impl PatientContact {
 ///
 /// Link to another patient resource that concerns the same actual patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PatientLink {
     /// Unique id for inter-element referencing (`Patient.link.id`, 0..1)
     ///
@@ -1142,10 +1156,19 @@ pub struct PatientLink {
     /// replaced-by \| replaces \| refer \| seealso (`Patient.link.type`, 1..1)
     ///
     /// The type of link between this patient resource and another patient resource.
-    pub type_: Code,
+    pub type_: Primitive<codes::LinkType>,
 }
 
 impl PatientLink {
+    /// A `PatientLink` with its required elements (`other`, `type`); everything else is empty.
+    pub fn new(other: Reference, type_: impl Into<Primitive<codes::LinkType>>) -> Self {
+        Self {
+            other,
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1170,7 +1193,7 @@ impl PatientLink {
                 }
                 "type" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::LinkType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 5)?;
@@ -1215,7 +1238,7 @@ impl PatientLink {
             w.key("other");
             v.write(w);
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(w, "type", "_type", &self.type_, codes::LinkType::write);
         w.end_object();
     }
 

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the details including amount of a payment and allocates the payment items being paid.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PaymentReconciliation {
     /// Logical id of this artifact (`PaymentReconciliation.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct PaymentReconciliation {
     /// active \| cancelled \| draft \| entered-in-error (`PaymentReconciliation.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Code,
+    pub status: Primitive<codes::FinancialResourceStatusCodes>,
     /// Period covered (`PaymentReconciliation.period`, 0..1)
     ///
     /// The period of time for which payments have been gathered into this bulk payment for settlement.
@@ -76,7 +75,7 @@ pub struct PaymentReconciliation {
     /// queued \| complete \| error \| partial (`PaymentReconciliation.outcome`, 0..1)
     ///
     /// The outcome of a request for a reconciliation.
-    pub outcome: Option<Code>,
+    pub outcome: Option<Primitive<codes::ClaimProcessingCodes>>,
     /// Disposition message (`PaymentReconciliation.disposition`, 0..1)
     ///
     /// A human readable description of the status of the request for the reconciliation.
@@ -108,6 +107,22 @@ pub struct PaymentReconciliation {
 }
 
 impl PaymentReconciliation {
+    /// A `PaymentReconciliation` with its required elements (`status`, `created`, `paymentDate`, `paymentAmount`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
+        created: impl Into<DateTime>,
+        payment_date: impl Into<Date>,
+        payment_amount: Money,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            created: created.into(),
+            payment_date: payment_date.into(),
+            payment_amount,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -168,7 +183,7 @@ impl PaymentReconciliation {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -200,7 +215,7 @@ impl PaymentReconciliation {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.outcome, code)?;
+                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 22)?;
@@ -317,7 +332,13 @@ impl PaymentReconciliation {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::FinancialResourceStatusCodes::write,
+        );
         if let Some(v) = &self.period {
             w.key("period");
             v.write(w);
@@ -336,7 +357,13 @@ impl PaymentReconciliation {
             v.write(w);
         }
         if let Some(v) = &self.outcome {
-            write_prim(w, "outcome", "_outcome", v, w_str);
+            write_prim(
+                w,
+                "outcome",
+                "_outcome",
+                v,
+                codes::ClaimProcessingCodes::write,
+            );
         }
         if let Some(v) = &self.disposition {
             write_prim(w, "disposition", "_disposition", v, w_str);
@@ -572,7 +599,6 @@ impl PaymentReconciliation {
 ///
 /// Distribution of the payment amount for a previously acknowledged payable.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PaymentReconciliationDetail {
     /// Unique id for inter-element referencing (`PaymentReconciliation.detail.id`, 0..1)
     ///
@@ -631,6 +657,14 @@ pub struct PaymentReconciliationDetail {
 }
 
 impl PaymentReconciliationDetail {
+    /// A `PaymentReconciliationDetail` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -880,7 +914,6 @@ impl PaymentReconciliationDetail {
 ///
 /// A note that describes or explains the processing in a human readable form.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PaymentReconciliationProcessNote {
     /// Unique id for inter-element referencing (`PaymentReconciliation.processNote.id`, 0..1)
     ///
@@ -899,7 +932,7 @@ pub struct PaymentReconciliationProcessNote {
     /// display \| print \| printoper (`PaymentReconciliation.processNote.type`, 0..1)
     ///
     /// The business purpose of the note text.
-    pub type_: Option<Code>,
+    pub type_: Option<Primitive<codes::NoteType>>,
     /// Note explanatory text (`PaymentReconciliation.processNote.text`, 0..1)
     ///
     /// The explanation or description associated with the processing.
@@ -927,7 +960,7 @@ impl PaymentReconciliationProcessNote {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::NoteType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -970,7 +1003,7 @@ impl PaymentReconciliationProcessNote {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, w_str);
+            write_prim(w, "type", "_type", v, codes::NoteType::write);
         }
         if let Some(v) = &self.text {
             write_prim(w, "text", "_text", v, w_str);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Demographics and administrative information about a person independent of a specific health-related context.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Person {
     /// Logical id of this artifact (`Person.id`, 0..1)
     ///
@@ -58,7 +57,7 @@ pub struct Person {
     /// male \| female \| other \| unknown (`Person.gender`, 0..1)
     ///
     /// Administrative Gender.
-    pub gender: Option<Code>,
+    pub gender: Option<Primitive<codes::AdministrativeGender>>,
     /// The date on which the person was born (`Person.birthDate`, 0..1)
     ///
     /// The birth date for the person.
@@ -148,7 +147,7 @@ impl Person {
                 }
                 "gender" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 16)?;
@@ -262,7 +261,13 @@ impl Person {
             w.end_array();
         }
         if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
+            write_prim(
+                w,
+                "gender",
+                "_gender",
+                v,
+                codes::AdministrativeGender::write,
+            );
         }
         if let Some(v) = &self.birth_date {
             write_prim(w, "birthDate", "_birthDate", v, w_str);
@@ -449,7 +454,6 @@ impl Person {
 ///
 /// Link to a resource that concerns the same actual person.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PersonLink {
     /// Unique id for inter-element referencing (`Person.link.id`, 0..1)
     ///
@@ -470,10 +474,18 @@ pub struct PersonLink {
     /// level1 \| level2 \| level3 \| level4 (`Person.link.assurance`, 0..1)
     ///
     /// Level of assurance that this link is associated with the target resource.
-    pub assurance: Option<Code>,
+    pub assurance: Option<Primitive<codes::IdentityAssuranceLevel>>,
 }
 
 impl PersonLink {
+    /// A `PersonLink` with its required elements (`target`); everything else is empty.
+    pub fn new(target: Reference) -> Self {
+        Self {
+            target,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -498,7 +510,7 @@ impl PersonLink {
                 }
                 "assurance" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.assurance, code)?;
+                    opt_prim_value(p, &mut r.assurance, codes::IdentityAssuranceLevel::read)?;
                 }
                 "_assurance" => {
                     p.mark(&mut seen, 5)?;
@@ -541,7 +553,13 @@ impl PersonLink {
             v.write(w);
         }
         if let Some(v) = &self.assurance {
-            write_prim(w, "assurance", "_assurance", v, w_str);
+            write_prim(
+                w,
+                "assurance",
+                "_assurance",
+                v,
+                codes::IdentityAssuranceLevel::write,
+            );
         }
         w.end_object();
     }

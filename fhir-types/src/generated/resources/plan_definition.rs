@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource allows for the definition of various types of plans as a sharable, consumable, and executable artifact. The resource is general enough to support the description of a broad range of clinical artifacts such as clinical decision support rules, order sets and protocols.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinition {
     /// Logical id of this artifact (`PlanDefinition.id`, 0..1)
     ///
@@ -76,7 +75,7 @@ pub struct PlanDefinition {
     /// draft \| active \| retired \| unknown (`PlanDefinition.status`, 1..1)
     ///
     /// The status of this plan definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`PlanDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this plan definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -173,7 +172,6 @@ pub struct PlanDefinition {
 
 /// The choice of types of 'PlanDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -189,6 +187,14 @@ impl Default for PlanDefinitionSubject {
 }
 
 impl PlanDefinition {
+    /// A `PlanDefinition` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -294,7 +300,7 @@ impl PlanDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 25)?;
@@ -532,7 +538,13 @@ impl PlanDefinition {
             w.key("type");
             v.write(w);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -994,7 +1006,6 @@ impl PlanDefinition {
 ///
 /// An action or group of actions to be taken as part of the plan.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionAction {
     /// Unique id for inter-element referencing (`PlanDefinition.action.id`, 0..1)
     ///
@@ -1029,7 +1040,7 @@ pub struct PlanDefinitionAction {
     /// routine \| urgent \| asap \| stat (`PlanDefinition.action.priority`, 0..1)
     ///
     /// Indicates how quickly the action should be addressed with respect to other actions.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// Code representing the meaning of the action or sub-actions (`PlanDefinition.action.code`, 0..*)
     ///
     /// A code that provides meaning for the action or action group. For example, a section may have a LOINC code for the section of a documentation template.
@@ -1085,23 +1096,23 @@ pub struct PlanDefinitionAction {
     /// visual-group \| logical-group \| sentence-group (`PlanDefinition.action.groupingBehavior`, 0..1)
     ///
     /// Defines the grouping behavior for the action and its children.
-    pub grouping_behavior: Option<Code>,
+    pub grouping_behavior: Option<Primitive<codes::ActionGroupingBehavior>>,
     /// any \| all \| all-or-none \| exactly-one \| at-most-one \| one-or-more (`PlanDefinition.action.selectionBehavior`, 0..1)
     ///
     /// Defines the selection behavior for the action and its children.
-    pub selection_behavior: Option<Code>,
+    pub selection_behavior: Option<Primitive<codes::ActionSelectionBehavior>>,
     /// must \| could \| must-unless-documented (`PlanDefinition.action.requiredBehavior`, 0..1)
     ///
     /// Defines the required behavior for the action.
-    pub required_behavior: Option<Code>,
+    pub required_behavior: Option<Primitive<codes::ActionRequiredBehavior>>,
     /// yes \| no (`PlanDefinition.action.precheckBehavior`, 0..1)
     ///
     /// Defines whether the action should usually be preselected.
-    pub precheck_behavior: Option<Code>,
+    pub precheck_behavior: Option<Primitive<codes::ActionPrecheckBehavior>>,
     /// single \| multiple (`PlanDefinition.action.cardinalityBehavior`, 0..1)
     ///
     /// Defines whether the action can be selected multiple times.
-    pub cardinality_behavior: Option<Code>,
+    pub cardinality_behavior: Option<Primitive<codes::ActionCardinalityBehavior>>,
     /// Description of the activity to be performed (`PlanDefinition.action.definition[x]`, 0..1); JSON keys `definition[Type]`
     ///
     /// A reference to an ActivityDefinition that describes the action to be taken in detail, or a PlanDefinition that describes a series of actions to be taken.
@@ -1122,7 +1133,6 @@ pub struct PlanDefinitionAction {
 
 /// The choice of types of 'PlanDefinition.action.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionActionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1139,7 +1149,6 @@ impl Default for PlanDefinitionActionSubject {
 
 /// The choice of types of 'PlanDefinition.action.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionActionTiming {
     /// `timingDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1164,7 +1173,6 @@ impl Default for PlanDefinitionActionTiming {
 
 /// The choice of types of 'PlanDefinition.action.definition\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionActionDefinition {
     /// `definitionCanonical`: a `canonical`.
     Canonical(Canonical),
@@ -1235,7 +1243,7 @@ impl PlanDefinitionAction {
                 }
                 "priority" => {
                     p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 12)?;
@@ -1389,7 +1397,11 @@ impl PlanDefinitionAction {
                 }
                 "groupingBehavior" => {
                     p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.grouping_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.grouping_behavior,
+                        codes::ActionGroupingBehavior::read,
+                    )?;
                 }
                 "_groupingBehavior" => {
                     p.mark(&mut seen, 35)?;
@@ -1397,7 +1409,11 @@ impl PlanDefinitionAction {
                 }
                 "selectionBehavior" => {
                     p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.selection_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.selection_behavior,
+                        codes::ActionSelectionBehavior::read,
+                    )?;
                 }
                 "_selectionBehavior" => {
                     p.mark(&mut seen, 37)?;
@@ -1405,7 +1421,11 @@ impl PlanDefinitionAction {
                 }
                 "requiredBehavior" => {
                     p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.required_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.required_behavior,
+                        codes::ActionRequiredBehavior::read,
+                    )?;
                 }
                 "_requiredBehavior" => {
                     p.mark(&mut seen, 39)?;
@@ -1413,7 +1433,11 @@ impl PlanDefinitionAction {
                 }
                 "precheckBehavior" => {
                     p.mark(&mut seen, 40)?;
-                    opt_prim_value(p, &mut r.precheck_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.precheck_behavior,
+                        codes::ActionPrecheckBehavior::read,
+                    )?;
                 }
                 "_precheckBehavior" => {
                     p.mark(&mut seen, 41)?;
@@ -1421,7 +1445,11 @@ impl PlanDefinitionAction {
                 }
                 "cardinalityBehavior" => {
                     p.mark(&mut seen, 42)?;
-                    opt_prim_value(p, &mut r.cardinality_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.cardinality_behavior,
+                        codes::ActionCardinalityBehavior::read,
+                    )?;
                 }
                 "_cardinalityBehavior" => {
                     p.mark(&mut seen, 43)?;
@@ -1543,7 +1571,7 @@ impl PlanDefinitionAction {
             write_prim(w, "textEquivalent", "_textEquivalent", v, w_str);
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         if !self.code.is_empty() {
             w.key("code");
@@ -1662,19 +1690,49 @@ impl PlanDefinitionAction {
             v.write(w);
         }
         if let Some(v) = &self.grouping_behavior {
-            write_prim(w, "groupingBehavior", "_groupingBehavior", v, w_str);
+            write_prim(
+                w,
+                "groupingBehavior",
+                "_groupingBehavior",
+                v,
+                codes::ActionGroupingBehavior::write,
+            );
         }
         if let Some(v) = &self.selection_behavior {
-            write_prim(w, "selectionBehavior", "_selectionBehavior", v, w_str);
+            write_prim(
+                w,
+                "selectionBehavior",
+                "_selectionBehavior",
+                v,
+                codes::ActionSelectionBehavior::write,
+            );
         }
         if let Some(v) = &self.required_behavior {
-            write_prim(w, "requiredBehavior", "_requiredBehavior", v, w_str);
+            write_prim(
+                w,
+                "requiredBehavior",
+                "_requiredBehavior",
+                v,
+                codes::ActionRequiredBehavior::write,
+            );
         }
         if let Some(v) = &self.precheck_behavior {
-            write_prim(w, "precheckBehavior", "_precheckBehavior", v, w_str);
+            write_prim(
+                w,
+                "precheckBehavior",
+                "_precheckBehavior",
+                v,
+                codes::ActionPrecheckBehavior::write,
+            );
         }
         if let Some(v) = &self.cardinality_behavior {
-            write_prim(w, "cardinalityBehavior", "_cardinalityBehavior", v, w_str);
+            write_prim(
+                w,
+                "cardinalityBehavior",
+                "_cardinalityBehavior",
+                v,
+                codes::ActionCardinalityBehavior::write,
+            );
         }
         if let Some(v) = &self.definition {
             match v {
@@ -1967,7 +2025,6 @@ impl PlanDefinitionAction {
 ///
 /// An expression that describes applicability criteria or start/stop conditions for the action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionActionCondition {
     /// Unique id for inter-element referencing (`PlanDefinition.action.condition.id`, 0..1)
     ///
@@ -1986,7 +2043,7 @@ pub struct PlanDefinitionActionCondition {
     /// applicability \| start \| stop (`PlanDefinition.action.condition.kind`, 1..1)
     ///
     /// The kind of condition.
-    pub kind: Code,
+    pub kind: Primitive<codes::ActionConditionKind>,
     /// Boolean-valued expression (`PlanDefinition.action.condition.expression`, 0..1)
     ///
     /// An expression that returns true or false, indicating whether the condition is satisfied.
@@ -1994,6 +2051,14 @@ pub struct PlanDefinitionActionCondition {
 }
 
 impl PlanDefinitionActionCondition {
+    /// A `PlanDefinitionActionCondition` with its required elements (`kind`); everything else is empty.
+    pub fn new(kind: impl Into<Primitive<codes::ActionConditionKind>>) -> Self {
+        Self {
+            kind: kind.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2014,7 +2079,7 @@ impl PlanDefinitionActionCondition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 4)?;
@@ -2055,7 +2120,13 @@ impl PlanDefinitionActionCondition {
             }
             w.end_array();
         }
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_prim(
+            w,
+            "kind",
+            "_kind",
+            &self.kind,
+            codes::ActionConditionKind::write,
+        );
         if let Some(v) = &self.expression {
             w.key("expression");
             v.write(w);
@@ -2107,7 +2178,6 @@ impl PlanDefinitionActionCondition {
 ///
 /// Customizations that should be applied to the statically defined resource. For example, if the dosage of a medication must be computed based on the patient's weight, a customization would be used to specify an expression that calculated the weight, and the path on the resource that would contain the result.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionActionDynamicValue {
     /// Unique id for inter-element referencing (`PlanDefinition.action.dynamicValue.id`, 0..1)
     ///
@@ -2245,7 +2315,6 @@ impl PlanDefinitionActionDynamicValue {
 ///
 /// Indicates who should participate in performing the action described.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionActionParticipant {
     /// Unique id for inter-element referencing (`PlanDefinition.action.participant.id`, 0..1)
     ///
@@ -2264,7 +2333,7 @@ pub struct PlanDefinitionActionParticipant {
     /// patient \| practitioner \| related-person \| device (`PlanDefinition.action.participant.type`, 1..1)
     ///
     /// The type of participant in the action.
-    pub type_: Code,
+    pub type_: Primitive<codes::ActionParticipantType>,
     /// E.g. Nurse, Surgeon, Parent (`PlanDefinition.action.participant.role`, 0..1)
     ///
     /// The role the participant should play in performing the described action.
@@ -2272,6 +2341,14 @@ pub struct PlanDefinitionActionParticipant {
 }
 
 impl PlanDefinitionActionParticipant {
+    /// A `PlanDefinitionActionParticipant` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::ActionParticipantType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2292,7 +2369,7 @@ impl PlanDefinitionActionParticipant {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -2333,7 +2410,13 @@ impl PlanDefinitionActionParticipant {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::ActionParticipantType::write,
+        );
         if let Some(v) = &self.role {
             w.key("role");
             v.write(w);
@@ -2385,7 +2468,6 @@ impl PlanDefinitionActionParticipant {
 ///
 /// A relationship to another action such as "before" or "30-60 minutes after start of".
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionActionRelatedAction {
     /// Unique id for inter-element referencing (`PlanDefinition.action.relatedAction.id`, 0..1)
     ///
@@ -2408,7 +2490,7 @@ pub struct PlanDefinitionActionRelatedAction {
     /// before-start \| before \| before-end \| concurrent-with-start \| concurrent \| concurrent-with-end \| after-start \| after \| after-end (`PlanDefinition.action.relatedAction.relationship`, 1..1)
     ///
     /// The relationship of this action to the related action.
-    pub relationship: Code,
+    pub relationship: Primitive<codes::ActionRelationshipType>,
     /// Time offset for the relationship (`PlanDefinition.action.relatedAction.offset[x]`, 0..1); JSON keys `offset[Type]`
     ///
     /// A duration or range of durations to apply to the relationship. For example, 30-60 minutes before.
@@ -2417,7 +2499,6 @@ pub struct PlanDefinitionActionRelatedAction {
 
 /// The choice of types of 'PlanDefinition.action.relatedAction.offset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionActionRelatedActionOffset {
     /// `offsetDuration`: a `Duration`.
     Duration(Box<Duration>),
@@ -2433,6 +2514,18 @@ impl Default for PlanDefinitionActionRelatedActionOffset {
 }
 
 impl PlanDefinitionActionRelatedAction {
+    /// A `PlanDefinitionActionRelatedAction` with its required elements (`actionId`, `relationship`); everything else is empty.
+    pub fn new(
+        action_id: impl Into<Id>,
+        relationship: impl Into<Primitive<codes::ActionRelationshipType>>,
+    ) -> Self {
+        Self {
+            action_id: action_id.into(),
+            relationship: relationship.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2462,7 +2555,7 @@ impl PlanDefinitionActionRelatedAction {
                 }
                 "relationship" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.relationship, code)?;
+                    prim_value(p, &mut r.relationship, codes::ActionRelationshipType::read)?;
                 }
                 "_relationship" => {
                     p.mark(&mut seen, 6)?;
@@ -2528,7 +2621,7 @@ impl PlanDefinitionActionRelatedAction {
             "relationship",
             "_relationship",
             &self.relationship,
-            w_str,
+            codes::ActionRelationshipType::write,
         );
         if let Some(v) = &self.offset {
             match v {
@@ -2601,7 +2694,6 @@ impl PlanDefinitionActionRelatedAction {
 ///
 /// Goals that describe what the activities within the plan are intended to achieve. For example, weight loss, restoring an activity of daily living, obtaining herd immunity via immunization, meeting a process improvement objective, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionGoal {
     /// Unique id for inter-element referencing (`PlanDefinition.goal.id`, 0..1)
     ///
@@ -2648,6 +2740,14 @@ pub struct PlanDefinitionGoal {
 }
 
 impl PlanDefinitionGoal {
+    /// A `PlanDefinitionGoal` with its required elements (`description`); everything else is empty.
+    pub fn new(description: CodeableConcept) -> Self {
+        Self {
+            description,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2853,7 +2953,6 @@ impl PlanDefinitionGoal {
 ///
 /// Indicates what should be done and within what timeframe.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionGoalTarget {
     /// Unique id for inter-element referencing (`PlanDefinition.goal.target.id`, 0..1)
     ///
@@ -2885,7 +2984,6 @@ pub struct PlanDefinitionGoalTarget {
 
 /// The choice of types of 'PlanDefinition.goal.target.detail\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionGoalTargetDetail {
     /// `detailQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),

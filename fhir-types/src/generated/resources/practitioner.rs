@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A person who is directly or indirectly involved in the provisioning of healthcare.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Practitioner {
     /// Logical id of this artifact (`Practitioner.id`, 0..1)
     ///
@@ -65,7 +64,7 @@ pub struct Practitioner {
     /// male \| female \| other \| unknown (`Practitioner.gender`, 0..1)
     ///
     /// Administrative Gender - the gender that the person is considered to have for administration and record keeping purposes.
-    pub gender: Option<Code>,
+    pub gender: Option<Primitive<codes::AdministrativeGender>>,
     /// The date  on which the practitioner was born (`Practitioner.birthDate`, 0..1)
     ///
     /// The date of birth for the practitioner.
@@ -161,7 +160,7 @@ impl Practitioner {
                 }
                 "gender" => {
                     p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 19)?;
@@ -274,7 +273,13 @@ impl Practitioner {
             w.end_array();
         }
         if let Some(v) = &self.gender {
-            write_prim(w, "gender", "_gender", v, w_str);
+            write_prim(
+                w,
+                "gender",
+                "_gender",
+                v,
+                codes::AdministrativeGender::write,
+            );
         }
         if let Some(v) = &self.birth_date {
             write_prim(w, "birthDate", "_birthDate", v, w_str);
@@ -457,7 +462,6 @@ impl Practitioner {
 ///
 /// The official certifications, training, and licenses that authorize or otherwise pertain to the provision of care by the practitioner.  For example, a medical license issued by a medical board authorizing the practitioner to practice medicine within a certian locality.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PractitionerQualification {
     /// Unique id for inter-element referencing (`Practitioner.qualification.id`, 0..1)
     ///
@@ -486,6 +490,14 @@ pub struct PractitionerQualification {
 }
 
 impl PractitionerQualification {
+    /// A `PractitionerQualification` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A structured set of questions intended to guide the collection of answers from end-users. Questionnaires provide detailed control over order, presentation, phraseology and grouping to allow coherent, consistent data collection.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Questionnaire {
     /// Logical id of this artifact (`Questionnaire.id`, 0..1)
     ///
@@ -72,7 +71,7 @@ pub struct Questionnaire {
     /// draft \| active \| retired \| unknown (`Questionnaire.status`, 1..1)
     ///
     /// The status of this questionnaire. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`Questionnaire.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this questionnaire is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -80,7 +79,7 @@ pub struct Questionnaire {
     /// Resource that can be subject of QuestionnaireResponse (`Questionnaire.subjectType`, 0..*)
     ///
     /// The types of subjects that can be the subject of responses created for the questionnaire.
-    pub subject_type: Vec<Code>,
+    pub subject_type: Vec<Primitive<codes::ResourceType>>,
     /// Date last changed (`Questionnaire.date`, 0..1)
     ///
     /// The date  (and optionally time) when the questionnaire was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the questionnaire changes.
@@ -136,6 +135,14 @@ pub struct Questionnaire {
 }
 
 impl Questionnaire {
+    /// A `Questionnaire` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -238,7 +245,7 @@ impl Questionnaire {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -255,7 +262,7 @@ impl Questionnaire {
                 "subjectType" => {
                     p.mark(&mut seen, 27)?;
                     let other = p.marked(&seen, 28);
-                    values(p, &mut r.subject_type, code, other)?;
+                    values(p, &mut r.subject_type, codes::ResourceType::read, other)?;
                 }
                 "_subjectType" => {
                     p.mark(&mut seen, 28)?;
@@ -419,11 +426,23 @@ impl Questionnaire {
             write_prim(w, "title", "_title", v, w_str);
         }
         write_prims(w, "derivedFrom", "_derivedFrom", &self.derived_from, w_str);
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
-        write_prims(w, "subjectType", "_subjectType", &self.subject_type, w_str);
+        write_prims(
+            w,
+            "subjectType",
+            "_subjectType",
+            &self.subject_type,
+            codes::ResourceType::write,
+        );
         if let Some(v) = &self.date {
             write_prim(w, "date", "_date", v, w_str);
         }
@@ -740,7 +759,6 @@ impl Questionnaire {
 ///
 /// A particular question, question grouping or display text that is part of the questionnaire.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireItem {
     /// Unique id for inter-element referencing (`Questionnaire.item.id`, 0..1)
     ///
@@ -787,7 +805,7 @@ pub struct QuestionnaireItem {
     /// group \| display \| boolean \| decimal \| integer \| date \| dateTime + (`Questionnaire.item.type`, 1..1)
     ///
     /// The type of questionnaire item this is - whether text for display, a grouping of other items or a particular type of data to be captured (string, integer, coded choice, etc.).
-    pub type_: Code,
+    pub type_: Primitive<codes::QuestionnaireItemType>,
     /// Only allow data when (`Questionnaire.item.enableWhen`, 0..*)
     ///
     /// A constraint indicating that this item should only be enabled (displayed/allow answers to be captured) when the specified condition is true.
@@ -795,7 +813,7 @@ pub struct QuestionnaireItem {
     /// all \| any (`Questionnaire.item.enableBehavior`, 0..1)
     ///
     /// Controls how multiple enableWhen values are interpreted -  whether all or any must be true.
-    pub enable_behavior: Option<Code>,
+    pub enable_behavior: Option<Primitive<codes::EnableWhenBehavior>>,
     /// Whether the item must be included in data results (`Questionnaire.item.required`, 0..1)
     ///
     /// An indication, if true, that the item must be present in a "completed" QuestionnaireResponse.  If false, the item may be skipped when answering the questionnaire.
@@ -831,6 +849,18 @@ pub struct QuestionnaireItem {
 }
 
 impl QuestionnaireItem {
+    /// A `QuestionnaireItem` with its required elements (`linkId`, `type`); everything else is empty.
+    pub fn new(
+        link_id: impl Into<FhirString>,
+        type_: impl Into<Primitive<codes::QuestionnaireItemType>>,
+    ) -> Self {
+        Self {
+            link_id: link_id.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -887,7 +917,7 @@ impl QuestionnaireItem {
                 }
                 "type" => {
                     p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::QuestionnaireItemType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 13)?;
@@ -899,7 +929,7 @@ impl QuestionnaireItem {
                 }
                 "enableBehavior" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.enable_behavior, code)?;
+                    opt_prim_value(p, &mut r.enable_behavior, codes::EnableWhenBehavior::read)?;
                 }
                 "_enableBehavior" => {
                     p.mark(&mut seen, 16)?;
@@ -1009,7 +1039,13 @@ impl QuestionnaireItem {
         if let Some(v) = &self.text {
             write_prim(w, "text", "_text", v, w_str);
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::QuestionnaireItemType::write,
+        );
         if !self.enable_when.is_empty() {
             w.key("enableWhen");
             w.begin_array();
@@ -1019,7 +1055,13 @@ impl QuestionnaireItem {
             w.end_array();
         }
         if let Some(v) = &self.enable_behavior {
-            write_prim(w, "enableBehavior", "_enableBehavior", v, w_str);
+            write_prim(
+                w,
+                "enableBehavior",
+                "_enableBehavior",
+                v,
+                codes::EnableWhenBehavior::write,
+            );
         }
         if let Some(v) = &self.required {
             write_prim(w, "required", "_required", v, w_boolean);
@@ -1220,7 +1262,6 @@ impl QuestionnaireItem {
 ///
 /// One of the permitted answers for a "choice" or "open-choice" question.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireItemAnswerOption {
     /// Unique id for inter-element referencing (`Questionnaire.item.answerOption.id`, 0..1)
     ///
@@ -1248,7 +1289,6 @@ pub struct QuestionnaireItemAnswerOption {
 
 /// The choice of types of 'Questionnaire.item.answerOption.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum QuestionnaireItemAnswerOptionValue {
     /// `valueInteger`: a `integer`.
     Integer(Integer),
@@ -1272,6 +1312,14 @@ impl Default for QuestionnaireItemAnswerOptionValue {
 }
 
 impl QuestionnaireItemAnswerOption {
+    /// A `QuestionnaireItemAnswerOption` with its required elements (`value`); everything else is empty.
+    pub fn new(value: QuestionnaireItemAnswerOptionValue) -> Self {
+        Self {
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1543,7 +1591,6 @@ impl QuestionnaireItemAnswerOption {
 ///
 /// A constraint indicating that this item should only be enabled (displayed/allow answers to be captured) when the specified condition is true.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireItemEnableWhen {
     /// Unique id for inter-element referencing (`Questionnaire.item.enableWhen.id`, 0..1)
     ///
@@ -1566,7 +1613,7 @@ pub struct QuestionnaireItemEnableWhen {
     /// exists \| = \| != \| &gt; \| &lt; \| &gt;= \| &lt;= (`Questionnaire.item.enableWhen.operator`, 1..1)
     ///
     /// Specifies the criteria by which the question is enabled.
-    pub operator: Code,
+    pub operator: Primitive<codes::QuestionnaireItemOperator>,
     /// Value for question comparison based on operator (`Questionnaire.item.enableWhen.answer[x]`, 1..1); JSON keys `answer[Type]`
     ///
     /// A value that the referenced question is tested using the specified operator in order for the item to be enabled.
@@ -1575,7 +1622,6 @@ pub struct QuestionnaireItemEnableWhen {
 
 /// The choice of types of 'Questionnaire.item.enableWhen.answer\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum QuestionnaireItemEnableWhenAnswer {
     /// `answerBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -1607,6 +1653,20 @@ impl Default for QuestionnaireItemEnableWhenAnswer {
 }
 
 impl QuestionnaireItemEnableWhen {
+    /// A `QuestionnaireItemEnableWhen` with its required elements (`question`, `operator`, `answer`); everything else is empty.
+    pub fn new(
+        question: impl Into<FhirString>,
+        operator: impl Into<Primitive<codes::QuestionnaireItemOperator>>,
+        answer: QuestionnaireItemEnableWhenAnswer,
+    ) -> Self {
+        Self {
+            question: question.into(),
+            operator: operator.into(),
+            answer,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1636,7 +1696,7 @@ impl QuestionnaireItemEnableWhen {
                 }
                 "operator" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.operator, code)?;
+                    prim_value(p, &mut r.operator, codes::QuestionnaireItemOperator::read)?;
                 }
                 "_operator" => {
                     p.mark(&mut seen, 6)?;
@@ -1899,7 +1959,13 @@ impl QuestionnaireItemEnableWhen {
             w.end_array();
         }
         write_prim(w, "question", "_question", &self.question, w_str);
-        write_prim(w, "operator", "_operator", &self.operator, w_str);
+        write_prim(
+            w,
+            "operator",
+            "_operator",
+            &self.operator,
+            codes::QuestionnaireItemOperator::write,
+        );
         {
             let v = &self.answer;
             match v {
@@ -2009,7 +2075,6 @@ impl QuestionnaireItemEnableWhen {
 ///
 /// One or more values that should be pre-populated in the answer when initially rendering the questionnaire for user input.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireItemInitial {
     /// Unique id for inter-element referencing (`Questionnaire.item.initial.id`, 0..1)
     ///
@@ -2033,7 +2098,6 @@ pub struct QuestionnaireItemInitial {
 
 /// The choice of types of 'Questionnaire.item.initial.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum QuestionnaireItemInitialValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -2069,6 +2133,14 @@ impl Default for QuestionnaireItemInitialValue {
 }
 
 impl QuestionnaireItemInitial {
+    /// A `QuestionnaireItemInitial` with its required elements (`value`); everything else is empty.
+    pub fn new(value: QuestionnaireItemInitialValue) -> Self {
+        Self {
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

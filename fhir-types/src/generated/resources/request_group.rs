@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A group of related requests that can be used to capture intended activities that have inter-dependencies such as "give this medication after that one".
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RequestGroup {
     /// Logical id of this artifact (`RequestGroup.id`, 0..1)
     ///
@@ -72,15 +71,15 @@ pub struct RequestGroup {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`RequestGroup.status`, 1..1)
     ///
     /// The current state of the request. For request groups, the status reflects the status of all the requests in the group.
-    pub status: Code,
+    pub status: Primitive<codes::RequestStatus>,
     /// proposal \| plan \| directive \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`RequestGroup.intent`, 1..1)
     ///
     /// Indicates the level of authority/intentionality associated with the request and where the request fits into the workflow chain.
-    pub intent: Code,
+    pub intent: Primitive<codes::RequestIntent>,
     /// routine \| urgent \| asap \| stat (`RequestGroup.priority`, 0..1)
     ///
     /// Indicates how quickly the request should be addressed with respect to other requests.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// What's being requested/ordered (`RequestGroup.code`, 0..1)
     ///
     /// A code that identifies what the overall request group is.
@@ -120,6 +119,18 @@ pub struct RequestGroup {
 }
 
 impl RequestGroup {
+    /// A `RequestGroup` with its required elements (`status`, `intent`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::RequestStatus>>,
+        intent: impl Into<Primitive<codes::RequestIntent>>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -212,7 +223,7 @@ impl RequestGroup {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -220,7 +231,7 @@ impl RequestGroup {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -228,7 +239,7 @@ impl RequestGroup {
                 }
                 "priority" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 25)?;
@@ -375,10 +386,22 @@ impl RequestGroup {
             w.key("groupIdentifier");
             v.write(w);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::RequestStatus::write,
+        );
+        write_prim(
+            w,
+            "intent",
+            "_intent",
+            &self.intent,
+            codes::RequestIntent::write,
+        );
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         if let Some(v) = &self.code {
             w.key("code");
@@ -657,7 +680,6 @@ impl RequestGroup {
 ///
 /// The actions, if any, produced by the evaluation of the artifact.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RequestGroupAction {
     /// Unique id for inter-element referencing (`RequestGroup.action.id`, 0..1)
     ///
@@ -692,7 +714,7 @@ pub struct RequestGroupAction {
     /// routine \| urgent \| asap \| stat (`RequestGroup.action.priority`, 0..1)
     ///
     /// Indicates how quickly the action should be addressed with respect to other actions.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// Code representing the meaning of the action or sub-actions (`RequestGroup.action.code`, 0..*)
     ///
     /// A code that provides meaning for the action or action group. For example, a section may have a LOINC code for a section of a documentation template.
@@ -724,23 +746,23 @@ pub struct RequestGroupAction {
     /// visual-group \| logical-group \| sentence-group (`RequestGroup.action.groupingBehavior`, 0..1)
     ///
     /// Defines the grouping behavior for the action and its children.
-    pub grouping_behavior: Option<Code>,
+    pub grouping_behavior: Option<Primitive<codes::ActionGroupingBehavior>>,
     /// any \| all \| all-or-none \| exactly-one \| at-most-one \| one-or-more (`RequestGroup.action.selectionBehavior`, 0..1)
     ///
     /// Defines the selection behavior for the action and its children.
-    pub selection_behavior: Option<Code>,
+    pub selection_behavior: Option<Primitive<codes::ActionSelectionBehavior>>,
     /// must \| could \| must-unless-documented (`RequestGroup.action.requiredBehavior`, 0..1)
     ///
     /// Defines expectations around whether an action is required.
-    pub required_behavior: Option<Code>,
+    pub required_behavior: Option<Primitive<codes::ActionRequiredBehavior>>,
     /// yes \| no (`RequestGroup.action.precheckBehavior`, 0..1)
     ///
     /// Defines whether the action should usually be preselected.
-    pub precheck_behavior: Option<Code>,
+    pub precheck_behavior: Option<Primitive<codes::ActionPrecheckBehavior>>,
     /// single \| multiple (`RequestGroup.action.cardinalityBehavior`, 0..1)
     ///
     /// Defines whether the action can be selected multiple times.
-    pub cardinality_behavior: Option<Code>,
+    pub cardinality_behavior: Option<Primitive<codes::ActionCardinalityBehavior>>,
     /// The target of the action (`RequestGroup.action.resource`, 0..1)
     ///
     /// The resource that is the target of the action (e.g. CommunicationRequest).
@@ -753,7 +775,6 @@ pub struct RequestGroupAction {
 
 /// The choice of types of 'RequestGroup.action.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RequestGroupActionTiming {
     /// `timingDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -830,7 +851,7 @@ impl RequestGroupAction {
                 }
                 "priority" => {
                     p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 12)?;
@@ -938,7 +959,11 @@ impl RequestGroupAction {
                 }
                 "groupingBehavior" => {
                     p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.grouping_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.grouping_behavior,
+                        codes::ActionGroupingBehavior::read,
+                    )?;
                 }
                 "_groupingBehavior" => {
                     p.mark(&mut seen, 27)?;
@@ -946,7 +971,11 @@ impl RequestGroupAction {
                 }
                 "selectionBehavior" => {
                     p.mark(&mut seen, 28)?;
-                    opt_prim_value(p, &mut r.selection_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.selection_behavior,
+                        codes::ActionSelectionBehavior::read,
+                    )?;
                 }
                 "_selectionBehavior" => {
                     p.mark(&mut seen, 29)?;
@@ -954,7 +983,11 @@ impl RequestGroupAction {
                 }
                 "requiredBehavior" => {
                     p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.required_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.required_behavior,
+                        codes::ActionRequiredBehavior::read,
+                    )?;
                 }
                 "_requiredBehavior" => {
                     p.mark(&mut seen, 31)?;
@@ -962,7 +995,11 @@ impl RequestGroupAction {
                 }
                 "precheckBehavior" => {
                     p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.precheck_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.precheck_behavior,
+                        codes::ActionPrecheckBehavior::read,
+                    )?;
                 }
                 "_precheckBehavior" => {
                     p.mark(&mut seen, 33)?;
@@ -970,7 +1007,11 @@ impl RequestGroupAction {
                 }
                 "cardinalityBehavior" => {
                     p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.cardinality_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.cardinality_behavior,
+                        codes::ActionCardinalityBehavior::read,
+                    )?;
                 }
                 "_cardinalityBehavior" => {
                     p.mark(&mut seen, 35)?;
@@ -1025,7 +1066,7 @@ impl RequestGroupAction {
             write_prim(w, "textEquivalent", "_textEquivalent", v, w_str);
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         if !self.code.is_empty() {
             w.key("code");
@@ -1099,19 +1140,49 @@ impl RequestGroupAction {
             v.write(w);
         }
         if let Some(v) = &self.grouping_behavior {
-            write_prim(w, "groupingBehavior", "_groupingBehavior", v, w_str);
+            write_prim(
+                w,
+                "groupingBehavior",
+                "_groupingBehavior",
+                v,
+                codes::ActionGroupingBehavior::write,
+            );
         }
         if let Some(v) = &self.selection_behavior {
-            write_prim(w, "selectionBehavior", "_selectionBehavior", v, w_str);
+            write_prim(
+                w,
+                "selectionBehavior",
+                "_selectionBehavior",
+                v,
+                codes::ActionSelectionBehavior::write,
+            );
         }
         if let Some(v) = &self.required_behavior {
-            write_prim(w, "requiredBehavior", "_requiredBehavior", v, w_str);
+            write_prim(
+                w,
+                "requiredBehavior",
+                "_requiredBehavior",
+                v,
+                codes::ActionRequiredBehavior::write,
+            );
         }
         if let Some(v) = &self.precheck_behavior {
-            write_prim(w, "precheckBehavior", "_precheckBehavior", v, w_str);
+            write_prim(
+                w,
+                "precheckBehavior",
+                "_precheckBehavior",
+                v,
+                codes::ActionPrecheckBehavior::write,
+            );
         }
         if let Some(v) = &self.cardinality_behavior {
-            write_prim(w, "cardinalityBehavior", "_cardinalityBehavior", v, w_str);
+            write_prim(
+                w,
+                "cardinalityBehavior",
+                "_cardinalityBehavior",
+                v,
+                codes::ActionCardinalityBehavior::write,
+            );
         }
         if let Some(v) = &self.resource {
             w.key("resource");
@@ -1316,7 +1387,6 @@ impl RequestGroupAction {
 ///
 /// An expression that describes applicability criteria, or start/stop conditions for the action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RequestGroupActionCondition {
     /// Unique id for inter-element referencing (`RequestGroup.action.condition.id`, 0..1)
     ///
@@ -1335,7 +1405,7 @@ pub struct RequestGroupActionCondition {
     /// applicability \| start \| stop (`RequestGroup.action.condition.kind`, 1..1)
     ///
     /// The kind of condition.
-    pub kind: Code,
+    pub kind: Primitive<codes::ActionConditionKind>,
     /// Boolean-valued expression (`RequestGroup.action.condition.expression`, 0..1)
     ///
     /// An expression that returns true or false, indicating whether or not the condition is satisfied.
@@ -1343,6 +1413,14 @@ pub struct RequestGroupActionCondition {
 }
 
 impl RequestGroupActionCondition {
+    /// A `RequestGroupActionCondition` with its required elements (`kind`); everything else is empty.
+    pub fn new(kind: impl Into<Primitive<codes::ActionConditionKind>>) -> Self {
+        Self {
+            kind: kind.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1363,7 +1441,7 @@ impl RequestGroupActionCondition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 4)?;
@@ -1404,7 +1482,13 @@ impl RequestGroupActionCondition {
             }
             w.end_array();
         }
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_prim(
+            w,
+            "kind",
+            "_kind",
+            &self.kind,
+            codes::ActionConditionKind::write,
+        );
         if let Some(v) = &self.expression {
             w.key("expression");
             v.write(w);
@@ -1456,7 +1540,6 @@ impl RequestGroupActionCondition {
 ///
 /// A relationship to another action such as "before" or "30-60 minutes after start of".
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RequestGroupActionRelatedAction {
     /// Unique id for inter-element referencing (`RequestGroup.action.relatedAction.id`, 0..1)
     ///
@@ -1479,7 +1562,7 @@ pub struct RequestGroupActionRelatedAction {
     /// before-start \| before \| before-end \| concurrent-with-start \| concurrent \| concurrent-with-end \| after-start \| after \| after-end (`RequestGroup.action.relatedAction.relationship`, 1..1)
     ///
     /// The relationship of this action to the related action.
-    pub relationship: Code,
+    pub relationship: Primitive<codes::ActionRelationshipType>,
     /// Time offset for the relationship (`RequestGroup.action.relatedAction.offset[x]`, 0..1); JSON keys `offset[Type]`
     ///
     /// A duration or range of durations to apply to the relationship. For example, 30-60 minutes before.
@@ -1488,7 +1571,6 @@ pub struct RequestGroupActionRelatedAction {
 
 /// The choice of types of 'RequestGroup.action.relatedAction.offset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RequestGroupActionRelatedActionOffset {
     /// `offsetDuration`: a `Duration`.
     Duration(Box<Duration>),
@@ -1504,6 +1586,18 @@ impl Default for RequestGroupActionRelatedActionOffset {
 }
 
 impl RequestGroupActionRelatedAction {
+    /// A `RequestGroupActionRelatedAction` with its required elements (`actionId`, `relationship`); everything else is empty.
+    pub fn new(
+        action_id: impl Into<Id>,
+        relationship: impl Into<Primitive<codes::ActionRelationshipType>>,
+    ) -> Self {
+        Self {
+            action_id: action_id.into(),
+            relationship: relationship.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1533,7 +1627,7 @@ impl RequestGroupActionRelatedAction {
                 }
                 "relationship" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.relationship, code)?;
+                    prim_value(p, &mut r.relationship, codes::ActionRelationshipType::read)?;
                 }
                 "_relationship" => {
                     p.mark(&mut seen, 6)?;
@@ -1599,7 +1693,7 @@ impl RequestGroupActionRelatedAction {
             "relationship",
             "_relationship",
             &self.relationship,
-            w_str,
+            codes::ActionRelationshipType::write,
         );
         if let Some(v) = &self.offset {
             match v {

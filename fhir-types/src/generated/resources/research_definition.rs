@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The ResearchDefinition resource describes the conditional state (population and any exposures being compared within the population) and outcome (if specified) that the knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchDefinition {
     /// Logical id of this artifact (`ResearchDefinition.id`, 0..1)
     ///
@@ -76,7 +75,7 @@ pub struct ResearchDefinition {
     /// draft \| active \| retired \| unknown (`ResearchDefinition.status`, 1..1)
     ///
     /// The status of this research definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`ResearchDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this research definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -185,7 +184,6 @@ pub struct ResearchDefinition {
 
 /// The choice of types of 'ResearchDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -201,6 +199,18 @@ impl Default for ResearchDefinitionSubject {
 }
 
 impl ResearchDefinition {
+    /// A `ResearchDefinition` with its required elements (`status`, `population`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        population: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            population,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -310,7 +320,7 @@ impl ResearchDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -569,7 +579,13 @@ impl ResearchDefinition {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }

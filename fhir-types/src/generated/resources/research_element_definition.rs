@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The ResearchElementDefinition resource describes a "PICO" element that knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchElementDefinition {
     /// Logical id of this artifact (`ResearchElementDefinition.id`, 0..1)
     ///
@@ -76,7 +75,7 @@ pub struct ResearchElementDefinition {
     /// draft \| active \| retired \| unknown (`ResearchElementDefinition.status`, 1..1)
     ///
     /// The status of this research element definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`ResearchElementDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this research element definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -168,11 +167,11 @@ pub struct ResearchElementDefinition {
     /// population \| exposure \| outcome (`ResearchElementDefinition.type`, 1..1)
     ///
     /// The type of research element, a population, an exposure, or an outcome.
-    pub type_: Code,
+    pub type_: Primitive<codes::ResearchElementType>,
     /// dichotomous \| continuous \| descriptive (`ResearchElementDefinition.variableType`, 0..1)
     ///
     /// The type of the outcome (e.g. Dichotomous, Continuous, or Descriptive).
-    pub variable_type: Option<Code>,
+    pub variable_type: Option<Primitive<codes::EvidenceVariableType>>,
     /// What defines the members of the research element (`ResearchElementDefinition.characteristic`, 1..*)
     ///
     /// A characteristic that defines the members of the research element. Multiple characteristics are applied with "and" semantics.
@@ -181,7 +180,6 @@ pub struct ResearchElementDefinition {
 
 /// The choice of types of 'ResearchElementDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchElementDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -197,6 +195,20 @@ impl Default for ResearchElementDefinitionSubject {
 }
 
 impl ResearchElementDefinition {
+    /// A `ResearchElementDefinition` with its required elements (`status`, `type`, `characteristic`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        type_: impl Into<Primitive<codes::ResearchElementType>>,
+        characteristic: Vec<ResearchElementDefinitionCharacteristic>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_: type_.into(),
+            characteristic,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -306,7 +318,7 @@ impl ResearchElementDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -466,7 +478,7 @@ impl ResearchElementDefinition {
                 }
                 "type" => {
                     p.mark(&mut seen, 61)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ResearchElementType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 62)?;
@@ -474,7 +486,7 @@ impl ResearchElementDefinition {
                 }
                 "variableType" => {
                     p.mark(&mut seen, 63)?;
-                    opt_prim_value(p, &mut r.variable_type, code)?;
+                    opt_prim_value(p, &mut r.variable_type, codes::EvidenceVariableType::read)?;
                 }
                 "_variableType" => {
                     p.mark(&mut seen, 64)?;
@@ -576,7 +588,13 @@ impl ResearchElementDefinition {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -694,9 +712,21 @@ impl ResearchElementDefinition {
             w.end_array();
         }
         write_prims(w, "library", "_library", &self.library, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::ResearchElementType::write,
+        );
         if let Some(v) = &self.variable_type {
-            write_prim(w, "variableType", "_variableType", v, w_str);
+            write_prim(
+                w,
+                "variableType",
+                "_variableType",
+                v,
+                codes::EvidenceVariableType::write,
+            );
         }
         if !self.characteristic.is_empty() {
             w.key("characteristic");
@@ -1052,7 +1082,6 @@ impl ResearchElementDefinition {
 ///
 /// A characteristic that defines the members of the research element. Multiple characteristics are applied with "and" semantics.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchElementDefinitionCharacteristic {
     /// Unique id for inter-element referencing (`ResearchElementDefinition.characteristic.id`, 0..1)
     ///
@@ -1099,7 +1128,7 @@ pub struct ResearchElementDefinitionCharacteristic {
     /// mean \| median \| mean-of-mean \| mean-of-median \| median-of-mean \| median-of-median (`ResearchElementDefinition.characteristic.studyEffectiveGroupMeasure`, 0..1)
     ///
     /// Indicates how elements are aggregated within the study effective period.
-    pub study_effective_group_measure: Option<Code>,
+    pub study_effective_group_measure: Option<Primitive<codes::GroupMeasure>>,
     /// What time period do participants cover (`ResearchElementDefinition.characteristic.participantEffectiveDescription`, 0..1)
     ///
     /// A narrative description of the time period the study covers.
@@ -1115,12 +1144,11 @@ pub struct ResearchElementDefinitionCharacteristic {
     /// mean \| median \| mean-of-mean \| mean-of-median \| median-of-mean \| median-of-median (`ResearchElementDefinition.characteristic.participantEffectiveGroupMeasure`, 0..1)
     ///
     /// Indicates how elements are aggregated within the study effective period.
-    pub participant_effective_group_measure: Option<Code>,
+    pub participant_effective_group_measure: Option<Primitive<codes::GroupMeasure>>,
 }
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.definition\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchElementDefinitionCharacteristicDefinition {
     /// `definitionCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1141,7 +1169,6 @@ impl Default for ResearchElementDefinitionCharacteristicDefinition {
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.studyEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchElementDefinitionCharacteristicStudyEffective {
     /// `studyEffectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1162,7 +1189,6 @@ impl Default for ResearchElementDefinitionCharacteristicStudyEffective {
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.participantEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchElementDefinitionCharacteristicParticipantEffective {
     /// `participantEffectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1182,6 +1208,14 @@ impl Default for ResearchElementDefinitionCharacteristicParticipantEffective {
 }
 
 impl ResearchElementDefinitionCharacteristic {
+    /// A `ResearchElementDefinitionCharacteristic` with its required elements (`definition`); everything else is empty.
+    pub fn new(definition: ResearchElementDefinitionCharacteristicDefinition) -> Self {
+        Self {
+            definition,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1355,7 +1389,11 @@ impl ResearchElementDefinitionCharacteristic {
                 }
                 "studyEffectiveGroupMeasure" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.study_effective_group_measure, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.study_effective_group_measure,
+                        codes::GroupMeasure::read,
+                    )?;
                 }
                 "_studyEffectiveGroupMeasure" => {
                     p.mark(&mut seen, 21)?;
@@ -1434,7 +1472,11 @@ impl ResearchElementDefinitionCharacteristic {
                 }
                 "participantEffectiveGroupMeasure" => {
                     p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.participant_effective_group_measure, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.participant_effective_group_measure,
+                        codes::GroupMeasure::read,
+                    )?;
                 }
                 "_participantEffectiveGroupMeasure" => {
                     p.mark(&mut seen, 31)?;
@@ -1548,7 +1590,7 @@ impl ResearchElementDefinitionCharacteristic {
                 "studyEffectiveGroupMeasure",
                 "_studyEffectiveGroupMeasure",
                 v,
-                w_str,
+                codes::GroupMeasure::write,
             );
         }
         if let Some(v) = &self.participant_effective_description {
@@ -1595,7 +1637,7 @@ impl ResearchElementDefinitionCharacteristic {
                 "participantEffectiveGroupMeasure",
                 "_participantEffectiveGroupMeasure",
                 v,
-                w_str,
+                codes::GroupMeasure::write,
             );
         }
         w.end_object();

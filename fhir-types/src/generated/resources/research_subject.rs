@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A physical entity which is the primary unit of operational and/or administrative interest in a study.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchSubject {
     /// Logical id of this artifact (`ResearchSubject.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct ResearchSubject {
     /// candidate \| eligible \| follow-up \| ineligible \| not-registered \| off-study \| on-study \| on-study-intervention \| on-study-observation \| pending-on-study \| potential-candidate \| screening \| withdrawn (`ResearchSubject.status`, 1..1)
     ///
     /// The current state of the subject.
-    pub status: Code,
+    pub status: Primitive<codes::ResearchSubjectStatus>,
     /// Start and end of participation (`ResearchSubject.period`, 0..1)
     ///
     /// The dates the subject began and ended their participation in the study.
@@ -80,6 +79,20 @@ pub struct ResearchSubject {
 }
 
 impl ResearchSubject {
+    /// A `ResearchSubject` with its required elements (`status`, `study`, `individual`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::ResearchSubjectStatus>>,
+        study: Reference,
+        individual: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            study,
+            individual,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -140,7 +153,7 @@ impl ResearchSubject {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ResearchSubjectStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -246,7 +259,13 @@ impl ResearchSubject {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::ResearchSubjectStatus::write,
+        );
         if let Some(v) = &self.period {
             w.key("period");
             v.write(w);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An assessment of the likely outcome(s) for a patient or other subject as well as the likelihood of each outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskAssessment {
     /// Logical id of this artifact (`RiskAssessment.id`, 0..1)
     ///
@@ -60,7 +59,7 @@ pub struct RiskAssessment {
     /// registered \| preliminary \| final \| amended + (`RiskAssessment.status`, 1..1)
     ///
     /// The status of the RiskAssessment, using the same statuses as an Observation.
-    pub status: Code,
+    pub status: Primitive<codes::ObservationStatus>,
     /// Evaluation mechanism (`RiskAssessment.method`, 0..1)
     ///
     /// The algorithm, process or mechanism used to evaluate the risk.
@@ -117,7 +116,6 @@ pub struct RiskAssessment {
 
 /// The choice of types of 'RiskAssessment.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RiskAssessmentOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -133,6 +131,15 @@ impl Default for RiskAssessmentOccurrence {
 }
 
 impl RiskAssessment {
+    /// A `RiskAssessment` with its required elements (`status`, `subject`); everything else is empty.
+    pub fn new(status: impl Into<Primitive<codes::ObservationStatus>>, subject: Reference) -> Self {
+        Self {
+            status: status.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -202,7 +209,7 @@ impl RiskAssessment {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ObservationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -370,7 +377,13 @@ impl RiskAssessment {
             w.key("parent");
             v.write(w);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::ObservationStatus::write,
+        );
         if let Some(v) = &self.method {
             w.key("method");
             v.write(w);
@@ -673,7 +686,6 @@ impl RiskAssessment {
 ///
 /// Describes the expected outcome for the subject.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskAssessmentPrediction {
     /// Unique id for inter-element referencing (`RiskAssessment.prediction.id`, 0..1)
     ///
@@ -717,7 +729,6 @@ pub struct RiskAssessmentPrediction {
 
 /// The choice of types of 'RiskAssessment.prediction.probability\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RiskAssessmentPredictionProbability {
     /// `probabilityDecimal`: a `decimal`.
     Decimal(Decimal),
@@ -734,7 +745,6 @@ impl Default for RiskAssessmentPredictionProbability {
 
 /// The choice of types of 'RiskAssessment.prediction.when\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RiskAssessmentPredictionWhen {
     /// `whenPeriod`: a `Period`.
     Period(Box<Period>),

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The RiskEvidenceSynthesis resource describes the likelihood of an outcome in a population plus exposure state where the risk estimate is derived from a combination of research studies.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesis {
     /// Logical id of this artifact (`RiskEvidenceSynthesis.id`, 0..1)
     ///
@@ -68,7 +67,7 @@ pub struct RiskEvidenceSynthesis {
     /// draft \| active \| retired \| unknown (`RiskEvidenceSynthesis.status`, 1..1)
     ///
     /// The status of this risk evidence synthesis. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// Date last changed (`RiskEvidenceSynthesis.date`, 0..1)
     ///
     /// The date  (and optionally time) when the risk evidence synthesis was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the risk evidence synthesis changes.
@@ -172,6 +171,20 @@ pub struct RiskEvidenceSynthesis {
 }
 
 impl RiskEvidenceSynthesis {
+    /// A `RiskEvidenceSynthesis` with its required elements (`status`, `population`, `outcome`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        population: Reference,
+        outcome: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            population,
+            outcome,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -264,7 +277,7 @@ impl RiskEvidenceSynthesis {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -478,7 +491,13 @@ impl RiskEvidenceSynthesis {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.date {
             write_prim(w, "date", "_date", v, w_str);
         }
@@ -947,7 +966,6 @@ impl RiskEvidenceSynthesis {
 ///
 /// A description of the certainty of the risk estimate.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisCertainty {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.certainty.id`, 0..1)
     ///
@@ -1118,7 +1136,6 @@ impl RiskEvidenceSynthesisCertainty {
 ///
 /// A description of a component of the overall certainty.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisCertaintyCertaintySubcomponent {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.certainty.certaintySubcomponent.id`, 0..1)
     ///
@@ -1279,7 +1296,6 @@ impl RiskEvidenceSynthesisCertaintyCertaintySubcomponent {
 ///
 /// The estimated risk of the outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisRiskEstimate {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.riskEstimate.id`, 0..1)
     ///
@@ -1534,7 +1550,6 @@ impl RiskEvidenceSynthesisRiskEstimate {
 ///
 /// A description of the precision of the estimate for the effect.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisRiskEstimatePrecisionEstimate {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.riskEstimate.precisionEstimate.id`, 0..1)
     ///
@@ -1718,7 +1733,6 @@ impl RiskEvidenceSynthesisRiskEstimatePrecisionEstimate {
 ///
 /// A description of the size of the sample involved in the synthesis.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisSampleSize {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.sampleSize.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A search parameter that defines a named search item that can be used to search/filter on a resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SearchParameter {
     /// Logical id of this artifact (`SearchParameter.id`, 0..1)
     ///
@@ -64,7 +63,7 @@ pub struct SearchParameter {
     /// draft \| active \| retired \| unknown (`SearchParameter.status`, 1..1)
     ///
     /// The status of this search parameter. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`SearchParameter.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this search parameter is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -104,11 +103,11 @@ pub struct SearchParameter {
     /// The resource type(s) this search parameter applies to (`SearchParameter.base`, 1..*)
     ///
     /// The base resource type(s) that this search parameter can be used against.
-    pub base: Vec<Code>,
+    pub base: Vec<Primitive<codes::ResourceType>>,
     /// number \| date \| string \| token \| reference \| composite \| quantity \| uri \| special (`SearchParameter.type`, 1..1)
     ///
     /// The type of value that a search parameter may contain, and how the content is interpreted.
-    pub type_: Code,
+    pub type_: Primitive<codes::SearchParamType>,
     /// FHIRPath expression that extracts the values (`SearchParameter.expression`, 0..1)
     ///
     /// A FHIRPath expression that returns a set of elements for the search parameter.
@@ -120,11 +119,11 @@ pub struct SearchParameter {
     /// normal \| phonetic \| nearby \| distance \| other (`SearchParameter.xpathUsage`, 0..1)
     ///
     /// How the search parameter relates to the set of elements returned by evaluating the xpath query.
-    pub xpath_usage: Option<Code>,
+    pub xpath_usage: Option<Primitive<codes::XPathUsageType>>,
     /// Types of resource (if a resource reference) (`SearchParameter.target`, 0..*)
     ///
     /// Types of resource (if a resource is referenced).
-    pub target: Vec<Code>,
+    pub target: Vec<Primitive<codes::ResourceType>>,
     /// Allow multiple values per parameter (or) (`SearchParameter.multipleOr`, 0..1)
     ///
     /// Whether multiple values are allowed for each time the parameter exists. Values are separated by commas, and the parameter matches if any of the values match.
@@ -136,11 +135,11 @@ pub struct SearchParameter {
     /// eq \| ne \| gt \| lt \| ge \| le \| sa \| eb \| ap (`SearchParameter.comparator`, 0..*)
     ///
     /// Comparators supported for the search parameter.
-    pub comparator: Vec<Code>,
+    pub comparator: Vec<Primitive<codes::SearchComparator>>,
     /// missing \| exact \| contains \| not \| text \| in \| not-in \| below \| above \| type \| identifier \| ofType (`SearchParameter.modifier`, 0..*)
     ///
     /// A modifier supported for the search parameter.
-    pub modifier: Vec<Code>,
+    pub modifier: Vec<Primitive<codes::SearchModifierCode>>,
     /// Chained names supported (`SearchParameter.chain`, 0..*)
     ///
     /// Contains the names of any search parameters which may be chained to the containing search parameter. Chained parameters may be added to search parameters of type reference and specify that resources will only be returned if they contain a reference to a resource which matches the chained parameter value. Values for this field should be drawn from SearchParameter.code for a parameter on the target resource type.
@@ -152,6 +151,28 @@ pub struct SearchParameter {
 }
 
 impl SearchParameter {
+    /// A `SearchParameter` with its required elements (`url`, `name`, `status`, `description`, `code`, `base`, `type`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        description: impl Into<Markdown>,
+        code: impl Into<Code>,
+        base: Vec<Primitive<codes::ResourceType>>,
+        type_: impl Into<Primitive<codes::SearchParamType>>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            description: description.into(),
+            code: code.into(),
+            base,
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -240,7 +261,7 @@ impl SearchParameter {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -309,7 +330,7 @@ impl SearchParameter {
                 "base" => {
                     p.mark(&mut seen, 37)?;
                     let other = p.marked(&seen, 38);
-                    values(p, &mut r.base, code, other)?;
+                    values(p, &mut r.base, codes::ResourceType::read, other)?;
                 }
                 "_base" => {
                     p.mark(&mut seen, 38)?;
@@ -318,7 +339,7 @@ impl SearchParameter {
                 }
                 "type" => {
                     p.mark(&mut seen, 39)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::SearchParamType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 40)?;
@@ -342,7 +363,7 @@ impl SearchParameter {
                 }
                 "xpathUsage" => {
                     p.mark(&mut seen, 45)?;
-                    opt_prim_value(p, &mut r.xpath_usage, code)?;
+                    opt_prim_value(p, &mut r.xpath_usage, codes::XPathUsageType::read)?;
                 }
                 "_xpathUsage" => {
                     p.mark(&mut seen, 46)?;
@@ -351,7 +372,7 @@ impl SearchParameter {
                 "target" => {
                     p.mark(&mut seen, 47)?;
                     let other = p.marked(&seen, 48);
-                    values(p, &mut r.target, code, other)?;
+                    values(p, &mut r.target, codes::ResourceType::read, other)?;
                 }
                 "_target" => {
                     p.mark(&mut seen, 48)?;
@@ -377,7 +398,7 @@ impl SearchParameter {
                 "comparator" => {
                     p.mark(&mut seen, 53)?;
                     let other = p.marked(&seen, 54);
-                    values(p, &mut r.comparator, code, other)?;
+                    values(p, &mut r.comparator, codes::SearchComparator::read, other)?;
                 }
                 "_comparator" => {
                     p.mark(&mut seen, 54)?;
@@ -387,7 +408,7 @@ impl SearchParameter {
                 "modifier" => {
                     p.mark(&mut seen, 55)?;
                     let other = p.marked(&seen, 56);
-                    values(p, &mut r.modifier, code, other)?;
+                    values(p, &mut r.modifier, codes::SearchModifierCode::read, other)?;
                 }
                 "_modifier" => {
                     p.mark(&mut seen, 56)?;
@@ -493,7 +514,13 @@ impl SearchParameter {
         if let Some(v) = &self.derived_from {
             write_prim(w, "derivedFrom", "_derivedFrom", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -532,8 +559,14 @@ impl SearchParameter {
             write_prim(w, "purpose", "_purpose", v, w_str);
         }
         write_prim(w, "code", "_code", &self.code, w_str);
-        write_prims(w, "base", "_base", &self.base, w_str);
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prims(w, "base", "_base", &self.base, codes::ResourceType::write);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::SearchParamType::write,
+        );
         if let Some(v) = &self.expression {
             write_prim(w, "expression", "_expression", v, w_str);
         }
@@ -541,17 +574,41 @@ impl SearchParameter {
             write_prim(w, "xpath", "_xpath", v, w_str);
         }
         if let Some(v) = &self.xpath_usage {
-            write_prim(w, "xpathUsage", "_xpathUsage", v, w_str);
+            write_prim(
+                w,
+                "xpathUsage",
+                "_xpathUsage",
+                v,
+                codes::XPathUsageType::write,
+            );
         }
-        write_prims(w, "target", "_target", &self.target, w_str);
+        write_prims(
+            w,
+            "target",
+            "_target",
+            &self.target,
+            codes::ResourceType::write,
+        );
         if let Some(v) = &self.multiple_or {
             write_prim(w, "multipleOr", "_multipleOr", v, w_boolean);
         }
         if let Some(v) = &self.multiple_and {
             write_prim(w, "multipleAnd", "_multipleAnd", v, w_boolean);
         }
-        write_prims(w, "comparator", "_comparator", &self.comparator, w_str);
-        write_prims(w, "modifier", "_modifier", &self.modifier, w_str);
+        write_prims(
+            w,
+            "comparator",
+            "_comparator",
+            &self.comparator,
+            codes::SearchComparator::write,
+        );
+        write_prims(
+            w,
+            "modifier",
+            "_modifier",
+            &self.modifier,
+            codes::SearchModifierCode::write,
+        );
         write_prims(w, "chain", "_chain", &self.chain, w_str);
         if !self.component.is_empty() {
             w.key("component");
@@ -849,7 +906,6 @@ impl SearchParameter {
 ///
 /// Used to define the parts of a composite search parameter.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SearchParameterComponent {
     /// Unique id for inter-element referencing (`SearchParameter.component.id`, 0..1)
     ///
@@ -876,6 +932,15 @@ pub struct SearchParameterComponent {
 }
 
 impl SearchParameterComponent {
+    /// A `SearchParameterComponent` with its required elements (`definition`, `expression`); everything else is empty.
+    pub fn new(definition: impl Into<Canonical>, expression: impl Into<FhirString>) -> Self {
+        Self {
+            definition: definition.into(),
+            expression: expression.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of a request for service such as diagnostic investigations, treatments, or operations to be performed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ServiceRequest {
     /// Logical id of this artifact (`ServiceRequest.id`, 0..1)
     ///
@@ -72,11 +71,11 @@ pub struct ServiceRequest {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`ServiceRequest.status`, 1..1)
     ///
     /// The status of the order.
-    pub status: Code,
+    pub status: Primitive<codes::RequestStatus>,
     /// proposal \| plan \| directive \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`ServiceRequest.intent`, 1..1)
     ///
     /// Whether the request is a proposal, plan, an original order or a reflex order.
-    pub intent: Code,
+    pub intent: Primitive<codes::RequestIntent>,
     /// Classification of service (`ServiceRequest.category`, 0..*)
     ///
     /// A code that classifies the service for searching, sorting and display purposes (e.g. "Surgical Procedure").
@@ -84,7 +83,7 @@ pub struct ServiceRequest {
     /// routine \| urgent \| asap \| stat (`ServiceRequest.priority`, 0..1)
     ///
     /// Indicates how quickly the ServiceRequest should be addressed with respect to other requests.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// True if service/procedure should not be performed (`ServiceRequest.doNotPerform`, 0..1)
     ///
     /// Set this to true if the record is saying that the service/procedure should NOT be performed.
@@ -181,7 +180,6 @@ pub struct ServiceRequest {
 
 /// The choice of types of 'ServiceRequest.quantity\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ServiceRequestQuantity {
     /// `quantityQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -200,7 +198,6 @@ impl Default for ServiceRequestQuantity {
 
 /// The choice of types of 'ServiceRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ServiceRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -219,7 +216,6 @@ impl Default for ServiceRequestOccurrence {
 
 /// The choice of types of 'ServiceRequest.asNeeded\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ServiceRequestAsNeeded {
     /// `asNeededBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -235,6 +231,20 @@ impl Default for ServiceRequestAsNeeded {
 }
 
 impl ServiceRequest {
+    /// A `ServiceRequest` with its required elements (`status`, `intent`, `subject`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::RequestStatus>>,
+        intent: impl Into<Primitive<codes::RequestIntent>>,
+        subject: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -330,7 +340,7 @@ impl ServiceRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -338,7 +348,7 @@ impl ServiceRequest {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -350,7 +360,7 @@ impl ServiceRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 26)?;
@@ -666,8 +676,20 @@ impl ServiceRequest {
             w.key("requisition");
             v.write(w);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::RequestStatus::write,
+        );
+        write_prim(
+            w,
+            "intent",
+            "_intent",
+            &self.intent,
+            codes::RequestIntent::write,
+        );
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();
@@ -677,7 +699,7 @@ impl ServiceRequest {
             w.end_array();
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         if let Some(v) = &self.do_not_perform {
             write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A slot of time on a schedule that may be available for booking appointments.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Slot {
     /// Logical id of this artifact (`Slot.id`, 0..1)
     ///
@@ -58,7 +57,7 @@ pub struct Slot {
     /// The schedule resource that this slot defines an interval of status information (`Slot.schedule`, 1..1)
     pub schedule: Reference,
     /// busy \| free \| busy-unavailable \| busy-tentative \| entered-in-error (`Slot.status`, 1..1)
-    pub status: Code,
+    pub status: Primitive<codes::SlotStatus>,
     /// Date/Time that the slot is to begin (`Slot.start`, 1..1)
     pub start: Instant,
     /// Date/Time that the slot is to conclude (`Slot.end`, 1..1)
@@ -70,6 +69,22 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// A `Slot` with its required elements (`schedule`, `status`, `start`, `end`); everything else is empty.
+    pub fn new(
+        schedule: Reference,
+        status: impl Into<Primitive<codes::SlotStatus>>,
+        start: impl Into<Instant>,
+        end: impl Into<Instant>,
+    ) -> Self {
+        Self {
+            schedule,
+            status: status.into(),
+            start: start.into(),
+            end: end.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -150,7 +165,7 @@ impl Slot {
                 }
                 "status" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::SlotStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 19)?;
@@ -292,7 +307,13 @@ impl Slot {
             w.key("schedule");
             v.write(w);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::SlotStatus::write,
+        );
         write_prim(w, "start", "_start", &self.start, w_str);
         write_prim(w, "end", "_end", &self.end, w_str);
         if let Some(v) = &self.overbooked {

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A definition of a FHIR structure. This resource is used to describe the underlying resources, data types defined in FHIR, and also for describing extensions and constraints on resources and data types.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinition {
     /// Logical id of this artifact (`StructureDefinition.id`, 0..1)
     ///
@@ -68,7 +67,7 @@ pub struct StructureDefinition {
     /// draft \| active \| retired \| unknown (`StructureDefinition.status`, 1..1)
     ///
     /// The status of this structure definition. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`StructureDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this structure definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -112,7 +111,7 @@ pub struct StructureDefinition {
     /// FHIR Version this StructureDefinition targets (`StructureDefinition.fhirVersion`, 0..1)
     ///
     /// The version of the FHIR specification on which this StructureDefinition is based - this is the formal version of the specification, without the revision number, e.g. \[publication\].\[major\].\[minor\], which is 4.0.1. for this version.
-    pub fhir_version: Option<Code>,
+    pub fhir_version: Option<Primitive<codes::FHIRVersion>>,
     /// External specification that the content is mapped to (`StructureDefinition.mapping`, 0..*)
     ///
     /// An external specification that the content is mapped to.
@@ -120,7 +119,7 @@ pub struct StructureDefinition {
     /// primitive-type \| complex-type \| resource \| logical (`StructureDefinition.kind`, 1..1)
     ///
     /// Defines the kind of structure that this definition is describing.
-    pub kind: Code,
+    pub kind: Primitive<codes::StructureDefinitionKind>,
     /// Whether the structure is abstract (`StructureDefinition.abstract`, 1..1)
     ///
     /// Whether structure this definition describes is abstract or not  - that is, whether the structure is not intended to be instantiated. For Resources and Data types, abstract types will never be exchanged  between systems.
@@ -144,7 +143,7 @@ pub struct StructureDefinition {
     /// specialization \| constraint - How relates to base definition (`StructureDefinition.derivation`, 0..1)
     ///
     /// How the type relates to the baseDefinition.
-    pub derivation: Option<Code>,
+    pub derivation: Option<Primitive<codes::TypeDerivationRule>>,
     /// Snapshot view of the structure (`StructureDefinition.snapshot`, 0..1)
     ///
     /// A snapshot view is expressed in a standalone form that can be used and interpreted without considering the base StructureDefinition.
@@ -156,6 +155,26 @@ pub struct StructureDefinition {
 }
 
 impl StructureDefinition {
+    /// A `StructureDefinition` with its required elements (`url`, `name`, `status`, `kind`, `abstract`, `type`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        kind: impl Into<Primitive<codes::StructureDefinitionKind>>,
+        abstract_: impl Into<Boolean>,
+        type_: impl Into<Uri>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            kind: kind.into(),
+            abstract_: abstract_.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -248,7 +267,7 @@ impl StructureDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -320,7 +339,7 @@ impl StructureDefinition {
                 }
                 "fhirVersion" => {
                     p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.fhir_version, code)?;
+                    opt_prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 40)?;
@@ -332,7 +351,7 @@ impl StructureDefinition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 42)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::StructureDefinitionKind::read)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 43)?;
@@ -378,7 +397,7 @@ impl StructureDefinition {
                 }
                 "derivation" => {
                     p.mark(&mut seen, 53)?;
-                    opt_prim_value(p, &mut r.derivation, code)?;
+                    opt_prim_value(p, &mut r.derivation, codes::TypeDerivationRule::read)?;
                 }
                 "_derivation" => {
                     p.mark(&mut seen, 54)?;
@@ -482,7 +501,13 @@ impl StructureDefinition {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -534,7 +559,13 @@ impl StructureDefinition {
             w.end_array();
         }
         if let Some(v) = &self.fhir_version {
-            write_prim(w, "fhirVersion", "_fhirVersion", v, w_str);
+            write_prim(
+                w,
+                "fhirVersion",
+                "_fhirVersion",
+                v,
+                codes::FHIRVersion::write,
+            );
         }
         if !self.mapping.is_empty() {
             w.key("mapping");
@@ -544,7 +575,13 @@ impl StructureDefinition {
             }
             w.end_array();
         }
-        write_prim(w, "kind", "_kind", &self.kind, w_str);
+        write_prim(
+            w,
+            "kind",
+            "_kind",
+            &self.kind,
+            codes::StructureDefinitionKind::write,
+        );
         write_prim(w, "abstract", "_abstract", &self.abstract_, w_boolean);
         if !self.context.is_empty() {
             w.key("context");
@@ -566,7 +603,13 @@ impl StructureDefinition {
             write_prim(w, "baseDefinition", "_baseDefinition", v, w_str);
         }
         if let Some(v) = &self.derivation {
-            write_prim(w, "derivation", "_derivation", v, w_str);
+            write_prim(
+                w,
+                "derivation",
+                "_derivation",
+                v,
+                codes::TypeDerivationRule::write,
+            );
         }
         if let Some(v) = &self.snapshot {
             w.key("snapshot");
@@ -872,7 +915,6 @@ impl StructureDefinition {
 ///
 /// Identifies the types of resource or data type elements to which the extension can be applied.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinitionContext {
     /// Unique id for inter-element referencing (`StructureDefinition.context.id`, 0..1)
     ///
@@ -891,7 +933,7 @@ pub struct StructureDefinitionContext {
     /// fhirpath \| element \| extension (`StructureDefinition.context.type`, 1..1)
     ///
     /// Defines how to interpret the expression that defines what the context of the extension is.
-    pub type_: Code,
+    pub type_: Primitive<codes::ExtensionContextType>,
     /// Where the extension can be used in instances (`StructureDefinition.context.expression`, 1..1)
     ///
     /// An expression that defines where an extension can be used in resources.
@@ -899,6 +941,18 @@ pub struct StructureDefinitionContext {
 }
 
 impl StructureDefinitionContext {
+    /// A `StructureDefinitionContext` with its required elements (`type`, `expression`); everything else is empty.
+    pub fn new(
+        type_: impl Into<Primitive<codes::ExtensionContextType>>,
+        expression: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            type_: type_.into(),
+            expression: expression.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -919,7 +973,7 @@ impl StructureDefinitionContext {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ExtensionContextType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -967,7 +1021,13 @@ impl StructureDefinitionContext {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::ExtensionContextType::write,
+        );
         write_prim(w, "expression", "_expression", &self.expression, w_str);
         w.end_object();
     }
@@ -1017,7 +1077,6 @@ impl StructureDefinitionContext {
 ///
 /// A differential view is expressed relative to the base StructureDefinition - a statement of differences that it applies.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinitionDifferential {
     /// Unique id for inter-element referencing (`StructureDefinition.differential.id`, 0..1)
     ///
@@ -1040,6 +1099,14 @@ pub struct StructureDefinitionDifferential {
 }
 
 impl StructureDefinitionDifferential {
+    /// A `StructureDefinitionDifferential` with its required elements (`element`); everything else is empty.
+    pub fn new(element: Vec<ElementDefinition>) -> Self {
+        Self {
+            element,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1139,7 +1206,6 @@ impl StructureDefinitionDifferential {
 ///
 /// An external specification that the content is mapped to.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinitionMapping {
     /// Unique id for inter-element referencing (`StructureDefinition.mapping.id`, 0..1)
     ///
@@ -1174,6 +1240,14 @@ pub struct StructureDefinitionMapping {
 }
 
 impl StructureDefinitionMapping {
+    /// A `StructureDefinitionMapping` with its required elements (`identity`); everything else is empty.
+    pub fn new(identity: impl Into<Id>) -> Self {
+        Self {
+            identity: identity.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1328,7 +1402,6 @@ impl StructureDefinitionMapping {
 ///
 /// A snapshot view is expressed in a standalone form that can be used and interpreted without considering the base StructureDefinition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinitionSnapshot {
     /// Unique id for inter-element referencing (`StructureDefinition.snapshot.id`, 0..1)
     ///
@@ -1351,6 +1424,14 @@ pub struct StructureDefinitionSnapshot {
 }
 
 impl StructureDefinitionSnapshot {
+    /// A `StructureDefinitionSnapshot` with its required elements (`element`); everything else is empty.
+    pub fn new(element: Vec<ElementDefinition>) -> Self {
+        Self {
+            element,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A Map of relationships between 2 structures that can be used to transform data.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMap {
     /// Logical id of this artifact (`StructureMap.id`, 0..1)
     ///
@@ -68,7 +67,7 @@ pub struct StructureMap {
     /// draft \| active \| retired \| unknown (`StructureMap.status`, 1..1)
     ///
     /// The status of this structure map. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`StructureMap.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this structure map is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -118,6 +117,22 @@ pub struct StructureMap {
 }
 
 impl StructureMap {
+    /// A `StructureMap` with its required elements (`url`, `name`, `status`, `group`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+        group: Vec<StructureMapGroup>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            group,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -210,7 +225,7 @@ impl StructureMap {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -374,7 +389,13 @@ impl StructureMap {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -655,7 +676,6 @@ impl StructureMap {
 ///
 /// Organizes the mapping into manageable chunks for human review/ease of maintenance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroup {
     /// Unique id for inter-element referencing (`StructureMap.group.id`, 0..1)
     ///
@@ -680,7 +700,7 @@ pub struct StructureMapGroup {
     /// none \| types \| type-and-types (`StructureMap.group.typeMode`, 1..1)
     ///
     /// If this is the default rule set to apply for the source type or this combination of types.
-    pub type_mode: Code,
+    pub type_mode: Primitive<codes::StructureMapGroupTypeMode>,
     /// Additional description/explanation for group (`StructureMap.group.documentation`, 0..1)
     ///
     /// Additional supporting documentation that explains the purpose of the group and the types of mappings within it.
@@ -694,6 +714,22 @@ pub struct StructureMapGroup {
 }
 
 impl StructureMapGroup {
+    /// A `StructureMapGroup` with its required elements (`name`, `typeMode`, `input`, `rule`); everything else is empty.
+    pub fn new(
+        name: impl Into<Id>,
+        type_mode: impl Into<Primitive<codes::StructureMapGroupTypeMode>>,
+        input: Vec<StructureMapGroupInput>,
+        rule: Vec<StructureMapGroupRule>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            type_mode: type_mode.into(),
+            input,
+            rule,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -730,7 +766,7 @@ impl StructureMapGroup {
                 }
                 "typeMode" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.type_mode, code)?;
+                    prim_value(p, &mut r.type_mode, codes::StructureMapGroupTypeMode::read)?;
                 }
                 "_typeMode" => {
                     p.mark(&mut seen, 8)?;
@@ -796,7 +832,13 @@ impl StructureMapGroup {
         if let Some(v) = &self.extends {
             write_prim(w, "extends", "_extends", v, w_str);
         }
-        write_prim(w, "typeMode", "_typeMode", &self.type_mode, w_str);
+        write_prim(
+            w,
+            "typeMode",
+            "_typeMode",
+            &self.type_mode,
+            codes::StructureMapGroupTypeMode::write,
+        );
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -896,7 +938,6 @@ impl StructureMapGroup {
 ///
 /// A name assigned to an instance of data. The instance must be provided when the mapping is invoked.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupInput {
     /// Unique id for inter-element referencing (`StructureMap.group.input.id`, 0..1)
     ///
@@ -919,12 +960,24 @@ pub struct StructureMapGroupInput {
     /// source \| target (`StructureMap.group.input.mode`, 1..1)
     ///
     /// Mode for this instance of data.
-    pub mode: Code,
+    pub mode: Primitive<codes::StructureMapInputMode>,
     /// Documentation for this instance of data (`StructureMap.group.input.documentation`, 0..1)
     pub documentation: Option<FhirString>,
 }
 
 impl StructureMapGroupInput {
+    /// A `StructureMapGroupInput` with its required elements (`name`, `mode`); everything else is empty.
+    pub fn new(
+        name: impl Into<Id>,
+        mode: impl Into<Primitive<codes::StructureMapInputMode>>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -961,7 +1014,7 @@ impl StructureMapGroupInput {
                 }
                 "mode" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::StructureMapInputMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 8)?;
@@ -1013,7 +1066,13 @@ impl StructureMapGroupInput {
         if let Some(v) = &self.type_ {
             write_prim(w, "type", "_type", v, w_str);
         }
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_prim(
+            w,
+            "mode",
+            "_mode",
+            &self.mode,
+            codes::StructureMapInputMode::write,
+        );
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -1081,7 +1140,6 @@ impl StructureMapGroupInput {
 ///
 /// Transform Rule from source to target.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRule {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.id`, 0..1)
     ///
@@ -1112,6 +1170,15 @@ pub struct StructureMapGroupRule {
 }
 
 impl StructureMapGroupRule {
+    /// A `StructureMapGroupRule` with its required elements (`name`, `source`); everything else is empty.
+    pub fn new(name: impl Into<Id>, source: Vec<StructureMapGroupRuleSource>) -> Self {
+        Self {
+            name: name.into(),
+            source,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1311,7 +1378,6 @@ impl StructureMapGroupRule {
 ///
 /// Which other rules to apply in the context of this rule.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRuleDependent {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.dependent.id`, 0..1)
     ///
@@ -1334,6 +1400,15 @@ pub struct StructureMapGroupRuleDependent {
 }
 
 impl StructureMapGroupRuleDependent {
+    /// A `StructureMapGroupRuleDependent` with its required elements (`name`, `variable`); everything else is empty.
+    pub fn new(name: impl Into<Id>, variable: Vec<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            variable,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1454,7 +1529,6 @@ impl StructureMapGroupRuleDependent {
 ///
 /// Source inputs to the mapping.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRuleSource {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.source.id`, 0..1)
     ///
@@ -1493,7 +1567,7 @@ pub struct StructureMapGroupRuleSource {
     /// first \| not\_first \| last \| not\_last \| only\_one (`StructureMap.group.rule.source.listMode`, 0..1)
     ///
     /// How to handle the list mode for this element.
-    pub list_mode: Option<Code>,
+    pub list_mode: Option<Primitive<codes::StructureMapSourceListMode>>,
     /// Named context for field, if a field is specified (`StructureMap.group.rule.source.variable`, 0..1)
     pub variable: Option<Id>,
     /// FHIRPath expression  - must be true or the rule does not apply (`StructureMap.group.rule.source.condition`, 0..1)
@@ -1508,7 +1582,6 @@ pub struct StructureMapGroupRuleSource {
 
 /// The choice of types of 'StructureMap.group.rule.source.defaultValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum StructureMapGroupRuleSourceDefaultValue {
     /// `defaultValueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -1620,6 +1693,14 @@ impl Default for StructureMapGroupRuleSourceDefaultValue {
 }
 
 impl StructureMapGroupRuleSource {
+    /// A `StructureMapGroupRuleSource` with its required elements (`context`); everything else is empty.
+    pub fn new(context: impl Into<Id>) -> Self {
+        Self {
+            context: context.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -2504,7 +2585,7 @@ impl StructureMapGroupRuleSource {
                 }
                 "listMode" => {
                     p.mark(&mut seen, 82)?;
-                    opt_prim_value(p, &mut r.list_mode, code)?;
+                    opt_prim_value(p, &mut r.list_mode, codes::StructureMapSourceListMode::read)?;
                 }
                 "_listMode" => {
                     p.mark(&mut seen, 83)?;
@@ -2800,7 +2881,13 @@ impl StructureMapGroupRuleSource {
             write_prim(w, "element", "_element", v, w_str);
         }
         if let Some(v) = &self.list_mode {
-            write_prim(w, "listMode", "_listMode", v, w_str);
+            write_prim(
+                w,
+                "listMode",
+                "_listMode",
+                v,
+                codes::StructureMapSourceListMode::write,
+            );
         }
         if let Some(v) = &self.variable {
             write_prim(w, "variable", "_variable", v, w_str);
@@ -3013,7 +3100,6 @@ impl StructureMapGroupRuleSource {
 ///
 /// Content to create because of this mapping rule.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRuleTarget {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.target.id`, 0..1)
     ///
@@ -3034,7 +3120,7 @@ pub struct StructureMapGroupRuleTarget {
     /// type \| variable (`StructureMap.group.rule.target.contextType`, 0..1)
     ///
     /// How to interpret the context.
-    pub context_type: Option<Code>,
+    pub context_type: Option<Primitive<codes::StructureMapContextType>>,
     /// Field to create in the context (`StructureMap.group.rule.target.element`, 0..1)
     pub element: Option<FhirString>,
     /// Named context for field, if desired, and a field is specified (`StructureMap.group.rule.target.variable`, 0..1)
@@ -3042,13 +3128,13 @@ pub struct StructureMapGroupRuleTarget {
     /// first \| share \| last \| collate (`StructureMap.group.rule.target.listMode`, 0..*)
     ///
     /// If field is a list, how to manage the list.
-    pub list_mode: Vec<Code>,
+    pub list_mode: Vec<Primitive<codes::StructureMapTargetListMode>>,
     /// Internal rule reference for shared list items (`StructureMap.group.rule.target.listRuleId`, 0..1)
     pub list_rule_id: Option<Id>,
     /// create \| copy + (`StructureMap.group.rule.target.transform`, 0..1)
     ///
     /// How the data is copied / created.
-    pub transform: Option<Code>,
+    pub transform: Option<Primitive<codes::StructureMapTransform>>,
     /// Parameters to the transform (`StructureMap.group.rule.target.parameter`, 0..*)
     pub parameter: Vec<StructureMapGroupRuleTargetParameter>,
 }
@@ -3082,7 +3168,7 @@ impl StructureMapGroupRuleTarget {
                 }
                 "contextType" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.context_type, code)?;
+                    opt_prim_value(p, &mut r.context_type, codes::StructureMapContextType::read)?;
                 }
                 "_contextType" => {
                     p.mark(&mut seen, 6)?;
@@ -3107,7 +3193,12 @@ impl StructureMapGroupRuleTarget {
                 "listMode" => {
                     p.mark(&mut seen, 11)?;
                     let other = p.marked(&seen, 12);
-                    values(p, &mut r.list_mode, code, other)?;
+                    values(
+                        p,
+                        &mut r.list_mode,
+                        codes::StructureMapTargetListMode::read,
+                        other,
+                    )?;
                 }
                 "_listMode" => {
                     p.mark(&mut seen, 12)?;
@@ -3124,7 +3215,7 @@ impl StructureMapGroupRuleTarget {
                 }
                 "transform" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.transform, code)?;
+                    opt_prim_value(p, &mut r.transform, codes::StructureMapTransform::read)?;
                 }
                 "_transform" => {
                     p.mark(&mut seen, 16)?;
@@ -3171,7 +3262,13 @@ impl StructureMapGroupRuleTarget {
             write_prim(w, "context", "_context", v, w_str);
         }
         if let Some(v) = &self.context_type {
-            write_prim(w, "contextType", "_contextType", v, w_str);
+            write_prim(
+                w,
+                "contextType",
+                "_contextType",
+                v,
+                codes::StructureMapContextType::write,
+            );
         }
         if let Some(v) = &self.element {
             write_prim(w, "element", "_element", v, w_str);
@@ -3179,12 +3276,24 @@ impl StructureMapGroupRuleTarget {
         if let Some(v) = &self.variable {
             write_prim(w, "variable", "_variable", v, w_str);
         }
-        write_prims(w, "listMode", "_listMode", &self.list_mode, w_str);
+        write_prims(
+            w,
+            "listMode",
+            "_listMode",
+            &self.list_mode,
+            codes::StructureMapTargetListMode::write,
+        );
         if let Some(v) = &self.list_rule_id {
             write_prim(w, "listRuleId", "_listRuleId", v, w_str);
         }
         if let Some(v) = &self.transform {
-            write_prim(w, "transform", "_transform", v, w_str);
+            write_prim(
+                w,
+                "transform",
+                "_transform",
+                v,
+                codes::StructureMapTransform::write,
+            );
         }
         if !self.parameter.is_empty() {
             w.key("parameter");
@@ -3288,7 +3397,6 @@ impl StructureMapGroupRuleTarget {
 ///
 /// Parameters to the transform.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRuleTargetParameter {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.target.parameter.id`, 0..1)
     ///
@@ -3310,7 +3418,6 @@ pub struct StructureMapGroupRuleTargetParameter {
 
 /// The choice of types of 'StructureMap.group.rule.target.parameter.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum StructureMapGroupRuleTargetParameterValue {
     /// `valueId`: a `id`.
     Id(Id),
@@ -3332,6 +3439,14 @@ impl Default for StructureMapGroupRuleTargetParameterValue {
 }
 
 impl StructureMapGroupRuleTargetParameter {
+    /// A `StructureMapGroupRuleTargetParameter` with its required elements (`value`); everything else is empty.
+    pub fn new(value: StructureMapGroupRuleTargetParameterValue) -> Self {
+        Self {
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3582,7 +3697,6 @@ impl StructureMapGroupRuleTargetParameter {
 ///
 /// A structure definition used by this map. The structure definition may describe instances that are converted, or the instances that are produced.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapStructure {
     /// Unique id for inter-element referencing (`StructureMap.structure.id`, 0..1)
     ///
@@ -3605,7 +3719,7 @@ pub struct StructureMapStructure {
     /// source \| queried \| target \| produced (`StructureMap.structure.mode`, 1..1)
     ///
     /// How the referenced structure is used in this mapping.
-    pub mode: Code,
+    pub mode: Primitive<codes::StructureMapModelMode>,
     /// Name for type in this map (`StructureMap.structure.alias`, 0..1)
     ///
     /// The name used for this type in the map.
@@ -3617,6 +3731,18 @@ pub struct StructureMapStructure {
 }
 
 impl StructureMapStructure {
+    /// A `StructureMapStructure` with its required elements (`url`, `mode`); everything else is empty.
+    pub fn new(
+        url: impl Into<Canonical>,
+        mode: impl Into<Primitive<codes::StructureMapModelMode>>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3645,7 +3771,7 @@ impl StructureMapStructure {
                 }
                 "mode" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::StructureMapModelMode::read)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 6)?;
@@ -3702,7 +3828,13 @@ impl StructureMapStructure {
             w.end_array();
         }
         write_prim(w, "url", "_url", &self.url, w_str);
-        write_prim(w, "mode", "_mode", &self.mode, w_str);
+        write_prim(
+            w,
+            "mode",
+            "_mode",
+            &self.mode,
+            codes::StructureMapModelMode::write,
+        );
         if let Some(v) = &self.alias {
             write_prim(w, "alias", "_alias", v, w_str);
         }

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The subscription resource is used to define a push-based subscription from a server to another system. Once a subscription is registered with the server, the server checks every resource that is created or updated, and if the resource matches the given criteria, it sends a message on the defined "channel" so that another system can take an appropriate action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Subscription {
     /// Logical id of this artifact (`Subscription.id`, 0..1)
     ///
@@ -48,7 +47,7 @@ pub struct Subscription {
     /// requested \| active \| error \| off (`Subscription.status`, 1..1)
     ///
     /// The status of the subscription, which marks the server state for managing the subscription.
-    pub status: Code,
+    pub status: Primitive<codes::SubscriptionStatus>,
     /// Contact details for source (e.g. troubleshooting) (`Subscription.contact`, 0..*)
     ///
     /// Contact details for a human to contact about the subscription. The primary use of this for system administrator troubleshooting.
@@ -76,6 +75,22 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// A `Subscription` with its required elements (`status`, `reason`, `criteria`, `channel`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::SubscriptionStatus>>,
+        reason: impl Into<FhirString>,
+        criteria: impl Into<FhirString>,
+        channel: SubscriptionChannel,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            reason: reason.into(),
+            criteria: criteria.into(),
+            channel,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -132,7 +147,7 @@ impl Subscription {
                 }
                 "status" => {
                     p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::SubscriptionStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 13)?;
@@ -241,7 +256,13 @@ impl Subscription {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::SubscriptionStatus::write,
+        );
         if !self.contact.is_empty() {
             w.key("contact");
             w.begin_array();
@@ -397,7 +418,6 @@ impl Subscription {
 ///
 /// Details where to send notifications when resources are received that meet the criteria.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubscriptionChannel {
     /// Unique id for inter-element referencing (`Subscription.channel.id`, 0..1)
     ///
@@ -416,7 +436,7 @@ pub struct SubscriptionChannel {
     /// rest-hook \| websocket \| email \| sms \| message (`Subscription.channel.type`, 1..1)
     ///
     /// The type of channel to send notifications on.
-    pub type_: Code,
+    pub type_: Primitive<codes::SubscriptionChannelType>,
     /// Where the channel points to (`Subscription.channel.endpoint`, 0..1)
     ///
     /// The url that describes the actual end-point to send messages to.
@@ -432,6 +452,14 @@ pub struct SubscriptionChannel {
 }
 
 impl SubscriptionChannel {
+    /// A `SubscriptionChannel` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Primitive<codes::SubscriptionChannelType>>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -452,7 +480,7 @@ impl SubscriptionChannel {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::SubscriptionChannelType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -516,7 +544,13 @@ impl SubscriptionChannel {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::SubscriptionChannelType::write,
+        );
         if let Some(v) = &self.endpoint {
             write_prim(w, "endpoint", "_endpoint", v, w_str);
         }

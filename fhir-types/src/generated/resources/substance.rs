@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A homogeneous material with a definite composition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Substance {
     /// Logical id of this artifact (`Substance.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct Substance {
     /// active \| inactive \| entered-in-error (`Substance.status`, 0..1)
     ///
     /// A code to indicate if the substance is actively used.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::FHIRSubstanceStatus>>,
     /// What class/type of substance this is (`Substance.category`, 0..*)
     ///
     /// A code that classifies the general type of substance.  This is used  for searching, sorting and display purposes.
@@ -76,6 +75,14 @@ pub struct Substance {
 }
 
 impl Substance {
+    /// A `Substance` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -136,7 +143,7 @@ impl Substance {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::FHIRSubstanceStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -229,7 +236,7 @@ impl Substance {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(w, "status", "_status", v, codes::FHIRSubstanceStatus::write);
         }
         if !self.category.is_empty() {
             w.key("category");
@@ -394,7 +401,6 @@ impl Substance {
 ///
 /// A substance can be composed of other substances.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceIngredient {
     /// Unique id for inter-element referencing (`Substance.ingredient.id`, 0..1)
     ///
@@ -422,7 +428,6 @@ pub struct SubstanceIngredient {
 
 /// The choice of types of 'Substance.ingredient.substance\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SubstanceIngredientSubstance {
     /// `substanceCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -438,6 +443,14 @@ impl Default for SubstanceIngredientSubstance {
 }
 
 impl SubstanceIngredient {
+    /// A `SubstanceIngredient` with its required elements (`substance`); everything else is empty.
+    pub fn new(substance: SubstanceIngredientSubstance) -> Self {
+        Self {
+            substance,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -582,7 +595,6 @@ impl SubstanceIngredient {
 ///
 /// Substance may be used to describe a kind of substance, or a specific package/container of the substance: an instance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceInstance {
     /// Unique id for inter-element referencing (`Substance.instance.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of a request for a medication, substance or device used in the healthcare setting.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SupplyRequest {
     /// Logical id of this artifact (`SupplyRequest.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct SupplyRequest {
     /// draft \| active \| suspended + (`SupplyRequest.status`, 0..1)
     ///
     /// Status of the supply request.
-    pub status: Option<Code>,
+    pub status: Option<Primitive<codes::SupplyRequestStatus>>,
     /// The kind of supply (central, non-stock, etc.) (`SupplyRequest.category`, 0..1)
     ///
     /// Category of supply, e.g.  central, non-stock, etc. This is used to support work flows associated with the supply process.
@@ -60,7 +59,7 @@ pub struct SupplyRequest {
     /// routine \| urgent \| asap \| stat (`SupplyRequest.priority`, 0..1)
     ///
     /// Indicates how quickly this SupplyRequest should be addressed with respect to other requests.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// Medication, Substance, or Device requested to be supplied (`SupplyRequest.item[x]`, 1..1); JSON keys `item[Type]`
     ///
     /// The item that is requested to be supplied. This is either a link to a resource representing the details of the item or a code that identifies the item from a known list.
@@ -99,7 +98,6 @@ pub struct SupplyRequest {
 
 /// The choice of types of 'SupplyRequest.item\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SupplyRequestItem {
     /// `itemCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -116,7 +114,6 @@ impl Default for SupplyRequestItem {
 
 /// The choice of types of 'SupplyRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SupplyRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -134,6 +131,15 @@ impl Default for SupplyRequestOccurrence {
 }
 
 impl SupplyRequest {
+    /// A `SupplyRequest` with its required elements (`item`, `quantity`); everything else is empty.
+    pub fn new(item: SupplyRequestItem, quantity: Quantity) -> Self {
+        Self {
+            item,
+            quantity,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -196,7 +202,7 @@ impl SupplyRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::SupplyRequestStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -208,7 +214,7 @@ impl SupplyRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 17)?;
@@ -387,14 +393,14 @@ impl SupplyRequest {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, w_str);
+            write_prim(w, "status", "_status", v, codes::SupplyRequestStatus::write);
         }
         if let Some(v) = &self.category {
             w.key("category");
             v.write(w);
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         {
             let v = &self.item;
@@ -687,7 +693,6 @@ impl SupplyRequest {
 ///
 /// Specific parameters for the ordered item.  For example, the size of the indicated item.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SupplyRequestParameter {
     /// Unique id for inter-element referencing (`SupplyRequest.parameter.id`, 0..1)
     ///
@@ -715,7 +720,6 @@ pub struct SupplyRequestParameter {
 
 /// The choice of types of 'SupplyRequest.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SupplyRequestParameterValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A task to be performed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Task {
     /// Logical id of this artifact (`Task.id`, 0..1)
     ///
@@ -72,7 +71,7 @@ pub struct Task {
     /// draft \| requested \| received \| accepted \| + (`Task.status`, 1..1)
     ///
     /// The current status of the task.
-    pub status: Code,
+    pub status: Primitive<codes::TaskStatus>,
     /// Reason for current status (`Task.statusReason`, 0..1)
     ///
     /// An explanation as to why this task is held, failed, was refused, etc.
@@ -84,11 +83,11 @@ pub struct Task {
     /// unknown \| proposal \| plan \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`Task.intent`, 1..1)
     ///
     /// Indicates the "level" of actionability associated with the Task, i.e. i+R\[9\]Cs this a proposed task, a planned task, an actionable task, etc.
-    pub intent: Code,
+    pub intent: Primitive<codes::TaskIntent>,
     /// routine \| urgent \| asap \| stat (`Task.priority`, 0..1)
     ///
     /// Indicates how quickly the Task should be addressed with respect to other requests.
-    pub priority: Option<Code>,
+    pub priority: Option<Primitive<codes::RequestPriority>>,
     /// Task Type (`Task.code`, 0..1)
     ///
     /// A name or code (or both) briefly describing what the task involves.
@@ -172,6 +171,18 @@ pub struct Task {
 }
 
 impl Task {
+    /// A `Task` with its required elements (`status`, `intent`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::TaskStatus>>,
+        intent: impl Into<Primitive<codes::TaskIntent>>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -260,7 +271,7 @@ impl Task {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::TaskStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -276,7 +287,7 @@ impl Task {
                 }
                 "intent" => {
                     p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::TaskIntent::read)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 25)?;
@@ -284,7 +295,7 @@ impl Task {
                 }
                 "priority" => {
                     p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 27)?;
@@ -479,7 +490,13 @@ impl Task {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::TaskStatus::write,
+        );
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);
@@ -488,9 +505,15 @@ impl Task {
             w.key("businessStatus");
             v.write(w);
         }
-        write_prim(w, "intent", "_intent", &self.intent, w_str);
+        write_prim(
+            w,
+            "intent",
+            "_intent",
+            &self.intent,
+            codes::TaskIntent::write,
+        );
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, w_str);
+            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
         }
         if let Some(v) = &self.code {
             w.key("code");
@@ -928,7 +951,6 @@ impl Task {
 ///
 /// Additional information that may be needed in the execution of the task.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TaskInput {
     /// Unique id for inter-element referencing (`Task.input.id`, 0..1)
     ///
@@ -956,7 +978,6 @@ pub struct TaskInput {
 
 /// The choice of types of 'Task.input.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum TaskInputValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -1068,6 +1089,15 @@ impl Default for TaskInputValue {
 }
 
 impl TaskInput {
+    /// A `TaskInput` with its required elements (`type`, `value`); everything else is empty.
+    pub fn new(type_: CodeableConcept, value: TaskInputValue) -> Self {
+        Self {
+            type_,
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -1998,7 +2028,6 @@ impl TaskInput {
 ///
 /// Outputs produced by the Task.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TaskOutput {
     /// Unique id for inter-element referencing (`Task.output.id`, 0..1)
     ///
@@ -2026,7 +2055,6 @@ pub struct TaskOutput {
 
 /// The choice of types of 'Task.output.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum TaskOutputValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -2138,6 +2166,15 @@ impl Default for TaskOutputValue {
 }
 
 impl TaskOutput {
+    /// A `TaskOutput` with its required elements (`type`, `value`); everything else is empty.
+    pub fn new(type_: CodeableConcept, value: TaskOutputValue) -> Self {
+        Self {
+            type_,
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -3074,7 +3111,6 @@ impl TaskOutput {
 ///
 /// If the Task.focus is a request resource and the task is seeking fulfillment (i.e. is asking for the request to be actioned), this element identifies any limitations on what parts of the referenced request should be actioned.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TaskRestriction {
     /// Unique id for inter-element referencing (`Task.restriction.id`, 0..1)
     ///

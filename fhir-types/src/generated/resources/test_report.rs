@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A summary of information based on the results of executing a TestScript.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReport {
     /// Logical id of this artifact (`TestReport.id`, 0..1)
     ///
@@ -56,7 +55,7 @@ pub struct TestReport {
     /// completed \| in-progress \| waiting \| stopped \| entered-in-error (`TestReport.status`, 1..1)
     ///
     /// The current state of this test report.
-    pub status: Code,
+    pub status: Primitive<codes::TestReportStatus>,
     /// Reference to the  version-specific TestScript that was executed to produce this TestReport (`TestReport.testScript`, 1..1)
     ///
     /// Ideally this is an absolute URL that is used to identify the version-specific TestScript that was executed, matching the 'TestScript.url'.
@@ -64,7 +63,7 @@ pub struct TestReport {
     /// pass \| fail \| pending (`TestReport.result`, 1..1)
     ///
     /// The overall result from the execution of the TestScript.
-    pub result: Code,
+    pub result: Primitive<codes::TestReportResult>,
     /// The final score (percentage of tests passed) resulting from the execution of the TestScript (`TestReport.score`, 0..1)
     pub score: Option<Decimal>,
     /// Name of the tester producing this report (Organization or individual) (`TestReport.tester`, 0..1)
@@ -84,6 +83,20 @@ pub struct TestReport {
 }
 
 impl TestReport {
+    /// A `TestReport` with its required elements (`status`, `testScript`, `result`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::TestReportStatus>>,
+        test_script: Reference,
+        result: impl Into<Primitive<codes::TestReportResult>>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            test_script,
+            result: result.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -152,7 +165,7 @@ impl TestReport {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::TestReportStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -164,7 +177,7 @@ impl TestReport {
                 }
                 "result" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.result, code)?;
+                    prim_value(p, &mut r.result, codes::TestReportResult::read)?;
                 }
                 "_result" => {
                     p.mark(&mut seen, 19)?;
@@ -277,13 +290,25 @@ impl TestReport {
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::TestReportStatus::write,
+        );
         {
             let v = &self.test_script;
             w.key("testScript");
             v.write(w);
         }
-        write_prim(w, "result", "_result", &self.result, w_str);
+        write_prim(
+            w,
+            "result",
+            "_result",
+            &self.result,
+            codes::TestReportResult::write,
+        );
         if let Some(v) = &self.score {
             write_prim(w, "score", "_score", v, w_decimal);
         }
@@ -491,7 +516,6 @@ impl TestReport {
 ///
 /// A participant in the test execution, either the execution engine, a client, or a server.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportParticipant {
     /// Unique id for inter-element referencing (`TestReport.participant.id`, 0..1)
     ///
@@ -510,7 +534,7 @@ pub struct TestReportParticipant {
     /// test-engine \| client \| server (`TestReport.participant.type`, 1..1)
     ///
     /// The type of participant.
-    pub type_: Code,
+    pub type_: Primitive<codes::TestReportParticipantType>,
     /// The uri of the participant. An absolute URL is preferred (`TestReport.participant.uri`, 1..1)
     pub uri: Uri,
     /// The display name of the participant (`TestReport.participant.display`, 0..1)
@@ -518,6 +542,18 @@ pub struct TestReportParticipant {
 }
 
 impl TestReportParticipant {
+    /// A `TestReportParticipant` with its required elements (`type`, `uri`); everything else is empty.
+    pub fn new(
+        type_: impl Into<Primitive<codes::TestReportParticipantType>>,
+        uri: impl Into<Uri>,
+    ) -> Self {
+        Self {
+            type_: type_.into(),
+            uri: uri.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -538,7 +574,7 @@ impl TestReportParticipant {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::TestReportParticipantType::read)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -594,7 +630,13 @@ impl TestReportParticipant {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, w_str);
+        write_prim(
+            w,
+            "type",
+            "_type",
+            &self.type_,
+            codes::TestReportParticipantType::write,
+        );
         write_prim(w, "uri", "_uri", &self.uri, w_str);
         if let Some(v) = &self.display {
             write_prim(w, "display", "_display", v, w_str);
@@ -655,7 +697,6 @@ impl TestReportParticipant {
 ///
 /// The results of the series of required setup operations before the tests were executed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportSetup {
     /// Unique id for inter-element referencing (`TestReport.setup.id`, 0..1)
     ///
@@ -678,6 +719,14 @@ pub struct TestReportSetup {
 }
 
 impl TestReportSetup {
+    /// A `TestReportSetup` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestReportSetupAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -777,7 +826,6 @@ impl TestReportSetup {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportSetupAction {
     /// Unique id for inter-element referencing (`TestReport.setup.action.id`, 0..1)
     ///
@@ -912,7 +960,6 @@ impl TestReportSetupAction {
 ///
 /// The results of the assertion performed on the previous operations.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportSetupActionAssert {
     /// Unique id for inter-element referencing (`TestReport.setup.action.assert.id`, 0..1)
     ///
@@ -931,7 +978,7 @@ pub struct TestReportSetupActionAssert {
     /// pass \| skip \| fail \| warning \| error (`TestReport.setup.action.assert.result`, 1..1)
     ///
     /// The result of this assertion.
-    pub result: Code,
+    pub result: Primitive<codes::TestReportActionResult>,
     /// A message associated with the result (`TestReport.setup.action.assert.message`, 0..1)
     ///
     /// An explanatory message associated with the result.
@@ -941,6 +988,14 @@ pub struct TestReportSetupActionAssert {
 }
 
 impl TestReportSetupActionAssert {
+    /// A `TestReportSetupActionAssert` with its required elements (`result`); everything else is empty.
+    pub fn new(result: impl Into<Primitive<codes::TestReportActionResult>>) -> Self {
+        Self {
+            result: result.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -961,7 +1016,7 @@ impl TestReportSetupActionAssert {
                 }
                 "result" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.result, code)?;
+                    prim_value(p, &mut r.result, codes::TestReportActionResult::read)?;
                 }
                 "_result" => {
                     p.mark(&mut seen, 4)?;
@@ -1014,7 +1069,13 @@ impl TestReportSetupActionAssert {
             }
             w.end_array();
         }
-        write_prim(w, "result", "_result", &self.result, w_str);
+        write_prim(
+            w,
+            "result",
+            "_result",
+            &self.result,
+            codes::TestReportActionResult::write,
+        );
         if let Some(v) = &self.message {
             write_prim(w, "message", "_message", v, w_str);
         }
@@ -1076,7 +1137,6 @@ impl TestReportSetupActionAssert {
 ///
 /// The operation performed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportSetupActionOperation {
     /// Unique id for inter-element referencing (`TestReport.setup.action.operation.id`, 0..1)
     ///
@@ -1095,7 +1155,7 @@ pub struct TestReportSetupActionOperation {
     /// pass \| skip \| fail \| warning \| error (`TestReport.setup.action.operation.result`, 1..1)
     ///
     /// The result of this operation.
-    pub result: Code,
+    pub result: Primitive<codes::TestReportActionResult>,
     /// A message associated with the result (`TestReport.setup.action.operation.message`, 0..1)
     ///
     /// An explanatory message associated with the result.
@@ -1105,6 +1165,14 @@ pub struct TestReportSetupActionOperation {
 }
 
 impl TestReportSetupActionOperation {
+    /// A `TestReportSetupActionOperation` with its required elements (`result`); everything else is empty.
+    pub fn new(result: impl Into<Primitive<codes::TestReportActionResult>>) -> Self {
+        Self {
+            result: result.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1125,7 +1193,7 @@ impl TestReportSetupActionOperation {
                 }
                 "result" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.result, code)?;
+                    prim_value(p, &mut r.result, codes::TestReportActionResult::read)?;
                 }
                 "_result" => {
                     p.mark(&mut seen, 4)?;
@@ -1178,7 +1246,13 @@ impl TestReportSetupActionOperation {
             }
             w.end_array();
         }
-        write_prim(w, "result", "_result", &self.result, w_str);
+        write_prim(
+            w,
+            "result",
+            "_result",
+            &self.result,
+            codes::TestReportActionResult::write,
+        );
         if let Some(v) = &self.message {
             write_prim(w, "message", "_message", v, w_str);
         }
@@ -1240,7 +1314,6 @@ impl TestReportSetupActionOperation {
 ///
 /// The results of the series of operations required to clean up after all the tests were executed (successfully or otherwise).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportTeardown {
     /// Unique id for inter-element referencing (`TestReport.teardown.id`, 0..1)
     ///
@@ -1263,6 +1336,14 @@ pub struct TestReportTeardown {
 }
 
 impl TestReportTeardown {
+    /// A `TestReportTeardown` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestReportTeardownAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1362,7 +1443,6 @@ impl TestReportTeardown {
 ///
 /// The teardown action will only contain an operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportTeardownAction {
     /// Unique id for inter-element referencing (`TestReport.teardown.action.id`, 0..1)
     ///
@@ -1385,6 +1465,14 @@ pub struct TestReportTeardownAction {
 }
 
 impl TestReportTeardownAction {
+    /// A `TestReportTeardownAction` with its required elements (`operation`); everything else is empty.
+    pub fn new(operation: TestReportSetupActionOperation) -> Self {
+        Self {
+            operation,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1482,7 +1570,6 @@ impl TestReportTeardownAction {
 ///
 /// A test executed from the test script.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportTest {
     /// Unique id for inter-element referencing (`TestReport.test.id`, 0..1)
     ///
@@ -1513,6 +1600,14 @@ pub struct TestReportTest {
 }
 
 impl TestReportTest {
+    /// A `TestReportTest` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestReportTestAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1650,7 +1745,6 @@ impl TestReportTest {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportTestAction {
     /// Unique id for inter-element referencing (`TestReport.test.action.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A structured set of tests against a FHIR server or client implementation to determine compliance against the FHIR specification.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScript {
     /// Logical id of this artifact (`TestScript.id`, 0..1)
     ///
@@ -68,7 +67,7 @@ pub struct TestScript {
     /// draft \| active \| retired \| unknown (`TestScript.status`, 1..1)
     ///
     /// The status of this test script. Enables tracking the life-cycle of the content.
-    pub status: Code,
+    pub status: Primitive<codes::PublicationStatus>,
     /// For testing purposes, not real usage (`TestScript.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this test script is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -140,6 +139,20 @@ pub struct TestScript {
 }
 
 impl TestScript {
+    /// A `TestScript` with its required elements (`url`, `name`, `status`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Primitive<codes::PublicationStatus>>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -232,7 +245,7 @@ impl TestScript {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -406,7 +419,13 @@ impl TestScript {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::PublicationStatus::write,
+        );
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -779,7 +798,6 @@ impl TestScript {
 ///
 /// An abstract server used in operations within this test script in the destination element.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptDestination {
     /// Unique id for inter-element referencing (`TestScript.destination.id`, 0..1)
     ///
@@ -806,6 +824,15 @@ pub struct TestScriptDestination {
 }
 
 impl TestScriptDestination {
+    /// A `TestScriptDestination` with its required elements (`index`, `profile`); everything else is empty.
+    pub fn new(index: impl Into<Integer>, profile: Coding) -> Self {
+        Self {
+            index: index.into(),
+            profile,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -924,7 +951,6 @@ impl TestScriptDestination {
 ///
 /// Fixture in the test script - by reference (uri). All fixtures are required for the test script to execute.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptFixture {
     /// Unique id for inter-element referencing (`TestScript.fixture.id`, 0..1)
     ///
@@ -955,6 +981,15 @@ pub struct TestScriptFixture {
 }
 
 impl TestScriptFixture {
+    /// A `TestScriptFixture` with its required elements (`autocreate`, `autodelete`); everything else is empty.
+    pub fn new(autocreate: impl Into<Boolean>, autodelete: impl Into<Boolean>) -> Self {
+        Self {
+            autocreate: autocreate.into(),
+            autodelete: autodelete.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1090,7 +1125,6 @@ impl TestScriptFixture {
 ///
 /// The required capability must exist and are assumed to function correctly on the FHIR server being tested.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptMetadata {
     /// Unique id for inter-element referencing (`TestScript.metadata.id`, 0..1)
     ///
@@ -1117,6 +1151,14 @@ pub struct TestScriptMetadata {
 }
 
 impl TestScriptMetadata {
+    /// A `TestScriptMetadata` with its required elements (`capability`); everything else is empty.
+    pub fn new(capability: Vec<TestScriptMetadataCapability>) -> Self {
+        Self {
+            capability,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1236,7 +1278,6 @@ impl TestScriptMetadata {
 ///
 /// Capabilities that must exist and are assumed to function correctly on the FHIR server being tested.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptMetadataCapability {
     /// Unique id for inter-element referencing (`TestScript.metadata.capability.id`, 0..1)
     ///
@@ -1279,6 +1320,20 @@ pub struct TestScriptMetadataCapability {
 }
 
 impl TestScriptMetadataCapability {
+    /// A `TestScriptMetadataCapability` with its required elements (`required`, `validated`, `capabilities`); everything else is empty.
+    pub fn new(
+        required: impl Into<Boolean>,
+        validated: impl Into<Boolean>,
+        capabilities: impl Into<Canonical>,
+    ) -> Self {
+        Self {
+            required: required.into(),
+            validated: validated.into(),
+            capabilities: capabilities.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1502,7 +1557,6 @@ impl TestScriptMetadataCapability {
 ///
 /// A link to the FHIR specification that this test is covering.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptMetadataLink {
     /// Unique id for inter-element referencing (`TestScript.metadata.link.id`, 0..1)
     ///
@@ -1529,6 +1583,14 @@ pub struct TestScriptMetadataLink {
 }
 
 impl TestScriptMetadataLink {
+    /// A `TestScriptMetadataLink` with its required elements (`url`); everything else is empty.
+    pub fn new(url: impl Into<Uri>) -> Self {
+        Self {
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1645,7 +1707,6 @@ impl TestScriptMetadataLink {
 ///
 /// An abstract server used in operations within this test script in the origin element.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptOrigin {
     /// Unique id for inter-element referencing (`TestScript.origin.id`, 0..1)
     ///
@@ -1672,6 +1733,15 @@ pub struct TestScriptOrigin {
 }
 
 impl TestScriptOrigin {
+    /// A `TestScriptOrigin` with its required elements (`index`, `profile`); everything else is empty.
+    pub fn new(index: impl Into<Integer>, profile: Coding) -> Self {
+        Self {
+            index: index.into(),
+            profile,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1790,7 +1860,6 @@ impl TestScriptOrigin {
 ///
 /// A series of required setup operations before tests are executed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetup {
     /// Unique id for inter-element referencing (`TestScript.setup.id`, 0..1)
     ///
@@ -1813,6 +1882,14 @@ pub struct TestScriptSetup {
 }
 
 impl TestScriptSetup {
+    /// A `TestScriptSetup` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestScriptSetupAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1912,7 +1989,6 @@ impl TestScriptSetup {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetupAction {
     /// Unique id for inter-element referencing (`TestScript.setup.action.id`, 0..1)
     ///
@@ -2047,7 +2123,6 @@ impl TestScriptSetupAction {
 ///
 /// Evaluates the results of previous operations to determine if the server under test behaves appropriately.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetupActionAssert {
     /// Unique id for inter-element referencing (`TestScript.setup.action.assert.id`, 0..1)
     ///
@@ -2074,7 +2149,7 @@ pub struct TestScriptSetupActionAssert {
     /// response \| request (`TestScript.setup.action.assert.direction`, 0..1)
     ///
     /// The direction to use for the assertion.
-    pub direction: Option<Code>,
+    pub direction: Option<Primitive<codes::AssertionDirectionType>>,
     /// Id of the source fixture to be evaluated (`TestScript.setup.action.assert.compareToSourceId`, 0..1)
     ///
     /// Id of the source fixture used as the contents to be evaluated by either the "source/expression" or "sourceId/path" definition.
@@ -2110,7 +2185,7 @@ pub struct TestScriptSetupActionAssert {
     /// equals \| notEquals \| in \| notIn \| greaterThan \| lessThan \| empty \| notEmpty \| contains \| notContains \| eval (`TestScript.setup.action.assert.operator`, 0..1)
     ///
     /// The operator type defines the conditional behavior of the assert. If not defined, the default is equals.
-    pub operator: Option<Code>,
+    pub operator: Option<Primitive<codes::AssertionOperatorType>>,
     /// XPath or JSONPath expression (`TestScript.setup.action.assert.path`, 0..1)
     ///
     /// The XPath or JSONPath expression to be evaluated against the fixture representing the response received from server.
@@ -2118,7 +2193,7 @@ pub struct TestScriptSetupActionAssert {
     /// delete \| get \| options \| patch \| post \| put \| head (`TestScript.setup.action.assert.requestMethod`, 0..1)
     ///
     /// The request method or HTTP operation code to compare against that used by the client system under test.
-    pub request_method: Option<Code>,
+    pub request_method: Option<Primitive<codes::TestScriptRequestMethodCode>>,
     /// Request URL comparison value (`TestScript.setup.action.assert.requestURL`, 0..1)
     ///
     /// The value to use in a comparison against the request URL path string.
@@ -2126,9 +2201,9 @@ pub struct TestScriptSetupActionAssert {
     /// Resource type (`TestScript.setup.action.assert.resource`, 0..1)
     ///
     /// The type of the resource.  See `http://build.fhir.org/resourcelist.html.`
-    pub resource: Option<Code>,
+    pub resource: Option<Primitive<codes::FHIRDefinedType>>,
     /// okay \| created \| noContent \| notModified \| bad \| forbidden \| notFound \| methodNotAllowed \| conflict \| gone \| preconditionFailed \| unprocessable (`TestScript.setup.action.assert.response`, 0..1)
-    pub response: Option<Code>,
+    pub response: Option<Primitive<codes::AssertionResponseTypes>>,
     /// HTTP response code to test (`TestScript.setup.action.assert.responseCode`, 0..1)
     ///
     /// The value of the HTTP response code to be tested.
@@ -2150,6 +2225,14 @@ pub struct TestScriptSetupActionAssert {
 }
 
 impl TestScriptSetupActionAssert {
+    /// A `TestScriptSetupActionAssert` with its required elements (`warningOnly`); everything else is empty.
+    pub fn new(warning_only: impl Into<Boolean>) -> Self {
+        Self {
+            warning_only: warning_only.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2186,7 +2269,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "direction" => {
                     p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.direction, code)?;
+                    opt_prim_value(p, &mut r.direction, codes::AssertionDirectionType::read)?;
                 }
                 "_direction" => {
                     p.mark(&mut seen, 8)?;
@@ -2258,7 +2341,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "operator" => {
                     p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.operator, code)?;
+                    opt_prim_value(p, &mut r.operator, codes::AssertionOperatorType::read)?;
                 }
                 "_operator" => {
                     p.mark(&mut seen, 26)?;
@@ -2274,7 +2357,11 @@ impl TestScriptSetupActionAssert {
                 }
                 "requestMethod" => {
                     p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.request_method, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.request_method,
+                        codes::TestScriptRequestMethodCode::read,
+                    )?;
                 }
                 "_requestMethod" => {
                     p.mark(&mut seen, 30)?;
@@ -2290,7 +2377,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "resource" => {
                     p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.resource, code)?;
+                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read)?;
                 }
                 "_resource" => {
                     p.mark(&mut seen, 34)?;
@@ -2298,7 +2385,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "response" => {
                     p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.response, code)?;
+                    opt_prim_value(p, &mut r.response, codes::AssertionResponseTypes::read)?;
                 }
                 "_response" => {
                     p.mark(&mut seen, 36)?;
@@ -2382,7 +2469,13 @@ impl TestScriptSetupActionAssert {
             write_prim(w, "description", "_description", v, w_str);
         }
         if let Some(v) = &self.direction {
-            write_prim(w, "direction", "_direction", v, w_str);
+            write_prim(
+                w,
+                "direction",
+                "_direction",
+                v,
+                codes::AssertionDirectionType::write,
+            );
         }
         if let Some(v) = &self.compare_to_source_id {
             write_prim(w, "compareToSourceId", "_compareToSourceId", v, w_str);
@@ -2415,22 +2508,40 @@ impl TestScriptSetupActionAssert {
             write_prim(w, "navigationLinks", "_navigationLinks", v, w_boolean);
         }
         if let Some(v) = &self.operator {
-            write_prim(w, "operator", "_operator", v, w_str);
+            write_prim(
+                w,
+                "operator",
+                "_operator",
+                v,
+                codes::AssertionOperatorType::write,
+            );
         }
         if let Some(v) = &self.path {
             write_prim(w, "path", "_path", v, w_str);
         }
         if let Some(v) = &self.request_method {
-            write_prim(w, "requestMethod", "_requestMethod", v, w_str);
+            write_prim(
+                w,
+                "requestMethod",
+                "_requestMethod",
+                v,
+                codes::TestScriptRequestMethodCode::write,
+            );
         }
         if let Some(v) = &self.request_u_r_l {
             write_prim(w, "requestURL", "_requestURL", v, w_str);
         }
         if let Some(v) = &self.resource {
-            write_prim(w, "resource", "_resource", v, w_str);
+            write_prim(w, "resource", "_resource", v, codes::FHIRDefinedType::write);
         }
         if let Some(v) = &self.response {
-            write_prim(w, "response", "_response", v, w_str);
+            write_prim(
+                w,
+                "response",
+                "_response",
+                v,
+                codes::AssertionResponseTypes::write,
+            );
         }
         if let Some(v) = &self.response_code {
             write_prim(w, "responseCode", "_responseCode", v, w_str);
@@ -2658,7 +2769,6 @@ impl TestScriptSetupActionAssert {
 ///
 /// The operation to perform.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetupActionOperation {
     /// Unique id for inter-element referencing (`TestScript.setup.action.operation.id`, 0..1)
     ///
@@ -2681,7 +2791,7 @@ pub struct TestScriptSetupActionOperation {
     /// Resource type (`TestScript.setup.action.operation.resource`, 0..1)
     ///
     /// The type of the resource.  See `http://build.fhir.org/resourcelist.html.`
-    pub resource: Option<Code>,
+    pub resource: Option<Primitive<codes::FHIRDefinedType>>,
     /// Tracking/logging operation label (`TestScript.setup.action.operation.label`, 0..1)
     ///
     /// The label would be used for tracking/logging purposes by test engines.
@@ -2709,7 +2819,7 @@ pub struct TestScriptSetupActionOperation {
     /// delete \| get \| options \| patch \| post \| put \| head (`TestScript.setup.action.operation.method`, 0..1)
     ///
     /// The HTTP method the test engine MUST use for this operation regardless of any other operation details.
-    pub method: Option<Code>,
+    pub method: Option<Primitive<codes::TestScriptRequestMethodCode>>,
     /// Server initiating the request (`TestScript.setup.action.operation.origin`, 0..1)
     ///
     /// The server where the request message originates from.  Must be one of the server numbers listed in TestScript.origin section.
@@ -2743,6 +2853,14 @@ pub struct TestScriptSetupActionOperation {
 }
 
 impl TestScriptSetupActionOperation {
+    /// A `TestScriptSetupActionOperation` with its required elements (`encodeRequestUrl`); everything else is empty.
+    pub fn new(encode_request_url: impl Into<Boolean>) -> Self {
+        Self {
+            encode_request_url: encode_request_url.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2767,7 +2885,7 @@ impl TestScriptSetupActionOperation {
                 }
                 "resource" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.resource, code)?;
+                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read)?;
                 }
                 "_resource" => {
                     p.mark(&mut seen, 5)?;
@@ -2823,7 +2941,7 @@ impl TestScriptSetupActionOperation {
                 }
                 "method" => {
                     p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.method, code)?;
+                    opt_prim_value(p, &mut r.method, codes::TestScriptRequestMethodCode::read)?;
                 }
                 "_method" => {
                     p.mark(&mut seen, 19)?;
@@ -2929,7 +3047,7 @@ impl TestScriptSetupActionOperation {
             v.write(w);
         }
         if let Some(v) = &self.resource {
-            write_prim(w, "resource", "_resource", v, w_str);
+            write_prim(w, "resource", "_resource", v, codes::FHIRDefinedType::write);
         }
         if let Some(v) = &self.label {
             write_prim(w, "label", "_label", v, w_str);
@@ -2954,7 +3072,13 @@ impl TestScriptSetupActionOperation {
             w_boolean,
         );
         if let Some(v) = &self.method {
-            write_prim(w, "method", "_method", v, w_str);
+            write_prim(
+                w,
+                "method",
+                "_method",
+                v,
+                codes::TestScriptRequestMethodCode::write,
+            );
         }
         if let Some(v) = &self.origin {
             write_prim(w, "origin", "_origin", v, w_integer);
@@ -3152,7 +3276,6 @@ impl TestScriptSetupActionOperation {
 ///
 /// Header elements would be used to set HTTP headers.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetupActionOperationRequestHeader {
     /// Unique id for inter-element referencing (`TestScript.setup.action.operation.requestHeader.id`, 0..1)
     ///
@@ -3179,6 +3302,15 @@ pub struct TestScriptSetupActionOperationRequestHeader {
 }
 
 impl TestScriptSetupActionOperationRequestHeader {
+    /// A `TestScriptSetupActionOperationRequestHeader` with its required elements (`field`, `value`); everything else is empty.
+    pub fn new(field: impl Into<FhirString>, value: impl Into<FhirString>) -> Self {
+        Self {
+            field: field.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3297,7 +3429,6 @@ impl TestScriptSetupActionOperationRequestHeader {
 ///
 /// A series of operations required to clean up after all the tests are executed (successfully or otherwise).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptTeardown {
     /// Unique id for inter-element referencing (`TestScript.teardown.id`, 0..1)
     ///
@@ -3320,6 +3451,14 @@ pub struct TestScriptTeardown {
 }
 
 impl TestScriptTeardown {
+    /// A `TestScriptTeardown` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestScriptTeardownAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3419,7 +3558,6 @@ impl TestScriptTeardown {
 ///
 /// The teardown action will only contain an operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptTeardownAction {
     /// Unique id for inter-element referencing (`TestScript.teardown.action.id`, 0..1)
     ///
@@ -3442,6 +3580,14 @@ pub struct TestScriptTeardownAction {
 }
 
 impl TestScriptTeardownAction {
+    /// A `TestScriptTeardownAction` with its required elements (`operation`); everything else is empty.
+    pub fn new(operation: TestScriptSetupActionOperation) -> Self {
+        Self {
+            operation,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3539,7 +3685,6 @@ impl TestScriptTeardownAction {
 ///
 /// A test in this script.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptTest {
     /// Unique id for inter-element referencing (`TestScript.test.id`, 0..1)
     ///
@@ -3570,6 +3715,14 @@ pub struct TestScriptTest {
 }
 
 impl TestScriptTest {
+    /// A `TestScriptTest` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestScriptTestAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3707,7 +3860,6 @@ impl TestScriptTest {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptTestAction {
     /// Unique id for inter-element referencing (`TestScript.test.action.id`, 0..1)
     ///
@@ -3842,7 +3994,6 @@ impl TestScriptTestAction {
 ///
 /// Variable is set based either on element value in response body or on header field value in the response headers.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptVariable {
     /// Unique id for inter-element referencing (`TestScript.variable.id`, 0..1)
     ///
@@ -3891,6 +4042,14 @@ pub struct TestScriptVariable {
 }
 
 impl TestScriptVariable {
+    /// A `TestScriptVariable` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An authorization for the provision of glasses and/or contact lenses to a patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VisionPrescription {
     /// Logical id of this artifact (`VisionPrescription.id`, 0..1)
     ///
@@ -52,7 +51,7 @@ pub struct VisionPrescription {
     /// active \| cancelled \| draft \| entered-in-error (`VisionPrescription.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Code,
+    pub status: Primitive<codes::FinancialResourceStatusCodes>,
     /// Response creation date (`VisionPrescription.created`, 1..1)
     ///
     /// The date this resource was created.
@@ -80,6 +79,26 @@ pub struct VisionPrescription {
 }
 
 impl VisionPrescription {
+    /// A `VisionPrescription` with its required elements (`status`, `created`, `patient`, `dateWritten`, `prescriber`, `lensSpecification`); everything else is empty.
+    pub fn new(
+        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
+        created: impl Into<DateTime>,
+        patient: Reference,
+        date_written: impl Into<DateTime>,
+        prescriber: Reference,
+        lens_specification: Vec<VisionPrescriptionLensSpecification>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            created: created.into(),
+            patient,
+            date_written: date_written.into(),
+            prescriber,
+            lens_specification,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -140,7 +159,7 @@ impl VisionPrescription {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -259,7 +278,13 @@ impl VisionPrescription {
             }
             w.end_array();
         }
-        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(
+            w,
+            "status",
+            "_status",
+            &self.status,
+            codes::FinancialResourceStatusCodes::write,
+        );
         write_prim(w, "created", "_created", &self.created, w_str);
         {
             let v = &self.patient;
@@ -430,7 +455,6 @@ impl VisionPrescription {
 ///
 /// Contain the details of  the individual lens specifications and serves as the authorization for the fullfillment by certified professionals.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VisionPrescriptionLensSpecification {
     /// Unique id for inter-element referencing (`VisionPrescription.lensSpecification.id`, 0..1)
     ///
@@ -453,7 +477,7 @@ pub struct VisionPrescriptionLensSpecification {
     /// right \| left (`VisionPrescription.lensSpecification.eye`, 1..1)
     ///
     /// The eye for which the lens specification applies.
-    pub eye: Code,
+    pub eye: Primitive<codes::VisionEyes>,
     /// Power of the lens (`VisionPrescription.lensSpecification.sphere`, 0..1)
     ///
     /// Lens power measured in dioptres (0.25 units).
@@ -505,6 +529,15 @@ pub struct VisionPrescriptionLensSpecification {
 }
 
 impl VisionPrescriptionLensSpecification {
+    /// A `VisionPrescriptionLensSpecification` with its required elements (`product`, `eye`); everything else is empty.
+    pub fn new(product: CodeableConcept, eye: impl Into<Primitive<codes::VisionEyes>>) -> Self {
+        Self {
+            product,
+            eye: eye.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -529,7 +562,7 @@ impl VisionPrescriptionLensSpecification {
                 }
                 "eye" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.eye, code)?;
+                    prim_value(p, &mut r.eye, codes::VisionEyes::read)?;
                 }
                 "_eye" => {
                     p.mark(&mut seen, 5)?;
@@ -662,7 +695,7 @@ impl VisionPrescriptionLensSpecification {
             w.key("product");
             v.write(w);
         }
-        write_prim(w, "eye", "_eye", &self.eye, w_str);
+        write_prim(w, "eye", "_eye", &self.eye, codes::VisionEyes::write);
         if let Some(v) = &self.sphere {
             write_prim(w, "sphere", "_sphere", v, w_decimal);
         }
@@ -854,7 +887,6 @@ impl VisionPrescriptionLensSpecification {
 ///
 /// Allows for adjustment on two axis.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VisionPrescriptionLensSpecificationPrism {
     /// Unique id for inter-element referencing (`VisionPrescription.lensSpecification.prism.id`, 0..1)
     ///
@@ -877,10 +909,19 @@ pub struct VisionPrescriptionLensSpecificationPrism {
     /// up \| down \| in \| out (`VisionPrescription.lensSpecification.prism.base`, 1..1)
     ///
     /// The relative base, or reference lens edge, for the prism.
-    pub base: Code,
+    pub base: Primitive<codes::VisionBase>,
 }
 
 impl VisionPrescriptionLensSpecificationPrism {
+    /// A `VisionPrescriptionLensSpecificationPrism` with its required elements (`amount`, `base`); everything else is empty.
+    pub fn new(amount: impl Into<Decimal>, base: impl Into<Primitive<codes::VisionBase>>) -> Self {
+        Self {
+            amount: amount.into(),
+            base: base.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -909,7 +950,7 @@ impl VisionPrescriptionLensSpecificationPrism {
                 }
                 "base" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.base, code)?;
+                    prim_value(p, &mut r.base, codes::VisionBase::read)?;
                 }
                 "_base" => {
                     p.mark(&mut seen, 6)?;
@@ -950,7 +991,7 @@ impl VisionPrescriptionLensSpecificationPrism {
             w.end_array();
         }
         write_prim(w, "amount", "_amount", &self.amount, w_decimal);
-        write_prim(w, "base", "_base", &self.base, w_str);
+        write_prim(w, "base", "_base", &self.base, codes::VisionBase::write);
         w.end_object();
     }
 
