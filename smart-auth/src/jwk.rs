@@ -323,12 +323,13 @@ fn strip_zeros(v: &[u8]) -> &[u8] {
 fn rsa_material(n: Vec<u8>, e: Vec<u8>) -> Result<KeyMaterial, JwkError> {
     let n = strip_zeros(&n);
     let e = strip_zeros(&e);
-    let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+    // Saturating: an empty (or all-zero) member must be refused, not underflow.
+    let bits = (n.len() * 8).saturating_sub(n.first().map_or(8, |b| b.leading_zeros() as usize));
     if !(2048..=8192).contains(&bits) {
         return Err(JwkError::WeakRsaKey);
     }
     // Odd, at least 3, at most 33 bits (ring's bound).
-    let e_bits = e.len() * 8 - e.first().map_or(8, |b| b.leading_zeros() as usize);
+    let e_bits = (e.len() * 8).saturating_sub(e.first().map_or(8, |b| b.leading_zeros() as usize));
     let odd = e.last().is_some_and(|b| b & 1 == 1);
     if !odd || !(2..=33).contains(&e_bits) {
         return Err(JwkError::BadRsaExponent);

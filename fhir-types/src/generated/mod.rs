@@ -2,6 +2,8 @@
 //! Code generated from the FHIR R4 definitions by `cargo xtask codegen`.
 
 pub mod codes;
+pub(crate) mod compartments;
 pub mod datatypes;
 pub mod resource;
 pub mod resources;
+pub(crate) mod search_params;

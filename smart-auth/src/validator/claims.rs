@@ -3,6 +3,36 @@
 use serde_json::{Map, Value};
 
 use super::{ClaimProfile, IssuerConfig, ScopeClaim};
+
+/// The claim names that carry the SMART launch context. SMART's names are the default;
+/// authorization servers that use others (e.g. `patient_id`) are configured here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimNames {
+    /// The in-context patient id (default `patient`).
+    pub patient: &'static str,
+    /// The in-context encounter id (default `encounter`).
+    pub encounter: &'static str,
+    /// The user's FHIR resource URL (default `fhirUser`).
+    pub fhir_user: &'static str,
+    /// Further context resources (default `fhirContext`).
+    pub fhir_context: &'static str,
+}
+
+impl ClaimNames {
+    /// SMART App Launch's names.
+    pub const SMART: ClaimNames = ClaimNames {
+        patient: "patient",
+        encounter: "encounter",
+        fhir_user: "fhirUser",
+        fhir_context: "fhirContext",
+    };
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        ClaimNames::SMART
+    }
+}
 use crate::context::{AccessContext, LaunchContext};
 use crate::error::TokenError;
 use crate::scope::ScopeSet;
@@ -67,6 +97,25 @@ pub fn audiences(claims: &Claims) -> Result<Vec<&str>, TokenError> {
             .iter()
             .map(|v| v.as_str().ok_or(TokenError::InvalidClaim("aud")))
             .collect(),
+        Some(_) => Err(TokenError::InvalidClaim("aud")),
+    }
+}
+
+/// Whether `aud` (a string or a non-empty array of strings) has a member `wanted` accepts.
+pub fn audience_matches(
+    claims: &Claims,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<bool, TokenError> {
+    match claims.get("aud") {
+        None => Err(TokenError::MissingClaim("aud")),
+        Some(Value::String(s)) => Ok(wanted(s)),
+        Some(Value::Array(a)) if !a.is_empty() => {
+            let mut found = false;
+            for v in a {
+                found |= wanted(v.as_str().ok_or(TokenError::InvalidClaim("aud"))?);
+            }
+            Ok(found)
+        }
         Some(_) => Err(TokenError::InvalidClaim("aud")),
     }
 }
@@ -174,25 +223,29 @@ fn fhir_context(v: &Value) -> Result<Vec<String>, TokenError> {
 }
 
 /// The granted scope string from `scope` (or `scp` where configured), size-bounded.
-pub fn scope_string(claims: &Claims, mode: ScopeClaim) -> Result<String, TokenError> {
+pub fn scope_string(
+    claims: &Claims,
+    mode: ScopeClaim,
+) -> Result<std::borrow::Cow<'_, str>, TokenError> {
+    use std::borrow::Cow;
     const BAD: TokenError = TokenError::InvalidClaim("scope");
     let scope = opt_str(claims, "scope")?;
     let scp = claims.get("scp");
     let joined = match (scope, scp, mode) {
         (Some(_), Some(_), _) => return Err(BAD),
-        (Some(s), None, _) => s.to_owned(),
-        (None, Some(Value::String(s)), ScopeClaim::ScopeOrScp) => s.clone(),
+        (Some(s), None, _) => Cow::Borrowed(s),
+        (None, Some(Value::String(s)), ScopeClaim::ScopeOrScp) => Cow::Borrowed(s.as_str()),
         (None, Some(Value::Array(a)), ScopeClaim::ScopeOrScp) => {
             let parts: Option<Vec<&str>> = a.iter().map(Value::as_str).collect();
             let parts = parts.ok_or(BAD)?;
             if parts.iter().any(|p| p.is_empty() || p.contains(' ')) {
                 return Err(BAD);
             }
-            parts.join(" ")
+            Cow::Owned(parts.join(" "))
         }
         (None, Some(_), ScopeClaim::ScopeOrScp) => return Err(BAD),
         (None, Some(_), ScopeClaim::Scope) => return Err(TokenError::InvalidClaim("scp")),
-        (None, None, _) => String::new(),
+        (None, None, _) => Cow::Borrowed(""),
     };
     let mut count = 0;
     for s in joined.split(' ').filter(|s| !s.is_empty()) {
@@ -231,8 +284,9 @@ pub fn context_from_claims(
     expires_at: i64,
     claims: Claims,
     scope_mode: ScopeClaim,
+    names: &ClaimNames,
 ) -> Result<AccessContext, TokenError> {
-    let scope = scope_string(&claims, scope_mode)?;
+    let scopes = ScopeSet::parse(&scope_string(&claims, scope_mode)?);
     let id = |name: &'static str| -> Result<Option<String>, TokenError> {
         match opt_str(&claims, name)? {
             Some(s) if is_fhir_id(s) => Ok(Some(s.to_owned())),
@@ -240,15 +294,15 @@ pub fn context_from_claims(
             None => Ok(None),
         }
     };
-    let patient = id("patient")?;
-    let encounter = id("encounter")?;
-    let fhir_context = match claims.get("fhirContext") {
+    let patient = id(names.patient)?;
+    let encounter = id(names.encounter)?;
+    let fhir_context = match claims.get(names.fhir_context) {
         Some(v) => fhir_context(v)?,
         None => Vec::new(),
     };
-    let fhir_user = match opt_str(&claims, "fhirUser")? {
+    let fhir_user = match opt_str(&claims, names.fhir_user)? {
         Some(u) if is_fhir_user(u) => Some(u.to_owned()),
-        Some(_) => return Err(TokenError::InvalidClaim("fhirUser")),
+        Some(_) => return Err(TokenError::InvalidClaim(names.fhir_user)),
         None => None,
     };
     let subject = opt_str(&claims, "sub")?.map(str::to_owned);
@@ -262,7 +316,7 @@ pub fn context_from_claims(
         issuer,
         subject,
         client_id,
-        scopes: ScopeSet::parse(&scope),
+        scopes,
         fhir_user,
         launch: LaunchContext {
             patient,
@@ -286,8 +340,7 @@ pub fn check_access_token(
     if iss != config.issuer {
         return Err(TokenError::WrongIssuer);
     }
-    let aud = audiences(&claims)?;
-    if !aud.iter().any(|a| config.audiences.iter().any(|c| c == a)) {
+    if !audience_matches(&claims, |a| config.audiences.iter().any(|c| c == a))? {
         return Err(TokenError::WrongAudience);
     }
     let strict = config.profile == ClaimProfile::Rfc9068;
@@ -297,7 +350,13 @@ pub fn check_access_token(
         req_str(&claims, "client_id")?;
         req_str(&claims, "jti")?;
     }
-    context_from_claims(config.issuer.clone(), exp, claims, config.scope_claim)
+    context_from_claims(
+        config.issuer.clone(),
+        exp,
+        claims,
+        config.scope_claim,
+        &config.claim_names,
+    )
 }
 
 #[cfg(test)]

@@ -14,6 +14,19 @@
 //! against the last checkpoint, which must verify with the store's own key. A log that does
 //! not match its checkpoint, or is shorter than it, is refused: the store never signs a
 //! checkpoint inconsistent with an earlier one.
+//!
+//! Operating it safely:
+//!
+//! - New files are created readable by their owner only (Unix mode `0600`): records are PHI.
+//! - Keep the signing key (`NoteSigner`, `skey` form) out of reach of anyone who can write the
+//!   log directory, and give auditors the verifier key (`vkey`) through another channel: a
+//!   verifier that reads the key from beside the log trusts whoever can write there.
+//! - Publish [`FileStore::checkpoint`] regularly to somewhere the server cannot rewrite (an ATNA
+//!   repository, a witness, another host). Only such an anchor detects a log truncated together
+//!   with its checkpoint file; pass it to [`verify_file`] in [`VerifyOptions::anchors`].
+//! - Acknowledge what your policy needs: [`Ack::Durable`] before answering a PHI read fails
+//!   closed when the audit cannot be written; [`Ack::Buffered`] is faster but a crash loses the
+//!   records still queued.
 
 mod pending;
 mod writer;
@@ -161,7 +174,8 @@ enum Mode {
 impl FileStore {
     /// Opens (or creates) the log at `path`, recovering from a crash, and starts the writer.
     ///
-    /// Fails with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
+    /// Fails with [`StoreError::Tampered`] when the checkpoint file is damaged or missing while
+    /// the log holds records, with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
     /// does not match its last checkpoint, and with [`StoreError::Checkpoint`] when that
     /// checkpoint is not signed by `signer`'s key.
     pub fn open(
@@ -171,16 +185,12 @@ impl FileStore {
         config: FileStoreConfig,
     ) -> Result<(Self, Recovery), StoreError> {
         let log_path = path.as_ref().to_path_buf();
-        let mut log = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&log_path)?;
-        let mut checkpoints = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(checkpoint_path(&log_path))?;
+        let mut log = open_append(&log_path)?;
+        // Both files are created together, before any record is written: a log with records
+        // and no checkpoint file had its checkpoints removed, which would let a rewritten
+        // history be signed afresh.
+        let checkpoints_existed = checkpoint_path(&log_path).exists();
+        let mut checkpoints = open_append(&checkpoint_path(&log_path))?;
         sync_dir(&log_path);
 
         let mut log_bytes = Vec::new();
@@ -190,7 +200,7 @@ impl FileStore {
 
         let scan = scan_log(&log_bytes);
         let cps = scan_checkpoints(&cp_bytes);
-        if cps.damaged {
+        if cps.damaged || (!checkpoints_existed && scan.tree.size() > 0) {
             return Err(StoreError::Tampered(problem(
                 ProblemKind::DamagedCheckpointFile,
                 None,
@@ -223,11 +233,22 @@ impl FileStore {
         }
         if let Some(c) = &latest {
             if scan.tree.root_at(c.checkpoint.size) != Some(c.checkpoint.root) {
+                // Let the verifier use every checkpoint to name the first bad record.
+                let options = VerifyOptions {
+                    keys: vec![signer.verifier()],
+                    anchors: Vec::new(),
+                };
+                let report = verify_log(&log_bytes, &cp_bytes, &options);
                 let kind = ProblemKind::RootMismatch {
                     checkpoint_size: c.checkpoint.size,
                     anchor: false,
                 };
-                return Err(StoreError::Tampered(problem(kind, Some(0))));
+                let p = report
+                    .problems
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| problem(kind, None));
+                return Err(StoreError::Tampered(p));
             }
         }
 
@@ -494,6 +515,19 @@ fn problem(kind: ProblemKind, first: Option<u64>) -> Problem {
         last_possible: None,
         offset: None,
     }
+}
+
+/// Opens for reading and appending, creating the file readable by its owner only: audit
+/// records are themselves PHI.
+fn open_append(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// Makes a newly created file's directory entry durable (best effort; not all platforms can).

@@ -1,0 +1,322 @@
+//! Generated seed inputs: valid test tokens and one hostile variant per token-attack class of
+//! `shared/specs/threats.md` §2, so the fuzzer starts next to every interesting branch.
+
+use serde_json::{json, Value};
+use smart_auth::jose::{b64, Algorithm};
+use smart_auth::testing::TestKey;
+use smart_auth::UnixTime;
+
+use crate::harness::token::{AUDIENCE, FIXTURE, NOW};
+
+type Seed = (&'static str, String, Vec<u8>);
+
+fn seg(v: &Value) -> String {
+    b64::encode(v.to_string().as_bytes())
+}
+
+/// Every generated seed: (target, file name, bytes).
+pub fn generated() -> Vec<Seed> {
+    let mut out = Vec::new();
+    tokens(&mut out);
+    claims(&mut out);
+    jwks(&mut out);
+    scopes(&mut out);
+    heads(&mut out);
+    out
+}
+
+fn tokens(out: &mut Vec<Seed>) {
+    let f = &*FIXTURE;
+    let now = UnixTime::from_secs(NOW);
+    let mut add = |name: &str, token: String| {
+        out.push(("token_validate", name.to_owned(), token.into_bytes()));
+    };
+    let valid = f
+        .eddsa
+        .token(now)
+        .scope("patient/*.rs")
+        .patient("123")
+        .sign();
+    add("valid-eddsa", valid.clone());
+    add(
+        "valid-rs256",
+        f.rsa
+            .token(now)
+            .scope("user/*.cruds")
+            .fhir_user("Practitioner/1")
+            .sign(),
+    );
+    add(
+        "valid-es256",
+        f.ec.token(now).scope("system/Patient.r").sign(),
+    );
+    let parts: Vec<&str> = valid.split('.').collect();
+    add(
+        "alg-none",
+        format!(
+            "{}.{}.",
+            seg(&json!({"alg":"none","typ":"at+jwt"})),
+            parts[1]
+        ),
+    );
+    add(
+        "alg-NoNe-nosig",
+        format!("{}.{}", seg(&json!({"alg":"NoNe"})), parts[1]),
+    );
+    add("stripped-signature", format!("{}.{}.", parts[0], parts[1]));
+    add(
+        "five-segments-jwe",
+        format!(
+            "{}.a.b.c.d",
+            seg(&json!({"alg":"RSA-OAEP","enc":"A256GCM"}))
+        ),
+    );
+    add("padded", format!("{}=.{}.{}", parts[0], parts[1], parts[2]));
+    add(
+        "whitespace",
+        format!("{} .{}.{}", parts[0], parts[1], parts[2]),
+    );
+    add("std-alphabet", valid.replace('-', "+").replace('_', "/"));
+    let hs = TestKey::new(Algorithm::HS256);
+    let claims = f.eddsa.token(now).patient("123").claims().clone();
+    let claims_bytes = serde_json::to_vec(&claims).unwrap_or_default();
+    add(
+        "hs256-confusion",
+        hs.sign_raw(br#"{"alg":"HS256","typ":"at+jwt"}"#, &claims_bytes),
+    );
+    let key = f.eddsa.key();
+    for (name, header) in [
+        (
+            "jku",
+            json!({"alg":"EdDSA","typ":"at+jwt","jku":"http://169.254.169.254/keys"}),
+        ),
+        (
+            "jwk",
+            json!({"alg":"EdDSA","typ":"at+jwt","jwk":key.public_jwk_json()}),
+        ),
+        (
+            "x5u",
+            json!({"alg":"EdDSA","typ":"at+jwt","x5u":"https://evil.example/c.pem"}),
+        ),
+        (
+            "crit",
+            json!({"alg":"EdDSA","typ":"at+jwt","crit":["exp"],"exp":1}),
+        ),
+        (
+            "b64-false",
+            json!({"alg":"EdDSA","typ":"at+jwt","b64":false,"crit":["b64"]}),
+        ),
+        ("cty-jwt", json!({"alg":"EdDSA","typ":"at+jwt","cty":"JWT"})),
+        ("zip", json!({"alg":"EdDSA","typ":"at+jwt","zip":"DEF"})),
+        ("typ-jwt", json!({"alg":"EdDSA","typ":"JWT"})),
+        ("typ-dpop", json!({"alg":"EdDSA","typ":"dpop+jwt"})),
+        (
+            "kid-path",
+            json!({"alg":"EdDSA","typ":"at+jwt","kid":"../../../../etc/passwd"}),
+        ),
+        (
+            "kid-sql",
+            json!({"alg":"EdDSA","typ":"at+jwt","kid":"' OR 1=1 --"}),
+        ),
+        (
+            "kid-huge",
+            json!({"alg":"EdDSA","typ":"at+jwt","kid":"k".repeat(300)}),
+        ),
+        ("alg-array", json!({"alg":["EdDSA"],"typ":"at+jwt"})),
+    ] {
+        add(
+            &format!("hdr-{name}"),
+            key.sign_raw(header.to_string().as_bytes(), &claims_bytes),
+        );
+    }
+    add(
+        "dup-header-alg",
+        key.sign_raw(
+            br#"{"alg":"EdDSA","alg":"none","typ":"at+jwt"}"#,
+            &claims_bytes,
+        ),
+    );
+    add(
+        "oversized",
+        format!("{}.{}.{}", parts[0], "A".repeat(9000), parts[2]),
+    );
+    add("many-segments", ".".repeat(64));
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    add(
+        "deep-header",
+        format!("{}.{}.{}", b64::encode(deep.as_bytes()), parts[1], parts[2]),
+    );
+}
+
+fn claims(out: &mut Vec<Seed>) {
+    let f = &*FIXTURE;
+    let base: Value = serde_json::from_slice(&f.valid_claims).unwrap_or(Value::Null);
+    let mut add = |name: &str, mode: u8, body: Vec<u8>| {
+        let mut bytes = vec![mode];
+        bytes.extend(body);
+        out.push(("token_claims", name.to_owned(), bytes));
+    };
+    add("valid", 0, f.valid_claims.clone());
+    let variants: &[(&str, &str, Value)] = &[
+        ("exp-string", "exp", json!("9999999999")),
+        ("exp-bool", "exp", json!(true)),
+        ("exp-huge", "exp", json!(1e300)),
+        ("exp-negative", "exp", json!(-1)),
+        ("exp-past", "exp", json!(NOW - 3600)),
+        ("nbf-future", "nbf", json!(NOW + 3600)),
+        ("iat-future", "iat", json!(NOW + 3600)),
+        ("iss-array", "iss", json!(["https://as.example"])),
+        ("iss-slash", "iss", json!("https://as.example/")),
+        ("iss-case", "iss", json!("https://AS.example")),
+        (
+            "aud-array",
+            "aud",
+            json!([AUDIENCE, "https://other.example"]),
+        ),
+        ("aud-prefix", "aud", json!("https://fhir.example/r4/../r5")),
+        ("aud-object", "aud", json!({"aud": AUDIENCE})),
+        ("patient-array", "patient", json!(["123", "456"])),
+        ("patient-object", "patient", json!({"id": "456"})),
+        ("scope-array", "scope", json!(["patient/*.rs"])),
+        (
+            "scope-huge",
+            "scope",
+            json!("patient/Observation.rs ".repeat(400)),
+        ),
+        ("fhiruser-number", "fhirUser", json!(7)),
+        ("cnf-jkt", "cnf", json!({"jkt": "abc"})),
+        ("cnf-unknown", "cnf", json!({"x5t#S256": "abc", "other": 1})),
+        (
+            "fhircontext",
+            "fhirContext",
+            json!([{"reference": "Encounter/1"}, {"type": "x"}]),
+        ),
+    ];
+    for (name, claim, value) in variants {
+        let mut c = base.clone();
+        if let Some(obj) = c.as_object_mut() {
+            obj.insert((*claim).to_owned(), value.clone());
+        }
+        add(name, 0, c.to_string().into_bytes());
+    }
+    let mut dup = f.valid_claims.clone();
+    dup.pop();
+    dup.extend_from_slice(br#","patient":"456"}"#);
+    add("dup-patient", 0, dup);
+    add(
+        "escaped-dup",
+        0,
+        br#"{"patient":"1","p\u0061tient":"2"}"#.to_vec(),
+    );
+    add("lone-surrogate", 0, br#"{"sub":"\ud800"}"#.to_vec());
+    add("bom", 0, b"\xef\xbb\xbf{}".to_vec());
+    add(
+        "deep",
+        0,
+        format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100)).into_bytes(),
+    );
+    add("hdr-valid", 1, f.valid_header.clone());
+    add(
+        "hdr-typ-upper",
+        1,
+        br#"{"alg":"EdDSA","typ":"AT+JWT"}"#.to_vec(),
+    );
+    add(
+        "hdr-typ-media",
+        1,
+        br#"{"alg":"EdDSA","typ":"application/at+jwt"}"#.to_vec(),
+    );
+    add(
+        "both",
+        2,
+        [&f.valid_header[..], b"\n", &f.valid_claims[..]].concat(),
+    );
+}
+
+fn jwks(out: &mut Vec<Seed>) {
+    let f = &*FIXTURE;
+    let mut add = |name: &str, v: String| out.push(("jwks_parse", name.to_owned(), v.into_bytes()));
+    add("eddsa", f.eddsa.jwks_json());
+    add("rsa", f.rsa.jwks_json());
+    add("ec", f.ec.jwks_json());
+    let rsa = f.rsa.key().public_jwk_json();
+    let ec = f.ec.key().public_jwk_json();
+    let with = |base: &Value, k: &str, v: Value| {
+        let mut b = base.clone();
+        if let Some(o) = b.as_object_mut() {
+            o.insert(k.to_owned(), v);
+        }
+        json!({"keys": [b]}).to_string()
+    };
+    add(
+        "oct",
+        json!({"keys":[{"kty":"oct","k":"QkJCQkJCQkJCQkJC","alg":"HS256"}]}).to_string(),
+    );
+    add("use-enc", with(&rsa, "use", json!("enc")));
+    add("key-ops-sign", with(&rsa, "key_ops", json!(["sign"])));
+    add("private-d", with(&ec, "d", json!("AAAA")));
+    add("rsa-short", with(&rsa, "n", json!("AQAB")));
+    add("rsa-e-1", with(&rsa, "e", json!("AQ")));
+    add(
+        "ec-off-curve",
+        with(&ec, "y", json!(b64::encode(&[1u8; 32]))),
+    );
+    add("ec-wrong-crv", with(&ec, "crv", json!("P-384")));
+    add("alg-mismatch", with(&ec, "alg", json!("ES384")));
+    add(
+        "dup-kid",
+        json!({"keys": [rsa.clone(), rsa.clone()]}).to_string(),
+    );
+    add(
+        "dup-member",
+        r#"{"keys":[],"keys":[{"kty":"oct"}]}"#.to_owned(),
+    );
+    add("keys-object", r#"{"keys":{"kty":"RSA"}}"#.to_owned());
+}
+
+fn scopes(out: &mut Vec<Seed>) {
+    for (i, s) in [
+        "patient/Observation.rs",
+        "patient/*.read user/*.cruds launch/patient openid fhirUser offline_access",
+        "patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
+        "system/*.* user/Patient.write patient/Observation.sr patient/Observation.rrs",
+        "patient/observation.rs Patient/Observation.rs patient/Observation.rsx",
+        "patient/Observation.rs?_include=Observation:subject patient/Observation.rs?subject.name=x",
+        "patient/Observation.rs\tpatient/Condition.rs  patient/Encounter.c,patient/x.r",
+        "launch launch/encounter online_access smart/orchestrate_launch patient/$everything",
+        "patient/Observation.r?code=1&code=2 patient/Observation.r?code:not=1",
+        "patient%2FObservation.rs patient/Observation.cruds?status=final",
+    ]
+    .iter()
+    .enumerate()
+    {
+        out.push(("scope_parse", format!("s{i}"), s.as_bytes().to_vec()));
+    }
+}
+
+fn heads(out: &mut Vec<Seed>) {
+    let token = {
+        let f = &*FIXTURE;
+        f.eddsa
+            .token(UnixTime::from_secs(NOW))
+            .patient("123")
+            .sign()
+    };
+    for (i, s) in [
+        format!("/fhir/Patient/123\nauthorization: Bearer {token}"),
+        format!("/fhir/Patient/123\nauthorization: bEaReR {token}"),
+        format!("/fhir/Patient/123\nauthorization: DPoP {token}\ndpop: a.b.c"),
+        format!("/fhir/Patient/123\nauthorization: Bearer {token}\nauthorization: Bearer x"),
+        format!("/fhir/Patient?access_token={token}"),
+        format!("/fhir/Patient?access_token={token}\nauthorization: Bearer {token}"),
+        "/fhir/Patient\nauthorization: Basic dXNlcjpwYXNz".to_owned(),
+        "/fhir/Patient\nauthorization: Bearer".to_owned(),
+        "/fhir/Patient\nauthorization: Bearer a b".to_owned(),
+        "/fhir/Patient\nauthorization: Bearer ===".to_owned(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out.push(("bearer_extract", format!("h{i}"), s.into_bytes()));
+    }
+}
