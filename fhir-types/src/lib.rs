@@ -36,8 +36,10 @@
 //! assert_eq!(refs, [("Observation.subject".to_string(), Some("Patient/123".to_string()))]);
 //!
 //! if let Resource::Observation(obs) = &resource {
-//!     // `status` has a required binding, so it is an enum.
-//!     assert_eq!(obs.status.value, Some(ObservationStatus::Final));
+//!     // `status` is bound to a required value set: parsing checked membership, and the
+//!     // value set's enum reads and writes the code.
+//!     assert_eq!(obs.status.as_str(), Some("final"));
+//!     assert_eq!(obs.status.as_str().and_then(ObservationStatus::from_code), Some(ObservationStatus::Final));
 //! }
 //! // The decimal keeps its text: 72.50, not 72.5.
 //! assert!(json::to_string(&resource).contains(r#""value":72.50"#));
@@ -77,6 +79,10 @@ pub mod datatypes {
 
 /// Enums for the value sets that FHIR binds with strength *required* to `code` elements
 /// (`AdministrativeGender`, `ObservationStatus`, ...), with `Display` and `FromStr`.
+///
+/// The bound elements themselves stay [`Code`](crate::datatypes::Code)s (text), but parsing
+/// rejects a code outside the value set, and each enum converts into a `Code`:
+/// `event.action = Some(AuditEventAction::R.into())`.
 pub mod codes {
     pub use crate::generated::codes::*;
     pub use crate::primitive::UnknownCode;

@@ -308,14 +308,18 @@ pub fn enum_file(e: &CodeEnum) -> String {
     out.push_str("            _ => return None,\n        })\n    }\n\n");
     writeln!(
         out,
-        "    pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {{\n        read_code(p, Self::from_code, {:?})\n    }}\n",
+        "    pub(crate) fn read_code(p: &mut Parser<'_>) -> Result<String, ParseError> {{\n        read_bound_code(p, |c| Self::from_code(c).is_some(), {:?})\n    }}\n}}\n",
         e.url
     )
     .unwrap();
-    out.push_str("    pub(crate) fn write(w: &mut Writer, v: &Self) {\n        w.str(v.as_str());\n    }\n}\n\n");
     writeln!(
         out,
         "impl std::fmt::Display for {n} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "impl From<{n}> for Code {{\n    fn from(v: {n}) -> Self {{\n        Primitive::new(v.as_str().to_string())\n    }}\n}}\n"
     )
     .unwrap();
     writeln!(

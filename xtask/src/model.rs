@@ -68,12 +68,13 @@ pub fn prim(code: &str) -> Option<Prim> {
     })
 }
 
-/// A `code` bound (required) to the value set rendered as `codes::{name}`.
+/// A `code` bound (required) to the value set rendered as `codes::{name}`: the field stays a
+/// `Code` (text), and reading it checks membership in the value set.
 pub fn code_enum(name: &str) -> Prim {
     Prim {
-        alias: format!("Primitive<codes::{name}>"),
-        reader: format!("codes::{name}::read"),
-        writer: format!("codes::{name}::write"),
+        alias: "Code".to_string(),
+        reader: format!("codes::{name}::read_code"),
+        writer: "w_str".to_string(),
     }
 }
 

@@ -228,20 +228,21 @@ pub(crate) fn check_list<T>(p: &Parser<'_>, list: &[Primitive<T>], name: &str) -
     }
 }
 
-/// Reads a `code` bound to an enum: the text must be a valid code and a member of the value set.
-pub(crate) fn read_code<T>(
+/// Reads a `code` bound (required) to a value set: a valid code that is a member of the set.
+pub(crate) fn read_bound_code(
     p: &mut Parser<'_>,
-    lookup: fn(&str) -> Option<T>,
+    member: fn(&str) -> bool,
     value_set: &str,
-) -> Result<T> {
+) -> Result<String> {
     let s = p.string()?;
     if s.is_empty() {
         return Err(p.err(ErrorKind::Empty, "empty code"));
     }
-    lookup(&s).ok_or_else(|| {
-        p.err(
+    if !member(&s) {
+        return Err(p.err(
             ErrorKind::InvalidPrimitive,
             format!("not a code of {value_set}"),
-        )
-    })
+        ));
+    }
+    Ok(s.into_owned())
 }

@@ -1520,18 +1520,24 @@ impl FHIRAllTypes {
         })
     }
 
-    pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
-        read_code(p, Self::from_code, "http://hl7.org/fhir/ValueSet/all-types")
-    }
-
-    pub(crate) fn write(w: &mut Writer, v: &Self) {
-        w.str(v.as_str());
+    pub(crate) fn read_code(p: &mut Parser<'_>) -> Result<String, ParseError> {
+        read_bound_code(
+            p,
+            |c| Self::from_code(c).is_some(),
+            "http://hl7.org/fhir/ValueSet/all-types",
+        )
     }
 }
 
 impl std::fmt::Display for FHIRAllTypes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl From<FHIRAllTypes> for Code {
+    fn from(v: FHIRAllTypes) -> Self {
+        Primitive::new(v.as_str().to_string())
     }
 }
 

@@ -79,18 +79,24 @@ impl NameUse {
         })
     }
 
-    pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
-        read_code(p, Self::from_code, "http://hl7.org/fhir/ValueSet/name-use")
-    }
-
-    pub(crate) fn write(w: &mut Writer, v: &Self) {
-        w.str(v.as_str());
+    pub(crate) fn read_code(p: &mut Parser<'_>) -> Result<String, ParseError> {
+        read_bound_code(
+            p,
+            |c| Self::from_code(c).is_some(),
+            "http://hl7.org/fhir/ValueSet/name-use",
+        )
     }
 }
 
 impl std::fmt::Display for NameUse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl From<NameUse> for Code {
+    fn from(v: NameUse) -> Self {
+        Primitive::new(v.as_str().to_string())
     }
 }
 

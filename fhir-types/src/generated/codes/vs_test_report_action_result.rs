@@ -65,22 +65,24 @@ impl TestReportActionResult {
         })
     }
 
-    pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
-        read_code(
+    pub(crate) fn read_code(p: &mut Parser<'_>) -> Result<String, ParseError> {
+        read_bound_code(
             p,
-            Self::from_code,
+            |c| Self::from_code(c).is_some(),
             "http://hl7.org/fhir/ValueSet/report-action-result-codes",
         )
-    }
-
-    pub(crate) fn write(w: &mut Writer, v: &Self) {
-        w.str(v.as_str());
     }
 }
 
 impl std::fmt::Display for TestReportActionResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl From<TestReportActionResult> for Code {
+    fn from(v: TestReportActionResult) -> Self {
+        Primitive::new(v.as_str().to_string())
     }
 }
 

@@ -21,11 +21,11 @@ pub struct Address {
     /// home \| work \| temp \| old \| billing - purpose of this address (`Address.use`, 0..1)
     ///
     /// The purpose of this address.
-    pub use_: Option<Primitive<codes::AddressUse>>,
+    pub use_: Option<Code>,
     /// postal \| physical \| both (`Address.type`, 0..1)
     ///
     /// Distinguishes between physical addresses (those you can visit) and mailing addresses (e.g. PO Boxes and care-of addresses). Most addresses are both.
-    pub type_: Option<Primitive<codes::AddressType>>,
+    pub type_: Option<Code>,
     /// Text representation of the address (`Address.text`, 0..1)
     ///
     /// Specifies the entire address as it should be displayed e.g. on a postal label. This may be provided instead of or as well as the specific parts.
@@ -75,7 +75,7 @@ impl Address {
                 }
                 "use" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, codes::AddressUse::read)?;
+                    opt_prim_value(p, &mut r.use_, codes::AddressUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 3)?;
@@ -83,7 +83,7 @@ impl Address {
                 }
                 "type" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.type_, codes::AddressType::read)?;
+                    opt_prim_value(p, &mut r.type_, codes::AddressType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 5)?;
@@ -173,10 +173,10 @@ impl Address {
             w.end_array();
         }
         if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, codes::AddressUse::write);
+            write_prim(w, "use", "_use", v, w_str);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, codes::AddressType::write);
+            write_prim(w, "type", "_type", v, w_str);
         }
         if let Some(v) = &self.text {
             write_prim(w, "text", "_text", v, w_str);

@@ -21,7 +21,7 @@ pub struct ContactPoint {
     /// phone \| fax \| email \| pager \| url \| sms \| other (`ContactPoint.system`, 0..1)
     ///
     /// Telecommunications form for contact point - what communications system is required to make use of the contact.
-    pub system: Option<Primitive<codes::ContactPointSystem>>,
+    pub system: Option<Code>,
     /// The actual contact point details (`ContactPoint.value`, 0..1)
     ///
     /// The actual contact point details, in a form that is meaningful to the designated communication system (i.e. phone number or email address).
@@ -29,7 +29,7 @@ pub struct ContactPoint {
     /// home \| work \| temp \| old \| mobile - purpose of this contact point (`ContactPoint.use`, 0..1)
     ///
     /// Identifies the purpose for the contact point.
-    pub use_: Option<Primitive<codes::ContactPointUse>>,
+    pub use_: Option<Code>,
     /// Specify preferred order of use (1 = highest) (`ContactPoint.rank`, 0..1)
     ///
     /// Specifies a preferred order in which to use a set of contacts. ContactPoints with lower rank values are more preferred than those with higher rank values.
@@ -55,7 +55,7 @@ impl ContactPoint {
                 }
                 "system" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.system, codes::ContactPointSystem::read)?;
+                    opt_prim_value(p, &mut r.system, codes::ContactPointSystem::read_code)?;
                 }
                 "_system" => {
                     p.mark(&mut seen, 3)?;
@@ -71,7 +71,7 @@ impl ContactPoint {
                 }
                 "use" => {
                     p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.use_, codes::ContactPointUse::read)?;
+                    opt_prim_value(p, &mut r.use_, codes::ContactPointUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 7)?;
@@ -110,13 +110,13 @@ impl ContactPoint {
             w.end_array();
         }
         if let Some(v) = &self.system {
-            write_prim(w, "system", "_system", v, codes::ContactPointSystem::write);
+            write_prim(w, "system", "_system", v, w_str);
         }
         if let Some(v) = &self.value {
             write_prim(w, "value", "_value", v, w_str);
         }
         if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, codes::ContactPointUse::write);
+            write_prim(w, "use", "_use", v, w_str);
         }
         if let Some(v) = &self.rank {
             write_prim(w, "rank", "_rank", v, w_unsigned);

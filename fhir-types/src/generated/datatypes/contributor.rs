@@ -21,7 +21,7 @@ pub struct Contributor {
     /// author \| editor \| reviewer \| endorser (`Contributor.type`, 1..1)
     ///
     /// The type of contributor.
-    pub type_: Primitive<codes::ContributorType>,
+    pub type_: Code,
     /// Who contributed the content (`Contributor.name`, 1..1)
     ///
     /// The name of the individual or organization responsible for the contribution.
@@ -34,10 +34,7 @@ pub struct Contributor {
 
 impl Contributor {
     /// A `Contributor` with its required elements (`type`, `name`); everything else is empty.
-    pub fn new(
-        type_: impl Into<Primitive<codes::ContributorType>>,
-        name: impl Into<FhirString>,
-    ) -> Self {
+    pub fn new(type_: impl Into<Code>, name: impl Into<FhirString>) -> Self {
         Self {
             type_: type_.into(),
             name: name.into(),
@@ -61,7 +58,7 @@ impl Contributor {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, codes::ContributorType::read)?;
+                    prim_value(p, &mut r.type_, codes::ContributorType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -105,13 +102,7 @@ impl Contributor {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::ContributorType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         write_prim(w, "name", "_name", &self.name, w_str);
         if !self.contact.is_empty() {
             w.key("contact");

@@ -21,7 +21,7 @@ pub struct DataRequirement {
     /// The type of the required data (`DataRequirement.type`, 1..1)
     ///
     /// The type of the required data, specified as the type name of a resource. For profiles, this value is set to the type of the base resource of the profile.
-    pub type_: Primitive<codes::FHIRAllTypes>,
+    pub type_: Code,
     /// The profile of the required data (`DataRequirement.profile`, 0..*)
     ///
     /// The profile of the required data, specified as the uri of the profile definition.
@@ -72,7 +72,7 @@ impl Default for DataRequirementSubject {
 
 impl DataRequirement {
     /// A `DataRequirement` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::FHIRAllTypes>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -96,7 +96,7 @@ impl DataRequirement {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read)?;
+                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -187,7 +187,7 @@ impl DataRequirement {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, codes::FHIRAllTypes::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         write_prims(w, "profile", "_profile", &self.profile, w_str);
         if let Some(v) = &self.subject {
             match v {
@@ -710,15 +710,12 @@ pub struct DataRequirementSort {
     /// ascending \| descending (`DataRequirement.sort.direction`, 1..1)
     ///
     /// The direction of the sort, ascending or descending.
-    pub direction: Primitive<codes::SortDirection>,
+    pub direction: Code,
 }
 
 impl DataRequirementSort {
     /// A `DataRequirementSort` with its required elements (`path`, `direction`); everything else is empty.
-    pub fn new(
-        path: impl Into<FhirString>,
-        direction: impl Into<Primitive<codes::SortDirection>>,
-    ) -> Self {
+    pub fn new(path: impl Into<FhirString>, direction: impl Into<Code>) -> Self {
         Self {
             path: path.into(),
             direction: direction.into(),
@@ -750,7 +747,7 @@ impl DataRequirementSort {
                 }
                 "direction" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.direction, codes::SortDirection::read)?;
+                    prim_value(p, &mut r.direction, codes::SortDirection::read_code)?;
                 }
                 "_direction" => {
                     p.mark(&mut seen, 5)?;
@@ -783,13 +780,7 @@ impl DataRequirementSort {
             w.end_array();
         }
         write_prim(w, "path", "_path", &self.path, w_str);
-        write_prim(
-            w,
-            "direction",
-            "_direction",
-            &self.direction,
-            codes::SortDirection::write,
-        );
+        write_prim(w, "direction", "_direction", &self.direction, w_str);
         w.end_object();
     }
 

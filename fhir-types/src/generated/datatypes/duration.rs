@@ -25,7 +25,7 @@ pub struct Duration {
     /// &lt; \| &lt;= \| &gt;= \| &gt; - how to understand the value (`Duration.comparator`, 0..1)
     ///
     /// How the value should be understood and represented - whether the actual value is greater or less than the stated value due to measurement issues; e.g. if the comparator is "&lt;" , then the real value is &lt; stated value.
-    pub comparator: Option<Primitive<codes::QuantityComparator>>,
+    pub comparator: Option<Code>,
     /// Unit representation (`Duration.unit`, 0..1)
     ///
     /// A human-readable form of the unit.
@@ -65,7 +65,7 @@ impl Duration {
                 }
                 "comparator" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.comparator, codes::QuantityComparator::read)?;
+                    opt_prim_value(p, &mut r.comparator, codes::QuantityComparator::read_code)?;
                 }
                 "_comparator" => {
                     p.mark(&mut seen, 5)?;
@@ -119,13 +119,7 @@ impl Duration {
             write_prim(w, "value", "_value", v, w_decimal);
         }
         if let Some(v) = &self.comparator {
-            write_prim(
-                w,
-                "comparator",
-                "_comparator",
-                v,
-                codes::QuantityComparator::write,
-            );
+            write_prim(w, "comparator", "_comparator", v, w_str);
         }
         if let Some(v) = &self.unit {
             write_prim(w, "unit", "_unit", v, w_str);

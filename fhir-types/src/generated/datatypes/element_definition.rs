@@ -31,7 +31,7 @@ pub struct ElementDefinition {
     /// xmlAttr \| xmlText \| typeAttr \| cdaText \| xhtml (`ElementDefinition.representation`, 0..*)
     ///
     /// Codes that define how this element is represented in instances, when the deviation varies from the normal case.
-    pub representation: Vec<Primitive<codes::PropertyRepresentation>>,
+    pub representation: Vec<Code>,
     /// Name for this particular element (in a set of slices) (`ElementDefinition.sliceName`, 0..1)
     ///
     /// The name of this element definition slice, when slicing is working. The name must be a token with no dots or spaces. This is a unique name referring to a specific set of constraints applied to this element, used to provide a name to different slices of the same element.
@@ -614,7 +614,7 @@ impl ElementDefinition {
                     values(
                         p,
                         &mut r.representation,
-                        codes::PropertyRepresentation::read,
+                        codes::PropertyRepresentation::read_code,
                         other,
                     )?;
                 }
@@ -3688,7 +3688,7 @@ impl ElementDefinition {
             "representation",
             "_representation",
             &self.representation,
-            codes::PropertyRepresentation::write,
+            w_str,
         );
         if let Some(v) = &self.slice_name {
             write_prim(w, "sliceName", "_sliceName", v, w_str);
@@ -5118,7 +5118,7 @@ pub struct ElementDefinitionBinding {
     /// required \| extensible \| preferred \| example (`ElementDefinition.binding.strength`, 1..1)
     ///
     /// Indicates the degree of conformance expectations associated with this binding - that is, the degree to which the provided value set must be adhered to in the instances.
-    pub strength: Primitive<codes::BindingStrength>,
+    pub strength: Code,
     /// Human explanation of the value set (`ElementDefinition.binding.description`, 0..1)
     ///
     /// Describes the intended use of this particular set of codes.
@@ -5131,7 +5131,7 @@ pub struct ElementDefinitionBinding {
 
 impl ElementDefinitionBinding {
     /// A `ElementDefinitionBinding` with its required elements (`strength`); everything else is empty.
-    pub fn new(strength: impl Into<Primitive<codes::BindingStrength>>) -> Self {
+    pub fn new(strength: impl Into<Code>) -> Self {
         Self {
             strength: strength.into(),
             ..Default::default()
@@ -5154,7 +5154,7 @@ impl ElementDefinitionBinding {
                 }
                 "strength" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.strength, codes::BindingStrength::read)?;
+                    prim_value(p, &mut r.strength, codes::BindingStrength::read_code)?;
                 }
                 "_strength" => {
                     p.mark(&mut seen, 3)?;
@@ -5199,13 +5199,7 @@ impl ElementDefinitionBinding {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "strength",
-            "_strength",
-            &self.strength,
-            codes::BindingStrength::write,
-        );
+        write_prim(w, "strength", "_strength", &self.strength, w_str);
         if let Some(v) = &self.description {
             write_prim(w, "description", "_description", v, w_str);
         }
@@ -5279,7 +5273,7 @@ pub struct ElementDefinitionConstraint {
     /// error \| warning (`ElementDefinition.constraint.severity`, 1..1)
     ///
     /// Identifies the impact constraint violation has on the conformance of the instance.
-    pub severity: Primitive<codes::ConstraintSeverity>,
+    pub severity: Code,
     /// Human description of constraint (`ElementDefinition.constraint.human`, 1..1)
     ///
     /// Text that can be used to describe the constraint in messages identifying that the constraint has been violated.
@@ -5302,7 +5296,7 @@ impl ElementDefinitionConstraint {
     /// A `ElementDefinitionConstraint` with its required elements (`key`, `severity`, `human`); everything else is empty.
     pub fn new(
         key: impl Into<Id>,
-        severity: impl Into<Primitive<codes::ConstraintSeverity>>,
+        severity: impl Into<Code>,
         human: impl Into<FhirString>,
     ) -> Self {
         Self {
@@ -5345,7 +5339,7 @@ impl ElementDefinitionConstraint {
                 }
                 "severity" => {
                     p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.severity, codes::ConstraintSeverity::read)?;
+                    prim_value(p, &mut r.severity, codes::ConstraintSeverity::read_code)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 7)?;
@@ -5416,13 +5410,7 @@ impl ElementDefinitionConstraint {
         if let Some(v) = &self.requirements {
             write_prim(w, "requirements", "_requirements", v, w_str);
         }
-        write_prim(
-            w,
-            "severity",
-            "_severity",
-            &self.severity,
-            codes::ConstraintSeverity::write,
-        );
+        write_prim(w, "severity", "_severity", &self.severity, w_str);
         write_prim(w, "human", "_human", &self.human, w_str);
         if let Some(v) = &self.expression {
             write_prim(w, "expression", "_expression", v, w_str);
@@ -6993,12 +6981,12 @@ pub struct ElementDefinitionSlicing {
     /// closed \| open \| openAtEnd (`ElementDefinition.slicing.rules`, 1..1)
     ///
     /// Whether additional slices are allowed or not. When the slices are ordered, profile authors can also say that additional slices are only allowed at the end.
-    pub rules: Primitive<codes::SlicingRules>,
+    pub rules: Code,
 }
 
 impl ElementDefinitionSlicing {
     /// A `ElementDefinitionSlicing` with its required elements (`rules`); everything else is empty.
-    pub fn new(rules: impl Into<Primitive<codes::SlicingRules>>) -> Self {
+    pub fn new(rules: impl Into<Code>) -> Self {
         Self {
             rules: rules.into(),
             ..Default::default()
@@ -7045,7 +7033,7 @@ impl ElementDefinitionSlicing {
                 }
                 "rules" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.rules, codes::SlicingRules::read)?;
+                    prim_value(p, &mut r.rules, codes::SlicingRules::read_code)?;
                 }
                 "_rules" => {
                     p.mark(&mut seen, 8)?;
@@ -7088,13 +7076,7 @@ impl ElementDefinitionSlicing {
         if let Some(v) = &self.ordered {
             write_prim(w, "ordered", "_ordered", v, w_boolean);
         }
-        write_prim(
-            w,
-            "rules",
-            "_rules",
-            &self.rules,
-            codes::SlicingRules::write,
-        );
+        write_prim(w, "rules", "_rules", &self.rules, w_str);
         w.end_object();
     }
 
@@ -7162,7 +7144,7 @@ pub struct ElementDefinitionSlicingDiscriminator {
     /// value \| exists \| pattern \| type \| profile (`ElementDefinition.slicing.discriminator.type`, 1..1)
     ///
     /// How the element value is interpreted when discrimination is evaluated.
-    pub type_: Primitive<codes::DiscriminatorType>,
+    pub type_: Code,
     /// Path to element value (`ElementDefinition.slicing.discriminator.path`, 1..1)
     ///
     /// A FHIRPath expression, using \[the simple subset of FHIRPath\](fhirpath.html\#simple), that is used to identify the element on which discrimination is based.
@@ -7171,10 +7153,7 @@ pub struct ElementDefinitionSlicingDiscriminator {
 
 impl ElementDefinitionSlicingDiscriminator {
     /// A `ElementDefinitionSlicingDiscriminator` with its required elements (`type`, `path`); everything else is empty.
-    pub fn new(
-        type_: impl Into<Primitive<codes::DiscriminatorType>>,
-        path: impl Into<FhirString>,
-    ) -> Self {
+    pub fn new(type_: impl Into<Code>, path: impl Into<FhirString>) -> Self {
         Self {
             type_: type_.into(),
             path: path.into(),
@@ -7198,7 +7177,7 @@ impl ElementDefinitionSlicingDiscriminator {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, codes::DiscriminatorType::read)?;
+                    prim_value(p, &mut r.type_, codes::DiscriminatorType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -7238,13 +7217,7 @@ impl ElementDefinitionSlicingDiscriminator {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::DiscriminatorType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         write_prim(w, "path", "_path", &self.path, w_str);
         w.end_object();
     }
@@ -7310,11 +7283,11 @@ pub struct ElementDefinitionType {
     /// contained \| referenced \| bundled - how aggregated (`ElementDefinition.type.aggregation`, 0..*)
     ///
     /// If the type is a reference to another resource, how the resource is or can be aggregated - is it a contained resource, or a reference, and if the context is a bundle, is it included in the bundle.
-    pub aggregation: Vec<Primitive<codes::AggregationMode>>,
+    pub aggregation: Vec<Code>,
     /// either \| independent \| specific (`ElementDefinition.type.versioning`, 0..1)
     ///
     /// Whether this reference needs to be version specific or version independent, or whether either can be used.
-    pub versioning: Option<Primitive<codes::ReferenceVersionRules>>,
+    pub versioning: Option<Code>,
 }
 
 impl ElementDefinitionType {
@@ -7371,7 +7344,12 @@ impl ElementDefinitionType {
                 "aggregation" => {
                     p.mark(&mut seen, 8)?;
                     let other = p.marked(&seen, 9);
-                    values(p, &mut r.aggregation, codes::AggregationMode::read, other)?;
+                    values(
+                        p,
+                        &mut r.aggregation,
+                        codes::AggregationMode::read_code,
+                        other,
+                    )?;
                 }
                 "_aggregation" => {
                     p.mark(&mut seen, 9)?;
@@ -7380,7 +7358,11 @@ impl ElementDefinitionType {
                 }
                 "versioning" => {
                     p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.versioning, codes::ReferenceVersionRules::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.versioning,
+                        codes::ReferenceVersionRules::read_code,
+                    )?;
                 }
                 "_versioning" => {
                     p.mark(&mut seen, 11)?;
@@ -7421,21 +7403,9 @@ impl ElementDefinitionType {
             &self.target_profile,
             w_str,
         );
-        write_prims(
-            w,
-            "aggregation",
-            "_aggregation",
-            &self.aggregation,
-            codes::AggregationMode::write,
-        );
+        write_prims(w, "aggregation", "_aggregation", &self.aggregation, w_str);
         if let Some(v) = &self.versioning {
-            write_prim(
-                w,
-                "versioning",
-                "_versioning",
-                v,
-                codes::ReferenceVersionRules::write,
-            );
+            write_prim(w, "versioning", "_versioning", v, w_str);
         }
         w.end_object();
     }

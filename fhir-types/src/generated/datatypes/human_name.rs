@@ -21,7 +21,7 @@ pub struct HumanName {
     /// usual \| official \| temp \| nickname \| anonymous \| old \| maiden (`HumanName.use`, 0..1)
     ///
     /// Identifies the purpose for this name.
-    pub use_: Option<Primitive<codes::NameUse>>,
+    pub use_: Option<Code>,
     /// Text representation of the full name (`HumanName.text`, 0..1)
     ///
     /// Specifies the entire name as it should be displayed e.g. on an application UI. This may be provided instead of or as well as the specific parts.
@@ -65,7 +65,7 @@ impl HumanName {
                 }
                 "use" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, codes::NameUse::read)?;
+                    opt_prim_value(p, &mut r.use_, codes::NameUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 3)?;
@@ -145,7 +145,7 @@ impl HumanName {
             w.end_array();
         }
         if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, codes::NameUse::write);
+            write_prim(w, "use", "_use", v, w_str);
         }
         if let Some(v) = &self.text {
             write_prim(w, "text", "_text", v, w_str);

@@ -21,7 +21,7 @@ pub struct Identifier {
     /// usual \| official \| temp \| secondary \| old (If known) (`Identifier.use`, 0..1)
     ///
     /// The purpose of this identifier.
-    pub use_: Option<Primitive<codes::IdentifierUse>>,
+    pub use_: Option<Code>,
     /// Description of identifier (`Identifier.type`, 0..1)
     ///
     /// A coded type for the identifier that can be used to determine which identifier to use for a specific purpose.
@@ -61,7 +61,7 @@ impl Identifier {
                 }
                 "use" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, codes::IdentifierUse::read)?;
+                    opt_prim_value(p, &mut r.use_, codes::IdentifierUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 3)?;
@@ -116,7 +116,7 @@ impl Identifier {
             w.end_array();
         }
         if let Some(v) = &self.use_ {
-            write_prim(w, "use", "_use", v, codes::IdentifierUse::write);
+            write_prim(w, "use", "_use", v, w_str);
         }
         if let Some(v) = &self.type_ {
             w.key("type");

@@ -21,7 +21,7 @@ pub struct Narrative {
     /// generated \| extensions \| additional \| empty (`Narrative.status`, 1..1)
     ///
     /// The status of the narrative - whether it's entirely generated (from just the defined data or the extensions too), or whether a human authored it and it may contain additional data.
-    pub status: Primitive<codes::NarrativeStatus>,
+    pub status: Code,
     /// Limited xhtml content (`Narrative.div`, 1..1)
     ///
     /// The actual narrative content, a stripped down version of XHTML.
@@ -30,10 +30,7 @@ pub struct Narrative {
 
 impl Narrative {
     /// A `Narrative` with its required elements (`status`, `div`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::NarrativeStatus>>,
-        div: impl Into<Xhtml>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, div: impl Into<Xhtml>) -> Self {
         Self {
             status: status.into(),
             div: div.into(),
@@ -57,7 +54,7 @@ impl Narrative {
                 }
                 "status" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.status, codes::NarrativeStatus::read)?;
+                    prim_value(p, &mut r.status, codes::NarrativeStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 3)?;
@@ -97,13 +94,7 @@ impl Narrative {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::NarrativeStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         write_prim(w, "div", "_div", &self.div, w_str);
         w.end_object();
     }

@@ -25,7 +25,7 @@ pub struct ParameterDefinition {
     /// in \| out (`ParameterDefinition.use`, 1..1)
     ///
     /// Whether the parameter is input or output for the module.
-    pub use_: Primitive<codes::OperationParameterUse>,
+    pub use_: Code,
     /// Minimum cardinality (`ParameterDefinition.min`, 0..1)
     ///
     /// The minimum number of times this parameter SHALL appear in the request or response.
@@ -41,7 +41,7 @@ pub struct ParameterDefinition {
     /// What type of value (`ParameterDefinition.type`, 1..1)
     ///
     /// The type of the parameter.
-    pub type_: Primitive<codes::FHIRAllTypes>,
+    pub type_: Code,
     /// What profile the value is expected to be (`ParameterDefinition.profile`, 0..1)
     ///
     /// If specified, this indicates a profile that the input data must conform to, or that the output data will conform to.
@@ -50,10 +50,7 @@ pub struct ParameterDefinition {
 
 impl ParameterDefinition {
     /// A `ParameterDefinition` with its required elements (`use`, `type`); everything else is empty.
-    pub fn new(
-        use_: impl Into<Primitive<codes::OperationParameterUse>>,
-        type_: impl Into<Primitive<codes::FHIRAllTypes>>,
-    ) -> Self {
+    pub fn new(use_: impl Into<Code>, type_: impl Into<Code>) -> Self {
         Self {
             use_: use_.into(),
             type_: type_.into(),
@@ -85,7 +82,7 @@ impl ParameterDefinition {
                 }
                 "use" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read)?;
+                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 5)?;
@@ -117,7 +114,7 @@ impl ParameterDefinition {
                 }
                 "type" => {
                     p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read)?;
+                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 13)?;
@@ -160,13 +157,7 @@ impl ParameterDefinition {
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
-        write_prim(
-            w,
-            "use",
-            "_use",
-            &self.use_,
-            codes::OperationParameterUse::write,
-        );
+        write_prim(w, "use", "_use", &self.use_, w_str);
         if let Some(v) = &self.min {
             write_prim(w, "min", "_min", v, w_integer);
         }
@@ -176,7 +167,7 @@ impl ParameterDefinition {
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
-        write_prim(w, "type", "_type", &self.type_, codes::FHIRAllTypes::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
         }

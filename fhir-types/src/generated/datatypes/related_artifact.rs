@@ -21,7 +21,7 @@ pub struct RelatedArtifact {
     /// documentation \| justification \| citation \| predecessor \| successor \| derived-from \| depends-on \| composed-of (`RelatedArtifact.type`, 1..1)
     ///
     /// The type of relationship to the related artifact.
-    pub type_: Primitive<codes::RelatedArtifactType>,
+    pub type_: Code,
     /// Short label (`RelatedArtifact.label`, 0..1)
     ///
     /// A short label that can be used to reference the citation from elsewhere in the containing artifact, such as a footnote index.
@@ -50,7 +50,7 @@ pub struct RelatedArtifact {
 
 impl RelatedArtifact {
     /// A `RelatedArtifact` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::RelatedArtifactType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -73,7 +73,7 @@ impl RelatedArtifact {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, codes::RelatedArtifactType::read)?;
+                    prim_value(p, &mut r.type_, codes::RelatedArtifactType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -146,13 +146,7 @@ impl RelatedArtifact {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::RelatedArtifactType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.label {
             write_prim(w, "label", "_label", v, w_str);
         }

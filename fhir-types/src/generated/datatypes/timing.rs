@@ -199,7 +199,7 @@ pub struct TimingRepeat {
     /// s \| min \| h \| d \| wk \| mo \| a - unit of time (UCUM) (`Timing.repeat.durationUnit`, 0..1)
     ///
     /// The units of time for the duration, in UCUM units.
-    pub duration_unit: Option<Primitive<codes::UnitsOfTime>>,
+    pub duration_unit: Option<Code>,
     /// Event occurs frequency times per period (`Timing.repeat.frequency`, 0..1)
     ///
     /// The number of times to repeat the action within the specified period. If frequencyMax is present, this element indicates the lower bound of the allowed range of the frequency.
@@ -219,11 +219,11 @@ pub struct TimingRepeat {
     /// s \| min \| h \| d \| wk \| mo \| a - unit of time (UCUM) (`Timing.repeat.periodUnit`, 0..1)
     ///
     /// The units of time for the period in UCUM units.
-    pub period_unit: Option<Primitive<codes::UnitsOfTime>>,
+    pub period_unit: Option<Code>,
     /// mon \| tue \| wed \| thu \| fri \| sat \| sun (`Timing.repeat.dayOfWeek`, 0..*)
     ///
     /// If one or more days of week is provided, then the action happens only on the specified day(s).
-    pub day_of_week: Vec<Primitive<codes::DaysOfWeek>>,
+    pub day_of_week: Vec<Code>,
     /// Time of day for action (`Timing.repeat.timeOfDay`, 0..*)
     ///
     /// Specified time of day for action to take place.
@@ -231,7 +231,7 @@ pub struct TimingRepeat {
     /// Code for time period of occurrence (`Timing.repeat.when`, 0..*)
     ///
     /// An approximate time period during the day, potentially linked to an event of daily living that indicates when the action should occur.
-    pub when: Vec<Primitive<codes::EventTiming>>,
+    pub when: Vec<Code>,
     /// Minutes from event (before or after) (`Timing.repeat.offset`, 0..1)
     ///
     /// The number of minutes from the event. If the event code does not indicate whether the minutes is before or after the event, then the offset is assumed to be after the event.
@@ -326,7 +326,7 @@ impl TimingRepeat {
                 }
                 "durationUnit" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.duration_unit, codes::UnitsOfTime::read)?;
+                    opt_prim_value(p, &mut r.duration_unit, codes::UnitsOfTime::read_code)?;
                 }
                 "_durationUnit" => {
                     p.mark(&mut seen, 14)?;
@@ -366,7 +366,7 @@ impl TimingRepeat {
                 }
                 "periodUnit" => {
                     p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.period_unit, codes::UnitsOfTime::read)?;
+                    opt_prim_value(p, &mut r.period_unit, codes::UnitsOfTime::read_code)?;
                 }
                 "_periodUnit" => {
                     p.mark(&mut seen, 24)?;
@@ -375,7 +375,7 @@ impl TimingRepeat {
                 "dayOfWeek" => {
                     p.mark(&mut seen, 25)?;
                     let other = p.marked(&seen, 26);
-                    values(p, &mut r.day_of_week, codes::DaysOfWeek::read, other)?;
+                    values(p, &mut r.day_of_week, codes::DaysOfWeek::read_code, other)?;
                 }
                 "_dayOfWeek" => {
                     p.mark(&mut seen, 26)?;
@@ -395,7 +395,7 @@ impl TimingRepeat {
                 "when" => {
                     p.mark(&mut seen, 29)?;
                     let other = p.marked(&seen, 30);
-                    values(p, &mut r.when, codes::EventTiming::read, other)?;
+                    values(p, &mut r.when, codes::EventTiming::read_code, other)?;
                 }
                 "_when" => {
                     p.mark(&mut seen, 30)?;
@@ -462,13 +462,7 @@ impl TimingRepeat {
             write_prim(w, "durationMax", "_durationMax", v, w_decimal);
         }
         if let Some(v) = &self.duration_unit {
-            write_prim(
-                w,
-                "durationUnit",
-                "_durationUnit",
-                v,
-                codes::UnitsOfTime::write,
-            );
+            write_prim(w, "durationUnit", "_durationUnit", v, w_str);
         }
         if let Some(v) = &self.frequency {
             write_prim(w, "frequency", "_frequency", v, w_unsigned);
@@ -483,17 +477,11 @@ impl TimingRepeat {
             write_prim(w, "periodMax", "_periodMax", v, w_decimal);
         }
         if let Some(v) = &self.period_unit {
-            write_prim(w, "periodUnit", "_periodUnit", v, codes::UnitsOfTime::write);
+            write_prim(w, "periodUnit", "_periodUnit", v, w_str);
         }
-        write_prims(
-            w,
-            "dayOfWeek",
-            "_dayOfWeek",
-            &self.day_of_week,
-            codes::DaysOfWeek::write,
-        );
+        write_prims(w, "dayOfWeek", "_dayOfWeek", &self.day_of_week, w_str);
         write_prims(w, "timeOfDay", "_timeOfDay", &self.time_of_day, w_str);
-        write_prims(w, "when", "_when", &self.when, codes::EventTiming::write);
+        write_prims(w, "when", "_when", &self.when, w_str);
         if let Some(v) = &self.offset {
             write_prim(w, "offset", "_offset", v, w_unsigned);
         }

@@ -21,7 +21,7 @@ pub struct TriggerDefinition {
     /// named-event \| periodic \| data-changed \| data-added \| data-modified \| data-removed \| data-accessed \| data-access-ended (`TriggerDefinition.type`, 1..1)
     ///
     /// The type of triggering event.
-    pub type_: Primitive<codes::TriggerType>,
+    pub type_: Code,
     /// Name or URI that identifies the event (`TriggerDefinition.name`, 0..1)
     ///
     /// A formal name for the event. This may be an absolute URI that identifies the event formally (e.g. from a trigger registry), or a simple relative URI that identifies the event in a local context.
@@ -62,7 +62,7 @@ impl Default for TriggerDefinitionTiming {
 
 impl TriggerDefinition {
     /// A `TriggerDefinition` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::TriggerType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -86,7 +86,7 @@ impl TriggerDefinition {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, codes::TriggerType::read)?;
+                    prim_value(p, &mut r.type_, codes::TriggerType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -205,7 +205,7 @@ impl TriggerDefinition {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, codes::TriggerType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }

@@ -51,7 +51,7 @@ pub struct Account {
     /// active \| inactive \| entered-in-error \| on-hold \| unknown (`Account.status`, 1..1)
     ///
     /// Indicates whether the account is presently used/usable or not.
-    pub status: Primitive<codes::AccountStatus>,
+    pub status: Code,
     /// E.g. patient, expense, depreciation (`Account.type`, 0..1)
     ///
     /// Categorizes the account for reporting and searching purposes.
@@ -88,7 +88,7 @@ pub struct Account {
 
 impl Account {
     /// A `Account` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::AccountStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -155,7 +155,7 @@ impl Account {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::AccountStatus::read)?;
+                    prim_value(p, &mut r.status, codes::AccountStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -267,13 +267,7 @@ impl Account {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::AccountStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.type_ {
             w.key("type");
             v.write(w);

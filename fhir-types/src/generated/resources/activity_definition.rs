@@ -71,7 +71,7 @@ pub struct ActivityDefinition {
     /// draft \| active \| retired \| unknown (`ActivityDefinition.status`, 1..1)
     ///
     /// The status of this activity definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`ActivityDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this activity definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -159,7 +159,7 @@ pub struct ActivityDefinition {
     /// Kind of resource (`ActivityDefinition.kind`, 0..1)
     ///
     /// A description of the kind of resource the activity definition is representing. For example, a MedicationRequest, a ServiceRequest, or a CommunicationRequest. Typically, but not always, this is a Request resource.
-    pub kind: Option<Primitive<codes::RequestResourceType>>,
+    pub kind: Option<Code>,
     /// What profile the resource needs to conform to (`ActivityDefinition.profile`, 0..1)
     ///
     /// A profile to which the target of the activity definition is expected to conform.
@@ -171,11 +171,11 @@ pub struct ActivityDefinition {
     /// proposal \| plan \| directive \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`ActivityDefinition.intent`, 0..1)
     ///
     /// Indicates the level of authority/intentionality associated with the activity and where the request should fit into the workflow chain.
-    pub intent: Option<Primitive<codes::RequestIntent>>,
+    pub intent: Option<Code>,
     /// routine \| urgent \| asap \| stat (`ActivityDefinition.priority`, 0..1)
     ///
     /// Indicates how quickly the activity  should be addressed with respect to other requests.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// True if the activity should not be performed (`ActivityDefinition.doNotPerform`, 0..1)
     ///
     /// Set this to true if the definition is to indicate that a particular activity should NOT be performed. If true, this element should be interpreted to reinforce a negative coding. For example NPO as a code with a doNotPerform of true would still indicate to NOT perform the action.
@@ -288,7 +288,7 @@ impl Default for ActivityDefinitionProduct {
 
 impl ActivityDefinition {
     /// A `ActivityDefinition` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -398,7 +398,7 @@ impl ActivityDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -548,7 +548,7 @@ impl ActivityDefinition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 57)?;
-                    opt_prim_value(p, &mut r.kind, codes::RequestResourceType::read)?;
+                    opt_prim_value(p, &mut r.kind, codes::RequestResourceType::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 58)?;
@@ -568,7 +568,7 @@ impl ActivityDefinition {
                 }
                 "intent" => {
                     p.mark(&mut seen, 62)?;
-                    opt_prim_value(p, &mut r.intent, codes::RequestIntent::read)?;
+                    opt_prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 63)?;
@@ -576,7 +576,7 @@ impl ActivityDefinition {
                 }
                 "priority" => {
                     p.mark(&mut seen, 64)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 65)?;
@@ -808,13 +808,7 @@ impl ActivityDefinition {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -932,7 +926,7 @@ impl ActivityDefinition {
         }
         write_prims(w, "library", "_library", &self.library, w_str);
         if let Some(v) = &self.kind {
-            write_prim(w, "kind", "_kind", v, codes::RequestResourceType::write);
+            write_prim(w, "kind", "_kind", v, w_str);
         }
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
@@ -942,10 +936,10 @@ impl ActivityDefinition {
             v.write(w);
         }
         if let Some(v) = &self.intent {
-            write_prim(w, "intent", "_intent", v, codes::RequestIntent::write);
+            write_prim(w, "intent", "_intent", v, w_str);
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         if let Some(v) = &self.do_not_perform {
             write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);
@@ -1693,7 +1687,7 @@ pub struct ActivityDefinitionParticipant {
     /// patient \| practitioner \| related-person \| device (`ActivityDefinition.participant.type`, 1..1)
     ///
     /// The type of participant in the action.
-    pub type_: Primitive<codes::ActionParticipantType>,
+    pub type_: Code,
     /// E.g. Nurse, Surgeon, Parent, etc (`ActivityDefinition.participant.role`, 0..1)
     ///
     /// The role the participant should play in performing the described action.
@@ -1702,7 +1696,7 @@ pub struct ActivityDefinitionParticipant {
 
 impl ActivityDefinitionParticipant {
     /// A `ActivityDefinitionParticipant` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::ActionParticipantType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -1729,7 +1723,7 @@ impl ActivityDefinitionParticipant {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read)?;
+                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1770,13 +1764,7 @@ impl ActivityDefinitionParticipant {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::ActionParticipantType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.role {
             w.key("role");
             v.write(w);

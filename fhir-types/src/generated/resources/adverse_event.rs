@@ -51,7 +51,7 @@ pub struct AdverseEvent {
     /// actual \| potential (`AdverseEvent.actuality`, 1..1)
     ///
     /// Whether the event actually happened, or just had the potential to. Note that this is independent of whether anyone was affected or harmed or how severely.
-    pub actuality: Primitive<codes::AdverseEventActuality>,
+    pub actuality: Code,
     /// product-problem \| product-quality \| product-use-error \| wrong-dose \| incorrect-prescribing-information \| wrong-technique \| wrong-route-of-administration \| wrong-rate \| wrong-duration \| wrong-time \| expired-drug \| medical-device-use-error \| problem-different-manufacturer \| unsafe-physical-environment (`AdverseEvent.category`, 0..*)
     ///
     /// The overall type of event, intended for search and filtering purposes.
@@ -122,10 +122,7 @@ pub struct AdverseEvent {
 
 impl AdverseEvent {
     /// A `AdverseEvent` with its required elements (`actuality`, `subject`); everything else is empty.
-    pub fn new(
-        actuality: impl Into<Primitive<codes::AdverseEventActuality>>,
-        subject: Reference,
-    ) -> Self {
+    pub fn new(actuality: impl Into<Code>, subject: Reference) -> Self {
         Self {
             actuality: actuality.into(),
             subject,
@@ -193,7 +190,7 @@ impl AdverseEvent {
                 }
                 "actuality" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.actuality, codes::AdverseEventActuality::read)?;
+                    prim_value(p, &mut r.actuality, codes::AdverseEventActuality::read_code)?;
                 }
                 "_actuality" => {
                     p.mark(&mut seen, 14)?;
@@ -344,13 +341,7 @@ impl AdverseEvent {
             w.key("identifier");
             v.write(w);
         }
-        write_prim(
-            w,
-            "actuality",
-            "_actuality",
-            &self.actuality,
-            codes::AdverseEventActuality::write,
-        );
+        write_prim(w, "actuality", "_actuality", &self.actuality, w_str);
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();

@@ -59,15 +59,15 @@ pub struct AllergyIntolerance {
     /// allergy \| intolerance - Underlying mechanism (if known) (`AllergyIntolerance.type`, 0..1)
     ///
     /// Identification of the underlying physiological mechanism for the reaction risk.
-    pub type_: Option<Primitive<codes::AllergyIntoleranceType>>,
+    pub type_: Option<Code>,
     /// food \| medication \| environment \| biologic (`AllergyIntolerance.category`, 0..*)
     ///
     /// Category of the identified substance.
-    pub category: Vec<Primitive<codes::AllergyIntoleranceCategory>>,
+    pub category: Vec<Code>,
     /// low \| high \| unable-to-assess (`AllergyIntolerance.criticality`, 0..1)
     ///
     /// Estimate of the potential clinical harm, or seriousness, of the reaction to the identified substance.
-    pub criticality: Option<Primitive<codes::AllergyIntoleranceCriticality>>,
+    pub criticality: Option<Code>,
     /// Code that identifies the allergy or intolerance (`AllergyIntolerance.code`, 0..1)
     ///
     /// Code for an allergy or intolerance statement (either a positive or a negated/excluded statement).  This may be a code for a substance or pharmaceutical product that is considered to be responsible for the adverse reaction risk (e.g., "Latex"), an allergy or intolerance condition (e.g., "Latex allergy"), or a negated/excluded code for a specific substance or class (e.g., "No latex allergy") or a general or categorical negated statement (e.g.,  "No known allergy", "No known drug allergies").  Note: the substance for a specific reaction may be different from the substance identified as the cause of the risk, but it must be consistent with it. For instance, it may be a more specific substance (e.g. a brand medication) or a composite product that includes the identified substance. It must be clinically safe to only process the 'code' and ignore the 'reaction.substance'.  If a receiving system is unable to confirm that AllergyIntolerance.reaction.substance falls within the semantic scope of AllergyIntolerance.code, then the receiving system should ignore AllergyIntolerance.reaction.substance.
@@ -210,7 +210,7 @@ impl AllergyIntolerance {
                 }
                 "type" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.type_, codes::AllergyIntoleranceType::read)?;
+                    opt_prim_value(p, &mut r.type_, codes::AllergyIntoleranceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 16)?;
@@ -222,7 +222,7 @@ impl AllergyIntolerance {
                     values(
                         p,
                         &mut r.category,
-                        codes::AllergyIntoleranceCategory::read,
+                        codes::AllergyIntoleranceCategory::read_code,
                         other,
                     )?;
                 }
@@ -236,7 +236,7 @@ impl AllergyIntolerance {
                     opt_prim_value(
                         p,
                         &mut r.criticality,
-                        codes::AllergyIntoleranceCriticality::read,
+                        codes::AllergyIntoleranceCriticality::read_code,
                     )?;
                 }
                 "_criticality" => {
@@ -433,23 +433,11 @@ impl AllergyIntolerance {
             v.write(w);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, codes::AllergyIntoleranceType::write);
+            write_prim(w, "type", "_type", v, w_str);
         }
-        write_prims(
-            w,
-            "category",
-            "_category",
-            &self.category,
-            codes::AllergyIntoleranceCategory::write,
-        );
+        write_prims(w, "category", "_category", &self.category, w_str);
         if let Some(v) = &self.criticality {
-            write_prim(
-                w,
-                "criticality",
-                "_criticality",
-                v,
-                codes::AllergyIntoleranceCriticality::write,
-            );
+            write_prim(w, "criticality", "_criticality", v, w_str);
         }
         if let Some(v) = &self.code {
             w.key("code");
@@ -763,7 +751,7 @@ pub struct AllergyIntoleranceReaction {
     /// mild \| moderate \| severe (of event as a whole) (`AllergyIntolerance.reaction.severity`, 0..1)
     ///
     /// Clinical assessment of the severity of the reaction event as a whole, potentially considering multiple different manifestations.
-    pub severity: Option<Primitive<codes::AllergyIntoleranceSeverity>>,
+    pub severity: Option<Code>,
     /// How the subject was exposed to the substance (`AllergyIntolerance.reaction.exposureRoute`, 0..1)
     ///
     /// Identification of the route by which the subject was exposed to the substance.
@@ -827,7 +815,11 @@ impl AllergyIntoleranceReaction {
                 }
                 "severity" => {
                     p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.severity, codes::AllergyIntoleranceSeverity::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.severity,
+                        codes::AllergyIntoleranceSeverity::read_code,
+                    )?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 10)?;
@@ -891,13 +883,7 @@ impl AllergyIntoleranceReaction {
             write_prim(w, "onset", "_onset", v, w_str);
         }
         if let Some(v) = &self.severity {
-            write_prim(
-                w,
-                "severity",
-                "_severity",
-                v,
-                codes::AllergyIntoleranceSeverity::write,
-            );
+            write_prim(w, "severity", "_severity", v, w_str);
         }
         if let Some(v) = &self.exposure_route {
             w.key("exposureRoute");

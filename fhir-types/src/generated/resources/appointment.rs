@@ -51,7 +51,7 @@ pub struct Appointment {
     /// proposed \| pending \| booked \| arrived \| fulfilled \| cancelled \| noshow \| entered-in-error \| checked-in \| waitlist (`Appointment.status`, 1..1)
     ///
     /// The overall status of the Appointment. Each of the participants has their own participation status which indicates their involvement in the process, however this status indicates the shared status.
-    pub status: Primitive<codes::AppointmentStatus>,
+    pub status: Code,
     /// The coded reason for the appointment being cancelled (`Appointment.cancelationReason`, 0..1)
     ///
     /// The coded reason for the appointment being cancelled. This is often used in reporting/billing/futher processing to determine if further actions are required, or specific fees apply.
@@ -130,10 +130,7 @@ pub struct Appointment {
 
 impl Appointment {
     /// A `Appointment` with its required elements (`status`, `participant`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::AppointmentStatus>>,
-        participant: Vec<AppointmentParticipant>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, participant: Vec<AppointmentParticipant>) -> Self {
         Self {
             status: status.into(),
             participant,
@@ -201,7 +198,7 @@ impl Appointment {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::AppointmentStatus::read)?;
+                    prim_value(p, &mut r.status, codes::AppointmentStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -384,13 +381,7 @@ impl Appointment {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::AppointmentStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.cancelation_reason {
             w.key("cancelationReason");
             v.write(w);
@@ -782,18 +773,18 @@ pub struct AppointmentParticipant {
     /// required \| optional \| information-only (`Appointment.participant.required`, 0..1)
     ///
     /// Whether this participant is required to be present at the meeting. This covers a use-case where two doctors need to meet to discuss the results for a specific patient, and the patient is not required to be present.
-    pub required: Option<Primitive<codes::ParticipantRequired>>,
+    pub required: Option<Code>,
     /// accepted \| declined \| tentative \| needs-action (`Appointment.participant.status`, 1..1)
     ///
     /// Participation status of the actor.
-    pub status: Primitive<codes::ParticipationStatus>,
+    pub status: Code,
     /// Participation period of the actor (`Appointment.participant.period`, 0..1)
     pub period: Option<Period>,
 }
 
 impl AppointmentParticipant {
     /// A `AppointmentParticipant` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::ParticipationStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -828,7 +819,7 @@ impl AppointmentParticipant {
                 }
                 "required" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.required, codes::ParticipantRequired::read)?;
+                    opt_prim_value(p, &mut r.required, codes::ParticipantRequired::read_code)?;
                 }
                 "_required" => {
                     p.mark(&mut seen, 6)?;
@@ -836,7 +827,7 @@ impl AppointmentParticipant {
                 }
                 "status" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.status, codes::ParticipationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ParticipationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 8)?;
@@ -890,21 +881,9 @@ impl AppointmentParticipant {
             v.write(w);
         }
         if let Some(v) = &self.required {
-            write_prim(
-                w,
-                "required",
-                "_required",
-                v,
-                codes::ParticipantRequired::write,
-            );
+            write_prim(w, "required", "_required", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ParticipationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.period {
             w.key("period");
             v.write(w);

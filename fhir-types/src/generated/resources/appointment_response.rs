@@ -69,7 +69,7 @@ pub struct AppointmentResponse {
     /// accepted \| declined \| tentative \| needs-action (`AppointmentResponse.participantStatus`, 1..1)
     ///
     /// Participation status of the participant. When the status is declined or tentative if the start/end times are different to the appointment, then these times should be interpreted as a requested time change. When the status is accepted, the times can either be the time of the appointment (as a confirmation of the time) or can be empty.
-    pub participant_status: Primitive<codes::ParticipationStatus>,
+    pub participant_status: Code,
     /// Additional comments (`AppointmentResponse.comment`, 0..1)
     ///
     /// Additional comments about the appointment.
@@ -78,10 +78,7 @@ pub struct AppointmentResponse {
 
 impl AppointmentResponse {
     /// A `AppointmentResponse` with its required elements (`appointment`, `participantStatus`); everything else is empty.
-    pub fn new(
-        appointment: Reference,
-        participant_status: impl Into<Primitive<codes::ParticipationStatus>>,
-    ) -> Self {
+    pub fn new(appointment: Reference, participant_status: impl Into<Code>) -> Self {
         Self {
             appointment,
             participant_status: participant_status.into(),
@@ -180,7 +177,7 @@ impl AppointmentResponse {
                     prim_value(
                         p,
                         &mut r.participant_status,
-                        codes::ParticipationStatus::read,
+                        codes::ParticipationStatus::read_code,
                     )?;
                 }
                 "_participantStatus" => {
@@ -288,7 +285,7 @@ impl AppointmentResponse {
             "participantStatus",
             "_participantStatus",
             &self.participant_status,
-            codes::ParticipationStatus::write,
+            w_str,
         );
         if let Some(v) = &self.comment {
             write_prim(w, "comment", "_comment", v, w_str);

@@ -55,7 +55,7 @@ pub struct AuditEvent {
     /// Type of action performed during the event (`AuditEvent.action`, 0..1)
     ///
     /// Indicator for type of action performed during the event that generated the audit.
-    pub action: Option<Primitive<codes::AuditEventAction>>,
+    pub action: Option<Code>,
     /// When the activity occurred (`AuditEvent.period`, 0..1)
     ///
     /// The period during which the activity occurred.
@@ -67,7 +67,7 @@ pub struct AuditEvent {
     /// Whether the event succeeded or failed (`AuditEvent.outcome`, 0..1)
     ///
     /// Indicates whether the event succeeded or failed.
-    pub outcome: Option<Primitive<codes::AuditEventOutcome>>,
+    pub outcome: Option<Code>,
     /// Description of the event outcome (`AuditEvent.outcomeDesc`, 0..1)
     ///
     /// A free text description of the outcome of the event.
@@ -171,7 +171,7 @@ impl AuditEvent {
                 }
                 "action" => {
                     p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.action, codes::AuditEventAction::read)?;
+                    opt_prim_value(p, &mut r.action, codes::AuditEventAction::read_code)?;
                 }
                 "_action" => {
                     p.mark(&mut seen, 15)?;
@@ -191,7 +191,7 @@ impl AuditEvent {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.outcome, codes::AuditEventOutcome::read)?;
+                    opt_prim_value(p, &mut r.outcome, codes::AuditEventOutcome::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 20)?;
@@ -298,7 +298,7 @@ impl AuditEvent {
             w.end_array();
         }
         if let Some(v) = &self.action {
-            write_prim(w, "action", "_action", v, codes::AuditEventAction::write);
+            write_prim(w, "action", "_action", v, w_str);
         }
         if let Some(v) = &self.period {
             w.key("period");
@@ -306,7 +306,7 @@ impl AuditEvent {
         }
         write_prim(w, "recorded", "_recorded", &self.recorded, w_str);
         if let Some(v) = &self.outcome {
-            write_prim(w, "outcome", "_outcome", v, codes::AuditEventOutcome::write);
+            write_prim(w, "outcome", "_outcome", v, w_str);
         }
         if let Some(v) = &self.outcome_desc {
             write_prim(w, "outcomeDesc", "_outcomeDesc", v, w_str);
@@ -874,7 +874,7 @@ pub struct AuditEventAgentNetwork {
     /// The type of network access point (`AuditEvent.agent.network.type`, 0..1)
     ///
     /// An identifier for the type of network access point that originated the audit event.
-    pub type_: Option<Primitive<codes::AuditEventAgentNetworkType>>,
+    pub type_: Option<Code>,
 }
 
 impl AuditEventAgentNetwork {
@@ -906,7 +906,11 @@ impl AuditEventAgentNetwork {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, codes::AuditEventAgentNetworkType::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.type_,
+                        codes::AuditEventAgentNetworkType::read_code,
+                    )?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -944,13 +948,7 @@ impl AuditEventAgentNetwork {
             write_prim(w, "address", "_address", v, w_str);
         }
         if let Some(v) = &self.type_ {
-            write_prim(
-                w,
-                "type",
-                "_type",
-                v,
-                codes::AuditEventAgentNetworkType::write,
-            );
+            write_prim(w, "type", "_type", v, w_str);
         }
         w.end_object();
     }

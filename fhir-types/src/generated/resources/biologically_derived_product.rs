@@ -52,7 +52,7 @@ pub struct BiologicallyDerivedProduct {
     /// organ \| tissue \| fluid \| cells \| biologicalAgent (`BiologicallyDerivedProduct.productCategory`, 0..1)
     ///
     /// Broad category of this product.
-    pub product_category: Option<Primitive<codes::BiologicallyDerivedProductCategory>>,
+    pub product_category: Option<Code>,
     /// What this biologically derived product is (`BiologicallyDerivedProduct.productCode`, 0..1)
     ///
     /// A code that identifies the kind of this biologically derived product (SNOMED Ctcode).
@@ -60,7 +60,7 @@ pub struct BiologicallyDerivedProduct {
     /// available \| unavailable (`BiologicallyDerivedProduct.status`, 0..1)
     ///
     /// Whether the product is currently available.
-    pub status: Option<Primitive<codes::BiologicallyDerivedProductStatus>>,
+    pub status: Option<Code>,
     /// Procedure request (`BiologicallyDerivedProduct.request`, 0..*)
     ///
     /// Procedure request to obtain this biologically derived product.
@@ -151,7 +151,7 @@ impl BiologicallyDerivedProduct {
                     opt_prim_value(
                         p,
                         &mut r.product_category,
-                        codes::BiologicallyDerivedProductCategory::read,
+                        codes::BiologicallyDerivedProductCategory::read_code,
                     )?;
                 }
                 "_productCategory" => {
@@ -167,7 +167,7 @@ impl BiologicallyDerivedProduct {
                     opt_prim_value(
                         p,
                         &mut r.status,
-                        codes::BiologicallyDerivedProductStatus::read,
+                        codes::BiologicallyDerivedProductStatus::read_code,
                     )?;
                 }
                 "_status" => {
@@ -278,26 +278,14 @@ impl BiologicallyDerivedProduct {
             w.end_array();
         }
         if let Some(v) = &self.product_category {
-            write_prim(
-                w,
-                "productCategory",
-                "_productCategory",
-                v,
-                codes::BiologicallyDerivedProductCategory::write,
-            );
+            write_prim(w, "productCategory", "_productCategory", v, w_str);
         }
         if let Some(v) = &self.product_code {
             w.key("productCode");
             v.write(w);
         }
         if let Some(v) = &self.status {
-            write_prim(
-                w,
-                "status",
-                "_status",
-                v,
-                codes::BiologicallyDerivedProductStatus::write,
-            );
+            write_prim(w, "status", "_status", v, w_str);
         }
         if !self.request.is_empty() {
             w.key("request");
@@ -1171,7 +1159,7 @@ pub struct BiologicallyDerivedProductStorage {
     /// farenheit \| celsius \| kelvin (`BiologicallyDerivedProduct.storage.scale`, 0..1)
     ///
     /// Temperature scale used.
-    pub scale: Option<Primitive<codes::BiologicallyDerivedProductStorageScale>>,
+    pub scale: Option<Code>,
     /// Storage timeperiod (`BiologicallyDerivedProduct.storage.duration`, 0..1)
     pub duration: Option<Period>,
 }
@@ -1216,7 +1204,7 @@ impl BiologicallyDerivedProductStorage {
                     opt_prim_value(
                         p,
                         &mut r.scale,
-                        codes::BiologicallyDerivedProductStorageScale::read,
+                        codes::BiologicallyDerivedProductStorageScale::read_code,
                     )?;
                 }
                 "_scale" => {
@@ -1262,13 +1250,7 @@ impl BiologicallyDerivedProductStorage {
             write_prim(w, "temperature", "_temperature", v, w_decimal);
         }
         if let Some(v) = &self.scale {
-            write_prim(
-                w,
-                "scale",
-                "_scale",
-                v,
-                codes::BiologicallyDerivedProductStorageScale::write,
-            );
+            write_prim(w, "scale", "_scale", v, w_str);
         }
         if let Some(v) = &self.duration {
             w.key("duration");

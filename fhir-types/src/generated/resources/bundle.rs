@@ -33,7 +33,7 @@ pub struct Bundle {
     /// document \| message \| transaction \| transaction-response \| batch \| batch-response \| history \| searchset \| collection (`Bundle.type`, 1..1)
     ///
     /// Indicates the purpose of this bundle - how it is intended to be used.
-    pub type_: Primitive<codes::BundleType>,
+    pub type_: Code,
     /// When the bundle was assembled (`Bundle.timestamp`, 0..1)
     ///
     /// The date/time that the bundle was assembled - i.e. when the resources were placed in the bundle.
@@ -58,7 +58,7 @@ pub struct Bundle {
 
 impl Bundle {
     /// A `Bundle` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::BundleType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -109,7 +109,7 @@ impl Bundle {
                 }
                 "type" => {
                     p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.type_, codes::BundleType::read)?;
+                    prim_value(p, &mut r.type_, codes::BundleType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 10)?;
@@ -173,7 +173,7 @@ impl Bundle {
             w.key("identifier");
             v.write(w);
         }
-        write_prim(w, "type", "_type", &self.type_, codes::BundleType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.timestamp {
             write_prim(w, "timestamp", "_timestamp", v, w_str);
         }
@@ -549,7 +549,7 @@ pub struct BundleEntryRequest {
     /// GET \| HEAD \| POST \| PUT \| DELETE \| PATCH (`Bundle.entry.request.method`, 1..1)
     ///
     /// In a transaction or batch, this is the HTTP action to be executed for this entry. In a history bundle, this indicates the HTTP action that occurred.
-    pub method: Primitive<codes::HTTPVerb>,
+    pub method: Code,
     /// URL for HTTP equivalent of this entry (`Bundle.entry.request.url`, 1..1)
     ///
     /// The URL for this entry, relative to the root (the address to which the request is posted).
@@ -574,7 +574,7 @@ pub struct BundleEntryRequest {
 
 impl BundleEntryRequest {
     /// A `BundleEntryRequest` with its required elements (`method`, `url`); everything else is empty.
-    pub fn new(method: impl Into<Primitive<codes::HTTPVerb>>, url: impl Into<Uri>) -> Self {
+    pub fn new(method: impl Into<Code>, url: impl Into<Uri>) -> Self {
         Self {
             method: method.into(),
             url: url.into(),
@@ -602,7 +602,7 @@ impl BundleEntryRequest {
                 }
                 "method" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.method, codes::HTTPVerb::read)?;
+                    prim_value(p, &mut r.method, codes::HTTPVerb::read_code)?;
                 }
                 "_method" => {
                     p.mark(&mut seen, 4)?;
@@ -682,7 +682,7 @@ impl BundleEntryRequest {
             }
             w.end_array();
         }
-        write_prim(w, "method", "_method", &self.method, codes::HTTPVerb::write);
+        write_prim(w, "method", "_method", &self.method, w_str);
         write_prim(w, "url", "_url", &self.url, w_str);
         if let Some(v) = &self.if_none_match {
             write_prim(w, "ifNoneMatch", "_ifNoneMatch", v, w_str);
@@ -1006,7 +1006,7 @@ pub struct BundleEntrySearch {
     /// match \| include \| outcome - why this is in the result set (`Bundle.entry.search.mode`, 0..1)
     ///
     /// Why this entry is in the result set - whether it's included as a match or because of an \_include requirement, or to convey information or warning information about the search process.
-    pub mode: Option<Primitive<codes::SearchEntryMode>>,
+    pub mode: Option<Code>,
     /// Search ranking (between 0 and 1) (`Bundle.entry.search.score`, 0..1)
     ///
     /// When searching, the server's search ranking score for the entry.
@@ -1034,7 +1034,7 @@ impl BundleEntrySearch {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.mode, codes::SearchEntryMode::read)?;
+                    opt_prim_value(p, &mut r.mode, codes::SearchEntryMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1077,7 +1077,7 @@ impl BundleEntrySearch {
             w.end_array();
         }
         if let Some(v) = &self.mode {
-            write_prim(w, "mode", "_mode", v, codes::SearchEntryMode::write);
+            write_prim(w, "mode", "_mode", v, w_str);
         }
         if let Some(v) = &self.score {
             write_prim(w, "score", "_score", v, w_decimal);

@@ -63,7 +63,7 @@ pub struct CapabilityStatement {
     /// draft \| active \| retired \| unknown (`CapabilityStatement.status`, 1..1)
     ///
     /// The status of this capability statement. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`CapabilityStatement.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this capability statement is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -103,7 +103,7 @@ pub struct CapabilityStatement {
     /// instance \| capability \| requirements (`CapabilityStatement.kind`, 1..1)
     ///
     /// The way that this statement is intended to be used, to describe an actual running instance of software, a particular product (kind, not instance of software) or a class of implementation (e.g. a desired purchase).
-    pub kind: Primitive<codes::CapabilityStatementKind>,
+    pub kind: Code,
     /// Canonical URL of another capability statement this implements (`CapabilityStatement.instantiates`, 0..*)
     ///
     /// Reference to a canonical URL of another CapabilityStatement that this software implements. This capability statement is a published API description that corresponds to a business service. The server may actually implement a subset of the capability statement it claims to implement, so the capability statement must specify the full capability details.
@@ -123,7 +123,7 @@ pub struct CapabilityStatement {
     /// FHIR Version the system supports (`CapabilityStatement.fhirVersion`, 1..1)
     ///
     /// The version of the FHIR specification that this CapabilityStatement describes (which SHALL be the same as the FHIR version of the CapabilityStatement itself). There is no default value.
-    pub fhir_version: Primitive<codes::FHIRVersion>,
+    pub fhir_version: Code,
     /// formats supported (xml \| json \| ttl \| mime type) (`CapabilityStatement.format`, 1..*)
     ///
     /// A list of the formats supported by this implementation using their content types.
@@ -153,10 +153,10 @@ pub struct CapabilityStatement {
 impl CapabilityStatement {
     /// A `CapabilityStatement` with its required elements (`status`, `date`, `kind`, `fhirVersion`, `format`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
+        status: impl Into<Code>,
         date: impl Into<DateTime>,
-        kind: impl Into<Primitive<codes::CapabilityStatementKind>>,
-        fhir_version: impl Into<Primitive<codes::FHIRVersion>>,
+        kind: impl Into<Code>,
+        fhir_version: impl Into<Code>,
         format: Vec<Code>,
     ) -> Self {
         Self {
@@ -257,7 +257,7 @@ impl CapabilityStatement {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -325,7 +325,7 @@ impl CapabilityStatement {
                 }
                 "kind" => {
                     p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.kind, codes::CapabilityStatementKind::read)?;
+                    prim_value(p, &mut r.kind, codes::CapabilityStatementKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 38)?;
@@ -365,7 +365,7 @@ impl CapabilityStatement {
                 }
                 "fhirVersion" => {
                     p.mark(&mut seen, 45)?;
-                    prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read)?;
+                    prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read_code)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 46)?;
@@ -496,13 +496,7 @@ impl CapabilityStatement {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -543,13 +537,7 @@ impl CapabilityStatement {
         if let Some(v) = &self.copyright {
             write_prim(w, "copyright", "_copyright", v, w_str);
         }
-        write_prim(
-            w,
-            "kind",
-            "_kind",
-            &self.kind,
-            codes::CapabilityStatementKind::write,
-        );
+        write_prim(w, "kind", "_kind", &self.kind, w_str);
         write_prims(
             w,
             "instantiates",
@@ -566,13 +554,7 @@ impl CapabilityStatement {
             w.key("implementation");
             v.write(w);
         }
-        write_prim(
-            w,
-            "fhirVersion",
-            "_fhirVersion",
-            &self.fhir_version,
-            codes::FHIRVersion::write,
-        );
+        write_prim(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
         write_prims(w, "format", "_format", &self.format, w_str);
         write_prims(w, "patchFormat", "_patchFormat", &self.patch_format, w_str);
         write_prims(
@@ -910,7 +892,7 @@ pub struct CapabilityStatementDocument {
     /// producer \| consumer (`CapabilityStatement.document.mode`, 1..1)
     ///
     /// Mode of this document declaration - whether an application is a producer or consumer.
-    pub mode: Primitive<codes::DocumentMode>,
+    pub mode: Code,
     /// Description of document support (`CapabilityStatement.document.documentation`, 0..1)
     ///
     /// A description of how the application supports or uses the specified document profile.  For example, when documents are created, what action is taken with consumed documents, etc.
@@ -923,10 +905,7 @@ pub struct CapabilityStatementDocument {
 
 impl CapabilityStatementDocument {
     /// A `CapabilityStatementDocument` with its required elements (`mode`, `profile`); everything else is empty.
-    pub fn new(
-        mode: impl Into<Primitive<codes::DocumentMode>>,
-        profile: impl Into<Canonical>,
-    ) -> Self {
+    pub fn new(mode: impl Into<Code>, profile: impl Into<Canonical>) -> Self {
         Self {
             mode: mode.into(),
             profile: profile.into(),
@@ -954,7 +933,7 @@ impl CapabilityStatementDocument {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, codes::DocumentMode::read)?;
+                    prim_value(p, &mut r.mode, codes::DocumentMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1010,7 +989,7 @@ impl CapabilityStatementDocument {
             }
             w.end_array();
         }
-        write_prim(w, "mode", "_mode", &self.mode, codes::DocumentMode::write);
+        write_prim(w, "mode", "_mode", &self.mode, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -1609,7 +1588,7 @@ pub struct CapabilityStatementMessagingSupportedMessage {
     /// sender \| receiver (`CapabilityStatement.messaging.supportedMessage.mode`, 1..1)
     ///
     /// The mode of this event declaration - whether application is sender or receiver.
-    pub mode: Primitive<codes::EventCapabilityMode>,
+    pub mode: Code,
     /// Message supported by this system (`CapabilityStatement.messaging.supportedMessage.definition`, 1..1)
     ///
     /// Points to a message definition that identifies the messaging event, message structure, allowed responses, etc.
@@ -1618,10 +1597,7 @@ pub struct CapabilityStatementMessagingSupportedMessage {
 
 impl CapabilityStatementMessagingSupportedMessage {
     /// A `CapabilityStatementMessagingSupportedMessage` with its required elements (`mode`, `definition`); everything else is empty.
-    pub fn new(
-        mode: impl Into<Primitive<codes::EventCapabilityMode>>,
-        definition: impl Into<Canonical>,
-    ) -> Self {
+    pub fn new(mode: impl Into<Code>, definition: impl Into<Canonical>) -> Self {
         Self {
             mode: mode.into(),
             definition: definition.into(),
@@ -1649,7 +1625,7 @@ impl CapabilityStatementMessagingSupportedMessage {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, codes::EventCapabilityMode::read)?;
+                    prim_value(p, &mut r.mode, codes::EventCapabilityMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1697,13 +1673,7 @@ impl CapabilityStatementMessagingSupportedMessage {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "mode",
-            "_mode",
-            &self.mode,
-            codes::EventCapabilityMode::write,
-        );
+        write_prim(w, "mode", "_mode", &self.mode, w_str);
         write_prim(w, "definition", "_definition", &self.definition, w_str);
         w.end_object();
     }
@@ -1771,7 +1741,7 @@ pub struct CapabilityStatementRest {
     /// client \| server (`CapabilityStatement.rest.mode`, 1..1)
     ///
     /// Identifies whether this portion of the statement is describing the ability to initiate or receive restful operations.
-    pub mode: Primitive<codes::RestfulCapabilityMode>,
+    pub mode: Code,
     /// General description of implementation (`CapabilityStatement.rest.documentation`, 0..1)
     ///
     /// Information about the system's restful capabilities that apply across all applications, such as security.
@@ -1804,7 +1774,7 @@ pub struct CapabilityStatementRest {
 
 impl CapabilityStatementRest {
     /// A `CapabilityStatementRest` with its required elements (`mode`); everything else is empty.
-    pub fn new(mode: impl Into<Primitive<codes::RestfulCapabilityMode>>) -> Self {
+    pub fn new(mode: impl Into<Code>) -> Self {
         Self {
             mode: mode.into(),
             ..Default::default()
@@ -1831,7 +1801,7 @@ impl CapabilityStatementRest {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, codes::RestfulCapabilityMode::read)?;
+                    prim_value(p, &mut r.mode, codes::RestfulCapabilityMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1919,13 +1889,7 @@ impl CapabilityStatementRest {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "mode",
-            "_mode",
-            &self.mode,
-            codes::RestfulCapabilityMode::write,
-        );
+        write_prim(w, "mode", "_mode", &self.mode, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -2079,7 +2043,7 @@ pub struct CapabilityStatementRestInteraction {
     /// transaction \| batch \| search-system \| history-system (`CapabilityStatement.rest.interaction.code`, 1..1)
     ///
     /// A coded identifier of the operation, supported by the system.
-    pub code: Primitive<codes::SystemRestfulInteraction>,
+    pub code: Code,
     /// Anything special about operation behavior (`CapabilityStatement.rest.interaction.documentation`, 0..1)
     ///
     /// Guidance specific to the implementation of this operation, such as limitations on the kind of transactions allowed, or information about system wide search is implemented.
@@ -2088,7 +2052,7 @@ pub struct CapabilityStatementRestInteraction {
 
 impl CapabilityStatementRestInteraction {
     /// A `CapabilityStatementRestInteraction` with its required elements (`code`); everything else is empty.
-    pub fn new(code: impl Into<Primitive<codes::SystemRestfulInteraction>>) -> Self {
+    pub fn new(code: impl Into<Code>) -> Self {
         Self {
             code: code.into(),
             ..Default::default()
@@ -2115,7 +2079,7 @@ impl CapabilityStatementRestInteraction {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::SystemRestfulInteraction::read)?;
+                    prim_value(p, &mut r.code, codes::SystemRestfulInteraction::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -2160,13 +2124,7 @@ impl CapabilityStatementRestInteraction {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "code",
-            "_code",
-            &self.code,
-            codes::SystemRestfulInteraction::write,
-        );
+        write_prim(w, "code", "_code", &self.code, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -2235,7 +2193,7 @@ pub struct CapabilityStatementRestResource {
     /// A resource type that is supported (`CapabilityStatement.rest.resource.type`, 1..1)
     ///
     /// A type of resource exposed via the restful interface.
-    pub type_: Primitive<codes::ResourceType>,
+    pub type_: Code,
     /// Base System profile for all uses of resource (`CapabilityStatement.rest.resource.profile`, 0..1)
     ///
     /// A specification of the profile that describes the solution's overall support for the resource, including any constraints on cardinality, bindings, lengths or other limitations. See further discussion in \[Using Profiles\](profiling.html\#profile-uses).
@@ -2255,7 +2213,7 @@ pub struct CapabilityStatementRestResource {
     /// no-version \| versioned \| versioned-update (`CapabilityStatement.rest.resource.versioning`, 0..1)
     ///
     /// This field is set to no-version to specify that the system does not support (server) or use (client) versioning for this resource type. If this has some other value, the server must at least correctly track and populate the versionId meta-property on resources. If the value is 'versioned-update', then the server supports all the versioning features, including using e-tags for version integrity in the API.
-    pub versioning: Option<Primitive<codes::ResourceVersionPolicy>>,
+    pub versioning: Option<Code>,
     /// Whether vRead can return past versions (`CapabilityStatement.rest.resource.readHistory`, 0..1)
     ///
     /// A flag for whether the server is able to return past versions as part of the vRead operation.
@@ -2271,7 +2229,7 @@ pub struct CapabilityStatementRestResource {
     /// not-supported \| modified-since \| not-match \| full-support (`CapabilityStatement.rest.resource.conditionalRead`, 0..1)
     ///
     /// A code that indicates how the server supports conditional read.
-    pub conditional_read: Option<Primitive<codes::ConditionalReadStatus>>,
+    pub conditional_read: Option<Code>,
     /// If allows/uses conditional update (`CapabilityStatement.rest.resource.conditionalUpdate`, 0..1)
     ///
     /// A flag that indicates that the server supports conditional update.
@@ -2279,11 +2237,11 @@ pub struct CapabilityStatementRestResource {
     /// not-supported \| single \| multiple - how conditional delete is supported (`CapabilityStatement.rest.resource.conditionalDelete`, 0..1)
     ///
     /// A code that indicates how the server supports conditional delete.
-    pub conditional_delete: Option<Primitive<codes::ConditionalDeleteStatus>>,
+    pub conditional_delete: Option<Code>,
     /// literal \| logical \| resolves \| enforced \| local (`CapabilityStatement.rest.resource.referencePolicy`, 0..*)
     ///
     /// A set of flags that defines how references are supported.
-    pub reference_policy: Vec<Primitive<codes::ReferenceHandlingPolicy>>,
+    pub reference_policy: Vec<Code>,
     /// \_include values supported by the server (`CapabilityStatement.rest.resource.searchInclude`, 0..*)
     ///
     /// A list of \_include values supported by the server.
@@ -2304,7 +2262,7 @@ pub struct CapabilityStatementRestResource {
 
 impl CapabilityStatementRestResource {
     /// A `CapabilityStatementRestResource` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::ResourceType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -2331,7 +2289,7 @@ impl CapabilityStatementRestResource {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ResourceType::read)?;
+                    prim_value(p, &mut r.type_, codes::ResourceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -2373,7 +2331,11 @@ impl CapabilityStatementRestResource {
                 }
                 "versioning" => {
                     p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.versioning, codes::ResourceVersionPolicy::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.versioning,
+                        codes::ResourceVersionPolicy::read_code,
+                    )?;
                 }
                 "_versioning" => {
                     p.mark(&mut seen, 13)?;
@@ -2408,7 +2370,7 @@ impl CapabilityStatementRestResource {
                     opt_prim_value(
                         p,
                         &mut r.conditional_read,
-                        codes::ConditionalReadStatus::read,
+                        codes::ConditionalReadStatus::read_code,
                     )?;
                 }
                 "_conditionalRead" => {
@@ -2428,7 +2390,7 @@ impl CapabilityStatementRestResource {
                     opt_prim_value(
                         p,
                         &mut r.conditional_delete,
-                        codes::ConditionalDeleteStatus::read,
+                        codes::ConditionalDeleteStatus::read_code,
                     )?;
                 }
                 "_conditionalDelete" => {
@@ -2441,7 +2403,7 @@ impl CapabilityStatementRestResource {
                     values(
                         p,
                         &mut r.reference_policy,
-                        codes::ReferenceHandlingPolicy::read,
+                        codes::ReferenceHandlingPolicy::read_code,
                         other,
                     )?;
                 }
@@ -2521,7 +2483,7 @@ impl CapabilityStatementRestResource {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, codes::ResourceType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
         }
@@ -2544,13 +2506,7 @@ impl CapabilityStatementRestResource {
             w.end_array();
         }
         if let Some(v) = &self.versioning {
-            write_prim(
-                w,
-                "versioning",
-                "_versioning",
-                v,
-                codes::ResourceVersionPolicy::write,
-            );
+            write_prim(w, "versioning", "_versioning", v, w_str);
         }
         if let Some(v) = &self.read_history {
             write_prim(w, "readHistory", "_readHistory", v, w_boolean);
@@ -2562,32 +2518,20 @@ impl CapabilityStatementRestResource {
             write_prim(w, "conditionalCreate", "_conditionalCreate", v, w_boolean);
         }
         if let Some(v) = &self.conditional_read {
-            write_prim(
-                w,
-                "conditionalRead",
-                "_conditionalRead",
-                v,
-                codes::ConditionalReadStatus::write,
-            );
+            write_prim(w, "conditionalRead", "_conditionalRead", v, w_str);
         }
         if let Some(v) = &self.conditional_update {
             write_prim(w, "conditionalUpdate", "_conditionalUpdate", v, w_boolean);
         }
         if let Some(v) = &self.conditional_delete {
-            write_prim(
-                w,
-                "conditionalDelete",
-                "_conditionalDelete",
-                v,
-                codes::ConditionalDeleteStatus::write,
-            );
+            write_prim(w, "conditionalDelete", "_conditionalDelete", v, w_str);
         }
         write_prims(
             w,
             "referencePolicy",
             "_referencePolicy",
             &self.reference_policy,
-            codes::ReferenceHandlingPolicy::write,
+            w_str,
         );
         write_prims(
             w,
@@ -2804,7 +2748,7 @@ pub struct CapabilityStatementRestResourceInteraction {
     /// read \| vread \| update \| patch \| delete \| history-instance \| history-type \| create \| search-type (`CapabilityStatement.rest.resource.interaction.code`, 1..1)
     ///
     /// Coded identifier of the operation, supported by the system resource.
-    pub code: Primitive<codes::TypeRestfulInteraction>,
+    pub code: Code,
     /// Anything special about operation behavior (`CapabilityStatement.rest.resource.interaction.documentation`, 0..1)
     ///
     /// Guidance specific to the implementation of this operation, such as 'delete is a logical delete' or 'updates are only allowed with version id' or 'creates permitted from pre-authorized certificates only'.
@@ -2813,7 +2757,7 @@ pub struct CapabilityStatementRestResourceInteraction {
 
 impl CapabilityStatementRestResourceInteraction {
     /// A `CapabilityStatementRestResourceInteraction` with its required elements (`code`); everything else is empty.
-    pub fn new(code: impl Into<Primitive<codes::TypeRestfulInteraction>>) -> Self {
+    pub fn new(code: impl Into<Code>) -> Self {
         Self {
             code: code.into(),
             ..Default::default()
@@ -2840,7 +2784,7 @@ impl CapabilityStatementRestResourceInteraction {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::TypeRestfulInteraction::read)?;
+                    prim_value(p, &mut r.code, codes::TypeRestfulInteraction::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -2885,13 +2829,7 @@ impl CapabilityStatementRestResourceInteraction {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "code",
-            "_code",
-            &self.code,
-            codes::TypeRestfulInteraction::write,
-        );
+        write_prim(w, "code", "_code", &self.code, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -3144,7 +3082,7 @@ pub struct CapabilityStatementRestResourceSearchParam {
     /// number \| date \| string \| token \| reference \| composite \| quantity \| uri \| special (`CapabilityStatement.rest.resource.searchParam.type`, 1..1)
     ///
     /// The type of value a search parameter refers to, and how the content is interpreted.
-    pub type_: Primitive<codes::SearchParamType>,
+    pub type_: Code,
     /// Server-specific usage (`CapabilityStatement.rest.resource.searchParam.documentation`, 0..1)
     ///
     /// This allows documentation of any distinct behaviors about how the search parameter is used.  For example, text matching algorithms.
@@ -3153,10 +3091,7 @@ pub struct CapabilityStatementRestResourceSearchParam {
 
 impl CapabilityStatementRestResourceSearchParam {
     /// A `CapabilityStatementRestResourceSearchParam` with its required elements (`name`, `type`); everything else is empty.
-    pub fn new(
-        name: impl Into<FhirString>,
-        type_: impl Into<Primitive<codes::SearchParamType>>,
-    ) -> Self {
+    pub fn new(name: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
         Self {
             name: name.into(),
             type_: type_.into(),
@@ -3200,7 +3135,7 @@ impl CapabilityStatementRestResourceSearchParam {
                 }
                 "type" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.type_, codes::SearchParamType::read)?;
+                    prim_value(p, &mut r.type_, codes::SearchParamType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 8)?;
@@ -3252,13 +3187,7 @@ impl CapabilityStatementRestResourceSearchParam {
         if let Some(v) = &self.definition {
             write_prim(w, "definition", "_definition", v, w_str);
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::SearchParamType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }

@@ -71,11 +71,11 @@ pub struct CarePlan {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`CarePlan.status`, 1..1)
     ///
     /// Indicates whether the plan is currently being acted upon, represents future intentions or is now a historical record.
-    pub status: Primitive<codes::RequestStatus>,
+    pub status: Code,
     /// proposal \| plan \| order \| option (`CarePlan.intent`, 1..1)
     ///
     /// Indicates the level of authority/intentionality associated with the care plan and where the care plan fits into the workflow chain.
-    pub intent: Primitive<codes::CarePlanIntent>,
+    pub intent: Code,
     /// Type of plan (`CarePlan.category`, 0..*)
     ///
     /// Identifies what "kind" of plan this is to support differentiation between multiple co-existing plans; e.g. "Home health", "psychiatric", "asthma", "disease management", "wellness plan", etc.
@@ -138,11 +138,7 @@ pub struct CarePlan {
 
 impl CarePlan {
     /// A `CarePlan` with its required elements (`status`, `intent`, `subject`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::RequestStatus>>,
-        intent: impl Into<Primitive<codes::CarePlanIntent>>,
-        subject: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, intent: impl Into<Code>, subject: Reference) -> Self {
         Self {
             status: status.into(),
             intent: intent.into(),
@@ -243,7 +239,7 @@ impl CarePlan {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -251,7 +247,7 @@ impl CarePlan {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, codes::CarePlanIntent::read)?;
+                    prim_value(p, &mut r.intent, codes::CarePlanIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -437,20 +433,8 @@ impl CarePlan {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::RequestStatus::write,
-        );
-        write_prim(
-            w,
-            "intent",
-            "_intent",
-            &self.intent,
-            codes::CarePlanIntent::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(w, "intent", "_intent", &self.intent, w_str);
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();
@@ -1039,7 +1023,7 @@ pub struct CarePlanActivityDetail {
     /// Appointment \| CommunicationRequest \| DeviceRequest \| MedicationRequest \| NutritionOrder \| Task \| ServiceRequest \| VisionPrescription (`CarePlan.activity.detail.kind`, 0..1)
     ///
     /// A description of the kind of resource the in-line definition of a care plan activity is representing.  The CarePlan.activity.detail is an in-line definition when a resource is not referenced using CarePlan.activity.reference.  For example, a MedicationRequest, a ServiceRequest, or a CommunicationRequest.
-    pub kind: Option<Primitive<codes::CarePlanActivityKind>>,
+    pub kind: Option<Code>,
     /// Instantiates FHIR protocol or definition (`CarePlan.activity.detail.instantiatesCanonical`, 0..*)
     ///
     /// The URL pointing to a FHIR-defined protocol, guideline, questionnaire or other definition that is adhered to in whole or in part by this CarePlan activity.
@@ -1067,7 +1051,7 @@ pub struct CarePlanActivityDetail {
     /// not-started \| scheduled \| in-progress \| on-hold \| completed \| cancelled \| stopped \| unknown \| entered-in-error (`CarePlan.activity.detail.status`, 1..1)
     ///
     /// Identifies what progress is being made for the specific activity.
-    pub status: Primitive<codes::CarePlanActivityStatus>,
+    pub status: Code,
     /// Reason for current status (`CarePlan.activity.detail.statusReason`, 0..1)
     ///
     /// Provides reason why the activity isn't yet started, is on hold, was cancelled, etc.
@@ -1142,7 +1126,7 @@ impl Default for CarePlanActivityDetailProduct {
 
 impl CarePlanActivityDetail {
     /// A `CarePlanActivityDetail` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::CarePlanActivityStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -1171,7 +1155,7 @@ impl CarePlanActivityDetail {
                 }
                 "kind" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.kind, codes::CarePlanActivityKind::read)?;
+                    opt_prim_value(p, &mut r.kind, codes::CarePlanActivityKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 4)?;
@@ -1215,7 +1199,7 @@ impl CarePlanActivityDetail {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::CarePlanActivityStatus::read)?;
+                    prim_value(p, &mut r.status, codes::CarePlanActivityStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -1358,7 +1342,7 @@ impl CarePlanActivityDetail {
             w.end_array();
         }
         if let Some(v) = &self.kind {
-            write_prim(w, "kind", "_kind", v, codes::CarePlanActivityKind::write);
+            write_prim(w, "kind", "_kind", v, w_str);
         }
         write_prims(
             w,
@@ -1402,13 +1386,7 @@ impl CarePlanActivityDetail {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::CarePlanActivityStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);

@@ -51,7 +51,7 @@ pub struct CareTeam {
     /// proposed \| active \| suspended \| inactive \| entered-in-error (`CareTeam.status`, 0..1)
     ///
     /// Indicates the current state of the care team.
-    pub status: Option<Primitive<codes::CareTeamStatus>>,
+    pub status: Option<Code>,
     /// Type of team (`CareTeam.category`, 0..*)
     ///
     /// Identifies what kind of team.  This is to support differentiation between multiple co-existing teams, such as care plan team, episode of care team, longitudinal care team.
@@ -157,7 +157,7 @@ impl CareTeam {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::CareTeamStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::CareTeamStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -271,7 +271,7 @@ impl CareTeam {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::CareTeamStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
         if !self.category.is_empty() {
             w.key("category");

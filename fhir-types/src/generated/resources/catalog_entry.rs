@@ -67,7 +67,7 @@ pub struct CatalogEntry {
     /// draft \| active \| retired \| unknown (`CatalogEntry.status`, 0..1)
     ///
     /// Used to support catalog exchange even for unsupported products, e.g. getting list of medications even if not prescribable.
-    pub status: Option<Primitive<codes::PublicationStatus>>,
+    pub status: Option<Code>,
     /// The time period in which this catalog entry is expected to be active (`CatalogEntry.validityPeriod`, 0..1)
     pub validity_period: Option<Period>,
     /// The date until which this catalog entry is expected to be active (`CatalogEntry.validTo`, 0..1)
@@ -184,7 +184,7 @@ impl CatalogEntry {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -314,7 +314,7 @@ impl CatalogEntry {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::PublicationStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.validity_period {
             w.key("validityPeriod");
@@ -549,17 +549,14 @@ pub struct CatalogEntryRelatedEntry {
     /// triggers \| is-replaced-by (`CatalogEntry.relatedEntry.relationtype`, 1..1)
     ///
     /// The type of relation to the related item: child, parent, packageContent, containerPackage, usedIn, uses, requires, etc.
-    pub relationtype: Primitive<codes::CatalogEntryRelationType>,
+    pub relationtype: Code,
     /// The reference to the related item (`CatalogEntry.relatedEntry.item`, 1..1)
     pub item: Reference,
 }
 
 impl CatalogEntryRelatedEntry {
     /// A `CatalogEntryRelatedEntry` with its required elements (`relationtype`, `item`); everything else is empty.
-    pub fn new(
-        relationtype: impl Into<Primitive<codes::CatalogEntryRelationType>>,
-        item: Reference,
-    ) -> Self {
+    pub fn new(relationtype: impl Into<Code>, item: Reference) -> Self {
         Self {
             relationtype: relationtype.into(),
             item,
@@ -590,7 +587,7 @@ impl CatalogEntryRelatedEntry {
                     prim_value(
                         p,
                         &mut r.relationtype,
-                        codes::CatalogEntryRelationType::read,
+                        codes::CatalogEntryRelationType::read_code,
                     )?;
                 }
                 "_relationtype" => {
@@ -640,7 +637,7 @@ impl CatalogEntryRelatedEntry {
             "relationtype",
             "_relationtype",
             &self.relationtype,
-            codes::CatalogEntryRelationType::write,
+            w_str,
         );
         {
             let v = &self.item;

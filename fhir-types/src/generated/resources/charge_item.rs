@@ -59,7 +59,7 @@ pub struct ChargeItem {
     /// planned \| billable \| not-billable \| aborted \| billed \| entered-in-error \| unknown (`ChargeItem.status`, 1..1)
     ///
     /// The current state of the ChargeItem.
-    pub status: Primitive<codes::ChargeItemStatus>,
+    pub status: Code,
     /// Part of referenced ChargeItem (`ChargeItem.partOf`, 0..*)
     ///
     /// ChargeItems can be grouped to larger ChargeItems covering the whole set.
@@ -178,11 +178,7 @@ impl Default for ChargeItemProduct {
 
 impl ChargeItem {
     /// A `ChargeItem` with its required elements (`status`, `code`, `subject`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::ChargeItemStatus>>,
-        code: CodeableConcept,
-        subject: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, code: CodeableConcept, subject: Reference) -> Self {
         Self {
             status: status.into(),
             code,
@@ -273,7 +269,7 @@ impl ChargeItem {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, codes::ChargeItemStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ChargeItemStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -522,13 +518,7 @@ impl ChargeItem {
             &self.definition_canonical,
             w_str,
         );
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ChargeItemStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.part_of.is_empty() {
             w.key("partOf");
             w.begin_array();

@@ -73,7 +73,7 @@ pub struct ChargeItemDefinition {
     /// draft \| active \| retired \| unknown (`ChargeItemDefinition.status`, 1..1)
     ///
     /// The current state of the ChargeItemDefinition.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`ChargeItemDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this charge item definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -138,10 +138,7 @@ pub struct ChargeItemDefinition {
 
 impl ChargeItemDefinition {
     /// A `ChargeItemDefinition` with its required elements (`url`, `status`); everything else is empty.
-    pub fn new(
-        url: impl Into<Uri>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-    ) -> Self {
+    pub fn new(url: impl Into<Uri>, status: impl Into<Code>) -> Self {
         Self {
             url: url.into(),
             status: status.into(),
@@ -263,7 +260,7 @@ impl ChargeItemDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -449,13 +446,7 @@ impl ChargeItemDefinition {
         );
         write_prims(w, "partOf", "_partOf", &self.part_of, w_str);
         write_prims(w, "replaces", "_replaces", &self.replaces, w_str);
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -1125,7 +1116,7 @@ pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
     /// base \| surcharge \| deduction \| discount \| tax \| informational (`ChargeItemDefinition.propertyGroup.priceComponent.type`, 1..1)
     ///
     /// This code identifies the type of the component.
-    pub type_: Primitive<codes::InvoicePriceComponentType>,
+    pub type_: Code,
     /// Code identifying the specific component (`ChargeItemDefinition.propertyGroup.priceComponent.code`, 0..1)
     ///
     /// A code that identifies the component. Codes may be used to differentiate between kinds of taxes, surcharges, discounts etc.
@@ -1142,7 +1133,7 @@ pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
 
 impl ChargeItemDefinitionPropertyGroupPriceComponent {
     /// A `ChargeItemDefinitionPropertyGroupPriceComponent` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::InvoicePriceComponentType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -1169,7 +1160,7 @@ impl ChargeItemDefinitionPropertyGroupPriceComponent {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read)?;
+                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1222,13 +1213,7 @@ impl ChargeItemDefinitionPropertyGroupPriceComponent {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::InvoicePriceComponentType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.code {
             w.key("code");
             v.write(w);

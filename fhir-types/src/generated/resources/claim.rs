@@ -51,7 +51,7 @@ pub struct Claim {
     /// active \| cancelled \| draft \| entered-in-error (`Claim.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Primitive<codes::FinancialResourceStatusCodes>,
+    pub status: Code,
     /// Category or discipline (`Claim.type`, 1..1)
     ///
     /// The category of claim, e.g. oral, pharmacy, vision, institutional, professional.
@@ -63,7 +63,7 @@ pub struct Claim {
     /// claim \| preauthorization \| predetermination (`Claim.use`, 1..1)
     ///
     /// A code to indicate whether the nature of the request is: to request adjudication of products and services previously rendered; or requesting authorization and adjudication for provision in the future; or requesting the non-binding adjudication of the listed products and services which could be provided in the future.
-    pub use_: Primitive<codes::Use>,
+    pub use_: Code,
     /// The recipient of the products and services (`Claim.patient`, 1..1)
     ///
     /// The party to whom the professional services and/or products have been supplied or are being considered and for whom actual or forecast reimbursement is sought.
@@ -157,9 +157,9 @@ pub struct Claim {
 impl Claim {
     /// A `Claim` with its required elements (`status`, `type`, `use`, `patient`, `created`, `provider`, `priority`, `insurance`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
+        status: impl Into<Code>,
         type_: CodeableConcept,
-        use_: impl Into<Primitive<codes::Use>>,
+        use_: impl Into<Code>,
         patient: Reference,
         created: impl Into<DateTime>,
         provider: Reference,
@@ -239,7 +239,11 @@ impl Claim {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -255,7 +259,7 @@ impl Claim {
                 }
                 "use" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, codes::Use::read)?;
+                    prim_value(p, &mut r.use_, codes::Use::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 18)?;
@@ -436,13 +440,7 @@ impl Claim {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FinancialResourceStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.type_;
             w.key("type");
@@ -452,7 +450,7 @@ impl Claim {
             w.key("subType");
             v.write(w);
         }
-        write_prim(w, "use", "_use", &self.use_, codes::Use::write);
+        write_prim(w, "use", "_use", &self.use_, w_str);
         {
             let v = &self.patient;
             w.key("patient");

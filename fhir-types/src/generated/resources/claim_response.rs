@@ -51,7 +51,7 @@ pub struct ClaimResponse {
     /// active \| cancelled \| draft \| entered-in-error (`ClaimResponse.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Primitive<codes::FinancialResourceStatusCodes>,
+    pub status: Code,
     /// More granular claim type (`ClaimResponse.type`, 1..1)
     ///
     /// A finer grained suite of claim type codes which may convey additional information such as Inpatient vs Outpatient and/or a specialty service.
@@ -63,7 +63,7 @@ pub struct ClaimResponse {
     /// claim \| preauthorization \| predetermination (`ClaimResponse.use`, 1..1)
     ///
     /// A code to indicate whether the nature of the request is: to request adjudication of products and services previously rendered; or requesting authorization and adjudication for provision in the future; or requesting the non-binding adjudication of the listed products and services which could be provided in the future.
-    pub use_: Primitive<codes::Use>,
+    pub use_: Code,
     /// The recipient of the products and services (`ClaimResponse.patient`, 1..1)
     ///
     /// The party to whom the professional services and/or products have been supplied or are being considered and for whom actual for facast reimbursement is sought.
@@ -87,7 +87,7 @@ pub struct ClaimResponse {
     /// queued \| complete \| error \| partial (`ClaimResponse.outcome`, 1..1)
     ///
     /// The outcome of the claim, predetermination, or preauthorization processing.
-    pub outcome: Primitive<codes::ClaimProcessingCodes>,
+    pub outcome: Code,
     /// Disposition Message (`ClaimResponse.disposition`, 0..1)
     ///
     /// A human readable description of the status of the adjudication.
@@ -157,13 +157,13 @@ pub struct ClaimResponse {
 impl ClaimResponse {
     /// A `ClaimResponse` with its required elements (`status`, `type`, `use`, `patient`, `created`, `insurer`, `outcome`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
+        status: impl Into<Code>,
         type_: CodeableConcept,
-        use_: impl Into<Primitive<codes::Use>>,
+        use_: impl Into<Code>,
         patient: Reference,
         created: impl Into<DateTime>,
         insurer: Reference,
-        outcome: impl Into<Primitive<codes::ClaimProcessingCodes>>,
+        outcome: impl Into<Code>,
     ) -> Self {
         Self {
             status: status.into(),
@@ -237,7 +237,11 @@ impl ClaimResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -253,7 +257,7 @@ impl ClaimResponse {
                 }
                 "use" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, codes::Use::read)?;
+                    prim_value(p, &mut r.use_, codes::Use::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 18)?;
@@ -285,7 +289,7 @@ impl ClaimResponse {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read)?;
+                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 26)?;
@@ -443,13 +447,7 @@ impl ClaimResponse {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FinancialResourceStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.type_;
             w.key("type");
@@ -459,7 +457,7 @@ impl ClaimResponse {
             w.key("subType");
             v.write(w);
         }
-        write_prim(w, "use", "_use", &self.use_, codes::Use::write);
+        write_prim(w, "use", "_use", &self.use_, w_str);
         {
             let v = &self.patient;
             w.key("patient");
@@ -479,13 +477,7 @@ impl ClaimResponse {
             w.key("request");
             v.write(w);
         }
-        write_prim(
-            w,
-            "outcome",
-            "_outcome",
-            &self.outcome,
-            codes::ClaimProcessingCodes::write,
-        );
+        write_prim(w, "outcome", "_outcome", &self.outcome, w_str);
         if let Some(v) = &self.disposition {
             write_prim(w, "disposition", "_disposition", v, w_str);
         }
@@ -3661,7 +3653,7 @@ pub struct ClaimResponseProcessNote {
     /// display \| print \| printoper (`ClaimResponse.processNote.type`, 0..1)
     ///
     /// The business purpose of the note text.
-    pub type_: Option<Primitive<codes::NoteType>>,
+    pub type_: Option<Code>,
     /// Note explanatory text (`ClaimResponse.processNote.text`, 1..1)
     ///
     /// The explanation or description associated with the processing.
@@ -3709,7 +3701,7 @@ impl ClaimResponseProcessNote {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, codes::NoteType::read)?;
+                    opt_prim_value(p, &mut r.type_, codes::NoteType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -3762,7 +3754,7 @@ impl ClaimResponseProcessNote {
             write_prim(w, "number", "_number", v, w_unsigned);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, codes::NoteType::write);
+            write_prim(w, "type", "_type", v, w_str);
         }
         write_prim(w, "text", "_text", &self.text, w_str);
         if let Some(v) = &self.language {

@@ -51,7 +51,7 @@ pub struct ClinicalImpression {
     /// in-progress \| completed \| entered-in-error (`ClinicalImpression.status`, 1..1)
     ///
     /// Identifies the workflow status of the assessment.
-    pub status: Primitive<codes::ClinicalImpressionStatus>,
+    pub status: Code,
     /// Reason for current status (`ClinicalImpression.statusReason`, 0..1)
     ///
     /// Captures the reason for the current state of the ClinicalImpression.
@@ -136,10 +136,7 @@ impl Default for ClinicalImpressionEffective {
 
 impl ClinicalImpression {
     /// A `ClinicalImpression` with its required elements (`status`, `subject`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::ClinicalImpressionStatus>>,
-        subject: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
         Self {
             status: status.into(),
             subject,
@@ -208,7 +205,7 @@ impl ClinicalImpression {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ClinicalImpressionStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ClinicalImpressionStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -407,13 +404,7 @@ impl ClinicalImpression {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ClinicalImpressionStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);

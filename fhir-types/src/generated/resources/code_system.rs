@@ -67,7 +67,7 @@ pub struct CodeSystem {
     /// draft \| active \| retired \| unknown (`CodeSystem.status`, 1..1)
     ///
     /// The date (and optionally time) when the code system resource was created or revised.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`CodeSystem.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this code system is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -115,7 +115,7 @@ pub struct CodeSystem {
     /// grouped-by \| is-a \| part-of \| classified-with (`CodeSystem.hierarchyMeaning`, 0..1)
     ///
     /// The meaning of the hierarchy of concepts as represented in this resource.
-    pub hierarchy_meaning: Option<Primitive<codes::CodeSystemHierarchyMeaning>>,
+    pub hierarchy_meaning: Option<Code>,
     /// If code system defines a compositional grammar (`CodeSystem.compositional`, 0..1)
     ///
     /// The code system defines a compositional (post-coordination) grammar.
@@ -127,7 +127,7 @@ pub struct CodeSystem {
     /// not-present \| example \| fragment \| complete \| supplement (`CodeSystem.content`, 1..1)
     ///
     /// The extent of the content of the code system (the concepts and codes it defines) are represented in this resource instance.
-    pub content: Primitive<codes::CodeSystemContentMode>,
+    pub content: Code,
     /// Canonical URL of Code System this adds designations and properties to (`CodeSystem.supplements`, 0..1)
     ///
     /// The canonical URL of the code system that this code system supplement is adding designations and properties to.
@@ -152,10 +152,7 @@ pub struct CodeSystem {
 
 impl CodeSystem {
     /// A `CodeSystem` with its required elements (`status`, `content`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        content: impl Into<Primitive<codes::CodeSystemContentMode>>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, content: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             content: content.into(),
@@ -255,7 +252,7 @@ impl CodeSystem {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -342,7 +339,7 @@ impl CodeSystem {
                     opt_prim_value(
                         p,
                         &mut r.hierarchy_meaning,
-                        codes::CodeSystemHierarchyMeaning::read,
+                        codes::CodeSystemHierarchyMeaning::read_code,
                     )?;
                 }
                 "_hierarchyMeaning" => {
@@ -367,7 +364,7 @@ impl CodeSystem {
                 }
                 "content" => {
                     p.mark(&mut seen, 48)?;
-                    prim_value(p, &mut r.content, codes::CodeSystemContentMode::read)?;
+                    prim_value(p, &mut r.content, codes::CodeSystemContentMode::read_code)?;
                 }
                 "_content" => {
                     p.mark(&mut seen, 49)?;
@@ -478,13 +475,7 @@ impl CodeSystem {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -534,13 +525,7 @@ impl CodeSystem {
             write_prim(w, "valueSet", "_valueSet", v, w_str);
         }
         if let Some(v) = &self.hierarchy_meaning {
-            write_prim(
-                w,
-                "hierarchyMeaning",
-                "_hierarchyMeaning",
-                v,
-                codes::CodeSystemHierarchyMeaning::write,
-            );
+            write_prim(w, "hierarchyMeaning", "_hierarchyMeaning", v, w_str);
         }
         if let Some(v) = &self.compositional {
             write_prim(w, "compositional", "_compositional", v, w_boolean);
@@ -548,13 +533,7 @@ impl CodeSystem {
         if let Some(v) = &self.version_needed {
             write_prim(w, "versionNeeded", "_versionNeeded", v, w_boolean);
         }
-        write_prim(
-            w,
-            "content",
-            "_content",
-            &self.content,
-            codes::CodeSystemContentMode::write,
-        );
+        write_prim(w, "content", "_content", &self.content, w_str);
         if let Some(v) = &self.supplements {
             write_prim(w, "supplements", "_supplements", v, w_str);
         }
@@ -1686,7 +1665,7 @@ pub struct CodeSystemFilter {
     /// = \| is-a \| descendent-of \| is-not-a \| regex \| in \| not-in \| generalizes \| exists (`CodeSystem.filter.operator`, 1..*)
     ///
     /// A list of operators that can be used with the filter.
-    pub operator: Vec<Primitive<codes::FilterOperator>>,
+    pub operator: Vec<Code>,
     /// What to use for the value (`CodeSystem.filter.value`, 1..1)
     ///
     /// A description of what the value for the filter should be.
@@ -1695,11 +1674,7 @@ pub struct CodeSystemFilter {
 
 impl CodeSystemFilter {
     /// A `CodeSystemFilter` with its required elements (`code`, `operator`, `value`); everything else is empty.
-    pub fn new(
-        code: impl Into<Code>,
-        operator: Vec<Primitive<codes::FilterOperator>>,
-        value: impl Into<FhirString>,
-    ) -> Self {
+    pub fn new(code: impl Into<Code>, operator: Vec<Code>, value: impl Into<FhirString>) -> Self {
         Self {
             code: code.into(),
             operator,
@@ -1745,7 +1720,7 @@ impl CodeSystemFilter {
                 "operator" => {
                     p.mark(&mut seen, 7)?;
                     let other = p.marked(&seen, 8);
-                    values(p, &mut r.operator, codes::FilterOperator::read, other)?;
+                    values(p, &mut r.operator, codes::FilterOperator::read_code, other)?;
                 }
                 "_operator" => {
                     p.mark(&mut seen, 8)?;
@@ -1802,13 +1777,7 @@ impl CodeSystemFilter {
         if let Some(v) = &self.description {
             write_prim(w, "description", "_description", v, w_str);
         }
-        write_prims(
-            w,
-            "operator",
-            "_operator",
-            &self.operator,
-            codes::FilterOperator::write,
-        );
+        write_prims(w, "operator", "_operator", &self.operator, w_str);
         write_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
@@ -1904,12 +1873,12 @@ pub struct CodeSystemProperty {
     /// code \| Coding \| string \| integer \| boolean \| dateTime \| decimal (`CodeSystem.property.type`, 1..1)
     ///
     /// The type of the property value. Properties of type "code" contain a code defined by the code system (e.g. a reference to another defined concept).
-    pub type_: Primitive<codes::PropertyType>,
+    pub type_: Code,
 }
 
 impl CodeSystemProperty {
     /// A `CodeSystemProperty` with its required elements (`code`, `type`); everything else is empty.
-    pub fn new(code: impl Into<Code>, type_: impl Into<Primitive<codes::PropertyType>>) -> Self {
+    pub fn new(code: impl Into<Code>, type_: impl Into<Code>) -> Self {
         Self {
             code: code.into(),
             type_: type_.into(),
@@ -1961,7 +1930,7 @@ impl CodeSystemProperty {
                 }
                 "type" => {
                     p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.type_, codes::PropertyType::read)?;
+                    prim_value(p, &mut r.type_, codes::PropertyType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 10)?;
@@ -2008,7 +1977,7 @@ impl CodeSystemProperty {
         if let Some(v) = &self.description {
             write_prim(w, "description", "_description", v, w_str);
         }
-        write_prim(w, "type", "_type", &self.type_, codes::PropertyType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         w.end_object();
     }
 

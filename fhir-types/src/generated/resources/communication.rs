@@ -69,7 +69,7 @@ pub struct Communication {
     /// preparation \| in-progress \| not-done \| on-hold \| stopped \| completed \| entered-in-error \| unknown (`Communication.status`, 1..1)
     ///
     /// The status of the transmission.
-    pub status: Primitive<codes::EventStatus>,
+    pub status: Code,
     /// Reason for current status (`Communication.statusReason`, 0..1)
     ///
     /// Captures the reason for the current state of the Communication.
@@ -81,7 +81,7 @@ pub struct Communication {
     /// routine \| urgent \| asap \| stat (`Communication.priority`, 0..1)
     ///
     /// Characterizes how quickly the planned or in progress communication must be addressed. Includes concepts such as stat, urgent, routine.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// A channel of communication (`Communication.medium`, 0..*)
     ///
     /// A channel that was used for this communication (e.g. email, fax).
@@ -138,7 +138,7 @@ pub struct Communication {
 
 impl Communication {
     /// A `Communication` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::EventStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -237,7 +237,7 @@ impl Communication {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::EventStatus::read)?;
+                    prim_value(p, &mut r.status, codes::EventStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -253,7 +253,7 @@ impl Communication {
                 }
                 "priority" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 25)?;
@@ -421,13 +421,7 @@ impl Communication {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::EventStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);
@@ -441,7 +435,7 @@ impl Communication {
             w.end_array();
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         if !self.medium.is_empty() {
             w.key("medium");

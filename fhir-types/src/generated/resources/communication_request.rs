@@ -63,7 +63,7 @@ pub struct CommunicationRequest {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`CommunicationRequest.status`, 1..1)
     ///
     /// The status of the proposal or order.
-    pub status: Primitive<codes::RequestStatus>,
+    pub status: Code,
     /// Reason for current status (`CommunicationRequest.statusReason`, 0..1)
     ///
     /// Captures the reason for the current state of the CommunicationRequest.
@@ -75,7 +75,7 @@ pub struct CommunicationRequest {
     /// routine \| urgent \| asap \| stat (`CommunicationRequest.priority`, 0..1)
     ///
     /// Characterizes how quickly the proposed act must be initiated. Includes concepts such as stat, urgent, routine.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// True if request is prohibiting action (`CommunicationRequest.doNotPerform`, 0..1)
     ///
     /// If true indicates that the CommunicationRequest is asking for the specified action to \*not\* occur.
@@ -152,7 +152,7 @@ impl Default for CommunicationRequestOccurrence {
 
 impl CommunicationRequest {
     /// A `CommunicationRequest` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::RequestStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -232,7 +232,7 @@ impl CommunicationRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 17)?;
@@ -248,7 +248,7 @@ impl CommunicationRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 21)?;
@@ -433,13 +433,7 @@ impl CommunicationRequest {
             w.key("groupIdentifier");
             v.write(w);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::RequestStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);
@@ -453,7 +447,7 @@ impl CommunicationRequest {
             w.end_array();
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         if let Some(v) = &self.do_not_perform {
             write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);

@@ -59,7 +59,7 @@ pub struct CompartmentDefinition {
     /// draft \| active \| retired \| unknown (`CompartmentDefinition.status`, 1..1)
     ///
     /// The status of this compartment definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`CompartmentDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this compartment definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -91,7 +91,7 @@ pub struct CompartmentDefinition {
     /// Patient \| Encounter \| RelatedPerson \| Practitioner \| Device (`CompartmentDefinition.code`, 1..1)
     ///
     /// Which compartment this definition describes.
-    pub code: Primitive<codes::CompartmentType>,
+    pub code: Code,
     /// Whether the search syntax is supported (`CompartmentDefinition.search`, 1..1)
     ///
     /// Whether the search syntax is supported,.
@@ -107,8 +107,8 @@ impl CompartmentDefinition {
     pub fn new(
         url: impl Into<Uri>,
         name: impl Into<FhirString>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        code: impl Into<Primitive<codes::CompartmentType>>,
+        status: impl Into<Code>,
+        code: impl Into<Code>,
         search: impl Into<Boolean>,
     ) -> Self {
         Self {
@@ -201,7 +201,7 @@ impl CompartmentDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 19)?;
@@ -257,7 +257,7 @@ impl CompartmentDefinition {
                 }
                 "code" => {
                     p.mark(&mut seen, 32)?;
-                    prim_value(p, &mut r.code, codes::CompartmentType::read)?;
+                    prim_value(p, &mut r.code, codes::CompartmentType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 33)?;
@@ -346,13 +346,7 @@ impl CompartmentDefinition {
             write_prim(w, "version", "_version", v, w_str);
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -384,13 +378,7 @@ impl CompartmentDefinition {
         if let Some(v) = &self.purpose {
             write_prim(w, "purpose", "_purpose", v, w_str);
         }
-        write_prim(
-            w,
-            "code",
-            "_code",
-            &self.code,
-            codes::CompartmentType::write,
-        );
+        write_prim(w, "code", "_code", &self.code, w_str);
         write_prim(w, "search", "_search", &self.search, w_boolean);
         if !self.resource.is_empty() {
             w.key("resource");
@@ -609,7 +597,7 @@ pub struct CompartmentDefinitionResource {
     /// Name of resource type (`CompartmentDefinition.resource.code`, 1..1)
     ///
     /// The name of a resource supported by the server.
-    pub code: Primitive<codes::ResourceType>,
+    pub code: Code,
     /// Search Parameter Name, or chained parameters (`CompartmentDefinition.resource.param`, 0..*)
     ///
     /// The name of a search parameter that represents the link to the compartment. More than one may be listed because a resource may be linked to a compartment in more than one way,.
@@ -620,7 +608,7 @@ pub struct CompartmentDefinitionResource {
 
 impl CompartmentDefinitionResource {
     /// A `CompartmentDefinitionResource` with its required elements (`code`); everything else is empty.
-    pub fn new(code: impl Into<Primitive<codes::ResourceType>>) -> Self {
+    pub fn new(code: impl Into<Code>) -> Self {
         Self {
             code: code.into(),
             ..Default::default()
@@ -647,7 +635,7 @@ impl CompartmentDefinitionResource {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::ResourceType::read)?;
+                    prim_value(p, &mut r.code, codes::ResourceType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -703,7 +691,7 @@ impl CompartmentDefinitionResource {
             }
             w.end_array();
         }
-        write_prim(w, "code", "_code", &self.code, codes::ResourceType::write);
+        write_prim(w, "code", "_code", &self.code, w_str);
         write_prims(w, "param", "_param", &self.param, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);

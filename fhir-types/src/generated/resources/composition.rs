@@ -51,7 +51,7 @@ pub struct Composition {
     /// preliminary \| final \| amended \| entered-in-error (`Composition.status`, 1..1)
     ///
     /// The workflow/clinical status of this composition. The status is a marker for the clinical standing of the document.
-    pub status: Primitive<codes::CompositionStatus>,
+    pub status: Code,
     /// Kind of composition (LOINC if possible) (`Composition.type`, 1..1)
     ///
     /// Specifies the particular kind of composition (e.g. History and Physical, Discharge Summary, Progress Note). This usually equates to the purpose of making the composition.
@@ -109,7 +109,7 @@ pub struct Composition {
 impl Composition {
     /// A `Composition` with its required elements (`status`, `type`, `date`, `author`, `title`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::CompositionStatus>>,
+        status: impl Into<Code>,
         type_: CodeableConcept,
         date: impl Into<DateTime>,
         author: Vec<Reference>,
@@ -185,7 +185,7 @@ impl Composition {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::CompositionStatus::read)?;
+                    prim_value(p, &mut r.status, codes::CompositionStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -325,13 +325,7 @@ impl Composition {
             w.key("identifier");
             v.write(w);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::CompositionStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.type_;
             w.key("type");
@@ -622,7 +616,7 @@ pub struct CompositionAttester {
     /// personal \| professional \| legal \| official (`Composition.attester.mode`, 1..1)
     ///
     /// The type of attestation the authenticator offers.
-    pub mode: Primitive<codes::CompositionAttestationMode>,
+    pub mode: Code,
     /// When the composition was attested (`Composition.attester.time`, 0..1)
     ///
     /// When the composition was attested by the party.
@@ -635,7 +629,7 @@ pub struct CompositionAttester {
 
 impl CompositionAttester {
     /// A `CompositionAttester` with its required elements (`mode`); everything else is empty.
-    pub fn new(mode: impl Into<Primitive<codes::CompositionAttestationMode>>) -> Self {
+    pub fn new(mode: impl Into<Code>) -> Self {
         Self {
             mode: mode.into(),
             ..Default::default()
@@ -662,7 +656,7 @@ impl CompositionAttester {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, codes::CompositionAttestationMode::read)?;
+                    prim_value(p, &mut r.mode, codes::CompositionAttestationMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -711,13 +705,7 @@ impl CompositionAttester {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "mode",
-            "_mode",
-            &self.mode,
-            codes::CompositionAttestationMode::write,
-        );
+        write_prim(w, "mode", "_mode", &self.mode, w_str);
         if let Some(v) = &self.time {
             write_prim(w, "time", "_time", v, w_str);
         }
@@ -962,7 +950,7 @@ pub struct CompositionRelatesTo {
     /// replaces \| transforms \| signs \| appends (`Composition.relatesTo.code`, 1..1)
     ///
     /// The type of relationship that this composition has with anther composition or document.
-    pub code: Primitive<codes::DocumentRelationshipType>,
+    pub code: Code,
     /// Target of the relationship (`Composition.relatesTo.target[x]`, 1..1); JSON keys `target[Type]`
     ///
     /// The target composition/document of this relationship.
@@ -987,10 +975,7 @@ impl Default for CompositionRelatesToTarget {
 
 impl CompositionRelatesTo {
     /// A `CompositionRelatesTo` with its required elements (`code`, `target`); everything else is empty.
-    pub fn new(
-        code: impl Into<Primitive<codes::DocumentRelationshipType>>,
-        target: CompositionRelatesToTarget,
-    ) -> Self {
+    pub fn new(code: impl Into<Code>, target: CompositionRelatesToTarget) -> Self {
         Self {
             code: code.into(),
             target,
@@ -1019,7 +1004,7 @@ impl CompositionRelatesTo {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read)?;
+                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1079,13 +1064,7 @@ impl CompositionRelatesTo {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "code",
-            "_code",
-            &self.code,
-            codes::DocumentRelationshipType::write,
-        );
+        write_prim(w, "code", "_code", &self.code, w_str);
         {
             let v = &self.target;
             match v {
@@ -1191,7 +1170,7 @@ pub struct CompositionSection {
     /// working \| snapshot \| changes (`Composition.section.mode`, 0..1)
     ///
     /// How the entry list was prepared - whether it is a working list that is suitable for being maintained on an ongoing basis, or if it represents a snapshot of a list of items from another source, or whether it is a prepared list where items may be marked as added, modified or deleted.
-    pub mode: Option<Primitive<codes::ListMode>>,
+    pub mode: Option<Code>,
     /// Order of section entries (`Composition.section.orderedBy`, 0..1)
     ///
     /// Specifies the order applied to the items in the section entries.
@@ -1255,7 +1234,7 @@ impl CompositionSection {
                 }
                 "mode" => {
                     p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.mode, codes::ListMode::read)?;
+                    opt_prim_value(p, &mut r.mode, codes::ListMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 10)?;
@@ -1329,7 +1308,7 @@ impl CompositionSection {
             v.write(w);
         }
         if let Some(v) = &self.mode {
-            write_prim(w, "mode", "_mode", v, codes::ListMode::write);
+            write_prim(w, "mode", "_mode", v, w_str);
         }
         if let Some(v) = &self.ordered_by {
             w.key("orderedBy");

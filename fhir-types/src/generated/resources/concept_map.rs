@@ -67,7 +67,7 @@ pub struct ConceptMap {
     /// draft \| active \| retired \| unknown (`ConceptMap.status`, 1..1)
     ///
     /// The status of this concept map. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`ConceptMap.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this concept map is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -152,7 +152,7 @@ impl Default for ConceptMapTarget {
 
 impl ConceptMap {
     /// A `ConceptMap` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -253,7 +253,7 @@ impl ConceptMap {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -469,13 +469,7 @@ impl ConceptMap {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -1198,7 +1192,7 @@ pub struct ConceptMapGroupElementTarget {
     /// relatedto \| equivalent \| equal \| wider \| subsumes \| narrower \| specializes \| inexact \| unmatched \| disjoint (`ConceptMap.group.element.target.equivalence`, 1..1)
     ///
     /// The equivalence between the source and target concepts (counting for the dependencies and products). The equivalence is read from target to source (e.g. the target is 'wider' than the source).
-    pub equivalence: Primitive<codes::ConceptMapEquivalence>,
+    pub equivalence: Code,
     /// Description of status/issues in mapping (`ConceptMap.group.element.target.comment`, 0..1)
     ///
     /// A description of status/issues in mapping that conveys additional information not represented in  the structured data.
@@ -1215,7 +1209,7 @@ pub struct ConceptMapGroupElementTarget {
 
 impl ConceptMapGroupElementTarget {
     /// A `ConceptMapGroupElementTarget` with its required elements (`equivalence`); everything else is empty.
-    pub fn new(equivalence: impl Into<Primitive<codes::ConceptMapEquivalence>>) -> Self {
+    pub fn new(equivalence: impl Into<Code>) -> Self {
         Self {
             equivalence: equivalence.into(),
             ..Default::default()
@@ -1258,7 +1252,11 @@ impl ConceptMapGroupElementTarget {
                 }
                 "equivalence" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.equivalence, codes::ConceptMapEquivalence::read)?;
+                    prim_value(
+                        p,
+                        &mut r.equivalence,
+                        codes::ConceptMapEquivalence::read_code,
+                    )?;
                 }
                 "_equivalence" => {
                     p.mark(&mut seen, 8)?;
@@ -1325,13 +1323,7 @@ impl ConceptMapGroupElementTarget {
         if let Some(v) = &self.display {
             write_prim(w, "display", "_display", v, w_str);
         }
-        write_prim(
-            w,
-            "equivalence",
-            "_equivalence",
-            &self.equivalence,
-            codes::ConceptMapEquivalence::write,
-        );
+        write_prim(w, "equivalence", "_equivalence", &self.equivalence, w_str);
         if let Some(v) = &self.comment {
             write_prim(w, "comment", "_comment", v, w_str);
         }
@@ -1647,7 +1639,7 @@ pub struct ConceptMapGroupUnmapped {
     /// provided \| fixed \| other-map (`ConceptMap.group.unmapped.mode`, 1..1)
     ///
     /// Defines which action to take if there is no match for the source concept in the target system designated for the group. One of 3 actions are possible: use the unmapped code (this is useful when doing a mapping between versions, and only a few codes have changed), use a fixed code (a default code), or alternatively, a reference to a different concept map can be provided (by canonical URL).
-    pub mode: Primitive<codes::ConceptMapGroupUnmappedMode>,
+    pub mode: Code,
     /// Fixed code when mode = fixed (`ConceptMap.group.unmapped.code`, 0..1)
     ///
     /// The fixed code to use when the mode = 'fixed'  - all unmapped codes are mapped to a single fixed code.
@@ -1664,7 +1656,7 @@ pub struct ConceptMapGroupUnmapped {
 
 impl ConceptMapGroupUnmapped {
     /// A `ConceptMapGroupUnmapped` with its required elements (`mode`); everything else is empty.
-    pub fn new(mode: impl Into<Primitive<codes::ConceptMapGroupUnmappedMode>>) -> Self {
+    pub fn new(mode: impl Into<Code>) -> Self {
         Self {
             mode: mode.into(),
             ..Default::default()
@@ -1691,7 +1683,11 @@ impl ConceptMapGroupUnmapped {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, codes::ConceptMapGroupUnmappedMode::read)?;
+                    prim_value(
+                        p,
+                        &mut r.mode,
+                        codes::ConceptMapGroupUnmappedMode::read_code,
+                    )?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1752,13 +1748,7 @@ impl ConceptMapGroupUnmapped {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "mode",
-            "_mode",
-            &self.mode,
-            codes::ConceptMapGroupUnmappedMode::write,
-        );
+        write_prim(w, "mode", "_mode", &self.mode, w_str);
         if let Some(v) = &self.code {
             write_prim(w, "code", "_code", v, w_str);
         }

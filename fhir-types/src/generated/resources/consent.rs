@@ -51,7 +51,7 @@ pub struct Consent {
     /// draft \| proposed \| active \| rejected \| inactive \| entered-in-error (`Consent.status`, 1..1)
     ///
     /// Indicates the current state of this consent.
-    pub status: Primitive<codes::ConsentState>,
+    pub status: Code,
     /// Which of the four areas this resource covers (extensible) (`Consent.scope`, 1..1)
     ///
     /// A selector of the type of consent being presented: ADR, Privacy, Treatment, Research.  This list is now extensible.
@@ -117,7 +117,7 @@ impl Default for ConsentSource {
 impl Consent {
     /// A `Consent` with its required elements (`status`, `scope`, `category`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::ConsentState>>,
+        status: impl Into<Code>,
         scope: CodeableConcept,
         category: Vec<CodeableConcept>,
     ) -> Self {
@@ -190,7 +190,7 @@ impl Consent {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ConsentState::read)?;
+                    prim_value(p, &mut r.status, codes::ConsentState::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -323,13 +323,7 @@ impl Consent {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ConsentState::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.scope;
             w.key("scope");
@@ -749,7 +743,7 @@ pub struct ConsentProvision {
     /// deny \| permit (`Consent.provision.type`, 0..1)
     ///
     /// Action  to take - permit or deny - when the rule conditions are met.  Not permitted in root rule, required in all nested rules.
-    pub type_: Option<Primitive<codes::ConsentProvisionType>>,
+    pub type_: Option<Code>,
     /// Timeframe for this rule (`Consent.provision.period`, 0..1)
     ///
     /// The timeframe in this rule is valid.
@@ -813,7 +807,7 @@ impl ConsentProvision {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, codes::ConsentProvisionType::read)?;
+                    opt_prim_value(p, &mut r.type_, codes::ConsentProvisionType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -888,7 +882,7 @@ impl ConsentProvision {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, codes::ConsentProvisionType::write);
+            write_prim(w, "type", "_type", v, w_str);
         }
         if let Some(v) = &self.period {
             w.key("period");
@@ -1252,7 +1246,7 @@ pub struct ConsentProvisionData {
     /// instance \| related \| dependents \| authoredby (`Consent.provision.data.meaning`, 1..1)
     ///
     /// How the resource reference is interpreted when testing consent restrictions.
-    pub meaning: Primitive<codes::ConsentDataMeaning>,
+    pub meaning: Code,
     /// The actual data reference (`Consent.provision.data.reference`, 1..1)
     ///
     /// A reference to a specific resource that defines which resources are covered by this consent.
@@ -1261,10 +1255,7 @@ pub struct ConsentProvisionData {
 
 impl ConsentProvisionData {
     /// A `ConsentProvisionData` with its required elements (`meaning`, `reference`); everything else is empty.
-    pub fn new(
-        meaning: impl Into<Primitive<codes::ConsentDataMeaning>>,
-        reference: Reference,
-    ) -> Self {
+    pub fn new(meaning: impl Into<Code>, reference: Reference) -> Self {
         Self {
             meaning: meaning.into(),
             reference,
@@ -1292,7 +1283,7 @@ impl ConsentProvisionData {
                 }
                 "meaning" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.meaning, codes::ConsentDataMeaning::read)?;
+                    prim_value(p, &mut r.meaning, codes::ConsentDataMeaning::read_code)?;
                 }
                 "_meaning" => {
                     p.mark(&mut seen, 4)?;
@@ -1336,13 +1327,7 @@ impl ConsentProvisionData {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "meaning",
-            "_meaning",
-            &self.meaning,
-            codes::ConsentDataMeaning::write,
-        );
+        write_prim(w, "meaning", "_meaning", &self.meaning, w_str);
         {
             let v = &self.reference;
             w.key("reference");

@@ -59,7 +59,7 @@ pub struct Contract {
     /// amended \| appended \| cancelled \| disputed \| entered-in-error \| executable \| executed \| negotiable \| offered \| policy \| rejected \| renewed \| revoked \| resolved \| terminated (`Contract.status`, 0..1)
     ///
     /// The status of the resource instance.
-    pub status: Option<Primitive<codes::ContractResourceStatusCodes>>,
+    pub status: Option<Code>,
     /// Negotiation status (`Contract.legalState`, 0..1)
     ///
     /// Legal states of the formation of a legal instrument, which is a formally executed written document that can be formally attributed to its author, records and formally expresses a legally enforceable act, process, or contractual duty, obligation, or right, and therefore evidences that act, process, or agreement.
@@ -289,7 +289,11 @@ impl Contract {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.status, codes::ContractResourceStatusCodes::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.status,
+                        codes::ContractResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -535,13 +539,7 @@ impl Contract {
             write_prim(w, "version", "_version", v, w_str);
         }
         if let Some(v) = &self.status {
-            write_prim(
-                w,
-                "status",
-                "_status",
-                v,
-                codes::ContractResourceStatusCodes::write,
-            );
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.legal_state {
             w.key("legalState");
@@ -1105,7 +1103,7 @@ pub struct ContractContentDefinition {
     /// The date (and optionally time) when the contract was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the contract changes.
     pub publication_date: Option<DateTime>,
     /// amended \| appended \| cancelled \| disputed \| entered-in-error \| executable \| executed \| negotiable \| offered \| policy \| rejected \| renewed \| revoked \| resolved \| terminated (`Contract.contentDefinition.publicationStatus`, 1..1)
-    pub publication_status: Primitive<codes::ContractResourcePublicationStatusCodes>,
+    pub publication_status: Code,
     /// Publication Ownership (`Contract.contentDefinition.copyright`, 0..1)
     ///
     /// A copyright statement relating to Contract precursor content. Copyright statements are generally legal restrictions on the use and publishing of the Contract precursor content.
@@ -1114,10 +1112,7 @@ pub struct ContractContentDefinition {
 
 impl ContractContentDefinition {
     /// A `ContractContentDefinition` with its required elements (`type`, `publicationStatus`); everything else is empty.
-    pub fn new(
-        type_: CodeableConcept,
-        publication_status: impl Into<Primitive<codes::ContractResourcePublicationStatusCodes>>,
-    ) -> Self {
+    pub fn new(type_: CodeableConcept, publication_status: impl Into<Code>) -> Self {
         Self {
             type_,
             publication_status: publication_status.into(),
@@ -1168,7 +1163,7 @@ impl ContractContentDefinition {
                     prim_value(
                         p,
                         &mut r.publication_status,
-                        codes::ContractResourcePublicationStatusCodes::read,
+                        codes::ContractResourcePublicationStatusCodes::read_code,
                     )?;
                 }
                 "_publicationStatus" => {
@@ -1238,7 +1233,7 @@ impl ContractContentDefinition {
             "publicationStatus",
             "_publicationStatus",
             &self.publication_status,
-            codes::ContractResourcePublicationStatusCodes::write,
+            w_str,
         );
         if let Some(v) = &self.copyright {
             write_prim(w, "copyright", "_copyright", v, w_str);

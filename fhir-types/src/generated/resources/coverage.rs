@@ -51,7 +51,7 @@ pub struct Coverage {
     /// active \| cancelled \| draft \| entered-in-error (`Coverage.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Primitive<codes::FinancialResourceStatusCodes>,
+    pub status: Code,
     /// Coverage category such as medical or accident (`Coverage.type`, 0..1)
     ///
     /// The type of coverage: social program, medical plan, accident coverage (workers compensation, auto), group health or payment by an individual or organization.
@@ -116,11 +116,7 @@ pub struct Coverage {
 
 impl Coverage {
     /// A `Coverage` with its required elements (`status`, `beneficiary`, `payor`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
-        beneficiary: Reference,
-        payor: Vec<Reference>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, beneficiary: Reference, payor: Vec<Reference>) -> Self {
         Self {
             status: status.into(),
             beneficiary,
@@ -189,7 +185,11 @@ impl Coverage {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -347,13 +347,7 @@ impl Coverage {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FinancialResourceStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.type_ {
             w.key("type");
             v.write(w);

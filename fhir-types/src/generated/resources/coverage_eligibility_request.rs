@@ -51,7 +51,7 @@ pub struct CoverageEligibilityRequest {
     /// active \| cancelled \| draft \| entered-in-error (`CoverageEligibilityRequest.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Primitive<codes::FinancialResourceStatusCodes>,
+    pub status: Code,
     /// Desired processing priority (`CoverageEligibilityRequest.priority`, 0..1)
     ///
     /// When the requestor expects the processor to complete processing.
@@ -59,7 +59,7 @@ pub struct CoverageEligibilityRequest {
     /// auth-requirements \| benefits \| discovery \| validation (`CoverageEligibilityRequest.purpose`, 1..*)
     ///
     /// Code to specify whether requesting: prior authorization requirements for some service categories or billing codes; benefits for coverages specified or discovered; discovery and return of coverages for the patient; and/or validation that the specified coverage is in-force at the date/period specified or 'now' if not specified.
-    pub purpose: Vec<Primitive<codes::EligibilityRequestPurpose>>,
+    pub purpose: Vec<Code>,
     /// Intended recipient of products and services (`CoverageEligibilityRequest.patient`, 1..1)
     ///
     /// The party who is the beneficiary of the supplied coverage and for whom eligibility is sought.
@@ -121,8 +121,8 @@ impl Default for CoverageEligibilityRequestServiced {
 impl CoverageEligibilityRequest {
     /// A `CoverageEligibilityRequest` with its required elements (`status`, `purpose`, `patient`, `created`, `insurer`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
-        purpose: Vec<Primitive<codes::EligibilityRequestPurpose>>,
+        status: impl Into<Code>,
+        purpose: Vec<Code>,
         patient: Reference,
         created: impl Into<DateTime>,
         insurer: Reference,
@@ -198,7 +198,11 @@ impl CoverageEligibilityRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -214,7 +218,7 @@ impl CoverageEligibilityRequest {
                     values(
                         p,
                         &mut r.purpose,
-                        codes::EligibilityRequestPurpose::read,
+                        codes::EligibilityRequestPurpose::read_code,
                         other,
                     )?;
                 }
@@ -383,24 +387,12 @@ impl CoverageEligibilityRequest {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FinancialResourceStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.priority {
             w.key("priority");
             v.write(w);
         }
-        write_prims(
-            w,
-            "purpose",
-            "_purpose",
-            &self.purpose,
-            codes::EligibilityRequestPurpose::write,
-        );
+        write_prims(w, "purpose", "_purpose", &self.purpose, w_str);
         {
             let v = &self.patient;
             w.key("patient");

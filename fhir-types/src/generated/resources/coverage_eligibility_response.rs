@@ -51,11 +51,11 @@ pub struct CoverageEligibilityResponse {
     /// active \| cancelled \| draft \| entered-in-error (`CoverageEligibilityResponse.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Primitive<codes::FinancialResourceStatusCodes>,
+    pub status: Code,
     /// auth-requirements \| benefits \| discovery \| validation (`CoverageEligibilityResponse.purpose`, 1..*)
     ///
     /// Code to specify whether requesting: prior authorization requirements for some service categories or billing codes; benefits for coverages specified or discovered; discovery and return of coverages for the patient; and/or validation that the specified coverage is in-force at the date/period specified or 'now' if not specified.
-    pub purpose: Vec<Primitive<codes::EligibilityResponsePurpose>>,
+    pub purpose: Vec<Code>,
     /// Intended recipient of products and services (`CoverageEligibilityResponse.patient`, 1..1)
     ///
     /// The party who is the beneficiary of the supplied coverage and for whom eligibility is sought.
@@ -79,7 +79,7 @@ pub struct CoverageEligibilityResponse {
     /// queued \| complete \| error \| partial (`CoverageEligibilityResponse.outcome`, 1..1)
     ///
     /// The outcome of the request processing.
-    pub outcome: Primitive<codes::ClaimProcessingCodes>,
+    pub outcome: Code,
     /// Disposition Message (`CoverageEligibilityResponse.disposition`, 0..1)
     ///
     /// A human readable description of the status of the adjudication.
@@ -125,12 +125,12 @@ impl Default for CoverageEligibilityResponseServiced {
 impl CoverageEligibilityResponse {
     /// A `CoverageEligibilityResponse` with its required elements (`status`, `purpose`, `patient`, `created`, `request`, `outcome`, `insurer`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
-        purpose: Vec<Primitive<codes::EligibilityResponsePurpose>>,
+        status: impl Into<Code>,
+        purpose: Vec<Code>,
         patient: Reference,
         created: impl Into<DateTime>,
         request: Reference,
-        outcome: impl Into<Primitive<codes::ClaimProcessingCodes>>,
+        outcome: impl Into<Code>,
         insurer: Reference,
     ) -> Self {
         Self {
@@ -206,7 +206,11 @@ impl CoverageEligibilityResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -218,7 +222,7 @@ impl CoverageEligibilityResponse {
                     values(
                         p,
                         &mut r.purpose,
-                        codes::EligibilityResponsePurpose::read,
+                        codes::EligibilityResponsePurpose::read_code,
                         other,
                     )?;
                 }
@@ -286,7 +290,7 @@ impl CoverageEligibilityResponse {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read)?;
+                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 26)?;
@@ -409,20 +413,8 @@ impl CoverageEligibilityResponse {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FinancialResourceStatusCodes::write,
-        );
-        write_prims(
-            w,
-            "purpose",
-            "_purpose",
-            &self.purpose,
-            codes::EligibilityResponsePurpose::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prims(w, "purpose", "_purpose", &self.purpose, w_str);
         {
             let v = &self.patient;
             w.key("patient");
@@ -449,13 +441,7 @@ impl CoverageEligibilityResponse {
             w.key("request");
             v.write(w);
         }
-        write_prim(
-            w,
-            "outcome",
-            "_outcome",
-            &self.outcome,
-            codes::ClaimProcessingCodes::write,
-        );
+        write_prim(w, "outcome", "_outcome", &self.outcome, w_str);
         if let Some(v) = &self.disposition {
             write_prim(w, "disposition", "_disposition", v, w_str);
         }

@@ -51,7 +51,7 @@ pub struct DetectedIssue {
     /// registered \| preliminary \| final \| amended + (`DetectedIssue.status`, 1..1)
     ///
     /// Indicates the status of the detected issue.
-    pub status: Primitive<codes::ObservationStatus>,
+    pub status: Code,
     /// Issue Category, e.g. drug-drug, duplicate therapy, etc (`DetectedIssue.code`, 0..1)
     ///
     /// Identifies the general type of issue identified.
@@ -59,7 +59,7 @@ pub struct DetectedIssue {
     /// high \| moderate \| low (`DetectedIssue.severity`, 0..1)
     ///
     /// Indicates the degree of importance associated with the identified issue based on the potential impact on the patient.
-    pub severity: Option<Primitive<codes::DetectedIssueSeverity>>,
+    pub severity: Option<Code>,
     /// Associated patient (`DetectedIssue.patient`, 0..1)
     ///
     /// Indicates the patient whose record the detected issue is associated with.
@@ -112,7 +112,7 @@ impl Default for DetectedIssueIdentified {
 
 impl DetectedIssue {
     /// A `DetectedIssue` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::ObservationStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -180,7 +180,7 @@ impl DetectedIssue {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ObservationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ObservationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -192,7 +192,7 @@ impl DetectedIssue {
                 }
                 "severity" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.severity, codes::DetectedIssueSeverity::read)?;
+                    opt_prim_value(p, &mut r.severity, codes::DetectedIssueSeverity::read_code)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 17)?;
@@ -333,25 +333,13 @@ impl DetectedIssue {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ObservationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.code {
             w.key("code");
             v.write(w);
         }
         if let Some(v) = &self.severity {
-            write_prim(
-                w,
-                "severity",
-                "_severity",
-                v,
-                codes::DetectedIssueSeverity::write,
-            );
+            write_prim(w, "severity", "_severity", v, w_str);
         }
         if let Some(v) = &self.patient {
             w.key("patient");

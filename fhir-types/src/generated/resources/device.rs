@@ -57,7 +57,7 @@ pub struct Device {
     /// active \| inactive \| entered-in-error \| unknown (`Device.status`, 0..1)
     ///
     /// Status of the Device availability.
-    pub status: Option<Primitive<codes::FHIRDeviceStatus>>,
+    pub status: Option<Code>,
     /// online \| paused \| standby \| offline \| not-ready \| transduc-discon \| hw-discon \| off (`Device.statusReason`, 0..*)
     ///
     /// Reason for the dtatus of the Device availability.
@@ -203,7 +203,7 @@ impl Device {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.status, codes::FHIRDeviceStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::FHIRDeviceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -405,7 +405,7 @@ impl Device {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::FHIRDeviceStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
         if !self.status_reason.is_empty() {
             w.key("statusReason");
@@ -826,15 +826,12 @@ pub struct DeviceDeviceName {
     ///
     /// The type of deviceName.
     /// UDILabelName \| UserFriendlyName \| PatientReportedName \| ManufactureDeviceName \| ModelName.
-    pub type_: Primitive<codes::DeviceNameType>,
+    pub type_: Code,
 }
 
 impl DeviceDeviceName {
     /// A `DeviceDeviceName` with its required elements (`name`, `type`); everything else is empty.
-    pub fn new(
-        name: impl Into<FhirString>,
-        type_: impl Into<Primitive<codes::DeviceNameType>>,
-    ) -> Self {
+    pub fn new(name: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
         Self {
             name: name.into(),
             type_: type_.into(),
@@ -870,7 +867,7 @@ impl DeviceDeviceName {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, codes::DeviceNameType::read)?;
+                    prim_value(p, &mut r.type_, codes::DeviceNameType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -911,13 +908,7 @@ impl DeviceDeviceName {
             w.end_array();
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::DeviceNameType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         w.end_object();
     }
 
@@ -1327,7 +1318,7 @@ pub struct DeviceUdiCarrier {
     /// barcode \| rfid \| manual + (`Device.udiCarrier.entryType`, 0..1)
     ///
     /// A coded entry to indicate how the data was entered.
-    pub entry_type: Option<Primitive<codes::UDIEntryType>>,
+    pub entry_type: Option<Code>,
 }
 
 impl DeviceUdiCarrier {
@@ -1391,7 +1382,7 @@ impl DeviceUdiCarrier {
                 }
                 "entryType" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.entry_type, codes::UDIEntryType::read)?;
+                    opt_prim_value(p, &mut r.entry_type, codes::UDIEntryType::read_code)?;
                 }
                 "_entryType" => {
                     p.mark(&mut seen, 14)?;
@@ -1441,7 +1432,7 @@ impl DeviceUdiCarrier {
             write_prim(w, "carrierHRF", "_carrierHRF", v, w_str);
         }
         if let Some(v) = &self.entry_type {
-            write_prim(w, "entryType", "_entryType", v, codes::UDIEntryType::write);
+            write_prim(w, "entryType", "_entryType", v, w_str);
         }
         w.end_object();
     }

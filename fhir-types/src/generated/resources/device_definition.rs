@@ -942,15 +942,12 @@ pub struct DeviceDefinitionDeviceName {
     ///
     /// The type of deviceName.
     /// UDILabelName \| UserFriendlyName \| PatientReportedName \| ManufactureDeviceName \| ModelName.
-    pub type_: Primitive<codes::DeviceNameType>,
+    pub type_: Code,
 }
 
 impl DeviceDefinitionDeviceName {
     /// A `DeviceDefinitionDeviceName` with its required elements (`name`, `type`); everything else is empty.
-    pub fn new(
-        name: impl Into<FhirString>,
-        type_: impl Into<Primitive<codes::DeviceNameType>>,
-    ) -> Self {
+    pub fn new(name: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
         Self {
             name: name.into(),
             type_: type_.into(),
@@ -986,7 +983,7 @@ impl DeviceDefinitionDeviceName {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, codes::DeviceNameType::read)?;
+                    prim_value(p, &mut r.type_, codes::DeviceNameType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -1027,13 +1024,7 @@ impl DeviceDefinitionDeviceName {
             w.end_array();
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::DeviceNameType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         w.end_object();
     }
 

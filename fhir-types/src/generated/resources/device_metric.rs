@@ -67,15 +67,15 @@ pub struct DeviceMetric {
     /// on \| off \| standby \| entered-in-error (`DeviceMetric.operationalStatus`, 0..1)
     ///
     /// Indicates current operational state of the device. For example: On, Off, Standby, etc.
-    pub operational_status: Option<Primitive<codes::DeviceMetricOperationalStatus>>,
+    pub operational_status: Option<Code>,
     /// black \| red \| green \| yellow \| blue \| magenta \| cyan \| white (`DeviceMetric.color`, 0..1)
     ///
     /// Describes the color representation for the metric. This is often used to aid clinicians to track and identify parameter types by color. In practice, consider a Patient Monitor that has ECG/HR and Pleth for example; the parameters are displayed in different characteristic colors, such as HR-blue, BP-green, and PR and SpO2- magenta.
-    pub color: Option<Primitive<codes::DeviceMetricColor>>,
+    pub color: Option<Code>,
     /// measurement \| setting \| calculation \| unspecified (`DeviceMetric.category`, 1..1)
     ///
     /// Indicates the category of the observation generation process. A DeviceMetric can be for example a setting, measurement, or calculation.
-    pub category: Primitive<codes::DeviceMetricCategory>,
+    pub category: Code,
     /// Describes the measurement repetition time (`DeviceMetric.measurementPeriod`, 0..1)
     ///
     /// Describes the measurement repetition time. This is not necessarily the same as the update period. The measurement repetition time can range from milliseconds up to hours. An example for a measurement repetition time in the range of milliseconds is the sampling rate of an ECG. An example for a measurement repetition time in the range of hours is a NIBP that is triggered automatically every hour. The update period may be different than the measurement repetition time, if the device does not update the published observed value with the same frequency as it was measured.
@@ -86,10 +86,7 @@ pub struct DeviceMetric {
 
 impl DeviceMetric {
     /// A `DeviceMetric` with its required elements (`type`, `category`); everything else is empty.
-    pub fn new(
-        type_: CodeableConcept,
-        category: impl Into<Primitive<codes::DeviceMetricCategory>>,
-    ) -> Self {
+    pub fn new(type_: CodeableConcept, category: impl Into<Code>) -> Self {
         Self {
             type_,
             category: category.into(),
@@ -176,7 +173,7 @@ impl DeviceMetric {
                     opt_prim_value(
                         p,
                         &mut r.operational_status,
-                        codes::DeviceMetricOperationalStatus::read,
+                        codes::DeviceMetricOperationalStatus::read_code,
                     )?;
                 }
                 "_operationalStatus" => {
@@ -185,7 +182,7 @@ impl DeviceMetric {
                 }
                 "color" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.color, codes::DeviceMetricColor::read)?;
+                    opt_prim_value(p, &mut r.color, codes::DeviceMetricColor::read_code)?;
                 }
                 "_color" => {
                     p.mark(&mut seen, 20)?;
@@ -193,7 +190,7 @@ impl DeviceMetric {
                 }
                 "category" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.category, codes::DeviceMetricCategory::read)?;
+                    prim_value(p, &mut r.category, codes::DeviceMetricCategory::read_code)?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 22)?;
@@ -290,24 +287,12 @@ impl DeviceMetric {
             v.write(w);
         }
         if let Some(v) = &self.operational_status {
-            write_prim(
-                w,
-                "operationalStatus",
-                "_operationalStatus",
-                v,
-                codes::DeviceMetricOperationalStatus::write,
-            );
+            write_prim(w, "operationalStatus", "_operationalStatus", v, w_str);
         }
         if let Some(v) = &self.color {
-            write_prim(w, "color", "_color", v, codes::DeviceMetricColor::write);
+            write_prim(w, "color", "_color", v, w_str);
         }
-        write_prim(
-            w,
-            "category",
-            "_category",
-            &self.category,
-            codes::DeviceMetricCategory::write,
-        );
+        write_prim(w, "category", "_category", &self.category, w_str);
         if let Some(v) = &self.measurement_period {
             w.key("measurementPeriod");
             v.write(w);
@@ -496,11 +481,11 @@ pub struct DeviceMetricCalibration {
     /// unspecified \| offset \| gain \| two-point (`DeviceMetric.calibration.type`, 0..1)
     ///
     /// Describes the type of the calibration method.
-    pub type_: Option<Primitive<codes::DeviceMetricCalibrationType>>,
+    pub type_: Option<Code>,
     /// not-calibrated \| calibration-required \| calibrated \| unspecified (`DeviceMetric.calibration.state`, 0..1)
     ///
     /// Describes the state of the calibration.
-    pub state: Option<Primitive<codes::DeviceMetricCalibrationState>>,
+    pub state: Option<Code>,
     /// Describes the time last calibration has been performed (`DeviceMetric.calibration.time`, 0..1)
     pub time: Option<Instant>,
 }
@@ -526,7 +511,11 @@ impl DeviceMetricCalibration {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, codes::DeviceMetricCalibrationType::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.type_,
+                        codes::DeviceMetricCalibrationType::read_code,
+                    )?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -534,7 +523,11 @@ impl DeviceMetricCalibration {
                 }
                 "state" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.state, codes::DeviceMetricCalibrationState::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.state,
+                        codes::DeviceMetricCalibrationState::read_code,
+                    )?;
                 }
                 "_state" => {
                     p.mark(&mut seen, 6)?;
@@ -577,22 +570,10 @@ impl DeviceMetricCalibration {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(
-                w,
-                "type",
-                "_type",
-                v,
-                codes::DeviceMetricCalibrationType::write,
-            );
+            write_prim(w, "type", "_type", v, w_str);
         }
         if let Some(v) = &self.state {
-            write_prim(
-                w,
-                "state",
-                "_state",
-                v,
-                codes::DeviceMetricCalibrationState::write,
-            );
+            write_prim(w, "state", "_state", v, w_str);
         }
         if let Some(v) = &self.time {
             write_prim(w, "time", "_time", v, w_str);

@@ -71,15 +71,15 @@ pub struct DeviceRequest {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`DeviceRequest.status`, 0..1)
     ///
     /// The status of the request.
-    pub status: Option<Primitive<codes::RequestStatus>>,
+    pub status: Option<Code>,
     /// proposal \| plan \| directive \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`DeviceRequest.intent`, 1..1)
     ///
     /// Whether the request is a proposal, plan, an original order or a reflex order.
-    pub intent: Primitive<codes::RequestIntent>,
+    pub intent: Code,
     /// routine \| urgent \| asap \| stat (`DeviceRequest.priority`, 0..1)
     ///
     /// Indicates how quickly the {{title}} should be addressed with respect to other requests.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// Device requested (`DeviceRequest.code[x]`, 1..1); JSON keys `code[Type]`
     ///
     /// The details of the device to be used.
@@ -178,11 +178,7 @@ impl Default for DeviceRequestOccurrence {
 
 impl DeviceRequest {
     /// A `DeviceRequest` with its required elements (`intent`, `code`, `subject`); everything else is empty.
-    pub fn new(
-        intent: impl Into<Primitive<codes::RequestIntent>>,
-        code: DeviceRequestCode,
-        subject: Reference,
-    ) -> Self {
+    pub fn new(intent: impl Into<Code>, code: DeviceRequestCode, subject: Reference) -> Self {
         Self {
             intent: intent.into(),
             code,
@@ -285,7 +281,7 @@ impl DeviceRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.status, codes::RequestStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -293,7 +289,7 @@ impl DeviceRequest {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, codes::RequestIntent::read)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -301,7 +297,7 @@ impl DeviceRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 25)?;
@@ -535,17 +531,11 @@ impl DeviceRequest {
             v.write(w);
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::RequestStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
-        write_prim(
-            w,
-            "intent",
-            "_intent",
-            &self.intent,
-            codes::RequestIntent::write,
-        );
+        write_prim(w, "intent", "_intent", &self.intent, w_str);
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         {
             let v = &self.code;

@@ -55,7 +55,7 @@ pub struct DeviceUseStatement {
     /// active \| completed \| entered-in-error + (`DeviceUseStatement.status`, 1..1)
     ///
     /// A code representing the patient or other source's judgment about the state of the device used that this statement is about.  Generally this will be active or completed.
-    pub status: Primitive<codes::DeviceUseStatementStatus>,
+    pub status: Code,
     /// Patient using device (`DeviceUseStatement.subject`, 1..1)
     ///
     /// The patient who used the device.
@@ -118,11 +118,7 @@ impl Default for DeviceUseStatementTiming {
 
 impl DeviceUseStatement {
     /// A `DeviceUseStatement` with its required elements (`status`, `subject`, `device`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::DeviceUseStatementStatus>>,
-        subject: Reference,
-        device: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, subject: Reference, device: Reference) -> Self {
         Self {
             status: status.into(),
             subject,
@@ -196,7 +192,7 @@ impl DeviceUseStatement {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::DeviceUseStatementStatus::read)?;
+                    prim_value(p, &mut r.status, codes::DeviceUseStatementStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -365,13 +361,7 @@ impl DeviceUseStatement {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::DeviceUseStatementStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.subject;
             w.key("subject");

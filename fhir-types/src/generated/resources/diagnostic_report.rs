@@ -55,7 +55,7 @@ pub struct DiagnosticReport {
     /// registered \| partial \| preliminary \| final + (`DiagnosticReport.status`, 1..1)
     ///
     /// The status of the diagnostic report.
-    pub status: Primitive<codes::DiagnosticReportStatus>,
+    pub status: Code,
     /// Service category (`DiagnosticReport.category`, 0..*)
     ///
     /// A code that classifies the clinical discipline, department or diagnostic service that created the report (e.g. cardiology, biochemistry, hematology, MRI). This is used for searching, sorting and display purposes.
@@ -136,10 +136,7 @@ impl Default for DiagnosticReportEffective {
 
 impl DiagnosticReport {
     /// A `DiagnosticReport` with its required elements (`status`, `code`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::DiagnosticReportStatus>>,
-        code: CodeableConcept,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, code: CodeableConcept) -> Self {
         Self {
             status: status.into(),
             code,
@@ -212,7 +209,7 @@ impl DiagnosticReport {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::DiagnosticReportStatus::read)?;
+                    prim_value(p, &mut r.status, codes::DiagnosticReportStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -392,13 +389,7 @@ impl DiagnosticReport {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::DiagnosticReportStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();

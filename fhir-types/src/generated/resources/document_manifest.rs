@@ -55,7 +55,7 @@ pub struct DocumentManifest {
     /// current \| superseded \| entered-in-error (`DocumentManifest.status`, 1..1)
     ///
     /// The status of this document manifest.
-    pub status: Primitive<codes::DocumentReferenceStatus>,
+    pub status: Code,
     /// Kind of document set (`DocumentManifest.type`, 0..1)
     ///
     /// The code specifying the type of clinical activity that resulted in placing the associated content into the DocumentManifest.
@@ -96,10 +96,7 @@ pub struct DocumentManifest {
 
 impl DocumentManifest {
     /// A `DocumentManifest` with its required elements (`status`, `content`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::DocumentReferenceStatus>>,
-        content: Vec<Reference>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, content: Vec<Reference>) -> Self {
         Self {
             status: status.into(),
             content,
@@ -171,7 +168,7 @@ impl DocumentManifest {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read)?;
+                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -294,13 +291,7 @@ impl DocumentManifest {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::DocumentReferenceStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.type_ {
             w.key("type");
             v.write(w);

@@ -55,11 +55,11 @@ pub struct DocumentReference {
     /// current \| superseded \| entered-in-error (`DocumentReference.status`, 1..1)
     ///
     /// The status of this document reference.
-    pub status: Primitive<codes::DocumentReferenceStatus>,
+    pub status: Code,
     /// preliminary \| final \| amended \| entered-in-error (`DocumentReference.docStatus`, 0..1)
     ///
     /// The status of the underlying document.
-    pub doc_status: Option<Primitive<codes::CompositionStatus>>,
+    pub doc_status: Option<Code>,
     /// Kind of document (LOINC if possible) (`DocumentReference.type`, 0..1)
     ///
     /// Specifies the particular kind of document referenced  (e.g. History and Physical, Discharge Summary, Progress Note). This usually equates to the purpose of making the document referenced.
@@ -112,10 +112,7 @@ pub struct DocumentReference {
 
 impl DocumentReference {
     /// A `DocumentReference` with its required elements (`status`, `content`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::DocumentReferenceStatus>>,
-        content: Vec<DocumentReferenceContent>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, content: Vec<DocumentReferenceContent>) -> Self {
         Self {
             status: status.into(),
             content,
@@ -187,7 +184,7 @@ impl DocumentReference {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read)?;
+                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -195,7 +192,7 @@ impl DocumentReference {
                 }
                 "docStatus" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.doc_status, codes::CompositionStatus::read)?;
+                    opt_prim_value(p, &mut r.doc_status, codes::CompositionStatus::read_code)?;
                 }
                 "_docStatus" => {
                     p.mark(&mut seen, 17)?;
@@ -326,21 +323,9 @@ impl DocumentReference {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::DocumentReferenceStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.doc_status {
-            write_prim(
-                w,
-                "docStatus",
-                "_docStatus",
-                v,
-                codes::CompositionStatus::write,
-            );
+            write_prim(w, "docStatus", "_docStatus", v, w_str);
         }
         if let Some(v) = &self.type_ {
             w.key("type");
@@ -1029,7 +1014,7 @@ pub struct DocumentReferenceRelatesTo {
     /// replaces \| transforms \| signs \| appends (`DocumentReference.relatesTo.code`, 1..1)
     ///
     /// The type of relationship that this document has with anther document.
-    pub code: Primitive<codes::DocumentRelationshipType>,
+    pub code: Code,
     /// Target of the relationship (`DocumentReference.relatesTo.target`, 1..1)
     ///
     /// The target document of this relationship.
@@ -1038,10 +1023,7 @@ pub struct DocumentReferenceRelatesTo {
 
 impl DocumentReferenceRelatesTo {
     /// A `DocumentReferenceRelatesTo` with its required elements (`code`, `target`); everything else is empty.
-    pub fn new(
-        code: impl Into<Primitive<codes::DocumentRelationshipType>>,
-        target: Reference,
-    ) -> Self {
+    pub fn new(code: impl Into<Code>, target: Reference) -> Self {
         Self {
             code: code.into(),
             target,
@@ -1069,7 +1051,7 @@ impl DocumentReferenceRelatesTo {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read)?;
+                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1113,13 +1095,7 @@ impl DocumentReferenceRelatesTo {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "code",
-            "_code",
-            &self.code,
-            codes::DocumentRelationshipType::write,
-        );
+        write_prim(w, "code", "_code", &self.code, w_str);
         {
             let v = &self.target;
             w.key("target");

@@ -67,7 +67,7 @@ pub struct EffectEvidenceSynthesis {
     /// draft \| active \| retired \| unknown (`EffectEvidenceSynthesis.status`, 1..1)
     ///
     /// The status of this effect evidence synthesis. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// Date last changed (`EffectEvidenceSynthesis.date`, 0..1)
     ///
     /// The date  (and optionally time) when the effect evidence synthesis was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the effect evidence synthesis changes.
@@ -181,7 +181,7 @@ pub struct EffectEvidenceSynthesis {
 impl EffectEvidenceSynthesis {
     /// A `EffectEvidenceSynthesis` with its required elements (`status`, `population`, `exposure`, `exposureAlternative`, `outcome`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
+        status: impl Into<Code>,
         population: Reference,
         exposure: Reference,
         exposure_alternative: Reference,
@@ -289,7 +289,7 @@ impl EffectEvidenceSynthesis {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -525,13 +525,7 @@ impl EffectEvidenceSynthesis {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.date {
             write_prim(w, "date", "_date", v, w_str);
         }
@@ -1800,7 +1794,7 @@ pub struct EffectEvidenceSynthesisResultsByExposure {
     /// exposure \| exposure-alternative (`EffectEvidenceSynthesis.resultsByExposure.exposureState`, 0..1)
     ///
     /// Whether these results are for the exposure state or alternative exposure state.
-    pub exposure_state: Option<Primitive<codes::ExposureState>>,
+    pub exposure_state: Option<Code>,
     /// Variant exposure states (`EffectEvidenceSynthesis.resultsByExposure.variantState`, 0..1)
     ///
     /// Used to define variant exposure states such as low-risk state.
@@ -1848,7 +1842,7 @@ impl EffectEvidenceSynthesisResultsByExposure {
                 }
                 "exposureState" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.exposure_state, codes::ExposureState::read)?;
+                    opt_prim_value(p, &mut r.exposure_state, codes::ExposureState::read_code)?;
                 }
                 "_exposureState" => {
                     p.mark(&mut seen, 6)?;
@@ -1897,13 +1891,7 @@ impl EffectEvidenceSynthesisResultsByExposure {
             write_prim(w, "description", "_description", v, w_str);
         }
         if let Some(v) = &self.exposure_state {
-            write_prim(
-                w,
-                "exposureState",
-                "_exposureState",
-                v,
-                codes::ExposureState::write,
-            );
+            write_prim(w, "exposureState", "_exposureState", v, w_str);
         }
         if let Some(v) = &self.variant_state {
             w.key("variantState");

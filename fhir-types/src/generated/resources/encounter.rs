@@ -47,7 +47,7 @@ pub struct Encounter {
     /// Identifier(s) by which this encounter is known (`Encounter.identifier`, 0..*)
     pub identifier: Vec<Identifier>,
     /// planned \| arrived \| triaged \| in-progress \| onleave \| finished \| cancelled + (`Encounter.status`, 1..1)
-    pub status: Primitive<codes::EncounterStatus>,
+    pub status: Code,
     /// List of past encounter statuses (`Encounter.statusHistory`, 0..*)
     ///
     /// The status history permits the encounter resource to contain the status history without needing to read through the historical versions of the resource, or even have the server store them.
@@ -122,7 +122,7 @@ pub struct Encounter {
 
 impl Encounter {
     /// A `Encounter` with its required elements (`status`, `class`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::EncounterStatus>>, class: Coding) -> Self {
+    pub fn new(status: impl Into<Code>, class: Coding) -> Self {
         Self {
             status: status.into(),
             class,
@@ -190,7 +190,7 @@ impl Encounter {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::EncounterStatus::read)?;
+                    prim_value(p, &mut r.status, codes::EncounterStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -345,13 +345,7 @@ impl Encounter {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::EncounterStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.status_history.is_empty() {
             w.key("statusHistory");
             w.begin_array();
@@ -1365,7 +1359,7 @@ pub struct EncounterLocation {
     /// planned \| active \| reserved \| completed (`Encounter.location.status`, 0..1)
     ///
     /// The status of the participants' presence at the specified location during the period specified. If the participant is no longer at the location, then the period will have an end date/time.
-    pub status: Option<Primitive<codes::EncounterLocationStatus>>,
+    pub status: Option<Code>,
     /// The physical type of the location (usually the level in the location hierachy - bed room ward etc.) (`Encounter.location.physicalType`, 0..1)
     ///
     /// This will be used to specify the required levels (bed/ward/room/etc.) desired to be recorded to simplify either messaging or query.
@@ -1407,7 +1401,7 @@ impl EncounterLocation {
                 }
                 "status" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.status, codes::EncounterLocationStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::EncounterLocationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 5)?;
@@ -1458,13 +1452,7 @@ impl EncounterLocation {
             v.write(w);
         }
         if let Some(v) = &self.status {
-            write_prim(
-                w,
-                "status",
-                "_status",
-                v,
-                codes::EncounterLocationStatus::write,
-            );
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.physical_type {
             w.key("physicalType");
@@ -1709,14 +1697,14 @@ pub struct EncounterStatusHistory {
     /// Modifier extensions SHALL NOT change the meaning of any elements on Resource or DomainResource (including cannot change the meaning of modifierExtension itself).
     pub modifier_extension: Vec<Extension>,
     /// planned \| arrived \| triaged \| in-progress \| onleave \| finished \| cancelled + (`Encounter.statusHistory.status`, 1..1)
-    pub status: Primitive<codes::EncounterStatus>,
+    pub status: Code,
     /// The time that the episode was in the specified status (`Encounter.statusHistory.period`, 1..1)
     pub period: Period,
 }
 
 impl EncounterStatusHistory {
     /// A `EncounterStatusHistory` with its required elements (`status`, `period`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::EncounterStatus>>, period: Period) -> Self {
+    pub fn new(status: impl Into<Code>, period: Period) -> Self {
         Self {
             status: status.into(),
             period,
@@ -1744,7 +1732,7 @@ impl EncounterStatusHistory {
                 }
                 "status" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.status, codes::EncounterStatus::read)?;
+                    prim_value(p, &mut r.status, codes::EncounterStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 4)?;
@@ -1788,13 +1776,7 @@ impl EncounterStatusHistory {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::EncounterStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.period;
             w.key("period");

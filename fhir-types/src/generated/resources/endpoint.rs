@@ -51,7 +51,7 @@ pub struct Endpoint {
     /// active \| suspended \| error \| off \| entered-in-error \| test (`Endpoint.status`, 1..1)
     ///
     /// active \| suspended \| error \| off \| test.
-    pub status: Primitive<codes::EndpointStatus>,
+    pub status: Code,
     /// Protocol/Profile/Standard to be used with this endpoint connection (`Endpoint.connectionType`, 1..1)
     ///
     /// A coded value that represents the technical details of the usage of this endpoint, such as what WSDLs should be used in what way. (e.g. XDS.b/DICOM/cds-hook).
@@ -93,7 +93,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// A `Endpoint` with its required elements (`status`, `connectionType`, `payloadType`, `address`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::EndpointStatus>>,
+        status: impl Into<Code>,
         connection_type: Coding,
         payload_type: Vec<CodeableConcept>,
         address: impl Into<Url>,
@@ -167,7 +167,7 @@ impl Endpoint {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::EndpointStatus::read)?;
+                    prim_value(p, &mut r.status, codes::EndpointStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -302,13 +302,7 @@ impl Endpoint {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::EndpointStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.connection_type;
             w.key("connectionType");

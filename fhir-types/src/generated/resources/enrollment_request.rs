@@ -51,7 +51,7 @@ pub struct EnrollmentRequest {
     /// active \| cancelled \| draft \| entered-in-error (`EnrollmentRequest.status`, 0..1)
     ///
     /// The status of the resource instance.
-    pub status: Option<Primitive<codes::FinancialResourceStatusCodes>>,
+    pub status: Option<Code>,
     /// Creation date (`EnrollmentRequest.created`, 0..1)
     ///
     /// The date when this resource was created.
@@ -135,7 +135,11 @@ impl EnrollmentRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -225,13 +229,7 @@ impl EnrollmentRequest {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(
-                w,
-                "status",
-                "_status",
-                v,
-                codes::FinancialResourceStatusCodes::write,
-            );
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.created {
             write_prim(w, "created", "_created", v, w_str);

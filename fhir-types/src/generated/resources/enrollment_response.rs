@@ -51,7 +51,7 @@ pub struct EnrollmentResponse {
     /// active \| cancelled \| draft \| entered-in-error (`EnrollmentResponse.status`, 0..1)
     ///
     /// The status of the resource instance.
-    pub status: Option<Primitive<codes::FinancialResourceStatusCodes>>,
+    pub status: Option<Code>,
     /// Claim reference (`EnrollmentResponse.request`, 0..1)
     ///
     /// Original request resource reference.
@@ -59,7 +59,7 @@ pub struct EnrollmentResponse {
     /// queued \| complete \| error \| partial (`EnrollmentResponse.outcome`, 0..1)
     ///
     /// Processing status: error, complete.
-    pub outcome: Option<Primitive<codes::ClaimProcessingCodes>>,
+    pub outcome: Option<Code>,
     /// Disposition Message (`EnrollmentResponse.disposition`, 0..1)
     ///
     /// A description of the status of the adjudication.
@@ -139,7 +139,11 @@ impl EnrollmentResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -151,7 +155,7 @@ impl EnrollmentResponse {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read)?;
+                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 17)?;
@@ -241,26 +245,14 @@ impl EnrollmentResponse {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(
-                w,
-                "status",
-                "_status",
-                v,
-                codes::FinancialResourceStatusCodes::write,
-            );
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.request {
             w.key("request");
             v.write(w);
         }
         if let Some(v) = &self.outcome {
-            write_prim(
-                w,
-                "outcome",
-                "_outcome",
-                v,
-                codes::ClaimProcessingCodes::write,
-            );
+            write_prim(w, "outcome", "_outcome", v, w_str);
         }
         if let Some(v) = &self.disposition {
             write_prim(w, "disposition", "_disposition", v, w_str);

@@ -51,7 +51,7 @@ pub struct EpisodeOfCare {
     /// planned \| waitlist \| active \| onhold \| finished \| cancelled \| entered-in-error (`EpisodeOfCare.status`, 1..1)
     ///
     /// planned \| waitlist \| active \| onhold \| finished \| cancelled.
-    pub status: Primitive<codes::EpisodeOfCareStatus>,
+    pub status: Code,
     /// Past list of status codes (the current status may be included to cover the start date of the status) (`EpisodeOfCare.statusHistory`, 0..*)
     ///
     /// The history of statuses that the EpisodeOfCare has been through (without requiring processing the history of the resource).
@@ -90,10 +90,7 @@ pub struct EpisodeOfCare {
 
 impl EpisodeOfCare {
     /// A `EpisodeOfCare` with its required elements (`status`, `patient`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::EpisodeOfCareStatus>>,
-        patient: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, patient: Reference) -> Self {
         Self {
             status: status.into(),
             patient,
@@ -161,7 +158,7 @@ impl EpisodeOfCare {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read)?;
+                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -272,13 +269,7 @@ impl EpisodeOfCare {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::EpisodeOfCareStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.status_history.is_empty() {
             w.key("statusHistory");
             w.begin_array();
@@ -707,7 +698,7 @@ pub struct EpisodeOfCareStatusHistory {
     /// planned \| waitlist \| active \| onhold \| finished \| cancelled \| entered-in-error (`EpisodeOfCare.statusHistory.status`, 1..1)
     ///
     /// planned \| waitlist \| active \| onhold \| finished \| cancelled.
-    pub status: Primitive<codes::EpisodeOfCareStatus>,
+    pub status: Code,
     /// Duration the EpisodeOfCare was in the specified status (`EpisodeOfCare.statusHistory.period`, 1..1)
     ///
     /// The period during this EpisodeOfCare that the specific status applied.
@@ -716,7 +707,7 @@ pub struct EpisodeOfCareStatusHistory {
 
 impl EpisodeOfCareStatusHistory {
     /// A `EpisodeOfCareStatusHistory` with its required elements (`status`, `period`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::EpisodeOfCareStatus>>, period: Period) -> Self {
+    pub fn new(status: impl Into<Code>, period: Period) -> Self {
         Self {
             status: status.into(),
             period,
@@ -744,7 +735,7 @@ impl EpisodeOfCareStatusHistory {
                 }
                 "status" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read)?;
+                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 4)?;
@@ -788,13 +779,7 @@ impl EpisodeOfCareStatusHistory {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::EpisodeOfCareStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.period;
             w.key("period");

@@ -71,7 +71,7 @@ pub struct EventDefinition {
     /// draft \| active \| retired \| unknown (`EventDefinition.status`, 1..1)
     ///
     /// The status of this event definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`EventDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this event definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -176,10 +176,7 @@ impl Default for EventDefinitionSubject {
 
 impl EventDefinition {
     /// A `EventDefinition` with its required elements (`status`, `trigger`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        trigger: Vec<TriggerDefinition>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, trigger: Vec<TriggerDefinition>) -> Self {
         Self {
             status: status.into(),
             trigger,
@@ -288,7 +285,7 @@ impl EventDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -510,13 +507,7 @@ impl EventDefinition {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }

@@ -75,7 +75,7 @@ pub struct Evidence {
     /// draft \| active \| retired \| unknown (`Evidence.status`, 1..1)
     ///
     /// The status of this evidence. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// Date last changed (`Evidence.date`, 0..1)
     ///
     /// The date  (and optionally time) when the evidence was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the evidence changes.
@@ -160,10 +160,7 @@ pub struct Evidence {
 
 impl Evidence {
     /// A `Evidence` with its required elements (`status`, `exposureBackground`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        exposure_background: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, exposure_background: Reference) -> Self {
         Self {
             status: status.into(),
             exposure_background,
@@ -279,7 +276,7 @@ impl Evidence {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -472,13 +469,7 @@ impl Evidence {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.date {
             write_prim(w, "date", "_date", v, w_str);
         }

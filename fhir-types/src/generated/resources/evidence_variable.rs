@@ -75,7 +75,7 @@ pub struct EvidenceVariable {
     /// draft \| active \| retired \| unknown (`EvidenceVariable.status`, 1..1)
     ///
     /// The status of this evidence variable. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// Date last changed (`EvidenceVariable.date`, 0..1)
     ///
     /// The date  (and optionally time) when the evidence variable was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the evidence variable changes.
@@ -147,7 +147,7 @@ pub struct EvidenceVariable {
     /// dichotomous \| continuous \| descriptive (`EvidenceVariable.type`, 0..1)
     ///
     /// The type of evidence element, a population, an exposure, or an outcome.
-    pub type_: Option<Primitive<codes::EvidenceVariableType>>,
+    pub type_: Option<Code>,
     /// What defines the members of the evidence element (`EvidenceVariable.characteristic`, 1..*)
     ///
     /// A characteristic that defines the members of the evidence element. Multiple characteristics are applied with "and" semantics.
@@ -157,7 +157,7 @@ pub struct EvidenceVariable {
 impl EvidenceVariable {
     /// A `EvidenceVariable` with its required elements (`status`, `characteristic`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
+        status: impl Into<Code>,
         characteristic: Vec<EvidenceVariableCharacteristic>,
     ) -> Self {
         Self {
@@ -275,7 +275,7 @@ impl EvidenceVariable {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -375,7 +375,7 @@ impl EvidenceVariable {
                 }
                 "type" => {
                     p.mark(&mut seen, 50)?;
-                    opt_prim_value(p, &mut r.type_, codes::EvidenceVariableType::read)?;
+                    opt_prim_value(p, &mut r.type_, codes::EvidenceVariableType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 51)?;
@@ -472,13 +472,7 @@ impl EvidenceVariable {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.date {
             write_prim(w, "date", "_date", v, w_str);
         }
@@ -582,7 +576,7 @@ impl EvidenceVariable {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, codes::EvidenceVariableType::write);
+            write_prim(w, "type", "_type", v, w_str);
         }
         if !self.characteristic.is_empty() {
             w.key("characteristic");
@@ -925,7 +919,7 @@ pub struct EvidenceVariableCharacteristic {
     /// mean \| median \| mean-of-mean \| mean-of-median \| median-of-mean \| median-of-median (`EvidenceVariable.characteristic.groupMeasure`, 0..1)
     ///
     /// Indicates how elements are aggregated within the study effective period.
-    pub group_measure: Option<Primitive<codes::GroupMeasure>>,
+    pub group_measure: Option<Code>,
 }
 
 /// The choice of types of 'EvidenceVariable.characteristic.definition\[x\]' (1..1).
@@ -1165,7 +1159,7 @@ impl EvidenceVariableCharacteristic {
                 }
                 "groupMeasure" => {
                     p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.group_measure, codes::GroupMeasure::read)?;
+                    opt_prim_value(p, &mut r.group_measure, codes::GroupMeasure::read_code)?;
                 }
                 "_groupMeasure" => {
                     p.mark(&mut seen, 22)?;
@@ -1272,13 +1266,7 @@ impl EvidenceVariableCharacteristic {
             v.write(w);
         }
         if let Some(v) = &self.group_measure {
-            write_prim(
-                w,
-                "groupMeasure",
-                "_groupMeasure",
-                v,
-                codes::GroupMeasure::write,
-            );
+            write_prim(w, "groupMeasure", "_groupMeasure", v, w_str);
         }
         w.end_object();
     }

@@ -63,7 +63,7 @@ pub struct ExampleScenario {
     /// draft \| active \| retired \| unknown (`ExampleScenario.status`, 1..1)
     ///
     /// The status of this example scenario. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`ExampleScenario.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this example scenario is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -108,7 +108,7 @@ pub struct ExampleScenario {
 
 impl ExampleScenario {
     /// A `ExampleScenario` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -199,7 +199,7 @@ impl ExampleScenario {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -351,13 +351,7 @@ impl ExampleScenario {
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -655,7 +649,7 @@ pub struct ExampleScenarioActor {
     /// person \| entity (`ExampleScenario.actor.type`, 1..1)
     ///
     /// The type of actor - person or system.
-    pub type_: Primitive<codes::ExampleScenarioActorType>,
+    pub type_: Code,
     /// The name of the actor as shown in the page (`ExampleScenario.actor.name`, 0..1)
     pub name: Option<FhirString>,
     /// The description of the actor (`ExampleScenario.actor.description`, 0..1)
@@ -664,10 +658,7 @@ pub struct ExampleScenarioActor {
 
 impl ExampleScenarioActor {
     /// A `ExampleScenarioActor` with its required elements (`actorId`, `type`); everything else is empty.
-    pub fn new(
-        actor_id: impl Into<FhirString>,
-        type_: impl Into<Primitive<codes::ExampleScenarioActorType>>,
-    ) -> Self {
+    pub fn new(actor_id: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
         Self {
             actor_id: actor_id.into(),
             type_: type_.into(),
@@ -703,7 +694,7 @@ impl ExampleScenarioActor {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, codes::ExampleScenarioActorType::read)?;
+                    prim_value(p, &mut r.type_, codes::ExampleScenarioActorType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -760,13 +751,7 @@ impl ExampleScenarioActor {
             w.end_array();
         }
         write_prim(w, "actorId", "_actorId", &self.actor_id, w_str);
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::ExampleScenarioActorType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
@@ -855,7 +840,7 @@ pub struct ExampleScenarioInstance {
     /// The id of the resource for referencing (`ExampleScenario.instance.resourceId`, 1..1)
     pub resource_id: FhirString,
     /// The type of the resource (`ExampleScenario.instance.resourceType`, 1..1)
-    pub resource_type: Primitive<codes::ResourceType>,
+    pub resource_type: Code,
     /// A short name for the resource instance (`ExampleScenario.instance.name`, 0..1)
     pub name: Option<FhirString>,
     /// Human-friendly description of the resource instance (`ExampleScenario.instance.description`, 0..1)
@@ -870,10 +855,7 @@ pub struct ExampleScenarioInstance {
 
 impl ExampleScenarioInstance {
     /// A `ExampleScenarioInstance` with its required elements (`resourceId`, `resourceType`); everything else is empty.
-    pub fn new(
-        resource_id: impl Into<FhirString>,
-        resource_type: impl Into<Primitive<codes::ResourceType>>,
-    ) -> Self {
+    pub fn new(resource_id: impl Into<FhirString>, resource_type: impl Into<Code>) -> Self {
         Self {
             resource_id: resource_id.into(),
             resource_type: resource_type.into(),
@@ -909,7 +891,7 @@ impl ExampleScenarioInstance {
                 }
                 "resourceType" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.resource_type, codes::ResourceType::read)?;
+                    prim_value(p, &mut r.resource_type, codes::ResourceType::read_code)?;
                 }
                 "_resourceType" => {
                     p.mark(&mut seen, 6)?;
@@ -983,7 +965,7 @@ impl ExampleScenarioInstance {
             "resourceType",
             "_resourceType",
             &self.resource_type,
-            codes::ResourceType::write,
+            w_str,
         );
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);

@@ -51,7 +51,7 @@ pub struct ExplanationOfBenefit {
     /// active \| cancelled \| draft \| entered-in-error (`ExplanationOfBenefit.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Primitive<codes::ExplanationOfBenefitStatus>,
+    pub status: Code,
     /// Category or discipline (`ExplanationOfBenefit.type`, 1..1)
     ///
     /// The category of claim, e.g. oral, pharmacy, vision, institutional, professional.
@@ -63,7 +63,7 @@ pub struct ExplanationOfBenefit {
     /// claim \| preauthorization \| predetermination (`ExplanationOfBenefit.use`, 1..1)
     ///
     /// A code to indicate whether the nature of the request is: to request adjudication of products and services previously rendered; or requesting authorization and adjudication for provision in the future; or requesting the non-binding adjudication of the listed products and services which could be provided in the future.
-    pub use_: Primitive<codes::Use>,
+    pub use_: Code,
     /// The recipient of the products and services (`ExplanationOfBenefit.patient`, 1..1)
     ///
     /// The party to whom the professional services and/or products have been supplied or are being considered and for whom actual for forecast reimbursement is sought.
@@ -135,7 +135,7 @@ pub struct ExplanationOfBenefit {
     /// queued \| complete \| error \| partial (`ExplanationOfBenefit.outcome`, 1..1)
     ///
     /// The outcome of the claim, predetermination, or preauthorization processing.
-    pub outcome: Primitive<codes::ClaimProcessingCodes>,
+    pub outcome: Code,
     /// Disposition Message (`ExplanationOfBenefit.disposition`, 0..1)
     ///
     /// A human readable description of the status of the adjudication.
@@ -219,14 +219,14 @@ pub struct ExplanationOfBenefit {
 impl ExplanationOfBenefit {
     /// A `ExplanationOfBenefit` with its required elements (`status`, `type`, `use`, `patient`, `created`, `insurer`, `provider`, `outcome`, `insurance`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::ExplanationOfBenefitStatus>>,
+        status: impl Into<Code>,
         type_: CodeableConcept,
-        use_: impl Into<Primitive<codes::Use>>,
+        use_: impl Into<Code>,
         patient: Reference,
         created: impl Into<DateTime>,
         insurer: Reference,
         provider: Reference,
-        outcome: impl Into<Primitive<codes::ClaimProcessingCodes>>,
+        outcome: impl Into<Code>,
         insurance: Vec<ExplanationOfBenefitInsurance>,
     ) -> Self {
         Self {
@@ -303,7 +303,11 @@ impl ExplanationOfBenefit {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ExplanationOfBenefitStatus::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::ExplanationOfBenefitStatus::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -319,7 +323,7 @@ impl ExplanationOfBenefit {
                 }
                 "use" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, codes::Use::read)?;
+                    prim_value(p, &mut r.use_, codes::Use::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 18)?;
@@ -399,7 +403,7 @@ impl ExplanationOfBenefit {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read)?;
+                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 38)?;
@@ -602,13 +606,7 @@ impl ExplanationOfBenefit {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ExplanationOfBenefitStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.type_;
             w.key("type");
@@ -618,7 +616,7 @@ impl ExplanationOfBenefit {
             w.key("subType");
             v.write(w);
         }
-        write_prim(w, "use", "_use", &self.use_, codes::Use::write);
+        write_prim(w, "use", "_use", &self.use_, w_str);
         {
             let v = &self.patient;
             w.key("patient");
@@ -691,13 +689,7 @@ impl ExplanationOfBenefit {
             w.key("claimResponse");
             v.write(w);
         }
-        write_prim(
-            w,
-            "outcome",
-            "_outcome",
-            &self.outcome,
-            codes::ClaimProcessingCodes::write,
-        );
+        write_prim(w, "outcome", "_outcome", &self.outcome, w_str);
         if let Some(v) = &self.disposition {
             write_prim(w, "disposition", "_disposition", v, w_str);
         }
@@ -6499,7 +6491,7 @@ pub struct ExplanationOfBenefitProcessNote {
     /// display \| print \| printoper (`ExplanationOfBenefit.processNote.type`, 0..1)
     ///
     /// The business purpose of the note text.
-    pub type_: Option<Primitive<codes::NoteType>>,
+    pub type_: Option<Code>,
     /// Note explanatory text (`ExplanationOfBenefit.processNote.text`, 0..1)
     ///
     /// The explanation or description associated with the processing.
@@ -6539,7 +6531,7 @@ impl ExplanationOfBenefitProcessNote {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, codes::NoteType::read)?;
+                    opt_prim_value(p, &mut r.type_, codes::NoteType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -6589,7 +6581,7 @@ impl ExplanationOfBenefitProcessNote {
             write_prim(w, "number", "_number", v, w_unsigned);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, codes::NoteType::write);
+            write_prim(w, "type", "_type", v, w_str);
         }
         if let Some(v) = &self.text {
             write_prim(w, "text", "_text", v, w_str);

@@ -59,7 +59,7 @@ pub struct FamilyMemberHistory {
     /// partial \| completed \| entered-in-error \| health-unknown (`FamilyMemberHistory.status`, 1..1)
     ///
     /// A code specifying the status of the record of the family history of a specific family member.
-    pub status: Primitive<codes::FamilyHistoryStatus>,
+    pub status: Code,
     /// subject-unknown \| withheld \| unable-to-obtain \| deferred (`FamilyMemberHistory.dataAbsentReason`, 0..1)
     ///
     /// Describes why the family member's history is not available.
@@ -178,11 +178,7 @@ impl Default for FamilyMemberHistoryDeceased {
 
 impl FamilyMemberHistory {
     /// A `FamilyMemberHistory` with its required elements (`status`, `patient`, `relationship`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::FamilyHistoryStatus>>,
-        patient: Reference,
-        relationship: CodeableConcept,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, patient: Reference, relationship: CodeableConcept) -> Self {
         Self {
             status: status.into(),
             patient,
@@ -274,7 +270,7 @@ impl FamilyMemberHistory {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, codes::FamilyHistoryStatus::read)?;
+                    prim_value(p, &mut r.status, codes::FamilyHistoryStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -609,13 +605,7 @@ impl FamilyMemberHistory {
             &self.instantiates_uri,
             w_str,
         );
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FamilyHistoryStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.data_absent_reason {
             w.key("dataAbsentReason");
             v.write(w);

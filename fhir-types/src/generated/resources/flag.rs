@@ -51,7 +51,7 @@ pub struct Flag {
     /// active \| inactive \| entered-in-error (`Flag.status`, 1..1)
     ///
     /// Supports basic workflow.
-    pub status: Primitive<codes::FlagStatus>,
+    pub status: Code,
     /// Clinical, administrative, etc (`Flag.category`, 0..*)
     ///
     /// Allows a flag to be divided into different categories like clinical, administrative etc. Intended to be used as a means of filtering which flags are displayed to particular user or in a given context.
@@ -80,11 +80,7 @@ pub struct Flag {
 
 impl Flag {
     /// A `Flag` with its required elements (`status`, `code`, `subject`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::FlagStatus>>,
-        code: CodeableConcept,
-        subject: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, code: CodeableConcept, subject: Reference) -> Self {
         Self {
             status: status.into(),
             code,
@@ -153,7 +149,7 @@ impl Flag {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::FlagStatus::read)?;
+                    prim_value(p, &mut r.status, codes::FlagStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -251,13 +247,7 @@ impl Flag {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FlagStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();

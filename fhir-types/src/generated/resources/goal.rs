@@ -51,7 +51,7 @@ pub struct Goal {
     /// proposed \| planned \| accepted \| active \| on-hold \| completed \| cancelled \| entered-in-error \| rejected (`Goal.lifecycleStatus`, 1..1)
     ///
     /// The state of the goal throughout its lifecycle.
-    pub lifecycle_status: Primitive<codes::GoalLifecycleStatus>,
+    pub lifecycle_status: Code,
     /// in-progress \| improving \| worsening \| no-change \| achieved \| sustaining \| not-achieved \| no-progress \| not-attainable (`Goal.achievementStatus`, 0..1)
     ///
     /// Describes the progression, or lack thereof, towards the goal against the target.
@@ -129,7 +129,7 @@ impl Default for GoalStart {
 impl Goal {
     /// A `Goal` with its required elements (`lifecycleStatus`, `description`, `subject`); everything else is empty.
     pub fn new(
-        lifecycle_status: impl Into<Primitive<codes::GoalLifecycleStatus>>,
+        lifecycle_status: impl Into<Code>,
         description: CodeableConcept,
         subject: Reference,
     ) -> Self {
@@ -202,7 +202,11 @@ impl Goal {
                 }
                 "lifecycleStatus" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.lifecycle_status, codes::GoalLifecycleStatus::read)?;
+                    prim_value(
+                        p,
+                        &mut r.lifecycle_status,
+                        codes::GoalLifecycleStatus::read_code,
+                    )?;
                 }
                 "_lifecycleStatus" => {
                     p.mark(&mut seen, 14)?;
@@ -367,7 +371,7 @@ impl Goal {
             "lifecycleStatus",
             "_lifecycleStatus",
             &self.lifecycle_status,
-            codes::GoalLifecycleStatus::write,
+            w_str,
         );
         if let Some(v) = &self.achievement_status {
             w.key("achievementStatus");

@@ -59,7 +59,7 @@ pub struct GraphDefinition {
     /// draft \| active \| retired \| unknown (`GraphDefinition.status`, 1..1)
     ///
     /// The status of this graph definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`GraphDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this graph definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -95,7 +95,7 @@ pub struct GraphDefinition {
     /// Type of resource at which the graph starts (`GraphDefinition.start`, 1..1)
     ///
     /// The type of FHIR resource at which instances of this graph start.
-    pub start: Primitive<codes::ResourceType>,
+    pub start: Code,
     /// Profile on base resource (`GraphDefinition.profile`, 0..1)
     ///
     /// The profile that describes the use of the base resource.
@@ -108,8 +108,8 @@ impl GraphDefinition {
     /// A `GraphDefinition` with its required elements (`name`, `status`, `start`); everything else is empty.
     pub fn new(
         name: impl Into<FhirString>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        start: impl Into<Primitive<codes::ResourceType>>,
+        status: impl Into<Code>,
+        start: impl Into<Code>,
     ) -> Self {
         Self {
             name: name.into(),
@@ -199,7 +199,7 @@ impl GraphDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 19)?;
@@ -259,7 +259,7 @@ impl GraphDefinition {
                 }
                 "start" => {
                     p.mark(&mut seen, 33)?;
-                    prim_value(p, &mut r.start, codes::ResourceType::read)?;
+                    prim_value(p, &mut r.start, codes::ResourceType::read_code)?;
                 }
                 "_start" => {
                     p.mark(&mut seen, 34)?;
@@ -344,13 +344,7 @@ impl GraphDefinition {
             write_prim(w, "version", "_version", v, w_str);
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -390,13 +384,7 @@ impl GraphDefinition {
         if let Some(v) = &self.purpose {
             write_prim(w, "purpose", "_purpose", v, w_str);
         }
-        write_prim(
-            w,
-            "start",
-            "_start",
-            &self.start,
-            codes::ResourceType::write,
-        );
+        write_prim(w, "start", "_start", &self.start, w_str);
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
         }
@@ -846,7 +834,7 @@ pub struct GraphDefinitionLinkTarget {
     /// Modifier extensions SHALL NOT change the meaning of any elements on Resource or DomainResource (including cannot change the meaning of modifierExtension itself).
     pub modifier_extension: Vec<Extension>,
     /// Type of resource this link refers to (`GraphDefinition.link.target.type`, 1..1)
-    pub type_: Primitive<codes::ResourceType>,
+    pub type_: Code,
     /// Criteria for reverse lookup (`GraphDefinition.link.target.params`, 0..1)
     ///
     /// A set of parameters to look up.
@@ -861,7 +849,7 @@ pub struct GraphDefinitionLinkTarget {
 
 impl GraphDefinitionLinkTarget {
     /// A `GraphDefinitionLinkTarget` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::ResourceType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -888,7 +876,7 @@ impl GraphDefinitionLinkTarget {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ResourceType::read)?;
+                    prim_value(p, &mut r.type_, codes::ResourceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -953,7 +941,7 @@ impl GraphDefinitionLinkTarget {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, codes::ResourceType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.params {
             write_prim(w, "params", "_params", v, w_str);
         }
@@ -1065,15 +1053,15 @@ pub struct GraphDefinitionLinkTargetCompartment {
     /// condition \| requirement (`GraphDefinition.link.target.compartment.use`, 1..1)
     ///
     /// Defines how the compartment rule is used - whether it it is used to test whether resources are subject to the rule, or whether it is a rule that must be followed.
-    pub use_: Primitive<codes::GraphCompartmentUse>,
+    pub use_: Code,
     /// Patient \| Encounter \| RelatedPerson \| Practitioner \| Device (`GraphDefinition.link.target.compartment.code`, 1..1)
     ///
     /// Identifies the compartment.
-    pub code: Primitive<codes::CompartmentType>,
+    pub code: Code,
     /// identical \| matching \| different \| custom (`GraphDefinition.link.target.compartment.rule`, 1..1)
     ///
     /// identical \| matching \| different \| no-rule \| custom.
-    pub rule: Primitive<codes::GraphCompartmentRule>,
+    pub rule: Code,
     /// Custom rule, as a FHIRPath expression (`GraphDefinition.link.target.compartment.expression`, 0..1)
     pub expression: Option<FhirString>,
     /// Documentation for FHIRPath expression (`GraphDefinition.link.target.compartment.description`, 0..1)
@@ -1082,11 +1070,7 @@ pub struct GraphDefinitionLinkTargetCompartment {
 
 impl GraphDefinitionLinkTargetCompartment {
     /// A `GraphDefinitionLinkTargetCompartment` with its required elements (`use`, `code`, `rule`); everything else is empty.
-    pub fn new(
-        use_: impl Into<Primitive<codes::GraphCompartmentUse>>,
-        code: impl Into<Primitive<codes::CompartmentType>>,
-        rule: impl Into<Primitive<codes::GraphCompartmentRule>>,
-    ) -> Self {
+    pub fn new(use_: impl Into<Code>, code: impl Into<Code>, rule: impl Into<Code>) -> Self {
         Self {
             use_: use_.into(),
             code: code.into(),
@@ -1115,7 +1099,7 @@ impl GraphDefinitionLinkTargetCompartment {
                 }
                 "use" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.use_, codes::GraphCompartmentUse::read)?;
+                    prim_value(p, &mut r.use_, codes::GraphCompartmentUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 4)?;
@@ -1123,7 +1107,7 @@ impl GraphDefinitionLinkTargetCompartment {
                 }
                 "code" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, codes::CompartmentType::read)?;
+                    prim_value(p, &mut r.code, codes::CompartmentType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 6)?;
@@ -1131,7 +1115,7 @@ impl GraphDefinitionLinkTargetCompartment {
                 }
                 "rule" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.rule, codes::GraphCompartmentRule::read)?;
+                    prim_value(p, &mut r.rule, codes::GraphCompartmentRule::read_code)?;
                 }
                 "_rule" => {
                     p.mark(&mut seen, 8)?;
@@ -1190,27 +1174,9 @@ impl GraphDefinitionLinkTargetCompartment {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "use",
-            "_use",
-            &self.use_,
-            codes::GraphCompartmentUse::write,
-        );
-        write_prim(
-            w,
-            "code",
-            "_code",
-            &self.code,
-            codes::CompartmentType::write,
-        );
-        write_prim(
-            w,
-            "rule",
-            "_rule",
-            &self.rule,
-            codes::GraphCompartmentRule::write,
-        );
+        write_prim(w, "use", "_use", &self.use_, w_str);
+        write_prim(w, "code", "_code", &self.code, w_str);
+        write_prim(w, "rule", "_rule", &self.rule, w_str);
         if let Some(v) = &self.expression {
             write_prim(w, "expression", "_expression", v, w_str);
         }

@@ -55,7 +55,7 @@ pub struct Group {
     /// person \| animal \| practitioner \| device \| medication \| substance (`Group.type`, 1..1)
     ///
     /// Identifies the broad classification of the kind of resources the group includes.
-    pub type_: Primitive<codes::GroupType>,
+    pub type_: Code,
     /// Descriptive or actual (`Group.actual`, 1..1)
     ///
     /// If true, indicates that the resource refers to a specific group of real individuals.  If false, the group defines a set of intended individuals.
@@ -88,7 +88,7 @@ pub struct Group {
 
 impl Group {
     /// A `Group` with its required elements (`type`, `actual`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::GroupType>>, actual: impl Into<Boolean>) -> Self {
+    pub fn new(type_: impl Into<Code>, actual: impl Into<Boolean>) -> Self {
         Self {
             type_: type_.into(),
             actual: actual.into(),
@@ -164,7 +164,7 @@ impl Group {
                 }
                 "type" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.type_, codes::GroupType::read)?;
+                    prim_value(p, &mut r.type_, codes::GroupType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 16)?;
@@ -278,7 +278,7 @@ impl Group {
         if let Some(v) = &self.active {
             write_prim(w, "active", "_active", v, w_boolean);
         }
-        write_prim(w, "type", "_type", &self.type_, codes::GroupType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         write_prim(w, "actual", "_actual", &self.actual, w_boolean);
         if let Some(v) = &self.code {
             w.key("code");

@@ -59,7 +59,7 @@ pub struct GuidanceResponse {
     /// success \| data-requested \| data-required \| in-progress \| failure \| entered-in-error (`GuidanceResponse.status`, 1..1)
     ///
     /// The status of the response. If the evaluation is completed successfully, the status will indicate success. However, in order to complete the evaluation, the engine may require more information. In this case, the status will be data-required, and the response will contain a description of the additional required information. If the evaluation completed successfully, but the engine determines that a potentially more accurate response could be provided if more data was available, the status will be data-requested, and the response will contain a description of the additional requested information.
-    pub status: Primitive<codes::GuidanceResponseStatus>,
+    pub status: Code,
     /// Patient the request was performed for (`GuidanceResponse.subject`, 0..1)
     ///
     /// The patient for which the request was processed.
@@ -126,10 +126,7 @@ impl Default for GuidanceResponseModule {
 
 impl GuidanceResponse {
     /// A `GuidanceResponse` with its required elements (`module`, `status`); everything else is empty.
-    pub fn new(
-        module: GuidanceResponseModule,
-        status: impl Into<Primitive<codes::GuidanceResponseStatus>>,
-    ) -> Self {
+    pub fn new(module: GuidanceResponseModule, status: impl Into<Code>) -> Self {
         Self {
             module,
             status: status.into(),
@@ -263,7 +260,7 @@ impl GuidanceResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, codes::GuidanceResponseStatus::read)?;
+                    prim_value(p, &mut r.status, codes::GuidanceResponseStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -401,13 +398,7 @@ impl GuidanceResponse {
                 }
             }
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::GuidanceResponseStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.subject {
             w.key("subject");
             v.write(w);

@@ -818,7 +818,7 @@ pub struct HealthcareServiceAvailableTime {
     /// mon \| tue \| wed \| thu \| fri \| sat \| sun (`HealthcareService.availableTime.daysOfWeek`, 0..*)
     ///
     /// Indicates which days of the week are available between the start and end Times.
-    pub days_of_week: Vec<Primitive<codes::DaysOfWeek>>,
+    pub days_of_week: Vec<Code>,
     /// Always available? e.g. 24 hour service (`HealthcareService.availableTime.allDay`, 0..1)
     ///
     /// Is this always available? (hence times are irrelevant) e.g. 24 hour service.
@@ -855,7 +855,7 @@ impl HealthcareServiceAvailableTime {
                 "daysOfWeek" => {
                     p.mark(&mut seen, 3)?;
                     let other = p.marked(&seen, 4);
-                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read, other)?;
+                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read_code, other)?;
                 }
                 "_daysOfWeek" => {
                     p.mark(&mut seen, 4)?;
@@ -915,13 +915,7 @@ impl HealthcareServiceAvailableTime {
             }
             w.end_array();
         }
-        write_prims(
-            w,
-            "daysOfWeek",
-            "_daysOfWeek",
-            &self.days_of_week,
-            codes::DaysOfWeek::write,
-        );
+        write_prims(w, "daysOfWeek", "_daysOfWeek", &self.days_of_week, w_str);
         if let Some(v) = &self.all_day {
             write_prim(w, "allDay", "_allDay", v, w_boolean);
         }

@@ -51,7 +51,7 @@ pub struct ImagingStudy {
     /// registered \| available \| cancelled \| entered-in-error \| unknown (`ImagingStudy.status`, 1..1)
     ///
     /// The current state of the ImagingStudy.
-    pub status: Primitive<codes::ImagingStudyStatus>,
+    pub status: Code,
     /// All series modality if actual acquisition modalities (`ImagingStudy.modality`, 0..*)
     ///
     /// A list of all the series.modality values that are actual acquisition modalities, i.e. those in the DICOM Context Group 29 (value set OID 1.2.840.10008.6.1.19).
@@ -128,10 +128,7 @@ pub struct ImagingStudy {
 
 impl ImagingStudy {
     /// A `ImagingStudy` with its required elements (`status`, `subject`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::ImagingStudyStatus>>,
-        subject: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
         Self {
             status: status.into(),
             subject,
@@ -199,7 +196,7 @@ impl ImagingStudy {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ImagingStudyStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ImagingStudyStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -358,13 +355,7 @@ impl ImagingStudy {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ImagingStudyStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.modality.is_empty() {
             w.key("modality");
             w.begin_array();

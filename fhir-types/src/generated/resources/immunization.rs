@@ -51,7 +51,7 @@ pub struct Immunization {
     /// completed \| entered-in-error \| not-done (`Immunization.status`, 1..1)
     ///
     /// Indicates the current status of the immunization event.
-    pub status: Primitive<codes::ImmunizationStatusCodes>,
+    pub status: Code,
     /// Reason not done (`Immunization.statusReason`, 0..1)
     ///
     /// Indicates the reason the immunization event was not performed.
@@ -177,7 +177,7 @@ impl Default for ImmunizationOccurrence {
 impl Immunization {
     /// A `Immunization` with its required elements (`status`, `vaccineCode`, `patient`, `occurrence`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::ImmunizationStatusCodes>>,
+        status: impl Into<Code>,
         vaccine_code: CodeableConcept,
         patient: Reference,
         occurrence: ImmunizationOccurrence,
@@ -252,7 +252,7 @@ impl Immunization {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ImmunizationStatusCodes::read)?;
+                    prim_value(p, &mut r.status, codes::ImmunizationStatusCodes::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -507,13 +507,7 @@ impl Immunization {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ImmunizationStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);

@@ -51,7 +51,7 @@ pub struct ImmunizationEvaluation {
     /// completed \| entered-in-error (`ImmunizationEvaluation.status`, 1..1)
     ///
     /// Indicates the current status of the evaluation of the vaccination administration event.
-    pub status: Primitive<codes::ImmunizationEvaluationStatusCodes>,
+    pub status: Code,
     /// Who this evaluation is for (`ImmunizationEvaluation.patient`, 1..1)
     ///
     /// The individual for whom the evaluation is being done.
@@ -133,7 +133,7 @@ impl Default for ImmunizationEvaluationSeriesDoses {
 impl ImmunizationEvaluation {
     /// A `ImmunizationEvaluation` with its required elements (`status`, `patient`, `targetDisease`, `immunizationEvent`, `doseStatus`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::ImmunizationEvaluationStatusCodes>>,
+        status: impl Into<Code>,
         patient: Reference,
         target_disease: CodeableConcept,
         immunization_event: Reference,
@@ -214,7 +214,7 @@ impl ImmunizationEvaluation {
                     prim_value(
                         p,
                         &mut r.status,
-                        codes::ImmunizationEvaluationStatusCodes::read,
+                        codes::ImmunizationEvaluationStatusCodes::read_code,
                     )?;
                 }
                 "_status" => {
@@ -451,13 +451,7 @@ impl ImmunizationEvaluation {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ImmunizationEvaluationStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.patient;
             w.key("patient");

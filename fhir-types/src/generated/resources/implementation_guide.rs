@@ -63,7 +63,7 @@ pub struct ImplementationGuide {
     /// draft \| active \| retired \| unknown (`ImplementationGuide.status`, 1..1)
     ///
     /// The status of this implementation guide. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`ImplementationGuide.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this implementation guide is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -103,11 +103,11 @@ pub struct ImplementationGuide {
     /// SPDX license code for this IG (or not-open-source) (`ImplementationGuide.license`, 0..1)
     ///
     /// The license that applies to this Implementation Guide, using an SPDX license code, or 'not-open-source'.
-    pub license: Option<Primitive<codes::SPDXLicense>>,
+    pub license: Option<Code>,
     /// FHIR Version(s) this Implementation Guide targets (`ImplementationGuide.fhirVersion`, 1..*)
     ///
     /// The version(s) of the FHIR specification that this ImplementationGuide targets - e.g. describes how to use. The value of this element is the formal version of the specification, without the revision number, e.g. \[publication\].\[major\].\[minor\], which is 4.0.1. for this version.
-    pub fhir_version: Vec<Primitive<codes::FHIRVersion>>,
+    pub fhir_version: Vec<Code>,
     /// Another Implementation guide this depends on (`ImplementationGuide.dependsOn`, 0..*)
     ///
     /// Another implementation guide that this implementation depends on. Typically, an implementation guide uses value sets, profiles etc.defined in other implementation guides.
@@ -131,9 +131,9 @@ impl ImplementationGuide {
     pub fn new(
         url: impl Into<Uri>,
         name: impl Into<FhirString>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
+        status: impl Into<Code>,
         package_id: impl Into<Id>,
-        fhir_version: Vec<Primitive<codes::FHIRVersion>>,
+        fhir_version: Vec<Code>,
     ) -> Self {
         Self {
             url: url.into(),
@@ -233,7 +233,7 @@ impl ImplementationGuide {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -301,7 +301,7 @@ impl ImplementationGuide {
                 }
                 "license" => {
                     p.mark(&mut seen, 37)?;
-                    opt_prim_value(p, &mut r.license, codes::SPDXLicense::read)?;
+                    opt_prim_value(p, &mut r.license, codes::SPDXLicense::read_code)?;
                 }
                 "_license" => {
                     p.mark(&mut seen, 38)?;
@@ -310,7 +310,7 @@ impl ImplementationGuide {
                 "fhirVersion" => {
                     p.mark(&mut seen, 39)?;
                     let other = p.marked(&seen, 40);
-                    values(p, &mut r.fhir_version, codes::FHIRVersion::read, other)?;
+                    values(p, &mut r.fhir_version, codes::FHIRVersion::read_code, other)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 40)?;
@@ -408,13 +408,7 @@ impl ImplementationGuide {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -456,15 +450,9 @@ impl ImplementationGuide {
         }
         write_prim(w, "packageId", "_packageId", &self.package_id, w_str);
         if let Some(v) = &self.license {
-            write_prim(w, "license", "_license", v, codes::SPDXLicense::write);
+            write_prim(w, "license", "_license", v, w_str);
         }
-        write_prims(
-            w,
-            "fhirVersion",
-            "_fhirVersion",
-            &self.fhir_version,
-            codes::FHIRVersion::write,
-        );
+        write_prims(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
         if !self.depends_on.is_empty() {
             w.key("dependsOn");
             w.begin_array();
@@ -1134,7 +1122,7 @@ pub struct ImplementationGuideDefinitionPage {
     /// html \| markdown \| xml \| generated (`ImplementationGuide.definition.page.generation`, 1..1)
     ///
     /// A code that indicates how the page is generated.
-    pub generation: Primitive<codes::GuidePageGeneration>,
+    pub generation: Code,
     /// Nested Pages / Sections (`ImplementationGuide.definition.page.page`, 0..*)
     ///
     /// Nested Pages/Sections under this page.
@@ -1162,7 +1150,7 @@ impl ImplementationGuideDefinitionPage {
     pub fn new(
         name: ImplementationGuideDefinitionPageName,
         title: impl Into<FhirString>,
-        generation: impl Into<Primitive<codes::GuidePageGeneration>>,
+        generation: impl Into<Code>,
     ) -> Self {
         Self {
             name,
@@ -1238,7 +1226,7 @@ impl ImplementationGuideDefinitionPage {
                 }
                 "generation" => {
                     p.mark(&mut seen, 8)?;
-                    prim_value(p, &mut r.generation, codes::GuidePageGeneration::read)?;
+                    prim_value(p, &mut r.generation, codes::GuidePageGeneration::read_code)?;
                 }
                 "_generation" => {
                     p.mark(&mut seen, 9)?;
@@ -1298,13 +1286,7 @@ impl ImplementationGuideDefinitionPage {
             }
         }
         write_prim(w, "title", "_title", &self.title, w_str);
-        write_prim(
-            w,
-            "generation",
-            "_generation",
-            &self.generation,
-            codes::GuidePageGeneration::write,
-        );
+        write_prim(w, "generation", "_generation", &self.generation, w_str);
         if !self.page.is_empty() {
             w.key("page");
             w.begin_array();
@@ -1400,17 +1382,14 @@ pub struct ImplementationGuideDefinitionParameter {
     /// Modifier extensions SHALL NOT change the meaning of any elements on Resource or DomainResource (including cannot change the meaning of modifierExtension itself).
     pub modifier_extension: Vec<Extension>,
     /// apply \| path-resource \| path-pages \| path-tx-cache \| expansion-parameter \| rule-broken-links \| generate-xml \| generate-json \| generate-turtle \| html-template (`ImplementationGuide.definition.parameter.code`, 1..1)
-    pub code: Primitive<codes::GuideParameterCode>,
+    pub code: Code,
     /// Value for named type (`ImplementationGuide.definition.parameter.value`, 1..1)
     pub value: FhirString,
 }
 
 impl ImplementationGuideDefinitionParameter {
     /// A `ImplementationGuideDefinitionParameter` with its required elements (`code`, `value`); everything else is empty.
-    pub fn new(
-        code: impl Into<Primitive<codes::GuideParameterCode>>,
-        value: impl Into<FhirString>,
-    ) -> Self {
+    pub fn new(code: impl Into<Code>, value: impl Into<FhirString>) -> Self {
         Self {
             code: code.into(),
             value: value.into(),
@@ -1438,7 +1417,7 @@ impl ImplementationGuideDefinitionParameter {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::GuideParameterCode::read)?;
+                    prim_value(p, &mut r.code, codes::GuideParameterCode::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1486,13 +1465,7 @@ impl ImplementationGuideDefinitionParameter {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "code",
-            "_code",
-            &self.code,
-            codes::GuideParameterCode::write,
-        );
+        write_prim(w, "code", "_code", &self.code, w_str);
         write_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }
@@ -1564,7 +1537,7 @@ pub struct ImplementationGuideDefinitionResource {
     /// Versions this applies to (if different to IG) (`ImplementationGuide.definition.resource.fhirVersion`, 0..*)
     ///
     /// Indicates the FHIR Version(s) this artifact is intended to apply to. If no versions are specified, the resource is assumed to apply to all the versions stated in ImplementationGuide.fhirVersion.
-    pub fhir_version: Vec<Primitive<codes::FHIRVersion>>,
+    pub fhir_version: Vec<Code>,
     /// Human Name for the resource (`ImplementationGuide.definition.resource.name`, 0..1)
     ///
     /// A human assigned name for the resource. All resources SHOULD have a name, but the name may be extracted from the resource (e.g. ValueSet.name).
@@ -1634,7 +1607,7 @@ impl ImplementationGuideDefinitionResource {
                 "fhirVersion" => {
                     p.mark(&mut seen, 4)?;
                     let other = p.marked(&seen, 5);
-                    values(p, &mut r.fhir_version, codes::FHIRVersion::read, other)?;
+                    values(p, &mut r.fhir_version, codes::FHIRVersion::read_code, other)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 5)?;
@@ -1756,13 +1729,7 @@ impl ImplementationGuideDefinitionResource {
             w.key("reference");
             v.write(w);
         }
-        write_prims(
-            w,
-            "fhirVersion",
-            "_fhirVersion",
-            &self.fhir_version,
-            codes::FHIRVersion::write,
-        );
+        write_prims(w, "fhirVersion", "_fhirVersion", &self.fhir_version, w_str);
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
@@ -2230,7 +2197,7 @@ pub struct ImplementationGuideGlobal {
     /// Type this profile applies to (`ImplementationGuide.global.type`, 1..1)
     ///
     /// The type of resource that all instances must conform to.
-    pub type_: Primitive<codes::ResourceType>,
+    pub type_: Code,
     /// Profile that all resources must conform to (`ImplementationGuide.global.profile`, 1..1)
     ///
     /// A reference to the profile that all instances must conform to.
@@ -2239,10 +2206,7 @@ pub struct ImplementationGuideGlobal {
 
 impl ImplementationGuideGlobal {
     /// A `ImplementationGuideGlobal` with its required elements (`type`, `profile`); everything else is empty.
-    pub fn new(
-        type_: impl Into<Primitive<codes::ResourceType>>,
-        profile: impl Into<Canonical>,
-    ) -> Self {
+    pub fn new(type_: impl Into<Code>, profile: impl Into<Canonical>) -> Self {
         Self {
             type_: type_.into(),
             profile: profile.into(),
@@ -2270,7 +2234,7 @@ impl ImplementationGuideGlobal {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ResourceType::read)?;
+                    prim_value(p, &mut r.type_, codes::ResourceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -2318,7 +2282,7 @@ impl ImplementationGuideGlobal {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, codes::ResourceType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         write_prim(w, "profile", "_profile", &self.profile, w_str);
         w.end_object();
     }

@@ -51,7 +51,7 @@ pub struct InsurancePlan {
     /// draft \| active \| retired \| unknown (`InsurancePlan.status`, 0..1)
     ///
     /// The current state of the health insurance product.
-    pub status: Option<Primitive<codes::PublicationStatus>>,
+    pub status: Option<Code>,
     /// Kind of product (`InsurancePlan.type`, 0..*)
     ///
     /// The kind of health insurance product.
@@ -163,7 +163,7 @@ impl InsurancePlan {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -288,7 +288,7 @@ impl InsurancePlan {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::PublicationStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
         if !self.type_.is_empty() {
             w.key("type");

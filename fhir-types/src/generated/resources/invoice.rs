@@ -51,7 +51,7 @@ pub struct Invoice {
     /// draft \| issued \| balanced \| cancelled \| entered-in-error (`Invoice.status`, 1..1)
     ///
     /// The current state of the Invoice.
-    pub status: Primitive<codes::InvoiceStatus>,
+    pub status: Code,
     /// Reason for cancellation of this Invoice (`Invoice.cancelledReason`, 0..1)
     ///
     /// In case of Invoice cancellation a reason must be given (entered in error, superseded by corrected invoice etc.).
@@ -112,7 +112,7 @@ pub struct Invoice {
 
 impl Invoice {
     /// A `Invoice` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::InvoiceStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -179,7 +179,7 @@ impl Invoice {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::InvoiceStatus::read)?;
+                    prim_value(p, &mut r.status, codes::InvoiceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -319,13 +319,7 @@ impl Invoice {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::InvoiceStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.cancelled_reason {
             write_prim(w, "cancelledReason", "_cancelledReason", v, w_str);
         }
@@ -845,7 +839,7 @@ pub struct InvoiceLineItemPriceComponent {
     /// base \| surcharge \| deduction \| discount \| tax \| informational (`Invoice.lineItem.priceComponent.type`, 1..1)
     ///
     /// This code identifies the type of the component.
-    pub type_: Primitive<codes::InvoicePriceComponentType>,
+    pub type_: Code,
     /// Code identifying the specific component (`Invoice.lineItem.priceComponent.code`, 0..1)
     ///
     /// A code that identifies the component. Codes may be used to differentiate between kinds of taxes, surcharges, discounts etc.
@@ -862,7 +856,7 @@ pub struct InvoiceLineItemPriceComponent {
 
 impl InvoiceLineItemPriceComponent {
     /// A `InvoiceLineItemPriceComponent` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::InvoicePriceComponentType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -889,7 +883,7 @@ impl InvoiceLineItemPriceComponent {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read)?;
+                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -942,13 +936,7 @@ impl InvoiceLineItemPriceComponent {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::InvoicePriceComponentType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.code {
             w.key("code");
             v.write(w);

@@ -71,7 +71,7 @@ pub struct Library {
     /// draft \| active \| retired \| unknown (`Library.status`, 1..1)
     ///
     /// The status of this library. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`Library.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this library is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -188,10 +188,7 @@ impl Default for LibrarySubject {
 
 impl Library {
     /// A `Library` with its required elements (`status`, `type`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        type_: CodeableConcept,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, type_: CodeableConcept) -> Self {
         Self {
             status: status.into(),
             type_,
@@ -300,7 +297,7 @@ impl Library {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -534,13 +531,7 @@ impl Library {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }

@@ -323,7 +323,7 @@ pub struct LinkageItem {
     /// source \| alternate \| historical (`Linkage.item.type`, 1..1)
     ///
     /// Distinguishes which item is "source of truth" (if any) and which items are no longer considered to be current representations.
-    pub type_: Primitive<codes::LinkageType>,
+    pub type_: Code,
     /// Resource being linked (`Linkage.item.resource`, 1..1)
     ///
     /// The resource instance being linked as part of the group.
@@ -332,7 +332,7 @@ pub struct LinkageItem {
 
 impl LinkageItem {
     /// A `LinkageItem` with its required elements (`type`, `resource`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::LinkageType>>, resource: Reference) -> Self {
+    pub fn new(type_: impl Into<Code>, resource: Reference) -> Self {
         Self {
             type_: type_.into(),
             resource,
@@ -360,7 +360,7 @@ impl LinkageItem {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::LinkageType::read)?;
+                    prim_value(p, &mut r.type_, codes::LinkageType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -404,7 +404,7 @@ impl LinkageItem {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, codes::LinkageType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         {
             let v = &self.resource;
             w.key("resource");

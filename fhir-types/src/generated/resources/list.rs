@@ -51,11 +51,11 @@ pub struct List {
     /// current \| retired \| entered-in-error (`List.status`, 1..1)
     ///
     /// Indicates the current state of this list.
-    pub status: Primitive<codes::ListStatus>,
+    pub status: Code,
     /// working \| snapshot \| changes (`List.mode`, 1..1)
     ///
     /// How this list was prepared - whether it is a working list that is suitable for being maintained on an ongoing basis, or if it represents a snapshot of a list of items from another source, or whether it is a prepared list where items may be marked as added, modified or deleted.
-    pub mode: Primitive<codes::ListMode>,
+    pub mode: Code,
     /// Descriptive name for the list (`List.title`, 0..1)
     ///
     /// A label for the list assigned by the author.
@@ -100,10 +100,7 @@ pub struct List {
 
 impl List {
     /// A `List` with its required elements (`status`, `mode`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::ListStatus>>,
-        mode: impl Into<Primitive<codes::ListMode>>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, mode: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             mode: mode.into(),
@@ -171,7 +168,7 @@ impl List {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ListStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ListStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -179,7 +176,7 @@ impl List {
                 }
                 "mode" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.mode, codes::ListMode::read)?;
+                    prim_value(p, &mut r.mode, codes::ListMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 16)?;
@@ -298,14 +295,8 @@ impl List {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ListStatus::write,
-        );
-        write_prim(w, "mode", "_mode", &self.mode, codes::ListMode::write);
+        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(w, "mode", "_mode", &self.mode, w_str);
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }

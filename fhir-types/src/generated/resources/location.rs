@@ -49,7 +49,7 @@ pub struct Location {
     /// active \| suspended \| inactive (`Location.status`, 0..1)
     ///
     /// The status property covers the general availability of the resource, not the current value which may be covered by the operationStatus, or by a schedule/slots if they are configured for the location.
-    pub status: Option<Primitive<codes::LocationStatus>>,
+    pub status: Option<Code>,
     /// The operational status of the location (typically only for a bed/room) (`Location.operationalStatus`, 0..1)
     ///
     /// The operational status covers operation values most relevant to beds (but can also apply to rooms/units/chairs/etc. such as an isolation unit/dialysis chair). This typically covers concepts such as contamination, housekeeping, and other activities like maintenance.
@@ -67,7 +67,7 @@ pub struct Location {
     /// instance \| kind (`Location.mode`, 0..1)
     ///
     /// Indicates whether a resource instance represents a specific location or a class of locations.
-    pub mode: Option<Primitive<codes::LocationMode>>,
+    pub mode: Option<Code>,
     /// Type of function performed (`Location.type`, 0..*)
     ///
     /// Indicates the type of function performed at the location.
@@ -165,7 +165,7 @@ impl Location {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::LocationStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::LocationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -203,7 +203,7 @@ impl Location {
                 }
                 "mode" => {
                     p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.mode, codes::LocationMode::read)?;
+                    opt_prim_value(p, &mut r.mode, codes::LocationMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 23)?;
@@ -314,7 +314,7 @@ impl Location {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::LocationStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.operational_status {
             w.key("operationalStatus");
@@ -328,7 +328,7 @@ impl Location {
             write_prim(w, "description", "_description", v, w_str);
         }
         if let Some(v) = &self.mode {
-            write_prim(w, "mode", "_mode", v, codes::LocationMode::write);
+            write_prim(w, "mode", "_mode", v, w_str);
         }
         if !self.type_.is_empty() {
             w.key("type");
@@ -622,7 +622,7 @@ pub struct LocationHoursOfOperation {
     /// mon \| tue \| wed \| thu \| fri \| sat \| sun (`Location.hoursOfOperation.daysOfWeek`, 0..*)
     ///
     /// Indicates which days of the week are available between the start and end Times.
-    pub days_of_week: Vec<Primitive<codes::DaysOfWeek>>,
+    pub days_of_week: Vec<Code>,
     /// The Location is open all day (`Location.hoursOfOperation.allDay`, 0..1)
     pub all_day: Option<Boolean>,
     /// Time that the Location opens (`Location.hoursOfOperation.openingTime`, 0..1)
@@ -653,7 +653,7 @@ impl LocationHoursOfOperation {
                 "daysOfWeek" => {
                     p.mark(&mut seen, 3)?;
                     let other = p.marked(&seen, 4);
-                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read, other)?;
+                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read_code, other)?;
                 }
                 "_daysOfWeek" => {
                     p.mark(&mut seen, 4)?;
@@ -713,13 +713,7 @@ impl LocationHoursOfOperation {
             }
             w.end_array();
         }
-        write_prims(
-            w,
-            "daysOfWeek",
-            "_daysOfWeek",
-            &self.days_of_week,
-            codes::DaysOfWeek::write,
-        );
+        write_prims(w, "daysOfWeek", "_daysOfWeek", &self.days_of_week, w_str);
         if let Some(v) = &self.all_day {
             write_prim(w, "allDay", "_allDay", v, w_boolean);
         }

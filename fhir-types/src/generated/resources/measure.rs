@@ -71,7 +71,7 @@ pub struct Measure {
     /// draft \| active \| retired \| unknown (`Measure.status`, 1..1)
     ///
     /// The status of this measure. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`Measure.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this measure is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -228,7 +228,7 @@ impl Default for MeasureSubject {
 
 impl Measure {
     /// A `Measure` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -336,7 +336,7 @@ impl Measure {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -645,13 +645,7 @@ impl Measure {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }

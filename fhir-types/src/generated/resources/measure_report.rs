@@ -51,11 +51,11 @@ pub struct MeasureReport {
     /// complete \| pending \| error (`MeasureReport.status`, 1..1)
     ///
     /// The MeasureReport status. No data will be available until the MeasureReport status is complete.
-    pub status: Primitive<codes::MeasureReportStatus>,
+    pub status: Code,
     /// individual \| subject-list \| summary \| data-collection (`MeasureReport.type`, 1..1)
     ///
     /// The type of measure report. This may be an individual report, which provides the score for the measure for an individual member of the population; a subject-listing, which returns the list of members that meet the various criteria in the measure; a summary report, which returns a population count for each of the criteria in the measure; or a data-collection, which enables the MeasureReport to be used to exchange the data-of-interest for a quality measure.
-    pub type_: Primitive<codes::MeasureReportType>,
+    pub type_: Code,
     /// What measure was calculated (`MeasureReport.measure`, 1..1)
     ///
     /// A reference to the Measure that was calculated to produce this report.
@@ -93,8 +93,8 @@ pub struct MeasureReport {
 impl MeasureReport {
     /// A `MeasureReport` with its required elements (`status`, `type`, `measure`, `period`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::MeasureReportStatus>>,
-        type_: impl Into<Primitive<codes::MeasureReportType>>,
+        status: impl Into<Code>,
+        type_: impl Into<Code>,
         measure: impl Into<Canonical>,
         period: Period,
     ) -> Self {
@@ -167,7 +167,7 @@ impl MeasureReport {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::MeasureReportStatus::read)?;
+                    prim_value(p, &mut r.status, codes::MeasureReportStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -175,7 +175,7 @@ impl MeasureReport {
                 }
                 "type" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.type_, codes::MeasureReportType::read)?;
+                    prim_value(p, &mut r.type_, codes::MeasureReportType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 16)?;
@@ -292,20 +292,8 @@ impl MeasureReport {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::MeasureReportStatus::write,
-        );
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::MeasureReportType::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         write_prim(w, "measure", "_measure", &self.measure, w_str);
         if let Some(v) = &self.subject {
             w.key("subject");

@@ -59,7 +59,7 @@ pub struct Media {
     /// preparation \| in-progress \| not-done \| on-hold \| stopped \| completed \| entered-in-error \| unknown (`Media.status`, 1..1)
     ///
     /// The current state of the {{title}}.
-    pub status: Primitive<codes::EventStatus>,
+    pub status: Code,
     /// Classification of media as image, video, or audio (`Media.type`, 0..1)
     ///
     /// A code that classifies whether the media is an image, video or audio recording or some other media category.
@@ -146,7 +146,7 @@ impl Default for MediaCreated {
 
 impl Media {
     /// A `Media` with its required elements (`status`, `content`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::EventStatus>>, content: Attachment) -> Self {
+    pub fn new(status: impl Into<Code>, content: Attachment) -> Self {
         Self {
             status: status.into(),
             content,
@@ -223,7 +223,7 @@ impl Media {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::EventStatus::read)?;
+                    prim_value(p, &mut r.status, codes::EventStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -429,13 +429,7 @@ impl Media {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::EventStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.type_ {
             w.key("type");
             v.write(w);

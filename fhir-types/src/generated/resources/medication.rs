@@ -53,7 +53,7 @@ pub struct Medication {
     /// active \| inactive \| entered-in-error (`Medication.status`, 0..1)
     ///
     /// A code to indicate if the medication is in active use.
-    pub status: Option<Primitive<codes::MedicationStatus>>,
+    pub status: Option<Code>,
     /// Manufacturer of the item (`Medication.manufacturer`, 0..1)
     ///
     /// Describes the details of the manufacturer of the medication product.  This is not intended to represent the distributor of a medication product.
@@ -141,7 +141,7 @@ impl Medication {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.status, codes::MedicationStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::MedicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -231,7 +231,7 @@ impl Medication {
             v.write(w);
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::MedicationStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.manufacturer {
             w.key("manufacturer");

@@ -59,7 +59,7 @@ pub struct MedicationAdministration {
     /// in-progress \| not-done \| on-hold \| completed \| entered-in-error \| stopped \| unknown (`MedicationAdministration.status`, 1..1)
     ///
     /// Will generally be set to show that the administration has been completed.  For some long running administrations such as infusions, it is possible for an administration to be started but not completed or it may be paused while some other process is under way.
-    pub status: Primitive<codes::MedicationAdministrationStatusCodes>,
+    pub status: Code,
     /// Reason administration not performed (`MedicationAdministration.statusReason`, 0..*)
     ///
     /// A code indicating why the administration was not performed.
@@ -155,7 +155,7 @@ impl Default for MedicationAdministrationEffective {
 impl MedicationAdministration {
     /// A `MedicationAdministration` with its required elements (`status`, `medication`, `subject`, `effective`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::MedicationAdministrationStatusCodes>>,
+        status: impl Into<Code>,
         medication: MedicationAdministrationMedication,
         subject: Reference,
         effective: MedicationAdministrationEffective,
@@ -248,7 +248,7 @@ impl MedicationAdministration {
                     prim_value(
                         p,
                         &mut r.status,
-                        codes::MedicationAdministrationStatusCodes::read,
+                        codes::MedicationAdministrationStatusCodes::read_code,
                     )?;
                 }
                 "_status" => {
@@ -451,13 +451,7 @@ impl MedicationAdministration {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::MedicationAdministrationStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.status_reason.is_empty() {
             w.key("statusReason");
             w.begin_array();

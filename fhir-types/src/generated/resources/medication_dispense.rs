@@ -55,7 +55,7 @@ pub struct MedicationDispense {
     /// preparation \| in-progress \| cancelled \| on-hold \| completed \| entered-in-error \| stopped \| declined \| unknown (`MedicationDispense.status`, 1..1)
     ///
     /// A code specifying the state of the set of dispense events.
-    pub status: Primitive<codes::MedicationDispenseStatusCodes>,
+    pub status: Code,
     /// Why a dispense was not performed (`MedicationDispense.statusReason[x]`, 0..1); JSON keys `statusReason[Type]`
     ///
     /// Indicates the reason why a dispense was not performed.
@@ -176,10 +176,7 @@ impl Default for MedicationDispenseMedication {
 
 impl MedicationDispense {
     /// A `MedicationDispense` with its required elements (`status`, `medication`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::MedicationDispenseStatusCodes>>,
-        medication: MedicationDispenseMedication,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, medication: MedicationDispenseMedication) -> Self {
         Self {
             status: status.into(),
             medication,
@@ -253,7 +250,11 @@ impl MedicationDispense {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::MedicationDispenseStatusCodes::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::MedicationDispenseStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -456,13 +457,7 @@ impl MedicationDispense {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::MedicationDispenseStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
             match v {
                 MedicationDispenseStatusReason::CodeableConcept(x) => {

@@ -51,7 +51,7 @@ pub struct MedicationKnowledge {
     /// active \| inactive \| entered-in-error (`MedicationKnowledge.status`, 0..1)
     ///
     /// A code to indicate if the medication is in active use.  The status refers to the validity about the information of the medication and not to its medicinal properties.
-    pub status: Option<Primitive<codes::MedicationKnowledgeStatusCodes>>,
+    pub status: Option<Code>,
     /// Manufacturer of the item (`MedicationKnowledge.manufacturer`, 0..1)
     ///
     /// Describes the details of the manufacturer of the medication product.  This is not intended to represent the distributor of a medication product.
@@ -186,7 +186,7 @@ impl MedicationKnowledge {
                     opt_prim_value(
                         p,
                         &mut r.status,
-                        codes::MedicationKnowledgeStatusCodes::read,
+                        codes::MedicationKnowledgeStatusCodes::read_code,
                     )?;
                 }
                 "_status" => {
@@ -360,13 +360,7 @@ impl MedicationKnowledge {
             v.write(w);
         }
         if let Some(v) = &self.status {
-            write_prim(
-                w,
-                "status",
-                "_status",
-                v,
-                codes::MedicationKnowledgeStatusCodes::write,
-            );
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.manufacturer {
             w.key("manufacturer");

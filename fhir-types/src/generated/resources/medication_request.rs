@@ -51,7 +51,7 @@ pub struct MedicationRequest {
     /// active \| on-hold \| cancelled \| completed \| entered-in-error \| stopped \| draft \| unknown (`MedicationRequest.status`, 1..1)
     ///
     /// A code specifying the current state of the order.  Generally, this will be active or completed state.
-    pub status: Primitive<codes::MedicationrequestStatus>,
+    pub status: Code,
     /// Reason for current status (`MedicationRequest.statusReason`, 0..1)
     ///
     /// Captures the reason for the current state of the MedicationRequest.
@@ -59,7 +59,7 @@ pub struct MedicationRequest {
     /// proposal \| plan \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`MedicationRequest.intent`, 1..1)
     ///
     /// Whether the request is a proposal, plan, or an original order.
-    pub intent: Primitive<codes::MedicationRequestIntent>,
+    pub intent: Code,
     /// Type of medication usage (`MedicationRequest.category`, 0..*)
     ///
     /// Indicates the type of medication request (for example, where the medication is expected to be consumed or administered (i.e. inpatient or outpatient)).
@@ -67,7 +67,7 @@ pub struct MedicationRequest {
     /// routine \| urgent \| asap \| stat (`MedicationRequest.priority`, 0..1)
     ///
     /// Indicates how quickly the Medication Request should be addressed with respect to other requests.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// True if request is prohibiting action (`MedicationRequest.doNotPerform`, 0..1)
     ///
     /// If true indicates that the provider is asking for the medication request not to occur.
@@ -209,8 +209,8 @@ impl Default for MedicationRequestMedication {
 impl MedicationRequest {
     /// A `MedicationRequest` with its required elements (`status`, `intent`, `medication`, `subject`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::MedicationrequestStatus>>,
-        intent: impl Into<Primitive<codes::MedicationRequestIntent>>,
+        status: impl Into<Code>,
+        intent: impl Into<Code>,
         medication: MedicationRequestMedication,
         subject: Reference,
     ) -> Self {
@@ -285,7 +285,7 @@ impl MedicationRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::MedicationrequestStatus::read)?;
+                    prim_value(p, &mut r.status, codes::MedicationrequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -297,7 +297,7 @@ impl MedicationRequest {
                 }
                 "intent" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.intent, codes::MedicationRequestIntent::read)?;
+                    prim_value(p, &mut r.intent, codes::MedicationRequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 17)?;
@@ -309,7 +309,7 @@ impl MedicationRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 20)?;
@@ -565,24 +565,12 @@ impl MedicationRequest {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::MedicationrequestStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);
         }
-        write_prim(
-            w,
-            "intent",
-            "_intent",
-            &self.intent,
-            codes::MedicationRequestIntent::write,
-        );
+        write_prim(w, "intent", "_intent", &self.intent, w_str);
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();
@@ -592,7 +580,7 @@ impl MedicationRequest {
             w.end_array();
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         if let Some(v) = &self.do_not_perform {
             write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);

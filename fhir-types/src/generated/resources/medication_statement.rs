@@ -61,7 +61,7 @@ pub struct MedicationStatement {
     /// active \| completed \| entered-in-error \| intended \| stopped \| on-hold \| unknown \| not-taken (`MedicationStatement.status`, 1..1)
     ///
     /// A code representing the patient or other source's judgment about the state of the medication used that this statement is about.  Generally, this will be active or completed.
-    pub status: Primitive<codes::MedicationStatusCodes>,
+    pub status: Code,
     /// Reason for current status (`MedicationStatement.statusReason`, 0..*)
     ///
     /// Captures the reason for the current state of the MedicationStatement.
@@ -149,7 +149,7 @@ impl Default for MedicationStatementEffective {
 impl MedicationStatement {
     /// A `MedicationStatement` with its required elements (`status`, `medication`, `subject`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::MedicationStatusCodes>>,
+        status: impl Into<Code>,
         medication: MedicationStatementMedication,
         subject: Reference,
     ) -> Self {
@@ -231,7 +231,7 @@ impl MedicationStatement {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::MedicationStatusCodes::read)?;
+                    prim_value(p, &mut r.status, codes::MedicationStatusCodes::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -426,13 +426,7 @@ impl MedicationStatement {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::MedicationStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.status_reason.is_empty() {
             w.key("statusReason");
             w.begin_array();

@@ -71,7 +71,7 @@ pub struct MessageDefinition {
     /// draft \| active \| retired \| unknown (`MessageDefinition.status`, 1..1)
     ///
     /// The status of this message definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`MessageDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this message definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -123,7 +123,7 @@ pub struct MessageDefinition {
     /// consequence \| currency \| notification (`MessageDefinition.category`, 0..1)
     ///
     /// The impact of the content of the message.
-    pub category: Option<Primitive<codes::MessageSignificanceCategory>>,
+    pub category: Option<Code>,
     /// Resource(s) that are the subject of the event (`MessageDefinition.focus`, 0..*)
     ///
     /// Identifies the resource (or resources) that are being addressed by the event.  For example, the Encounter for an admit message or two Account records for a merge.
@@ -131,7 +131,7 @@ pub struct MessageDefinition {
     /// always \| on-error \| never \| on-success (`MessageDefinition.responseRequired`, 0..1)
     ///
     /// Declare at a message definition level whether a response is required or only upon error or success, or never.
-    pub response_required: Option<Primitive<codes::Messageheaderresponserequest>>,
+    pub response_required: Option<Code>,
     /// Responses to this message (`MessageDefinition.allowedResponse`, 0..*)
     ///
     /// Indicates what types of messages may be sent as an application-level response to this message.
@@ -161,7 +161,7 @@ impl Default for MessageDefinitionEvent {
 impl MessageDefinition {
     /// A `MessageDefinition` with its required elements (`status`, `date`, `event`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
+        status: impl Into<Code>,
         date: impl Into<DateTime>,
         event: MessageDefinitionEvent,
     ) -> Self {
@@ -276,7 +276,7 @@ impl MessageDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -399,7 +399,11 @@ impl MessageDefinition {
                 }
                 "category" => {
                     p.mark(&mut seen, 47)?;
-                    opt_prim_value(p, &mut r.category, codes::MessageSignificanceCategory::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.category,
+                        codes::MessageSignificanceCategory::read_code,
+                    )?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 48)?;
@@ -414,7 +418,7 @@ impl MessageDefinition {
                     opt_prim_value(
                         p,
                         &mut r.response_required,
-                        codes::Messageheaderresponserequest::read,
+                        codes::Messageheaderresponserequest::read_code,
                     )?;
                 }
                 "_responseRequired" => {
@@ -523,13 +527,7 @@ impl MessageDefinition {
             write_prim(w, "title", "_title", v, w_str);
         }
         write_prims(w, "replaces", "_replaces", &self.replaces, w_str);
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -585,13 +583,7 @@ impl MessageDefinition {
             }
         }
         if let Some(v) = &self.category {
-            write_prim(
-                w,
-                "category",
-                "_category",
-                v,
-                codes::MessageSignificanceCategory::write,
-            );
+            write_prim(w, "category", "_category", v, w_str);
         }
         if !self.focus.is_empty() {
             w.key("focus");
@@ -602,13 +594,7 @@ impl MessageDefinition {
             w.end_array();
         }
         if let Some(v) = &self.response_required {
-            write_prim(
-                w,
-                "responseRequired",
-                "_responseRequired",
-                v,
-                codes::Messageheaderresponserequest::write,
-            );
+            write_prim(w, "responseRequired", "_responseRequired", v, w_str);
         }
         if !self.allowed_response.is_empty() {
             w.key("allowedResponse");
@@ -1059,7 +1045,7 @@ pub struct MessageDefinitionFocus {
     /// Type of resource (`MessageDefinition.focus.code`, 1..1)
     ///
     /// The kind of resource that must be the focus for this message.
-    pub code: Primitive<codes::ResourceType>,
+    pub code: Code,
     /// Profile that must be adhered to by focus (`MessageDefinition.focus.profile`, 0..1)
     ///
     /// A profile that reflects constraints for the focal resource (and potentially for related resources).
@@ -1076,10 +1062,7 @@ pub struct MessageDefinitionFocus {
 
 impl MessageDefinitionFocus {
     /// A `MessageDefinitionFocus` with its required elements (`code`, `min`); everything else is empty.
-    pub fn new(
-        code: impl Into<Primitive<codes::ResourceType>>,
-        min: impl Into<UnsignedInt>,
-    ) -> Self {
+    pub fn new(code: impl Into<Code>, min: impl Into<UnsignedInt>) -> Self {
         Self {
             code: code.into(),
             min: min.into(),
@@ -1107,7 +1090,7 @@ impl MessageDefinitionFocus {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, codes::ResourceType::read)?;
+                    prim_value(p, &mut r.code, codes::ResourceType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1171,7 +1154,7 @@ impl MessageDefinitionFocus {
             }
             w.end_array();
         }
-        write_prim(w, "code", "_code", &self.code, codes::ResourceType::write);
+        write_prim(w, "code", "_code", &self.code, w_str);
         if let Some(v) = &self.profile {
             write_prim(w, "profile", "_profile", v, w_str);
         }

@@ -737,7 +737,7 @@ pub struct MessageHeaderResponse {
     /// ok \| transient-error \| fatal-error (`MessageHeader.response.code`, 1..1)
     ///
     /// Code that identifies the type of response to the message - whether it was successful or not, and whether it should be resent or not.
-    pub code: Primitive<codes::ResponseType>,
+    pub code: Code,
     /// Specific list of hints/warnings/errors (`MessageHeader.response.details`, 0..1)
     ///
     /// Full details of any issues found in the message.
@@ -746,7 +746,7 @@ pub struct MessageHeaderResponse {
 
 impl MessageHeaderResponse {
     /// A `MessageHeaderResponse` with its required elements (`identifier`, `code`); everything else is empty.
-    pub fn new(identifier: impl Into<Id>, code: impl Into<Primitive<codes::ResponseType>>) -> Self {
+    pub fn new(identifier: impl Into<Id>, code: impl Into<Code>) -> Self {
         Self {
             identifier: identifier.into(),
             code: code.into(),
@@ -782,7 +782,7 @@ impl MessageHeaderResponse {
                 }
                 "code" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, codes::ResponseType::read)?;
+                    prim_value(p, &mut r.code, codes::ResponseType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 6)?;
@@ -827,7 +827,7 @@ impl MessageHeaderResponse {
             w.end_array();
         }
         write_prim(w, "identifier", "_identifier", &self.identifier, w_str);
-        write_prim(w, "code", "_code", &self.code, codes::ResponseType::write);
+        write_prim(w, "code", "_code", &self.code, w_str);
         if let Some(v) = &self.details {
             w.key("details");
             v.write(w);

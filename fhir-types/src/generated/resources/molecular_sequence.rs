@@ -51,7 +51,7 @@ pub struct MolecularSequence {
     /// aa \| dna \| rna (`MolecularSequence.type`, 0..1)
     ///
     /// Amino Acid Sequence/ DNA Sequence / RNA Sequence.
-    pub type_: Option<Primitive<codes::SequenceType>>,
+    pub type_: Option<Code>,
     /// Base number of coordinate system (0 for 0-based numbering or coordinates, inclusive start, exclusive end, 1 for 1-based numbering, inclusive start, inclusive end) (`MolecularSequence.coordinateSystem`, 1..1)
     ///
     /// Whether the sequence is numbered starting at 0 (0-based numbering or coordinates, inclusive start, exclusive end) or starting at 1 (1-based numbering, inclusive start and inclusive end).
@@ -177,7 +177,7 @@ impl MolecularSequence {
                 }
                 "type" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.type_, codes::SequenceType::read)?;
+                    opt_prim_value(p, &mut r.type_, codes::SequenceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 14)?;
@@ -318,7 +318,7 @@ impl MolecularSequence {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, codes::SequenceType::write);
+            write_prim(w, "type", "_type", v, w_str);
         }
         write_prim(
             w,
@@ -623,7 +623,7 @@ pub struct MolecularSequenceQuality {
     /// indel \| snp \| unknown (`MolecularSequence.quality.type`, 1..1)
     ///
     /// INDEL / SNP / Undefined variant.
-    pub type_: Primitive<codes::QualityType>,
+    pub type_: Code,
     /// Standard sequence for comparison (`MolecularSequence.quality.standardSequence`, 0..1)
     ///
     /// Gold standard sequence used for comparing against.
@@ -684,7 +684,7 @@ pub struct MolecularSequenceQuality {
 
 impl MolecularSequenceQuality {
     /// A `MolecularSequenceQuality` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::QualityType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -711,7 +711,7 @@ impl MolecularSequenceQuality {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::QualityType::read)?;
+                    prim_value(p, &mut r.type_, codes::QualityType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -844,7 +844,7 @@ impl MolecularSequenceQuality {
             }
             w.end_array();
         }
-        write_prim(w, "type", "_type", &self.type_, codes::QualityType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.standard_sequence {
             w.key("standardSequence");
             v.write(w);
@@ -1336,7 +1336,7 @@ pub struct MolecularSequenceReferenceSeq {
     /// sense \| antisense (`MolecularSequence.referenceSeq.orientation`, 0..1)
     ///
     /// A relative reference to a DNA strand based on gene orientation. The strand that contains the open reading frame of the gene is the "sense" strand, and the opposite complementary strand is the "antisense" strand.
-    pub orientation: Option<Primitive<codes::OrientationType>>,
+    pub orientation: Option<Code>,
     /// Reference identifier (`MolecularSequence.referenceSeq.referenceSeqId`, 0..1)
     ///
     /// Reference identifier of reference sequence submitted to NCBI. It must match the type in the MolecularSequence.type field. For example, the prefix, “NG\_” identifies reference sequence for genes, “NM\_” for messenger RNA transcripts, and “NP\_” for amino acid sequences.
@@ -1350,7 +1350,7 @@ pub struct MolecularSequenceReferenceSeq {
     /// watson \| crick (`MolecularSequence.referenceSeq.strand`, 0..1)
     ///
     /// An absolute reference to a strand. The Watson strand is the strand whose 5'-end is on the short arm of the chromosome, and the Crick strand as the one whose 5'-end is on the long arm.
-    pub strand: Option<Primitive<codes::StrandType>>,
+    pub strand: Option<Code>,
     /// Start position of the window on the  reference sequence (`MolecularSequence.referenceSeq.windowStart`, 0..1)
     ///
     /// Start position of the window on the reference sequence. If the coordinate system is either 0-based or 1-based, then start position is inclusive.
@@ -1394,7 +1394,7 @@ impl MolecularSequenceReferenceSeq {
                 }
                 "orientation" => {
                     p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.orientation, codes::OrientationType::read)?;
+                    opt_prim_value(p, &mut r.orientation, codes::OrientationType::read_code)?;
                 }
                 "_orientation" => {
                     p.mark(&mut seen, 7)?;
@@ -1418,7 +1418,7 @@ impl MolecularSequenceReferenceSeq {
                 }
                 "strand" => {
                     p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.strand, codes::StrandType::read)?;
+                    opt_prim_value(p, &mut r.strand, codes::StrandType::read_code)?;
                 }
                 "_strand" => {
                     p.mark(&mut seen, 13)?;
@@ -1476,13 +1476,7 @@ impl MolecularSequenceReferenceSeq {
             write_prim(w, "genomeBuild", "_genomeBuild", v, w_str);
         }
         if let Some(v) = &self.orientation {
-            write_prim(
-                w,
-                "orientation",
-                "_orientation",
-                v,
-                codes::OrientationType::write,
-            );
+            write_prim(w, "orientation", "_orientation", v, w_str);
         }
         if let Some(v) = &self.reference_seq_id {
             w.key("referenceSeqId");
@@ -1496,7 +1490,7 @@ impl MolecularSequenceReferenceSeq {
             write_prim(w, "referenceSeqString", "_referenceSeqString", v, w_str);
         }
         if let Some(v) = &self.strand {
-            write_prim(w, "strand", "_strand", v, codes::StrandType::write);
+            write_prim(w, "strand", "_strand", v, w_str);
         }
         if let Some(v) = &self.window_start {
             write_prim(w, "windowStart", "_windowStart", v, w_integer);
@@ -1625,7 +1619,7 @@ pub struct MolecularSequenceRepository {
     /// directlink \| openapi \| login \| oauth \| other (`MolecularSequence.repository.type`, 1..1)
     ///
     /// Click and see / RESTful API / Need login to see / RESTful API with authentication / Other ways to see resource.
-    pub type_: Primitive<codes::RepositoryType>,
+    pub type_: Code,
     /// URI of the repository (`MolecularSequence.repository.url`, 0..1)
     ///
     /// URI of an external repository which contains further details about the genetics data.
@@ -1650,7 +1644,7 @@ pub struct MolecularSequenceRepository {
 
 impl MolecularSequenceRepository {
     /// A `MolecularSequenceRepository` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::RepositoryType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -1677,7 +1671,7 @@ impl MolecularSequenceRepository {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::RepositoryType::read)?;
+                    prim_value(p, &mut r.type_, codes::RepositoryType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1754,13 +1748,7 @@ impl MolecularSequenceRepository {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::RepositoryType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.url {
             write_prim(w, "url", "_url", v, w_str);
         }

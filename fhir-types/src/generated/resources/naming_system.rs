@@ -51,11 +51,11 @@ pub struct NamingSystem {
     /// draft \| active \| retired \| unknown (`NamingSystem.status`, 1..1)
     ///
     /// The status of this naming system. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// codesystem \| identifier \| root (`NamingSystem.kind`, 1..1)
     ///
     /// Indicates the purpose for the naming system - what kinds of things does it make unique?
-    pub kind: Primitive<codes::NamingSystemType>,
+    pub kind: Code,
     /// Date last changed (`NamingSystem.date`, 1..1)
     ///
     /// The date  (and optionally time) when the naming system was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the naming system changes.
@@ -102,8 +102,8 @@ impl NamingSystem {
     /// A `NamingSystem` with its required elements (`name`, `status`, `kind`, `date`, `uniqueId`); everything else is empty.
     pub fn new(
         name: impl Into<FhirString>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        kind: impl Into<Primitive<codes::NamingSystemType>>,
+        status: impl Into<Code>,
+        kind: impl Into<Code>,
         date: impl Into<DateTime>,
         unique_id: Vec<NamingSystemUniqueId>,
     ) -> Self {
@@ -181,7 +181,7 @@ impl NamingSystem {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -189,7 +189,7 @@ impl NamingSystem {
                 }
                 "kind" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.kind, codes::NamingSystemType::read)?;
+                    prim_value(p, &mut r.kind, codes::NamingSystemType::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 17)?;
@@ -322,20 +322,8 @@ impl NamingSystem {
             w.end_array();
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
-        write_prim(
-            w,
-            "kind",
-            "_kind",
-            &self.kind,
-            codes::NamingSystemType::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(w, "kind", "_kind", &self.kind, w_str);
         write_prim(w, "date", "_date", &self.date, w_str);
         if let Some(v) = &self.publisher {
             write_prim(w, "publisher", "_publisher", v, w_str);
@@ -585,7 +573,7 @@ pub struct NamingSystemUniqueId {
     /// oid \| uuid \| uri \| other (`NamingSystem.uniqueId.type`, 1..1)
     ///
     /// Identifies the unique identifier scheme used for this particular identifier.
-    pub type_: Primitive<codes::NamingSystemIdentifierType>,
+    pub type_: Code,
     /// The unique identifier (`NamingSystem.uniqueId.value`, 1..1)
     ///
     /// The string that should be sent over the wire to identify the code system or identifier system.
@@ -606,10 +594,7 @@ pub struct NamingSystemUniqueId {
 
 impl NamingSystemUniqueId {
     /// A `NamingSystemUniqueId` with its required elements (`type`, `value`); everything else is empty.
-    pub fn new(
-        type_: impl Into<Primitive<codes::NamingSystemIdentifierType>>,
-        value: impl Into<FhirString>,
-    ) -> Self {
+    pub fn new(type_: impl Into<Code>, value: impl Into<FhirString>) -> Self {
         Self {
             type_: type_.into(),
             value: value.into(),
@@ -637,7 +622,11 @@ impl NamingSystemUniqueId {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::NamingSystemIdentifierType::read)?;
+                    prim_value(
+                        p,
+                        &mut r.type_,
+                        codes::NamingSystemIdentifierType::read_code,
+                    )?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -705,13 +694,7 @@ impl NamingSystemUniqueId {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::NamingSystemIdentifierType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         write_prim(w, "value", "_value", &self.value, w_str);
         if let Some(v) = &self.preferred {
             write_prim(w, "preferred", "_preferred", v, w_boolean);

@@ -63,11 +63,11 @@ pub struct NutritionOrder {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`NutritionOrder.status`, 1..1)
     ///
     /// The workflow status of the nutrition order/request.
-    pub status: Primitive<codes::RequestStatus>,
+    pub status: Code,
     /// proposal \| plan \| directive \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`NutritionOrder.intent`, 1..1)
     ///
     /// Indicates the level of authority/intentionality associated with the NutrionOrder and where the request fits into the workflow chain.
-    pub intent: Primitive<codes::RequestIntent>,
+    pub intent: Code,
     /// The person who requires the diet, formula or nutritional supplement (`NutritionOrder.patient`, 1..1)
     ///
     /// The person (patient) who needs the nutrition order for an oral diet, nutritional supplement and/or enteral or formula feeding.
@@ -117,8 +117,8 @@ pub struct NutritionOrder {
 impl NutritionOrder {
     /// A `NutritionOrder` with its required elements (`status`, `intent`, `patient`, `dateTime`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::RequestStatus>>,
-        intent: impl Into<Primitive<codes::RequestIntent>>,
+        status: impl Into<Code>,
+        intent: impl Into<Code>,
         patient: Reference,
         date_time: impl Into<DateTime>,
     ) -> Self {
@@ -221,7 +221,7 @@ impl NutritionOrder {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -229,7 +229,7 @@ impl NutritionOrder {
                 }
                 "intent" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.intent, codes::RequestIntent::read)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 22)?;
@@ -382,20 +382,8 @@ impl NutritionOrder {
             &self.instantiates,
             w_str,
         );
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::RequestStatus::write,
-        );
-        write_prim(
-            w,
-            "intent",
-            "_intent",
-            &self.intent,
-            codes::RequestIntent::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(w, "intent", "_intent", &self.intent, w_str);
         {
             let v = &self.patient;
             w.key("patient");

@@ -59,7 +59,7 @@ pub struct Observation {
     /// registered \| preliminary \| final \| amended + (`Observation.status`, 1..1)
     ///
     /// The status of the result value.
-    pub status: Primitive<codes::ObservationStatus>,
+    pub status: Code,
     /// Classification of  type of observation (`Observation.category`, 0..*)
     ///
     /// A code that classifies the general type of observation being made.
@@ -198,10 +198,7 @@ impl Default for ObservationValue {
 
 impl Observation {
     /// A `Observation` with its required elements (`status`, `code`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::ObservationStatus>>,
-        code: CodeableConcept,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, code: CodeableConcept) -> Self {
         Self {
             status: status.into(),
             code,
@@ -279,7 +276,7 @@ impl Observation {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::ObservationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ObservationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -660,13 +657,7 @@ impl Observation {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ObservationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();

@@ -59,7 +59,7 @@ pub struct ObservationDefinition {
     /// Quantity \| CodeableConcept \| string \| boolean \| integer \| Range \| Ratio \| SampledData \| time \| dateTime \| Period (`ObservationDefinition.permittedDataType`, 0..*)
     ///
     /// The data types allowed for the value element of the instance observations conforming to this ObservationDefinition.
-    pub permitted_data_type: Vec<Primitive<codes::ObservationDataType>>,
+    pub permitted_data_type: Vec<Code>,
     /// Multiple results allowed (`ObservationDefinition.multipleResultsAllowed`, 0..1)
     ///
     /// Multiple results allowed for observations conforming to this ObservationDefinition.
@@ -179,7 +179,7 @@ impl ObservationDefinition {
                     values(
                         p,
                         &mut r.permitted_data_type,
-                        codes::ObservationDataType::read,
+                        codes::ObservationDataType::read_code,
                         other,
                     )?;
                 }
@@ -321,7 +321,7 @@ impl ObservationDefinition {
             "permittedDataType",
             "_permittedDataType",
             &self.permitted_data_type,
-            codes::ObservationDataType::write,
+            w_str,
         );
         if let Some(v) = &self.multiple_results_allowed {
             write_prim(
@@ -568,7 +568,7 @@ pub struct ObservationDefinitionQualifiedInterval {
     /// reference \| critical \| absolute (`ObservationDefinition.qualifiedInterval.category`, 0..1)
     ///
     /// The category of interval of values for continuous or ordinal observations conforming to this ObservationDefinition.
-    pub category: Option<Primitive<codes::ObservationRangeCategory>>,
+    pub category: Option<Code>,
     /// The interval itself, for continuous or ordinal observations (`ObservationDefinition.qualifiedInterval.range`, 0..1)
     ///
     /// The low and high values determining the interval. There may be only one of the two.
@@ -584,7 +584,7 @@ pub struct ObservationDefinitionQualifiedInterval {
     /// male \| female \| other \| unknown (`ObservationDefinition.qualifiedInterval.gender`, 0..1)
     ///
     /// Sex of the population the range applies to.
-    pub gender: Option<Primitive<codes::AdministrativeGender>>,
+    pub gender: Option<Code>,
     /// Applicable age range, if relevant (`ObservationDefinition.qualifiedInterval.age`, 0..1)
     ///
     /// The age at which this reference range is applicable. This is a neonatal age (e.g. number of weeks at term) if the meaning says so.
@@ -620,7 +620,11 @@ impl ObservationDefinitionQualifiedInterval {
                 }
                 "category" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.category, codes::ObservationRangeCategory::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.category,
+                        codes::ObservationRangeCategory::read_code,
+                    )?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 4)?;
@@ -640,7 +644,7 @@ impl ObservationDefinitionQualifiedInterval {
                 }
                 "gender" => {
                     p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 9)?;
@@ -691,13 +695,7 @@ impl ObservationDefinitionQualifiedInterval {
             w.end_array();
         }
         if let Some(v) = &self.category {
-            write_prim(
-                w,
-                "category",
-                "_category",
-                v,
-                codes::ObservationRangeCategory::write,
-            );
+            write_prim(w, "category", "_category", v, w_str);
         }
         if let Some(v) = &self.range {
             w.key("range");
@@ -716,13 +714,7 @@ impl ObservationDefinitionQualifiedInterval {
             w.end_array();
         }
         if let Some(v) = &self.gender {
-            write_prim(
-                w,
-                "gender",
-                "_gender",
-                v,
-                codes::AdministrativeGender::write,
-            );
+            write_prim(w, "gender", "_gender", v, w_str);
         }
         if let Some(v) = &self.age {
             w.key("age");

@@ -63,11 +63,11 @@ pub struct OperationDefinition {
     /// draft \| active \| retired \| unknown (`OperationDefinition.status`, 1..1)
     ///
     /// The status of this operation definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// operation \| query (`OperationDefinition.kind`, 1..1)
     ///
     /// Whether this is an operation or a named query.
-    pub kind: Primitive<codes::OperationKind>,
+    pub kind: Code,
     /// For testing purposes, not real usage (`OperationDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this operation definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -119,7 +119,7 @@ pub struct OperationDefinition {
     /// Types this operation applies to (`OperationDefinition.resource`, 0..*)
     ///
     /// The types on which this operation can be executed.
-    pub resource: Vec<Primitive<codes::ResourceType>>,
+    pub resource: Vec<Code>,
     /// Invoke at the system level? (`OperationDefinition.system`, 1..1)
     ///
     /// Indicates whether this operation or named query can be invoked at the system level (e.g. without needing to choose a resource type for the context).
@@ -154,8 +154,8 @@ impl OperationDefinition {
     /// A `OperationDefinition` with its required elements (`name`, `status`, `kind`, `code`, `system`, `type`, `instance`); everything else is empty.
     pub fn new(
         name: impl Into<FhirString>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        kind: impl Into<Primitive<codes::OperationKind>>,
+        status: impl Into<Code>,
+        kind: impl Into<Code>,
         code: impl Into<Code>,
         system: impl Into<Boolean>,
         type_: impl Into<Boolean>,
@@ -261,7 +261,7 @@ impl OperationDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -269,7 +269,7 @@ impl OperationDefinition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.kind, codes::OperationKind::read)?;
+                    prim_value(p, &mut r.kind, codes::OperationKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 23)?;
@@ -362,7 +362,7 @@ impl OperationDefinition {
                 "resource" => {
                     p.mark(&mut seen, 45)?;
                     let other = p.marked(&seen, 46);
-                    values(p, &mut r.resource, codes::ResourceType::read, other)?;
+                    values(p, &mut r.resource, codes::ResourceType::read_code, other)?;
                 }
                 "_resource" => {
                     p.mark(&mut seen, 46)?;
@@ -500,14 +500,8 @@ impl OperationDefinition {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
-        write_prim(w, "kind", "_kind", &self.kind, codes::OperationKind::write);
+        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(w, "kind", "_kind", &self.kind, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -557,13 +551,7 @@ impl OperationDefinition {
         if let Some(v) = &self.base {
             write_prim(w, "base", "_base", v, w_str);
         }
-        write_prims(
-            w,
-            "resource",
-            "_resource",
-            &self.resource,
-            codes::ResourceType::write,
-        );
+        write_prims(w, "resource", "_resource", &self.resource, w_str);
         write_prim(w, "system", "_system", &self.system, w_boolean);
         write_prim(w, "type", "_type", &self.type_, w_boolean);
         write_prim(w, "instance", "_instance", &self.instance, w_boolean);
@@ -1043,7 +1031,7 @@ pub struct OperationDefinitionParameter {
     /// in \| out (`OperationDefinition.parameter.use`, 1..1)
     ///
     /// Whether this is an input or an output parameter.
-    pub use_: Primitive<codes::OperationParameterUse>,
+    pub use_: Code,
     /// Minimum Cardinality (`OperationDefinition.parameter.min`, 1..1)
     ///
     /// The minimum number of times this parameter SHALL appear in the request or response.
@@ -1059,7 +1047,7 @@ pub struct OperationDefinitionParameter {
     /// What type this parameter has (`OperationDefinition.parameter.type`, 0..1)
     ///
     /// The type for this parameter.
-    pub type_: Option<Primitive<codes::FHIRAllTypes>>,
+    pub type_: Option<Code>,
     /// If type is Reference \| canonical, allowed targets (`OperationDefinition.parameter.targetProfile`, 0..*)
     ///
     /// Used when the type is "Reference" or "canonical", and identifies a profile structure or implementation Guide that applies to the target of the reference this parameter refers to. If any profiles are specified, then the content must conform to at least one of them. The URL can be a local reference - to a contained StructureDefinition, or a reference to another StructureDefinition or Implementation Guide by a canonical URL. When an implementation guide is specified, the target resource SHALL conform to at least one profile defined in the implementation guide.
@@ -1067,7 +1055,7 @@ pub struct OperationDefinitionParameter {
     /// number \| date \| string \| token \| reference \| composite \| quantity \| uri \| special (`OperationDefinition.parameter.searchType`, 0..1)
     ///
     /// How the parameter is understood as a search parameter. This is only used if the parameter type is 'string'.
-    pub search_type: Option<Primitive<codes::SearchParamType>>,
+    pub search_type: Option<Code>,
     /// ValueSet details if this is coded (`OperationDefinition.parameter.binding`, 0..1)
     ///
     /// Binds to a value set if this parameter is coded (code, Coding, CodeableConcept).
@@ -1086,7 +1074,7 @@ impl OperationDefinitionParameter {
     /// A `OperationDefinitionParameter` with its required elements (`name`, `use`, `min`, `max`); everything else is empty.
     pub fn new(
         name: impl Into<Code>,
-        use_: impl Into<Primitive<codes::OperationParameterUse>>,
+        use_: impl Into<Code>,
         min: impl Into<Integer>,
         max: impl Into<FhirString>,
     ) -> Self {
@@ -1127,7 +1115,7 @@ impl OperationDefinitionParameter {
                 }
                 "use" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read)?;
+                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 6)?;
@@ -1159,7 +1147,7 @@ impl OperationDefinitionParameter {
                 }
                 "type" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.type_, codes::FHIRAllTypes::read)?;
+                    opt_prim_value(p, &mut r.type_, codes::FHIRAllTypes::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 14)?;
@@ -1177,7 +1165,7 @@ impl OperationDefinitionParameter {
                 }
                 "searchType" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.search_type, codes::SearchParamType::read)?;
+                    opt_prim_value(p, &mut r.search_type, codes::SearchParamType::read_code)?;
                 }
                 "_searchType" => {
                     p.mark(&mut seen, 18)?;
@@ -1241,20 +1229,14 @@ impl OperationDefinitionParameter {
             w.end_array();
         }
         write_prim(w, "name", "_name", &self.name, w_str);
-        write_prim(
-            w,
-            "use",
-            "_use",
-            &self.use_,
-            codes::OperationParameterUse::write,
-        );
+        write_prim(w, "use", "_use", &self.use_, w_str);
         write_prim(w, "min", "_min", &self.min, w_integer);
         write_prim(w, "max", "_max", &self.max, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, codes::FHIRAllTypes::write);
+            write_prim(w, "type", "_type", v, w_str);
         }
         write_prims(
             w,
@@ -1264,13 +1246,7 @@ impl OperationDefinitionParameter {
             w_str,
         );
         if let Some(v) = &self.search_type {
-            write_prim(
-                w,
-                "searchType",
-                "_searchType",
-                v,
-                codes::SearchParamType::write,
-            );
+            write_prim(w, "searchType", "_searchType", v, w_str);
         }
         if let Some(v) = &self.binding {
             w.key("binding");
@@ -1432,7 +1408,7 @@ pub struct OperationDefinitionParameterBinding {
     /// required \| extensible \| preferred \| example (`OperationDefinition.parameter.binding.strength`, 1..1)
     ///
     /// Indicates the degree of conformance expectations associated with this binding - that is, the degree to which the provided value set must be adhered to in the instances.
-    pub strength: Primitive<codes::BindingStrength>,
+    pub strength: Code,
     /// Source of value set (`OperationDefinition.parameter.binding.valueSet`, 1..1)
     ///
     /// Points to the value set or external definition (e.g. implicit value set) that identifies the set of codes to be used.
@@ -1441,10 +1417,7 @@ pub struct OperationDefinitionParameterBinding {
 
 impl OperationDefinitionParameterBinding {
     /// A `OperationDefinitionParameterBinding` with its required elements (`strength`, `valueSet`); everything else is empty.
-    pub fn new(
-        strength: impl Into<Primitive<codes::BindingStrength>>,
-        value_set: impl Into<Canonical>,
-    ) -> Self {
+    pub fn new(strength: impl Into<Code>, value_set: impl Into<Canonical>) -> Self {
         Self {
             strength: strength.into(),
             value_set: value_set.into(),
@@ -1472,7 +1445,7 @@ impl OperationDefinitionParameterBinding {
                 }
                 "strength" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.strength, codes::BindingStrength::read)?;
+                    prim_value(p, &mut r.strength, codes::BindingStrength::read_code)?;
                 }
                 "_strength" => {
                     p.mark(&mut seen, 4)?;
@@ -1520,13 +1493,7 @@ impl OperationDefinitionParameterBinding {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "strength",
-            "_strength",
-            &self.strength,
-            codes::BindingStrength::write,
-        );
+        write_prim(w, "strength", "_strength", &self.strength, w_str);
         write_prim(w, "valueSet", "_valueSet", &self.value_set, w_str);
         w.end_object();
     }

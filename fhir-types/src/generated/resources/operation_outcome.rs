@@ -279,11 +279,11 @@ pub struct OperationOutcomeIssue {
     /// fatal \| error \| warning \| information (`OperationOutcome.issue.severity`, 1..1)
     ///
     /// Indicates whether the issue indicates a variation from successful processing.
-    pub severity: Primitive<codes::IssueSeverity>,
+    pub severity: Code,
     /// Error or warning code (`OperationOutcome.issue.code`, 1..1)
     ///
     /// Describes the type of the issue. The system that creates an OperationOutcome SHALL choose the most applicable code from the IssueType value set, and may additional provide its own code for the error in the details element.
-    pub code: Primitive<codes::IssueType>,
+    pub code: Code,
     /// Additional details about the error (`OperationOutcome.issue.details`, 0..1)
     ///
     /// Additional details about the error. This may be a text description of the error or a system code that identifies the error.
@@ -304,10 +304,7 @@ pub struct OperationOutcomeIssue {
 
 impl OperationOutcomeIssue {
     /// A `OperationOutcomeIssue` with its required elements (`severity`, `code`); everything else is empty.
-    pub fn new(
-        severity: impl Into<Primitive<codes::IssueSeverity>>,
-        code: impl Into<Primitive<codes::IssueType>>,
-    ) -> Self {
+    pub fn new(severity: impl Into<Code>, code: impl Into<Code>) -> Self {
         Self {
             severity: severity.into(),
             code: code.into(),
@@ -335,7 +332,7 @@ impl OperationOutcomeIssue {
                 }
                 "severity" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.severity, codes::IssueSeverity::read)?;
+                    prim_value(p, &mut r.severity, codes::IssueSeverity::read_code)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 4)?;
@@ -343,7 +340,7 @@ impl OperationOutcomeIssue {
                 }
                 "code" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, codes::IssueType::read)?;
+                    prim_value(p, &mut r.code, codes::IssueType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 6)?;
@@ -417,14 +414,8 @@ impl OperationOutcomeIssue {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "severity",
-            "_severity",
-            &self.severity,
-            codes::IssueSeverity::write,
-        );
-        write_prim(w, "code", "_code", &self.code, codes::IssueType::write);
+        write_prim(w, "severity", "_severity", &self.severity, w_str);
+        write_prim(w, "code", "_code", &self.code, w_str);
         if let Some(v) = &self.details {
             w.key("details");
             v.write(w);

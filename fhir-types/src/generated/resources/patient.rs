@@ -66,7 +66,7 @@ pub struct Patient {
     /// male \| female \| other \| unknown (`Patient.gender`, 0..1)
     ///
     /// Administrative Gender - the gender that the patient is considered to have for administration and record keeping purposes.
-    pub gender: Option<Primitive<codes::AdministrativeGender>>,
+    pub gender: Option<Code>,
     /// The date of birth for the individual (`Patient.birthDate`, 0..1)
     pub birth_date: Option<Date>,
     /// Indicates if the individual is deceased or not (`Patient.deceased[x]`, 0..1); JSON keys `deceased[Type]`
@@ -210,7 +210,7 @@ impl Patient {
                 }
                 "gender" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 18)?;
@@ -433,13 +433,7 @@ impl Patient {
             w.end_array();
         }
         if let Some(v) = &self.gender {
-            write_prim(
-                w,
-                "gender",
-                "_gender",
-                v,
-                codes::AdministrativeGender::write,
-            );
+            write_prim(w, "gender", "_gender", v, w_str);
         }
         if let Some(v) = &self.birth_date {
             write_prim(w, "birthDate", "_birthDate", v, w_str);
@@ -918,7 +912,7 @@ pub struct PatientContact {
     /// male \| female \| other \| unknown (`Patient.contact.gender`, 0..1)
     ///
     /// Administrative Gender - the gender that the contact person is considered to have for administration and record keeping purposes.
-    pub gender: Option<Primitive<codes::AdministrativeGender>>,
+    pub gender: Option<Code>,
     /// Organization that is associated with the contact (`Patient.contact.organization`, 0..1)
     ///
     /// Organization on behalf of which the contact is acting or for which the contact is working.
@@ -964,7 +958,7 @@ impl PatientContact {
                 }
                 "gender" => {
                     p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 8)?;
@@ -1031,13 +1025,7 @@ impl PatientContact {
             v.write(w);
         }
         if let Some(v) = &self.gender {
-            write_prim(
-                w,
-                "gender",
-                "_gender",
-                v,
-                codes::AdministrativeGender::write,
-            );
+            write_prim(w, "gender", "_gender", v, w_str);
         }
         if let Some(v) = &self.organization {
             w.key("organization");
@@ -1156,12 +1144,12 @@ pub struct PatientLink {
     /// replaced-by \| replaces \| refer \| seealso (`Patient.link.type`, 1..1)
     ///
     /// The type of link between this patient resource and another patient resource.
-    pub type_: Primitive<codes::LinkType>,
+    pub type_: Code,
 }
 
 impl PatientLink {
     /// A `PatientLink` with its required elements (`other`, `type`); everything else is empty.
-    pub fn new(other: Reference, type_: impl Into<Primitive<codes::LinkType>>) -> Self {
+    pub fn new(other: Reference, type_: impl Into<Code>) -> Self {
         Self {
             other,
             type_: type_.into(),
@@ -1193,7 +1181,7 @@ impl PatientLink {
                 }
                 "type" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.type_, codes::LinkType::read)?;
+                    prim_value(p, &mut r.type_, codes::LinkType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 5)?;
@@ -1238,7 +1226,7 @@ impl PatientLink {
             w.key("other");
             v.write(w);
         }
-        write_prim(w, "type", "_type", &self.type_, codes::LinkType::write);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         w.end_object();
     }
 

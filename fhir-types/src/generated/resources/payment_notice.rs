@@ -51,7 +51,7 @@ pub struct PaymentNotice {
     /// active \| cancelled \| draft \| entered-in-error (`PaymentNotice.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Primitive<codes::FinancialResourceStatusCodes>,
+    pub status: Code,
     /// Request reference (`PaymentNotice.request`, 0..1)
     ///
     /// Reference of resource for which payment is being made.
@@ -97,7 +97,7 @@ pub struct PaymentNotice {
 impl PaymentNotice {
     /// A `PaymentNotice` with its required elements (`status`, `created`, `payment`, `recipient`, `amount`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
+        status: impl Into<Code>,
         created: impl Into<DateTime>,
         payment: Reference,
         recipient: Reference,
@@ -173,7 +173,11 @@ impl PaymentNotice {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -301,13 +305,7 @@ impl PaymentNotice {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FinancialResourceStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.request {
             w.key("request");
             v.write(w);

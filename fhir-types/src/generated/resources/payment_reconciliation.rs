@@ -51,7 +51,7 @@ pub struct PaymentReconciliation {
     /// active \| cancelled \| draft \| entered-in-error (`PaymentReconciliation.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Primitive<codes::FinancialResourceStatusCodes>,
+    pub status: Code,
     /// Period covered (`PaymentReconciliation.period`, 0..1)
     ///
     /// The period of time for which payments have been gathered into this bulk payment for settlement.
@@ -75,7 +75,7 @@ pub struct PaymentReconciliation {
     /// queued \| complete \| error \| partial (`PaymentReconciliation.outcome`, 0..1)
     ///
     /// The outcome of a request for a reconciliation.
-    pub outcome: Option<Primitive<codes::ClaimProcessingCodes>>,
+    pub outcome: Option<Code>,
     /// Disposition message (`PaymentReconciliation.disposition`, 0..1)
     ///
     /// A human readable description of the status of the request for the reconciliation.
@@ -109,7 +109,7 @@ pub struct PaymentReconciliation {
 impl PaymentReconciliation {
     /// A `PaymentReconciliation` with its required elements (`status`, `created`, `paymentDate`, `paymentAmount`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
+        status: impl Into<Code>,
         created: impl Into<DateTime>,
         payment_date: impl Into<Date>,
         payment_amount: Money,
@@ -183,7 +183,11 @@ impl PaymentReconciliation {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -215,7 +219,7 @@ impl PaymentReconciliation {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read)?;
+                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 22)?;
@@ -332,13 +336,7 @@ impl PaymentReconciliation {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FinancialResourceStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.period {
             w.key("period");
             v.write(w);
@@ -357,13 +355,7 @@ impl PaymentReconciliation {
             v.write(w);
         }
         if let Some(v) = &self.outcome {
-            write_prim(
-                w,
-                "outcome",
-                "_outcome",
-                v,
-                codes::ClaimProcessingCodes::write,
-            );
+            write_prim(w, "outcome", "_outcome", v, w_str);
         }
         if let Some(v) = &self.disposition {
             write_prim(w, "disposition", "_disposition", v, w_str);
@@ -932,7 +924,7 @@ pub struct PaymentReconciliationProcessNote {
     /// display \| print \| printoper (`PaymentReconciliation.processNote.type`, 0..1)
     ///
     /// The business purpose of the note text.
-    pub type_: Option<Primitive<codes::NoteType>>,
+    pub type_: Option<Code>,
     /// Note explanatory text (`PaymentReconciliation.processNote.text`, 0..1)
     ///
     /// The explanation or description associated with the processing.
@@ -960,7 +952,7 @@ impl PaymentReconciliationProcessNote {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, codes::NoteType::read)?;
+                    opt_prim_value(p, &mut r.type_, codes::NoteType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1003,7 +995,7 @@ impl PaymentReconciliationProcessNote {
             w.end_array();
         }
         if let Some(v) = &self.type_ {
-            write_prim(w, "type", "_type", v, codes::NoteType::write);
+            write_prim(w, "type", "_type", v, w_str);
         }
         if let Some(v) = &self.text {
             write_prim(w, "text", "_text", v, w_str);

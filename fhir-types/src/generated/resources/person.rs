@@ -57,7 +57,7 @@ pub struct Person {
     /// male \| female \| other \| unknown (`Person.gender`, 0..1)
     ///
     /// Administrative Gender.
-    pub gender: Option<Primitive<codes::AdministrativeGender>>,
+    pub gender: Option<Code>,
     /// The date on which the person was born (`Person.birthDate`, 0..1)
     ///
     /// The birth date for the person.
@@ -147,7 +147,7 @@ impl Person {
                 }
                 "gender" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 16)?;
@@ -261,13 +261,7 @@ impl Person {
             w.end_array();
         }
         if let Some(v) = &self.gender {
-            write_prim(
-                w,
-                "gender",
-                "_gender",
-                v,
-                codes::AdministrativeGender::write,
-            );
+            write_prim(w, "gender", "_gender", v, w_str);
         }
         if let Some(v) = &self.birth_date {
             write_prim(w, "birthDate", "_birthDate", v, w_str);
@@ -474,7 +468,7 @@ pub struct PersonLink {
     /// level1 \| level2 \| level3 \| level4 (`Person.link.assurance`, 0..1)
     ///
     /// Level of assurance that this link is associated with the target resource.
-    pub assurance: Option<Primitive<codes::IdentityAssuranceLevel>>,
+    pub assurance: Option<Code>,
 }
 
 impl PersonLink {
@@ -510,7 +504,11 @@ impl PersonLink {
                 }
                 "assurance" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.assurance, codes::IdentityAssuranceLevel::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.assurance,
+                        codes::IdentityAssuranceLevel::read_code,
+                    )?;
                 }
                 "_assurance" => {
                     p.mark(&mut seen, 5)?;
@@ -553,13 +551,7 @@ impl PersonLink {
             v.write(w);
         }
         if let Some(v) = &self.assurance {
-            write_prim(
-                w,
-                "assurance",
-                "_assurance",
-                v,
-                codes::IdentityAssuranceLevel::write,
-            );
+            write_prim(w, "assurance", "_assurance", v, w_str);
         }
         w.end_object();
     }

@@ -75,7 +75,7 @@ pub struct PlanDefinition {
     /// draft \| active \| retired \| unknown (`PlanDefinition.status`, 1..1)
     ///
     /// The status of this plan definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`PlanDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this plan definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -188,7 +188,7 @@ impl Default for PlanDefinitionSubject {
 
 impl PlanDefinition {
     /// A `PlanDefinition` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -300,7 +300,7 @@ impl PlanDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 25)?;
@@ -538,13 +538,7 @@ impl PlanDefinition {
             w.key("type");
             v.write(w);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -1040,7 +1034,7 @@ pub struct PlanDefinitionAction {
     /// routine \| urgent \| asap \| stat (`PlanDefinition.action.priority`, 0..1)
     ///
     /// Indicates how quickly the action should be addressed with respect to other actions.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// Code representing the meaning of the action or sub-actions (`PlanDefinition.action.code`, 0..*)
     ///
     /// A code that provides meaning for the action or action group. For example, a section may have a LOINC code for the section of a documentation template.
@@ -1096,23 +1090,23 @@ pub struct PlanDefinitionAction {
     /// visual-group \| logical-group \| sentence-group (`PlanDefinition.action.groupingBehavior`, 0..1)
     ///
     /// Defines the grouping behavior for the action and its children.
-    pub grouping_behavior: Option<Primitive<codes::ActionGroupingBehavior>>,
+    pub grouping_behavior: Option<Code>,
     /// any \| all \| all-or-none \| exactly-one \| at-most-one \| one-or-more (`PlanDefinition.action.selectionBehavior`, 0..1)
     ///
     /// Defines the selection behavior for the action and its children.
-    pub selection_behavior: Option<Primitive<codes::ActionSelectionBehavior>>,
+    pub selection_behavior: Option<Code>,
     /// must \| could \| must-unless-documented (`PlanDefinition.action.requiredBehavior`, 0..1)
     ///
     /// Defines the required behavior for the action.
-    pub required_behavior: Option<Primitive<codes::ActionRequiredBehavior>>,
+    pub required_behavior: Option<Code>,
     /// yes \| no (`PlanDefinition.action.precheckBehavior`, 0..1)
     ///
     /// Defines whether the action should usually be preselected.
-    pub precheck_behavior: Option<Primitive<codes::ActionPrecheckBehavior>>,
+    pub precheck_behavior: Option<Code>,
     /// single \| multiple (`PlanDefinition.action.cardinalityBehavior`, 0..1)
     ///
     /// Defines whether the action can be selected multiple times.
-    pub cardinality_behavior: Option<Primitive<codes::ActionCardinalityBehavior>>,
+    pub cardinality_behavior: Option<Code>,
     /// Description of the activity to be performed (`PlanDefinition.action.definition[x]`, 0..1); JSON keys `definition[Type]`
     ///
     /// A reference to an ActivityDefinition that describes the action to be taken in detail, or a PlanDefinition that describes a series of actions to be taken.
@@ -1243,7 +1237,7 @@ impl PlanDefinitionAction {
                 }
                 "priority" => {
                     p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 12)?;
@@ -1400,7 +1394,7 @@ impl PlanDefinitionAction {
                     opt_prim_value(
                         p,
                         &mut r.grouping_behavior,
-                        codes::ActionGroupingBehavior::read,
+                        codes::ActionGroupingBehavior::read_code,
                     )?;
                 }
                 "_groupingBehavior" => {
@@ -1412,7 +1406,7 @@ impl PlanDefinitionAction {
                     opt_prim_value(
                         p,
                         &mut r.selection_behavior,
-                        codes::ActionSelectionBehavior::read,
+                        codes::ActionSelectionBehavior::read_code,
                     )?;
                 }
                 "_selectionBehavior" => {
@@ -1424,7 +1418,7 @@ impl PlanDefinitionAction {
                     opt_prim_value(
                         p,
                         &mut r.required_behavior,
-                        codes::ActionRequiredBehavior::read,
+                        codes::ActionRequiredBehavior::read_code,
                     )?;
                 }
                 "_requiredBehavior" => {
@@ -1436,7 +1430,7 @@ impl PlanDefinitionAction {
                     opt_prim_value(
                         p,
                         &mut r.precheck_behavior,
-                        codes::ActionPrecheckBehavior::read,
+                        codes::ActionPrecheckBehavior::read_code,
                     )?;
                 }
                 "_precheckBehavior" => {
@@ -1448,7 +1442,7 @@ impl PlanDefinitionAction {
                     opt_prim_value(
                         p,
                         &mut r.cardinality_behavior,
-                        codes::ActionCardinalityBehavior::read,
+                        codes::ActionCardinalityBehavior::read_code,
                     )?;
                 }
                 "_cardinalityBehavior" => {
@@ -1571,7 +1565,7 @@ impl PlanDefinitionAction {
             write_prim(w, "textEquivalent", "_textEquivalent", v, w_str);
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         if !self.code.is_empty() {
             w.key("code");
@@ -1690,49 +1684,19 @@ impl PlanDefinitionAction {
             v.write(w);
         }
         if let Some(v) = &self.grouping_behavior {
-            write_prim(
-                w,
-                "groupingBehavior",
-                "_groupingBehavior",
-                v,
-                codes::ActionGroupingBehavior::write,
-            );
+            write_prim(w, "groupingBehavior", "_groupingBehavior", v, w_str);
         }
         if let Some(v) = &self.selection_behavior {
-            write_prim(
-                w,
-                "selectionBehavior",
-                "_selectionBehavior",
-                v,
-                codes::ActionSelectionBehavior::write,
-            );
+            write_prim(w, "selectionBehavior", "_selectionBehavior", v, w_str);
         }
         if let Some(v) = &self.required_behavior {
-            write_prim(
-                w,
-                "requiredBehavior",
-                "_requiredBehavior",
-                v,
-                codes::ActionRequiredBehavior::write,
-            );
+            write_prim(w, "requiredBehavior", "_requiredBehavior", v, w_str);
         }
         if let Some(v) = &self.precheck_behavior {
-            write_prim(
-                w,
-                "precheckBehavior",
-                "_precheckBehavior",
-                v,
-                codes::ActionPrecheckBehavior::write,
-            );
+            write_prim(w, "precheckBehavior", "_precheckBehavior", v, w_str);
         }
         if let Some(v) = &self.cardinality_behavior {
-            write_prim(
-                w,
-                "cardinalityBehavior",
-                "_cardinalityBehavior",
-                v,
-                codes::ActionCardinalityBehavior::write,
-            );
+            write_prim(w, "cardinalityBehavior", "_cardinalityBehavior", v, w_str);
         }
         if let Some(v) = &self.definition {
             match v {
@@ -2043,7 +2007,7 @@ pub struct PlanDefinitionActionCondition {
     /// applicability \| start \| stop (`PlanDefinition.action.condition.kind`, 1..1)
     ///
     /// The kind of condition.
-    pub kind: Primitive<codes::ActionConditionKind>,
+    pub kind: Code,
     /// Boolean-valued expression (`PlanDefinition.action.condition.expression`, 0..1)
     ///
     /// An expression that returns true or false, indicating whether the condition is satisfied.
@@ -2052,7 +2016,7 @@ pub struct PlanDefinitionActionCondition {
 
 impl PlanDefinitionActionCondition {
     /// A `PlanDefinitionActionCondition` with its required elements (`kind`); everything else is empty.
-    pub fn new(kind: impl Into<Primitive<codes::ActionConditionKind>>) -> Self {
+    pub fn new(kind: impl Into<Code>) -> Self {
         Self {
             kind: kind.into(),
             ..Default::default()
@@ -2079,7 +2043,7 @@ impl PlanDefinitionActionCondition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read)?;
+                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 4)?;
@@ -2120,13 +2084,7 @@ impl PlanDefinitionActionCondition {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "kind",
-            "_kind",
-            &self.kind,
-            codes::ActionConditionKind::write,
-        );
+        write_prim(w, "kind", "_kind", &self.kind, w_str);
         if let Some(v) = &self.expression {
             w.key("expression");
             v.write(w);
@@ -2333,7 +2291,7 @@ pub struct PlanDefinitionActionParticipant {
     /// patient \| practitioner \| related-person \| device (`PlanDefinition.action.participant.type`, 1..1)
     ///
     /// The type of participant in the action.
-    pub type_: Primitive<codes::ActionParticipantType>,
+    pub type_: Code,
     /// E.g. Nurse, Surgeon, Parent (`PlanDefinition.action.participant.role`, 0..1)
     ///
     /// The role the participant should play in performing the described action.
@@ -2342,7 +2300,7 @@ pub struct PlanDefinitionActionParticipant {
 
 impl PlanDefinitionActionParticipant {
     /// A `PlanDefinitionActionParticipant` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::ActionParticipantType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -2369,7 +2327,7 @@ impl PlanDefinitionActionParticipant {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read)?;
+                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -2410,13 +2368,7 @@ impl PlanDefinitionActionParticipant {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::ActionParticipantType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.role {
             w.key("role");
             v.write(w);
@@ -2490,7 +2442,7 @@ pub struct PlanDefinitionActionRelatedAction {
     /// before-start \| before \| before-end \| concurrent-with-start \| concurrent \| concurrent-with-end \| after-start \| after \| after-end (`PlanDefinition.action.relatedAction.relationship`, 1..1)
     ///
     /// The relationship of this action to the related action.
-    pub relationship: Primitive<codes::ActionRelationshipType>,
+    pub relationship: Code,
     /// Time offset for the relationship (`PlanDefinition.action.relatedAction.offset[x]`, 0..1); JSON keys `offset[Type]`
     ///
     /// A duration or range of durations to apply to the relationship. For example, 30-60 minutes before.
@@ -2515,10 +2467,7 @@ impl Default for PlanDefinitionActionRelatedActionOffset {
 
 impl PlanDefinitionActionRelatedAction {
     /// A `PlanDefinitionActionRelatedAction` with its required elements (`actionId`, `relationship`); everything else is empty.
-    pub fn new(
-        action_id: impl Into<Id>,
-        relationship: impl Into<Primitive<codes::ActionRelationshipType>>,
-    ) -> Self {
+    pub fn new(action_id: impl Into<Id>, relationship: impl Into<Code>) -> Self {
         Self {
             action_id: action_id.into(),
             relationship: relationship.into(),
@@ -2555,7 +2504,11 @@ impl PlanDefinitionActionRelatedAction {
                 }
                 "relationship" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.relationship, codes::ActionRelationshipType::read)?;
+                    prim_value(
+                        p,
+                        &mut r.relationship,
+                        codes::ActionRelationshipType::read_code,
+                    )?;
                 }
                 "_relationship" => {
                     p.mark(&mut seen, 6)?;
@@ -2621,7 +2574,7 @@ impl PlanDefinitionActionRelatedAction {
             "relationship",
             "_relationship",
             &self.relationship,
-            codes::ActionRelationshipType::write,
+            w_str,
         );
         if let Some(v) = &self.offset {
             match v {

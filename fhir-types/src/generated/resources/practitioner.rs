@@ -64,7 +64,7 @@ pub struct Practitioner {
     /// male \| female \| other \| unknown (`Practitioner.gender`, 0..1)
     ///
     /// Administrative Gender - the gender that the person is considered to have for administration and record keeping purposes.
-    pub gender: Option<Primitive<codes::AdministrativeGender>>,
+    pub gender: Option<Code>,
     /// The date  on which the practitioner was born (`Practitioner.birthDate`, 0..1)
     ///
     /// The date of birth for the practitioner.
@@ -160,7 +160,7 @@ impl Practitioner {
                 }
                 "gender" => {
                     p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 19)?;
@@ -273,13 +273,7 @@ impl Practitioner {
             w.end_array();
         }
         if let Some(v) = &self.gender {
-            write_prim(
-                w,
-                "gender",
-                "_gender",
-                v,
-                codes::AdministrativeGender::write,
-            );
+            write_prim(w, "gender", "_gender", v, w_str);
         }
         if let Some(v) = &self.birth_date {
             write_prim(w, "birthDate", "_birthDate", v, w_str);

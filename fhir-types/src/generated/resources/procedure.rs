@@ -67,7 +67,7 @@ pub struct Procedure {
     /// preparation \| in-progress \| not-done \| on-hold \| stopped \| completed \| entered-in-error \| unknown (`Procedure.status`, 1..1)
     ///
     /// A code specifying the state of the procedure. Generally, this will be the in-progress or completed state.
-    pub status: Primitive<codes::EventStatus>,
+    pub status: Code,
     /// Reason for current status (`Procedure.statusReason`, 0..1)
     ///
     /// Captures the reason for the current state of the procedure.
@@ -182,7 +182,7 @@ impl Default for ProcedurePerformed {
 
 impl Procedure {
     /// A `Procedure` with its required elements (`status`, `subject`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::EventStatus>>, subject: Reference) -> Self {
+    pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
         Self {
             status: status.into(),
             subject,
@@ -279,7 +279,7 @@ impl Procedure {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, codes::EventStatus::read)?;
+                    prim_value(p, &mut r.status, codes::EventStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -540,13 +540,7 @@ impl Procedure {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::EventStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);

@@ -739,7 +739,7 @@ pub struct ProvenanceEntity {
     /// derivation \| revision \| quotation \| source \| removal (`Provenance.entity.role`, 1..1)
     ///
     /// How the entity was used during the activity.
-    pub role: Primitive<codes::ProvenanceEntityRole>,
+    pub role: Code,
     /// Identity of entity (`Provenance.entity.what`, 1..1)
     ///
     /// Identity of the  Entity used. May be a logical or physical uri and maybe absolute or relative.
@@ -752,7 +752,7 @@ pub struct ProvenanceEntity {
 
 impl ProvenanceEntity {
     /// A `ProvenanceEntity` with its required elements (`role`, `what`); everything else is empty.
-    pub fn new(role: impl Into<Primitive<codes::ProvenanceEntityRole>>, what: Reference) -> Self {
+    pub fn new(role: impl Into<Code>, what: Reference) -> Self {
         Self {
             role: role.into(),
             what,
@@ -780,7 +780,7 @@ impl ProvenanceEntity {
                 }
                 "role" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.role, codes::ProvenanceEntityRole::read)?;
+                    prim_value(p, &mut r.role, codes::ProvenanceEntityRole::read_code)?;
                 }
                 "_role" => {
                     p.mark(&mut seen, 4)?;
@@ -828,13 +828,7 @@ impl ProvenanceEntity {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "role",
-            "_role",
-            &self.role,
-            codes::ProvenanceEntityRole::write,
-        );
+        write_prim(w, "role", "_role", &self.role, w_str);
         {
             let v = &self.what;
             w.key("what");

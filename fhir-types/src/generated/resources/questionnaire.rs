@@ -71,7 +71,7 @@ pub struct Questionnaire {
     /// draft \| active \| retired \| unknown (`Questionnaire.status`, 1..1)
     ///
     /// The status of this questionnaire. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`Questionnaire.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this questionnaire is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -79,7 +79,7 @@ pub struct Questionnaire {
     /// Resource that can be subject of QuestionnaireResponse (`Questionnaire.subjectType`, 0..*)
     ///
     /// The types of subjects that can be the subject of responses created for the questionnaire.
-    pub subject_type: Vec<Primitive<codes::ResourceType>>,
+    pub subject_type: Vec<Code>,
     /// Date last changed (`Questionnaire.date`, 0..1)
     ///
     /// The date  (and optionally time) when the questionnaire was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the questionnaire changes.
@@ -136,7 +136,7 @@ pub struct Questionnaire {
 
 impl Questionnaire {
     /// A `Questionnaire` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -245,7 +245,7 @@ impl Questionnaire {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -262,7 +262,12 @@ impl Questionnaire {
                 "subjectType" => {
                     p.mark(&mut seen, 27)?;
                     let other = p.marked(&seen, 28);
-                    values(p, &mut r.subject_type, codes::ResourceType::read, other)?;
+                    values(
+                        p,
+                        &mut r.subject_type,
+                        codes::ResourceType::read_code,
+                        other,
+                    )?;
                 }
                 "_subjectType" => {
                     p.mark(&mut seen, 28)?;
@@ -426,23 +431,11 @@ impl Questionnaire {
             write_prim(w, "title", "_title", v, w_str);
         }
         write_prims(w, "derivedFrom", "_derivedFrom", &self.derived_from, w_str);
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
-        write_prims(
-            w,
-            "subjectType",
-            "_subjectType",
-            &self.subject_type,
-            codes::ResourceType::write,
-        );
+        write_prims(w, "subjectType", "_subjectType", &self.subject_type, w_str);
         if let Some(v) = &self.date {
             write_prim(w, "date", "_date", v, w_str);
         }
@@ -805,7 +798,7 @@ pub struct QuestionnaireItem {
     /// group \| display \| boolean \| decimal \| integer \| date \| dateTime + (`Questionnaire.item.type`, 1..1)
     ///
     /// The type of questionnaire item this is - whether text for display, a grouping of other items or a particular type of data to be captured (string, integer, coded choice, etc.).
-    pub type_: Primitive<codes::QuestionnaireItemType>,
+    pub type_: Code,
     /// Only allow data when (`Questionnaire.item.enableWhen`, 0..*)
     ///
     /// A constraint indicating that this item should only be enabled (displayed/allow answers to be captured) when the specified condition is true.
@@ -813,7 +806,7 @@ pub struct QuestionnaireItem {
     /// all \| any (`Questionnaire.item.enableBehavior`, 0..1)
     ///
     /// Controls how multiple enableWhen values are interpreted -  whether all or any must be true.
-    pub enable_behavior: Option<Primitive<codes::EnableWhenBehavior>>,
+    pub enable_behavior: Option<Code>,
     /// Whether the item must be included in data results (`Questionnaire.item.required`, 0..1)
     ///
     /// An indication, if true, that the item must be present in a "completed" QuestionnaireResponse.  If false, the item may be skipped when answering the questionnaire.
@@ -850,10 +843,7 @@ pub struct QuestionnaireItem {
 
 impl QuestionnaireItem {
     /// A `QuestionnaireItem` with its required elements (`linkId`, `type`); everything else is empty.
-    pub fn new(
-        link_id: impl Into<FhirString>,
-        type_: impl Into<Primitive<codes::QuestionnaireItemType>>,
-    ) -> Self {
+    pub fn new(link_id: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
         Self {
             link_id: link_id.into(),
             type_: type_.into(),
@@ -917,7 +907,7 @@ impl QuestionnaireItem {
                 }
                 "type" => {
                     p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.type_, codes::QuestionnaireItemType::read)?;
+                    prim_value(p, &mut r.type_, codes::QuestionnaireItemType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 13)?;
@@ -929,7 +919,11 @@ impl QuestionnaireItem {
                 }
                 "enableBehavior" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.enable_behavior, codes::EnableWhenBehavior::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.enable_behavior,
+                        codes::EnableWhenBehavior::read_code,
+                    )?;
                 }
                 "_enableBehavior" => {
                     p.mark(&mut seen, 16)?;
@@ -1039,13 +1033,7 @@ impl QuestionnaireItem {
         if let Some(v) = &self.text {
             write_prim(w, "text", "_text", v, w_str);
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::QuestionnaireItemType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if !self.enable_when.is_empty() {
             w.key("enableWhen");
             w.begin_array();
@@ -1055,13 +1043,7 @@ impl QuestionnaireItem {
             w.end_array();
         }
         if let Some(v) = &self.enable_behavior {
-            write_prim(
-                w,
-                "enableBehavior",
-                "_enableBehavior",
-                v,
-                codes::EnableWhenBehavior::write,
-            );
+            write_prim(w, "enableBehavior", "_enableBehavior", v, w_str);
         }
         if let Some(v) = &self.required {
             write_prim(w, "required", "_required", v, w_boolean);
@@ -1613,7 +1595,7 @@ pub struct QuestionnaireItemEnableWhen {
     /// exists \| = \| != \| &gt; \| &lt; \| &gt;= \| &lt;= (`Questionnaire.item.enableWhen.operator`, 1..1)
     ///
     /// Specifies the criteria by which the question is enabled.
-    pub operator: Primitive<codes::QuestionnaireItemOperator>,
+    pub operator: Code,
     /// Value for question comparison based on operator (`Questionnaire.item.enableWhen.answer[x]`, 1..1); JSON keys `answer[Type]`
     ///
     /// A value that the referenced question is tested using the specified operator in order for the item to be enabled.
@@ -1656,7 +1638,7 @@ impl QuestionnaireItemEnableWhen {
     /// A `QuestionnaireItemEnableWhen` with its required elements (`question`, `operator`, `answer`); everything else is empty.
     pub fn new(
         question: impl Into<FhirString>,
-        operator: impl Into<Primitive<codes::QuestionnaireItemOperator>>,
+        operator: impl Into<Code>,
         answer: QuestionnaireItemEnableWhenAnswer,
     ) -> Self {
         Self {
@@ -1696,7 +1678,11 @@ impl QuestionnaireItemEnableWhen {
                 }
                 "operator" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.operator, codes::QuestionnaireItemOperator::read)?;
+                    prim_value(
+                        p,
+                        &mut r.operator,
+                        codes::QuestionnaireItemOperator::read_code,
+                    )?;
                 }
                 "_operator" => {
                     p.mark(&mut seen, 6)?;
@@ -1959,13 +1945,7 @@ impl QuestionnaireItemEnableWhen {
             w.end_array();
         }
         write_prim(w, "question", "_question", &self.question, w_str);
-        write_prim(
-            w,
-            "operator",
-            "_operator",
-            &self.operator,
-            codes::QuestionnaireItemOperator::write,
-        );
+        write_prim(w, "operator", "_operator", &self.operator, w_str);
         {
             let v = &self.answer;
             match v {

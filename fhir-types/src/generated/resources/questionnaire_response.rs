@@ -63,7 +63,7 @@ pub struct QuestionnaireResponse {
     /// in-progress \| completed \| amended \| entered-in-error \| stopped (`QuestionnaireResponse.status`, 1..1)
     ///
     /// The position of the questionnaire response within its overall lifecycle.
-    pub status: Primitive<codes::QuestionnaireResponseStatus>,
+    pub status: Code,
     /// The subject of the questions (`QuestionnaireResponse.subject`, 0..1)
     ///
     /// The subject of the questionnaire response.  This could be a patient, organization, practitioner, device, etc.  This is who/what the answers apply to, but is not necessarily the source of information.
@@ -92,7 +92,7 @@ pub struct QuestionnaireResponse {
 
 impl QuestionnaireResponse {
     /// A `QuestionnaireResponse` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::QuestionnaireResponseStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -175,7 +175,11 @@ impl QuestionnaireResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, codes::QuestionnaireResponseStatus::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::QuestionnaireResponseStatus::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -286,13 +290,7 @@ impl QuestionnaireResponse {
         if let Some(v) = &self.questionnaire {
             write_prim(w, "questionnaire", "_questionnaire", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::QuestionnaireResponseStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.subject {
             w.key("subject");
             v.write(w);

@@ -67,7 +67,7 @@ pub struct RelatedPerson {
     /// male \| female \| other \| unknown (`RelatedPerson.gender`, 0..1)
     ///
     /// Administrative Gender - the gender that the person is considered to have for administration and record keeping purposes.
-    pub gender: Option<Primitive<codes::AdministrativeGender>>,
+    pub gender: Option<Code>,
     /// The date on which the related person was born (`RelatedPerson.birthDate`, 0..1)
     pub birth_date: Option<Date>,
     /// Address where the related person can be contacted or visited (`RelatedPerson.address`, 0..*)
@@ -175,7 +175,7 @@ impl RelatedPerson {
                 }
                 "gender" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 20)?;
@@ -300,13 +300,7 @@ impl RelatedPerson {
             w.end_array();
         }
         if let Some(v) = &self.gender {
-            write_prim(
-                w,
-                "gender",
-                "_gender",
-                v,
-                codes::AdministrativeGender::write,
-            );
+            write_prim(w, "gender", "_gender", v, w_str);
         }
         if let Some(v) = &self.birth_date {
             write_prim(w, "birthDate", "_birthDate", v, w_str);

@@ -71,15 +71,15 @@ pub struct RequestGroup {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`RequestGroup.status`, 1..1)
     ///
     /// The current state of the request. For request groups, the status reflects the status of all the requests in the group.
-    pub status: Primitive<codes::RequestStatus>,
+    pub status: Code,
     /// proposal \| plan \| directive \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`RequestGroup.intent`, 1..1)
     ///
     /// Indicates the level of authority/intentionality associated with the request and where the request fits into the workflow chain.
-    pub intent: Primitive<codes::RequestIntent>,
+    pub intent: Code,
     /// routine \| urgent \| asap \| stat (`RequestGroup.priority`, 0..1)
     ///
     /// Indicates how quickly the request should be addressed with respect to other requests.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// What's being requested/ordered (`RequestGroup.code`, 0..1)
     ///
     /// A code that identifies what the overall request group is.
@@ -120,10 +120,7 @@ pub struct RequestGroup {
 
 impl RequestGroup {
     /// A `RequestGroup` with its required elements (`status`, `intent`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::RequestStatus>>,
-        intent: impl Into<Primitive<codes::RequestIntent>>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, intent: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             intent: intent.into(),
@@ -223,7 +220,7 @@ impl RequestGroup {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -231,7 +228,7 @@ impl RequestGroup {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, codes::RequestIntent::read)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -239,7 +236,7 @@ impl RequestGroup {
                 }
                 "priority" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 25)?;
@@ -386,22 +383,10 @@ impl RequestGroup {
             w.key("groupIdentifier");
             v.write(w);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::RequestStatus::write,
-        );
-        write_prim(
-            w,
-            "intent",
-            "_intent",
-            &self.intent,
-            codes::RequestIntent::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(w, "intent", "_intent", &self.intent, w_str);
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         if let Some(v) = &self.code {
             w.key("code");
@@ -714,7 +699,7 @@ pub struct RequestGroupAction {
     /// routine \| urgent \| asap \| stat (`RequestGroup.action.priority`, 0..1)
     ///
     /// Indicates how quickly the action should be addressed with respect to other actions.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// Code representing the meaning of the action or sub-actions (`RequestGroup.action.code`, 0..*)
     ///
     /// A code that provides meaning for the action or action group. For example, a section may have a LOINC code for a section of a documentation template.
@@ -746,23 +731,23 @@ pub struct RequestGroupAction {
     /// visual-group \| logical-group \| sentence-group (`RequestGroup.action.groupingBehavior`, 0..1)
     ///
     /// Defines the grouping behavior for the action and its children.
-    pub grouping_behavior: Option<Primitive<codes::ActionGroupingBehavior>>,
+    pub grouping_behavior: Option<Code>,
     /// any \| all \| all-or-none \| exactly-one \| at-most-one \| one-or-more (`RequestGroup.action.selectionBehavior`, 0..1)
     ///
     /// Defines the selection behavior for the action and its children.
-    pub selection_behavior: Option<Primitive<codes::ActionSelectionBehavior>>,
+    pub selection_behavior: Option<Code>,
     /// must \| could \| must-unless-documented (`RequestGroup.action.requiredBehavior`, 0..1)
     ///
     /// Defines expectations around whether an action is required.
-    pub required_behavior: Option<Primitive<codes::ActionRequiredBehavior>>,
+    pub required_behavior: Option<Code>,
     /// yes \| no (`RequestGroup.action.precheckBehavior`, 0..1)
     ///
     /// Defines whether the action should usually be preselected.
-    pub precheck_behavior: Option<Primitive<codes::ActionPrecheckBehavior>>,
+    pub precheck_behavior: Option<Code>,
     /// single \| multiple (`RequestGroup.action.cardinalityBehavior`, 0..1)
     ///
     /// Defines whether the action can be selected multiple times.
-    pub cardinality_behavior: Option<Primitive<codes::ActionCardinalityBehavior>>,
+    pub cardinality_behavior: Option<Code>,
     /// The target of the action (`RequestGroup.action.resource`, 0..1)
     ///
     /// The resource that is the target of the action (e.g. CommunicationRequest).
@@ -851,7 +836,7 @@ impl RequestGroupAction {
                 }
                 "priority" => {
                     p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 12)?;
@@ -962,7 +947,7 @@ impl RequestGroupAction {
                     opt_prim_value(
                         p,
                         &mut r.grouping_behavior,
-                        codes::ActionGroupingBehavior::read,
+                        codes::ActionGroupingBehavior::read_code,
                     )?;
                 }
                 "_groupingBehavior" => {
@@ -974,7 +959,7 @@ impl RequestGroupAction {
                     opt_prim_value(
                         p,
                         &mut r.selection_behavior,
-                        codes::ActionSelectionBehavior::read,
+                        codes::ActionSelectionBehavior::read_code,
                     )?;
                 }
                 "_selectionBehavior" => {
@@ -986,7 +971,7 @@ impl RequestGroupAction {
                     opt_prim_value(
                         p,
                         &mut r.required_behavior,
-                        codes::ActionRequiredBehavior::read,
+                        codes::ActionRequiredBehavior::read_code,
                     )?;
                 }
                 "_requiredBehavior" => {
@@ -998,7 +983,7 @@ impl RequestGroupAction {
                     opt_prim_value(
                         p,
                         &mut r.precheck_behavior,
-                        codes::ActionPrecheckBehavior::read,
+                        codes::ActionPrecheckBehavior::read_code,
                     )?;
                 }
                 "_precheckBehavior" => {
@@ -1010,7 +995,7 @@ impl RequestGroupAction {
                     opt_prim_value(
                         p,
                         &mut r.cardinality_behavior,
-                        codes::ActionCardinalityBehavior::read,
+                        codes::ActionCardinalityBehavior::read_code,
                     )?;
                 }
                 "_cardinalityBehavior" => {
@@ -1066,7 +1051,7 @@ impl RequestGroupAction {
             write_prim(w, "textEquivalent", "_textEquivalent", v, w_str);
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         if !self.code.is_empty() {
             w.key("code");
@@ -1140,49 +1125,19 @@ impl RequestGroupAction {
             v.write(w);
         }
         if let Some(v) = &self.grouping_behavior {
-            write_prim(
-                w,
-                "groupingBehavior",
-                "_groupingBehavior",
-                v,
-                codes::ActionGroupingBehavior::write,
-            );
+            write_prim(w, "groupingBehavior", "_groupingBehavior", v, w_str);
         }
         if let Some(v) = &self.selection_behavior {
-            write_prim(
-                w,
-                "selectionBehavior",
-                "_selectionBehavior",
-                v,
-                codes::ActionSelectionBehavior::write,
-            );
+            write_prim(w, "selectionBehavior", "_selectionBehavior", v, w_str);
         }
         if let Some(v) = &self.required_behavior {
-            write_prim(
-                w,
-                "requiredBehavior",
-                "_requiredBehavior",
-                v,
-                codes::ActionRequiredBehavior::write,
-            );
+            write_prim(w, "requiredBehavior", "_requiredBehavior", v, w_str);
         }
         if let Some(v) = &self.precheck_behavior {
-            write_prim(
-                w,
-                "precheckBehavior",
-                "_precheckBehavior",
-                v,
-                codes::ActionPrecheckBehavior::write,
-            );
+            write_prim(w, "precheckBehavior", "_precheckBehavior", v, w_str);
         }
         if let Some(v) = &self.cardinality_behavior {
-            write_prim(
-                w,
-                "cardinalityBehavior",
-                "_cardinalityBehavior",
-                v,
-                codes::ActionCardinalityBehavior::write,
-            );
+            write_prim(w, "cardinalityBehavior", "_cardinalityBehavior", v, w_str);
         }
         if let Some(v) = &self.resource {
             w.key("resource");
@@ -1405,7 +1360,7 @@ pub struct RequestGroupActionCondition {
     /// applicability \| start \| stop (`RequestGroup.action.condition.kind`, 1..1)
     ///
     /// The kind of condition.
-    pub kind: Primitive<codes::ActionConditionKind>,
+    pub kind: Code,
     /// Boolean-valued expression (`RequestGroup.action.condition.expression`, 0..1)
     ///
     /// An expression that returns true or false, indicating whether or not the condition is satisfied.
@@ -1414,7 +1369,7 @@ pub struct RequestGroupActionCondition {
 
 impl RequestGroupActionCondition {
     /// A `RequestGroupActionCondition` with its required elements (`kind`); everything else is empty.
-    pub fn new(kind: impl Into<Primitive<codes::ActionConditionKind>>) -> Self {
+    pub fn new(kind: impl Into<Code>) -> Self {
         Self {
             kind: kind.into(),
             ..Default::default()
@@ -1441,7 +1396,7 @@ impl RequestGroupActionCondition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read)?;
+                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 4)?;
@@ -1482,13 +1437,7 @@ impl RequestGroupActionCondition {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "kind",
-            "_kind",
-            &self.kind,
-            codes::ActionConditionKind::write,
-        );
+        write_prim(w, "kind", "_kind", &self.kind, w_str);
         if let Some(v) = &self.expression {
             w.key("expression");
             v.write(w);
@@ -1562,7 +1511,7 @@ pub struct RequestGroupActionRelatedAction {
     /// before-start \| before \| before-end \| concurrent-with-start \| concurrent \| concurrent-with-end \| after-start \| after \| after-end (`RequestGroup.action.relatedAction.relationship`, 1..1)
     ///
     /// The relationship of this action to the related action.
-    pub relationship: Primitive<codes::ActionRelationshipType>,
+    pub relationship: Code,
     /// Time offset for the relationship (`RequestGroup.action.relatedAction.offset[x]`, 0..1); JSON keys `offset[Type]`
     ///
     /// A duration or range of durations to apply to the relationship. For example, 30-60 minutes before.
@@ -1587,10 +1536,7 @@ impl Default for RequestGroupActionRelatedActionOffset {
 
 impl RequestGroupActionRelatedAction {
     /// A `RequestGroupActionRelatedAction` with its required elements (`actionId`, `relationship`); everything else is empty.
-    pub fn new(
-        action_id: impl Into<Id>,
-        relationship: impl Into<Primitive<codes::ActionRelationshipType>>,
-    ) -> Self {
+    pub fn new(action_id: impl Into<Id>, relationship: impl Into<Code>) -> Self {
         Self {
             action_id: action_id.into(),
             relationship: relationship.into(),
@@ -1627,7 +1573,11 @@ impl RequestGroupActionRelatedAction {
                 }
                 "relationship" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.relationship, codes::ActionRelationshipType::read)?;
+                    prim_value(
+                        p,
+                        &mut r.relationship,
+                        codes::ActionRelationshipType::read_code,
+                    )?;
                 }
                 "_relationship" => {
                     p.mark(&mut seen, 6)?;
@@ -1693,7 +1643,7 @@ impl RequestGroupActionRelatedAction {
             "relationship",
             "_relationship",
             &self.relationship,
-            codes::ActionRelationshipType::write,
+            w_str,
         );
         if let Some(v) = &self.offset {
             match v {

@@ -75,7 +75,7 @@ pub struct ResearchDefinition {
     /// draft \| active \| retired \| unknown (`ResearchDefinition.status`, 1..1)
     ///
     /// The status of this research definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`ResearchDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this research definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -200,10 +200,7 @@ impl Default for ResearchDefinitionSubject {
 
 impl ResearchDefinition {
     /// A `ResearchDefinition` with its required elements (`status`, `population`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        population: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, population: Reference) -> Self {
         Self {
             status: status.into(),
             population,
@@ -320,7 +317,7 @@ impl ResearchDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -579,13 +576,7 @@ impl ResearchDefinition {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }

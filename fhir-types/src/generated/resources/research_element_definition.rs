@@ -75,7 +75,7 @@ pub struct ResearchElementDefinition {
     /// draft \| active \| retired \| unknown (`ResearchElementDefinition.status`, 1..1)
     ///
     /// The status of this research element definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`ResearchElementDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this research element definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -167,11 +167,11 @@ pub struct ResearchElementDefinition {
     /// population \| exposure \| outcome (`ResearchElementDefinition.type`, 1..1)
     ///
     /// The type of research element, a population, an exposure, or an outcome.
-    pub type_: Primitive<codes::ResearchElementType>,
+    pub type_: Code,
     /// dichotomous \| continuous \| descriptive (`ResearchElementDefinition.variableType`, 0..1)
     ///
     /// The type of the outcome (e.g. Dichotomous, Continuous, or Descriptive).
-    pub variable_type: Option<Primitive<codes::EvidenceVariableType>>,
+    pub variable_type: Option<Code>,
     /// What defines the members of the research element (`ResearchElementDefinition.characteristic`, 1..*)
     ///
     /// A characteristic that defines the members of the research element. Multiple characteristics are applied with "and" semantics.
@@ -197,8 +197,8 @@ impl Default for ResearchElementDefinitionSubject {
 impl ResearchElementDefinition {
     /// A `ResearchElementDefinition` with its required elements (`status`, `type`, `characteristic`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        type_: impl Into<Primitive<codes::ResearchElementType>>,
+        status: impl Into<Code>,
+        type_: impl Into<Code>,
         characteristic: Vec<ResearchElementDefinitionCharacteristic>,
     ) -> Self {
         Self {
@@ -318,7 +318,7 @@ impl ResearchElementDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -478,7 +478,7 @@ impl ResearchElementDefinition {
                 }
                 "type" => {
                     p.mark(&mut seen, 61)?;
-                    prim_value(p, &mut r.type_, codes::ResearchElementType::read)?;
+                    prim_value(p, &mut r.type_, codes::ResearchElementType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 62)?;
@@ -486,7 +486,11 @@ impl ResearchElementDefinition {
                 }
                 "variableType" => {
                     p.mark(&mut seen, 63)?;
-                    opt_prim_value(p, &mut r.variable_type, codes::EvidenceVariableType::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.variable_type,
+                        codes::EvidenceVariableType::read_code,
+                    )?;
                 }
                 "_variableType" => {
                     p.mark(&mut seen, 64)?;
@@ -588,13 +592,7 @@ impl ResearchElementDefinition {
         if let Some(v) = &self.subtitle {
             write_prim(w, "subtitle", "_subtitle", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -712,21 +710,9 @@ impl ResearchElementDefinition {
             w.end_array();
         }
         write_prims(w, "library", "_library", &self.library, w_str);
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::ResearchElementType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.variable_type {
-            write_prim(
-                w,
-                "variableType",
-                "_variableType",
-                v,
-                codes::EvidenceVariableType::write,
-            );
+            write_prim(w, "variableType", "_variableType", v, w_str);
         }
         if !self.characteristic.is_empty() {
             w.key("characteristic");
@@ -1128,7 +1114,7 @@ pub struct ResearchElementDefinitionCharacteristic {
     /// mean \| median \| mean-of-mean \| mean-of-median \| median-of-mean \| median-of-median (`ResearchElementDefinition.characteristic.studyEffectiveGroupMeasure`, 0..1)
     ///
     /// Indicates how elements are aggregated within the study effective period.
-    pub study_effective_group_measure: Option<Primitive<codes::GroupMeasure>>,
+    pub study_effective_group_measure: Option<Code>,
     /// What time period do participants cover (`ResearchElementDefinition.characteristic.participantEffectiveDescription`, 0..1)
     ///
     /// A narrative description of the time period the study covers.
@@ -1144,7 +1130,7 @@ pub struct ResearchElementDefinitionCharacteristic {
     /// mean \| median \| mean-of-mean \| mean-of-median \| median-of-mean \| median-of-median (`ResearchElementDefinition.characteristic.participantEffectiveGroupMeasure`, 0..1)
     ///
     /// Indicates how elements are aggregated within the study effective period.
-    pub participant_effective_group_measure: Option<Primitive<codes::GroupMeasure>>,
+    pub participant_effective_group_measure: Option<Code>,
 }
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.definition\[x\]' (1..1).
@@ -1392,7 +1378,7 @@ impl ResearchElementDefinitionCharacteristic {
                     opt_prim_value(
                         p,
                         &mut r.study_effective_group_measure,
-                        codes::GroupMeasure::read,
+                        codes::GroupMeasure::read_code,
                     )?;
                 }
                 "_studyEffectiveGroupMeasure" => {
@@ -1475,7 +1461,7 @@ impl ResearchElementDefinitionCharacteristic {
                     opt_prim_value(
                         p,
                         &mut r.participant_effective_group_measure,
-                        codes::GroupMeasure::read,
+                        codes::GroupMeasure::read_code,
                     )?;
                 }
                 "_participantEffectiveGroupMeasure" => {
@@ -1590,7 +1576,7 @@ impl ResearchElementDefinitionCharacteristic {
                 "studyEffectiveGroupMeasure",
                 "_studyEffectiveGroupMeasure",
                 v,
-                codes::GroupMeasure::write,
+                w_str,
             );
         }
         if let Some(v) = &self.participant_effective_description {
@@ -1637,7 +1623,7 @@ impl ResearchElementDefinitionCharacteristic {
                 "participantEffectiveGroupMeasure",
                 "_participantEffectiveGroupMeasure",
                 v,
-                codes::GroupMeasure::write,
+                w_str,
             );
         }
         w.end_object();

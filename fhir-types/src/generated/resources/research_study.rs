@@ -63,7 +63,7 @@ pub struct ResearchStudy {
     /// active \| administratively-completed \| approved \| closed-to-accrual \| closed-to-accrual-and-intervention \| completed \| disapproved \| in-review \| temporarily-closed-to-accrual \| temporarily-closed-to-accrual-and-intervention \| withdrawn (`ResearchStudy.status`, 1..1)
     ///
     /// The current state of the study.
-    pub status: Primitive<codes::ResearchStudyStatus>,
+    pub status: Code,
     /// treatment \| prevention \| diagnostic \| supportive-care \| screening \| health-services-research \| basic-science \| device-feasibility (`ResearchStudy.primaryPurposeType`, 0..1)
     ///
     /// The type of study based upon the intent of the study's activities. A classification of the intent of the study.
@@ -144,7 +144,7 @@ pub struct ResearchStudy {
 
 impl ResearchStudy {
     /// A `ResearchStudy` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::ResearchStudyStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -227,7 +227,7 @@ impl ResearchStudy {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, codes::ResearchStudyStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ResearchStudyStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -394,13 +394,7 @@ impl ResearchStudy {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ResearchStudyStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.primary_purpose_type {
             w.key("primaryPurposeType");
             v.write(w);

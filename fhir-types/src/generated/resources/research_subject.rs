@@ -51,7 +51,7 @@ pub struct ResearchSubject {
     /// candidate \| eligible \| follow-up \| ineligible \| not-registered \| off-study \| on-study \| on-study-intervention \| on-study-observation \| pending-on-study \| potential-candidate \| screening \| withdrawn (`ResearchSubject.status`, 1..1)
     ///
     /// The current state of the subject.
-    pub status: Primitive<codes::ResearchSubjectStatus>,
+    pub status: Code,
     /// Start and end of participation (`ResearchSubject.period`, 0..1)
     ///
     /// The dates the subject began and ended their participation in the study.
@@ -80,11 +80,7 @@ pub struct ResearchSubject {
 
 impl ResearchSubject {
     /// A `ResearchSubject` with its required elements (`status`, `study`, `individual`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::ResearchSubjectStatus>>,
-        study: Reference,
-        individual: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, study: Reference, individual: Reference) -> Self {
         Self {
             status: status.into(),
             study,
@@ -153,7 +149,7 @@ impl ResearchSubject {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::ResearchSubjectStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ResearchSubjectStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -259,13 +255,7 @@ impl ResearchSubject {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ResearchSubjectStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.period {
             w.key("period");
             v.write(w);

@@ -59,7 +59,7 @@ pub struct RiskAssessment {
     /// registered \| preliminary \| final \| amended + (`RiskAssessment.status`, 1..1)
     ///
     /// The status of the RiskAssessment, using the same statuses as an Observation.
-    pub status: Primitive<codes::ObservationStatus>,
+    pub status: Code,
     /// Evaluation mechanism (`RiskAssessment.method`, 0..1)
     ///
     /// The algorithm, process or mechanism used to evaluate the risk.
@@ -132,7 +132,7 @@ impl Default for RiskAssessmentOccurrence {
 
 impl RiskAssessment {
     /// A `RiskAssessment` with its required elements (`status`, `subject`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::ObservationStatus>>, subject: Reference) -> Self {
+    pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
         Self {
             status: status.into(),
             subject,
@@ -209,7 +209,7 @@ impl RiskAssessment {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::ObservationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::ObservationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -377,13 +377,7 @@ impl RiskAssessment {
             w.key("parent");
             v.write(w);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::ObservationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.method {
             w.key("method");
             v.write(w);

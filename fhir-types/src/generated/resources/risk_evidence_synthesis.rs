@@ -67,7 +67,7 @@ pub struct RiskEvidenceSynthesis {
     /// draft \| active \| retired \| unknown (`RiskEvidenceSynthesis.status`, 1..1)
     ///
     /// The status of this risk evidence synthesis. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// Date last changed (`RiskEvidenceSynthesis.date`, 0..1)
     ///
     /// The date  (and optionally time) when the risk evidence synthesis was published. The date must change when the business version changes and it must change if the status code changes. In addition, it should change when the substantive content of the risk evidence synthesis changes.
@@ -172,11 +172,7 @@ pub struct RiskEvidenceSynthesis {
 
 impl RiskEvidenceSynthesis {
     /// A `RiskEvidenceSynthesis` with its required elements (`status`, `population`, `outcome`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        population: Reference,
-        outcome: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, population: Reference, outcome: Reference) -> Self {
         Self {
             status: status.into(),
             population,
@@ -277,7 +273,7 @@ impl RiskEvidenceSynthesis {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -491,13 +487,7 @@ impl RiskEvidenceSynthesis {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.date {
             write_prim(w, "date", "_date", v, w_str);
         }

@@ -63,7 +63,7 @@ pub struct SearchParameter {
     /// draft \| active \| retired \| unknown (`SearchParameter.status`, 1..1)
     ///
     /// The status of this search parameter. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`SearchParameter.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this search parameter is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -103,11 +103,11 @@ pub struct SearchParameter {
     /// The resource type(s) this search parameter applies to (`SearchParameter.base`, 1..*)
     ///
     /// The base resource type(s) that this search parameter can be used against.
-    pub base: Vec<Primitive<codes::ResourceType>>,
+    pub base: Vec<Code>,
     /// number \| date \| string \| token \| reference \| composite \| quantity \| uri \| special (`SearchParameter.type`, 1..1)
     ///
     /// The type of value that a search parameter may contain, and how the content is interpreted.
-    pub type_: Primitive<codes::SearchParamType>,
+    pub type_: Code,
     /// FHIRPath expression that extracts the values (`SearchParameter.expression`, 0..1)
     ///
     /// A FHIRPath expression that returns a set of elements for the search parameter.
@@ -119,11 +119,11 @@ pub struct SearchParameter {
     /// normal \| phonetic \| nearby \| distance \| other (`SearchParameter.xpathUsage`, 0..1)
     ///
     /// How the search parameter relates to the set of elements returned by evaluating the xpath query.
-    pub xpath_usage: Option<Primitive<codes::XPathUsageType>>,
+    pub xpath_usage: Option<Code>,
     /// Types of resource (if a resource reference) (`SearchParameter.target`, 0..*)
     ///
     /// Types of resource (if a resource is referenced).
-    pub target: Vec<Primitive<codes::ResourceType>>,
+    pub target: Vec<Code>,
     /// Allow multiple values per parameter (or) (`SearchParameter.multipleOr`, 0..1)
     ///
     /// Whether multiple values are allowed for each time the parameter exists. Values are separated by commas, and the parameter matches if any of the values match.
@@ -135,11 +135,11 @@ pub struct SearchParameter {
     /// eq \| ne \| gt \| lt \| ge \| le \| sa \| eb \| ap (`SearchParameter.comparator`, 0..*)
     ///
     /// Comparators supported for the search parameter.
-    pub comparator: Vec<Primitive<codes::SearchComparator>>,
+    pub comparator: Vec<Code>,
     /// missing \| exact \| contains \| not \| text \| in \| not-in \| below \| above \| type \| identifier \| ofType (`SearchParameter.modifier`, 0..*)
     ///
     /// A modifier supported for the search parameter.
-    pub modifier: Vec<Primitive<codes::SearchModifierCode>>,
+    pub modifier: Vec<Code>,
     /// Chained names supported (`SearchParameter.chain`, 0..*)
     ///
     /// Contains the names of any search parameters which may be chained to the containing search parameter. Chained parameters may be added to search parameters of type reference and specify that resources will only be returned if they contain a reference to a resource which matches the chained parameter value. Values for this field should be drawn from SearchParameter.code for a parameter on the target resource type.
@@ -155,11 +155,11 @@ impl SearchParameter {
     pub fn new(
         url: impl Into<Uri>,
         name: impl Into<FhirString>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
+        status: impl Into<Code>,
         description: impl Into<Markdown>,
         code: impl Into<Code>,
-        base: Vec<Primitive<codes::ResourceType>>,
-        type_: impl Into<Primitive<codes::SearchParamType>>,
+        base: Vec<Code>,
+        type_: impl Into<Code>,
     ) -> Self {
         Self {
             url: url.into(),
@@ -261,7 +261,7 @@ impl SearchParameter {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -330,7 +330,7 @@ impl SearchParameter {
                 "base" => {
                     p.mark(&mut seen, 37)?;
                     let other = p.marked(&seen, 38);
-                    values(p, &mut r.base, codes::ResourceType::read, other)?;
+                    values(p, &mut r.base, codes::ResourceType::read_code, other)?;
                 }
                 "_base" => {
                     p.mark(&mut seen, 38)?;
@@ -339,7 +339,7 @@ impl SearchParameter {
                 }
                 "type" => {
                     p.mark(&mut seen, 39)?;
-                    prim_value(p, &mut r.type_, codes::SearchParamType::read)?;
+                    prim_value(p, &mut r.type_, codes::SearchParamType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 40)?;
@@ -363,7 +363,7 @@ impl SearchParameter {
                 }
                 "xpathUsage" => {
                     p.mark(&mut seen, 45)?;
-                    opt_prim_value(p, &mut r.xpath_usage, codes::XPathUsageType::read)?;
+                    opt_prim_value(p, &mut r.xpath_usage, codes::XPathUsageType::read_code)?;
                 }
                 "_xpathUsage" => {
                     p.mark(&mut seen, 46)?;
@@ -372,7 +372,7 @@ impl SearchParameter {
                 "target" => {
                     p.mark(&mut seen, 47)?;
                     let other = p.marked(&seen, 48);
-                    values(p, &mut r.target, codes::ResourceType::read, other)?;
+                    values(p, &mut r.target, codes::ResourceType::read_code, other)?;
                 }
                 "_target" => {
                     p.mark(&mut seen, 48)?;
@@ -398,7 +398,12 @@ impl SearchParameter {
                 "comparator" => {
                     p.mark(&mut seen, 53)?;
                     let other = p.marked(&seen, 54);
-                    values(p, &mut r.comparator, codes::SearchComparator::read, other)?;
+                    values(
+                        p,
+                        &mut r.comparator,
+                        codes::SearchComparator::read_code,
+                        other,
+                    )?;
                 }
                 "_comparator" => {
                     p.mark(&mut seen, 54)?;
@@ -408,7 +413,12 @@ impl SearchParameter {
                 "modifier" => {
                     p.mark(&mut seen, 55)?;
                     let other = p.marked(&seen, 56);
-                    values(p, &mut r.modifier, codes::SearchModifierCode::read, other)?;
+                    values(
+                        p,
+                        &mut r.modifier,
+                        codes::SearchModifierCode::read_code,
+                        other,
+                    )?;
                 }
                 "_modifier" => {
                     p.mark(&mut seen, 56)?;
@@ -514,13 +524,7 @@ impl SearchParameter {
         if let Some(v) = &self.derived_from {
             write_prim(w, "derivedFrom", "_derivedFrom", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -559,14 +563,8 @@ impl SearchParameter {
             write_prim(w, "purpose", "_purpose", v, w_str);
         }
         write_prim(w, "code", "_code", &self.code, w_str);
-        write_prims(w, "base", "_base", &self.base, codes::ResourceType::write);
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::SearchParamType::write,
-        );
+        write_prims(w, "base", "_base", &self.base, w_str);
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.expression {
             write_prim(w, "expression", "_expression", v, w_str);
         }
@@ -574,41 +572,17 @@ impl SearchParameter {
             write_prim(w, "xpath", "_xpath", v, w_str);
         }
         if let Some(v) = &self.xpath_usage {
-            write_prim(
-                w,
-                "xpathUsage",
-                "_xpathUsage",
-                v,
-                codes::XPathUsageType::write,
-            );
+            write_prim(w, "xpathUsage", "_xpathUsage", v, w_str);
         }
-        write_prims(
-            w,
-            "target",
-            "_target",
-            &self.target,
-            codes::ResourceType::write,
-        );
+        write_prims(w, "target", "_target", &self.target, w_str);
         if let Some(v) = &self.multiple_or {
             write_prim(w, "multipleOr", "_multipleOr", v, w_boolean);
         }
         if let Some(v) = &self.multiple_and {
             write_prim(w, "multipleAnd", "_multipleAnd", v, w_boolean);
         }
-        write_prims(
-            w,
-            "comparator",
-            "_comparator",
-            &self.comparator,
-            codes::SearchComparator::write,
-        );
-        write_prims(
-            w,
-            "modifier",
-            "_modifier",
-            &self.modifier,
-            codes::SearchModifierCode::write,
-        );
+        write_prims(w, "comparator", "_comparator", &self.comparator, w_str);
+        write_prims(w, "modifier", "_modifier", &self.modifier, w_str);
         write_prims(w, "chain", "_chain", &self.chain, w_str);
         if !self.component.is_empty() {
             w.key("component");

@@ -71,11 +71,11 @@ pub struct ServiceRequest {
     /// draft \| active \| on-hold \| revoked \| completed \| entered-in-error \| unknown (`ServiceRequest.status`, 1..1)
     ///
     /// The status of the order.
-    pub status: Primitive<codes::RequestStatus>,
+    pub status: Code,
     /// proposal \| plan \| directive \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`ServiceRequest.intent`, 1..1)
     ///
     /// Whether the request is a proposal, plan, an original order or a reflex order.
-    pub intent: Primitive<codes::RequestIntent>,
+    pub intent: Code,
     /// Classification of service (`ServiceRequest.category`, 0..*)
     ///
     /// A code that classifies the service for searching, sorting and display purposes (e.g. "Surgical Procedure").
@@ -83,7 +83,7 @@ pub struct ServiceRequest {
     /// routine \| urgent \| asap \| stat (`ServiceRequest.priority`, 0..1)
     ///
     /// Indicates how quickly the ServiceRequest should be addressed with respect to other requests.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// True if service/procedure should not be performed (`ServiceRequest.doNotPerform`, 0..1)
     ///
     /// Set this to true if the record is saying that the service/procedure should NOT be performed.
@@ -232,11 +232,7 @@ impl Default for ServiceRequestAsNeeded {
 
 impl ServiceRequest {
     /// A `ServiceRequest` with its required elements (`status`, `intent`, `subject`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::RequestStatus>>,
-        intent: impl Into<Primitive<codes::RequestIntent>>,
-        subject: Reference,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, intent: impl Into<Code>, subject: Reference) -> Self {
         Self {
             status: status.into(),
             intent: intent.into(),
@@ -340,7 +336,7 @@ impl ServiceRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::RequestStatus::read)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -348,7 +344,7 @@ impl ServiceRequest {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, codes::RequestIntent::read)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -360,7 +356,7 @@ impl ServiceRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 26)?;
@@ -676,20 +672,8 @@ impl ServiceRequest {
             w.key("requisition");
             v.write(w);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::RequestStatus::write,
-        );
-        write_prim(
-            w,
-            "intent",
-            "_intent",
-            &self.intent,
-            codes::RequestIntent::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
+        write_prim(w, "intent", "_intent", &self.intent, w_str);
         if !self.category.is_empty() {
             w.key("category");
             w.begin_array();
@@ -699,7 +683,7 @@ impl ServiceRequest {
             w.end_array();
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         if let Some(v) = &self.do_not_perform {
             write_prim(w, "doNotPerform", "_doNotPerform", v, w_boolean);

@@ -57,7 +57,7 @@ pub struct Slot {
     /// The schedule resource that this slot defines an interval of status information (`Slot.schedule`, 1..1)
     pub schedule: Reference,
     /// busy \| free \| busy-unavailable \| busy-tentative \| entered-in-error (`Slot.status`, 1..1)
-    pub status: Primitive<codes::SlotStatus>,
+    pub status: Code,
     /// Date/Time that the slot is to begin (`Slot.start`, 1..1)
     pub start: Instant,
     /// Date/Time that the slot is to conclude (`Slot.end`, 1..1)
@@ -72,7 +72,7 @@ impl Slot {
     /// A `Slot` with its required elements (`schedule`, `status`, `start`, `end`); everything else is empty.
     pub fn new(
         schedule: Reference,
-        status: impl Into<Primitive<codes::SlotStatus>>,
+        status: impl Into<Code>,
         start: impl Into<Instant>,
         end: impl Into<Instant>,
     ) -> Self {
@@ -165,7 +165,7 @@ impl Slot {
                 }
                 "status" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, codes::SlotStatus::read)?;
+                    prim_value(p, &mut r.status, codes::SlotStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 19)?;
@@ -307,13 +307,7 @@ impl Slot {
             w.key("schedule");
             v.write(w);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::SlotStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         write_prim(w, "start", "_start", &self.start, w_str);
         write_prim(w, "end", "_end", &self.end, w_str);
         if let Some(v) = &self.overbooked {

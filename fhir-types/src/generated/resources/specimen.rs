@@ -55,7 +55,7 @@ pub struct Specimen {
     /// available \| unavailable \| unsatisfactory \| entered-in-error (`Specimen.status`, 0..1)
     ///
     /// The availability of the specimen.
-    pub status: Option<Primitive<codes::SpecimenStatus>>,
+    pub status: Option<Code>,
     /// Kind of material that forms the specimen (`Specimen.type`, 0..1)
     ///
     /// The kind of material that forms the specimen.
@@ -161,7 +161,7 @@ impl Specimen {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.status, codes::SpecimenStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::SpecimenStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -275,7 +275,7 @@ impl Specimen {
             v.write(w);
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::SpecimenStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.type_ {
             w.key("type");

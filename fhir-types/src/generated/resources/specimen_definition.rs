@@ -387,7 +387,7 @@ pub struct SpecimenDefinitionTypeTested {
     /// preferred \| alternate (`SpecimenDefinition.typeTested.preference`, 1..1)
     ///
     /// The preference for this type of conditioned specimen.
-    pub preference: Primitive<codes::SpecimenContainedPreference>,
+    pub preference: Code,
     /// The specimen's container (`SpecimenDefinition.typeTested.container`, 0..1)
     pub container: Option<SpecimenDefinitionTypeTestedContainer>,
     /// Specimen requirements (`SpecimenDefinition.typeTested.requirement`, 0..1)
@@ -410,7 +410,7 @@ pub struct SpecimenDefinitionTypeTested {
 
 impl SpecimenDefinitionTypeTested {
     /// A `SpecimenDefinitionTypeTested` with its required elements (`preference`); everything else is empty.
-    pub fn new(preference: impl Into<Primitive<codes::SpecimenContainedPreference>>) -> Self {
+    pub fn new(preference: impl Into<Code>) -> Self {
         Self {
             preference: preference.into(),
             ..Default::default()
@@ -452,7 +452,7 @@ impl SpecimenDefinitionTypeTested {
                     prim_value(
                         p,
                         &mut r.preference,
-                        codes::SpecimenContainedPreference::read,
+                        codes::SpecimenContainedPreference::read_code,
                     )?;
                 }
                 "_preference" => {
@@ -529,13 +529,7 @@ impl SpecimenDefinitionTypeTested {
             w.key("type");
             v.write(w);
         }
-        write_prim(
-            w,
-            "preference",
-            "_preference",
-            &self.preference,
-            codes::SpecimenContainedPreference::write,
-        );
+        write_prim(w, "preference", "_preference", &self.preference, w_str);
         if let Some(v) = &self.container {
             w.key("container");
             v.write(w);

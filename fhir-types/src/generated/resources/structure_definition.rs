@@ -67,7 +67,7 @@ pub struct StructureDefinition {
     /// draft \| active \| retired \| unknown (`StructureDefinition.status`, 1..1)
     ///
     /// The status of this structure definition. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`StructureDefinition.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this structure definition is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -111,7 +111,7 @@ pub struct StructureDefinition {
     /// FHIR Version this StructureDefinition targets (`StructureDefinition.fhirVersion`, 0..1)
     ///
     /// The version of the FHIR specification on which this StructureDefinition is based - this is the formal version of the specification, without the revision number, e.g. \[publication\].\[major\].\[minor\], which is 4.0.1. for this version.
-    pub fhir_version: Option<Primitive<codes::FHIRVersion>>,
+    pub fhir_version: Option<Code>,
     /// External specification that the content is mapped to (`StructureDefinition.mapping`, 0..*)
     ///
     /// An external specification that the content is mapped to.
@@ -119,7 +119,7 @@ pub struct StructureDefinition {
     /// primitive-type \| complex-type \| resource \| logical (`StructureDefinition.kind`, 1..1)
     ///
     /// Defines the kind of structure that this definition is describing.
-    pub kind: Primitive<codes::StructureDefinitionKind>,
+    pub kind: Code,
     /// Whether the structure is abstract (`StructureDefinition.abstract`, 1..1)
     ///
     /// Whether structure this definition describes is abstract or not  - that is, whether the structure is not intended to be instantiated. For Resources and Data types, abstract types will never be exchanged  between systems.
@@ -143,7 +143,7 @@ pub struct StructureDefinition {
     /// specialization \| constraint - How relates to base definition (`StructureDefinition.derivation`, 0..1)
     ///
     /// How the type relates to the baseDefinition.
-    pub derivation: Option<Primitive<codes::TypeDerivationRule>>,
+    pub derivation: Option<Code>,
     /// Snapshot view of the structure (`StructureDefinition.snapshot`, 0..1)
     ///
     /// A snapshot view is expressed in a standalone form that can be used and interpreted without considering the base StructureDefinition.
@@ -159,8 +159,8 @@ impl StructureDefinition {
     pub fn new(
         url: impl Into<Uri>,
         name: impl Into<FhirString>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        kind: impl Into<Primitive<codes::StructureDefinitionKind>>,
+        status: impl Into<Code>,
+        kind: impl Into<Code>,
         abstract_: impl Into<Boolean>,
         type_: impl Into<Uri>,
     ) -> Self {
@@ -267,7 +267,7 @@ impl StructureDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -339,7 +339,7 @@ impl StructureDefinition {
                 }
                 "fhirVersion" => {
                     p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read)?;
+                    opt_prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read_code)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 40)?;
@@ -351,7 +351,7 @@ impl StructureDefinition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 42)?;
-                    prim_value(p, &mut r.kind, codes::StructureDefinitionKind::read)?;
+                    prim_value(p, &mut r.kind, codes::StructureDefinitionKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 43)?;
@@ -397,7 +397,7 @@ impl StructureDefinition {
                 }
                 "derivation" => {
                     p.mark(&mut seen, 53)?;
-                    opt_prim_value(p, &mut r.derivation, codes::TypeDerivationRule::read)?;
+                    opt_prim_value(p, &mut r.derivation, codes::TypeDerivationRule::read_code)?;
                 }
                 "_derivation" => {
                     p.mark(&mut seen, 54)?;
@@ -501,13 +501,7 @@ impl StructureDefinition {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -559,13 +553,7 @@ impl StructureDefinition {
             w.end_array();
         }
         if let Some(v) = &self.fhir_version {
-            write_prim(
-                w,
-                "fhirVersion",
-                "_fhirVersion",
-                v,
-                codes::FHIRVersion::write,
-            );
+            write_prim(w, "fhirVersion", "_fhirVersion", v, w_str);
         }
         if !self.mapping.is_empty() {
             w.key("mapping");
@@ -575,13 +563,7 @@ impl StructureDefinition {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "kind",
-            "_kind",
-            &self.kind,
-            codes::StructureDefinitionKind::write,
-        );
+        write_prim(w, "kind", "_kind", &self.kind, w_str);
         write_prim(w, "abstract", "_abstract", &self.abstract_, w_boolean);
         if !self.context.is_empty() {
             w.key("context");
@@ -603,13 +585,7 @@ impl StructureDefinition {
             write_prim(w, "baseDefinition", "_baseDefinition", v, w_str);
         }
         if let Some(v) = &self.derivation {
-            write_prim(
-                w,
-                "derivation",
-                "_derivation",
-                v,
-                codes::TypeDerivationRule::write,
-            );
+            write_prim(w, "derivation", "_derivation", v, w_str);
         }
         if let Some(v) = &self.snapshot {
             w.key("snapshot");
@@ -933,7 +909,7 @@ pub struct StructureDefinitionContext {
     /// fhirpath \| element \| extension (`StructureDefinition.context.type`, 1..1)
     ///
     /// Defines how to interpret the expression that defines what the context of the extension is.
-    pub type_: Primitive<codes::ExtensionContextType>,
+    pub type_: Code,
     /// Where the extension can be used in instances (`StructureDefinition.context.expression`, 1..1)
     ///
     /// An expression that defines where an extension can be used in resources.
@@ -942,10 +918,7 @@ pub struct StructureDefinitionContext {
 
 impl StructureDefinitionContext {
     /// A `StructureDefinitionContext` with its required elements (`type`, `expression`); everything else is empty.
-    pub fn new(
-        type_: impl Into<Primitive<codes::ExtensionContextType>>,
-        expression: impl Into<FhirString>,
-    ) -> Self {
+    pub fn new(type_: impl Into<Code>, expression: impl Into<FhirString>) -> Self {
         Self {
             type_: type_.into(),
             expression: expression.into(),
@@ -973,7 +946,7 @@ impl StructureDefinitionContext {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::ExtensionContextType::read)?;
+                    prim_value(p, &mut r.type_, codes::ExtensionContextType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1021,13 +994,7 @@ impl StructureDefinitionContext {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::ExtensionContextType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         write_prim(w, "expression", "_expression", &self.expression, w_str);
         w.end_object();
     }

@@ -67,7 +67,7 @@ pub struct StructureMap {
     /// draft \| active \| retired \| unknown (`StructureMap.status`, 1..1)
     ///
     /// The status of this structure map. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`StructureMap.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this structure map is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -121,7 +121,7 @@ impl StructureMap {
     pub fn new(
         url: impl Into<Uri>,
         name: impl Into<FhirString>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
+        status: impl Into<Code>,
         group: Vec<StructureMapGroup>,
     ) -> Self {
         Self {
@@ -225,7 +225,7 @@ impl StructureMap {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -389,13 +389,7 @@ impl StructureMap {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -700,7 +694,7 @@ pub struct StructureMapGroup {
     /// none \| types \| type-and-types (`StructureMap.group.typeMode`, 1..1)
     ///
     /// If this is the default rule set to apply for the source type or this combination of types.
-    pub type_mode: Primitive<codes::StructureMapGroupTypeMode>,
+    pub type_mode: Code,
     /// Additional description/explanation for group (`StructureMap.group.documentation`, 0..1)
     ///
     /// Additional supporting documentation that explains the purpose of the group and the types of mappings within it.
@@ -717,7 +711,7 @@ impl StructureMapGroup {
     /// A `StructureMapGroup` with its required elements (`name`, `typeMode`, `input`, `rule`); everything else is empty.
     pub fn new(
         name: impl Into<Id>,
-        type_mode: impl Into<Primitive<codes::StructureMapGroupTypeMode>>,
+        type_mode: impl Into<Code>,
         input: Vec<StructureMapGroupInput>,
         rule: Vec<StructureMapGroupRule>,
     ) -> Self {
@@ -766,7 +760,11 @@ impl StructureMapGroup {
                 }
                 "typeMode" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.type_mode, codes::StructureMapGroupTypeMode::read)?;
+                    prim_value(
+                        p,
+                        &mut r.type_mode,
+                        codes::StructureMapGroupTypeMode::read_code,
+                    )?;
                 }
                 "_typeMode" => {
                     p.mark(&mut seen, 8)?;
@@ -832,13 +830,7 @@ impl StructureMapGroup {
         if let Some(v) = &self.extends {
             write_prim(w, "extends", "_extends", v, w_str);
         }
-        write_prim(
-            w,
-            "typeMode",
-            "_typeMode",
-            &self.type_mode,
-            codes::StructureMapGroupTypeMode::write,
-        );
+        write_prim(w, "typeMode", "_typeMode", &self.type_mode, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -960,17 +952,14 @@ pub struct StructureMapGroupInput {
     /// source \| target (`StructureMap.group.input.mode`, 1..1)
     ///
     /// Mode for this instance of data.
-    pub mode: Primitive<codes::StructureMapInputMode>,
+    pub mode: Code,
     /// Documentation for this instance of data (`StructureMap.group.input.documentation`, 0..1)
     pub documentation: Option<FhirString>,
 }
 
 impl StructureMapGroupInput {
     /// A `StructureMapGroupInput` with its required elements (`name`, `mode`); everything else is empty.
-    pub fn new(
-        name: impl Into<Id>,
-        mode: impl Into<Primitive<codes::StructureMapInputMode>>,
-    ) -> Self {
+    pub fn new(name: impl Into<Id>, mode: impl Into<Code>) -> Self {
         Self {
             name: name.into(),
             mode: mode.into(),
@@ -1014,7 +1003,7 @@ impl StructureMapGroupInput {
                 }
                 "mode" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.mode, codes::StructureMapInputMode::read)?;
+                    prim_value(p, &mut r.mode, codes::StructureMapInputMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 8)?;
@@ -1066,13 +1055,7 @@ impl StructureMapGroupInput {
         if let Some(v) = &self.type_ {
             write_prim(w, "type", "_type", v, w_str);
         }
-        write_prim(
-            w,
-            "mode",
-            "_mode",
-            &self.mode,
-            codes::StructureMapInputMode::write,
-        );
+        write_prim(w, "mode", "_mode", &self.mode, w_str);
         if let Some(v) = &self.documentation {
             write_prim(w, "documentation", "_documentation", v, w_str);
         }
@@ -1567,7 +1550,7 @@ pub struct StructureMapGroupRuleSource {
     /// first \| not\_first \| last \| not\_last \| only\_one (`StructureMap.group.rule.source.listMode`, 0..1)
     ///
     /// How to handle the list mode for this element.
-    pub list_mode: Option<Primitive<codes::StructureMapSourceListMode>>,
+    pub list_mode: Option<Code>,
     /// Named context for field, if a field is specified (`StructureMap.group.rule.source.variable`, 0..1)
     pub variable: Option<Id>,
     /// FHIRPath expression  - must be true or the rule does not apply (`StructureMap.group.rule.source.condition`, 0..1)
@@ -2585,7 +2568,11 @@ impl StructureMapGroupRuleSource {
                 }
                 "listMode" => {
                     p.mark(&mut seen, 82)?;
-                    opt_prim_value(p, &mut r.list_mode, codes::StructureMapSourceListMode::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.list_mode,
+                        codes::StructureMapSourceListMode::read_code,
+                    )?;
                 }
                 "_listMode" => {
                     p.mark(&mut seen, 83)?;
@@ -2881,13 +2868,7 @@ impl StructureMapGroupRuleSource {
             write_prim(w, "element", "_element", v, w_str);
         }
         if let Some(v) = &self.list_mode {
-            write_prim(
-                w,
-                "listMode",
-                "_listMode",
-                v,
-                codes::StructureMapSourceListMode::write,
-            );
+            write_prim(w, "listMode", "_listMode", v, w_str);
         }
         if let Some(v) = &self.variable {
             write_prim(w, "variable", "_variable", v, w_str);
@@ -3120,7 +3101,7 @@ pub struct StructureMapGroupRuleTarget {
     /// type \| variable (`StructureMap.group.rule.target.contextType`, 0..1)
     ///
     /// How to interpret the context.
-    pub context_type: Option<Primitive<codes::StructureMapContextType>>,
+    pub context_type: Option<Code>,
     /// Field to create in the context (`StructureMap.group.rule.target.element`, 0..1)
     pub element: Option<FhirString>,
     /// Named context for field, if desired, and a field is specified (`StructureMap.group.rule.target.variable`, 0..1)
@@ -3128,13 +3109,13 @@ pub struct StructureMapGroupRuleTarget {
     /// first \| share \| last \| collate (`StructureMap.group.rule.target.listMode`, 0..*)
     ///
     /// If field is a list, how to manage the list.
-    pub list_mode: Vec<Primitive<codes::StructureMapTargetListMode>>,
+    pub list_mode: Vec<Code>,
     /// Internal rule reference for shared list items (`StructureMap.group.rule.target.listRuleId`, 0..1)
     pub list_rule_id: Option<Id>,
     /// create \| copy + (`StructureMap.group.rule.target.transform`, 0..1)
     ///
     /// How the data is copied / created.
-    pub transform: Option<Primitive<codes::StructureMapTransform>>,
+    pub transform: Option<Code>,
     /// Parameters to the transform (`StructureMap.group.rule.target.parameter`, 0..*)
     pub parameter: Vec<StructureMapGroupRuleTargetParameter>,
 }
@@ -3168,7 +3149,11 @@ impl StructureMapGroupRuleTarget {
                 }
                 "contextType" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.context_type, codes::StructureMapContextType::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.context_type,
+                        codes::StructureMapContextType::read_code,
+                    )?;
                 }
                 "_contextType" => {
                     p.mark(&mut seen, 6)?;
@@ -3196,7 +3181,7 @@ impl StructureMapGroupRuleTarget {
                     values(
                         p,
                         &mut r.list_mode,
-                        codes::StructureMapTargetListMode::read,
+                        codes::StructureMapTargetListMode::read_code,
                         other,
                     )?;
                 }
@@ -3215,7 +3200,7 @@ impl StructureMapGroupRuleTarget {
                 }
                 "transform" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.transform, codes::StructureMapTransform::read)?;
+                    opt_prim_value(p, &mut r.transform, codes::StructureMapTransform::read_code)?;
                 }
                 "_transform" => {
                     p.mark(&mut seen, 16)?;
@@ -3262,13 +3247,7 @@ impl StructureMapGroupRuleTarget {
             write_prim(w, "context", "_context", v, w_str);
         }
         if let Some(v) = &self.context_type {
-            write_prim(
-                w,
-                "contextType",
-                "_contextType",
-                v,
-                codes::StructureMapContextType::write,
-            );
+            write_prim(w, "contextType", "_contextType", v, w_str);
         }
         if let Some(v) = &self.element {
             write_prim(w, "element", "_element", v, w_str);
@@ -3276,24 +3255,12 @@ impl StructureMapGroupRuleTarget {
         if let Some(v) = &self.variable {
             write_prim(w, "variable", "_variable", v, w_str);
         }
-        write_prims(
-            w,
-            "listMode",
-            "_listMode",
-            &self.list_mode,
-            codes::StructureMapTargetListMode::write,
-        );
+        write_prims(w, "listMode", "_listMode", &self.list_mode, w_str);
         if let Some(v) = &self.list_rule_id {
             write_prim(w, "listRuleId", "_listRuleId", v, w_str);
         }
         if let Some(v) = &self.transform {
-            write_prim(
-                w,
-                "transform",
-                "_transform",
-                v,
-                codes::StructureMapTransform::write,
-            );
+            write_prim(w, "transform", "_transform", v, w_str);
         }
         if !self.parameter.is_empty() {
             w.key("parameter");
@@ -3719,7 +3686,7 @@ pub struct StructureMapStructure {
     /// source \| queried \| target \| produced (`StructureMap.structure.mode`, 1..1)
     ///
     /// How the referenced structure is used in this mapping.
-    pub mode: Primitive<codes::StructureMapModelMode>,
+    pub mode: Code,
     /// Name for type in this map (`StructureMap.structure.alias`, 0..1)
     ///
     /// The name used for this type in the map.
@@ -3732,10 +3699,7 @@ pub struct StructureMapStructure {
 
 impl StructureMapStructure {
     /// A `StructureMapStructure` with its required elements (`url`, `mode`); everything else is empty.
-    pub fn new(
-        url: impl Into<Canonical>,
-        mode: impl Into<Primitive<codes::StructureMapModelMode>>,
-    ) -> Self {
+    pub fn new(url: impl Into<Canonical>, mode: impl Into<Code>) -> Self {
         Self {
             url: url.into(),
             mode: mode.into(),
@@ -3771,7 +3735,7 @@ impl StructureMapStructure {
                 }
                 "mode" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.mode, codes::StructureMapModelMode::read)?;
+                    prim_value(p, &mut r.mode, codes::StructureMapModelMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 6)?;
@@ -3828,13 +3792,7 @@ impl StructureMapStructure {
             w.end_array();
         }
         write_prim(w, "url", "_url", &self.url, w_str);
-        write_prim(
-            w,
-            "mode",
-            "_mode",
-            &self.mode,
-            codes::StructureMapModelMode::write,
-        );
+        write_prim(w, "mode", "_mode", &self.mode, w_str);
         if let Some(v) = &self.alias {
             write_prim(w, "alias", "_alias", v, w_str);
         }

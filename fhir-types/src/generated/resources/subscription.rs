@@ -47,7 +47,7 @@ pub struct Subscription {
     /// requested \| active \| error \| off (`Subscription.status`, 1..1)
     ///
     /// The status of the subscription, which marks the server state for managing the subscription.
-    pub status: Primitive<codes::SubscriptionStatus>,
+    pub status: Code,
     /// Contact details for source (e.g. troubleshooting) (`Subscription.contact`, 0..*)
     ///
     /// Contact details for a human to contact about the subscription. The primary use of this for system administrator troubleshooting.
@@ -77,7 +77,7 @@ pub struct Subscription {
 impl Subscription {
     /// A `Subscription` with its required elements (`status`, `reason`, `criteria`, `channel`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::SubscriptionStatus>>,
+        status: impl Into<Code>,
         reason: impl Into<FhirString>,
         criteria: impl Into<FhirString>,
         channel: SubscriptionChannel,
@@ -147,7 +147,7 @@ impl Subscription {
                 }
                 "status" => {
                     p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.status, codes::SubscriptionStatus::read)?;
+                    prim_value(p, &mut r.status, codes::SubscriptionStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 13)?;
@@ -256,13 +256,7 @@ impl Subscription {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::SubscriptionStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if !self.contact.is_empty() {
             w.key("contact");
             w.begin_array();
@@ -436,7 +430,7 @@ pub struct SubscriptionChannel {
     /// rest-hook \| websocket \| email \| sms \| message (`Subscription.channel.type`, 1..1)
     ///
     /// The type of channel to send notifications on.
-    pub type_: Primitive<codes::SubscriptionChannelType>,
+    pub type_: Code,
     /// Where the channel points to (`Subscription.channel.endpoint`, 0..1)
     ///
     /// The url that describes the actual end-point to send messages to.
@@ -453,7 +447,7 @@ pub struct SubscriptionChannel {
 
 impl SubscriptionChannel {
     /// A `SubscriptionChannel` with its required elements (`type`); everything else is empty.
-    pub fn new(type_: impl Into<Primitive<codes::SubscriptionChannelType>>) -> Self {
+    pub fn new(type_: impl Into<Code>) -> Self {
         Self {
             type_: type_.into(),
             ..Default::default()
@@ -480,7 +474,7 @@ impl SubscriptionChannel {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::SubscriptionChannelType::read)?;
+                    prim_value(p, &mut r.type_, codes::SubscriptionChannelType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -544,13 +538,7 @@ impl SubscriptionChannel {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::SubscriptionChannelType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         if let Some(v) = &self.endpoint {
             write_prim(w, "endpoint", "_endpoint", v, w_str);
         }

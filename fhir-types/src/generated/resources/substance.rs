@@ -51,7 +51,7 @@ pub struct Substance {
     /// active \| inactive \| entered-in-error (`Substance.status`, 0..1)
     ///
     /// A code to indicate if the substance is actively used.
-    pub status: Option<Primitive<codes::FHIRSubstanceStatus>>,
+    pub status: Option<Code>,
     /// What class/type of substance this is (`Substance.category`, 0..*)
     ///
     /// A code that classifies the general type of substance.  This is used  for searching, sorting and display purposes.
@@ -143,7 +143,7 @@ impl Substance {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::FHIRSubstanceStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::FHIRSubstanceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -236,7 +236,7 @@ impl Substance {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::FHIRSubstanceStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
         if !self.category.is_empty() {
             w.key("category");

@@ -59,7 +59,7 @@ pub struct SupplyDelivery {
     /// in-progress \| completed \| abandoned \| entered-in-error (`SupplyDelivery.status`, 0..1)
     ///
     /// A code specifying the state of the dispense event.
-    pub status: Option<Primitive<codes::SupplyDeliveryStatus>>,
+    pub status: Option<Code>,
     /// Patient for whom the item is supplied (`SupplyDelivery.patient`, 0..1)
     ///
     /// A link to a resource representing the person whom the delivered item is for.
@@ -178,7 +178,7 @@ impl SupplyDelivery {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.status, codes::SupplyDeliveryStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::SupplyDeliveryStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -331,13 +331,7 @@ impl SupplyDelivery {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(
-                w,
-                "status",
-                "_status",
-                v,
-                codes::SupplyDeliveryStatus::write,
-            );
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.patient {
             w.key("patient");

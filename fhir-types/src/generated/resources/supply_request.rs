@@ -51,7 +51,7 @@ pub struct SupplyRequest {
     /// draft \| active \| suspended + (`SupplyRequest.status`, 0..1)
     ///
     /// Status of the supply request.
-    pub status: Option<Primitive<codes::SupplyRequestStatus>>,
+    pub status: Option<Code>,
     /// The kind of supply (central, non-stock, etc.) (`SupplyRequest.category`, 0..1)
     ///
     /// Category of supply, e.g.  central, non-stock, etc. This is used to support work flows associated with the supply process.
@@ -59,7 +59,7 @@ pub struct SupplyRequest {
     /// routine \| urgent \| asap \| stat (`SupplyRequest.priority`, 0..1)
     ///
     /// Indicates how quickly this SupplyRequest should be addressed with respect to other requests.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// Medication, Substance, or Device requested to be supplied (`SupplyRequest.item[x]`, 1..1); JSON keys `item[Type]`
     ///
     /// The item that is requested to be supplied. This is either a link to a resource representing the details of the item or a code that identifies the item from a known list.
@@ -202,7 +202,7 @@ impl SupplyRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, codes::SupplyRequestStatus::read)?;
+                    opt_prim_value(p, &mut r.status, codes::SupplyRequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -214,7 +214,7 @@ impl SupplyRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 17)?;
@@ -393,14 +393,14 @@ impl SupplyRequest {
             w.end_array();
         }
         if let Some(v) = &self.status {
-            write_prim(w, "status", "_status", v, codes::SupplyRequestStatus::write);
+            write_prim(w, "status", "_status", v, w_str);
         }
         if let Some(v) = &self.category {
             w.key("category");
             v.write(w);
         }
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         {
             let v = &self.item;

@@ -71,7 +71,7 @@ pub struct Task {
     /// draft \| requested \| received \| accepted \| + (`Task.status`, 1..1)
     ///
     /// The current status of the task.
-    pub status: Primitive<codes::TaskStatus>,
+    pub status: Code,
     /// Reason for current status (`Task.statusReason`, 0..1)
     ///
     /// An explanation as to why this task is held, failed, was refused, etc.
@@ -83,11 +83,11 @@ pub struct Task {
     /// unknown \| proposal \| plan \| order \| original-order \| reflex-order \| filler-order \| instance-order \| option (`Task.intent`, 1..1)
     ///
     /// Indicates the "level" of actionability associated with the Task, i.e. i+R\[9\]Cs this a proposed task, a planned task, an actionable task, etc.
-    pub intent: Primitive<codes::TaskIntent>,
+    pub intent: Code,
     /// routine \| urgent \| asap \| stat (`Task.priority`, 0..1)
     ///
     /// Indicates how quickly the Task should be addressed with respect to other requests.
-    pub priority: Option<Primitive<codes::RequestPriority>>,
+    pub priority: Option<Code>,
     /// Task Type (`Task.code`, 0..1)
     ///
     /// A name or code (or both) briefly describing what the task involves.
@@ -172,10 +172,7 @@ pub struct Task {
 
 impl Task {
     /// A `Task` with its required elements (`status`, `intent`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::TaskStatus>>,
-        intent: impl Into<Primitive<codes::TaskIntent>>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, intent: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             intent: intent.into(),
@@ -271,7 +268,7 @@ impl Task {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::TaskStatus::read)?;
+                    prim_value(p, &mut r.status, codes::TaskStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -287,7 +284,7 @@ impl Task {
                 }
                 "intent" => {
                     p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.intent, codes::TaskIntent::read)?;
+                    prim_value(p, &mut r.intent, codes::TaskIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 25)?;
@@ -295,7 +292,7 @@ impl Task {
                 }
                 "priority" => {
                     p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 27)?;
@@ -490,13 +487,7 @@ impl Task {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::TaskStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_reason {
             w.key("statusReason");
             v.write(w);
@@ -505,15 +496,9 @@ impl Task {
             w.key("businessStatus");
             v.write(w);
         }
-        write_prim(
-            w,
-            "intent",
-            "_intent",
-            &self.intent,
-            codes::TaskIntent::write,
-        );
+        write_prim(w, "intent", "_intent", &self.intent, w_str);
         if let Some(v) = &self.priority {
-            write_prim(w, "priority", "_priority", v, codes::RequestPriority::write);
+            write_prim(w, "priority", "_priority", v, w_str);
         }
         if let Some(v) = &self.code {
             w.key("code");

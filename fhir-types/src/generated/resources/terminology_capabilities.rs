@@ -63,7 +63,7 @@ pub struct TerminologyCapabilities {
     /// draft \| active \| retired \| unknown (`TerminologyCapabilities.status`, 1..1)
     ///
     /// The status of this terminology capabilities. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`TerminologyCapabilities.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this terminology capabilities is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -103,7 +103,7 @@ pub struct TerminologyCapabilities {
     /// instance \| capability \| requirements (`TerminologyCapabilities.kind`, 1..1)
     ///
     /// The way that this statement is intended to be used, to describe an actual running instance of software, a particular product (kind, not instance of software) or a class of implementation (e.g. a desired purchase).
-    pub kind: Primitive<codes::CapabilityStatementKind>,
+    pub kind: Code,
     /// Software that is covered by this terminology capability statement (`TerminologyCapabilities.software`, 0..1)
     ///
     /// Software that is covered by this terminology capability statement.  It is used when the statement describes the capabilities of a particular software version, independent of an installation.
@@ -125,7 +125,7 @@ pub struct TerminologyCapabilities {
     /// explicit \| all (`TerminologyCapabilities.codeSearch`, 0..1)
     ///
     /// The degree to which the server supports the code search parameter on ValueSet, if it is supported.
-    pub code_search: Option<Primitive<codes::CodeSearchSupport>>,
+    pub code_search: Option<Code>,
     /// Information about the \[ValueSet/$validate-code\](valueset-operation-validate-code.html) operation (`TerminologyCapabilities.validateCode`, 0..1)
     pub validate_code: Option<TerminologyCapabilitiesValidateCode>,
     /// Information about the \[ConceptMap/$translate\](conceptmap-operation-translate.html) operation (`TerminologyCapabilities.translation`, 0..1)
@@ -138,11 +138,7 @@ pub struct TerminologyCapabilities {
 
 impl TerminologyCapabilities {
     /// A `TerminologyCapabilities` with its required elements (`status`, `date`, `kind`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-        date: impl Into<DateTime>,
-        kind: impl Into<Primitive<codes::CapabilityStatementKind>>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, date: impl Into<DateTime>, kind: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             date: date.into(),
@@ -239,7 +235,7 @@ impl TerminologyCapabilities {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -307,7 +303,7 @@ impl TerminologyCapabilities {
                 }
                 "kind" => {
                     p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.kind, codes::CapabilityStatementKind::read)?;
+                    prim_value(p, &mut r.kind, codes::CapabilityStatementKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 38)?;
@@ -347,7 +343,7 @@ impl TerminologyCapabilities {
                 }
                 "codeSearch" => {
                     p.mark(&mut seen, 45)?;
-                    opt_prim_value(p, &mut r.code_search, codes::CodeSearchSupport::read)?;
+                    opt_prim_value(p, &mut r.code_search, codes::CodeSearchSupport::read_code)?;
                 }
                 "_codeSearch" => {
                     p.mark(&mut seen, 46)?;
@@ -445,13 +441,7 @@ impl TerminologyCapabilities {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -492,13 +482,7 @@ impl TerminologyCapabilities {
         if let Some(v) = &self.copyright {
             write_prim(w, "copyright", "_copyright", v, w_str);
         }
-        write_prim(
-            w,
-            "kind",
-            "_kind",
-            &self.kind,
-            codes::CapabilityStatementKind::write,
-        );
+        write_prim(w, "kind", "_kind", &self.kind, w_str);
         if let Some(v) = &self.software {
             w.key("software");
             v.write(w);
@@ -523,13 +507,7 @@ impl TerminologyCapabilities {
             v.write(w);
         }
         if let Some(v) = &self.code_search {
-            write_prim(
-                w,
-                "codeSearch",
-                "_codeSearch",
-                v,
-                codes::CodeSearchSupport::write,
-            );
+            write_prim(w, "codeSearch", "_codeSearch", v, w_str);
         }
         if let Some(v) = &self.validate_code {
             w.key("validateCode");

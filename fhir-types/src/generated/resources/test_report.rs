@@ -55,7 +55,7 @@ pub struct TestReport {
     /// completed \| in-progress \| waiting \| stopped \| entered-in-error (`TestReport.status`, 1..1)
     ///
     /// The current state of this test report.
-    pub status: Primitive<codes::TestReportStatus>,
+    pub status: Code,
     /// Reference to the  version-specific TestScript that was executed to produce this TestReport (`TestReport.testScript`, 1..1)
     ///
     /// Ideally this is an absolute URL that is used to identify the version-specific TestScript that was executed, matching the 'TestScript.url'.
@@ -63,7 +63,7 @@ pub struct TestReport {
     /// pass \| fail \| pending (`TestReport.result`, 1..1)
     ///
     /// The overall result from the execution of the TestScript.
-    pub result: Primitive<codes::TestReportResult>,
+    pub result: Code,
     /// The final score (percentage of tests passed) resulting from the execution of the TestScript (`TestReport.score`, 0..1)
     pub score: Option<Decimal>,
     /// Name of the tester producing this report (Organization or individual) (`TestReport.tester`, 0..1)
@@ -84,11 +84,7 @@ pub struct TestReport {
 
 impl TestReport {
     /// A `TestReport` with its required elements (`status`, `testScript`, `result`); everything else is empty.
-    pub fn new(
-        status: impl Into<Primitive<codes::TestReportStatus>>,
-        test_script: Reference,
-        result: impl Into<Primitive<codes::TestReportResult>>,
-    ) -> Self {
+    pub fn new(status: impl Into<Code>, test_script: Reference, result: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             test_script,
@@ -165,7 +161,7 @@ impl TestReport {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, codes::TestReportStatus::read)?;
+                    prim_value(p, &mut r.status, codes::TestReportStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -177,7 +173,7 @@ impl TestReport {
                 }
                 "result" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.result, codes::TestReportResult::read)?;
+                    prim_value(p, &mut r.result, codes::TestReportResult::read_code)?;
                 }
                 "_result" => {
                     p.mark(&mut seen, 19)?;
@@ -290,25 +286,13 @@ impl TestReport {
         if let Some(v) = &self.name {
             write_prim(w, "name", "_name", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::TestReportStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         {
             let v = &self.test_script;
             w.key("testScript");
             v.write(w);
         }
-        write_prim(
-            w,
-            "result",
-            "_result",
-            &self.result,
-            codes::TestReportResult::write,
-        );
+        write_prim(w, "result", "_result", &self.result, w_str);
         if let Some(v) = &self.score {
             write_prim(w, "score", "_score", v, w_decimal);
         }
@@ -534,7 +518,7 @@ pub struct TestReportParticipant {
     /// test-engine \| client \| server (`TestReport.participant.type`, 1..1)
     ///
     /// The type of participant.
-    pub type_: Primitive<codes::TestReportParticipantType>,
+    pub type_: Code,
     /// The uri of the participant. An absolute URL is preferred (`TestReport.participant.uri`, 1..1)
     pub uri: Uri,
     /// The display name of the participant (`TestReport.participant.display`, 0..1)
@@ -543,10 +527,7 @@ pub struct TestReportParticipant {
 
 impl TestReportParticipant {
     /// A `TestReportParticipant` with its required elements (`type`, `uri`); everything else is empty.
-    pub fn new(
-        type_: impl Into<Primitive<codes::TestReportParticipantType>>,
-        uri: impl Into<Uri>,
-    ) -> Self {
+    pub fn new(type_: impl Into<Code>, uri: impl Into<Uri>) -> Self {
         Self {
             type_: type_.into(),
             uri: uri.into(),
@@ -574,7 +555,7 @@ impl TestReportParticipant {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, codes::TestReportParticipantType::read)?;
+                    prim_value(p, &mut r.type_, codes::TestReportParticipantType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -630,13 +611,7 @@ impl TestReportParticipant {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "type",
-            "_type",
-            &self.type_,
-            codes::TestReportParticipantType::write,
-        );
+        write_prim(w, "type", "_type", &self.type_, w_str);
         write_prim(w, "uri", "_uri", &self.uri, w_str);
         if let Some(v) = &self.display {
             write_prim(w, "display", "_display", v, w_str);
@@ -978,7 +953,7 @@ pub struct TestReportSetupActionAssert {
     /// pass \| skip \| fail \| warning \| error (`TestReport.setup.action.assert.result`, 1..1)
     ///
     /// The result of this assertion.
-    pub result: Primitive<codes::TestReportActionResult>,
+    pub result: Code,
     /// A message associated with the result (`TestReport.setup.action.assert.message`, 0..1)
     ///
     /// An explanatory message associated with the result.
@@ -989,7 +964,7 @@ pub struct TestReportSetupActionAssert {
 
 impl TestReportSetupActionAssert {
     /// A `TestReportSetupActionAssert` with its required elements (`result`); everything else is empty.
-    pub fn new(result: impl Into<Primitive<codes::TestReportActionResult>>) -> Self {
+    pub fn new(result: impl Into<Code>) -> Self {
         Self {
             result: result.into(),
             ..Default::default()
@@ -1016,7 +991,7 @@ impl TestReportSetupActionAssert {
                 }
                 "result" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.result, codes::TestReportActionResult::read)?;
+                    prim_value(p, &mut r.result, codes::TestReportActionResult::read_code)?;
                 }
                 "_result" => {
                     p.mark(&mut seen, 4)?;
@@ -1069,13 +1044,7 @@ impl TestReportSetupActionAssert {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "result",
-            "_result",
-            &self.result,
-            codes::TestReportActionResult::write,
-        );
+        write_prim(w, "result", "_result", &self.result, w_str);
         if let Some(v) = &self.message {
             write_prim(w, "message", "_message", v, w_str);
         }
@@ -1155,7 +1124,7 @@ pub struct TestReportSetupActionOperation {
     /// pass \| skip \| fail \| warning \| error (`TestReport.setup.action.operation.result`, 1..1)
     ///
     /// The result of this operation.
-    pub result: Primitive<codes::TestReportActionResult>,
+    pub result: Code,
     /// A message associated with the result (`TestReport.setup.action.operation.message`, 0..1)
     ///
     /// An explanatory message associated with the result.
@@ -1166,7 +1135,7 @@ pub struct TestReportSetupActionOperation {
 
 impl TestReportSetupActionOperation {
     /// A `TestReportSetupActionOperation` with its required elements (`result`); everything else is empty.
-    pub fn new(result: impl Into<Primitive<codes::TestReportActionResult>>) -> Self {
+    pub fn new(result: impl Into<Code>) -> Self {
         Self {
             result: result.into(),
             ..Default::default()
@@ -1193,7 +1162,7 @@ impl TestReportSetupActionOperation {
                 }
                 "result" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.result, codes::TestReportActionResult::read)?;
+                    prim_value(p, &mut r.result, codes::TestReportActionResult::read_code)?;
                 }
                 "_result" => {
                     p.mark(&mut seen, 4)?;
@@ -1246,13 +1215,7 @@ impl TestReportSetupActionOperation {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "result",
-            "_result",
-            &self.result,
-            codes::TestReportActionResult::write,
-        );
+        write_prim(w, "result", "_result", &self.result, w_str);
         if let Some(v) = &self.message {
             write_prim(w, "message", "_message", v, w_str);
         }

@@ -67,7 +67,7 @@ pub struct TestScript {
     /// draft \| active \| retired \| unknown (`TestScript.status`, 1..1)
     ///
     /// The status of this test script. Enables tracking the life-cycle of the content.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`TestScript.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this test script is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -140,11 +140,7 @@ pub struct TestScript {
 
 impl TestScript {
     /// A `TestScript` with its required elements (`url`, `name`, `status`); everything else is empty.
-    pub fn new(
-        url: impl Into<Uri>,
-        name: impl Into<FhirString>,
-        status: impl Into<Primitive<codes::PublicationStatus>>,
-    ) -> Self {
+    pub fn new(url: impl Into<Uri>, name: impl Into<FhirString>, status: impl Into<Code>) -> Self {
         Self {
             url: url.into(),
             name: name.into(),
@@ -245,7 +241,7 @@ impl TestScript {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -419,13 +415,7 @@ impl TestScript {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -2149,7 +2139,7 @@ pub struct TestScriptSetupActionAssert {
     /// response \| request (`TestScript.setup.action.assert.direction`, 0..1)
     ///
     /// The direction to use for the assertion.
-    pub direction: Option<Primitive<codes::AssertionDirectionType>>,
+    pub direction: Option<Code>,
     /// Id of the source fixture to be evaluated (`TestScript.setup.action.assert.compareToSourceId`, 0..1)
     ///
     /// Id of the source fixture used as the contents to be evaluated by either the "source/expression" or "sourceId/path" definition.
@@ -2185,7 +2175,7 @@ pub struct TestScriptSetupActionAssert {
     /// equals \| notEquals \| in \| notIn \| greaterThan \| lessThan \| empty \| notEmpty \| contains \| notContains \| eval (`TestScript.setup.action.assert.operator`, 0..1)
     ///
     /// The operator type defines the conditional behavior of the assert. If not defined, the default is equals.
-    pub operator: Option<Primitive<codes::AssertionOperatorType>>,
+    pub operator: Option<Code>,
     /// XPath or JSONPath expression (`TestScript.setup.action.assert.path`, 0..1)
     ///
     /// The XPath or JSONPath expression to be evaluated against the fixture representing the response received from server.
@@ -2193,7 +2183,7 @@ pub struct TestScriptSetupActionAssert {
     /// delete \| get \| options \| patch \| post \| put \| head (`TestScript.setup.action.assert.requestMethod`, 0..1)
     ///
     /// The request method or HTTP operation code to compare against that used by the client system under test.
-    pub request_method: Option<Primitive<codes::TestScriptRequestMethodCode>>,
+    pub request_method: Option<Code>,
     /// Request URL comparison value (`TestScript.setup.action.assert.requestURL`, 0..1)
     ///
     /// The value to use in a comparison against the request URL path string.
@@ -2201,9 +2191,9 @@ pub struct TestScriptSetupActionAssert {
     /// Resource type (`TestScript.setup.action.assert.resource`, 0..1)
     ///
     /// The type of the resource.  See `http://build.fhir.org/resourcelist.html.`
-    pub resource: Option<Primitive<codes::FHIRDefinedType>>,
+    pub resource: Option<Code>,
     /// okay \| created \| noContent \| notModified \| bad \| forbidden \| notFound \| methodNotAllowed \| conflict \| gone \| preconditionFailed \| unprocessable (`TestScript.setup.action.assert.response`, 0..1)
-    pub response: Option<Primitive<codes::AssertionResponseTypes>>,
+    pub response: Option<Code>,
     /// HTTP response code to test (`TestScript.setup.action.assert.responseCode`, 0..1)
     ///
     /// The value of the HTTP response code to be tested.
@@ -2269,7 +2259,11 @@ impl TestScriptSetupActionAssert {
                 }
                 "direction" => {
                     p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.direction, codes::AssertionDirectionType::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.direction,
+                        codes::AssertionDirectionType::read_code,
+                    )?;
                 }
                 "_direction" => {
                     p.mark(&mut seen, 8)?;
@@ -2341,7 +2335,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "operator" => {
                     p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.operator, codes::AssertionOperatorType::read)?;
+                    opt_prim_value(p, &mut r.operator, codes::AssertionOperatorType::read_code)?;
                 }
                 "_operator" => {
                     p.mark(&mut seen, 26)?;
@@ -2360,7 +2354,7 @@ impl TestScriptSetupActionAssert {
                     opt_prim_value(
                         p,
                         &mut r.request_method,
-                        codes::TestScriptRequestMethodCode::read,
+                        codes::TestScriptRequestMethodCode::read_code,
                     )?;
                 }
                 "_requestMethod" => {
@@ -2377,7 +2371,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "resource" => {
                     p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read)?;
+                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read_code)?;
                 }
                 "_resource" => {
                     p.mark(&mut seen, 34)?;
@@ -2385,7 +2379,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "response" => {
                     p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.response, codes::AssertionResponseTypes::read)?;
+                    opt_prim_value(p, &mut r.response, codes::AssertionResponseTypes::read_code)?;
                 }
                 "_response" => {
                     p.mark(&mut seen, 36)?;
@@ -2469,13 +2463,7 @@ impl TestScriptSetupActionAssert {
             write_prim(w, "description", "_description", v, w_str);
         }
         if let Some(v) = &self.direction {
-            write_prim(
-                w,
-                "direction",
-                "_direction",
-                v,
-                codes::AssertionDirectionType::write,
-            );
+            write_prim(w, "direction", "_direction", v, w_str);
         }
         if let Some(v) = &self.compare_to_source_id {
             write_prim(w, "compareToSourceId", "_compareToSourceId", v, w_str);
@@ -2508,40 +2496,22 @@ impl TestScriptSetupActionAssert {
             write_prim(w, "navigationLinks", "_navigationLinks", v, w_boolean);
         }
         if let Some(v) = &self.operator {
-            write_prim(
-                w,
-                "operator",
-                "_operator",
-                v,
-                codes::AssertionOperatorType::write,
-            );
+            write_prim(w, "operator", "_operator", v, w_str);
         }
         if let Some(v) = &self.path {
             write_prim(w, "path", "_path", v, w_str);
         }
         if let Some(v) = &self.request_method {
-            write_prim(
-                w,
-                "requestMethod",
-                "_requestMethod",
-                v,
-                codes::TestScriptRequestMethodCode::write,
-            );
+            write_prim(w, "requestMethod", "_requestMethod", v, w_str);
         }
         if let Some(v) = &self.request_u_r_l {
             write_prim(w, "requestURL", "_requestURL", v, w_str);
         }
         if let Some(v) = &self.resource {
-            write_prim(w, "resource", "_resource", v, codes::FHIRDefinedType::write);
+            write_prim(w, "resource", "_resource", v, w_str);
         }
         if let Some(v) = &self.response {
-            write_prim(
-                w,
-                "response",
-                "_response",
-                v,
-                codes::AssertionResponseTypes::write,
-            );
+            write_prim(w, "response", "_response", v, w_str);
         }
         if let Some(v) = &self.response_code {
             write_prim(w, "responseCode", "_responseCode", v, w_str);
@@ -2791,7 +2761,7 @@ pub struct TestScriptSetupActionOperation {
     /// Resource type (`TestScript.setup.action.operation.resource`, 0..1)
     ///
     /// The type of the resource.  See `http://build.fhir.org/resourcelist.html.`
-    pub resource: Option<Primitive<codes::FHIRDefinedType>>,
+    pub resource: Option<Code>,
     /// Tracking/logging operation label (`TestScript.setup.action.operation.label`, 0..1)
     ///
     /// The label would be used for tracking/logging purposes by test engines.
@@ -2819,7 +2789,7 @@ pub struct TestScriptSetupActionOperation {
     /// delete \| get \| options \| patch \| post \| put \| head (`TestScript.setup.action.operation.method`, 0..1)
     ///
     /// The HTTP method the test engine MUST use for this operation regardless of any other operation details.
-    pub method: Option<Primitive<codes::TestScriptRequestMethodCode>>,
+    pub method: Option<Code>,
     /// Server initiating the request (`TestScript.setup.action.operation.origin`, 0..1)
     ///
     /// The server where the request message originates from.  Must be one of the server numbers listed in TestScript.origin section.
@@ -2885,7 +2855,7 @@ impl TestScriptSetupActionOperation {
                 }
                 "resource" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read)?;
+                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read_code)?;
                 }
                 "_resource" => {
                     p.mark(&mut seen, 5)?;
@@ -2941,7 +2911,11 @@ impl TestScriptSetupActionOperation {
                 }
                 "method" => {
                     p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.method, codes::TestScriptRequestMethodCode::read)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.method,
+                        codes::TestScriptRequestMethodCode::read_code,
+                    )?;
                 }
                 "_method" => {
                     p.mark(&mut seen, 19)?;
@@ -3047,7 +3021,7 @@ impl TestScriptSetupActionOperation {
             v.write(w);
         }
         if let Some(v) = &self.resource {
-            write_prim(w, "resource", "_resource", v, codes::FHIRDefinedType::write);
+            write_prim(w, "resource", "_resource", v, w_str);
         }
         if let Some(v) = &self.label {
             write_prim(w, "label", "_label", v, w_str);
@@ -3072,13 +3046,7 @@ impl TestScriptSetupActionOperation {
             w_boolean,
         );
         if let Some(v) = &self.method {
-            write_prim(
-                w,
-                "method",
-                "_method",
-                v,
-                codes::TestScriptRequestMethodCode::write,
-            );
+            write_prim(w, "method", "_method", v, w_str);
         }
         if let Some(v) = &self.origin {
             write_prim(w, "origin", "_origin", v, w_integer);

@@ -67,7 +67,7 @@ pub struct ValueSet {
     /// draft \| active \| retired \| unknown (`ValueSet.status`, 1..1)
     ///
     /// The status of this value set. Enables tracking the life-cycle of the content. The status of the value set applies to the value set definition (ValueSet.compose) and the associated ValueSet metadata. Expansions do not have a state.
-    pub status: Primitive<codes::PublicationStatus>,
+    pub status: Code,
     /// For testing purposes, not real usage (`ValueSet.experimental`, 0..1)
     ///
     /// A Boolean value to indicate that this value set is authored for testing purposes (or education/evaluation/marketing) and is not intended to be used for genuine usage.
@@ -120,7 +120,7 @@ pub struct ValueSet {
 
 impl ValueSet {
     /// A `ValueSet` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::PublicationStatus>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -219,7 +219,7 @@ impl ValueSet {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, codes::PublicationStatus::read)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -375,13 +375,7 @@ impl ValueSet {
         if let Some(v) = &self.title {
             write_prim(w, "title", "_title", v, w_str);
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::PublicationStatus::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.experimental {
             write_prim(w, "experimental", "_experimental", v, w_boolean);
         }
@@ -1431,7 +1425,7 @@ pub struct ValueSetComposeIncludeFilter {
     /// = \| is-a \| descendent-of \| is-not-a \| regex \| in \| not-in \| generalizes \| exists (`ValueSet.compose.include.filter.op`, 1..1)
     ///
     /// The kind of operation to perform as a part of the filter criteria.
-    pub op: Primitive<codes::FilterOperator>,
+    pub op: Code,
     /// Code from the system, or regex criteria, or boolean value for exists (`ValueSet.compose.include.filter.value`, 1..1)
     ///
     /// The match value may be either a code defined by the system, or a string value, which is a regex match on the literal string of the property value  (if the filter represents a property defined in CodeSystem) or of the system filter value (if the filter represents a filter defined in CodeSystem) when the operation is 'regex', or one of the values (true and false), when the operation is 'exists'.
@@ -1442,7 +1436,7 @@ impl ValueSetComposeIncludeFilter {
     /// A `ValueSetComposeIncludeFilter` with its required elements (`property`, `op`, `value`); everything else is empty.
     pub fn new(
         property: impl Into<Code>,
-        op: impl Into<Primitive<codes::FilterOperator>>,
+        op: impl Into<Code>,
         value: impl Into<FhirString>,
     ) -> Self {
         Self {
@@ -1481,7 +1475,7 @@ impl ValueSetComposeIncludeFilter {
                 }
                 "op" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.op, codes::FilterOperator::read)?;
+                    prim_value(p, &mut r.op, codes::FilterOperator::read_code)?;
                 }
                 "_op" => {
                     p.mark(&mut seen, 6)?;
@@ -1533,7 +1527,7 @@ impl ValueSetComposeIncludeFilter {
             w.end_array();
         }
         write_prim(w, "property", "_property", &self.property, w_str);
-        write_prim(w, "op", "_op", &self.op, codes::FilterOperator::write);
+        write_prim(w, "op", "_op", &self.op, w_str);
         write_prim(w, "value", "_value", &self.value, w_str);
         w.end_object();
     }

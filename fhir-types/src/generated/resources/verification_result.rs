@@ -55,7 +55,7 @@ pub struct VerificationResult {
     /// attested \| validated \| in-process \| req-revalid \| val-fail \| reval-fail (`VerificationResult.status`, 1..1)
     ///
     /// The validation status of the target (attested; validated; in process; requires revalidation; validation failed; revalidation failed).
-    pub status: Primitive<codes::Status>,
+    pub status: Code,
     /// When the validation status was updated (`VerificationResult.statusDate`, 0..1)
     pub status_date: Option<DateTime>,
     /// nothing \| primary \| multiple (`VerificationResult.validationType`, 0..1)
@@ -84,7 +84,7 @@ pub struct VerificationResult {
 
 impl VerificationResult {
     /// A `VerificationResult` with its required elements (`status`); everything else is empty.
-    pub fn new(status: impl Into<Primitive<codes::Status>>) -> Self {
+    pub fn new(status: impl Into<Code>) -> Self {
         Self {
             status: status.into(),
             ..Default::default()
@@ -165,7 +165,7 @@ impl VerificationResult {
                 }
                 "status" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.status, codes::Status::read)?;
+                    prim_value(p, &mut r.status, codes::Status::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 17)?;
@@ -301,7 +301,7 @@ impl VerificationResult {
             w.key("need");
             v.write(w);
         }
-        write_prim(w, "status", "_status", &self.status, codes::Status::write);
+        write_prim(w, "status", "_status", &self.status, w_str);
         if let Some(v) = &self.status_date {
             write_prim(w, "statusDate", "_statusDate", v, w_str);
         }

@@ -51,7 +51,7 @@ pub struct VisionPrescription {
     /// active \| cancelled \| draft \| entered-in-error (`VisionPrescription.status`, 1..1)
     ///
     /// The status of the resource instance.
-    pub status: Primitive<codes::FinancialResourceStatusCodes>,
+    pub status: Code,
     /// Response creation date (`VisionPrescription.created`, 1..1)
     ///
     /// The date this resource was created.
@@ -81,7 +81,7 @@ pub struct VisionPrescription {
 impl VisionPrescription {
     /// A `VisionPrescription` with its required elements (`status`, `created`, `patient`, `dateWritten`, `prescriber`, `lensSpecification`); everything else is empty.
     pub fn new(
-        status: impl Into<Primitive<codes::FinancialResourceStatusCodes>>,
+        status: impl Into<Code>,
         created: impl Into<DateTime>,
         patient: Reference,
         date_written: impl Into<DateTime>,
@@ -159,7 +159,11 @@ impl VisionPrescription {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, codes::FinancialResourceStatusCodes::read)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -278,13 +282,7 @@ impl VisionPrescription {
             }
             w.end_array();
         }
-        write_prim(
-            w,
-            "status",
-            "_status",
-            &self.status,
-            codes::FinancialResourceStatusCodes::write,
-        );
+        write_prim(w, "status", "_status", &self.status, w_str);
         write_prim(w, "created", "_created", &self.created, w_str);
         {
             let v = &self.patient;
@@ -477,7 +475,7 @@ pub struct VisionPrescriptionLensSpecification {
     /// right \| left (`VisionPrescription.lensSpecification.eye`, 1..1)
     ///
     /// The eye for which the lens specification applies.
-    pub eye: Primitive<codes::VisionEyes>,
+    pub eye: Code,
     /// Power of the lens (`VisionPrescription.lensSpecification.sphere`, 0..1)
     ///
     /// Lens power measured in dioptres (0.25 units).
@@ -530,7 +528,7 @@ pub struct VisionPrescriptionLensSpecification {
 
 impl VisionPrescriptionLensSpecification {
     /// A `VisionPrescriptionLensSpecification` with its required elements (`product`, `eye`); everything else is empty.
-    pub fn new(product: CodeableConcept, eye: impl Into<Primitive<codes::VisionEyes>>) -> Self {
+    pub fn new(product: CodeableConcept, eye: impl Into<Code>) -> Self {
         Self {
             product,
             eye: eye.into(),
@@ -562,7 +560,7 @@ impl VisionPrescriptionLensSpecification {
                 }
                 "eye" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.eye, codes::VisionEyes::read)?;
+                    prim_value(p, &mut r.eye, codes::VisionEyes::read_code)?;
                 }
                 "_eye" => {
                     p.mark(&mut seen, 5)?;
@@ -695,7 +693,7 @@ impl VisionPrescriptionLensSpecification {
             w.key("product");
             v.write(w);
         }
-        write_prim(w, "eye", "_eye", &self.eye, codes::VisionEyes::write);
+        write_prim(w, "eye", "_eye", &self.eye, w_str);
         if let Some(v) = &self.sphere {
             write_prim(w, "sphere", "_sphere", v, w_decimal);
         }
@@ -909,12 +907,12 @@ pub struct VisionPrescriptionLensSpecificationPrism {
     /// up \| down \| in \| out (`VisionPrescription.lensSpecification.prism.base`, 1..1)
     ///
     /// The relative base, or reference lens edge, for the prism.
-    pub base: Primitive<codes::VisionBase>,
+    pub base: Code,
 }
 
 impl VisionPrescriptionLensSpecificationPrism {
     /// A `VisionPrescriptionLensSpecificationPrism` with its required elements (`amount`, `base`); everything else is empty.
-    pub fn new(amount: impl Into<Decimal>, base: impl Into<Primitive<codes::VisionBase>>) -> Self {
+    pub fn new(amount: impl Into<Decimal>, base: impl Into<Code>) -> Self {
         Self {
             amount: amount.into(),
             base: base.into(),
@@ -950,7 +948,7 @@ impl VisionPrescriptionLensSpecificationPrism {
                 }
                 "base" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.base, codes::VisionBase::read)?;
+                    prim_value(p, &mut r.base, codes::VisionBase::read_code)?;
                 }
                 "_base" => {
                     p.mark(&mut seen, 6)?;
@@ -991,7 +989,7 @@ impl VisionPrescriptionLensSpecificationPrism {
             w.end_array();
         }
         write_prim(w, "amount", "_amount", &self.amount, w_decimal);
-        write_prim(w, "base", "_base", &self.base, codes::VisionBase::write);
+        write_prim(w, "base", "_base", &self.base, w_str);
         w.end_object();
     }
 
