@@ -292,10 +292,96 @@ pub fn purpose_statement(codes: &[String]) -> String {
         .join("; ")
 }
 
+/// Repeated disclosures to one recipient for one purpose, summarised as §164.528(b)(3) allows:
+/// the full details of the first, how many there were, and the date of the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatedDisclosure<'a> {
+    /// The first disclosure, in full.
+    pub first: &'a DisclosureEntry,
+    /// How many disclosures the group holds.
+    pub count: usize,
+    /// The date of the last one.
+    pub last: DateTime<Utc>,
+}
+
 impl DisclosureReport {
+    /// The entries grouped by recipient and purpose, in order of their first disclosure.
+    pub fn repeated(&self) -> Vec<RepeatedDisclosure<'_>> {
+        let mut groups: Vec<RepeatedDisclosure<'_>> = Vec::new();
+        for e in &self.entries {
+            match groups
+                .iter_mut()
+                .find(|g| g.first.recipient == e.recipient && g.first.purpose == e.purpose)
+            {
+                Some(g) => {
+                    g.count += 1;
+                    g.last = g.last.max(e.date);
+                }
+                None => groups.push(RepeatedDisclosure {
+                    first: e,
+                    count: 1,
+                    last: e.date,
+                }),
+            }
+        }
+        groups
+    }
+
+    /// The report as a FHIR `collection` Bundle of the disclosures' AuditEvents (only the event
+    /// for this patient when a record concerned several).
+    pub fn to_bundle(&self, config: &crate::render::RenderConfig) -> fhir_types::resources::Bundle {
+        let patient_ref = format!("Patient/{}", self.patient);
+        let events = self
+            .entries
+            .iter()
+            .flat_map(|e| crate::render::to_audit_events(&e.record, config))
+            .filter(|ev| {
+                ev.entity.iter().any(|en| {
+                    en.role
+                        .as_ref()
+                        .and_then(|r| r.code.as_ref())
+                        .and_then(|c| c.as_str())
+                        == Some("1")
+                        && en
+                            .what
+                            .as_ref()
+                            .and_then(|w| w.reference.as_ref())
+                            .and_then(|r| r.as_str())
+                            == Some(patient_ref.as_str())
+                })
+            });
+        crate::render::bundle(events)
+    }
+
     /// The report as plain text for the individual.
     pub fn to_text(&self) -> String {
-        let day = |d: DateTime<Utc>| d.format("%Y-%m-%d").to_string();
+        let mut s = self.header();
+        for (i, e) in self.entries.iter().enumerate() {
+            write_entry(&mut s, i + 1, e);
+        }
+        s.push_str(&self.suspension_note());
+        s
+    }
+
+    /// The report as plain text with repeated disclosures summarised (§164.528(b)(3)).
+    pub fn to_text_summarized(&self) -> String {
+        let mut s = self.header();
+        for (i, g) in self.repeated().iter().enumerate() {
+            write_entry(&mut s, i + 1, g.first);
+            if g.count > 1 {
+                let _ = writeln!(
+                    s,
+                    "   Repeated: {} disclosures in all, the last on {}",
+                    g.count,
+                    day(g.last)
+                );
+            }
+        }
+        s.push_str(&self.suspension_note());
+        s
+    }
+
+    fn header(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Accounting of disclosures of health information");
         let _ = writeln!(s, "Patient: {}", self.patient);
@@ -309,19 +395,11 @@ impl DisclosureReport {
         if self.entries.is_empty() {
             let _ = writeln!(s, "\nNo disclosures to report for this period.");
         }
-        for (i, e) in self.entries.iter().enumerate() {
-            let _ = writeln!(s, "\n{}. Date: {}", i + 1, day(e.date));
-            match &e.recipient_address {
-                Some(a) => {
-                    let _ = writeln!(s, "   Recipient: {} ({a})", e.recipient);
-                }
-                None => {
-                    let _ = writeln!(s, "   Recipient: {}", e.recipient);
-                }
-            }
-            let _ = writeln!(s, "   Information disclosed: {}", e.description);
-            let _ = writeln!(s, "   Purpose: {}", e.purpose);
-        }
+        s
+    }
+
+    fn suspension_note(&self) -> String {
+        let mut s = String::new();
         if self.suspended > 0 {
             let _ = writeln!(
                 s,
@@ -330,6 +408,24 @@ impl DisclosureReport {
         }
         s
     }
+}
+
+fn day(d: DateTime<Utc>) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn write_entry(s: &mut String, n: usize, e: &DisclosureEntry) {
+    let _ = writeln!(s, "\n{n}. Date: {}", day(e.date));
+    match &e.recipient_address {
+        Some(a) => {
+            let _ = writeln!(s, "   Recipient: {} ({a})", e.recipient);
+        }
+        None => {
+            let _ = writeln!(s, "   Recipient: {}", e.recipient);
+        }
+    }
+    let _ = writeln!(s, "   Information disclosed: {}", e.description);
+    let _ = writeln!(s, "   Purpose: {}", e.purpose);
 }
 
 #[cfg(test)]
@@ -461,6 +557,41 @@ mod tests {
             "the oral suspension lapsed after 30 days"
         );
         assert!(r.to_text().contains("temporarily not listed"));
+    }
+
+    #[test]
+    fn repeated_disclosures_are_summarised() {
+        let dept = Recipient::new("Health Dept");
+        let mut records: Vec<_> = (1..=4)
+            .map(|m| disclosure(at(2026, m, 5), dept.clone(), "PUBHLTH"))
+            .collect();
+        records.push(disclosure(
+            at(2026, 2, 1),
+            Recipient::new("Coroner"),
+            "PUBHLTH",
+        ));
+        let r = account(
+            &records,
+            &AccountingRequest::new("p1", at(2026, 11, 28)),
+            &AccountingPolicy::default(),
+        );
+        let groups = r.repeated();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            (groups[0].first.date, groups[0].count, groups[0].last),
+            (at(2026, 1, 5), 4, at(2026, 4, 5))
+        );
+        assert_eq!(
+            (groups[1].first.recipient.as_str(), groups[1].count),
+            ("Coroner", 1)
+        );
+        let text = r.to_text_summarized();
+        assert!(
+            text.contains("Repeated: 4 disclosures in all, the last on 2026-04-05"),
+            "{text}"
+        );
+        assert_eq!(text.matches("Recipient:").count(), 2);
+        assert_eq!(r.to_text().matches("Recipient:").count(), 5);
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //! - A tamper-evident, append-only log: RFC 9162 Merkle hashing ([`merkle`]), inclusion and
 //!   consistency proofs, signed checkpoints ([`checkpoint`]) and a [verifier](verify_log) that
 //!   names the first bad record.
+//! - [`render`]: FHIR R4 AuditEvents (typed, from `fhir-types`) conforming to IHE BALP, one per
+//!   patient, with documented shapes for denials, failures, login/logout, token issuance,
+//!   security alerts and disclosures.
+//! - [`disclosure`]: the HIPAA §164.528 accounting of disclosures for one patient, as plain
+//!   text or a FHIR Bundle.
 //! - Stores and sinks ([`store`]): the durable [`FileStore`](store::file::FileStore) with group
 //!   commit and crash recovery, an in-memory [`MemoryStore`](store::MemoryStore), and the
 //!   [`AuditSink`](store::AuditSink) trait for hosts' own sinks.
@@ -52,7 +57,27 @@
 //!     &VerifyOptions { keys: vec![verifier], anchors: vec![checkpoint] },
 //! );
 //! assert!(report.is_ok());
+//!
+//! // Render it as BALP AuditEvents (here: IHE.BasicAudit.PatientQuery).
+//! let config = fhir_audit::render::RenderConfig::new("Device/secure-fhir");
+//! let events = fhir_audit::render::to_audit_events(&record, &config);
+//! assert_eq!(events.len(), 1);
+//! assert_eq!(events[0].action.as_ref().and_then(|a| a.as_str()), Some("E"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The durable store is used the same way from a server (see [`store::file`]):
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use fhir_audit::{checkpoint::NoteSigner, store::{Ack, file::{FileStore, FileStoreConfig}}};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let record: fhir_audit::AuditRecord = todo!();
+//! let signer = NoteSigner::from_skey(&std::fs::read_to_string("audit.key")?)?;
+//! let clock: Arc<dyn fhir_audit::Clock> = Arc::new(|| chrono::Utc::now());
+//! let (store, recovery) = FileStore::open("audit.log", signer, clock, FileStoreConfig::new("example.org/audit"))?;
+//! store.append(&record, Ack::Durable)?; // returns once fsynced
+//! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -63,6 +88,7 @@ pub mod disclosure;
 pub mod frame;
 pub mod merkle;
 mod model;
+pub mod render;
 mod request;
 pub mod store;
 pub mod syslog;

@@ -40,6 +40,10 @@ pub struct VerifyReport {
     pub checkpoints_matched: usize,
     /// Anchors that matched.
     pub anchors_matched: usize,
+    /// The largest size vouched for by a matching checkpoint or anchor. Records past it are
+    /// structurally sound but nothing signed covers them yet (the last batch before a crash,
+    /// or records appended by someone else).
+    pub covered: u64,
     /// Whether checkpoint signatures were checked against trusted keys.
     pub signatures_checked: bool,
     /// An incomplete last frame (a crash mid-append, cut by recovery on the next open):
@@ -58,6 +62,45 @@ impl VerifyReport {
     /// The problem naming the earliest bad record.
     pub fn first_problem(&self) -> Option<&Problem> {
         self.problems.first()
+    }
+}
+
+impl fmt::Display for VerifyReport {
+    /// A summary for people: the verdict, then every problem on its own line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use base64::Engine as _;
+        let verdict = if self.is_ok() { "OK" } else { "FAILED" };
+        write!(
+            f,
+            "{verdict}: {} records, root {}, {} checkpoints and {} anchors matched",
+            self.records,
+            base64::engine::general_purpose::STANDARD.encode(self.root),
+            self.checkpoints_matched,
+            self.anchors_matched
+        )?;
+        if self.checkpoints_matched == 0 && self.anchors_matched == 0 && self.records > 0 {
+            write!(
+                f,
+                " (no checkpoint vouches for these records: only their structure was checked)"
+            )?;
+        } else if !self.signatures_checked {
+            write!(f, " (signatures NOT checked: no trusted key given)")?;
+        }
+        if self.covered < self.records && (self.checkpoints_matched > 0 || self.anchors_matched > 0)
+        {
+            write!(
+                f,
+                "\nrecords {}..{} are not covered by any checkpoint yet",
+                self.covered, self.records
+            )?;
+        }
+        if let Some(o) = self.torn_tail_at {
+            write!(f, "\nincomplete last record at byte {o} (a crash mid-append; cut when the log is next opened)")?;
+        }
+        for p in &self.problems {
+            write!(f, "\n{p}")?;
+        }
+        Ok(())
     }
 }
 
@@ -118,7 +161,7 @@ pub enum ProblemKind {
         /// Why.
         error: CheckpointError,
     },
-    /// The checkpoint file is damaged before its end.
+    /// The checkpoint file is damaged before its end, or missing beside a non-empty log.
     DamagedCheckpointFile,
 }
 
@@ -336,7 +379,10 @@ pub fn verify_log(log: &[u8], checkpoints: &[u8], options: &VerifyOptions) -> Ve
         }
         match check_against(&scan, anchor, last_good.min(anchor.checkpoint.size), true) {
             Some(p) => problems.push(p),
-            None => anchors_matched += 1,
+            None => {
+                anchors_matched += 1;
+                last_good = last_good.max(anchor.checkpoint.size);
+            }
         }
     }
     if let Some(off) = torn_tail_at {
@@ -367,6 +413,7 @@ pub fn verify_log(log: &[u8], checkpoints: &[u8], options: &VerifyOptions) -> Ve
         root: scan.tree.root(),
         checkpoints_matched,
         anchors_matched,
+        covered: last_good,
         signatures_checked: !options.keys.is_empty(),
         torn_tail_at,
         problems,

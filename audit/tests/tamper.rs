@@ -51,6 +51,8 @@ fn intact_log_verifies_against_file_and_anchor() {
     );
     assert!(r.signatures_checked);
     assert_eq!(r.root, anchor.checkpoint.root);
+    assert_eq!(r.covered, N);
+    assert!(r.to_string().starts_with("OK: 20 records, root "), "{r}");
 }
 
 #[test]
@@ -64,6 +66,9 @@ fn flipped_byte_is_named() {
     let r = verify(&path, Some(&anchor));
     assert_eq!(first_bad(&r), (7, true));
     assert_eq!(r.first_problem().unwrap().kind, ProblemKind::DamagedRecord);
+    let summary = r.to_string();
+    assert!(summary.starts_with("FAILED: 7 records,"), "{summary}");
+    assert!(summary.contains("\nfirst bad record: 7:"), "{summary}");
     assert!(r
         .first_problem()
         .unwrap()
@@ -211,6 +216,29 @@ fn truncation_is_detected_by_checkpoints_and_by_an_anchor() {
 }
 
 #[test]
+fn a_record_appended_after_the_last_checkpoint_is_reported_as_uncovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = make_log(dir.path());
+    let mut log = std::fs::read(&path).unwrap();
+    let forged = record(77).to_log_bytes().unwrap();
+    fhir_audit::frame::encode_record(
+        N,
+        &forged,
+        &fhir_audit::merkle::leaf_hash(&forged),
+        &mut log,
+    );
+    std::fs::write(&path, &log).unwrap();
+    let r = verify(&path, None);
+    assert!(r.is_ok());
+    assert_eq!((r.records, r.covered), (N + 1, N));
+    assert!(
+        r.to_string()
+            .contains("records 20..21 are not covered by any checkpoint yet"),
+        "{r}"
+    );
+}
+
+#[test]
 fn forged_checkpoints_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let (path, anchor) = make_log(dir.path());
@@ -255,7 +283,25 @@ fn store_refuses_to_open_a_tampered_or_rolled_back_log() {
         "{err}"
     );
 
+    // A rewrite with recomputed checksums is named by the checkpoints when the store opens.
+    let mut fr: Vec<(u64, Vec<u8>)> = f.iter().map(|(_, _, i, p)| (*i, p.clone())).collect();
+    fr[12].1 = record(500).to_log_bytes().unwrap();
+    std::fs::write(&path, encode(&fr)).unwrap();
+    match FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap_err() {
+        StoreError::Tampered(p) => {
+            assert_eq!((p.first_bad_record, p.exact), (Some(12), true), "{p}")
+        }
+        e => panic!("{e}"),
+    }
+
+    // Deleting the checkpoints to re-sign a rewritten history is refused too.
     std::fs::write(&path, &log).unwrap();
+    let cps = std::fs::read(checkpoint_path(&path)).unwrap();
+    std::fs::remove_file(checkpoint_path(&path)).unwrap();
+    let err = FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap_err();
+    assert!(matches!(err, StoreError::Tampered(_)), "{err}");
+    std::fs::write(checkpoint_path(&path), cps).unwrap();
+
     let wrong_key = fhir_audit::checkpoint::NoteSigner::from_seed("audit.test", &[1; 32]).unwrap();
     let err = FileStore::open(&path, wrong_key, clock(), FileStoreConfig::new(ORIGIN)).unwrap_err();
     assert!(matches!(err, StoreError::Checkpoint(_)), "{err}");

@@ -51,6 +51,10 @@ mod generated_prelude;
 pub mod json;
 mod primitive;
 
+pub mod compartment;
+pub mod reference;
+pub mod search;
+
 pub use generated::resource::{Resource, ResourceType};
 pub use json::ParseError;
 

@@ -8,6 +8,7 @@
 mod docs;
 mod emit;
 mod emit_resource;
+mod facts;
 mod model;
 
 use model::{Kind, Ty, Unit};
@@ -38,6 +39,11 @@ fn main() {
         .to_path_buf();
     let defs = root.join("../shared/fhir-r4/definitions");
     let out_dir = root.join("fhir-types/src/generated");
+    // Search parameters and compartments (xtask/src/facts.rs) first: `mod.rs` declares them if present.
+    if let Err(e) = facts::generate(&root, check) {
+        eprintln!("facts: {e}");
+        std::process::exit(1);
+    }
     let files = generate(&defs, &out_dir);
     let mut stale = Vec::new();
     for (rel, text) in &files {

@@ -525,3 +525,34 @@ async fn id_token_carries_the_nonce_and_profile() {
     assert!(id.get("name").is_none());
     assert_eq!(jwt_header(body["id_token"].as_str().unwrap())["typ"], "JWT");
 }
+
+#[tokio::test]
+async fn authorize_accepts_post() {
+    let server = TestServer::new();
+    let (verifier, challenge) = pkce();
+    let request = AuthRequest::new(PUBLIC_APP, PUBLIC_REDIRECT, "patient/*.rs", challenge);
+    let query = request.url().split_once('?').unwrap().1.to_owned();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let start = server.post_form("/auth/authorize", &refs, &[]).await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER);
+    assert!(start
+        .location()
+        .starts_with(&format!("{ISSUER}/login?txn=")));
+    let (cookie, consent_url) = server
+        .sign_in(&start.location(), PATIENT_USER.0, PATIENT_USER.1)
+        .await;
+    let redirect = server
+        .consent(&consent_url, &cookie, &Consent::default())
+        .await;
+    let code = query_param(&redirect.location(), "code").unwrap();
+    assert_eq!(
+        server.exchange(&code, &verifier).await.status,
+        StatusCode::OK
+    );
+}

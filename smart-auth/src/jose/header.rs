@@ -117,14 +117,13 @@ fn opt_string(raw: &Map<String, Value>, name: &str) -> Result<Option<String>, To
 /// Compares a `typ` value with an expected media type: case-insensitive, with or without the
 /// `application/` prefix (RFC 7515 §4.1.9).
 pub fn typ_matches(typ: &str, expected: &str) -> bool {
-    let strip = |s: &str| -> String {
-        let l = s.to_ascii_lowercase();
-        match l.strip_prefix("application/") {
-            Some(rest) if !rest.contains('/') => rest.to_owned(),
-            _ => l,
+    fn bare(s: &str) -> &str {
+        match s.get(..12) {
+            Some(p) if p.eq_ignore_ascii_case("application/") && !s[12..].contains('/') => &s[12..],
+            _ => s,
         }
-    };
-    !typ.contains(';') && strip(typ) == strip(expected)
+    }
+    !typ.contains(';') && bare(typ).eq_ignore_ascii_case(bare(expected))
 }
 
 #[cfg(test)]

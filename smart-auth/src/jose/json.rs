@@ -127,11 +127,15 @@ impl<'de> Visitor<'de> for Strict<'_> {
         let inner = self.nested()?;
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(self.fail(JsonError::DuplicateMember));
-            }
             let v = map.next_value_seed(inner)?;
-            out.insert(key, v);
+            match out.entry(key) {
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                serde_json::map::Entry::Occupied(_) => {
+                    return Err(self.fail(JsonError::DuplicateMember));
+                }
+            }
         }
         Ok(Value::Object(out))
     }

@@ -71,6 +71,25 @@ pub fn audiences(claims: &Claims) -> Result<Vec<&str>, TokenError> {
     }
 }
 
+/// Whether `aud` (a string or a non-empty array of strings) has a member `wanted` accepts.
+pub fn audience_matches(
+    claims: &Claims,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<bool, TokenError> {
+    match claims.get("aud") {
+        None => Err(TokenError::MissingClaim("aud")),
+        Some(Value::String(s)) => Ok(wanted(s)),
+        Some(Value::Array(a)) if !a.is_empty() => {
+            let mut found = false;
+            for v in a {
+                found |= wanted(v.as_str().ok_or(TokenError::InvalidClaim("aud"))?);
+            }
+            Ok(found)
+        }
+        Some(_) => Err(TokenError::InvalidClaim("aud")),
+    }
+}
+
 /// The time checks shared by every token kind: `exp` required, `nbf`, `iat` and the maximum
 /// lifetime. Returns (`exp`, `iat`).
 pub fn check_times(
@@ -174,25 +193,29 @@ fn fhir_context(v: &Value) -> Result<Vec<String>, TokenError> {
 }
 
 /// The granted scope string from `scope` (or `scp` where configured), size-bounded.
-pub fn scope_string(claims: &Claims, mode: ScopeClaim) -> Result<String, TokenError> {
+pub fn scope_string(
+    claims: &Claims,
+    mode: ScopeClaim,
+) -> Result<std::borrow::Cow<'_, str>, TokenError> {
+    use std::borrow::Cow;
     const BAD: TokenError = TokenError::InvalidClaim("scope");
     let scope = opt_str(claims, "scope")?;
     let scp = claims.get("scp");
     let joined = match (scope, scp, mode) {
         (Some(_), Some(_), _) => return Err(BAD),
-        (Some(s), None, _) => s.to_owned(),
-        (None, Some(Value::String(s)), ScopeClaim::ScopeOrScp) => s.clone(),
+        (Some(s), None, _) => Cow::Borrowed(s),
+        (None, Some(Value::String(s)), ScopeClaim::ScopeOrScp) => Cow::Borrowed(s.as_str()),
         (None, Some(Value::Array(a)), ScopeClaim::ScopeOrScp) => {
             let parts: Option<Vec<&str>> = a.iter().map(Value::as_str).collect();
             let parts = parts.ok_or(BAD)?;
             if parts.iter().any(|p| p.is_empty() || p.contains(' ')) {
                 return Err(BAD);
             }
-            parts.join(" ")
+            Cow::Owned(parts.join(" "))
         }
         (None, Some(_), ScopeClaim::ScopeOrScp) => return Err(BAD),
         (None, Some(_), ScopeClaim::Scope) => return Err(TokenError::InvalidClaim("scp")),
-        (None, None, _) => String::new(),
+        (None, None, _) => Cow::Borrowed(""),
     };
     let mut count = 0;
     for s in joined.split(' ').filter(|s| !s.is_empty()) {
@@ -232,7 +255,7 @@ pub fn context_from_claims(
     claims: Claims,
     scope_mode: ScopeClaim,
 ) -> Result<AccessContext, TokenError> {
-    let scope = scope_string(&claims, scope_mode)?;
+    let scopes = ScopeSet::parse(&scope_string(&claims, scope_mode)?);
     let id = |name: &'static str| -> Result<Option<String>, TokenError> {
         match opt_str(&claims, name)? {
             Some(s) if is_fhir_id(s) => Ok(Some(s.to_owned())),
@@ -262,7 +285,7 @@ pub fn context_from_claims(
         issuer,
         subject,
         client_id,
-        scopes: ScopeSet::parse(&scope),
+        scopes,
         fhir_user,
         launch: LaunchContext {
             patient,
@@ -286,8 +309,7 @@ pub fn check_access_token(
     if iss != config.issuer {
         return Err(TokenError::WrongIssuer);
     }
-    let aud = audiences(&claims)?;
-    if !aud.iter().any(|a| config.audiences.iter().any(|c| c == a)) {
+    if !audience_matches(&claims, |a| config.audiences.iter().any(|c| c == a))? {
         return Err(TokenError::WrongAudience);
     }
     let strict = config.profile == ClaimProfile::Rfc9068;

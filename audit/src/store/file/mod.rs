@@ -161,7 +161,8 @@ enum Mode {
 impl FileStore {
     /// Opens (or creates) the log at `path`, recovering from a crash, and starts the writer.
     ///
-    /// Fails with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
+    /// Fails with [`StoreError::Tampered`] when the checkpoint file is damaged or missing while
+    /// the log holds records, with [`StoreError::Tampered`] or [`StoreError::Rollback`] when the existing log
     /// does not match its last checkpoint, and with [`StoreError::Checkpoint`] when that
     /// checkpoint is not signed by `signer`'s key.
     pub fn open(
@@ -176,6 +177,10 @@ impl FileStore {
             .append(true)
             .create(true)
             .open(&log_path)?;
+        // Both files are created together, before any record is written: a log with records
+        // and no checkpoint file had its checkpoints removed, which would let a rewritten
+        // history be signed afresh.
+        let checkpoints_existed = checkpoint_path(&log_path).exists();
         let mut checkpoints = OpenOptions::new()
             .read(true)
             .append(true)
@@ -190,7 +195,7 @@ impl FileStore {
 
         let scan = scan_log(&log_bytes);
         let cps = scan_checkpoints(&cp_bytes);
-        if cps.damaged {
+        if cps.damaged || (!checkpoints_existed && scan.tree.size() > 0) {
             return Err(StoreError::Tampered(problem(
                 ProblemKind::DamagedCheckpointFile,
                 None,
@@ -223,11 +228,22 @@ impl FileStore {
         }
         if let Some(c) = &latest {
             if scan.tree.root_at(c.checkpoint.size) != Some(c.checkpoint.root) {
+                // Let the verifier use every checkpoint to name the first bad record.
+                let options = VerifyOptions {
+                    keys: vec![signer.verifier()],
+                    anchors: Vec::new(),
+                };
+                let report = verify_log(&log_bytes, &cp_bytes, &options);
                 let kind = ProblemKind::RootMismatch {
                     checkpoint_size: c.checkpoint.size,
                     anchor: false,
                 };
-                return Err(StoreError::Tampered(problem(kind, Some(0))));
+                let p = report
+                    .problems
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| problem(kind, None));
+                return Err(StoreError::Tampered(p));
             }
         }
 
