@@ -9,12 +9,16 @@ mod hostile_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use hostile_support::check::Rows;
 use hostile_support::{all_cases, run_table, Case, Server, ALL_CLASSES};
 
 fn run(tag: &str, cases: Vec<Case>) {
     let mut server = Server::start(tag);
-    let failures = run_table(&server, &cases);
-    assert!(server.is_running(), "the server died during the {tag} table");
+    let failures = run_table(&server, &cases, Rows::Gate);
+    assert!(
+        server.is_running(),
+        "the server died during the {tag} table"
+    );
     // The trail the requests left verifies as a whole.
     let out = std::process::Command::new(hostile_support::server::binary())
         .args(["audit", "verify", "--audit-log"])
@@ -72,6 +76,25 @@ fn hostile_parser_ssrf_leakage_audit() {
     run("parser", hostile_support::cases_parser::cases());
 }
 
+/// The rows marked with a known bug (each names it): they fail until the bug is fixed.
+#[test]
+#[ignore = "BUG: rows marked .bug(..) in hostile_support/cases_*.rs fail until fixed; see docs/threat-model.md"]
+fn hostile_known_bugs() {
+    let cases: Vec<Case> = all_cases()
+        .into_iter()
+        .filter(|c| c.bug.is_some())
+        .collect();
+    let server = Server::start("known-bugs");
+    let failures = run_table(&server, &cases, Rows::KnownBugs);
+    assert!(
+        failures.is_empty(),
+        "{} known-bug failures in {} rows:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
 /// The suite's own shape: at least 150 cases, every class covered, names unique (a name is the
 /// rule it checks, so two rows with one name are one rule tested twice or a typo).
 #[test]
@@ -90,7 +113,13 @@ fn hostile_suite_covers_every_class() {
         );
     }
     assert!(cases.len() >= 150, "only {} hostile cases", cases.len());
-    println!("hostile cases: {} in {} classes", cases.len(), per_class.len());
+    let bugs = cases.iter().filter(|c| c.bug.is_some()).count();
+    println!(
+        "hostile cases: {} in {} classes ({} marked with a known bug)",
+        cases.len(),
+        per_class.len(),
+        bugs
+    );
     for (class, n) in &per_class {
         println!("  {class}: {n}");
     }

@@ -19,12 +19,19 @@ pub fn audit_log_verify(data: &[u8]) {
     let (log, checkpoints) = data.split_at(split);
     let report = verify_log(log, checkpoints, &VerifyOptions::default());
     assert_eq!(report.is_ok(), report.first_problem().is_none());
-    assert!(report.records <= log.len() as u64 / 12, "more records than frames fit");
+    assert!(
+        report.records <= log.len() as u64 / 12,
+        "more records than frames fit"
+    );
     // The whole input as one record's payload.
     if let Ok(record) = AuditRecord::from_log_bytes(data) {
         let bytes = record.to_log_bytes().expect("a parsed record serializes");
         let again = AuditRecord::from_log_bytes(&bytes).expect("serialized record parses");
-        assert_eq!(again.to_log_bytes().ok(), Some(bytes), "record round trip is not stable");
+        assert_eq!(
+            again.to_log_bytes().ok(),
+            Some(bytes),
+            "record round trip is not stable"
+        );
     }
 }
 
@@ -35,7 +42,10 @@ struct Reference {
 }
 
 static REFERENCE: LazyLock<Reference> = LazyLock::new(|| {
-    let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).single().expect("valid time");
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
+        .single()
+        .expect("valid time");
     let signer = NoteSigner::from_seed("audit.example.org", &[7; 32]).expect("signer");
     let verifier = signer.verifier();
     let store = MemoryStore::with_signer("audit.example.org/fuzz", signer, Arc::new(move || now));
@@ -43,11 +53,24 @@ static REFERENCE: LazyLock<Reference> = LazyLock::new(|| {
         let record = AuditRecord::rest(now, Interaction::Read, Some("Observation"))
             .user(User::new(format!("user-{i}")))
             .patient(*patient)
-            .outcome(if i % 2 == 0 { Outcome::Success } else { Outcome::Denied { reason: "forbidden".into() } });
+            .outcome(if i % 2 == 0 {
+                Outcome::Success
+            } else {
+                Outcome::Denied {
+                    reason: "forbidden".into(),
+                }
+            });
         store.append(&record).expect("append");
     }
-    let anchor = store.checkpoint().expect("signing store").expect("checkpoint");
-    Reference { log: store.to_log_file_bytes(), verifier, anchor }
+    let anchor = store
+        .checkpoint()
+        .expect("signing store")
+        .expect("checkpoint");
+    Reference {
+        log: store.to_log_file_bytes(),
+        verifier,
+        anchor,
+    }
 });
 
 /// `audit_log_tamper`: edits a known-good log (each 3 input bytes: a 16-bit offset and a value
@@ -72,7 +95,11 @@ pub fn audit_log_tamper(data: &[u8]) {
     };
     let report = verify_log(&log, &[], &options);
     if log == reference.log {
-        assert!(report.is_ok(), "the untouched log must verify: {:?}", report.problems);
+        assert!(
+            report.is_ok(),
+            "the untouched log must verify: {:?}",
+            report.problems
+        );
     } else {
         assert!(!report.is_ok(), "a tampered log verified");
     }

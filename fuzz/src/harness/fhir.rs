@@ -27,9 +27,16 @@ fn check_accepted(resource: &Resource) -> Vec<u8> {
 
 /// Properties of a rejection: a stable reason, and a message that quotes little of the input.
 fn check_refused(err: &fhir_types::ParseError, input: &[u8]) {
-    assert!(!err.kind().as_str().is_empty(), "a rejection has a stable reason");
+    assert!(
+        !err.kind().as_str().is_empty(),
+        "a rejection has a stable reason"
+    );
     assert!(err.offset() <= input.len(), "error offset beyond the input");
-    assert!(err.detail().len() <= 256, "error detail is not short: {}", err.detail().len());
+    assert!(
+        err.detail().len() <= 256,
+        "error detail is not short: {}",
+        err.detail().len()
+    );
     let _ = err.to_string();
 }
 
@@ -41,7 +48,10 @@ fn check_nested_verdict(data: &[u8], resource: &Resource) {
             &br#"{"resourceType":"Bundle","type":"collection","entry":[{"resource":"#[..],
             &b"}]}"[..],
         ),
-        (&br#"{"resourceType":"Parameters","parameter":[{"name":"r","resource":"#[..], &b"}]}"[..]),
+        (
+            &br#"{"resourceType":"Parameters","parameter":[{"name":"r","resource":"#[..],
+            &b"}]}"[..],
+        ),
     ] {
         let wrapped = [open, data, close].concat();
         match parse_resource(&wrapped) {

@@ -56,7 +56,11 @@ fn body_of_depth(depth: usize) -> Vec<u8> {
     if depth % 2 == 1 {
         ext = json!({"url": "http://example.org/leaf", "valueString": "x"});
     }
-    let levels = if depth % 2 == 1 { (depth - 1) / 2 } else { levels };
+    let levels = if depth % 2 == 1 {
+        (depth - 1) / 2
+    } else {
+        levels
+    };
     for _ in 1..levels {
         ext = json!({"url": "http://example.org/level", "extension": [ext]});
     }
@@ -70,22 +74,33 @@ fn query_of_len(len: usize) -> String {
 }
 
 fn params(n: usize) -> String {
-    (0..n).map(|i| format!("code=c{i}")).collect::<Vec<_>>().join("&")
+    (0..n)
+        .map(|i| format!("code=c{i}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn values(n: usize) -> String {
-    format!("code={}", (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>().join(","))
+    format!(
+        "code={}",
+        (0..n)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
 }
 
 fn get_batch(n: usize) -> Value {
-    let entries: Vec<Value> =
-        (0..n).map(|_| json!({"request": {"method": "GET", "url": "Patient/alice"}})).collect();
+    let entries: Vec<Value> = (0..n)
+        .map(|_| json!({"request": {"method": "GET", "url": "Patient/alice"}}))
+        .collect();
     json!({"resourceType": "Bundle", "type": "batch", "entry": entries})
 }
 
 fn patch_ops(n: usize) -> Vec<u8> {
-    let ops: Vec<Value> =
-        (0..n).map(|_| json!({"op": "test", "path": "/status", "value": "final"})).collect();
+    let ops: Vec<Value> = (0..n)
+        .map(|_| json!({"op": "test", "path": "/status", "value": "final"}))
+        .collect();
     serde_json::to_vec(&ops).unwrap_or_default()
 }
 
@@ -148,7 +163,10 @@ pub fn cases() -> Vec<Case> {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile_gzip_bomb.gz"),
     )
     .expect("gzip bomb fixture");
-    let path_at = format!("/Observation/{}", "a".repeat(MAX_PATH - "/fhir/Observation/".len()));
+    let path_at = format!(
+        "/Observation/{}",
+        "a".repeat(MAX_PATH - "/fhir/Observation/".len())
+    );
     let path_over = format!("{path_at}a");
     vec![
         case("limit.body-at-limit-accepted", RE, Expect::Status(201))
@@ -161,101 +179,193 @@ pub fn cases() -> Vec<Case> {
             .alice(RW)
             .header("Content-Type", "application/fhir+json")
             .body(body_of_len(MAX_BODY + 1)),
-        case("limit.declared-length-over-limit-413-before-reading", RE, Expect::Status(413))
-            .req("POST", "/Observation")
-            .alice(RW)
-            .header("Content-Type", "application/fhir+json")
-            .header("Content-Length", (MAX_BODY + 1).to_string()),
+        case(
+            "limit.declared-length-over-limit-413-before-reading",
+            RE,
+            Expect::Status(413),
+        )
+        .req("POST", "/Observation")
+        .alice(RW)
+        .header("Content-Type", "application/fhir+json")
+        .header("Content-Length", (MAX_BODY + 1).to_string()),
         case("limit.chunked-body-over-limit-413", RE, Expect::Status(413))
             .req("POST", "/Observation")
             .alice(RW)
             .header("Content-Type", "application/fhir+json")
             .header("Transfer-Encoding", "chunked")
             .body(chunked(&body_of_len(MAX_BODY + 1))),
-        case("limit.gzip-bomb-not-inflated-unbounded", RE, Expect::OneOf(&[413, 415]))
-            .req("POST", "/Patient")
-            .alice(RW)
-            .header("Content-Type", "application/fhir+json")
-            .header("Content-Encoding", "gzip")
-            .body(gzip),
-        case("limit.json-depth-at-limit-accepted", RE, Expect::Status(201))
-            .req("POST", "/Observation")
-            .alice(RW)
-            .header("Content-Type", "application/fhir+json")
-            .body(body_of_depth(MAX_DEPTH)),
+        case(
+            "limit.gzip-bomb-not-inflated-unbounded",
+            RE,
+            Expect::OneOf(&[413, 415]),
+        )
+        .req("POST", "/Patient")
+        .alice(RW)
+        .header("Content-Type", "application/fhir+json")
+        .header("Content-Encoding", "gzip")
+        .body(gzip),
+        case(
+            "limit.json-depth-at-limit-accepted",
+            RE,
+            Expect::Status(201),
+        )
+        .req("POST", "/Observation")
+        .alice(RW)
+        .header("Content-Type", "application/fhir+json")
+        .body(body_of_depth(MAX_DEPTH)),
         case("limit.json-depth-over-limit-400", RE, Expect::Status(400))
             .req("POST", "/Observation")
             .alice(RW)
             .header("Content-Type", "application/fhir+json")
             .body(body_of_depth(MAX_DEPTH + 1)),
-        case("limit.json-depth-100k-brackets-400", RE, Expect::Status(400))
-            .req("POST", "/Observation")
-            .alice(RW)
-            .header("Content-Type", "application/fhir+json")
-            .body("[".repeat(100_000)),
+        case(
+            "limit.json-depth-100k-brackets-400",
+            RE,
+            Expect::Status(400),
+        )
+        .req("POST", "/Observation")
+        .alice(RW)
+        .header("Content-Type", "application/fhir+json")
+        .body("[".repeat(100_000)),
         case("limit.query-at-limit-accepted", RE, Expect::Entries(&[]))
             .get(format!("/Observation?{}", query_of_len(MAX_QUERY)))
             .alice(ALL),
         case("limit.query-over-limit-414", RE, Expect::Status(414))
             .get(format!("/Observation?{}", query_of_len(MAX_QUERY + 1)))
             .alice(ALL),
-        case("limit.parameters-at-limit-accepted", RE, Expect::Entries(&[]))
-            .get(format!("/Observation?{}", params(MAX_PARAMS)))
-            .alice(ALL),
+        case(
+            "limit.parameters-at-limit-accepted",
+            RE,
+            Expect::Entries(&[]),
+        )
+        .get(format!("/Observation?{}", params(MAX_PARAMS)))
+        .alice(ALL),
         case("limit.parameters-over-limit-400", RE, Expect::Status(400))
             .get(format!("/Observation?{}", params(MAX_PARAMS + 1)))
             .alice(ALL),
-        case("limit.comma-values-at-limit-accepted", RE, Expect::Entries(&[]))
-            .get(format!("/Observation?{}", values(MAX_VALUES)))
-            .alice(ALL),
+        case(
+            "limit.comma-values-at-limit-accepted",
+            RE,
+            Expect::Entries(&[]),
+        )
+        .get(format!("/Observation?{}", values(MAX_VALUES)))
+        .alice(ALL),
         case("limit.comma-values-over-limit-400", RE, Expect::Status(400))
             .get(format!("/Observation?{}", values(MAX_VALUES + 1)))
             .alice(ALL),
-        case("limit.path-at-limit-not-414", RE, Expect::Status(400)).get(path_at).alice(ALL),
-        case("limit.path-over-limit-414", RE, Expect::Status(414)).get(path_over).alice(ALL),
-        case("limit.count-at-limit-accepted", RE, Expect::Entries(&["Observation/a-obs-1", "Observation/a-obs-2", "Observation/a-obs-lab"]))
-            .get(format!("/Observation?_count={MAX_COUNT}"))
+        case("limit.path-at-limit-not-414", RE, Expect::Status(400))
+            .get(path_at)
             .alice(ALL),
-        case("limit.count-over-limit-clamped", RE, Expect::Entries(&["Observation/a-obs-1", "Observation/a-obs-2", "Observation/a-obs-lab"]))
-            .get(format!("/Observation?_count={}", MAX_COUNT + 1))
+        case("limit.path-over-limit-414", RE, Expect::Status(414))
+            .get(path_over)
             .alice(ALL),
-        case("limit.count-huge-clamped-or-refused", RE, Expect::OneOf(&[200, 400]))
-            .get("/Observation?_count=99999999999999999999999")
+        case(
+            "limit.count-at-limit-accepted",
+            RE,
+            Expect::Entries(&[
+                "Observation/a-obs-1",
+                "Observation/a-obs-2",
+                "Observation/a-obs-lab",
+            ]),
+        )
+        .get(format!("/Observation?_count={MAX_COUNT}"))
+        .alice(ALL),
+        case(
+            "limit.count-over-limit-clamped",
+            RE,
+            Expect::Entries(&[
+                "Observation/a-obs-1",
+                "Observation/a-obs-2",
+                "Observation/a-obs-lab",
+            ]),
+        )
+        .get(format!("/Observation?_count={}", MAX_COUNT + 1))
+        .alice(ALL),
+        case(
+            "limit.count-huge-clamped-or-refused",
+            RE,
+            Expect::OneOf(&[200, 400]),
+        )
+        .get("/Observation?_count=99999999999999999999999")
+        .alice(ALL),
+        case("limit.count-negative-400", RE, Expect::Status(400))
+            .get("/Observation?_count=-1")
             .alice(ALL),
-        case("limit.count-negative-400", RE, Expect::Status(400)).get("/Observation?_count=-1").alice(ALL),
-        case("limit.count-not-a-number-400", RE, Expect::Status(400)).get("/Observation?_count=ten").alice(ALL),
-        case("limit.offset-at-limit-accepted", RE, Expect::Entries(&[])).get("/Observation?_offset=100000").alice(ALL),
-        case("limit.offset-over-limit-400", RE, Expect::Status(400)).get("/Observation?_offset=100001").alice(ALL),
-        case("limit.bundle-entries-at-limit-accepted", RE, Expect::Status(200))
-            .req("POST", "")
-            .alice(ALL)
-            .json(get_batch(MAX_ENTRIES)),
-        case("limit.bundle-entries-over-limit-refused", RE, Expect::OneOf(&[400, 413]))
-            .req("POST", "")
-            .alice(ALL)
-            .json(get_batch(MAX_ENTRIES + 1)),
-        case("limit.patch-operations-at-limit-accepted", RE, Expect::Status(200))
-            .req("PATCH", "/Observation/a-obs-lab")
-            .alice(RW)
-            .header("Content-Type", "application/json-patch+json")
-            .body(patch_ops(MAX_PATCH_OPS)),
-        case("limit.patch-operations-over-limit-refused", RE, Expect::OneOf(&[400, 422]))
-            .req("PATCH", "/Observation/a-obs-lab")
-            .alice(RW)
-            .header("Content-Type", "application/json-patch+json")
-            .body(patch_ops(MAX_PATCH_OPS + 1)),
-        case("limit.token-at-limit-accepted", RE, Expect::Ok(&["Patient/alice"]))
-            .get("/Patient/alice")
-            .token(|i| token_of_len(i, MAX_TOKEN)),
+        case("limit.count-not-a-number-400", RE, Expect::Status(400))
+            .get("/Observation?_count=ten")
+            .alice(ALL),
+        case("limit.offset-at-limit-accepted", RE, Expect::Entries(&[]))
+            .get("/Observation?_offset=100000")
+            .alice(ALL),
+        case("limit.offset-over-limit-400", RE, Expect::Status(400))
+            .get("/Observation?_offset=100001")
+            .alice(ALL),
+        case(
+            "limit.bundle-entries-at-limit-accepted",
+            RE,
+            Expect::Status(200),
+        )
+        .req("POST", "")
+        .alice(ALL)
+        .json(get_batch(MAX_ENTRIES)),
+        case(
+            "limit.bundle-entries-over-limit-refused",
+            RE,
+            Expect::OneOf(&[400, 413]),
+        )
+        .req("POST", "")
+        .alice(ALL)
+        .json(get_batch(MAX_ENTRIES + 1)),
+        case(
+            "limit.patch-operations-at-limit-accepted",
+            RE,
+            Expect::Status(200),
+        )
+        .req("PATCH", "/Observation/a-obs-lab")
+        .alice(RW)
+        .header("Content-Type", "application/json-patch+json")
+        .body(patch_ops(MAX_PATCH_OPS)),
+        case(
+            "limit.patch-operations-over-limit-refused",
+            RE,
+            Expect::OneOf(&[400, 422]),
+        )
+        .req("PATCH", "/Observation/a-obs-lab")
+        .alice(RW)
+        .header("Content-Type", "application/json-patch+json")
+        .body(patch_ops(MAX_PATCH_OPS + 1)),
+        case(
+            "limit.token-at-limit-accepted",
+            RE,
+            Expect::Ok(&["Patient/alice"]),
+        )
+        .get("/Patient/alice")
+        .token(|i| token_of_len(i, MAX_TOKEN)),
         case("limit.token-over-limit-401", RE, Expect::InvalidToken)
             .get("/Patient/alice")
             .token(|i| token_of_len(i, MAX_TOKEN + 1)),
-        case("limit.scopes-at-limit-accepted", RE, Expect::Ok(&["Patient/alice"]))
-            .get("/Patient/alice")
-            .token(|i| i.token(now()).scope(&scopes(MAX_SCOPES)).patient(ALICE).fhir_user("Patient/alice").sign()),
+        case(
+            "limit.scopes-at-limit-accepted",
+            RE,
+            Expect::Ok(&["Patient/alice"]),
+        )
+        .get("/Patient/alice")
+        .token(|i| {
+            i.token(now())
+                .scope(&scopes(MAX_SCOPES))
+                .patient(ALICE)
+                .fhir_user("Patient/alice")
+                .sign()
+        }),
         case("limit.scopes-over-limit-401", RE, Expect::InvalidToken)
             .get("/Patient/alice")
-            .token(|i| i.token(now()).scope(&scopes(MAX_SCOPES + 1)).patient(ALICE).fhir_user("Patient/alice").sign()),
+            .token(|i| {
+                i.token(now())
+                    .scope(&scopes(MAX_SCOPES + 1))
+                    .patient(ALICE)
+                    .fhir_user("Patient/alice")
+                    .sign()
+            }),
         case("limit.header-fields-too-large-431", RE, Expect::Status(431))
             .get("/Patient/alice")
             .alice(ALL)

@@ -22,7 +22,9 @@ fn obs_body(id: Option<&str>) -> serde_json::Value {
 
 /// Reading Alice's own vital-signs Observation with `scope` must be refused (403).
 fn no_read(name: &'static str, scope: &'static str) -> Case {
-    case(name, SE, Expect::Forbidden).get("/Observation/a-obs-1").alice(scope)
+    case(name, SE, Expect::Forbidden)
+        .get("/Observation/a-obs-1")
+        .alice(scope)
 }
 
 /// The table.

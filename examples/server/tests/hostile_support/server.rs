@@ -113,7 +113,12 @@ impl Server {
             panic!("the server did not start: {:?}", child.wait());
         };
         std::thread::spawn(move || for _ in lines {});
-        Server { child, addr, issuer, scratch }
+        Server {
+            child,
+            addr,
+            issuer,
+            scratch,
+        }
     }
 
     /// The audit log file.
@@ -238,7 +243,8 @@ pub fn exchange(
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).map_err(|e| format!("write: {e}"))?;
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
     // The server may answer (413) and close before reading a large body: not an error.
     let _ = s.write_all(body);
     let mut raw = Vec::new();
@@ -273,13 +279,18 @@ fn parse_response(raw: &[u8]) -> Result<Response, String> {
     if chunked {
         body = dechunk(&body);
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
         if size == 0 || b.len() < eol + 2 + size {
             break;
         }
