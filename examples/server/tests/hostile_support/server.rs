@@ -149,7 +149,10 @@ impl Server {
 
     /// `GET` with a token, for follow-up checks.
     pub fn get(&self, path: &str, token: &str) -> Result<Response, String> {
-        let headers = vec![("Authorization".to_owned(), format!("Bearer {token}"))];
+        let headers = vec![
+            ("Authorization".to_owned(), format!("Bearer {token}")),
+            ("X-Request-Id".to_owned(), "hostile-follow-up".to_owned()),
+        ];
         exchange(&self.addr, "GET", &format!("/fhir{path}"), &headers, None)
     }
 
@@ -300,20 +303,27 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Every record in an audit log file, in order (a torn last frame is left out).
-pub fn read_audit_log(path: &Path) -> Vec<AuditRecord> {
+/// The payload of every record frame in an audit log file, in order (a torn last frame is
+/// left out).
+pub fn read_audit_payloads(path: &Path) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(path).unwrap_or_default();
     let mut out = Vec::new();
     let Some(mut rest) = bytes.strip_prefix(&fhir_audit::frame::LOG_MAGIC[..]) else {
         return out;
     };
     while let Ok(frame) = fhir_audit::frame::decode_record(rest) {
-        if let Ok(r) = AuditRecord::from_log_bytes(frame.payload) {
-            out.push(r);
-        }
+        out.push(frame.payload.to_vec());
         rest = &rest[frame.len..];
     }
     out
+}
+
+/// Every record in an audit log file, in order.
+pub fn read_audit_log(path: &Path) -> Vec<AuditRecord> {
+    read_audit_payloads(path)
+        .iter()
+        .filter_map(|p| AuditRecord::from_log_bytes(p).ok())
+        .collect()
 }
 
 /// A loopback listener that records every connection: the target of the SSRF cases. Nothing
