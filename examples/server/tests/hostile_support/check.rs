@@ -418,7 +418,11 @@ pub fn run_table(server: &Server, cases: &[Case], rows: Rows) -> Vec<String> {
         if case.bug.is_some() != (rows == Rows::KnownBugs) {
             continue;
         }
-        let id = format!("hostile-{n}-{}", case.name);
+        let id = case
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-request-id"))
+            .map_or_else(|| format!("hostile-{n}-{}", case.name), |(_, v)| v.clone());
         let before = read_audit_log(&server.audit_log()).len();
         let r = match send(server, case, &case.path, &id) {
             Ok(r) => r,
