@@ -615,6 +615,18 @@ impl AuditRecord {
         )
     }
 
+    /// A record of the FHIR operation `$name` (on `resource_type`, if the path names one).
+    pub fn operation(recorded: DateTime<Utc>, resource_type: Option<&str>, name: &str) -> Self {
+        Self::new(
+            recorded,
+            Event::Rest {
+                interaction: Interaction::Operation,
+                resource_type: resource_type.map(str::to_owned),
+                operation: Some(name.trim_start_matches('$').to_owned()),
+            },
+        )
+    }
+
     /// Sets the outcome.
     pub fn outcome(mut self, o: Outcome) -> Self {
         self.outcome = o;

@@ -390,6 +390,18 @@ fn login_logout_token_issuance_alerts_and_disclosures_have_their_documented_shap
         .unwrap()
         .iter()
         .any(|e| e["description"] == "token introspection"));
+    let op = AuditRecord::operation(t0(), Some("Patient"), "$everything")
+        .resource(ResourceRef::new("Patient", "p1"))
+        .patient("p1");
+    let ev = &render(&op)[0];
+    assert!(has(
+        &ev["subtype"],
+        "http://hl7.org/fhir/restful-interaction",
+        "operation"
+    ));
+    assert_eq!(ev["subtype"][1]["code"], "$everything");
+    assert_eq!(ev["action"], "E");
+    assert!(ev.get("meta").is_none(), "BALP has no operation profile");
     let logout = AuditRecord::new(t0(), Event::Logout).user(User::new("u1"));
     assert!(has(&render(&logout)[0]["subtype"], DCM, "110123"));
 

@@ -27,6 +27,18 @@ fn group_commit_from_many_threads_keeps_order_and_root() {
     let (store, rec) =
         FileStore::open(&path, signer(), clock(), FileStoreConfig::new(ORIGIN)).unwrap();
     assert_eq!(rec.records, 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [path.clone(), checkpoint_path(&path)] {
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{}",
+                p.display()
+            );
+        }
+    }
     let store = Arc::new(store);
     let threads: Vec<_> = (0..4)
         .map(|t| {

@@ -11,6 +11,10 @@
 //! - [`json::parse_resource`] and [`json::to_vec`] read and write FHIR JSON. A parse followed by
 //!   a write gives back the same JSON, including primitive extensions (`_birthDate`) and the exact
 //!   text of decimals.
+//! - The facts authorization needs, derived from the spec: [`compartment`] membership (which
+//!   patients', encounters', ... compartments hold a resource, failing closed), the R4
+//!   [`search`] parameters with the element paths their expressions select, and strict literal
+//!   [references](mod@reference).
 //!
 //! ```
 //! use fhir_types::{json, Resource, ResourceType};

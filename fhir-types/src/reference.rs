@@ -29,7 +29,7 @@
 
 use std::fmt;
 
-use crate::ResourceType;
+use crate::{Resource, ResourceType};
 
 /// Longest reference string considered; longer input is not a reference we can trust.
 const MAX_LEN: usize = 4096;
@@ -106,6 +106,21 @@ impl fmt::Display for ReferenceTarget {
         }
         Ok(())
     }
+}
+
+/// Every literal reference `resource` holds, with its element path (`Observation.subject`), in
+/// document order; the resources nested in it (`contained`, Bundle entries) are not entered.
+/// References [`ReferenceTarget::parse`] does not understand (contained `#x`, `urn:uuid:`,
+/// identifier-only) are left out: they name no resource a server can look up by type and id.
+pub fn references(resource: &Resource) -> Vec<(String, ReferenceTarget)> {
+    let mut out = Vec::new();
+    resource.visit_references(&mut |path, r| {
+        let literal = r.reference.as_ref().and_then(|p| p.value.as_deref());
+        if let Some(target) = literal.and_then(ReferenceTarget::parse) {
+            out.push((path.to_string(), target));
+        }
+    });
+    out
 }
 
 /// Whether `id` is a valid FHIR resource id: `[A-Za-z0-9\-\.]{1,64}`.

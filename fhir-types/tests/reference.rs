@@ -208,3 +208,32 @@ fn parse_is_total_and_display_round_trips() {
         "only {parsed} mutants parsed: the property is barely exercised"
     );
 }
+
+#[test]
+fn references_lists_the_literal_references_of_a_resource() {
+    let resource = fhir_types::json::parse_resource(
+        br##"{"resourceType":"Observation","status":"final","code":{"text":"x"},
+            "contained":[{"resourceType":"Patient","id":"c1","managingOrganization":{"reference":"Organization/o9"}}],
+            "subject":{"reference":"Patient/p1/_history/2"},
+            "performer":[{"reference":"#c1"},{"identifier":{"value":"x"}},{"reference":"https://h/fhir/Practitioner/d1"}],
+            "note":[{"authorReference":{"reference":"RelatedPerson/r1"},"text":"n"}]}"##,
+    )
+    .unwrap();
+    let got: Vec<(String, String)> = fhir_types::reference::references(&resource)
+        .into_iter()
+        .map(|(path, t)| (path, t.to_string()))
+        .collect();
+    let want = [
+        ("Observation.subject", "Patient/p1/_history/2"),
+        ("Observation.performer", "https://h/fhir/Practitioner/d1"),
+        ("Observation.note.author[x]", "RelatedPerson/r1"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(
+        got, want,
+        "contained, logical and nested-resource references are not listed"
+    );
+}

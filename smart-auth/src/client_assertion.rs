@@ -141,7 +141,7 @@ impl ClientAssertionValidator {
 
     /// The accepted algorithms (symmetric ones are never accepted here).
     pub fn algorithms(mut self, algorithms: AlgorithmSet) -> Self {
-        self.algorithms = algorithms.iter().filter(|a| !a.is_symmetric()).collect();
+        self.algorithms = algorithms.asymmetric();
         self
     }
 

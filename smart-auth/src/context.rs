@@ -44,3 +44,26 @@ pub struct LaunchContext {
     /// `fhirContext`: further context resources, as relative references (`Type/id`) or canonicals.
     pub fhir_context: Vec<String>,
 }
+
+impl AccessContext {
+    /// The DPoP key thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6), if any.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.confirmation.as_ref()?.get("jkt")?.as_str()
+    }
+
+    /// The client-certificate thumbprint the token is bound to (`cnf.x5t#S256`, RFC 8705 §3),
+    /// if any.
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.confirmation.as_ref()?.get("x5t#S256")?.as_str()
+    }
+
+    /// Whether the token is sender-constrained (has a `cnf` claim).
+    pub fn is_sender_constrained(&self) -> bool {
+        self.confirmation.is_some()
+    }
+
+    /// The raw claim `name`, for host extensions (e.g. an authorization server's own claims).
+    pub fn claim(&self, name: &str) -> Option<&serde_json::Value> {
+        self.raw_claims.get(name)
+    }
+}

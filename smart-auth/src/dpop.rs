@@ -5,8 +5,6 @@
 //! presented `Authorization: DPoP <token>` and `DPoP: <proof>`: validate the token, require it
 //! to be DPoP-bound (`cnf.jkt`), and bind the proof to it (`ath`, key thumbprint).
 
-use serde_json::Value;
-
 use crate::bearer::Credential;
 use crate::context::AccessContext;
 use crate::error::TokenError;
@@ -218,12 +216,9 @@ impl DpopValidator {
             Credential::Bearer(t) => return validator.validate(t, now),
             Credential::Dpop { token, proof } => (token, proof),
         };
-        let ctx = validator.validate_constrained(token, now)?;
+        let ctx = validator.validate_constrained_cached(token, now)?;
         let jkt = ctx
-            .confirmation
-            .as_ref()
-            .and_then(|c| c.get("jkt"))
-            .and_then(Value::as_str)
+            .dpop_jkt()
             .ok_or(TokenError::InvalidDpopProof("token not DPoP-bound"))?
             .to_owned();
         let request = DpopRequest {
@@ -234,7 +229,7 @@ impl DpopValidator {
             nonce,
         };
         self.validate_proof(proof, &request, replay, now)?;
-        Ok(ctx)
+        Ok(std::sync::Arc::unwrap_or_clone(ctx))
     }
 }
 

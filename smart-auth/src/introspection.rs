@@ -27,7 +27,9 @@ use crate::cache::{token_hash, TokenCache};
 use crate::context::AccessContext;
 use crate::error::TokenError;
 use crate::time::UnixTime;
-use crate::validator::claims::{audiences, check_times, context_from_claims, opt_str, req_str};
+use crate::validator::claims::{
+    audiences, check_times, context_from_claims, opt_str, req_str, ClaimNames,
+};
 use crate::validator::ScopeClaim;
 
 /// Largest accepted introspection response, in bytes.
@@ -112,7 +114,13 @@ impl Introspector {
         req_str(&claims, "scope")?;
         req_str(&claims, "client_id")?;
         let (exp, _) = check_times(&claims, now, self.leeway, false, None)?;
-        context_from_claims(self.issuer.clone(), exp, claims, self.scope_claim)
+        context_from_claims(
+            self.issuer.clone(),
+            exp,
+            claims,
+            self.scope_claim,
+            &ClaimNames::SMART,
+        )
     }
 }
 

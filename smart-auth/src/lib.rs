@@ -56,6 +56,18 @@
 //! servers validate Backend Services client assertions with [`client_assertion`] (replays are
 //! caught through a [`replay::ReplayStore`]), and hosts consuming ID tokens use [`oidc`]. The
 //! `testing` feature mints tokens and key sets for a host's own tests.
+//!
+//! ## Deciding a request
+//!
+//! [`request::FhirRequest::from_parts`] classifies the `http` request (strict paths, parsed
+//! query); [`decision::Authorizer::decide`] turns the [`AccessContext`] and that request into
+//! allow, allow-with-narrowing or a [`decision::Denial`] with exactly one HTTP answer; the
+//! [`decision::Permit`] of an allowed request then checks what leaves the server
+//! ([`Permit::filter_result`](decision::Permit::filter_result)) and writes against the stored
+//! version ([`Permit::check_write`](decision::Permit::check_write)). Scopes are parsed by
+//! [`scope::ScopeSet`]; [`discovery`] builds `.well-known/smart-configuration`. With the `testing`
+//! feature, `testing::policy` states a host's rules as one-line cases and `testing::strategy`
+//! generates inputs for property tests.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -63,6 +75,8 @@ pub mod bearer;
 pub mod cache;
 pub mod client_assertion;
 pub mod context;
+pub mod decision;
+pub mod discovery;
 pub mod dpop;
 pub mod error;
 pub mod introspection;
@@ -72,6 +86,7 @@ pub mod jwks;
 pub mod mtls;
 pub mod oidc;
 pub mod replay;
+pub mod request;
 pub mod scope;
 #[cfg(feature = "testing")]
 pub mod testing;

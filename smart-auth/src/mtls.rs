@@ -23,10 +23,7 @@ pub fn check_certificate_binding(
     client_certificate: Option<&[u8]>,
 ) -> Result<(), TokenError> {
     let expected = context
-        .confirmation
-        .as_ref()
-        .and_then(|c| c.get("x5t#S256"))
-        .and_then(|v| v.as_str())
+        .certificate_thumbprint()
         .ok_or(TokenError::CertificateMismatch)?;
     let cert = client_certificate.ok_or(TokenError::CertificateMismatch)?;
     let actual = certificate_thumbprint(cert);

@@ -84,7 +84,7 @@ impl IdTokenValidator {
 
     /// The accepted algorithms (symmetric ones are never accepted).
     pub fn algorithms(mut self, algorithms: AlgorithmSet) -> Self {
-        self.algorithms = algorithms.iter().filter(|a| !a.is_symmetric()).collect();
+        self.algorithms = algorithms.asymmetric();
         self
     }
 

@@ -302,3 +302,49 @@ fn certificate_bound_tokens() {
         Err(TokenError::CertificateMismatch)
     );
 }
+
+#[test]
+fn cache_never_lets_a_bound_token_through_as_bearer() {
+    let s = setup();
+    let v = s.issuer.validator().with_cache(100, 300);
+    for jti in ["c1", "c2"] {
+        let r = s.dpop.validate_request(
+            &v,
+            Credential::Dpop {
+                token: &s.token,
+                proof: &s.proof(jti),
+            },
+            "GET",
+            URI,
+            None,
+            &s.store,
+            NOW,
+        );
+        assert!(r.is_ok(), "{jti}");
+    }
+    // The token is cached now; as a bearer token it is still refused, and a proof is still
+    // needed on every request.
+    assert_eq!(
+        v.validate_cached(&s.token, NOW),
+        Err(TokenError::DpopRequired)
+    );
+    let r = s.dpop.validate_request(
+        &v,
+        Credential::Dpop {
+            token: &s.token,
+            proof: &s.proof("c1"),
+        },
+        "GET",
+        URI,
+        None,
+        &s.store,
+        NOW,
+    );
+    assert_eq!(r, Err(TokenError::Replayed));
+    let ctx = v.validate_constrained_cached(&s.token, NOW).unwrap();
+    assert_eq!(
+        ctx.dpop_jkt(),
+        Some(s.client.public_jwk().thumbprint_b64().as_str())
+    );
+    assert!(ctx.is_sender_constrained());
+}

@@ -753,3 +753,24 @@ fn concurrent_validation() {
         }
     });
 }
+
+#[test]
+fn configurable_launch_claim_names() {
+    use smart_auth::validator::claims::ClaimNames;
+    let i = issuer();
+    let names = ClaimNames {
+        patient: "patient_id",
+        ..ClaimNames::SMART
+    };
+    let v = Validator::new([i.config().claim_names(names)]).unwrap();
+    let ctx = check(&v, &i.token(NOW).claim("patient_id", "p9").sign()).unwrap();
+    assert_eq!(ctx.launch.patient.as_deref(), Some("p9"));
+    // The renamed claim keeps the same strict shape rules.
+    assert_eq!(
+        check(&v, &i.token(NOW).claim("patient_id", json!(["p9"])).sign()),
+        Err(TokenError::InvalidClaim("patient_id"))
+    );
+    // The SMART name is then just another claim, never read as the patient.
+    let ctx = check(&v, &i.token(NOW).patient("other").sign()).unwrap();
+    assert_eq!(ctx.launch.patient, None);
+}

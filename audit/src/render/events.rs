@@ -106,8 +106,10 @@ pub(super) fn event(record: &AuditRecord, config: &RenderConfig, patients: &[&st
                 interaction.code(),
             )];
             if let Some(op) = operation {
-                ev.subtype
-                    .push(coding("urn:ietf:rfc:3986", &format!("${op}"), ""));
+                // The operation's name; its definition's canonical URL is the host's to know.
+                let mut c = Coding::default();
+                c.code = Some(format!("${}", op.trim_start_matches('$')).into());
+                ev.subtype.push(c);
             }
             ev.action = Some(shape.action.into());
             ev.agent = agents(record, config, shape.client, shape.server, shape.user);

@@ -146,10 +146,7 @@ async fn clinician_picks_the_patient() {
         "openid fhirUser launch/patient patient/*.rs",
         challenge,
     );
-    let start = server.get(&request.url(), None).await;
-    let (cookie, consent_url) = server
-        .sign_in(&start.location(), CLINICIAN_USER.0, CLINICIAN_USER.1)
-        .await;
+    let (cookie, consent_url) = server.start_signed_in(&request, CLINICIAN_USER).await;
     let page = server.get(&consent_url, Some(&cookie)).await.text();
     assert!(page.contains("<select name=\"patient\""), "picker shown");
     assert!(page.contains("pat-2"));
@@ -206,10 +203,7 @@ async fn ehr_launch_carries_the_launch_context() {
         challenge,
     );
     request.extra.push(("launch", launch));
-    let start = server.get(&request.url(), None).await;
-    let (cookie, consent_url) = server
-        .sign_in(&start.location(), CLINICIAN_USER.0, CLINICIAN_USER.1)
-        .await;
+    let (cookie, consent_url) = server.start_signed_in(&request, CLINICIAN_USER).await;
     let redirect = server
         .consent(&consent_url, &cookie, &Consent::default())
         .await;
@@ -311,10 +305,7 @@ async fn online_access_ends_with_the_session() {
         "online_access patient/Patient.rs",
         challenge,
     );
-    let start = server.get(&request.url(), None).await;
-    let (cookie, consent_url) = server
-        .sign_in(&start.location(), PATIENT_USER.0, PATIENT_USER.1)
-        .await;
+    let (cookie, consent_url) = server.start_signed_in(&request, PATIENT_USER).await;
     let redirect = server
         .consent(&consent_url, &cookie, &Consent::default())
         .await;

@@ -579,10 +579,7 @@ async fn a_patient_user_cannot_accept_an_ehr_launch_for_another_patient() {
         challenge,
     );
     request.extra.push(("launch", launch));
-    let start = server.get(&request.url(), None).await;
-    let (cookie, consent_url) = server
-        .sign_in(&start.location(), PATIENT_USER.0, PATIENT_USER.1)
-        .await;
+    let (cookie, consent_url) = server.start_signed_in(&request, PATIENT_USER).await;
     let response = server.get(&consent_url, Some(&cookie)).await;
     let location = response.location();
     assert_eq!(

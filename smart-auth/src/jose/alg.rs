@@ -233,6 +233,13 @@ impl AlgorithmSet {
         AlgorithmSet(self.0 & !Self::bit(alg))
     }
 
+    /// This set without the HMAC algorithms.
+    pub const fn asymmetric(self) -> AlgorithmSet {
+        self.without(Algorithm::HS256)
+            .without(Algorithm::HS384)
+            .without(Algorithm::HS512)
+    }
+
     /// Whether `alg` is in the set.
     pub const fn contains(self, alg: Algorithm) -> bool {
         self.0 & Self::bit(alg) != 0

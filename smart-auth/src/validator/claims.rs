@@ -3,6 +3,36 @@
 use serde_json::{Map, Value};
 
 use super::{ClaimProfile, IssuerConfig, ScopeClaim};
+
+/// The claim names that carry the SMART launch context. SMART's names are the default;
+/// authorization servers that use others (e.g. `patient_id`) are configured here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimNames {
+    /// The in-context patient id (default `patient`).
+    pub patient: &'static str,
+    /// The in-context encounter id (default `encounter`).
+    pub encounter: &'static str,
+    /// The user's FHIR resource URL (default `fhirUser`).
+    pub fhir_user: &'static str,
+    /// Further context resources (default `fhirContext`).
+    pub fhir_context: &'static str,
+}
+
+impl ClaimNames {
+    /// SMART App Launch's names.
+    pub const SMART: ClaimNames = ClaimNames {
+        patient: "patient",
+        encounter: "encounter",
+        fhir_user: "fhirUser",
+        fhir_context: "fhirContext",
+    };
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        ClaimNames::SMART
+    }
+}
 use crate::context::{AccessContext, LaunchContext};
 use crate::error::TokenError;
 use crate::scope::ScopeSet;
@@ -254,6 +284,7 @@ pub fn context_from_claims(
     expires_at: i64,
     claims: Claims,
     scope_mode: ScopeClaim,
+    names: &ClaimNames,
 ) -> Result<AccessContext, TokenError> {
     let scopes = ScopeSet::parse(&scope_string(&claims, scope_mode)?);
     let id = |name: &'static str| -> Result<Option<String>, TokenError> {
@@ -263,15 +294,15 @@ pub fn context_from_claims(
             None => Ok(None),
         }
     };
-    let patient = id("patient")?;
-    let encounter = id("encounter")?;
-    let fhir_context = match claims.get("fhirContext") {
+    let patient = id(names.patient)?;
+    let encounter = id(names.encounter)?;
+    let fhir_context = match claims.get(names.fhir_context) {
         Some(v) => fhir_context(v)?,
         None => Vec::new(),
     };
-    let fhir_user = match opt_str(&claims, "fhirUser")? {
+    let fhir_user = match opt_str(&claims, names.fhir_user)? {
         Some(u) if is_fhir_user(u) => Some(u.to_owned()),
-        Some(_) => return Err(TokenError::InvalidClaim("fhirUser")),
+        Some(_) => return Err(TokenError::InvalidClaim(names.fhir_user)),
         None => None,
     };
     let subject = opt_str(&claims, "sub")?.map(str::to_owned);
@@ -319,7 +350,13 @@ pub fn check_access_token(
         req_str(&claims, "client_id")?;
         req_str(&claims, "jti")?;
     }
-    context_from_claims(config.issuer.clone(), exp, claims, config.scope_claim)
+    context_from_claims(
+        config.issuer.clone(),
+        exp,
+        claims,
+        config.scope_claim,
+        &config.claim_names,
+    )
 }
 
 #[cfg(test)]

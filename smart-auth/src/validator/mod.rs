@@ -127,6 +127,7 @@ pub struct IssuerConfig {
     pub(crate) keys: Option<JwkSet>,
     pub(crate) key_policy: KeyCachePolicy,
     pub(crate) shared_secret: Option<Result<Jwk, JwkError>>,
+    pub(crate) claim_names: claims::ClaimNames,
 }
 
 impl IssuerConfig {
@@ -150,6 +151,7 @@ impl IssuerConfig {
             keys: None,
             key_policy: KeyCachePolicy::default(),
             shared_secret: None,
+            claim_names: claims::ClaimNames::SMART,
         }
     }
 
@@ -203,6 +205,13 @@ impl IssuerConfig {
     /// Where scopes come from.
     pub fn scope_claim(mut self, scope_claim: ScopeClaim) -> Self {
         self.scope_claim = scope_claim;
+        self
+    }
+
+    /// The claim names of the launch context, for authorization servers that do not use
+    /// SMART's (`patient`, `encounter`, `fhirUser`, `fhirContext`).
+    pub fn claim_names(mut self, names: claims::ClaimNames) -> Self {
+        self.claim_names = names;
         self
     }
 
@@ -367,11 +376,8 @@ impl Validator {
     /// [`crate::dpop`] and [`crate::mtls`], and [`Validator::validate_constrained`].
     pub fn validate(&self, token: &str, now: UnixTime) -> Result<AccessContext, TokenError> {
         let ctx = self.validate_constrained(token, now)?;
-        match &ctx.confirmation {
-            None => Ok(ctx),
-            Some(cnf) if cnf.get("jkt").is_some() => Err(TokenError::DpopRequired),
-            Some(_) => Err(TokenError::CertificateMismatch),
-        }
+        bearer_usable(&ctx)?;
+        Ok(ctx)
     }
 
     /// As [`Validator::validate`], through the validated-token cache when one is configured
@@ -381,15 +387,27 @@ impl Validator {
         token: &str,
         now: UnixTime,
     ) -> Result<Arc<AccessContext>, TokenError> {
-        if let Some(cache) = &self.cache {
-            if let Some(ctx) = cache.get(token, now) {
-                return Ok(ctx);
-            }
+        let ctx = self.validate_constrained_cached(token, now)?;
+        bearer_usable(&ctx)?;
+        Ok(ctx)
+    }
+
+    /// As [`Validator::validate_constrained`], through the validated-token cache. The cache
+    /// holds token validations only; a sender-constrained token still needs its proof on every
+    /// request.
+    pub fn validate_constrained_cached(
+        &self,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<Arc<AccessContext>, TokenError> {
+        let Some(cache) = &self.cache else {
+            return self.validate_constrained(token, now).map(Arc::new);
+        };
+        if let Some(ctx) = cache.get(token, now) {
+            return Ok(ctx);
         }
-        let ctx = Arc::new(self.validate(token, now)?);
-        if let Some(cache) = &self.cache {
-            cache.insert(token, ctx.clone(), ctx.expires_at, now);
-        }
+        let ctx = Arc::new(self.validate_constrained(token, now)?);
+        cache.insert(token, ctx.clone(), ctx.expires_at, now);
         Ok(ctx)
     }
 
@@ -465,6 +483,15 @@ impl Validator {
     /// The issuer configurations.
     pub fn issuers(&self) -> impl Iterator<Item = &IssuerConfig> {
         self.issuers.iter().map(|i| &i.config)
+    }
+}
+
+/// A token presented as `Bearer` must not be sender-constrained (RFC 9449 §7.2, RFC 8705 §3).
+fn bearer_usable(ctx: &AccessContext) -> Result<(), TokenError> {
+    match &ctx.confirmation {
+        None => Ok(()),
+        Some(cnf) if cnf.get("jkt").is_some() => Err(TokenError::DpopRequired),
+        Some(_) => Err(TokenError::CertificateMismatch),
     }
 }
 

@@ -14,6 +14,19 @@
 //! against the last checkpoint, which must verify with the store's own key. A log that does
 //! not match its checkpoint, or is shorter than it, is refused: the store never signs a
 //! checkpoint inconsistent with an earlier one.
+//!
+//! Operating it safely:
+//!
+//! - New files are created readable by their owner only (Unix mode `0600`): records are PHI.
+//! - Keep the signing key (`NoteSigner`, `skey` form) out of reach of anyone who can write the
+//!   log directory, and give auditors the verifier key (`vkey`) through another channel: a
+//!   verifier that reads the key from beside the log trusts whoever can write there.
+//! - Publish [`FileStore::checkpoint`] regularly to somewhere the server cannot rewrite (an ATNA
+//!   repository, a witness, another host). Only such an anchor detects a log truncated together
+//!   with its checkpoint file; pass it to [`verify_file`] in [`VerifyOptions::anchors`].
+//! - Acknowledge what your policy needs: [`Ack::Durable`] before answering a PHI read fails
+//!   closed when the audit cannot be written; [`Ack::Buffered`] is faster but a crash loses the
+//!   records still queued.
 
 mod pending;
 mod writer;
@@ -172,20 +185,12 @@ impl FileStore {
         config: FileStoreConfig,
     ) -> Result<(Self, Recovery), StoreError> {
         let log_path = path.as_ref().to_path_buf();
-        let mut log = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&log_path)?;
+        let mut log = open_append(&log_path)?;
         // Both files are created together, before any record is written: a log with records
         // and no checkpoint file had its checkpoints removed, which would let a rewritten
         // history be signed afresh.
         let checkpoints_existed = checkpoint_path(&log_path).exists();
-        let mut checkpoints = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(checkpoint_path(&log_path))?;
+        let mut checkpoints = open_append(&checkpoint_path(&log_path))?;
         sync_dir(&log_path);
 
         let mut log_bytes = Vec::new();
@@ -510,6 +515,19 @@ fn problem(kind: ProblemKind, first: Option<u64>) -> Problem {
         last_possible: None,
         offset: None,
     }
+}
+
+/// Opens for reading and appending, creating the file readable by its owner only: audit
+/// records are themselves PHI.
+fn open_append(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// Makes a newly created file's directory entry durable (best effort; not all platforms can).

@@ -313,6 +313,17 @@ impl TestServer {
         (cookie, response.location())
     }
 
+    /// Sends the authorization request and signs in; returns (cookie, consent URL).
+    pub async fn start_signed_in(
+        &self,
+        request: &AuthRequest<'_>,
+        user: (&str, &str),
+    ) -> (String, String) {
+        let start = self.get(&request.url(), None).await;
+        assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.text());
+        self.sign_in(&start.location(), user.0, user.1).await
+    }
+
     /// Submits the consent page at `consent_url`; returns the redirect to the app.
     pub async fn consent(
         &self,
@@ -374,9 +385,7 @@ impl TestServer {
         user: (&str, &str),
         consent: &Consent<'_>,
     ) -> Response {
-        let start = self.get(&request.url(), None).await;
-        assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.text());
-        let (cookie, consent_url) = self.sign_in(&start.location(), user.0, user.1).await;
+        let (cookie, consent_url) = self.start_signed_in(request, user).await;
         self.consent(&consent_url, &cookie, consent).await
     }
 

@@ -1,0 +1,117 @@
+//! The authorization decision: a typical read and search, and post-filtering a 1,000-entry
+//! search Bundle, each next to a named baseline in the same run.
+//!
+//! - `decision/read`, `decision/search`: `Authorizer::decide` on an already classified request,
+//!   against *baseline: naive scope string match* (splitting the raw `scope` string and comparing
+//!   tokens, what a hand-rolled check does; it decides far less).
+//! - `decision/classify`: `FhirRequest::from_parts` (path + query parsing) for the same search.
+//! - `filter_bundle/1000`: `Permit::filter_bundle` over 1,000 entries (half in the patient's
+//!   compartment), against *baseline: serde_json::Value scan* (walking the same Bundle as a
+//!   `serde_json::Value` and keeping entries whose `subject.reference` equals `Patient/123`).
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use fhir_types::Resource;
+use serde_json::{json, Value};
+use smart_auth::decision::Authorizer;
+use smart_auth::request::FhirRequest;
+use smart_auth::testing::policy::{context, request};
+
+const SCOPES: &str = "openid fhirUser launch/patient patient/Patient.r patient/Observation.rs patient/Condition.rs patient/Encounter.rs";
+
+fn naive_allows(scopes: &str, wanted: &str) -> bool {
+    scopes.split(' ').any(|s| s == wanted)
+}
+
+fn decisions(c: &mut Criterion) {
+    let authorizer = Authorizer::default();
+    let ctx = context(SCOPES, Some("123"), None);
+    let read = request("GET Observation/abc");
+    let search = request("GET Observation?code=http://loinc.org|8867-4&date=ge2020-01-01&_count=50&_include=Observation:subject:Patient");
+    let mut g = c.benchmark_group("decision");
+    g.bench_function("read", |b| {
+        b.iter(|| black_box(authorizer.decide(black_box(&ctx), black_box(&read))))
+    });
+    g.bench_function("search", |b| {
+        b.iter(|| black_box(authorizer.decide(black_box(&ctx), black_box(&search))))
+    });
+    g.bench_function("baseline: naive scope string match", |b| {
+        b.iter(|| {
+            black_box(naive_allows(
+                black_box(SCOPES),
+                black_box("patient/Observation.rs"),
+            ))
+        })
+    });
+    let (parts, ()) = http::Request::get("/fhir/Observation?code=http://loinc.org%7C8867-4&date=ge2020-01-01&_count=50&_include=Observation:subject:Patient")
+        .body(())
+        .unwrap()
+        .into_parts();
+    g.bench_function("classify", |b| {
+        b.iter(|| black_box(FhirRequest::from_parts(black_box(&parts), "/fhir", None)))
+    });
+    g.finish();
+}
+
+fn bundle_json(n: usize) -> Value {
+    let entries: Vec<Value> = (0..n)
+        .map(|i| {
+            let patient = if i % 2 == 0 { "123" } else { "456" };
+            json!({
+                "fullUrl": format!("https://ehr.example/fhir/Observation/o{i}"),
+                "resource": {
+                    "resourceType": "Observation", "id": format!("o{i}"), "status": "final",
+                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                    "subject": {"reference": format!("Patient/{patient}")},
+                    "performer": [{"reference": "Practitioner/dr"}],
+                    "effectiveDateTime": "2020-01-01T00:00:00Z",
+                    "valueQuantity": {"value": 72, "unit": "beats/minute"}
+                },
+                "search": {"mode": "match"}
+            })
+        })
+        .collect();
+    json!({"resourceType": "Bundle", "type": "searchset", "total": n, "entry": entries})
+}
+
+fn baseline_scan(bundle: &mut Value) -> usize {
+    let entries = bundle["entry"].as_array_mut().unwrap();
+    entries.retain(|e| e["resource"]["subject"]["reference"].as_str() == Some("Patient/123"));
+    entries.len()
+}
+
+fn filtering(c: &mut Criterion) {
+    let authorizer = Authorizer::default();
+    let ctx = context(SCOPES, Some("123"), None);
+    let permit = authorizer
+        .decide(&ctx, &request("GET Observation?code=8867-4"))
+        .into_result()
+        .unwrap();
+    let json = bundle_json(1000);
+    let Resource::Bundle(bundle) =
+        fhir_types::json::parse_resource(json.to_string().as_bytes()).unwrap()
+    else {
+        unreachable!()
+    };
+    let mut check = bundle.clone();
+    assert_eq!(permit.filter_bundle(&mut check).kept, 500);
+    let mut g = c.benchmark_group("filter_bundle");
+    g.bench_function("1000", |b| {
+        b.iter_batched_ref(
+            || bundle.clone(),
+            |b| black_box(permit.filter_bundle(b)),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("baseline: serde_json::Value scan", |b| {
+        b.iter_batched_ref(
+            || json.clone(),
+            |v| black_box(baseline_scan(v)),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decisions, filtering);
+criterion_main!(benches);

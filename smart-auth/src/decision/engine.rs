@@ -1,0 +1,406 @@
+//! [`Authorizer::decide`]: the pre-query decision for every interaction.
+
+use std::sync::Arc;
+
+use fhir_types::ResourceType;
+
+use super::{
+    level_index, search, Alternative, Authorizer, Decision, DecisionPolicy, Denial, DenialReason,
+    Narrowing, Permit, Reach, Response,
+};
+use super::{MissingContextStatus, OperationRule, PatientHistory, UserAccess};
+use crate::context::AccessContext;
+use crate::request::{CompartmentRef, FhirRequest, Interaction, OperationLevel};
+use crate::scope::{Level, Permissions};
+
+impl Authorizer {
+    /// An authorizer with these settings.
+    pub fn new(policy: DecisionPolicy) -> Authorizer {
+        Authorizer {
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// The settings.
+    pub fn policy(&self) -> &DecisionPolicy {
+        &self.policy
+    }
+
+    /// Decides a request before it runs. Deny by default: an interaction, type, operation or
+    /// parameter this function does not know is refused.
+    pub fn decide(&self, ctx: &AccessContext, req: &FhirRequest) -> Decision {
+        match self.permit(ctx) {
+            Ok(base) => decide_with(base, req),
+            Err(denial) => Decision::Deny(denial),
+        }
+    }
+
+    /// The permit skeleton for this token: scopes and what each level reaches. Fails closed on
+    /// a rejected scope set or a missing launch context.
+    pub(crate) fn permit(&self, ctx: &AccessContext) -> Result<Permit, Denial> {
+        let scopes = &ctx.scopes;
+        let invalid = |reason| {
+            let response = match self.policy.missing_context {
+                MissingContextStatus::Unauthorized => Response::InvalidToken,
+                MissingContextStatus::Forbidden => Response::Forbidden,
+            };
+            Denial::new(reason, response)
+        };
+        if scopes.rejection().is_some() {
+            return Err(Denial::new(
+                DenialReason::ScopesRejected,
+                Response::InvalidToken,
+            ));
+        }
+        let patient = if scopes.has_level(Level::Patient) {
+            match &ctx.launch.patient {
+                Some(p) if crate::request::is_valid_id(p) => {
+                    Reach::Compartment(ResourceType::Patient, p.clone())
+                }
+                _ => return Err(invalid(DenialReason::MissingPatientContext)),
+            }
+        } else {
+            Reach::Nothing
+        };
+        let user = if scopes.has_level(Level::User) {
+            let Some(url) = ctx.fhir_user.as_deref() else {
+                return Err(invalid(DenialReason::MissingFhirUser));
+            };
+            let Some(user) = self.policy.resolve_fhir_user(url) else {
+                return Err(invalid(DenialReason::MissingFhirUser));
+            };
+            match self.policy.user_policy.access(&user, ctx) {
+                UserAccess::Deny => Reach::Nothing,
+                UserAccess::PatientCompartment(id) => Reach::Compartment(ResourceType::Patient, id),
+                UserAccess::Compartment(ty, id) => Reach::Compartment(ty, id),
+                UserAccess::Unrestricted => Reach::All,
+            }
+        } else {
+            Reach::Nothing
+        };
+        let system = if scopes.has_level(Level::System) {
+            Reach::All
+        } else {
+            Reach::Nothing
+        };
+        Ok(Permit {
+            scopes: scopes.clone(),
+            reach: [patient, user, system],
+            policy: self.policy.clone(),
+            resource_type: None,
+            id: None,
+            needed: Permissions::NONE,
+            narrowing: None,
+            confine: None,
+            count: None,
+            traversed: Vec::new(),
+        })
+    }
+}
+
+/// The narrowing for results of type `ty` needing `needed`: `None` when one granting scope is
+/// unrestricted, otherwise the OR of the granting scopes' compartments and constraints.
+pub(crate) fn narrowing(
+    permit: &Permit,
+    ty: ResourceType,
+    needed: Permissions,
+) -> Option<Narrowing> {
+    let mut alternatives: Vec<Alternative> = Vec::new();
+    for (scope, reach) in permit.granting(ty, needed) {
+        let compartment = match reach {
+            Reach::All => None,
+            Reach::Compartment(cty, id) => Some(CompartmentRef {
+                resource_type: *cty,
+                id: id.clone(),
+            }),
+            Reach::Nothing => continue,
+        };
+        let alt = Alternative {
+            compartment,
+            constraints: scope.constraints().to_vec(),
+        };
+        if alt.compartment.is_none() && alt.constraints.is_empty() {
+            return None;
+        }
+        if !alternatives.contains(&alt) {
+            alternatives.push(alt);
+        }
+    }
+    Some(Narrowing {
+        resource_type: Some(ty),
+        alternatives,
+    })
+}
+
+/// A `scope` value for `WWW-Authenticate` naming what would have been needed.
+fn needed_scope(permit: &Permit, ty: Option<ResourceType>, needed: Permissions) -> String {
+    let level = [Level::Patient, Level::User, Level::System]
+        .into_iter()
+        .find(|l| permit.scopes.has_level(*l))
+        .unwrap_or(Level::Patient);
+    let ty = ty.map_or("*", |t| t.as_str());
+    format!("{level}/{ty}.{needed}")
+}
+
+pub(crate) fn insufficient(
+    permit: &Permit,
+    ty: Option<ResourceType>,
+    needed: Permissions,
+) -> Denial {
+    Denial::forbidden(DenialReason::InsufficientScope).with_scope(needed_scope(permit, ty, needed))
+}
+
+/// Requires `needed` on `ty`, then fills in the permit for results of that type.
+fn require(mut permit: Permit, ty: ResourceType, needed: Permissions) -> Result<Permit, Denial> {
+    if permit.granting(ty, needed).next().is_none() {
+        return Err(insufficient(&permit, Some(ty), needed));
+    }
+    permit.resource_type = Some(ty);
+    permit.needed = needed;
+    Ok(permit)
+}
+
+/// [`require`], then the narrowing for a search (or match criteria) over `ty`.
+fn require_narrowed(
+    permit: Permit,
+    ty: ResourceType,
+    needed: Permissions,
+) -> Result<Permit, Denial> {
+    let mut permit = require(permit, ty, needed)?;
+    permit.narrowing = narrowing(&permit, ty, needed);
+    Ok(permit)
+}
+
+/// Whether some granting scope's reach can hold the instance `ty/id` of a compartment type.
+fn may_hold_instance(permit: &Permit, ty: ResourceType, id: &str, needed: Permissions) -> bool {
+    permit.granting(ty, needed).any(|(_, reach)| match reach {
+        Reach::Compartment(cty, cid) if *cty == ty => cid == id,
+        _ => true,
+    })
+}
+
+fn finish(permit: Permit) -> Decision {
+    if permit.narrowing.is_some() || permit.confine.is_some() {
+        Decision::Narrow(permit)
+    } else {
+        Decision::Allow(permit)
+    }
+}
+
+pub(crate) fn decide_with(mut permit: Permit, req: &FhirRequest) -> Decision {
+    permit.id = req.id().map(str::to_owned);
+    match decide_inner(permit, req) {
+        Ok(d) => d,
+        Err(denial) => Decision::Deny(denial),
+    }
+}
+
+fn decide_inner(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
+    use Interaction as I;
+    let ty = req.resource_type();
+    let id = req.id();
+    match (req.interaction(), ty) {
+        (I::Capabilities, _) => Ok(Decision::Allow(permit)),
+        (I::Read | I::VRead | I::HistoryInstance, Some(ty)) => {
+            let permit = require(permit, ty, Permissions::READ)?;
+            if !may_hold_instance(&permit, ty, id.unwrap_or_default(), Permissions::READ) {
+                return Err(Denial::not_found());
+            }
+            // Reads of one instance are checked on the fetched resource, not narrowed.
+            Ok(Decision::Allow(Permit {
+                narrowing: None,
+                ..permit
+            }))
+        }
+        (I::SearchType | I::SearchCompartment, _) | (I::SearchSystem, None) => {
+            search::decide(permit, req).map(finish)
+        }
+        (I::HistoryType, Some(ty)) => {
+            let permit = require_narrowed(permit, ty, Permissions::SEARCH)?;
+            history_policy(&permit)?;
+            Ok(finish(permit))
+        }
+        (I::HistorySystem, None) => {
+            let permit = search::require_all_types(permit, Permissions::SEARCH)?;
+            history_policy(&permit)?;
+            Ok(finish(permit))
+        }
+        (
+            I::Create
+            | I::Update
+            | I::Patch
+            | I::Delete
+            | I::ConditionalUpdate
+            | I::ConditionalPatch
+            | I::ConditionalDelete,
+            Some(ty),
+        ) => write(permit, req, ty).map(finish),
+        (I::BatchOrTransaction, None) => {
+            // Each entry is decided on its own by `Authorizer::decide_bundle`.
+            Ok(Decision::Allow(permit))
+        }
+        (I::Operation, _) => operation(permit, req),
+        _ => Err(Denial::bad_request(DenialReason::UnsupportedParameter)),
+    }
+}
+
+fn history_policy(permit: &Permit) -> Result<(), Denial> {
+    let patient_only = permit.reach[level_index(Level::Patient)] != Reach::Nothing
+        && permit.reach[level_index(Level::System)] == Reach::Nothing;
+    if patient_only && permit.policy.patient_history == PatientHistory::Refuse {
+        return Err(Denial::forbidden(DenialReason::InsufficientScope));
+    }
+    Ok(())
+}
+
+fn write(permit: Permit, req: &FhirRequest, ty: ResourceType) -> Result<Permit, Denial> {
+    use Interaction as I;
+    if ty == ResourceType::AuditEvent {
+        return Err(Denial::forbidden(DenialReason::AuditEventReadOnly));
+    }
+    let letter = match req.interaction() {
+        I::Create => Permissions::CREATE,
+        I::Update | I::Patch | I::ConditionalUpdate | I::ConditionalPatch => Permissions::UPDATE,
+        _ => Permissions::DELETE,
+    };
+    let conditional = matches!(
+        req.interaction(),
+        I::ConditionalUpdate | I::ConditionalPatch | I::ConditionalDelete
+    );
+    let criteria = if conditional {
+        Some(req.query())
+    } else {
+        req.if_none_exist()
+    };
+    if conditional && permit.policy.conditional_requires_search {
+        require(permit.clone(), ty, Permissions::SEARCH)?;
+    }
+    let mut permit = require_narrowed(permit, ty, letter)?;
+    if let (Some(id), false) = (req.id(), conditional) {
+        // A write to an instance no granting compartment can hold touches another patient.
+        if !may_hold_instance(&permit, ty, id, letter) {
+            return Err(Denial::forbidden(DenialReason::WriteOutOfScope));
+        }
+    }
+    if let Some(q) = criteria {
+        // The match search runs narrowed like any search and may not name other patients.
+        search::check_params(&permit, ty, q)?;
+        search::check_traversals(&mut permit, ty, q)?;
+    } else {
+        permit.narrowing = None;
+    }
+    Ok(permit)
+}
+
+fn operation(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
+    let Some(op) = req.operation() else {
+        return Err(Denial::forbidden(DenialReason::OperationNotAllowed));
+    };
+    let ty = req.resource_type();
+    let read_like = |permit: Permit, needed: Permissions| -> Result<Decision, Denial> {
+        match (op.level, ty, req.id()) {
+            (OperationLevel::Instance, Some(ty), Some(id)) => {
+                let permit = require(permit, ty, needed)?;
+                if !may_hold_instance(&permit, ty, id, needed) {
+                    return Err(if needed == Permissions::READ {
+                        Denial::not_found()
+                    } else {
+                        Denial::forbidden(DenialReason::WriteOutOfScope)
+                    });
+                }
+                Ok(Decision::Allow(Permit {
+                    narrowing: None,
+                    ..permit
+                }))
+            }
+            (OperationLevel::Type, Some(ty), None) => {
+                Ok(finish(require_narrowed(permit, ty, Permissions::SEARCH)?))
+            }
+            _ => Err(Denial::forbidden(DenialReason::OperationNotAllowed)),
+        }
+    };
+    match op.name.as_str() {
+        "everything" => everything(permit, req),
+        "export" => export(permit, req),
+        "meta" => read_like(permit, Permissions::READ),
+        "meta-add" | "meta-delete" => read_like(permit, Permissions::UPDATE),
+        "validate" => Ok(Decision::Allow(permit)),
+        name => match permit.policy.operations.get(name).copied() {
+            Some(OperationRule::AsRead) => read_like(permit, Permissions::READ),
+            Some(OperationRule::AsSearch) => match ty {
+                Some(ty) => Ok(finish(require_narrowed(permit, ty, Permissions::SEARCH)?)),
+                None => Ok(finish(search::require_all_types(
+                    permit,
+                    Permissions::SEARCH,
+                )?)),
+            },
+            Some(OperationRule::AsUpdate) => read_like(permit, Permissions::UPDATE),
+            Some(OperationRule::NoDataAccess) => Ok(Decision::Allow(permit)),
+            Some(OperationRule::Deny) | None => {
+                Err(Denial::forbidden(DenialReason::OperationNotAllowed))
+            }
+        },
+    }
+}
+
+/// `Patient/[id]/$everything`: the compartment patient only; results confined to it.
+fn everything(permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
+    let (Some(ResourceType::Patient), Some(id)) = (req.resource_type(), req.id()) else {
+        return Err(Denial::forbidden(DenialReason::OperationNotAllowed));
+    };
+    let mut permit = require(permit, ResourceType::Patient, Permissions::READ)?;
+    if !may_hold_instance(&permit, ResourceType::Patient, id, Permissions::READ) {
+        return Err(Denial::not_found());
+    }
+    permit.needed = Permissions::SEARCH | Permissions::READ;
+    permit.narrowing = None;
+    permit.confine = Some(CompartmentRef {
+        resource_type: ResourceType::Patient,
+        id: id.to_owned(),
+    });
+    permit.count = req.query().count.map(|c| c.min(permit.policy.max_count));
+    Ok(Decision::Narrow(permit))
+}
+
+/// Bulk `$export` kick-off (smart.md §12.11): `system/` scopes only by default, every `_type`
+/// granted `r` or `s` without constraints; Group export also needs read on the Group.
+fn export(mut permit: Permit, req: &FhirRequest) -> Result<Decision, Denial> {
+    let denied = || Denial::forbidden(DenialReason::ExportNotAllowed);
+    let users = permit.policy.bulk_export_for_users;
+    if !users {
+        permit.reach[level_index(Level::User)] = Reach::Nothing;
+    }
+    // Compartment-limited grants never authorise export.
+    permit.reach[level_index(Level::Patient)] = Reach::Nothing;
+    for r in &mut permit.reach {
+        if matches!(r, Reach::Compartment(..)) {
+            *r = Reach::Nothing;
+        }
+    }
+    let ty = req.resource_type();
+    match (req.operation().map(|o| o.level), ty) {
+        (Some(OperationLevel::System), None) => {}
+        (Some(OperationLevel::Type), Some(ResourceType::Patient)) => {}
+        (Some(OperationLevel::Instance), Some(ResourceType::Group)) => {
+            if !permit.may_export(ResourceType::Group)
+                || permit
+                    .granting(ResourceType::Group, Permissions::READ)
+                    .next()
+                    .is_none()
+            {
+                return Err(denied());
+            }
+        }
+        _ => return Err(Denial::forbidden(DenialReason::OperationNotAllowed)),
+    }
+    let types = &req.query().types;
+    if types.is_empty() {
+        if !ResourceType::ALL.iter().any(|t| permit.may_export(*t)) {
+            return Err(denied());
+        }
+    } else if !types.iter().all(|t| permit.may_export(*t)) {
+        return Err(denied());
+    }
+    permit.needed = Permissions::READ | Permissions::SEARCH;
+    Ok(Decision::Allow(permit))
+}

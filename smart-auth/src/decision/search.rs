@@ -1,0 +1,386 @@
+//! Search decisions (smart.md §12.5–§12.7): narrowing, other-patient refusal, chains, `_has`,
+//! includes and bounds.
+
+use fhir_types::search::{search_param, SearchParamType};
+use fhir_types::ResourceType;
+
+use super::engine::{insufficient, narrowing};
+use super::{
+    level_index, Denial, DenialReason, Narrowing, OtherPatientSearch, Permit, Reach, Response,
+    UngrantedIncludes,
+};
+use crate::request::{CompartmentRef, FhirRequest, Include, Query, SearchParam};
+use crate::scope::{Level, Permissions, ScopeResource};
+
+/// Parameters every resource supports (FHIR R4 search.html, "Parameters for all resources").
+const COMMON_PARAMS: [&str; 6] = [
+    "_id",
+    "_lastUpdated",
+    "_tag",
+    "_profile",
+    "_security",
+    "_source",
+];
+
+/// Control or search parameters that cannot be narrowed reliably: always refused.
+const REFUSED_PARAMS: [&str; 7] = [
+    "_filter",
+    "_query",
+    "_contained",
+    "_containedType",
+    "_list",
+    "_text",
+    "_content",
+];
+
+pub(super) fn decide(mut permit: Permit, req: &FhirRequest) -> Result<Permit, Denial> {
+    let query = req.query();
+    permit.count = query.count.map(|c| c.min(permit.policy.max_count));
+    match (req.resource_type(), req.compartment()) {
+        (Some(ty), compartment) => {
+            if permit.granting(ty, Permissions::SEARCH).next().is_none() {
+                return Err(insufficient(&permit, Some(ty), Permissions::SEARCH));
+            }
+            if let Some(c) = compartment {
+                confine_to(&mut permit, c)?;
+            }
+            permit.resource_type = Some(ty);
+            permit.needed = Permissions::SEARCH;
+            permit.narrowing = narrowing(&permit, ty, Permissions::SEARCH);
+            check_params(&permit, ty, query)?;
+            check_traversals(&mut permit, ty, query)?;
+            check_includes(&permit, query)?;
+        }
+        (None, compartment) => {
+            let types: Vec<ResourceType> = query.types.clone();
+            if types.is_empty() {
+                permit = require_all_types(permit, Permissions::SEARCH)?;
+            } else {
+                for ty in &types {
+                    if permit.granting(*ty, Permissions::SEARCH).next().is_none() {
+                        return Err(insufficient(&permit, Some(*ty), Permissions::SEARCH));
+                    }
+                }
+                permit.needed = Permissions::SEARCH;
+            }
+            permit.narrowing = typeless_narrowing(&permit, &types);
+            if let Some(c) = compartment {
+                confine_to(&mut permit, c)?;
+            }
+            // Without a type only the common parameters mean the same thing everywhere.
+            for p in &query.params {
+                let ok = COMMON_PARAMS.contains(&p.code()) && !p.is_chained();
+                let ok = ok || (!types.is_empty() && types.iter().all(|t| known(*t, p)));
+                if !ok {
+                    return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+                }
+            }
+            if !query.has.is_empty() {
+                return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+            }
+            for ty in &types {
+                check_params(
+                    &permit,
+                    *ty,
+                    &Query {
+                        includes: Vec::new(),
+                        has: Vec::new(),
+                        ..query.clone()
+                    },
+                )?;
+            }
+            check_includes(&permit, query)?;
+        }
+    }
+    Ok(permit)
+}
+
+/// For a request over several types: the union of the per-type narrowings (`None` when every
+/// type is unrestricted). Hosts apply [`Permit::narrowing_for`] per type.
+pub(super) fn typeless_narrowing(permit: &Permit, types: &[ResourceType]) -> Option<Narrowing> {
+    let all: &[ResourceType] = &ResourceType::ALL;
+    let types = if types.is_empty() { all } else { types };
+    let mut alternatives = Vec::new();
+    for ty in types {
+        if let Some(n) = narrowing(permit, *ty, permit.needed) {
+            for alt in n.alternatives {
+                if !alternatives.contains(&alt) {
+                    alternatives.push(alt);
+                }
+            }
+        }
+    }
+    (!alternatives.is_empty()).then_some(Narrowing {
+        resource_type: None,
+        alternatives,
+    })
+}
+
+/// Requires a `*` grant of `needed` (a type-less request reaches every type).
+pub(super) fn require_all_types(mut permit: Permit, needed: Permissions) -> Result<Permit, Denial> {
+    let any = permit.scopes.resource_scopes().any(|s| {
+        s.resource() == ScopeResource::Any
+            && s.permissions().intersects(needed)
+            && permit.reach[level_index(s.level())] != Reach::Nothing
+    });
+    if !any {
+        return Err(insufficient(&permit, None, needed));
+    }
+    permit.needed = needed;
+    permit.narrowing = typeless_narrowing(&permit, &[]);
+    Ok(permit)
+}
+
+/// `Patient/Q/Observation`: every result must be in `Patient/Q`, and `Q` must be reachable.
+fn confine_to(permit: &mut Permit, c: &CompartmentRef) -> Result<(), Denial> {
+    let reachable = permit.reach.iter().any(|r| match r {
+        Reach::All => true,
+        Reach::Compartment(ty, id) => *ty != c.resource_type || *id == c.id,
+        Reach::Nothing => false,
+    });
+    if !reachable || naming_other(permit, c.resource_type, &c.id) {
+        return Err(other_patient(permit));
+    }
+    permit.confine = Some(c.clone());
+    Ok(())
+}
+
+fn other_patient(permit: &Permit) -> Denial {
+    match permit.policy.other_patient_search {
+        OtherPatientSearch::Forbidden => Denial::forbidden(DenialReason::OtherPatient),
+        OtherPatientSearch::EmptyResult => {
+            Denial::new(DenialReason::OtherPatient, Response::EmptySearch)
+        }
+    }
+}
+
+/// Whether naming `ty/id` steps outside every compartment-limited level that grants access
+/// (levels with unrestricted reach never make it "other").
+fn naming_other(permit: &Permit, ty: ResourceType, id: &str) -> bool {
+    let mut confined = false;
+    for reach in &permit.reach {
+        match reach {
+            Reach::All => return false,
+            Reach::Compartment(cty, cid) if *cty == ty => {
+                if cid == id {
+                    return false;
+                }
+                confined = true;
+            }
+            _ => {}
+        }
+    }
+    confined
+}
+
+fn known(ty: ResourceType, p: &SearchParam) -> bool {
+    COMMON_PARAMS.contains(&p.code()) || search_param(ty, p.code()).is_some()
+}
+
+/// Whether a parameter names a patient other than the reachable ones: `Patient?_id=Q`, or a
+/// reference parameter that may point at a Patient with `Patient/Q`, `<base>/Patient/Q` or a bare
+/// `Q` (also versioned; comma-separated alternatives each count).
+fn names_other_patient(permit: &Permit, ty: ResourceType, p: &SearchParam) -> bool {
+    let code = p.code();
+    if ty == ResourceType::Patient && code == "_id" {
+        return p
+            .value
+            .split(',')
+            .any(|id| naming_other(permit, ResourceType::Patient, id));
+    }
+    if p.is_chained() {
+        return false;
+    }
+    let Some(def) = search_param(ty, code) else {
+        return false;
+    };
+    if !def.may_reference(ResourceType::Patient) {
+        return false;
+    }
+    let type_modifier = p.links[0].modifier.as_deref();
+    if type_modifier.is_some_and(|m| m != "Patient" && m.parse::<ResourceType>().is_ok()) {
+        // `subject:Group=1`: names no patient.
+        return false;
+    }
+    p.value.split(',').any(|v| {
+        let v = v.split("/_history/").next().unwrap_or(v);
+        let id = match v.rsplit_once("Patient/") {
+            Some((prefix, id)) if prefix.is_empty() || prefix.ends_with('/') => id,
+            _ if !v.contains('/') => v,
+            _ => return false,
+        };
+        naming_other(permit, ResourceType::Patient, id)
+    })
+}
+
+/// Parameter checks shared by searches and conditional match criteria.
+pub(super) fn check_params(permit: &Permit, ty: ResourceType, query: &Query) -> Result<(), Denial> {
+    for p in &query.params {
+        if REFUSED_PARAMS.contains(&p.code()) || !known(ty, p) {
+            return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+        }
+        if names_other_patient(permit, ty, p) {
+            return Err(other_patient(permit));
+        }
+    }
+    Ok(())
+}
+
+/// The types a reference parameter may point at.
+fn reference_targets(
+    ty: ResourceType,
+    code: &str,
+    type_modifier: Option<&str>,
+) -> Result<Vec<ResourceType>, Denial> {
+    let refused = || Denial::forbidden(DenialReason::ChainNotGranted);
+    let def = search_param(ty, code)
+        .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+    if def.param_type != SearchParamType::Reference {
+        return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+    }
+    match type_modifier {
+        Some(m) => {
+            let t: ResourceType = m
+                .parse()
+                .map_err(|_| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+            if !def.targets.is_empty() && !def.targets.contains(&t) {
+                return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+            }
+            Ok(vec![t])
+        }
+        None if def.targets.is_empty() => Err(refused()),
+        None => Ok(def.targets.to_vec()),
+    }
+}
+
+/// Chains and `_has`: every traversed type must be granted `s` (smart.md §12.7).
+pub(super) fn check_traversals(
+    permit: &mut Permit,
+    ty: ResourceType,
+    query: &Query,
+) -> Result<(), Denial> {
+    let mut traversed: Vec<ResourceType> = Vec::new();
+    for p in query.params.iter().filter(|p| p.is_chained()) {
+        let mut current = vec![ty];
+        for (i, link) in p.links.iter().enumerate() {
+            if i + 1 == p.links.len() {
+                if !current.iter().any(|t| {
+                    known(
+                        *t,
+                        &SearchParam {
+                            links: vec![link.clone()],
+                            value: String::new(),
+                        },
+                    )
+                }) {
+                    return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+                }
+                break;
+            }
+            let mut next = Vec::new();
+            for t in &current {
+                next.extend(reference_targets(*t, &link.code, link.modifier.as_deref())?);
+            }
+            next.sort();
+            next.dedup();
+            traversed.extend(next.iter().copied());
+            current = next;
+        }
+    }
+    for has in &query.has {
+        for (source, reference) in &has.steps {
+            reference_targets(*source, reference, None).or_else(|e| {
+                // `_has` names the reference on the source type; its targets need not be unique.
+                search_param(*source, reference)
+                    .filter(|d| d.param_type == SearchParamType::Reference)
+                    .map(|_| Vec::new())
+                    .ok_or(e)
+            })?;
+            traversed.push(*source);
+        }
+        let (innermost, _) = has
+            .steps
+            .last()
+            .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+        if has.param.is_chained() || !known(*innermost, &has.param) {
+            return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+        }
+    }
+    traversed.sort();
+    traversed.dedup();
+    for t in &traversed {
+        if permit.granting(*t, Permissions::SEARCH).next().is_none() {
+            return Err(
+                Denial::forbidden(DenialReason::ChainNotGranted).with_scope(format!(
+                    "{}/{}.s",
+                    first_level(permit),
+                    t
+                )),
+            );
+        }
+    }
+    permit.traversed = traversed;
+    Ok(())
+}
+
+fn first_level(permit: &Permit) -> Level {
+    [Level::Patient, Level::User, Level::System]
+        .into_iter()
+        .find(|l| permit.scopes.has_level(*l))
+        .unwrap_or(Level::Patient)
+}
+
+/// Includes: bounded; each included type must exist as a reference; ungranted ones are dropped
+/// from results or refused up front, per policy (smart.md §12.6).
+fn check_includes(permit: &Permit, query: &Query) -> Result<(), Denial> {
+    if query.includes.len() > permit.policy.max_includes {
+        return Err(Denial::bad_request(DenialReason::TooManyIncludes));
+    }
+    for inc in &query.includes {
+        if permit.policy.ungranted_includes == UngrantedIncludes::Drop {
+            // Only the shape is checked; results are filtered per resource.
+            included_types(inc, false)?;
+            continue;
+        }
+        let included = included_types(inc, true)?;
+        {
+            let readable = |t: &ResourceType| {
+                permit
+                    .granting(*t, Permissions::READ | Permissions::SEARCH)
+                    .next()
+                    .is_some()
+            };
+            let ok = match &included {
+                Some(types) => types.iter().all(readable),
+                None => false,
+            };
+            if !ok {
+                return Err(Denial::forbidden(DenialReason::IncludeNotGranted));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The types an include may add; `None` when unknowable up front (wildcards).
+fn included_types(inc: &Include, want: bool) -> Result<Option<Vec<ResourceType>>, Denial> {
+    let (Some(source), Some(param)) = (inc.source, inc.param.as_deref()) else {
+        return Ok(None);
+    };
+    let def = search_param(source, param)
+        .ok_or_else(|| Denial::bad_request(DenialReason::UnsupportedParameter))?;
+    if def.param_type != SearchParamType::Reference {
+        return Err(Denial::bad_request(DenialReason::UnsupportedParameter));
+    }
+    if !want {
+        return Ok(None);
+    }
+    if inc.reverse {
+        return Ok(Some(vec![source]));
+    }
+    Ok(match inc.target {
+        Some(t) => Some(vec![t]),
+        None if def.targets.is_empty() => None,
+        None => Some(def.targets.to_vec()),
+    })
+}

@@ -1,0 +1,256 @@
+//! Granular scope constraints (`?param=value`): which ones can be enforced exactly, and whether
+//! a resource (as FHIR JSON) satisfies one.
+//!
+//! Only token, reference and string parameters whose R4 expression is a plain element path
+//! (optionally `(path as Type)` / `path.as(Type)`, joined by `|`) are enforceable. Anything else
+//! (`where()`, `resolve()`, extensions, composite or date parameters) is refused when the scope
+//! is parsed, so a constrained scope never silently becomes an unconstrained one.
+
+use fhir_types::search::{search_param, SearchParamDef, SearchParamType};
+use fhir_types::ResourceType;
+use serde_json::Value;
+
+use super::Constraint;
+
+/// One element path from the resource root, as JSON keys; the last key may be a choice element
+/// narrowed to one type (`value[x]` as `CodeableConcept` is the key `valueCodeableConcept`).
+struct ElementPath {
+    steps: Vec<String>,
+    resolves_to: Option<ResourceType>,
+}
+
+/// The JSON paths of a parameter's definition; `None` unless every path is exact and plain.
+fn paths(ty: ResourceType, def: &SearchParamDef) -> Option<Vec<ElementPath>> {
+    if !def.exact || def.paths.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for p in def.paths {
+        let mut parts = p.path.split('.');
+        if parts.next() != Some(ty.as_str()) {
+            return None;
+        }
+        let parts: Vec<&str> = parts.collect();
+        let mut steps = Vec::with_capacity(parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            match part.strip_suffix("[x]") {
+                Some(name) if i + 1 == parts.len() => {
+                    let of = p.of_type?;
+                    let mut chars = of.chars();
+                    let first = chars.next()?;
+                    steps.push(format!("{name}{}{}", first.to_uppercase(), chars.as_str()));
+                }
+                Some(_) => return None,
+                None => steps.push((*part).to_owned()),
+            }
+        }
+        if steps.is_empty() {
+            return None;
+        }
+        out.push(ElementPath {
+            steps,
+            resolves_to: p.resolves_to,
+        });
+    }
+    Some(out)
+}
+
+/// Whether `param` on `ty` can be enforced exactly by [`matches`].
+pub(crate) fn is_enforceable(ty: ResourceType, param: &str) -> bool {
+    let Some(def) = search_param(ty, param) else {
+        return false;
+    };
+    matches!(
+        def.param_type,
+        SearchParamType::Token | SearchParamType::Reference | SearchParamType::String
+    ) && paths(ty, def).is_some()
+}
+
+/// Whether the resource (`json`, of type `ty`) satisfies the constraint. Fails closed: an
+/// unknown or unenforceable parameter never matches.
+pub(crate) fn matches(ty: ResourceType, constraint: &Constraint, json: &Value) -> bool {
+    let Some(def) = search_param(ty, constraint.param()) else {
+        return false;
+    };
+    let Some(paths) = paths(ty, def) else {
+        return false;
+    };
+    let value = constraint.value();
+    paths.iter().any(|path| {
+        let mut found = false;
+        walk(json, path, 0, &mut |node| {
+            found = found
+                || match def.param_type {
+                    SearchParamType::Token => token_matches(node, value),
+                    SearchParamType::Reference => reference_matches(node, value, path.resolves_to),
+                    SearchParamType::String => string_matches(node, value),
+                    _ => false,
+                }
+        });
+        found
+    })
+}
+
+fn walk(node: &Value, path: &ElementPath, depth: usize, f: &mut dyn FnMut(&Value)) {
+    if let Value::Array(items) = node {
+        items.iter().for_each(|item| walk(item, path, depth, f));
+        return;
+    }
+    if depth == path.steps.len() {
+        f(node);
+        return;
+    }
+    let Value::Object(map) = node else { return };
+    if let Some(child) = map.get(path.steps[depth].as_str()) {
+        walk(child, path, depth + 1, f);
+    }
+}
+
+/// Token search semantics: `code`, `system|code`, `|code` (no system), `system|` (any code).
+fn token_matches(node: &Value, value: &str) -> bool {
+    let (system, code) = match value.split_once('|') {
+        Some((s, c)) => (Some(s), c),
+        None => (None, value),
+    };
+    let pair = |sys: Option<&str>, c: Option<&str>| -> bool {
+        let system_ok = match system {
+            None => true,
+            Some("") => sys.is_none(),
+            Some(s) => sys == Some(s),
+        };
+        system_ok && (code.is_empty() && system.is_some_and(|s| !s.is_empty()) || c == Some(code))
+    };
+    match node {
+        Value::String(s) => pair(None, Some(s)),
+        Value::Bool(b) => pair(None, Some(if *b { "true" } else { "false" })),
+        Value::Object(map) => {
+            if let Some(Value::Array(codings)) = map.get("coding") {
+                return codings.iter().any(|c| token_matches(c, value));
+            }
+            let sys = map.get("system").and_then(Value::as_str);
+            let c = map
+                .get("code")
+                .or_else(|| map.get("value"))
+                .and_then(Value::as_str);
+            pair(sys, c)
+        }
+        _ => false,
+    }
+}
+
+/// Reference semantics: `Type/id` matches that literal reference (also absolute or versioned);
+/// a bare `id` matches any `Type/id`.
+fn reference_matches(node: &Value, value: &str, resolves_to: Option<ResourceType>) -> bool {
+    let Some(reference) = node.get("reference").and_then(Value::as_str) else {
+        return false;
+    };
+    if let Some(t) = resolves_to {
+        let typed =
+            reference.starts_with(t.as_str()) && reference[t.as_str().len()..].starts_with('/');
+        let typed = typed || reference.contains(&format!("/{}/", t.as_str()));
+        if !typed {
+            return false;
+        }
+    }
+    let unversioned = match reference.find("/_history/") {
+        Some(i) => &reference[..i],
+        None => reference,
+    };
+    if unversioned == value {
+        return true;
+    }
+    if value.contains('/') {
+        // Absolute reference on any base ending in exactly `/Type/id`.
+        return unversioned.ends_with(value)
+            && unversioned[..unversioned.len() - value.len()].ends_with('/')
+            && unversioned.contains("://");
+    }
+    unversioned.rsplit('/').next() == Some(value) && unversioned.contains('/')
+}
+
+/// String semantics: case-insensitive "starts with" on any string part of the element.
+fn string_matches(node: &Value, value: &str) -> bool {
+    let needle = value.to_lowercase();
+    let mut hit = false;
+    visit_strings(node, 0, &mut |s| {
+        hit = hit || s.to_lowercase().starts_with(&needle)
+    });
+    hit
+}
+
+fn visit_strings(node: &Value, depth: usize, f: &mut dyn FnMut(&str)) {
+    if depth > 4 {
+        return;
+    }
+    match node {
+        Value::String(s) => f(s),
+        Value::Array(items) => items.iter().for_each(|v| visit_strings(v, depth + 1, f)),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| !k.starts_with('_') && *k != "extension" && *k != "period")
+            .for_each(|(_, v)| visit_strings(v, depth + 1, f)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn c(param: &str, value: &str) -> Constraint {
+        Constraint {
+            param: param.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn token_on_codeable_concept() {
+        let obs = json!({"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}]});
+        let ty = ResourceType::Observation;
+        assert!(matches(ty, &c("category", "laboratory"), &obs));
+        assert!(matches(
+            ty,
+            &c(
+                "category",
+                "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+            ),
+            &obs
+        ));
+        assert!(matches(
+            ty,
+            &c(
+                "category",
+                "http://terminology.hl7.org/CodeSystem/observation-category|"
+            ),
+            &obs
+        ));
+        assert!(!matches(ty, &c("category", "|laboratory"), &obs));
+        assert!(!matches(ty, &c("category", "vital-signs"), &obs));
+        assert!(!matches(ty, &c("category", "other|laboratory"), &obs));
+    }
+
+    #[test]
+    fn reference_and_string() {
+        let obs =
+            json!({"resourceType":"Observation","subject":{"reference":"Patient/1/_history/2"}});
+        let ty = ResourceType::Observation;
+        assert!(matches(ty, &c("subject", "Patient/1"), &obs));
+        assert!(matches(ty, &c("subject", "1"), &obs));
+        assert!(!matches(ty, &c("subject", "Patient/11"), &obs));
+        assert!(!matches(ty, &c("subject", "11"), &obs));
+        let p = json!({"resourceType":"Patient","name":[{"family":"Chalmers","given":["Peter"]}]});
+        assert!(matches(ResourceType::Patient, &c("family", "chal"), &p));
+        assert!(!matches(ResourceType::Patient, &c("family", "peter"), &p));
+    }
+
+    #[test]
+    fn enforceable_parameters() {
+        assert!(is_enforceable(ResourceType::Observation, "category"));
+        assert!(is_enforceable(ResourceType::Observation, "code"));
+        assert!(is_enforceable(ResourceType::Condition, "category"));
+        assert!(!is_enforceable(ResourceType::Observation, "date"));
+        assert!(!is_enforceable(ResourceType::Observation, "nonsense"));
+    }
+}

@@ -1,0 +1,181 @@
+//! The grammar of one scope token (smart.md §1.2–§1.6). Whole-token matching only.
+
+use fhir_types::ResourceType;
+
+use super::constraint;
+use super::{
+    Constraint, Level, Permissions, ResourceScope, Scope, ScopeIssueReason, ScopeResource, Syntax,
+};
+
+/// Longest scope token considered at all (smart.md §3.4: 1 KiB per scope).
+pub(crate) const MAX_TOKEN_LEN: usize = 1024;
+/// Most constraints one granular scope may carry.
+const MAX_CONSTRAINTS: usize = 8;
+
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn is_scope_char(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+/// Parses one token (already split on spaces).
+pub(crate) fn scope(token: &str) -> Result<Scope, ScopeIssueReason> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(ScopeIssueReason::TooLong);
+    }
+    if token.is_empty() || !token.bytes().all(is_scope_char) {
+        return Err(ScopeIssueReason::InvalidCharacter);
+    }
+    let fixed = match token {
+        "openid" => Some(Scope::OpenId),
+        "fhirUser" => Some(Scope::FhirUser),
+        "profile" => Some(Scope::Profile),
+        "launch" => Some(Scope::Launch),
+        "launch/patient" => Some(Scope::LaunchPatient),
+        "launch/encounter" => Some(Scope::LaunchEncounter),
+        "offline_access" => Some(Scope::OfflineAccess),
+        "online_access" => Some(Scope::OnlineAccess),
+        _ => None,
+    };
+    if let Some(s) = fixed {
+        return Ok(s);
+    }
+    if let Some(rest) = token.strip_prefix("launch/") {
+        return launch_context(rest);
+    }
+    for (prefix, level) in [
+        ("patient/", Level::Patient),
+        ("user/", Level::User),
+        ("system/", Level::System),
+    ] {
+        if let Some(rest) = token.strip_prefix(prefix) {
+            return resource_scope(level, rest).map(Scope::Resource);
+        }
+    }
+    if token.starts_with("__") || is_uri(token) {
+        return Ok(Scope::Extension(token.to_owned()));
+    }
+    Err(ScopeIssueReason::Unknown)
+}
+
+/// An absolute URI (`scheme:...`), the form extension scopes must take.
+fn is_uri(token: &str) -> bool {
+    match token.split_once(':') {
+        Some((scheme, rest)) => {
+            !rest.is_empty()
+                && scheme.len() > 1
+                && scheme.as_bytes()[0].is_ascii_alphabetic()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        }
+        None => false,
+    }
+}
+
+/// `launch/<type>[?role=<uri>]`: type all lower case, at most one role.
+fn launch_context(rest: &str) -> Result<Scope, ScopeIssueReason> {
+    let (ty, role) = match rest.split_once('?') {
+        None => (rest, None),
+        Some((ty, query)) => {
+            let role = query
+                .strip_prefix("role=")
+                .ok_or(ScopeIssueReason::MalformedLaunch)?;
+            if role.is_empty() || role.contains(['&', '?', '=']) || !is_uri(role) {
+                return Err(ScopeIssueReason::MalformedLaunch);
+            }
+            (ty, Some(role.to_owned()))
+        }
+    };
+    if ty.is_empty() || !ty.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Err(ScopeIssueReason::MalformedLaunch);
+    }
+    let known = ResourceType::ALL
+        .iter()
+        .any(|t| t.as_str().eq_ignore_ascii_case(ty));
+    if !known {
+        return Err(ScopeIssueReason::UnknownResourceType);
+    }
+    Ok(Scope::LaunchContext {
+        resource: ty.to_owned(),
+        role,
+    })
+}
+
+/// `<type or *>.<permissions>[?constraints]` after the level prefix.
+fn resource_scope(level: Level, rest: &str) -> Result<ResourceScope, ScopeIssueReason> {
+    let (head, query) = match rest.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (rest, None),
+    };
+    let (ty, suffix) = head
+        .split_once('.')
+        .ok_or(ScopeIssueReason::InvalidPermissions)?;
+    let resource = if ty == "*" {
+        ScopeResource::Any
+    } else {
+        ScopeResource::Type(
+            ty.parse()
+                .map_err(|_| ScopeIssueReason::UnknownResourceType)?,
+        )
+    };
+    let (permissions, syntax) = match suffix {
+        "read" => (Permissions::READ | Permissions::SEARCH, Syntax::V1),
+        "write" => (
+            Permissions::CREATE | Permissions::UPDATE | Permissions::DELETE,
+            Syntax::V1,
+        ),
+        "*" => (Permissions::ALL, Syntax::V1),
+        letters => (
+            Permissions::from_v2(letters).ok_or(ScopeIssueReason::InvalidPermissions)?,
+            Syntax::V2,
+        ),
+    };
+    let constraints = match query {
+        None => Vec::new(),
+        Some(_) if syntax == Syntax::V1 => return Err(ScopeIssueReason::MalformedConstraint),
+        Some(query) => constraints(resource, query)?,
+    };
+    Ok(ResourceScope {
+        level,
+        resource,
+        permissions,
+        constraints,
+        syntax,
+    })
+}
+
+/// `param=value(&param=value)*`, each one enforceable exactly or the scope is refused.
+fn constraints(resource: ScopeResource, query: &str) -> Result<Vec<Constraint>, ScopeIssueReason> {
+    let ScopeResource::Type(ty) = resource else {
+        // A constraint on `*` cannot be checked against every type's parameters.
+        return Err(ScopeIssueReason::UnsupportedConstraint);
+    };
+    let mut out: Vec<Constraint> = Vec::new();
+    for pair in query.split('&') {
+        if out.len() == MAX_CONSTRAINTS {
+            return Err(ScopeIssueReason::UnsupportedConstraint);
+        }
+        let (param, value) = pair
+            .split_once('=')
+            .ok_or(ScopeIssueReason::MalformedConstraint)?;
+        if param.is_empty() || value.is_empty() || value.contains('=') {
+            return Err(ScopeIssueReason::MalformedConstraint);
+        }
+        // Modifiers, chains, `_has`, `_include`, `_filter` and every other control parameter.
+        if param.contains([':', '.']) || param.starts_with('_') {
+            return Err(ScopeIssueReason::UnsupportedConstraint);
+        }
+        if !constraint::is_enforceable(ty, param) {
+            return Err(ScopeIssueReason::UnsupportedConstraint);
+        }
+        let c = Constraint {
+            param: param.to_owned(),
+            value: value.to_owned(),
+        };
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

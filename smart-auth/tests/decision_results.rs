@@ -1,0 +1,434 @@
+//! After the query: single resources, result Bundles, writes against stored versions, batch and
+//! transaction Bundles, granular constraints (smart.md §12.2, §12.5, §12.6, §12.8, §12.12).
+
+use smart_auth::decision::{
+    Authorizer, BundleKind, DecisionPolicy, Denial, DenialReason, UserAccess,
+};
+use smart_auth::testing::policy::{assert_table, context, request, resource, Case, Expect};
+use Expect::*;
+
+const OBS_123: &str = r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/123"}}"#;
+const OBS_456: &str = r#"{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/456"}}"#;
+const OBS_FOCUS_123: &str = r#"{"resourceType":"Observation","id":"o3","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/456"},"focus":[{"reference":"Patient/123"}]}"#;
+const OBS_PERFORMER_123: &str = r#"{"resourceType":"Observation","id":"o4","status":"final","code":{"text":"x"},"performer":[{"reference":"Patient/123"}]}"#;
+const OBS_ABS_OURS: &str = r#"{"resourceType":"Observation","id":"o5","status":"final","code":{"text":"x"},"subject":{"reference":"https://ehr.example/fhir/Patient/123"}}"#;
+const OBS_ABS_FOREIGN: &str = r#"{"resourceType":"Observation","id":"o6","status":"final","code":{"text":"x"},"subject":{"reference":"https://evil.example/fhir/Patient/123"}}"#;
+const OBS_LAB_123: &str = r#"{"resourceType":"Observation","id":"o7","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"code":{"text":"x"},"subject":{"reference":"Patient/123"}}"#;
+const PAT_123: &str = r#"{"resourceType":"Patient","id":"123"}"#;
+const PAT_LINKED: &str = r#"{"resourceType":"Patient","id":"789","link":[{"other":{"reference":"Patient/123"},"type":"seealso"}]}"#;
+const PRACT: &str = r#"{"resourceType":"Practitioner","id":"dr"}"#;
+
+/// Parsing a Bundle with the debug build of fhir-types needs more than the 2 MiB default test
+/// thread stack (deep generated parser frames); run such tests on a larger one.
+fn big_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(32 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn authorizer() -> Authorizer {
+    Authorizer::new(DecisionPolicy::default().with_base_url("https://ehr.example/fhir"))
+}
+
+fn p(scopes: &str, req: &str) -> Case {
+    Case::new(scopes).patient("123").request(req)
+}
+
+#[test]
+fn reads_check_the_stored_resource() {
+    assert_table(
+        &authorizer(),
+        &[
+            p("patient/Observation.r", "GET Observation/o1")
+                .stored(OBS_123)
+                .expect(Allow),
+            p("patient/Observation.r", "GET Observation/o2")
+                .stored(OBS_456)
+                .expect(NotFound),
+            // Observation.focus is not a compartment parameter: never confers membership.
+            p("patient/Observation.r", "GET Observation/o3")
+                .stored(OBS_FOCUS_123)
+                .expect(NotFound),
+            p("patient/Observation.r", "GET Observation/o4")
+                .stored(OBS_PERFORMER_123)
+                .expect(Allow),
+            // Absolute references count only on exactly this server's base.
+            p("patient/Observation.r", "GET Observation/o5")
+                .stored(OBS_ABS_OURS)
+                .expect(Allow),
+            p("patient/Observation.r", "GET Observation/o6")
+                .stored(OBS_ABS_FOREIGN)
+                .expect(NotFound),
+            // The fetched resource must be the one named in the URL.
+            p("patient/Observation.r", "GET Observation/other")
+                .stored(OBS_123)
+                .expect(NotFound),
+            p("patient/Observation.r", "GET Observation/o1/_history/1")
+                .stored(OBS_123)
+                .expect(Allow),
+            // Patient.link is not followed by default.
+            p("patient/Patient.r", "GET Patient/789")
+                .stored(PAT_LINKED)
+                .expect(NotFound),
+            p("patient/Patient.r", "GET Patient/123")
+                .stored(PAT_123)
+                .expect(Allow),
+            // Non-compartment types are outside every patient compartment unless shared.
+            p("patient/Practitioner.r", "GET Practitioner/dr")
+                .stored(PRACT)
+                .expect(NotFound),
+            Case::new("system/Observation.r")
+                .request("GET Observation/o2")
+                .stored(OBS_456)
+                .expect(Allow),
+            Case::new("user/Observation.r")
+                .user("Patient/456")
+                .request("GET Observation/o2")
+                .stored(OBS_456)
+                .expect(Allow),
+            Case::new("user/Observation.r")
+                .user("Patient/456")
+                .request("GET Observation/o1")
+                .stored(OBS_123)
+                .expect(NotFound),
+        ],
+    );
+    let mut shared = DecisionPolicy::default();
+    shared.shared_types = vec![fhir_types::ResourceType::Practitioner];
+    assert_table(
+        &Authorizer::new(shared),
+        &[
+            p("patient/Practitioner.r", "GET Practitioner/dr")
+                .stored(PRACT)
+                .expect(Allow),
+            p("patient/Practitioner.u", "PUT Practitioner/dr")
+                .stored(PRACT)
+                .body(PRACT)
+                .expect(Forbidden),
+        ],
+    );
+}
+
+#[test]
+fn not_found_is_one_answer() {
+    // Every out-of-scope read yields the same denial, whatever the resource and however found.
+    let a = authorizer();
+    let ctx = context("patient/Observation.r patient/Patient.r", Some("123"), None);
+    let mut denials: Vec<Denial> = Vec::new();
+    for (line, stored) in [
+        ("GET Observation/o2", OBS_456),
+        ("GET Observation/o3", OBS_FOCUS_123),
+        ("GET Observation/o6", OBS_ABS_FOREIGN),
+    ] {
+        let permit = a.decide(&ctx, &request(line)).into_result().unwrap();
+        denials.push(permit.check_resource(&resource(stored)).unwrap_err());
+    }
+    denials.push(
+        a.decide(&ctx, &request("GET Patient/456"))
+            .into_result()
+            .unwrap_err(),
+    );
+    denials.push(
+        a.decide(&ctx, &request("GET Patient/nonexistent"))
+            .into_result()
+            .unwrap_err(),
+    );
+    for d in &denials {
+        assert_eq!(*d, Denial::not_found());
+        assert_eq!(d.status(), http::StatusCode::NOT_FOUND);
+        assert_eq!(d.required_scope(), None);
+        assert_eq!(d.to_string(), Denial::not_found().to_string());
+    }
+}
+
+#[test]
+fn search_results_are_filtered() {
+    big_stack(search_results_are_filtered_body);
+}
+
+fn search_results_are_filtered_body() {
+    let stored = [
+        OBS_123,
+        OBS_456,
+        OBS_FOCUS_123,
+        OBS_PERFORMER_123,
+        OBS_ABS_OURS,
+        OBS_ABS_FOREIGN,
+        OBS_LAB_123,
+    ];
+    let mut case = p("patient/Observation.rs", "GET Observation?code=x");
+    for s in stored {
+        case = case.stored(s);
+    }
+    assert_table(
+        &authorizer(),
+        &[case.expect_visible([
+            "Observation/o1",
+            "Observation/o4",
+            "Observation/o5",
+            "Observation/o7",
+        ])],
+    );
+    // Granular constraint: only laboratory observations, for read and search alike.
+    let mut case = p("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory", "GET Observation");
+    for s in stored {
+        case = case.stored(s);
+    }
+    assert_table(
+        &authorizer(),
+        &[
+            case.expect_visible(["Observation/o7"]),
+            p(
+                "patient/Observation.rs?category=laboratory",
+                "GET Observation/o1",
+            )
+            .stored(OBS_123)
+            .expect(NotFound),
+            p(
+                "patient/Observation.rs?category=laboratory",
+                "GET Observation/o7",
+            )
+            .stored(OBS_LAB_123)
+            .expect(Allow),
+            // Two scopes are a union: the unconstrained read lets o1 through.
+            p(
+                "patient/Observation.rs?category=laboratory patient/Observation.r",
+                "GET Observation/o1",
+            )
+            .stored(OBS_123)
+            .expect(Allow),
+            // r alone does not let search results through.
+            p(
+                "patient/Observation.rs?category=laboratory patient/Observation.r",
+                "GET Observation",
+            )
+            .stored(OBS_123)
+            .stored(OBS_LAB_123)
+            .expect_visible(["Observation/o7"]),
+        ],
+    );
+}
+
+#[test]
+fn bundle_filtering_keeps_total_honest_and_checks_includes() {
+    big_stack(bundle_filtering_keeps_total_honest_and_checks_includes_body);
+}
+
+fn bundle_filtering_keeps_total_honest_and_checks_includes_body() {
+    let a = authorizer();
+    let ctx = context(
+        "patient/Observation.rs patient/Patient.r",
+        Some("123"),
+        None,
+    );
+    let permit = a
+        .decide(
+            &ctx,
+            &request("GET Observation?_include=Observation:subject:Patient"),
+        )
+        .into_result()
+        .unwrap();
+    let bundle = format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","total":3,"entry":[
+            {{"resource":{OBS_123},"search":{{"mode":"match"}}}},
+            {{"resource":{OBS_456},"search":{{"mode":"match"}}}},
+            {{"resource":{PAT_123},"search":{{"mode":"include"}}}},
+            {{"resource":{{"resourceType":"Patient","id":"456"}},"search":{{"mode":"include"}}}},
+            {{"resource":{PRACT},"search":{{"mode":"include"}}}},
+            {{"resource":{{"resourceType":"OperationOutcome","issue":[{{"severity":"information","code":"informational"}}]}},"search":{{"mode":"outcome"}}}}
+        ]}}"#
+    );
+    let mut r = resource(&bundle);
+    let report = permit.filter_result(&mut r).unwrap();
+    assert_eq!((report.kept, report.removed), (3, 3));
+    let fhir_types::Resource::Bundle(b) = &r else {
+        panic!()
+    };
+    assert_eq!(
+        b.total, None,
+        "a filtered page must not keep the unfiltered total"
+    );
+    let ids: Vec<_> = b
+        .entry
+        .iter()
+        .filter_map(|e| e.resource.as_ref())
+        .map(|r| r.id().unwrap_or("-").to_owned())
+        .collect();
+    assert_eq!(ids, ["o1", "123", "-"]);
+
+    // Nothing removed: total untouched.
+    let mut r = resource(&format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","total":1,"entry":[{{"resource":{OBS_123},"search":{{"mode":"match"}}}}]}}"#
+    ));
+    permit.filter_result(&mut r).unwrap();
+    let fhir_types::Resource::Bundle(b) = &r else {
+        panic!()
+    };
+    assert_eq!(b.total.as_ref().and_then(|t| t.value), Some(1));
+
+    // History: deleted entries (no resource) are dropped under compartment-limited grants.
+    let permit = a
+        .decide(&ctx, &request("GET Observation/_history"))
+        .into_result()
+        .unwrap();
+    let mut r = resource(&format!(
+        r#"{{"resourceType":"Bundle","type":"history","entry":[
+        {{"resource":{OBS_123},"request":{{"method":"PUT","url":"Observation/o1"}}}},
+        {{"request":{{"method":"DELETE","url":"Observation/o9"}}}}]}}"#
+    ));
+    assert_eq!(permit.filter_result(&mut r).unwrap().removed, 1);
+
+    // $everything: confined to the patient, also under system scopes.
+    let sys = context("system/*.rs", None, None);
+    let permit = a
+        .decide(&sys, &request("GET Patient/123/$everything"))
+        .into_result()
+        .unwrap();
+    let mut r = resource(&format!(
+        r#"{{"resourceType":"Bundle","type":"searchset","entry":[{{"resource":{OBS_123}}},{{"resource":{OBS_456}}},{{"resource":{PAT_123}}},{{"resource":{PAT_LINKED}}}]}}"#
+    ));
+    let report = permit.filter_result(&mut r).unwrap();
+    assert_eq!((report.kept, report.removed), (2, 2));
+}
+
+#[test]
+fn writes_check_new_and_stored_versions() {
+    let obs_new_123 = OBS_123;
+    let obs_moved = r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/456"}}"#;
+    assert_table(&authorizer(), &[
+        p("patient/Observation.c", "POST Observation").body(obs_new_123).expect(Allow),
+        p("patient/Observation.c", "POST Observation").body(OBS_456).expect(Forbidden),
+        p("patient/Observation.u", "PUT Observation/o1").stored(OBS_123).body(obs_new_123).expect(Allow),
+        // Moving a resource into another compartment.
+        p("patient/Observation.u", "PUT Observation/o1").stored(OBS_123).body(obs_moved).expect(Forbidden),
+        // Hijacking another patient's resource with a body that claims ours (hapi-fhir#5558).
+        p("patient/Observation.u", "PUT Observation/o2").stored(OBS_456).body(r#"{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/123"}}"#).expect(Forbidden),
+        // Body id must equal URL id; body type must equal URL type.
+        p("patient/Observation.u", "PUT Observation/o9").body(obs_new_123).expect(BadRequest),
+        p("patient/Observation.u", "PUT Observation/o1").body(PAT_123).expect(BadRequest),
+        // Update-as-create (no stored version) of an in-compartment body.
+        p("patient/Observation.u", "PUT Observation/o1").body(obs_new_123).expect(Allow),
+        p("patient/Observation.d", "DELETE Observation/o2").stored(OBS_456).expect(Forbidden),
+        p("patient/Observation.d", "DELETE Observation/o1").stored(OBS_123).expect(Allow),
+        // Granular constraints bind writes too.
+        p("patient/Observation.c?category=laboratory", "POST Observation").body(OBS_123).expect(Forbidden),
+        p("patient/Observation.c?category=laboratory", "POST Observation").body(OBS_LAB_123).expect(Allow),
+    ]);
+}
+
+#[test]
+fn batch_and_transaction() {
+    big_stack(batch_and_transaction_body);
+}
+
+fn batch_and_transaction_body() {
+    let a = authorizer();
+    let ctx = context("patient/Observation.cruds", Some("123"), None);
+    let entries = format!(
+        r#"[{{"request":{{"method":"GET","url":"Observation/o1"}}}},
+            {{"resource":{OBS_123},"request":{{"method":"POST","url":"Observation"}}}},
+            {{"resource":{OBS_456},"request":{{"method":"POST","url":"Observation"}}}},
+            {{"request":{{"method":"GET","url":"Condition/c1"}}}},
+            {{"request":{{"method":"GET","url":"Observation?patient=456"}}}},
+            {{"request":{{"method":"GET","url":"https://evil.example/Observation/1"}}}}]"#
+    );
+    let batch = resource(&format!(
+        r#"{{"resourceType":"Bundle","type":"batch","entry":{entries}}}"#
+    ));
+    let fhir_types::Resource::Bundle(batch) = batch else {
+        panic!()
+    };
+    let d = a.decide_bundle(&ctx, &batch).unwrap();
+    assert_eq!(d.kind, BundleKind::Batch);
+    let got: Vec<_> = d
+        .entries
+        .iter()
+        .map(|e| e.denial().map(|d| d.reason()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            None,
+            None,
+            Some(DenialReason::WriteOutOfScope),
+            Some(DenialReason::InsufficientScope),
+            Some(DenialReason::OtherPatient),
+            Some(DenialReason::InvalidBundle),
+        ]
+    );
+    let tx = resource(&format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":{entries}}}"#
+    ));
+    let fhir_types::Resource::Bundle(tx) = tx else {
+        panic!()
+    };
+    let err = a.decide_bundle(&ctx, &tx).unwrap_err();
+    assert!(matches!(
+        err.reason(),
+        DenialReason::TransactionEntryDenied | DenialReason::InvalidBundle
+    ));
+    let ok = resource(&format!(
+        r#"{{"resourceType":"Bundle","type":"transaction","entry":[{{"resource":{OBS_123},"request":{{"method":"POST","url":"Observation"}}}}]}}"#
+    ));
+    let fhir_types::Resource::Bundle(ok) = ok else {
+        panic!()
+    };
+    assert_eq!(
+        a.decide_bundle(&ctx, &ok).unwrap().kind,
+        BundleKind::Transaction
+    );
+    let collection = resource(r#"{"resourceType":"Bundle","type":"collection"}"#);
+    let fhir_types::Resource::Bundle(collection) = collection else {
+        panic!()
+    };
+    assert_eq!(
+        a.decide_bundle(&ctx, &collection).unwrap_err().reason(),
+        DenialReason::InvalidBundle
+    );
+    // A transaction that reads another patient answers like a missing resource.
+    let ctx = context("patient/Patient.r", Some("123"), None);
+    let tx = resource(
+        r#"{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"GET","url":"Patient/456"}}]}"#,
+    );
+    let fhir_types::Resource::Bundle(tx) = tx else {
+        panic!()
+    };
+    assert!(a.decide_bundle(&ctx, &tx).unwrap_err().is_not_found());
+}
+
+#[test]
+fn user_policy_hook() {
+    let policy = DecisionPolicy::default().with_user_policy(
+        |user: &smart_auth::decision::FhirUser, _: &smart_auth::AccessContext| {
+            if user.id == "dr-house" {
+                UserAccess::Compartment(fhir_types::ResourceType::Practitioner, user.id.clone())
+            } else {
+                UserAccess::Deny
+            }
+        },
+    );
+    let obs_by_house = r#"{"resourceType":"Observation","id":"o8","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/456"},"performer":[{"reference":"Practitioner/dr-house"}]}"#;
+    assert_table(
+        &Authorizer::new(policy),
+        &[
+            Case::new("user/Observation.rs")
+                .user("Practitioner/dr-house")
+                .request("GET Observation/o8")
+                .stored(obs_by_house)
+                .expect(Allow),
+            Case::new("user/Observation.rs")
+                .user("Practitioner/dr-house")
+                .request("GET Observation/o2")
+                .stored(OBS_456)
+                .expect(NotFound),
+            Case::new("user/Observation.rs")
+                .user("Practitioner/dr-who")
+                .request("GET Observation/o8")
+                .stored(obs_by_house)
+                .expect(Forbidden),
+        ],
+    );
+}
