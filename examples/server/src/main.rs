@@ -1,6 +1,166 @@
-//! `secure-fhir-server`: an example secure FHIR R4 server.
+//! `secure-fhir-server`: an example secure FHIR R4 server. See `--help`.
+#![forbid(unsafe_code)]
 
-fn main() {
-    eprintln!("secure-fhir-server: not built yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use secure_fhir::SecureFhir;
+use secure_fhir_server::audit_trail::AuditTrail;
+use secure_fhir_server::authz::{self, AuthzConfig, AuthzState, StderrAudit};
+use secure_fhir_server::authz_audit::TrailAudit;
+use secure_fhir_server::cli::{self, Command, ServeArgs};
+use secure_fhir_server::security::Gate;
+use secure_fhir_server::store::Store;
+use secure_fhir_server::{banner, data, web};
+use smart_auth::decision::{DecisionPolicy, OperationRule};
+use smart_auth::jwks::JwkSet;
+use smart_auth::{IssuerConfig, Validator};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse(&args) {
+        Err(e) => {
+            eprintln!("secure-fhir-server: {e}");
+            ExitCode::from(2)
+        }
+        Ok(Command::Help) => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::AuditVerify(path)) => secure_fhir_server::audit_trail::verify(&path),
+        Ok(Command::Serve(args)) => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("secure-fhir-server: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("secure-fhir-server: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let origin = format!("http://{addr}");
+    let base = format!("{origin}/fhir");
+    let store = Arc::new(Store::open(args.db.as_deref(), &base).map_err(|e| e.to_string())?);
+    let dev = args.issuer.is_none();
+    if dev {
+        let n = data::load(&store, data::DEMO.as_bytes()).map_err(|e| format!("demo data: {e}"))?;
+        eprintln!("secure-fhir-server: loaded {n} demo resources");
+    }
+    for path in &args.data {
+        let n = data::load_file(&store, path)?;
+        eprintln!(
+            "secure-fhir-server: loaded {n} resources from {}",
+            path.display()
+        );
+    }
+    let trail = if args.dangerous_disable_security {
+        None
+    } else {
+        let trail = AuditTrail::open(args.audit_log.as_deref(), Some(Arc::clone(&store)))?;
+        Some(Arc::new(trail))
+    };
+    let authz = match &args.issuer {
+        Some(_) => None,
+        None => {
+            let config = AuthzConfig::demo(format!("{origin}/auth"), base.clone());
+            let hook: Arc<dyn authz::AuthzAudit> = match &trail {
+                Some(t) => Arc::new(TrailAudit(Arc::clone(t))),
+                None => Arc::new(StderrAudit),
+            };
+            let state =
+                AuthzState::new(config, hook).map_err(|e| format!("authorization server: {e}"))?;
+            Some(state)
+        }
+    };
+    let gate = if args.dangerous_disable_security {
+        eprintln!(
+            "secure-fhir-server: WARNING: --dangerous-disable-security: no authorization, no audit. \
+             Benchmark use only."
+        );
+        Gate::dangerous_disabled(Arc::clone(&store))
+    } else {
+        let audience = args.audience.clone().unwrap_or_else(|| base.clone());
+        let (issuer, jwks) = match (&authz, &args.issuer, &args.jwks_file) {
+            (Some(state), _, _) => (
+                state.issuer().to_owned(),
+                serde_json::to_vec(&state.jwks()).unwrap_or_default(),
+            ),
+            (None, Some(issuer), Some(file)) => (
+                issuer.clone(),
+                std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?,
+            ),
+            _ => return Err("--issuer needs --jwks-file".into()),
+        };
+        let keys = JwkSet::parse(&jwks).map_err(|e| format!("JWKS: {e}"))?;
+        let validator = Validator::new([IssuerConfig::new(issuer, audience).jwks(keys)])
+            .map_err(|e| format!("token validation: {e}"))?;
+        let policy = DecisionPolicy::default()
+            .with_base_url(base.clone())
+            .with_operation("disclosures", OperationRule::AsRead);
+        let mut facade = SecureFhir::new(validator, policy, "/fhir");
+        if let Some(state) = authz.clone() {
+            facade = facade.with_revocation_check(move |ctx: &smart_auth::AccessContext| {
+                ctx.token_id
+                    .as_deref()
+                    .is_some_and(|jti| state.is_token_revoked(jti))
+            });
+        }
+        let trail = trail.clone().ok_or("no audit trail")?;
+        Gate::secure(facade, trail, Arc::clone(&store))
+    };
+    let cors: Vec<String> = args.cors_origins.clone();
+    let registered = authz.clone();
+    let smart_configuration = match (&authz, &args.issuer) {
+        (Some(state), _) => state.smart_configuration(),
+        (None, Some(issuer)) => banner::external_smart_configuration(issuer),
+        (None, None) => serde_json::json!({}),
+    };
+    let app = Arc::new(web::App {
+        store,
+        base: base.clone(),
+        gate,
+        cors_origins: Arc::new(move |o: &str| {
+            cors.iter().any(|c| c == o)
+                || registered
+                    .as_ref()
+                    .is_some_and(|s| s.is_registered_origin(o))
+        }),
+        capability: secure_fhir_server::fhir::capability::statement(&base, &smart_configuration),
+        smart_configuration,
+    });
+    let mut router = web::router(app);
+    if let Some(state) = &authz {
+        router = router.merge(authz::router(state.clone()));
+    }
+    println!("secure-fhir-server listening on {origin}");
+    println!("FHIR base: {base}");
+    if let Some(state) = &authz {
+        print!("{}", banner::dev_instructions(&base, state));
+    }
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }

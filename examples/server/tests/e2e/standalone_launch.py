@@ -101,7 +101,6 @@ def main():
         "client_id": client_id,
         "patient_id": smart.patient_id,
         "patient_name": name,
-        "granted_scope": smart.server.auth.access_token is not None and SCOPE,
         "refresh_token": bool(smart.server.auth.refresh_token),
     }))
 

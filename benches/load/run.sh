@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Load benchmark of the running secure-fhir-server: authorized reads and searches per second and
+# latency percentiles, with the security checks ON (token validation, decision, narrowing,
+# result checks, audit log + AuditEvents) versus OFF (--dangerous-disable-security) in the same
+# run, on the same data, alternating, so the cost of security is a measured ratio.
+#
+#   benches/load/run.sh [DURATION_SECS] [CONNECTIONS]     (defaults: 10 s, 16 connections)
+#
+# Needs `wrk` (Debian package `wrk`; installed here if missing and apt is available). Every
+# request goes to 127.0.0.1 only; each wrk run stops by itself after DURATION_SECS.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION="${1:-10}"
+CONNECTIONS="${2:-16}"
+ROUNDS="${ROUNDS:-2}"
+PHRASE="benchmark-only-serves-phi-to-anyone"
+
+if ! command -v wrk >/dev/null; then
+    if command -v apt-get >/dev/null; then
+        (apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; })
+    fi
+fi
+command -v wrk >/dev/null || { echo "benches/load: wrk is not installed" >&2; exit 1; }
+
+echo "==> building (release)" >&2
+cargo build --release -q -p secure-fhir-server
+cargo build --release -q -p secure-fhir-benches --example mint_token
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+read -r ISSUER AUDIENCE < <(target/release/examples/mint_token "$work")
+TOKEN="$(cat "$work/token.txt")"
+
+start_server() { # name port extra-args...
+    local name="$1" port="$2"; shift 2
+    target/release/secure-fhir-server --listen "127.0.0.1:$port" \
+        --issuer "$ISSUER" --jwks-file "$work/jwks.json" --audience "$AUDIENCE" \
+        --data examples/server/data/demo.json "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    pids+=($!)
+    for _ in $(seq 1 100); do
+        grep -q "listening on" "$work/$name.out" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "server $name did not start:" >&2; cat "$work/$name.err" >&2; exit 1
+}
+
+SECURE_PORT=18443
+OPEN_PORT=18444
+start_server secure "$SECURE_PORT" --audit-log "$work/audit.log"
+start_server open "$OPEN_PORT" --dangerous-disable-security "$PHRASE"
+
+# Sanity: the secure server refuses without the token and answers with it; the open one
+# answers without.
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+[ "$(code "http://127.0.0.1:$SECURE_PORT/fhir/Patient/example")" = 401 ] || { echo "secure server did not refuse" >&2; exit 1; }
+[ "$(code -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$SECURE_PORT/fhir/Patient/example")" = 200 ] || { echo "token refused" >&2; exit 1; }
+[ "$(code "http://127.0.0.1:$OPEN_PORT/fhir/Patient/example")" = 200 ] || { echo "open server failed" >&2; exit 1; }
+
+# wrk: prints "rps p50_ms p99_ms"; fails if any response was not 2xx.
+bench() { # url [auth]
+    local url="$1" auth="${2:-}" out
+    if [ -n "$auth" ]; then
+        out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $auth" "$url")"
+    else
+        out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url")"
+    fi
+    if echo "$out" | grep -q "Non-2xx"; then echo "non-2xx responses from $url" >&2; echo "$out" >&2; exit 1; fi
+    python3 - "$out" <<'PY'
+import re, sys
+out = sys.argv[1]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+def pct(p):
+    m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, out, re.M)
+    v, unit = float(m.group(1)), m.group(2)
+    return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+print(f"{rps:.0f} {pct(50):.2f} {pct(99):.2f}")
+PY
+}
+
+declare -A best
+run_case() { # label path
+    local label="$1" path="$2"
+    for round in $(seq 1 "$ROUNDS"); do
+        for mode in on off; do
+            local r
+            if [ "$mode" = on ]; then
+                r="$(bench "http://127.0.0.1:$SECURE_PORT/fhir$path" "$TOKEN")"
+            else
+                r="$(bench "http://127.0.0.1:$OPEN_PORT/fhir$path")"
+            fi
+            echo "  $label security $mode round $round: $r (req/s p50ms p99ms)" >&2
+            local rps="${r%% *}"
+            local prev="${best[$label.$mode]:-0 0 0}"
+            if [ "${rps%.*}" -gt "${prev%% *}" ]; then best[$label.$mode]="$r"; fi
+        done
+    done
+}
+
+echo "==> wrk -t2 -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds alternating, best round kept" >&2
+run_case read "/Patient/example"
+run_case search "/Observation?patient=example"
+
+echo
+echo "| workload | security | req/s | p50 ms | p99 ms |"
+echo "|---|---|---:|---:|---:|"
+for label in read search; do
+    for mode in on off; do
+        read -r rps p50 p99 <<<"${best[$label.$mode]}"
+        echo "| $label | $mode | $rps | $p50 | $p99 |"
+    done
+done
+echo
+for label in read search; do
+    read -r on _ <<<"${best[$label.on]}"
+    read -r off _ <<<"${best[$label.off]}"
+    python3 -c "print(f'$label: security costs {(1 - $on / $off) * 100:.1f}% of throughput (on/off = {$on / $off:.3f})')"
+done

@@ -1,0 +1,80 @@
+//! What the server prints on start, and the discovery document for an external issuer.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::authz::AuthzState;
+
+/// How to get a token from the development authorization server and make a first request:
+/// a standalone launch of the demo public app with PKCE, in a browser and two `curl`s.
+pub fn dev_instructions(base: &str, state: &AuthzState) -> String {
+    let verifier = pkce_verifier();
+    let challenge = B64.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    let e = state.endpoints();
+    let redirect = "http://127.0.0.1:9000/callback";
+    let scope = "openid fhirUser launch/patient patient/*.rs";
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", "demo-public-app")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("scope", scope)
+        .append_pair("state", "demo-state")
+        .append_pair("aud", base)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    format!(
+        "
+Development authorization server (for development only): {issuer}
+Demo users: patient / patient-demo-password (Patient/example),
+            clinician / clinician-demo-password (Practitioner/example)
+
+Get a token (standalone launch, PKCE):
+  1. Open in a browser, sign in as `patient`, approve:
+     {authorize}?{query}
+  2. The browser lands on {redirect}?code=...&state=demo-state (nothing listens there);
+     copy the code and exchange it:
+     curl -s {token} -d grant_type=authorization_code -d client_id=demo-public-app \\
+          -d redirect_uri={redirect} -d code_verifier={verifier} -d code=CODE
+  3. Make a first request with the access_token:
+     curl -s -H \"Authorization: Bearer ACCESS_TOKEN\" {base}/Patient/example
+
+Public: {base}/metadata and {base}/.well-known/smart-configuration
+",
+        issuer = e.issuer,
+        authorize = e.authorize,
+        query = q.finish(),
+        token = e.token,
+    )
+}
+
+fn pkce_verifier() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        // Only the banner's example value: never used by the server itself.
+        bytes = [7; 32];
+    }
+    B64.encode(bytes)
+}
+
+/// The SMART configuration served for an external issuer (`--issuer`): the conventional
+/// endpoint locations under the issuer. Deployments with other locations serve their own.
+pub fn external_smart_configuration(issuer: &str) -> Value {
+    let issuer = issuer.trim_end_matches('/');
+    json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/jwks"),
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "capabilities": [
+            "launch-standalone", "client-public", "client-confidential-asymmetric",
+            "context-standalone-patient", "permission-patient", "permission-user", "permission-v2"
+        ],
+    })
+}

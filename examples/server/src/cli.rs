@@ -1,0 +1,197 @@
+//! The command line. Its flags are a contract scripts rely on (see `--help`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The phrase `--dangerous-disable-security` must be given, so that it cannot be switched on by
+/// accident (a stray flag, a copied command line).
+pub const DANGEROUS_PHRASE: &str = "benchmark-only-serves-phi-to-anyone";
+
+/// The usage text.
+pub const USAGE: &str = "\
+secure-fhir-server: an example secure FHIR R4 server (SMART on FHIR, tamper-evident audit)
+
+USAGE:
+    secure-fhir-server [OPTIONS]
+    secure-fhir-server audit verify --audit-log FILE
+
+OPTIONS:
+    --listen ADDR          address to listen on (default 127.0.0.1:8080)
+    --db FILE              SQLite database file (default: in memory)
+    --data FILE            a FHIR Bundle (collection, batch or transaction) to load at start;
+                           repeatable
+    --issuer URL           trust access tokens from this issuer (turns the built-in
+                           development authorization server off); needs --jwks-file
+    --jwks-file FILE       the issuer's public keys (a JWKS document)
+    --audience URL         the accepted token audience (default: the FHIR base URL)
+    --audit-log FILE       the tamper-evident audit log (default: in memory)
+    --cors-origin ORIGIN   a browser origin allowed to call the FHIR API; repeatable
+                           (the development authorization server's registered origins
+                           are always allowed)
+    --dangerous-disable-security PHRASE
+                           benchmark only: serve every request without authorization or
+                           audit; PHRASE must be `benchmark-only-serves-phi-to-anyone`
+                           and ADDR a loopback address
+    -h, --help             this text
+
+Without --issuer the development authorization server runs in the same process under /auth
+and demo data is loaded.
+";
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Serve.
+    Serve(ServeArgs),
+    /// `audit verify --audit-log FILE`.
+    AuditVerify(PathBuf),
+    /// `--help`.
+    Help,
+}
+
+/// Options of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeArgs {
+    /// `--listen`.
+    pub listen: SocketAddr,
+    /// `--db`.
+    pub db: Option<PathBuf>,
+    /// `--data`, in order.
+    pub data: Vec<PathBuf>,
+    /// `--issuer`.
+    pub issuer: Option<String>,
+    /// `--jwks-file`.
+    pub jwks_file: Option<PathBuf>,
+    /// `--audience`.
+    pub audience: Option<String>,
+    /// `--audit-log`.
+    pub audit_log: Option<PathBuf>,
+    /// `--cors-origin`.
+    pub cors_origins: Vec<String>,
+    /// `--dangerous-disable-security` with the right phrase.
+    pub dangerous_disable_security: bool,
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    if args.first().map(String::as_str) == Some("audit") {
+        return match args.get(1).map(String::as_str) {
+            Some("verify") => {
+                let mut log = None;
+                let mut it = args[2..].iter();
+                while let Some(a) = it.next() {
+                    match a.as_str() {
+                        "--audit-log" => log = Some(PathBuf::from(value(&mut it, a)?)),
+                        other => return Err(format!("unknown argument `{other}`")),
+                    }
+                }
+                log.map(Command::AuditVerify)
+                    .ok_or_else(|| "audit verify needs --audit-log FILE".to_owned())
+            }
+            _ => Err("usage: secure-fhir-server audit verify --audit-log FILE".to_owned()),
+        };
+    }
+    let mut s = ServeArgs {
+        listen: "127.0.0.1:8080".parse().map_err(|_| "bad default")?,
+        db: None,
+        data: Vec::new(),
+        issuer: None,
+        jwks_file: None,
+        audience: None,
+        audit_log: None,
+        cors_origins: Vec::new(),
+        dangerous_disable_security: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+            _ => (a.as_str(), None),
+        };
+        let mut val = || match &inline {
+            Some(v) => Ok(v.clone()),
+            None => value(&mut it, flag),
+        };
+        match flag {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--listen" => {
+                let v = val()?;
+                s.listen = v
+                    .parse()
+                    .map_err(|_| format!("--listen: not an address: `{v}`"))?;
+            }
+            "--db" => s.db = Some(val()?.into()),
+            "--data" => s.data.push(val()?.into()),
+            "--issuer" => s.issuer = Some(val()?),
+            "--jwks-file" => s.jwks_file = Some(val()?.into()),
+            "--audience" => s.audience = Some(val()?),
+            "--audit-log" => s.audit_log = Some(val()?.into()),
+            "--cors-origin" => s.cors_origins.push(val()?),
+            "--dangerous-disable-security" => {
+                if val()? != DANGEROUS_PHRASE {
+                    return Err(format!(
+                        "--dangerous-disable-security needs the phrase `{DANGEROUS_PHRASE}`"
+                    ));
+                }
+                s.dangerous_disable_security = true;
+            }
+            other => return Err(format!("unknown argument `{other}` (see --help)")),
+        }
+    }
+    if s.issuer.is_some() != s.jwks_file.is_some() {
+        return Err("--issuer and --jwks-file go together".to_owned());
+    }
+    if s.dangerous_disable_security && !s.listen.ip().is_loopback() {
+        return Err("--dangerous-disable-security only listens on a loopback address".to_owned());
+    }
+    Ok(Command::Serve(s))
+}
+
+fn value<'a>(it: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<String, String> {
+    it.next()
+        .cloned()
+        .ok_or_else(|| format!("{flag} needs a value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn flags() {
+        let Command::Serve(s) = parse(&args(
+            "--listen 127.0.0.1:9999 --data a.json --data=b.json --issuer http://i --jwks-file k.json",
+        ))
+        .unwrap() else {
+            panic!("serve expected")
+        };
+        assert_eq!(s.listen.port(), 9999);
+        assert_eq!(
+            s.data,
+            vec![PathBuf::from("a.json"), PathBuf::from("b.json")]
+        );
+        assert_eq!(s.issuer.as_deref(), Some("http://i"));
+        assert!(!s.dangerous_disable_security);
+        assert_eq!(
+            parse(&args("audit verify --audit-log x.log")).unwrap(),
+            Command::AuditVerify("x.log".into())
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(parse(&args("--issuer http://i")).is_err());
+        assert!(parse(&args("--bogus")).is_err());
+        assert!(parse(&args("--listen")).is_err());
+        assert!(parse(&args("--dangerous-disable-security yes")).is_err());
+        assert!(parse(&args(
+            "--dangerous-disable-security benchmark-only-serves-phi-to-anyone --listen 0.0.0.0:1"
+        ))
+        .is_err());
+        assert!(parse(&args("audit verify")).is_err());
+    }
+}

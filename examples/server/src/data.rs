@@ -1,0 +1,69 @@
+//! Loading FHIR Bundles into the store at start (`--data`, and the demo data).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::fhir::access::Unrestricted;
+use crate::fhir::bundle;
+use crate::fhir::outcome::Fail;
+use crate::store::Store;
+
+/// The demo data: official FHIR R4 examples around `Patient/example`, and `Patient/pat-2`.
+pub const DEMO: &str = include_str!("../data/demo.json");
+
+/// Loads a Bundle: `transaction` and `batch` run as posted to the base; a `collection` is stored
+/// entry by entry (with each resource's own id, or a new one).
+pub fn load(store: &Store, bytes: &[u8]) -> Result<usize, String> {
+    let mut b: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    if b.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err("not a Bundle".into());
+    }
+    if b.get("type").and_then(Value::as_str) == Some("collection") {
+        let entries = b.get_mut("entry").and_then(Value::as_array_mut);
+        for e in entries.into_iter().flatten() {
+            let r = e.get("resource").cloned().unwrap_or(Value::Null);
+            let t = r.get("resourceType").and_then(Value::as_str).unwrap_or("");
+            let request = match r.get("id").and_then(Value::as_str) {
+                Some(id) => serde_json::json!({"method": "PUT", "url": format!("{t}/{id}")}),
+                None => serde_json::json!({"method": "POST", "url": t}),
+            };
+            e["request"] = request;
+        }
+        b["type"] = Value::String("transaction".into());
+    }
+    let allow = |_: &bundle::Entry| -> Result<Box<dyn crate::fhir::access::Access + Send>, Fail> {
+        Ok(Box::new(Unrestricted))
+    };
+    let done = bundle::run(store, store.base(), &b, &allow, chrono::Utc::now())
+        .map_err(|f| format!("refused: {}", f.text))?;
+    let Value::Array(entries) = &done_json(&done)["entry"] else {
+        return Ok(0);
+    };
+    let failed: Vec<&Value> = entries
+        .iter()
+        .filter(|e| {
+            !e["response"]["status"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with('2')
+        })
+        .collect();
+    if let Some(f) = failed.first() {
+        return Err(format!("an entry failed: {}", f["response"]["outcome"]));
+    }
+    Ok(entries.len())
+}
+
+fn done_json(done: &crate::fhir::outcome::Done) -> Value {
+    match &done.payload {
+        crate::fhir::outcome::Payload::Json(v) => v.clone(),
+        _ => Value::Null,
+    }
+}
+
+/// Loads a Bundle file.
+pub fn load_file(store: &Store, path: &Path) -> Result<usize, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    load(store, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,57 @@
+//! What the authorization decision lets the handlers do, in the store's terms.
+//!
+//! The facade decides before a handler runs; handlers then put [`Access::narrowing`] into every
+//! query and check every resource they return, overwrite or write with [`Access::may_read`].
+//! Writes are checked after the new version is stored, inside the transaction: a write whose
+//! result the caller could not read is rolled back (no moving a resource out of one's reach).
+
+use serde_json::Value;
+
+use crate::store::query::{Clause, Query};
+use crate::store::Tx;
+
+/// The caller's rights for one request, as the handlers use them.
+pub trait Access: Sync {
+    /// The clauses that restrict a search (or history) on `rtype` to what the caller may see,
+    /// or `None` if the caller may not see `rtype` at all. `Some(vec![])` is unrestricted.
+    fn narrowing(&self, rtype: &str) -> Option<Vec<Clause>>;
+
+    /// Whether the caller may see the resource `rtype/id` with content `body` (its current
+    /// version is what the store has indexed). Checked on everything returned or overwritten.
+    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &Value) -> bool {
+        let _ = body;
+        narrowing_admits(tx, rtype, id, self.narrowing(rtype))
+    }
+}
+
+/// Whether the current version of `rtype/id` satisfies `narrowing` (`None`: nothing of the
+/// type is visible; no clauses: everything is), evaluated by the store on its index.
+pub fn narrowing_admits(
+    tx: &Tx<'_>,
+    rtype: &str,
+    id: &str,
+    narrowing: Option<Vec<Clause>>,
+) -> bool {
+    match narrowing {
+        None => false,
+        Some(clauses) if clauses.is_empty() => true,
+        Some(mut clauses) => {
+            clauses.push(Clause::Id(vec![id.to_owned()]));
+            let q = Query {
+                resource_type: rtype.to_owned(),
+                clauses,
+            };
+            matches!(tx.search(&q, 0, 0), Ok((1, _)))
+        }
+    }
+}
+
+/// Full access: for the server's own work (loading data at start) and for the benchmark-only
+/// mode that switches security off.
+pub struct Unrestricted;
+
+impl Access for Unrestricted {
+    fn narrowing(&self, _rtype: &str) -> Option<Vec<Clause>> {
+        Some(Vec::new())
+    }
+}

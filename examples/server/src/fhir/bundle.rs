@@ -1,0 +1,299 @@
+//! `batch` and `transaction` Bundles posted to the base.
+//!
+//! Every entry is authorized as the equivalent standalone request. A batch runs each entry on
+//! its own; a transaction authorizes every entry first, then runs them all in one SQLite
+//! transaction, so a refused or failed entry commits nothing.
+
+use std::collections::HashMap;
+
+use http::{Method, StatusCode};
+use secure_fhir::response::IssueCode;
+use serde_json::{json, Value};
+
+use super::access::Access;
+use super::outcome::{Done, Fail, Outcome, Payload, Return};
+use super::rest::{self, Env, Op};
+use super::route::{self, Route};
+use crate::store::{self, Store};
+
+/// Most entries in one batch or transaction.
+pub const MAX_ENTRIES: usize = 1_000;
+
+/// One entry's request, parsed.
+pub struct Entry {
+    /// The method.
+    pub method: Method,
+    /// The path.
+    pub route: Route,
+    /// The entry's `request.url` (relative), for authorization.
+    pub url: String,
+    /// Query parameters of the URL.
+    pub query: Vec<(String, String)>,
+    /// The resource, if any.
+    pub resource: Option<Value>,
+    /// `request.ifMatch`.
+    pub if_match: Option<String>,
+    /// `request.ifNoneExist`.
+    pub if_none_exist: Option<String>,
+    /// `fullUrl`.
+    pub full_url: Option<String>,
+}
+
+/// Authorizes one entry as the equivalent standalone request.
+pub type Authorize<'a> = dyn Fn(&Entry) -> Result<Box<dyn Access + Send>, Fail> + 'a;
+
+fn parse_entry(e: &Value) -> Result<Entry, Fail> {
+    let bad = Fail::bad_request("Malformed Bundle entry");
+    let req = e.get("request").ok_or(bad)?;
+    let method = match req.get("method").and_then(Value::as_str) {
+        Some("GET") => Method::GET,
+        Some("HEAD") => Method::HEAD,
+        Some("POST") => Method::POST,
+        Some("PUT") => Method::PUT,
+        Some("PATCH") => Method::PATCH,
+        Some("DELETE") => Method::DELETE,
+        _ => return Err(bad),
+    };
+    let url = req.get("url").and_then(Value::as_str).ok_or(bad)?;
+    if url.contains("://") || url.starts_with('/') {
+        return Err(Fail::bad_request("Bundle entry URLs must be relative"));
+    }
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let route = route::parse(path).map_err(|_| Fail::NOT_FOUND)?;
+    if matches!(route, Route::Base) {
+        return Err(Fail::bad_request("Nested batches are not supported"));
+    }
+    let text = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut resource = e.get("resource").cloned();
+    if method == Method::PATCH {
+        // FHIR carries a JSON Patch in a Binary resource inside Bundles.
+        resource = resource.as_ref().and_then(binary_json_patch);
+    }
+    Ok(Entry {
+        method,
+        route,
+        url: url.to_owned(),
+        query: super::search::pairs(query),
+        resource,
+        if_match: text("ifMatch"),
+        if_none_exist: text("ifNoneExist"),
+        full_url: e.get("fullUrl").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+fn binary_json_patch(resource: &Value) -> Option<Value> {
+    use base64::Engine;
+    if resource.get("resourceType")? != "Binary"
+        || resource.get("contentType")? != "application/json-patch+json"
+    {
+        return None;
+    }
+    let data = resource.get("data")?.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn entry_response(base: &str, outcome: Outcome) -> Value {
+    match outcome {
+        Ok(done) => {
+            let mut response = json!({"status": done.status.as_u16().to_string()});
+            if let Some(v) = &done.version {
+                response["etag"] = json!(format!("W/\"{}\"", v.version));
+                response["lastModified"] = json!(v.last_updated);
+                if done.location {
+                    response["location"] = json!(format!(
+                        "{base}/{}/{}/_history/{}",
+                        v.rtype, v.id, v.version
+                    ));
+                }
+            }
+            let mut e = json!({"response": response});
+            match done.payload {
+                Payload::Stored(text) => {
+                    e["resource"] = serde_json::from_str(&text).unwrap_or(Value::Null);
+                }
+                Payload::Json(v) => e["resource"] = v,
+                Payload::Empty | Payload::Informational(_) => {}
+            }
+            if let (Some(v), Some(_)) = (&done.version, e.get("resource")) {
+                e["fullUrl"] = json!(format!("{base}/{}/{}", v.rtype, v.id));
+            }
+            e
+        }
+        Err(fail) => json!({"response": {
+            "status": fail.status.as_u16().to_string(),
+            "outcome": serde_json::from_slice::<Value>(
+                &secure_fhir::response::operation_outcome(fail.code, fail.text)
+            ).unwrap_or(Value::Null),
+        }}),
+    }
+}
+
+fn run_entry(tx: &store::Tx<'_>, env: &Env<'_>, e: &Entry, assigned: Option<&str>) -> Outcome {
+    let op = Op {
+        method: &e.method,
+        route: &e.route,
+        query: &e.query,
+        if_match: e.if_match.as_deref(),
+        if_none_exist: e.if_none_exist.as_deref(),
+        ret: Return::Representation,
+        body: e.resource.as_ref(),
+        assigned_id: assigned,
+    };
+    rest::run(tx, env, &op)
+}
+
+/// Runs a `batch` or `transaction` Bundle. Returns the response Bundle and the resources
+/// touched (for the audit record).
+pub fn run(
+    store: &Store,
+    base: &str,
+    bundle: &Value,
+    authorize: &Authorize<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Outcome {
+    if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        return Err(Fail::bad_request("Only a Bundle may be posted to the base"));
+    }
+    let kind = bundle.get("type").and_then(Value::as_str);
+    let raw = match bundle.get("entry") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return Err(Fail::bad_request("Malformed Bundle")),
+    };
+    if raw.len() > MAX_ENTRIES {
+        return Err(Fail::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            IssueCode::TooLong,
+            "Too many Bundle entries",
+        ));
+    }
+    match kind {
+        Some("batch") => Ok(batch(store, base, &raw, authorize, now)),
+        Some("transaction") => transaction(store, base, &raw, authorize, now),
+        _ => Err(Fail::bad_request(
+            "Bundle.type must be batch or transaction",
+        )),
+    }
+}
+
+fn batch(
+    store: &Store,
+    base: &str,
+    raw: &[Value],
+    authorize: &Authorize<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Done {
+    let mut out = Vec::new();
+    let mut touched = Vec::new();
+    for e in raw {
+        let outcome = parse_entry(e).and_then(|entry| {
+            let access = authorize(&entry)?;
+            let env = Env {
+                access: &*access,
+                base,
+                now,
+            };
+            store.transaction(|tx| run_entry(tx, &env, &entry, None))
+        });
+        if let Ok(done) = &outcome {
+            touched.extend(done.touched.iter().cloned());
+        }
+        out.push(entry_response(base, outcome));
+    }
+    let mut done =
+        Done::json(json!({"resourceType": "Bundle", "type": "batch-response", "entry": out}));
+    done.touched = touched;
+    done
+}
+
+/// Processing order for transactions (FHIR http, "Transaction Processing Rules").
+fn order(m: &Method) -> u8 {
+    match *m {
+        Method::DELETE => 0,
+        Method::POST => 1,
+        Method::PUT | Method::PATCH => 2,
+        _ => 3,
+    }
+}
+
+fn transaction(
+    store: &Store,
+    base: &str,
+    raw: &[Value],
+    authorize: &Authorize<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Outcome {
+    let mut entries = raw.iter().map(parse_entry).collect::<Result<Vec<_>, _>>()?;
+    // urn:uuid fullUrls of created resources get their ids now, so references can be rewritten.
+    let mut ids: HashMap<String, (String, String)> = HashMap::new();
+    let mut assigned = vec![None; entries.len()];
+    for (i, e) in entries.iter().enumerate() {
+        if let (&Method::POST, Route::Type(t), Some(u)) = (&e.method, &e.route, &e.full_url) {
+            if u.starts_with("urn:uuid:") || u.starts_with("urn:oid:") {
+                let id = store::new_id();
+                ids.insert(u.clone(), (t.clone(), id.clone()));
+                assigned[i] = Some(id);
+            }
+        }
+    }
+    for e in &mut entries {
+        if let Some(r) = &mut e.resource {
+            rewrite_references(r, &ids);
+        }
+    }
+    // Authorize every entry before anything is written.
+    let accesses = entries
+        .iter()
+        .map(authorize)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut idx: Vec<usize> = (0..entries.len()).collect();
+    idx.sort_by_key(|&i| order(&entries[i].method));
+    let results = store.transaction(|tx| -> Result<Vec<(usize, Done)>, Fail> {
+        let mut results = Vec::new();
+        for &i in &idx {
+            let env = Env {
+                access: &*accesses[i],
+                base,
+                now,
+            };
+            let done = run_entry(tx, &env, &entries[i], assigned[i].as_deref())?;
+            results.push((i, done));
+        }
+        Ok(results)
+    })?;
+    let mut sorted: Vec<Option<Done>> = vec![None; entries.len()];
+    let mut touched = Vec::new();
+    for (i, d) in results {
+        touched.extend(d.touched.iter().cloned());
+        sorted[i] = Some(d);
+    }
+    let out: Vec<Value> = sorted
+        .into_iter()
+        .map(|d| entry_response(base, d.ok_or(Fail::INTERNAL)))
+        .collect();
+    let mut done =
+        Done::json(json!({"resourceType": "Bundle", "type": "transaction-response", "entry": out}));
+    done.touched = touched;
+    Ok(done)
+}
+
+fn rewrite_references(v: &mut Value, ids: &HashMap<String, (String, String)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if k == "reference" {
+                    if let Some((t, id)) = child.as_str().and_then(|s| ids.get(s)) {
+                        *child = Value::String(format!("{t}/{id}"));
+                    }
+                } else {
+                    rewrite_references(child, ids);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_references(i, ids)),
+        _ => {}
+    }
+}

@@ -1,0 +1,117 @@
+//! `GET /fhir/metadata`: the CapabilityStatement, with the SMART security block.
+
+use serde_json::{json, Value};
+
+use crate::store::params;
+
+/// Types the server advertises (every R4 type can be stored; these have search support).
+const TYPES: &[&str] = &[
+    "Patient",
+    "Observation",
+    "Condition",
+    "Encounter",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Procedure",
+    "Immunization",
+    "DiagnosticReport",
+    "CarePlan",
+    "DocumentReference",
+    "ServiceRequest",
+    "Practitioner",
+    "Organization",
+    "Provenance",
+    "AuditEvent",
+];
+
+fn param_type(kind: params::Kind) -> &'static str {
+    match kind {
+        params::Kind::Token => "token",
+        params::Kind::Reference => "reference",
+        params::Kind::Date => "date",
+        params::Kind::Text => "string",
+    }
+}
+
+/// The CapabilityStatement for the server at `base`, whose OAuth endpoints are in `smart`.
+pub fn statement(base: &str, smart: &Value) -> Value {
+    let resources: Vec<Value> = TYPES
+        .iter()
+        .map(|t| {
+            let read_only = crate::fhir::rest::APPEND_ONLY.contains(t);
+            let interactions: &[&str] = if read_only {
+                &["read", "vread", "history-instance", "search-type"]
+            } else {
+                &["read", "vread", "update", "patch", "delete", "history-instance",
+                  "history-type", "create", "search-type"]
+            };
+            let mut search: Vec<Value> = vec![
+                json!({"name": "_id", "type": "token"}),
+                json!({"name": "_lastUpdated", "type": "date"}),
+            ];
+            search.extend(params::params(t).iter().map(|p| {
+                json!({"name": p.code, "type": param_type(p.kind)})
+            }));
+            let includes: Vec<String> = params::params(t)
+                .iter()
+                .filter(|p| p.kind == params::Kind::Reference)
+                .map(|p| format!("{t}:{}", p.code))
+                .collect();
+            let mut r = json!({
+                "type": t,
+                "interaction": interactions.iter().map(|i| json!({"code": i})).collect::<Vec<_>>(),
+                "versioning": "versioned",
+                "readHistory": true,
+                "updateCreate": !read_only,
+                "conditionalCreate": !read_only,
+                "searchInclude": includes,
+                "searchParam": search,
+            });
+            if *t == "Patient" {
+                r["operation"] = json!([
+                    {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+                    {"name": "disclosures", "definition": format!("{base}/OperationDefinition/Patient-disclosures")}
+                ]);
+            }
+            r
+        })
+        .collect();
+    let mut oauth = vec![];
+    for (name, key) in [
+        ("authorize", "authorization_endpoint"),
+        ("token", "token_endpoint"),
+        ("introspect", "introspection_endpoint"),
+        ("revoke", "revocation_endpoint"),
+    ] {
+        if let Some(u) = smart.get(key).and_then(Value::as_str) {
+            oauth.push(json!({"url": name, "valueUri": u}));
+        }
+    }
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-28",
+        "kind": "instance",
+        "software": {"name": "secure-fhir-server", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "secure-fhir example server", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "extension": [{
+                    "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                    "extension": oauth,
+                }],
+                "service": [{"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                    "code": "SMART-on-FHIR"
+                }]}],
+                "description": "SMART App Launch 2.x: OAuth 2.0 bearer tokens; see .well-known/smart-configuration",
+            },
+            "resource": resources,
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+        }],
+    })
+}

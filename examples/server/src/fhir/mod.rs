@@ -1,0 +1,12 @@
+//! The FHIR REST API on the store.
+
+pub mod access;
+pub mod bundle;
+pub mod capability;
+pub mod model;
+pub mod outcome;
+pub mod patch;
+pub mod rest;
+pub mod route;
+pub mod search;
+pub mod searching;

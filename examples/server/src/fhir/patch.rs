@@ -1,0 +1,224 @@
+//! JSON Patch (RFC 6902) over JSON Pointer (RFC 6901), applied to a copy: a failed patch leaves
+//! nothing half-done.
+
+use serde_json::Value;
+
+/// Most operations in one patch document.
+pub const MAX_OPERATIONS: usize = 1_000;
+
+/// Why a patch was not applied (the text goes into an OperationOutcome).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchError(pub &'static str);
+
+/// Applies the patch document `patch` to `doc`, returning the patched copy.
+pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
+    let ops = patch
+        .as_array()
+        .ok_or(PatchError("A JSON Patch document is an array"))?;
+    if ops.len() > MAX_OPERATIONS {
+        return Err(PatchError("Too many patch operations"));
+    }
+    let mut out = doc.clone();
+    for op in ops {
+        apply_one(&mut out, op)?;
+    }
+    Ok(out)
+}
+
+fn str_field<'a>(op: &'a Value, name: &str) -> Result<&'a str, PatchError> {
+    op.get(name)
+        .and_then(Value::as_str)
+        .ok_or(PatchError("Malformed patch operation"))
+}
+
+fn apply_one(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
+    let path = parse_pointer(str_field(op, "path")?)?;
+    match str_field(op, "op")? {
+        "add" => add(doc, &path, value(op)?.clone()),
+        "remove" => remove(doc, &path).map(drop),
+        "replace" => {
+            remove(doc, &path)?;
+            add(doc, &path, value(op)?.clone())
+        }
+        "move" => {
+            let from = parse_pointer(str_field(op, "from")?)?;
+            if path.len() > from.len() && path[..from.len()] == from[..] {
+                return Err(PatchError("Cannot move a value into itself"));
+            }
+            let v = remove(doc, &from)?;
+            add(doc, &path, v)
+        }
+        "copy" => {
+            let from = parse_pointer(str_field(op, "from")?)?;
+            let v = get(doc, &from)?.clone();
+            add(doc, &path, v)
+        }
+        "test" => {
+            if get(doc, &path)? == value(op)? {
+                Ok(())
+            } else {
+                Err(PatchError("Patch test failed"))
+            }
+        }
+        _ => Err(PatchError("Unknown patch operation")),
+    }
+}
+
+fn value(op: &Value) -> Result<&Value, PatchError> {
+    op.get("value")
+        .ok_or(PatchError("Malformed patch operation"))
+}
+
+fn parse_pointer(p: &str) -> Result<Vec<String>, PatchError> {
+    if p.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rest = p
+        .strip_prefix('/')
+        .ok_or(PatchError("Malformed JSON Pointer"))?;
+    Ok(rest
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect())
+}
+
+fn index(token: &str, len: usize, allow_end: bool) -> Result<usize, PatchError> {
+    let bad = PatchError("Invalid array index in patch");
+    if token == "-" && allow_end {
+        return Ok(len);
+    }
+    if token.is_empty() || (token.len() > 1 && token.starts_with('0')) {
+        return Err(bad);
+    }
+    let i: usize = token.parse().map_err(|_| bad)?;
+    if i < len || (allow_end && i == len) {
+        Ok(i)
+    } else {
+        Err(bad)
+    }
+}
+
+fn get<'a>(doc: &'a Value, path: &[String]) -> Result<&'a Value, PatchError> {
+    let missing = PatchError("Patch path does not exist");
+    path.iter().try_fold(doc, |cur, t| match cur {
+        Value::Object(m) => m.get(t).ok_or(missing),
+        Value::Array(a) => Ok(&a[index(t, a.len(), false)?]),
+        _ => Err(missing),
+    })
+}
+
+fn parent_mut<'a>(doc: &'a mut Value, path: &[String]) -> Result<&'a mut Value, PatchError> {
+    let missing = PatchError("Patch path does not exist");
+    let mut cur = doc;
+    for t in path {
+        cur = match cur {
+            Value::Object(m) => m.get_mut(t).ok_or(missing)?,
+            Value::Array(a) => {
+                let i = index(t, a.len(), false)?;
+                &mut a[i]
+            }
+            _ => return Err(missing),
+        };
+    }
+    Ok(cur)
+}
+
+fn add(doc: &mut Value, path: &[String], v: Value) -> Result<(), PatchError> {
+    let Some((last, parent)) = path.split_last() else {
+        *doc = v;
+        return Ok(());
+    };
+    match parent_mut(doc, parent)? {
+        Value::Object(m) => {
+            m.insert(last.clone(), v);
+            Ok(())
+        }
+        Value::Array(a) => {
+            let i = index(last, a.len(), true)?;
+            a.insert(i, v);
+            Ok(())
+        }
+        _ => Err(PatchError("Patch path does not exist")),
+    }
+}
+
+fn remove(doc: &mut Value, path: &[String]) -> Result<Value, PatchError> {
+    let missing = PatchError("Patch path does not exist");
+    let (last, parent) = path
+        .split_last()
+        .ok_or(PatchError("Cannot remove the whole document"))?;
+    match parent_mut(doc, parent)? {
+        Value::Object(m) => m.remove(last).ok_or(missing),
+        Value::Array(a) => {
+            let i = index(last, a.len(), false)?;
+            Ok(a.remove(i))
+        }
+        _ => Err(missing),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rfc6902_appendix_a_examples() {
+        let doc = json!({"foo": "bar"});
+        let out = apply(
+            &doc,
+            &json!([{"op": "add", "path": "/baz", "value": "qux"}]),
+        )
+        .unwrap();
+        assert_eq!(out, json!({"foo": "bar", "baz": "qux"}));
+
+        let doc = json!({"foo": ["bar", "baz"]});
+        let out = apply(
+            &doc,
+            &json!([{"op": "add", "path": "/foo/1", "value": "qux"}]),
+        )
+        .unwrap();
+        assert_eq!(out, json!({"foo": ["bar", "qux", "baz"]}));
+
+        let out = apply(&doc, &json!([{"op": "remove", "path": "/foo/0"}])).unwrap();
+        assert_eq!(out, json!({"foo": ["baz"]}));
+
+        let doc = json!({"foo": {"bar": "baz", "waldo": "fred"}, "qux": {"corge": "grault"}});
+        let out = apply(
+            &doc,
+            &json!([{"op": "move", "from": "/foo/waldo", "path": "/qux/thud"}]),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({"foo": {"bar": "baz"}, "qux": {"corge": "grault", "thud": "fred"}})
+        );
+
+        let doc = json!({"foo": ["bar"]});
+        let out = apply(
+            &doc,
+            &json!([{"op": "add", "path": "/foo/-", "value": ["abc"]}]),
+        )
+        .unwrap();
+        assert_eq!(out, json!({"foo": ["bar", ["abc"]]}));
+
+        let doc = json!({"/": 1, "~": 2});
+        assert!(apply(&doc, &json!([{"op": "test", "path": "/~1", "value": 1}])).is_ok());
+        assert!(apply(&doc, &json!([{"op": "test", "path": "/~0", "value": 2}])).is_ok());
+    }
+
+    #[test]
+    fn failures_leave_no_trace() {
+        let doc = json!({"a": 1});
+        assert!(apply(&doc, &json!([{"op": "add", "path": "/b/c", "value": 1}])).is_err());
+        assert!(apply(&doc, &json!([{"op": "test", "path": "/a", "value": 2}])).is_err());
+        assert!(apply(&doc, &json!([{"op": "remove", "path": "/x"}])).is_err());
+        assert!(apply(&doc, &json!([{"op": "frobnicate", "path": "/a"}])).is_err());
+        assert!(apply(&doc, &json!({"op": "add"})).is_err());
+        let arr = json!({"a": [1]});
+        assert!(apply(&arr, &json!([{"op": "add", "path": "/a/01", "value": 0}])).is_err());
+        assert!(apply(&arr, &json!([{"op": "add", "path": "/a/5", "value": 0}])).is_err());
+        assert!(apply(&doc, &json!([{"op": "move", "from": "/a", "path": "/a/b"}])).is_err());
+        assert_eq!(doc, json!({"a": 1}));
+    }
+}

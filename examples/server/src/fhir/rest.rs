@@ -1,0 +1,367 @@
+//! The FHIR REST interactions on the store: read, vread, create, update, patch, delete,
+//! history and search (the latter in [`super::searching`]).
+//!
+//! Every interaction checks what it returns or overwrites with the request's [`Access`]: the
+//! decision made up front says the interaction may run, these checks bind it to the data.
+
+use chrono::{DateTime, Utc};
+use http::{Method, StatusCode};
+use secure_fhir::response::IssueCode;
+use serde_json::Value;
+
+use super::access::Access;
+use super::outcome::{Done, Fail, Outcome, Payload, Return};
+use super::route::Route;
+use super::{patch, searching};
+use crate::store::{self, HistoryScope, Tx, Version};
+
+/// Resource types no client may create, change or delete: the audit trail is append-only.
+pub const APPEND_ONLY: &[&str] = &["AuditEvent"];
+
+/// One interaction to run, from an HTTP request or a Bundle entry.
+pub struct Op<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The path.
+    pub route: &'a Route,
+    /// Query (or form) parameters.
+    pub query: &'a [(String, String)],
+    /// `If-Match`.
+    pub if_match: Option<&'a str>,
+    /// `If-None-Exist` (conditional create), as a query string.
+    pub if_none_exist: Option<&'a str>,
+    /// `Prefer: return=`.
+    pub ret: Return,
+    /// The parsed body, when there is one.
+    pub body: Option<&'a Value>,
+    /// The id a create must use (transaction entries with a `urn:uuid` fullUrl).
+    pub assigned_id: Option<&'a str>,
+}
+
+/// What every interaction needs besides its input.
+pub struct Env<'a> {
+    /// The caller's rights.
+    pub access: &'a dyn Access,
+    /// The FHIR base URL.
+    pub base: &'a str,
+    /// The time of the request.
+    pub now: DateTime<Utc>,
+}
+
+/// Whether `op` only reads (runs under the read lock, outside a transaction).
+pub fn is_read(op: &Op<'_>) -> bool {
+    *op.method == Method::GET
+        || *op.method == Method::HEAD
+        || matches!(op.route, Route::TypeSearch(_))
+}
+
+/// Runs `op`.
+pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
+    let m = op.method;
+    let get = *m == Method::GET || *m == Method::HEAD;
+    match op.route {
+        Route::Instance(t, _) | Route::Type(t) if !get && APPEND_ONLY.contains(&t.as_str()) => {
+            Err(Fail::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                IssueCode::NotSupported,
+                "AuditEvents are append-only: the server records them itself",
+            ))
+        }
+        Route::Instance(t, id) if get => read(tx, env, t, id),
+        Route::Version(t, id, v) if get => vread(tx, env, t, id, *v),
+        Route::Instance(t, id) if *m == Method::PUT => update(tx, env, op, t, id),
+        Route::Instance(t, id) if *m == Method::PATCH => patch(tx, env, op, t, id),
+        Route::Instance(t, id) if *m == Method::DELETE => delete(tx, env, t, id),
+        Route::Type(t) if *m == Method::POST => create(tx, env, op, t),
+        Route::Type(t) if get => searching::search(tx, env, t, op.query, None),
+        Route::TypeSearch(t) if *m == Method::POST => searching::search(tx, env, t, op.query, None),
+        Route::Compartment { ctype, id, rtype } if get => {
+            searching::compartment_search(tx, env, ctype, id, rtype, op.query)
+        }
+        Route::InstanceHistory(t, id) if get => history_instance(tx, env, t, id, op.query),
+        Route::TypeHistory(t) if get => history(tx, env, HistoryScope::Type(t), op.query),
+        Route::SystemHistory if get => history(tx, env, HistoryScope::System, op.query),
+        Route::InstanceOperation(t, id, name) if get && t == "Patient" && name == "everything" => {
+            searching::everything(tx, env, id, op.query)
+        }
+        Route::InstanceOperation(t, id, name) if get && t == "Patient" && name == "disclosures" => {
+            searching::disclosures(tx, env, id)
+        }
+        _ => Err(Fail::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            IssueCode::NotSupported,
+            "This interaction is not supported here",
+        )),
+    }
+}
+
+/// The current, readable version of `t/id`, or the reason it cannot be returned: missing, or
+/// deleted or outside the caller's access, which all look the same unless the caller could
+/// read the deleted resource (then `410 Gone`).
+fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Version, Fail> {
+    let cur = tx.current(t, id)?.ok_or(Fail::NOT_FOUND)?;
+    if cur.deleted {
+        let live = tx.last_live(t, id)?.and_then(|v| v.json());
+        return match live {
+            Some(body) if env.access.may_read(tx, t, id, &body) => Err(Fail::new(
+                StatusCode::GONE,
+                IssueCode::Deleted,
+                "The resource was deleted",
+            )),
+            _ => Err(Fail::NOT_FOUND),
+        };
+    }
+    match cur.json() {
+        Some(body) if env.access.may_read(tx, t, id, &body) => Ok(cur),
+        _ => Err(Fail::NOT_FOUND),
+    }
+}
+
+fn read(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Outcome {
+    let cur = readable_current(tx, env, t, id)?;
+    Ok(Done::version(
+        StatusCode::OK,
+        cur,
+        Return::Representation,
+        false,
+    ))
+}
+
+fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
+    // The current version decides whether the caller may know the resource at all.
+    match readable_current(tx, env, t, id) {
+        Ok(_) => {}
+        Err(f) if f.status == StatusCode::GONE => {}
+        Err(f) => return Err(f),
+    }
+    let version = tx.version(t, id, v)?.ok_or(Fail::NOT_FOUND)?;
+    match version.json() {
+        Some(body) if env.access.may_read(tx, t, id, &body) => Ok(Done::version(
+            StatusCode::OK,
+            version,
+            Return::Representation,
+            false,
+        )),
+        Some(_) => Err(Fail::NOT_FOUND),
+        None => Err(Fail::new(
+            StatusCode::GONE,
+            IssueCode::Deleted,
+            "This version is a deletion",
+        )),
+    }
+}
+
+/// Checks a body for `t`: a JSON object of that type that the FHIR model accepts.
+pub fn validate(t: &str, body: &Value) -> Result<(), Fail> {
+    let obj = body.as_object().ok_or(Fail::new(
+        StatusCode::BAD_REQUEST,
+        IssueCode::Structure,
+        "The body is not a FHIR resource",
+    ))?;
+    if obj.get("resourceType").and_then(Value::as_str) != Some(t) {
+        return Err(Fail::bad_request(
+            "The body's resourceType does not match the URL",
+        ));
+    }
+    super::model::check(body)
+}
+
+fn version_of(if_match: &str) -> Option<i64> {
+    let v = if_match.trim();
+    let v = v.strip_prefix("W/").unwrap_or(v);
+    v.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+}
+
+fn create(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
+    let body = op.body.ok_or(Fail::bad_request("A body is required"))?;
+    validate(t, body)?;
+    if let Some(cond) = op.if_none_exist {
+        let pairs = super::search::pairs(cond.trim_start_matches('?'));
+        let found = searching::matches(tx, env, t, &pairs, 2)?;
+        match found.as_slice() {
+            [] => {}
+            [one] => return Ok(Done::version(StatusCode::OK, one.clone(), op.ret, false)),
+            _ => {
+                return Err(Fail::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    IssueCode::Conflict,
+                    "If-None-Exist matched more than one resource",
+                ))
+            }
+        }
+    }
+    let mut body = body.clone();
+    if let Some(o) = body.as_object_mut() {
+        // The server assigns ids and versions (FHIR http, create).
+        o.remove("id");
+        if let Some(Value::Object(meta)) = o.get_mut("meta") {
+            meta.remove("versionId");
+            meta.remove("lastUpdated");
+        }
+    }
+    let id = op.assigned_id.map_or_else(store::new_id, str::to_owned);
+    let v = tx.put(t, &id, body, env.now)?;
+    check_written(tx, env, &v)?;
+    Ok(Done::version(StatusCode::CREATED, v, op.ret, true))
+}
+
+fn update(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome {
+    let body = op.body.ok_or(Fail::bad_request("A body is required"))?;
+    validate(t, body)?;
+    if body.get("id").and_then(Value::as_str) != Some(id) {
+        return Err(Fail::bad_request("The body's id does not match the URL"));
+    }
+    write_version(tx, env, op, t, id, body.clone())
+}
+
+/// Stores `body` as the next version of `t/id` after the checks shared by update and patch.
+fn write_version(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    op: &Op<'_>,
+    t: &str,
+    id: &str,
+    body: Value,
+) -> Outcome {
+    let cur = tx.current(t, id)?;
+    // No hijack: the stored version must be the caller's (SMART digest §12.12).
+    if let Some(stored) = cur.as_ref().and_then(Version::json) {
+        if !env.access.may_read(tx, t, id, &stored) {
+            return Err(Fail::FORBIDDEN);
+        }
+    }
+    if let Some(expected) = op.if_match {
+        let live = cur.as_ref().filter(|c| !c.deleted).map(|c| c.version);
+        if version_of(expected).is_none() || version_of(expected) != live {
+            return Err(Fail::new(
+                StatusCode::PRECONDITION_FAILED,
+                IssueCode::Conflict,
+                "If-Match does not match the current version",
+            ));
+        }
+    }
+    let created = cur.as_ref().is_none_or(|c| c.deleted);
+    let v = tx.put(t, id, body, env.now)?;
+    check_written(tx, env, &v)?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(Done::version(status, v, op.ret, created))
+}
+
+/// A write must leave the resource within the caller's reach (no creating or moving data into
+/// another patient's compartment). Runs after the write, inside its transaction: an `Err` here
+/// rolls the write back.
+fn check_written(tx: &Tx<'_>, env: &Env<'_>, v: &Version) -> Result<(), Fail> {
+    match v.json() {
+        Some(body) if env.access.may_read(tx, &v.rtype, &v.id, &body) => Ok(()),
+        _ => Err(Fail::FORBIDDEN),
+    }
+}
+
+fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome {
+    let doc = op.body.ok_or(Fail::bad_request("A body is required"))?;
+    let cur = tx.current(t, id)?.filter(|c| !c.deleted);
+    let stored = cur.as_ref().and_then(Version::json);
+    let Some(stored) = stored else {
+        return Err(Fail::NOT_FOUND);
+    };
+    if !env.access.may_read(tx, t, id, &stored) {
+        // A write touching another compartment is refused as such (SMART digest §9).
+        return Err(Fail::FORBIDDEN);
+    }
+    let patched = patch::apply(&stored, doc)
+        .map_err(|e| Fail::new(StatusCode::UNPROCESSABLE_ENTITY, IssueCode::Processing, e.0))?;
+    validate(t, &patched)?;
+    if patched.get("id").and_then(Value::as_str) != Some(id) {
+        return Err(Fail::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            IssueCode::Processing,
+            "A patch may not change the id",
+        ));
+    }
+    write_version(tx, env, op, t, id, patched)
+}
+
+fn delete(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Outcome {
+    let cur = tx
+        .current(t, id)?
+        .filter(|c| !c.deleted)
+        .ok_or(Fail::NOT_FOUND)?;
+    match cur.json() {
+        Some(body) if env.access.may_read(tx, t, id, &body) => {}
+        _ => return Err(Fail::FORBIDDEN),
+    }
+    let v = tx.delete(t, id, env.now)?.ok_or(Fail::NOT_FOUND)?;
+    let mut done = Done::version(StatusCode::NO_CONTENT, v, Return::Minimal, false);
+    done.payload = Payload::Empty;
+    Ok(done)
+}
+
+fn history_instance(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    t: &str,
+    id: &str,
+    query: &[(String, String)],
+) -> Outcome {
+    match readable_current(tx, env, t, id) {
+        Ok(_) => {}
+        Err(f) if f.status == StatusCode::GONE => {}
+        Err(f) => return Err(f),
+    }
+    history(tx, env, HistoryScope::Instance(t, id), query)
+}
+
+fn history(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    scope: HistoryScope<'_>,
+    query: &[(String, String)],
+) -> Outcome {
+    let (count, offset) = searching::paging(query)?;
+    let clauses = match scope {
+        HistoryScope::Type(t) => env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?,
+        _ => Vec::new(),
+    };
+    let (total, page) = tx.history(scope, &clauses, offset, count)?;
+    let mut entries = Vec::new();
+    let mut touched = Vec::new();
+    let mut filtered = false;
+    for v in page {
+        let body = match &v.body {
+            Some(_) => v.json(),
+            None => tx.last_live(&v.rtype, &v.id)?.and_then(|l| l.json()),
+        };
+        let allowed = body
+            .as_ref()
+            .is_some_and(|b| env.access.may_read(tx, &v.rtype, &v.id, b));
+        if !allowed {
+            filtered = true;
+            continue;
+        }
+        touched.push(format!("{}/{}", v.rtype, v.id));
+        entries.push(searching::history_entry(env.base, &v));
+    }
+    let path = match scope {
+        HistoryScope::Instance(t, id) => format!("{t}/{id}/_history"),
+        HistoryScope::Type(t) => format!("{t}/_history"),
+        HistoryScope::System => "_history".to_owned(),
+    };
+    let total = (!filtered).then_some(total);
+    let bundle = searching::bundle(
+        "history",
+        env.base,
+        &path,
+        &[],
+        total,
+        count,
+        offset,
+        entries,
+    );
+    let mut done = Done::json(bundle);
+    done.touched = touched;
+    Ok(done)
+}

@@ -1,0 +1,365 @@
+//! Search, compartment search and `Patient/$everything`, with the authorization narrowing in
+//! every query and every returned resource (matches and includes) checked again.
+
+use std::collections::BTreeSet;
+
+use http::StatusCode;
+use secure_fhir::response::IssueCode;
+use serde_json::{json, Value};
+
+use super::outcome::{Done, Fail, Outcome};
+use super::rest::Env;
+use super::search::{self, Include, SearchSpec};
+use crate::store::query::{Clause, Query};
+use crate::store::{Tx, Version};
+
+/// Most resources `_include`/`_revinclude` add to one page.
+const MAX_INCLUDED: usize = 1_000;
+/// Most resources `$everything` returns.
+const MAX_EVERYTHING: usize = 5_000;
+
+fn bad(e: search::SearchError) -> Fail {
+    Fail::new(StatusCode::BAD_REQUEST, IssueCode::NotSupported, e.0)
+}
+
+/// `_count` and `_offset` of a history or operation request (other parameters refused).
+pub fn paging(query: &[(String, String)]) -> Result<(usize, usize), Fail> {
+    let mut count = search::DEFAULT_COUNT;
+    let mut offset = 0;
+    for (k, v) in query {
+        let n: usize = v
+            .parse()
+            .map_err(|_| Fail::bad_request("Invalid paging parameter"))?;
+        match k.as_str() {
+            "_count" => count = n.min(search::MAX_COUNT),
+            "_offset" if n <= search::MAX_OFFSET => offset = n,
+            _ => return Err(Fail::bad_request("Unsupported parameter")),
+        }
+    }
+    Ok((count, offset))
+}
+
+/// Type-level search on `t` (`extra` restricts it further, e.g. to a compartment).
+pub fn search(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    t: &str,
+    query: &[(String, String)],
+    extra: Option<(Clause, String)>,
+) -> Outcome {
+    let spec = search::parse(t, query).map_err(bad)?;
+    let narrowing = env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?;
+    let mut clauses = spec.clauses.clone();
+    let path = match extra {
+        Some((clause, path)) => {
+            clauses.push(clause);
+            path
+        }
+        None => t.to_owned(),
+    };
+    clauses.extend(narrowing);
+    let q = Query {
+        resource_type: t.to_owned(),
+        clauses,
+    };
+    let count = if spec.summary_count { 0 } else { spec.count };
+    let (total, page) = tx.search(&q, spec.offset, count)?;
+    let mut entries = Vec::new();
+    let mut touched = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut matches = Vec::new();
+    for v in page {
+        if let Some(body) = v.json().filter(|b| env.access.may_read(tx, t, &v.id, b)) {
+            seen.insert((v.rtype.clone(), v.id.clone()));
+            touched.push(format!("{}/{}", v.rtype, v.id));
+            entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
+            matches.push(v);
+        }
+    }
+    let included = includes(tx, env, &spec, &matches, &mut seen)?;
+    for (v, body) in included {
+        touched.push(format!("{}/{}", v.rtype, v.id));
+        entries.push(entry(env.base, &v.rtype, &v.id, body, "include"));
+    }
+    let mut done = Done::json(bundle(
+        "searchset",
+        env.base,
+        &path,
+        &spec.link_params,
+        Some(total),
+        spec.count,
+        spec.offset,
+        entries,
+    ));
+    done.touched = touched;
+    Ok(done)
+}
+
+/// The resources `_include` and `_revinclude` add, each checked as a read of its own.
+fn includes(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    spec: &SearchSpec,
+    matches: &[Version],
+    seen: &mut BTreeSet<(String, String)>,
+) -> Result<Vec<(Version, Value)>, Fail> {
+    let mut out = Vec::new();
+    let mut add =
+        |tx: &Tx<'_>, rtype: &str, id: &str, out: &mut Vec<(Version, Value)>| -> Result<(), Fail> {
+            if out.len() >= MAX_INCLUDED || seen.contains(&(rtype.to_owned(), id.to_owned())) {
+                return Ok(());
+            }
+            // Included resources need search (or read) rights on their own type.
+            if env.access.narrowing(rtype).is_none() {
+                return Ok(());
+            }
+            let Some(v) = tx.current(rtype, id)?.filter(|v| !v.deleted) else {
+                return Ok(());
+            };
+            if let Some(body) = v.json().filter(|b| env.access.may_read(tx, rtype, id, b)) {
+                seen.insert((rtype.to_owned(), id.to_owned()));
+                out.push((v, body));
+            }
+            Ok(())
+        };
+    for m in matches {
+        for Include { code, target, .. } in &spec.includes {
+            for (rtype, id) in tx.references_from(&m.rtype, &m.id, code)? {
+                if target.as_ref().is_none_or(|t| *t == rtype) {
+                    add(tx, &rtype, &id, &mut out)?;
+                }
+            }
+        }
+        for Include {
+            source_type,
+            code,
+            target,
+        } in &spec.revincludes
+        {
+            if target.as_ref().is_some_and(|t| *t != m.rtype) {
+                continue;
+            }
+            for id in tx.referrers(source_type, code, &m.rtype, &m.id, MAX_INCLUDED)? {
+                add(tx, source_type, &id, &mut out)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `GET [ctype]/[id]/[rtype]`: a search restricted to that compartment. The compartment's own
+/// resource must be readable, else the search refers to something the caller may not know.
+pub fn compartment_search(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    ctype: &str,
+    id: &str,
+    rtype: &str,
+    query: &[(String, String)],
+) -> Outcome {
+    if ctype != "Patient" {
+        return Err(Fail::new(
+            StatusCode::BAD_REQUEST,
+            IssueCode::NotSupported,
+            "Only the Patient compartment is supported",
+        ));
+    }
+    let clause = Clause::InCompartment {
+        ctype: ctype.to_owned(),
+        id: id.to_owned(),
+    };
+    search(
+        tx,
+        env,
+        rtype,
+        query,
+        Some((clause, format!("{ctype}/{id}/{rtype}"))),
+    )
+}
+
+/// `GET Patient/[id]/$everything`: the patient's compartment, limited to the types the caller
+/// may search and to the resources it may read.
+pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String)]) -> Outcome {
+    let (count, offset) = paging(query)?;
+    let patient = tx.current("Patient", id)?.filter(|v| !v.deleted);
+    let readable = patient
+        .and_then(|p| p.json())
+        .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b));
+    if !readable {
+        return Err(Fail::NOT_FOUND);
+    }
+    let members = tx.compartment_members("Patient", id, MAX_EVERYTHING)?;
+    let mut entries = Vec::new();
+    let mut touched = Vec::new();
+    for v in members {
+        if env.access.narrowing(&v.rtype).is_none() {
+            continue;
+        }
+        if let Some(body) = v
+            .json()
+            .filter(|b| env.access.may_read(tx, &v.rtype, &v.id, b))
+        {
+            touched.push(format!("{}/{}", v.rtype, v.id));
+            entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));
+        }
+    }
+    let total = entries.len();
+    let page: Vec<Value> = entries.into_iter().skip(offset).take(count).collect();
+    let mut done = Done::json(bundle(
+        "searchset",
+        env.base,
+        &format!("Patient/{id}/$everything"),
+        &[],
+        Some(total),
+        count,
+        offset,
+        page,
+    ));
+    done.touched = touched;
+    Ok(done)
+}
+
+/// The readable current resources matching a conditional query (`If-None-Exist`), at most
+/// `limit`; the match runs narrowed, as a search would.
+pub fn matches(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    t: &str,
+    pairs: &[(String, String)],
+    limit: usize,
+) -> Result<Vec<Version>, Fail> {
+    let spec = search::parse(t, pairs).map_err(bad)?;
+    if !spec.includes.is_empty() || !spec.revincludes.is_empty() || spec.clauses.is_empty() {
+        return Err(Fail::bad_request("Invalid conditional criteria"));
+    }
+    let mut clauses = spec.clauses;
+    clauses.extend(env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?);
+    let q = Query {
+        resource_type: t.to_owned(),
+        clauses,
+    };
+    let (_, page) = tx.search(&q, 0, limit)?;
+    Ok(page
+        .into_iter()
+        .filter(|v| {
+            v.json()
+                .is_some_and(|b| env.access.may_read(tx, t, &v.id, &b))
+        })
+        .collect())
+}
+
+fn entry(base: &str, rtype: &str, id: &str, resource: Value, mode: &str) -> Value {
+    json!({
+        "fullUrl": format!("{base}/{rtype}/{id}"),
+        "resource": resource,
+        "search": {"mode": mode}
+    })
+}
+
+/// A `history` Bundle entry for one version.
+pub fn history_entry(base: &str, v: &Version) -> Value {
+    let url = format!("{}/{}", v.rtype, v.id);
+    let (method, status) = match (v.deleted, v.version) {
+        (true, _) => ("DELETE", "204"),
+        (false, 1) => ("POST", "201"),
+        (false, _) => ("PUT", "200"),
+    };
+    let mut e = json!({
+        "fullUrl": format!("{base}/{url}"),
+        "request": {"method": method, "url": if method == "POST" { v.rtype.clone() } else { url }},
+        "response": {
+            "status": status,
+            "etag": format!("W/\"{}\"", v.version),
+            "lastModified": v.last_updated,
+        }
+    });
+    if let Some(body) = v.json() {
+        e["resource"] = body;
+    }
+    e
+}
+
+/// A Bundle of `kind` with `self`/`next`/`previous` links built from the configured base (never
+/// from request headers).
+#[allow(clippy::too_many_arguments)]
+pub fn bundle(
+    kind: &str,
+    base: &str,
+    path: &str,
+    params: &[(String, String)],
+    total: Option<usize>,
+    count: usize,
+    offset: usize,
+    entries: Vec<Value>,
+) -> Value {
+    let link = |offset: usize| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+        q.append_pair("_count", &count.to_string());
+        q.append_pair("_offset", &offset.to_string());
+        format!("{base}/{path}?{}", q.finish())
+    };
+    let mut links = vec![json!({"relation": "self", "url": link(offset)})];
+    if let Some(total) = total {
+        if count > 0 && offset + count < total {
+            links.push(json!({"relation": "next", "url": link(offset + count)}));
+        }
+    }
+    if offset > 0 && count > 0 {
+        links.push(json!({"relation": "previous", "url": link(offset.saturating_sub(count))}));
+    }
+    let mut b = json!({
+        "resourceType": "Bundle",
+        "type": kind,
+        "link": links,
+    });
+    if !entries.is_empty() {
+        b["entry"] = Value::Array(entries);
+    }
+    if let Some(total) = total {
+        b["total"] = json!(total);
+    }
+    b
+}
+
+/// Most audit records read for one accounting.
+const MAX_ACCOUNTED: usize = 10_000;
+
+/// `GET Patient/[id]/$disclosures`: the accounting of disclosures of the patient's data
+/// (HIPAA §164.528, six years back), built by `fhir_audit::disclosure` from the server's audit
+/// records: disclosure events, and successful reads and searches made for a purpose of use that
+/// is not treatment, payment or operations. Answered as a `collection` Bundle of AuditEvents.
+pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
+    use fhir_audit::disclosure::{account, AccountingPolicy, AccountingRequest};
+    let readable = tx
+        .current("Patient", id)?
+        .filter(|v| !v.deleted)
+        .and_then(|p| p.json())
+        .is_some_and(|b| env.access.may_read(tx, "Patient", id, &b));
+    if !readable {
+        return Err(Fail::NOT_FOUND);
+    }
+    let request = AccountingRequest::new(id, env.now);
+    let (from, to) = request.period();
+    let records: Vec<fhir_audit::AuditRecord> = tx
+        .audit_records_for(
+            id,
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+            MAX_ACCOUNTED,
+        )?
+        .iter()
+        .filter_map(|b| fhir_audit::AuditRecord::from_log_bytes(b).ok())
+        .collect();
+    let mut policy = AccountingPolicy::default();
+    policy.rest_access_as_disclosure = true;
+    let report = account(records.iter(), &request, &policy);
+    let bundle = report.to_bundle(&crate::audit_trail::render_config());
+    let json = fhir_types::json::to_vec(&fhir_types::Resource::Bundle(Box::new(bundle)));
+    let value: Value = serde_json::from_slice(&json).map_err(|_| Fail::INTERNAL)?;
+    let mut done = Done::json(value);
+    done.touched = vec![format!("Patient/{id}")];
+    Ok(done)
+}

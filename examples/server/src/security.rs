@@ -1,0 +1,329 @@
+//! Every FHIR request through the `secure-fhir` facade: the decision before the handler, the
+//! narrowing inside it, and the audit record after it (allowed or not).
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use fhir_types::ResourceType;
+use secure_fhir::audit::RequestInfo;
+use secure_fhir::{Authorized, SecureFhir};
+use smart_auth::decision::Narrowing;
+use smart_auth::request::FhirRequest;
+use smart_auth::UnixTime;
+
+use crate::audit_trail::AuditTrail;
+use crate::fhir::access::{narrowing_admits, Access, Unrestricted};
+use crate::fhir::bundle::Entry;
+use crate::fhir::outcome::Fail;
+use crate::fhir::search;
+use crate::store::query::Clause;
+use crate::store::{Store, Tx};
+
+/// How requests are decided.
+pub enum Mode {
+    /// Through the facade (the only mode a deployment uses).
+    Secure(Box<SecureFhir>),
+    /// Benchmark only (`--dangerous-disable-security`): no authorization, no audit.
+    DangerousDisabled,
+}
+
+/// Decides every request and records it.
+pub struct Gate {
+    mode: Mode,
+    trail: Option<Arc<AuditTrail>>,
+    store: Arc<Store>,
+    limits: secure_fhir::limits::Limits,
+}
+
+/// An authorized request on its way through the handler.
+pub struct Verdict {
+    access: Box<dyn Access + Send>,
+    authorized: Option<Authorized>,
+    touched: Mutex<Vec<String>>,
+    info: RequestInfo,
+}
+
+impl Verdict {
+    /// The caller's rights, for the handlers.
+    pub fn access(&self) -> &dyn Access {
+        &*self.access
+    }
+
+    /// Whether the facade's classification of the request names the same type and id as the
+    /// server's own routing (`None` where the route names none): what was authorized must be
+    /// what runs.
+    pub fn agrees_with(&self, rtype: Option<&str>, id: Option<&str>) -> bool {
+        let Some(a) = &self.authorized else {
+            return true;
+        };
+        let req = a.request();
+        let type_ok = req.resource_type().map(|t| t.as_str()) == rtype || rtype.is_none();
+        let id_ok = id.is_none() || req.id() == id;
+        type_ok && id_ok
+    }
+
+    /// Notes resources the response carries, for the audit record.
+    pub fn note_touched(&self, touched: &[String]) {
+        if let Ok(mut t) = self.touched.lock() {
+            t.extend(touched.iter().take(1000).cloned());
+        }
+    }
+}
+
+/// The handlers' view of an [`Authorized`] request: its narrowing as store clauses.
+struct PermitAccess {
+    authorized: Authorized,
+}
+
+fn narrowing_clauses(rtype: &str, n: &Narrowing) -> Vec<Clause> {
+    let groups = n
+        .alternatives()
+        .iter()
+        .map(|alt| {
+            let mut group = Vec::new();
+            if let Some(c) = alt.compartment() {
+                group.push(Clause::InCompartment {
+                    ctype: c.resource_type.as_str().to_owned(),
+                    id: c.id.clone(),
+                });
+            }
+            for constraint in alt.constraints() {
+                let pair = [(constraint.param().to_owned(), constraint.value().to_owned())];
+                match search::parse(rtype, &pair) {
+                    Ok(spec) if spec.includes.is_empty() && spec.revincludes.is_empty() => {
+                        group.extend(spec.clauses)
+                    }
+                    // A constraint this server cannot evaluate grants nothing (fail closed).
+                    _ => group.push(Clause::AnyOf(Vec::new())),
+                }
+            }
+            group
+        })
+        .collect();
+    vec![Clause::AnyOf(groups)]
+}
+
+impl Access for PermitAccess {
+    /// Two checks that must both pass: the narrowing on the store's index (what the queries
+    /// used), and smart-auth's own check of the typed resource (defence in depth).
+    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &serde_json::Value) -> bool {
+        if !narrowing_admits(tx, rtype, id, self.narrowing(rtype)) {
+            return false;
+        }
+        let Ok(bytes) = serde_json::to_vec(body) else {
+            return false;
+        };
+        let Ok(resource) = fhir_types::json::parse_resource(&bytes) else {
+            return false;
+        };
+        let requested = self
+            .authorized
+            .request()
+            .resource_type()
+            .map(|t| t.as_str())
+            == Some(rtype);
+        if requested {
+            self.authorized.check_resource(&resource).is_ok()
+        } else {
+            self.authorized.may_return(&resource)
+        }
+    }
+
+    fn narrowing(&self, rtype: &str) -> Option<Vec<Clause>> {
+        let ty = ResourceType::from_str(rtype).ok()?;
+        let requested = self.authorized.request().resource_type() == Some(ty);
+        if !requested && !self.authorized.may_read_type(ty) {
+            return None;
+        }
+        let mut clauses = Vec::new();
+        if let Some(n) = self.authorized.narrowing_for(ty) {
+            clauses.extend(narrowing_clauses(rtype, &n));
+        }
+        if requested {
+            if let Some(n) = self.authorized.narrowing() {
+                clauses.extend(narrowing_clauses(rtype, n));
+            }
+        }
+        Some(clauses)
+    }
+}
+
+fn now_unix() -> UnixTime {
+    UnixTime::from_secs(chrono::Utc::now().timestamp())
+}
+
+fn info(parts: &http::request::Parts) -> RequestInfo {
+    RequestInfo {
+        peer: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        correlation_id: parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 128)
+            .map(str::to_owned),
+    }
+}
+
+impl Gate {
+    /// A gate deciding through `facade`, recording to `trail`.
+    pub fn secure(facade: SecureFhir, trail: Arc<AuditTrail>, store: Arc<Store>) -> Gate {
+        let limits = *facade.limits();
+        Gate {
+            mode: Mode::Secure(Box::new(facade)),
+            trail: Some(trail),
+            store,
+            limits,
+        }
+    }
+
+    /// Benchmark only: no authorization and no audit.
+    pub fn dangerous_disabled(store: Arc<Store>) -> Gate {
+        Gate {
+            mode: Mode::DangerousDisabled,
+            trail: None,
+            store,
+            limits: secure_fhir::limits::Limits::default(),
+        }
+    }
+
+    /// The request limits.
+    pub fn limits(&self) -> &secure_fhir::limits::Limits {
+        &self.limits
+    }
+
+    /// Decides a request: a verdict for the handler, or the response to send (already audited).
+    #[allow(clippy::result_large_err)] // the error is the response itself, sent at once
+    pub fn authorize(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<Verdict, http::Response<Vec<u8>>> {
+        let info = info(parts);
+        let facade = match &self.mode {
+            Mode::DangerousDisabled => {
+                return Ok(Verdict {
+                    access: Box::new(Unrestricted),
+                    authorized: None,
+                    touched: Mutex::new(Vec::new()),
+                    info,
+                })
+            }
+            Mode::Secure(f) => f,
+        };
+        match facade.authorize(parts, body, now_unix()) {
+            Ok(authorized) => Ok(Verdict {
+                access: Box::new(PermitAccess {
+                    authorized: authorized.clone(),
+                }),
+                authorized: Some(authorized),
+                touched: Mutex::new(Vec::new()),
+                info,
+            }),
+            Err(rejected) => {
+                if let Some(trail) = &self.trail {
+                    trail.record(&rejected.audit_record(chrono::Utc::now(), parts, body, &info));
+                }
+                Err(rejected.to_response())
+            }
+        }
+    }
+
+    /// Authorizes one Bundle entry as the equivalent standalone request.
+    pub fn authorize_entry(
+        &self,
+        verdict: &Verdict,
+        entry: &Entry,
+    ) -> Result<Box<dyn Access + Send>, Fail> {
+        let (Mode::Secure(facade), Some(parent)) = (&self.mode, &verdict.authorized) else {
+            return Ok(Box::new(Unrestricted));
+        };
+        let request =
+            FhirRequest::from_entry(&entry.method, &entry.url, entry.if_none_exist.as_deref())
+                .map_err(|_| Fail::bad_request("Malformed Bundle entry request"))?;
+        match facade.authorize_entry(parent, request) {
+            Ok(authorized) => Ok(Box::new(PermitAccess { authorized })),
+            Err(rejection) => Err(Fail::new(
+                rejection.status(),
+                if rejection.is_not_found() {
+                    secure_fhir::response::IssueCode::NotFound
+                } else {
+                    secure_fhir::response::IssueCode::Forbidden
+                },
+                if rejection.is_not_found() {
+                    "Resource not found"
+                } else {
+                    "The access token does not allow this request"
+                },
+            )),
+        }
+    }
+
+    /// Records a request refused before the facade saw it (bad path, oversized body).
+    pub fn reject(
+        &self,
+        parts: &http::request::Parts,
+        response: http::Response<Vec<u8>>,
+    ) -> http::Response<Vec<u8>> {
+        self.record_rejection(parts, &response);
+        response
+    }
+
+    /// Records a refusal the server made itself.
+    pub fn record_rejection(
+        &self,
+        parts: &http::request::Parts,
+        response: &http::Response<Vec<u8>>,
+    ) {
+        let Some(trail) = &self.trail else { return };
+        let info = info(parts);
+        let record =
+            fhir_audit::AuditRecord::new(chrono::Utc::now(), fhir_audit::Event::Authentication)
+                .outcome(secure_fhir::audit::outcome_of(response.status()))
+                .client(match info.peer {
+                    Some(p) => fhir_audit::Client::from_address(p),
+                    None => fhir_audit::Client::default(),
+                });
+        trail.record(&record);
+    }
+
+    /// Records an authorized request's outcome.
+    pub fn record(
+        &self,
+        verdict: &Verdict,
+        parts: &http::request::Parts,
+        body: &[u8],
+        response: &http::Response<Vec<u8>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let (Some(trail), Some(authorized)) = (&self.trail, &verdict.authorized) else {
+            return;
+        };
+        let touched: Vec<String> = verdict
+            .touched
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default();
+        let resources: Vec<(String, String)> = touched
+            .iter()
+            .filter_map(|r| r.split_once('/'))
+            .map(|(t, i)| (t.to_owned(), i.to_owned()))
+            .collect();
+        let patients = self
+            .store
+            .read(|tx| tx.patients_of(&resources))
+            .unwrap_or_default();
+        let record = authorized.audit_record(
+            now,
+            parts,
+            body,
+            &verdict.info,
+            response.status(),
+            &resources,
+            &patients,
+        );
+        trail.record(&record);
+    }
+}

@@ -1,0 +1,221 @@
+//! Extracting search-index rows from a resource's JSON.
+
+use serde_json::Value;
+
+use super::params::{self, Kind};
+use super::time::{instant_range, period_range};
+
+/// One value of one search parameter of a stored resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRow {
+    /// The parameter code.
+    pub code: &'static str,
+    /// Token: the system (or empty); Reference: the target type.
+    pub system: String,
+    /// Token: the code; Reference: the target id; Text: the normalised text.
+    pub value: String,
+    /// Date: range start (ms since the epoch, inclusive).
+    pub lo: Option<i64>,
+    /// Date: range end (ms since the epoch, exclusive).
+    pub hi: Option<i64>,
+}
+
+/// A literal reference resolved against this server: `(type, id)`.
+///
+/// Relative (`Patient/1`, `Patient/1/_history/2`) and absolute references to `base` resolve;
+/// contained (`#x`), logical, and other servers' references do not.
+pub fn resolve_reference(reference: &str, base: &str) -> Option<(String, String)> {
+    let rel = match reference.strip_prefix(base) {
+        Some(rest) => rest.strip_prefix('/')?,
+        None if reference.contains("://") || reference.starts_with("urn:") => return None,
+        None => reference,
+    };
+    let mut parts = rel.split('/');
+    let rtype = parts.next()?;
+    let id = parts.next()?;
+    match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) | (Some("_history"), Some(_), None) => {}
+        _ => return None,
+    }
+    let type_ok = rtype.len() <= 64
+        && rtype.starts_with(|c: char| c.is_ascii_uppercase())
+        && rtype.chars().all(|c| c.is_ascii_alphanumeric());
+    (type_ok && valid_id(id)).then(|| (rtype.to_owned(), id.to_owned()))
+}
+
+/// FHIR `id`: 1-64 of `[A-Za-z0-9\-\.]`.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// Every index row of `resource` (a JSON object of type `resource_type`).
+pub fn rows(resource_type: &str, resource: &Value, base: &str) -> Vec<IndexRow> {
+    let mut out = Vec::new();
+    for def in params::params(resource_type) {
+        for path in def.paths {
+            let (path, target) = match path.split_once('>') {
+                Some((p, t)) => (p, Some(t)),
+                None => (*path, None),
+            };
+            let mut values = Vec::new();
+            collect(resource, path, &mut values);
+            for v in values {
+                index_value(def.code, def.kind, target, v, base, &mut out);
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.code, &a.system, &a.value, a.lo, a.hi).cmp(&(b.code, &b.system, &b.value, b.lo, b.hi))
+    });
+    out.dedup();
+    out
+}
+
+/// The values at a dotted path, flattening arrays at every step.
+pub fn collect<'a>(value: &'a Value, path: &str, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| collect(v, path, out)),
+        Value::Object(map) => match path.split_once('.') {
+            Some((head, rest)) => {
+                if let Some(v) = map.get(head) {
+                    collect(v, rest, out);
+                }
+            }
+            None => match map.get(path) {
+                Some(Value::Array(items)) => out.extend(items.iter()),
+                Some(v) => out.push(v),
+                None => {}
+            },
+        },
+        _ => {}
+    }
+}
+
+fn index_value(
+    code: &'static str,
+    kind: Kind,
+    target: Option<&str>,
+    v: &Value,
+    base: &str,
+    out: &mut Vec<IndexRow>,
+) {
+    let row = |system: &str, value: &str, lo: Option<i64>, hi: Option<i64>| IndexRow {
+        code,
+        system: system.to_owned(),
+        value: value.to_owned(),
+        lo,
+        hi,
+    };
+    match kind {
+        Kind::Token => match v {
+            Value::String(s) => out.push(row("", s, None, None)),
+            Value::Bool(b) => out.push(row("", if *b { "true" } else { "false" }, None, None)),
+            Value::Object(map) => {
+                if let Some(Value::Array(codings)) = map.get("coding") {
+                    for c in codings {
+                        index_value(code, kind, target, c, base, out);
+                    }
+                }
+                let system = map.get("system").and_then(Value::as_str).unwrap_or("");
+                let value = map
+                    .get("code")
+                    .or_else(|| map.get("value"))
+                    .and_then(Value::as_str);
+                if let Some(value) = value {
+                    out.push(row(system, value, None, None));
+                }
+            }
+            _ => {}
+        },
+        Kind::Reference => {
+            let reference = v.get("reference").and_then(Value::as_str);
+            if let Some((rtype, id)) = reference.and_then(|r| resolve_reference(r, base)) {
+                if target.is_none_or(|t| t == rtype) {
+                    out.push(row(&rtype, &id, None, None));
+                }
+            }
+        }
+        Kind::Date => {
+            let range = match v {
+                Value::String(s) => instant_range(s),
+                Value::Object(_) => period_range(v),
+                _ => None,
+            };
+            if let Some((lo, hi)) = range {
+                out.push(row("", "", Some(lo), Some(hi)));
+            }
+        }
+        Kind::Text => {
+            if let Some(s) = v.as_str() {
+                out.push(row("", &normalise_text(s), None, None));
+            }
+        }
+    }
+}
+
+/// Case-folded text for string search (FHIR: case- and accent-insensitive; we fold case).
+pub fn normalise_text(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const BASE: &str = "http://localhost:8080/fhir";
+
+    #[test]
+    fn references_resolve_only_to_this_server() {
+        assert_eq!(
+            resolve_reference("Patient/1", BASE),
+            Some(("Patient".into(), "1".into()))
+        );
+        assert_eq!(
+            resolve_reference("Patient/1/_history/3", BASE),
+            Some(("Patient".into(), "1".into()))
+        );
+        assert_eq!(
+            resolve_reference("http://localhost:8080/fhir/Patient/1", BASE),
+            Some(("Patient".into(), "1".into()))
+        );
+        assert_eq!(resolve_reference("http://other/fhir/Patient/1", BASE), None);
+        assert_eq!(resolve_reference("#contained", BASE), None);
+        assert_eq!(resolve_reference("Patient/1/extra", BASE), None);
+        assert_eq!(resolve_reference("patient/1", BASE), None);
+        assert_eq!(resolve_reference("urn:uuid:abc", BASE), None);
+    }
+
+    #[test]
+    fn observation_rows() {
+        let obs = json!({
+            "resourceType": "Observation", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "1234-5"}]},
+            "subject": {"reference": "Patient/p1"},
+            "performer": [{"reference": "Practitioner/d1"}],
+            "effectiveDateTime": "2024-01-02"
+        });
+        let rows = rows("Observation", &obs, BASE);
+        let has = |code: &str, sys: &str, val: &str| {
+            rows.iter()
+                .any(|r| r.code == code && r.system == sys && r.value == val)
+        };
+        assert!(has("code", "http://loinc.org", "1234-5"));
+        assert!(has("status", "", "final"));
+        assert!(has("subject", "Patient", "p1"));
+        assert!(has("patient", "Patient", "p1"));
+        assert!(has("performer", "Practitioner", "d1"));
+        assert!(rows.iter().any(|r| r.code == "date" && r.lo.is_some()));
+    }
+
+    #[test]
+    fn patient_target_filter_skips_other_types() {
+        let obs = json!({"resourceType": "Observation", "subject": {"reference": "Group/g"}});
+        let rows = rows("Observation", &obs, BASE);
+        assert!(rows.iter().any(|r| r.code == "subject"));
+        assert!(!rows.iter().any(|r| r.code == "patient"));
+    }
+}

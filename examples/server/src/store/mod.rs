@@ -1,0 +1,552 @@
+//! The embedded SQLite store: every version of every resource (as JSON text), the current
+//! version of each, a search index and the patient-compartment membership of current versions.
+//!
+//! The store knows nothing of authorization: callers pass the narrowing as query clauses and
+//! check each returned resource themselves.
+
+pub mod compartment;
+pub mod index;
+pub mod params;
+pub mod query;
+pub mod time;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+
+use query::{where_sql, Clause, Query};
+
+/// A store failure. The message is for the server log only, never for a response.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "store: {}", self.0)
+    }
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// One stored version of a resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    /// Resource type.
+    pub rtype: String,
+    /// Logical id.
+    pub id: String,
+    /// `meta.versionId`, counting from 1.
+    pub version: i64,
+    /// `meta.lastUpdated` as FHIR instant text.
+    pub last_updated: String,
+    /// The version is a deletion.
+    pub deleted: bool,
+    /// The resource JSON (`None` for deletions).
+    pub body: Option<String>,
+}
+
+impl Version {
+    /// The body parsed as JSON (deletions and unparsable rows give `None`).
+    pub fn json(&self) -> Option<Value> {
+        self.body
+            .as_deref()
+            .and_then(|b| serde_json::from_str(b).ok())
+    }
+}
+
+/// The SQLite store. One connection behind a mutex: statements are short, and one writer is
+/// what SQLite allows anyway.
+pub struct Store {
+    conn: Mutex<Connection>,
+    base: String,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    rtype TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+    updated TEXT NOT NULL, updated_ms INTEGER NOT NULL,
+    deleted INTEGER NOT NULL, body TEXT,
+    UNIQUE (rtype, id, version));
+CREATE TABLE IF NOT EXISTS current (
+    rtype TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+    updated TEXT NOT NULL, updated_ms INTEGER NOT NULL,
+    deleted INTEGER NOT NULL, body TEXT, seq INTEGER NOT NULL,
+    PRIMARY KEY (rtype, id));
+CREATE INDEX IF NOT EXISTS current_by_seq ON current (rtype, deleted, seq);
+CREATE TABLE IF NOT EXISTS search_index (
+    rtype TEXT NOT NULL, id TEXT NOT NULL, code TEXT NOT NULL,
+    system TEXT NOT NULL, value TEXT NOT NULL, lo INTEGER, hi INTEGER);
+CREATE INDEX IF NOT EXISTS search_by_value ON search_index (rtype, code, value);
+CREATE INDEX IF NOT EXISTS search_by_resource ON search_index (rtype, id, code);
+CREATE INDEX IF NOT EXISTS search_by_target ON search_index (code, system, value);
+CREATE TABLE IF NOT EXISTS compartment (
+    rtype TEXT NOT NULL, id TEXT NOT NULL, ctype TEXT NOT NULL, cid TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS compartment_by_member ON compartment (rtype, id);
+CREATE INDEX IF NOT EXISTS compartment_by_owner ON compartment (ctype, cid, rtype);
+CREATE TABLE IF NOT EXISTS audit_record (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, recorded_ms INTEGER NOT NULL, bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_patient (
+    record INTEGER NOT NULL, patient TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_patient ON audit_patient (patient, record);
+";
+
+const COLUMNS: &str = "rtype, id, version, updated, deleted, body";
+
+fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Version> {
+    Ok(Version {
+        rtype: r.get(0)?,
+        id: r.get(1)?,
+        version: r.get(2)?,
+        last_updated: r.get(3)?,
+        deleted: r.get::<_, i64>(4)? != 0,
+        body: r.get(5)?,
+    })
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`, or an in-memory one. `base` is the FHIR base URL
+    /// absolute references are resolved against.
+    pub fn open(path: Option<&Path>, base: &str) -> Result<Store> {
+        let conn = match path {
+            Some(p) => Connection::open(p)?,
+            None => Connection::open_in_memory()?,
+        };
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            base: base.to_owned(),
+        })
+    }
+
+    /// The FHIR base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (statements are atomic).
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in one SQLite transaction: committed if it returns `Ok`, rolled back otherwise.
+    pub fn transaction<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        let out = f(&Tx {
+            conn: &tx,
+            base: &self.base,
+        })?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Runs read-only work on the connection.
+    pub fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> T) -> T {
+        let conn = self.lock();
+        f(&Tx {
+            conn: &conn,
+            base: &self.base,
+        })
+    }
+}
+
+/// Operations on the store inside one lock (and, for writes, one transaction).
+pub struct Tx<'a> {
+    conn: &'a Connection,
+    base: &'a str,
+}
+
+/// Which versions a history request covers.
+#[derive(Debug, Clone, Copy)]
+pub enum HistoryScope<'a> {
+    /// One resource.
+    Instance(&'a str, &'a str),
+    /// One type.
+    Type(&'a str),
+    /// Everything.
+    System,
+}
+
+impl Tx<'_> {
+    /// The current version (possibly a deletion) of `rtype/id`.
+    pub fn current(&self, rtype: &str, id: &str) -> Result<Option<Version>> {
+        let sql = format!("SELECT {COLUMNS} FROM current WHERE rtype = ?1 AND id = ?2");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![rtype, id], version_row)
+            .optional()?)
+    }
+
+    /// One version of `rtype/id`.
+    pub fn version(&self, rtype: &str, id: &str, version: i64) -> Result<Option<Version>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM history WHERE rtype = ?1 AND id = ?2 AND version = ?3");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![rtype, id, version], version_row)
+            .optional()?)
+    }
+
+    /// The latest version of `rtype/id` that is not a deletion.
+    pub fn last_live(&self, rtype: &str, id: &str) -> Result<Option<Version>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM history WHERE rtype = ?1 AND id = ?2 AND deleted = 0 \
+             ORDER BY version DESC LIMIT 1"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![rtype, id], version_row)
+            .optional()?)
+    }
+
+    /// Stores `body` as the next version of `rtype/id` (the first if new), setting `id`,
+    /// `meta.versionId` and `meta.lastUpdated`, and reindexing. Returns the new version.
+    pub fn put(
+        &self,
+        rtype: &str,
+        id: &str,
+        mut body: Value,
+        now: DateTime<Utc>,
+    ) -> Result<Version> {
+        let previous = self.current(rtype, id)?.map(|v| v.version).unwrap_or(0);
+        let version = previous + 1;
+        let updated = time::format_instant(now);
+        if let Value::Object(map) = &mut body {
+            map.insert("id".into(), Value::String(id.into()));
+            let meta = map.entry("meta").or_insert_with(|| json!({}));
+            if !meta.is_object() {
+                *meta = json!({});
+            }
+            if let Value::Object(meta) = meta {
+                meta.insert("versionId".into(), Value::String(version.to_string()));
+                meta.insert("lastUpdated".into(), Value::String(updated.clone()));
+            }
+        }
+        let text = serde_json::to_string(&body).map_err(|e| StoreError(e.to_string()))?;
+        let text = crate::fhir::model::canonical(text);
+        self.write_version(rtype, id, version, &updated, now, Some(&text))?;
+        self.reindex(rtype, id, Some(&body))?;
+        Ok(Version {
+            rtype: rtype.into(),
+            id: id.into(),
+            version,
+            last_updated: updated,
+            deleted: false,
+            body: Some(text),
+        })
+    }
+
+    /// Records the deletion of `rtype/id` as a new version. `None` if it does not exist or is
+    /// already deleted.
+    pub fn delete(&self, rtype: &str, id: &str, now: DateTime<Utc>) -> Result<Option<Version>> {
+        let Some(cur) = self.current(rtype, id)? else {
+            return Ok(None);
+        };
+        if cur.deleted {
+            return Ok(None);
+        }
+        let version = cur.version + 1;
+        let updated = time::format_instant(now);
+        self.write_version(rtype, id, version, &updated, now, None)?;
+        self.reindex(rtype, id, None)?;
+        Ok(Some(Version {
+            rtype: rtype.into(),
+            id: id.into(),
+            version,
+            last_updated: updated,
+            deleted: true,
+            body: None,
+        }))
+    }
+
+    fn write_version(
+        &self,
+        rtype: &str,
+        id: &str,
+        version: i64,
+        updated: &str,
+        now: DateTime<Utc>,
+        body: Option<&str>,
+    ) -> Result<()> {
+        let ms = now.timestamp_millis();
+        let deleted = i64::from(body.is_none());
+        self.conn
+            .prepare_cached(
+                "INSERT INTO history (rtype, id, version, updated, updated_ms, deleted, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![rtype, id, version, updated, ms, deleted, body])?;
+        let seq = self.conn.last_insert_rowid();
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO current \
+                 (rtype, id, version, updated, updated_ms, deleted, body, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![rtype, id, version, updated, ms, deleted, body, seq])?;
+        Ok(())
+    }
+
+    fn reindex(&self, rtype: &str, id: &str, body: Option<&Value>) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM search_index WHERE rtype = ?1 AND id = ?2")?
+            .execute(params![rtype, id])?;
+        self.conn
+            .prepare_cached("DELETE FROM compartment WHERE rtype = ?1 AND id = ?2")?
+            .execute(params![rtype, id])?;
+        let Some(body) = body else { return Ok(()) };
+        let mut ins = self.conn.prepare_cached(
+            "INSERT INTO search_index (rtype, id, code, system, value, lo, hi) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for row in index::rows(rtype, body, self.base) {
+            ins.execute(params![
+                rtype, id, row.code, row.system, row.value, row.lo, row.hi
+            ])?;
+        }
+        let mut ins = self.conn.prepare_cached(
+            "INSERT INTO compartment (rtype, id, ctype, cid) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (ctype, cid) in compartment::memberships(rtype, id, body, self.base) {
+            ins.execute(params![rtype, id, ctype, cid])?;
+        }
+        Ok(())
+    }
+
+    /// Current, non-deleted resources matching `query`: the total and one page.
+    pub fn search(
+        &self,
+        query: &Query,
+        offset: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Version>)> {
+        let mut args = vec![rusqlite::types::Value::Text(query.resource_type.clone())];
+        let cond = where_sql(&query.clauses, &mut args);
+        let from = format!("FROM current c WHERE c.rtype = ?1 AND c.deleted = 0 AND {cond}");
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT COUNT(*) {from}"))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+        if count == 0 {
+            return Ok((total as usize, Vec::new()));
+        }
+        args.push(rusqlite::types::Value::Integer(count as i64));
+        let limit = args.len();
+        args.push(rusqlite::types::Value::Integer(offset as i64));
+        let off = args.len();
+        let sql = format!(
+            "SELECT c.rtype, c.id, c.version, c.updated, c.deleted, c.body {from} \
+             ORDER BY c.seq LIMIT ?{limit} OFFSET ?{off}"
+        );
+        let rows = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(args.iter()), version_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((total as usize, rows))
+    }
+
+    /// Versions in `scope`, newest first, restricted (for type and system history) to
+    /// resources whose current version satisfies `clauses`.
+    pub fn history(
+        &self,
+        scope: HistoryScope<'_>,
+        clauses: &[Clause],
+        offset: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Version>)> {
+        let mut args = Vec::new();
+        let scope_sql = match scope {
+            HistoryScope::Instance(t, i) => {
+                args.push(rusqlite::types::Value::Text(t.to_owned()));
+                args.push(rusqlite::types::Value::Text(i.to_owned()));
+                "h.rtype = ?1 AND h.id = ?2"
+            }
+            HistoryScope::Type(t) => {
+                args.push(rusqlite::types::Value::Text(t.to_owned()));
+                "h.rtype = ?1"
+            }
+            HistoryScope::System => "1",
+        };
+        let cond = where_sql(clauses, &mut args);
+        let from = format!(
+            "FROM history h JOIN current c ON c.rtype = h.rtype AND c.id = h.id \
+             WHERE {scope_sql} AND {cond}"
+        );
+        let total: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT COUNT(*) {from}"))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+        args.push(rusqlite::types::Value::Integer(count as i64));
+        let limit = args.len();
+        args.push(rusqlite::types::Value::Integer(offset as i64));
+        let off = args.len();
+        let sql = format!(
+            "SELECT h.rtype, h.id, h.version, h.updated, h.deleted, h.body {from} \
+             ORDER BY h.seq DESC LIMIT ?{limit} OFFSET ?{off}"
+        );
+        let rows = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(args.iter()), version_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((total as usize, rows))
+    }
+
+    /// The `(type, id)` targets of `code` references from `rtype/id` (for `_include`).
+    pub fn references_from(
+        &self,
+        rtype: &str,
+        id: &str,
+        code: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT system, value FROM search_index WHERE rtype = ?1 AND id = ?2 AND code = ?3",
+            )?
+            .query_map(params![rtype, id, code], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Ids of current `rtype` resources whose `code` references `target_type/target_id` (for
+    /// `_revinclude`), at most `limit`.
+    pub fn referrers(
+        &self,
+        rtype: &str,
+        code: &str,
+        target_type: &str,
+        target_id: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT id FROM search_index WHERE rtype = ?1 AND code = ?2 \
+                 AND system = ?3 AND value = ?4 LIMIT ?5",
+            )?
+            .query_map(
+                params![rtype, code, target_type, target_id, limit as i64],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Every current resource in compartment `ctype/cid`, of the given types, at most `limit`.
+    pub fn compartment_members(
+        &self,
+        ctype: &str,
+        cid: &str,
+        limit: usize,
+    ) -> Result<Vec<Version>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT c.rtype, c.id, c.version, c.updated, c.deleted, c.body \
+                 FROM compartment m JOIN current c ON c.rtype = m.rtype AND c.id = m.id \
+                 WHERE m.ctype = ?1 AND m.cid = ?2 AND c.deleted = 0 ORDER BY c.seq LIMIT ?3",
+            )?
+            .query_map(params![ctype, cid, limit as i64], version_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The patients (logical ids) whose compartments hold the given resources.
+    pub fn patients_of(&self, resources: &[(String, String)]) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT cid FROM compartment WHERE rtype = ?1 AND id = ?2 AND ctype = 'Patient'",
+        )?;
+        let mut out = std::collections::BTreeSet::new();
+        for (t, id) in resources {
+            let rows = stmt.query_map(params![t, id], |r| r.get::<_, String>(0))?;
+            for p in rows {
+                out.insert(p?);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Keeps an audit record (its canonical log bytes) indexed by patient, for the accounting
+    /// of disclosures.
+    pub fn insert_audit_record(
+        &self,
+        recorded_ms: i64,
+        bytes: &[u8],
+        patients: &[String],
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT INTO audit_record (recorded_ms, bytes) VALUES (?1, ?2)")?
+            .execute(params![recorded_ms, bytes])?;
+        let seq = self.conn.last_insert_rowid();
+        let mut ins = self
+            .conn
+            .prepare_cached("INSERT INTO audit_patient (record, patient) VALUES (?1, ?2)")?;
+        for p in patients {
+            ins.execute(params![seq, p])?;
+        }
+        Ok(())
+    }
+
+    /// The audit records (log bytes) concerning `patient` recorded in `[from_ms, to_ms]`,
+    /// oldest first, at most `limit`.
+    pub fn audit_records_for(
+        &self,
+        patient: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT r.bytes FROM audit_patient p JOIN audit_record r ON r.seq = p.record \
+                 WHERE p.patient = ?1 AND r.recorded_ms BETWEEN ?2 AND ?3 ORDER BY r.seq LIMIT ?4",
+            )?
+            .query_map(params![patient, from_ms, to_ms, limit as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?;
+        Ok(rows)
+    }
+
+    /// The number of current resources, for the start-up banner.
+    pub fn count_live(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM current WHERE deleted = 0", [], |r| {
+                r.get(0)
+            })?)
+    }
+}
+
+/// A new server-assigned logical id: 128 random bits, hex.
+pub fn new_id() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,181 @@
+use super::query::{Clause, Match, Prefix, Query};
+use super::*;
+use chrono::TimeZone;
+
+const BASE: &str = "http://localhost:8080/fhir";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()
+}
+
+fn store_with_data() -> Store {
+    let store = Store::open(None, BASE).unwrap();
+    store
+        .transaction(|tx| -> Result<()> {
+            tx.put(
+                "Patient",
+                "p1",
+                json!({"resourceType": "Patient", "name": [{"family": "Smith"}]}),
+                now(),
+            )?;
+            tx.put("Patient", "p2", json!({"resourceType": "Patient"}), now())?;
+            tx.put(
+                "Observation",
+                "o1",
+                json!({"resourceType": "Observation", "status": "final",
+                       "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                       "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2024-05-01"}),
+                now(),
+            )?;
+            tx.put(
+                "Observation",
+                "o2",
+                json!({"resourceType": "Observation", "status": "final",
+                       "subject": {"reference": "Patient/p2"}, "effectiveDateTime": "2023-05-01"}),
+                now(),
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    store
+}
+
+fn ids(v: &[Version]) -> Vec<&str> {
+    v.iter().map(|v| v.id.as_str()).collect()
+}
+
+#[test]
+fn versions_and_history() {
+    let store = store_with_data();
+    store
+        .transaction(|tx| -> Result<()> {
+            let v2 = tx.put("Patient", "p1", json!({"resourceType": "Patient"}), now())?;
+            assert_eq!(v2.version, 2);
+            assert!(v2.body.unwrap().contains("\"versionId\":\"2\""));
+            let del = tx.delete("Patient", "p1", now())?.unwrap();
+            assert!(del.deleted && del.version == 3);
+            assert!(tx.delete("Patient", "p1", now())?.is_none());
+            Ok(())
+        })
+        .unwrap();
+    store.read(|tx| {
+        assert!(tx.current("Patient", "p1").unwrap().unwrap().deleted);
+        assert_eq!(tx.version("Patient", "p1", 1).unwrap().unwrap().version, 1);
+        assert_eq!(tx.last_live("Patient", "p1").unwrap().unwrap().version, 2);
+        let (total, page) = tx
+            .history(HistoryScope::Instance("Patient", "p1"), &[], 0, 10)
+            .unwrap();
+        assert_eq!(total, 3);
+        assert_eq!(page[0].version, 3);
+    });
+}
+
+#[test]
+fn search_by_param_and_compartment() {
+    let store = store_with_data();
+    store.read(|tx| {
+        let q = |clauses| Query {
+            resource_type: "Observation".into(),
+            clauses,
+        };
+        let (n, page) = tx
+            .search(
+                &q(vec![Clause::Param {
+                    code: "code",
+                    kind: params::Kind::Token,
+                    values: vec![Match::Token {
+                        system: None,
+                        code: Some("8867-4".into()),
+                    }],
+                }]),
+                0,
+                10,
+            )
+            .unwrap();
+        assert_eq!((n, ids(&page)), (1, vec!["o1"]));
+        let (n, page) = tx
+            .search(
+                &q(vec![Clause::InCompartment {
+                    ctype: "Patient".into(),
+                    id: "p2".into(),
+                }]),
+                0,
+                10,
+            )
+            .unwrap();
+        assert_eq!((n, ids(&page)), (1, vec!["o2"]));
+        let (lo, hi) = time::instant_range("2024").unwrap();
+        let (n, page) = tx
+            .search(
+                &q(vec![Clause::Param {
+                    code: "date",
+                    kind: params::Kind::Date,
+                    values: vec![Match::Date {
+                        prefix: Prefix::Ge,
+                        lo,
+                        hi,
+                    }],
+                }]),
+                0,
+                10,
+            )
+            .unwrap();
+        assert_eq!((n, ids(&page)), (1, vec!["o1"]));
+        let (n, _) = tx.search(&q(vec![Clause::AnyOf(vec![])]), 0, 10).unwrap();
+        assert_eq!(n, 0, "an empty OR matches nothing (fail closed)");
+        let (n, page) = tx.search(&q(vec![]), 1, 1).unwrap();
+        assert_eq!((n, page.len()), (2, 1));
+    });
+}
+
+#[test]
+fn text_search_escapes_wildcards() {
+    let store = store_with_data();
+    store.read(|tx| {
+        let q = |v: &str| Query {
+            resource_type: "Patient".into(),
+            clauses: vec![Clause::Param {
+                code: "family",
+                kind: params::Kind::Text,
+                values: vec![Match::Text {
+                    value: v.into(),
+                    exact: false,
+                }],
+            }],
+        };
+        assert_eq!(tx.search(&q("smi"), 0, 10).unwrap().0, 1);
+        assert_eq!(tx.search(&q("%"), 0, 10).unwrap().0, 0);
+        assert_eq!(tx.search(&q("_"), 0, 10).unwrap().0, 0);
+    });
+}
+
+#[test]
+fn failed_transaction_rolls_back() {
+    let store = store_with_data();
+    let r: Result<()> = store.transaction(|tx| {
+        tx.put("Patient", "p9", json!({"resourceType": "Patient"}), now())?;
+        Err(StoreError("boom".into()))
+    });
+    assert!(r.is_err());
+    store.read(|tx| assert!(tx.current("Patient", "p9").unwrap().is_none()));
+}
+
+#[test]
+fn compartment_and_includes() {
+    let store = store_with_data();
+    store.read(|tx| {
+        let members = tx.compartment_members("Patient", "p1", 100).unwrap();
+        let mut got = ids(&members);
+        got.sort();
+        assert_eq!(got, vec!["o1", "p1"]);
+        assert_eq!(
+            tx.references_from("Observation", "o1", "subject").unwrap(),
+            vec![("Patient".to_string(), "p1".to_string())]
+        );
+        assert_eq!(
+            tx.referrers("Observation", "subject", "Patient", "p2", 10)
+                .unwrap(),
+            vec!["o2"]
+        );
+    });
+}

@@ -1,0 +1,362 @@
+//! The HTTP face of the FHIR server: axum routing, bodies, CORS and response headers around the
+//! interactions in [`crate::fhir`].
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode};
+use secure_fhir::response::{self as fhir_response, IssueCode, FHIR_JSON};
+use serde_json::Value;
+
+use crate::fhir::outcome::{Done, Fail, Payload, Return};
+use crate::fhir::rest::{self, Env, Op};
+use crate::fhir::route::{self, Route, RouteError};
+use crate::fhir::{bundle, search};
+use crate::security::{Gate, Verdict};
+use crate::store::Store;
+
+/// The FHIR server's shared state.
+pub struct App {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The FHIR base URL (`http://127.0.0.1:8080/fhir`).
+    pub base: String,
+    /// Authorization and audit.
+    pub gate: Gate,
+    /// Browser origins allowed to call the FHIR API (CORS).
+    pub cors_origins: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    /// `GET /fhir/metadata`.
+    pub capability: Value,
+    /// `GET /fhir/.well-known/smart-configuration`.
+    pub smart_configuration: Value,
+}
+
+/// The router for `/fhir` and everything below it.
+pub fn router(app: Arc<App>) -> axum::Router {
+    axum::Router::new()
+        .route("/fhir", axum::routing::any(handle))
+        .route("/fhir/", axum::routing::any(handle))
+        .route("/fhir/{*rest}", axum::routing::any(handle))
+        .with_state(app)
+}
+
+fn into_axum(r: http::Response<Vec<u8>>) -> Response {
+    r.map(Body::from)
+}
+
+async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_owned);
+    let path = parts.uri.path().strip_prefix("/fhir").unwrap_or("");
+    let path = path.strip_prefix('/').unwrap_or(path).to_owned();
+    let public = matches!(
+        path.as_str(),
+        "metadata" | ".well-known/smart-configuration"
+    );
+    if parts.method == Method::OPTIONS {
+        return into_axum(preflight(&app, origin.as_deref(), public));
+    }
+    if let Err(rejection) = app.gate.limits().check_head(&parts) {
+        let mut r = app.gate.reject(&parts, rejection.to_response());
+        cors(&app, origin.as_deref(), public, r.headers_mut());
+        return into_axum(r);
+    }
+    let limit = app.gate.limits().max_body_bytes;
+    let mut response = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => app.serve(&parts, &path, &bytes),
+        Err(_) => {
+            let r = fhir_response::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                IssueCode::TooLong,
+                "The request body is too large",
+            );
+            app.gate.record_rejection(&parts, &r);
+            r
+        }
+    };
+    cors(&app, origin.as_deref(), public, response.headers_mut());
+    if parts.method == Method::HEAD {
+        response.body_mut().clear();
+    }
+    into_axum(response)
+}
+
+fn preflight(app: &App, origin: Option<&str>, public: bool) -> http::Response<Vec<u8>> {
+    let mut r = http::Response::new(Vec::new());
+    fhir_response::security_headers(r.headers_mut());
+    let allowed = origin.is_some_and(|o| public || (app.cors_origins)(o));
+    if !allowed {
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    cors(app, origin, public, r.headers_mut());
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "Authorization, Content-Type, DPoP, If-Match, If-None-Exist, Prefer, Accept",
+        ),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    r
+}
+
+/// CORS (SMART: "any origin may read metadata and smart-configuration; only registered origins
+/// may call FHIR REST endpoints"). Never `*` on PHI, never credentials.
+fn cors(app: &App, origin: Option<&str>, public: bool, h: &mut HeaderMap) {
+    let Some(origin) = origin else { return };
+    if public {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        return;
+    }
+    if !(app.cors_origins)(origin) {
+        return;
+    }
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(
+                "WWW-Authenticate, Location, Content-Location, ETag, Last-Modified",
+            ),
+        );
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+fn fail_response(f: Fail) -> http::Response<Vec<u8>> {
+    if f == Fail::NOT_FOUND {
+        return fhir_response::not_found();
+    }
+    fhir_response::error(f.status, f.code, f.text)
+}
+
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    v: &Value,
+) -> http::Response<Vec<u8>> {
+    let mut r = http::Response::new(serde_json::to_vec(v).unwrap_or_default());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    fhir_response::security_headers(r.headers_mut());
+    r
+}
+
+/// The body of a request as the interaction needs it.
+enum Parsed {
+    None,
+    Json(Value),
+    Form(Vec<(String, String)>),
+}
+
+fn parse_body(parts: &http::request::Parts, route: &Route, bytes: &[u8]) -> Result<Parsed, Fail> {
+    let m = &parts.method;
+    let takes_body = *m == Method::POST || *m == Method::PUT || *m == Method::PATCH;
+    if !takes_body {
+        return Ok(Parsed::None);
+    }
+    let ct = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or("");
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let unsupported = Fail::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        IssueCode::NotSupported,
+        "Unsupported Content-Type",
+    );
+    let json = || -> Result<Value, Fail> { crate::fhir::model::parse_json(bytes) };
+    match (m, route, media.as_str()) {
+        (&Method::POST, Route::TypeSearch(_), "application/x-www-form-urlencoded") => {
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| Fail::bad_request("Malformed form body"))?;
+            Ok(Parsed::Form(search::pairs(text)))
+        }
+        (&Method::PATCH, _, "application/json-patch+json") => Ok(Parsed::Json(json()?)),
+        (&Method::PATCH, _, _) => Err(unsupported),
+        (_, _, "application/fhir+json" | "application/json") => Ok(Parsed::Json(json()?)),
+        _ => Err(unsupported),
+    }
+}
+
+impl App {
+    /// Serves one request (everything but CORS and `HEAD` trimming).
+    fn serve(
+        &self,
+        parts: &http::request::Parts,
+        path: &str,
+        bytes: &[u8],
+    ) -> http::Response<Vec<u8>> {
+        let route = match route::parse(path) {
+            Ok(r) => r,
+            Err(RouteError::BadId) => return self.gate.reject(parts, fhir_response::not_found()),
+            Err(_) => {
+                let r = fhir_response::error(
+                    StatusCode::NOT_FOUND,
+                    IssueCode::NotSupported,
+                    "No such FHIR endpoint or resource type",
+                );
+                return self.gate.reject(parts, r);
+            }
+        };
+        match route {
+            Route::Metadata if parts.method == Method::GET || parts.method == Method::HEAD => {
+                return json_response(StatusCode::OK, FHIR_JSON, &self.capability);
+            }
+            Route::SmartConfiguration
+                if parts.method == Method::GET || parts.method == Method::HEAD =>
+            {
+                return json_response(
+                    StatusCode::OK,
+                    "application/json",
+                    &self.smart_configuration,
+                );
+            }
+            _ => {}
+        }
+        let verdict = match self.gate.authorize(parts, bytes) {
+            Ok(v) => v,
+            Err(rejection) => return rejection,
+        };
+        let now = chrono::Utc::now();
+        let (rtype, id) = route.target();
+        if !verdict.agrees_with(rtype, id) {
+            let r = fhir_response::error(
+                StatusCode::BAD_REQUEST,
+                IssueCode::Invalid,
+                "The request is not a valid FHIR request",
+            );
+            self.gate.record(&verdict, parts, bytes, &r, now);
+            return r;
+        }
+        let outcome = self.execute(parts, &route, bytes, &verdict, now);
+        let response = match outcome {
+            Ok(done) => self.render(done, &verdict),
+            Err(f) => fail_response(f),
+        };
+        self.gate.record(&verdict, parts, bytes, &response, now);
+        response
+    }
+
+    fn execute(
+        &self,
+        parts: &http::request::Parts,
+        route: &Route,
+        bytes: &[u8],
+        verdict: &Verdict,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Done, Fail> {
+        let body = parse_body(parts, route, bytes)?;
+        let mut query = search::pairs(parts.uri.query().unwrap_or(""));
+        let json = match body {
+            Parsed::None => None,
+            Parsed::Json(v) => Some(v),
+            Parsed::Form(form) => {
+                query.extend(form);
+                None
+            }
+        };
+        if let (Route::Base, &Method::POST) = (route, &parts.method) {
+            let bundle = json.ok_or(Fail::bad_request("A Bundle body is required"))?;
+            let authorize = |e: &bundle::Entry| self.gate.authorize_entry(verdict, e);
+            return bundle::run(&self.store, &self.base, &bundle, &authorize, now);
+        }
+        let env = Env {
+            access: verdict.access(),
+            base: &self.base,
+            now,
+        };
+        let op = Op {
+            method: &parts.method,
+            route,
+            query: &query,
+            if_match: header_str(&parts.headers, header::IF_MATCH),
+            if_none_exist: parts
+                .headers
+                .get("if-none-exist")
+                .and_then(|v| v.to_str().ok()),
+            ret: Return::from_prefer(header_str(
+                &parts.headers,
+                http::HeaderName::from_static("prefer"),
+            )),
+            body: json.as_ref(),
+            assigned_id: None,
+        };
+        if rest::is_read(&op) {
+            self.store.read(|tx| rest::run(tx, &env, &op))
+        } else {
+            self.store.transaction(|tx| rest::run(tx, &env, &op))
+        }
+    }
+
+    fn render(&self, done: Done, verdict: &Verdict) -> http::Response<Vec<u8>> {
+        verdict.note_touched(&done.touched);
+        let body = match done.payload {
+            Payload::Empty => Vec::new(),
+            Payload::Stored(text) => text.into_bytes(),
+            Payload::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
+            Payload::Informational(t) => {
+                fhir_response::operation_outcome(IssueCode::Informational, t)
+            }
+        };
+        let has_body = !body.is_empty();
+        let mut r = http::Response::new(body);
+        *r.status_mut() = done.status;
+        let h = r.headers_mut();
+        if has_body {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+        }
+        if let Some(v) = &done.version {
+            if let Ok(etag) = HeaderValue::from_str(&format!("W/\"{}\"", v.version)) {
+                h.insert(header::ETAG, etag);
+            }
+            if let Some(lm) = http_date(&v.last_updated) {
+                h.insert(header::LAST_MODIFIED, lm);
+            }
+            if done.location {
+                let loc = format!("{}/{}/{}/_history/{}", self.base, v.rtype, v.id, v.version);
+                if let Ok(loc) = HeaderValue::from_str(&loc) {
+                    h.insert(header::LOCATION, loc);
+                }
+            }
+        }
+        fhir_response::security_headers(h);
+        fhir_response::no_store(h);
+        r
+    }
+}
+
+fn http_date(instant: &str) -> Option<HeaderValue> {
+    let t = chrono::DateTime::parse_from_rfc3339(instant).ok()?;
+    let text = t
+        .with_timezone(&chrono::Utc)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    HeaderValue::from_str(&text).ok()
+}

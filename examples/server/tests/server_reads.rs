@@ -1,0 +1,369 @@
+//! The running server: reads, searches and the status policy (SMART digest §9, §12), with
+//! tokens that allow and tokens that do not.
+
+mod server_support;
+
+use server_support::Server;
+
+#[test]
+fn public_endpoints_need_no_token() {
+    let s = Server::start(&[]);
+    let r = s.request(
+        "GET",
+        "/metadata",
+        None,
+        &[("Origin", "https://anywhere.example")],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let cs = r.json();
+    assert_eq!(cs["resourceType"], "CapabilityStatement");
+    assert_eq!(cs["fhirVersion"], "4.0.1");
+    assert_eq!(
+        cs["rest"][0]["security"]["service"][0]["coding"][0]["code"],
+        "SMART-on-FHIR"
+    );
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    let r = s.request("GET", "/.well-known/smart-configuration", None, &[], None);
+    assert_eq!(r.status, 200);
+    assert!(r.json()["token_endpoint"].is_string());
+}
+
+#[test]
+fn missing_malformed_and_foreign_tokens_are_refused() {
+    let s = Server::start(&[]);
+    // No credentials: 401, a challenge without an error attribute, OperationOutcome `login`.
+    let r = s.request("GET", "/Patient/example", None, &[], None);
+    assert_eq!(r.status, 401);
+    let challenge = r.header("www-authenticate").unwrap();
+    assert!(challenge.starts_with("Bearer"), "{challenge}");
+    assert!(!challenge.contains("error="), "{challenge}");
+    assert_eq!(r.json()["issue"][0]["code"], "login");
+
+    // A token from another issuer's key: 401 invalid_token, nothing echoed.
+    let other = smart_auth::testing::TestIssuer::with_key(
+        server_support::ISSUER,
+        server_support::AUDIENCE,
+        smart_auth::testing::TestKey::alternate(smart_auth::jose::Algorithm::RS256),
+    );
+    let forged = other
+        .token(smart_auth::UnixTime::from_secs(
+            chrono::Utc::now().timestamp(),
+        ))
+        .scope("patient/*.rs")
+        .patient("example")
+        .sign();
+    let r = s.get("/Patient/example", &forged);
+    assert_eq!(r.status, 401);
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .contains("error=\"invalid_token\""));
+    assert!(!r.text().contains(&forged[..20]));
+
+    // Two credentials: 400 invalid_request.
+    let good = s.patient_token("patient/*.rs");
+    let r = s.request(
+        "GET",
+        &format!("/Patient/example?access_token={good}"),
+        Some(&good),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 400);
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .contains("invalid_request"));
+
+    // Expired.
+    let now = smart_auth::UnixTime::from_secs(chrono::Utc::now().timestamp() - 7200);
+    let old = s
+        .issuer
+        .token(now)
+        .scope("patient/*.rs")
+        .patient("example")
+        .sign();
+    assert_eq!(s.get("/Patient/example", &old).status, 401);
+}
+
+#[test]
+fn reads_inside_and_outside_the_compartment() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    let r = s.get("/Patient/example", &t);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["id"], "example");
+    assert_eq!(r.header("etag"), Some("W/\"1\""));
+    assert!(r.header("last-modified").is_some());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert!(r
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/fhir+json; charset=utf-8")
+    );
+    assert_eq!(s.get("/Observation/example", &t).status, 200);
+    assert_eq!(s.get("/Patient/example/_history/1", &t).status, 200);
+
+    // Another patient's data and data that does not exist answer the same bytes.
+    let other = s.get("/Patient/pat-2", &t);
+    let missing = s.get("/Patient/no-such-patient", &t);
+    let other_obs = s.get("/Observation/pat-2-heart-rate", &t);
+    for r in [&other, &missing, &other_obs] {
+        assert_eq!(r.status, 404);
+        assert_eq!(r.body, missing.body, "byte-identical body");
+        assert_eq!(
+            r.stable_headers(),
+            missing.stable_headers(),
+            "identical headers"
+        );
+        assert!(r.header("etag").is_none() && r.header("last-modified").is_none());
+        assert!(r.header("www-authenticate").is_none());
+    }
+    assert_eq!(s.get("/Patient/pat-2/_history/1", &t).body, missing.body);
+    assert_eq!(s.get("/Patient/pat-2/$everything", &t).body, missing.body);
+}
+
+#[test]
+fn ungranted_types_are_forbidden_not_empty() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/Observation.rs");
+    let r = s.get("/Condition", &t);
+    assert_eq!(r.status, 403);
+    let c = r.header("www-authenticate").unwrap();
+    assert!(c.contains("insufficient_scope"), "{c}");
+    assert_eq!(r.json()["issue"][0]["code"], "forbidden");
+    assert_eq!(s.get("/Observation", &t).status, 200);
+}
+
+#[test]
+fn searches_are_narrowed_to_the_patient() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.rs");
+    let r = s.get("/Observation", &t);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ids = r.entry_ids();
+    assert!(!ids.is_empty());
+    assert!(ids.iter().all(|i| !i.contains("pat-2")), "{ids:?}");
+    assert_eq!(r.json()["total"].as_u64().unwrap() as usize, ids.len());
+
+    // Naming another patient is refused whether or not it exists.
+    assert_eq!(s.get("/Observation?patient=pat-2", &t).status, 403);
+    assert_eq!(s.get("/Observation?patient=nobody", &t).status, 403);
+    assert_eq!(s.get("/Observation?subject=Patient/pat-2", &t).status, 403);
+    assert_eq!(s.get("/Patient/pat-2/Observation", &t).status, 403);
+
+    // Naming one's own patient works, as does the compartment search.
+    let own = s.get("/Observation?patient=example", &t);
+    assert_eq!(own.status, 200);
+    assert_eq!(own.entry_ids(), ids);
+    assert_eq!(s.get("/Patient/example/Observation", &t).entry_ids(), ids);
+
+    // _summary=count counts only what the token may see.
+    let count = s.get("/Observation?_summary=count", &t).json();
+    assert_eq!(count["total"].as_u64().unwrap() as usize, ids.len());
+    assert!(count.get("entry").is_none());
+
+    // _id over several ids returns only the authorized ones.
+    let r = s.get("/Observation?_id=example,pat-2-heart-rate", &t);
+    assert_eq!(r.entry_ids(), vec!["Observation/example".to_string()]);
+}
+
+#[test]
+fn search_parameters_paging_and_includes() {
+    let s = Server::start(&[]);
+    let t = s.token("user/*.rs", None, Some("Practitioner/example"));
+    let system = s.token("system/*.rs", None, None);
+    // Whichever of user/ or system/ the default policy grants a broad reader, use it.
+    let t = if s.get("/Observation", &t).status == 200 {
+        t
+    } else {
+        system
+    };
+    let all = s.get("/Observation", &t);
+    assert_eq!(all.status, 200, "{}", all.text());
+    let r = s.get("/Observation?code=http://loinc.org|8867-4", &t);
+    assert_eq!(
+        r.entry_ids(),
+        vec!["Observation/pat-2-heart-rate".to_string()]
+    );
+    let r = s.get("/Observation?category=laboratory", &t);
+    assert_eq!(r.entry_ids(), vec!["Observation/pat-2-glucose".to_string()]);
+    let r = s.get(
+        "/Observation?date=ge2024-01-01&status=final&patient=pat-2",
+        &t,
+    );
+    assert_eq!(r.json()["total"], 3);
+    let r = s.get(
+        "/Patient?identifier=urn:oid:1.2.36.146.595.217.0.1|12345",
+        &t,
+    );
+    assert_eq!(r.entry_ids(), vec!["Patient/example".to_string()]);
+    let r = s.get("/Patient?family=sha", &t);
+    assert_eq!(r.entry_ids(), vec!["Patient/pat-2".to_string()]);
+    assert_eq!(
+        s.get("/Observation?_lastUpdated=gt2000-01-01", &t).json()["total"],
+        all.json()["total"]
+    );
+
+    // Paging: links built from the configured base, continuing where the page ended.
+    let page = s.get("/Observation?patient=pat-2&_count=2", &t).json();
+    assert_eq!(page["entry"].as_array().unwrap().len(), 2);
+    let next = page["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .expect("next link")["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(next.starts_with(&s.base), "{next}");
+    let next_path = next.strip_prefix(&s.base).unwrap();
+    let page2 = s.get(next_path, &t).json();
+    assert_eq!(page2["entry"].as_array().unwrap().len(), 1);
+
+    // _include and _revinclude.
+    let r = s.get(
+        "/Observation?_id=pat-2-heart-rate&_include=Observation:subject",
+        &t,
+    );
+    let ids = r.entry_ids();
+    assert!(ids.contains(&"Patient/pat-2".to_string()), "{ids:?}");
+    let r = s.get("/Patient?_id=pat-2&_revinclude=Observation:subject", &t);
+    assert_eq!(r.entry_ids().len(), 4, "{:?}", r.entry_ids());
+
+    // Unknown parameters are refused, not ignored.
+    assert_eq!(s.get("/Observation?frobnicate=1", &t).status, 400);
+}
+
+#[test]
+fn everything_and_includes_stay_inside_the_grant() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/Patient.rs patient/Observation.rs");
+    let r = s.get("/Patient/example/$everything", &t);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ids = r.entry_ids();
+    assert!(ids.contains(&"Patient/example".to_string()));
+    assert!(
+        ids.iter()
+            .all(|i| i.starts_with("Patient/") || i.starts_with("Observation/")),
+        "{ids:?}"
+    );
+    assert!(ids.iter().all(|i| !i.contains("pat-2")));
+    // An include of a type the token may not read is never returned.
+    let r = s.get("/Observation?_include=Observation:encounter", &t);
+    if r.status == 200 {
+        assert!(r.entry_ids().iter().all(|i| !i.starts_with("Encounter/")));
+    } else {
+        assert_eq!(r.status, 403);
+    }
+}
+
+#[test]
+fn limits_and_media_types() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.cruds");
+    // A declared length over the limit is refused before the body is read.
+    let r = s.request(
+        "POST",
+        "/Observation",
+        Some(&t),
+        &[
+            ("Content-Type", "application/fhir+json"),
+            ("Content-Length", "5242881"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 413);
+    let r = s.request(
+        "POST",
+        "/Observation",
+        Some(&t),
+        &[("Content-Type", "application/xml")],
+        Some(b"<x/>"),
+    );
+    assert_eq!(r.status, 415);
+    let deep = "[".repeat(100) + &"]".repeat(100);
+    let r = s.request(
+        "POST",
+        "/Observation",
+        Some(&t),
+        &[("Content-Type", "application/fhir+json")],
+        Some(deep.as_bytes()),
+    );
+    assert_eq!(r.status, 400);
+    let long = format!("/Observation?code={}", "x".repeat(10_000));
+    assert_eq!(s.get(&long, &t).status, 414);
+    assert_eq!(s.get("/NotAType/1", &t).status, 404);
+}
+
+#[test]
+fn cors_only_for_registered_origins() {
+    let s = Server::start(&["--cors-origin", "https://app.example"]);
+    let t = s.patient_token("patient/*.rs");
+    let ok = s.request(
+        "GET",
+        "/Patient/example",
+        Some(&t),
+        &[("Origin", "https://app.example")],
+        None,
+    );
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert!(ok.header("access-control-allow-credentials").is_none());
+    let evil = s.request(
+        "GET",
+        "/Patient/example",
+        Some(&t),
+        &[("Origin", "https://evil.example")],
+        None,
+    );
+    assert!(evil.header("access-control-allow-origin").is_none());
+    let pre = s.request(
+        "OPTIONS",
+        "/Patient/example",
+        None,
+        &[
+            ("Origin", "https://app.example"),
+            ("Access-Control-Request-Method", "GET"),
+        ],
+        None,
+    );
+    assert_eq!(pre.status, 204);
+    assert!(pre
+        .header("access-control-allow-headers")
+        .unwrap()
+        .contains("Authorization"));
+    let pre = s.request(
+        "OPTIONS",
+        "/Patient/example",
+        None,
+        &[
+            ("Origin", "https://evil.example"),
+            ("Access-Control-Request-Method", "GET"),
+        ],
+        None,
+    );
+    assert!(pre.header("access-control-allow-origin").is_none());
+}
+
+#[test]
+fn without_issuer_the_dev_authorization_server_runs_with_demo_data() {
+    let (mut child, addr) = server_support::spawn(&["--listen".into(), "127.0.0.1:0".into()]);
+    let get = |path: &str| server_support::raw_request(&addr, "GET", path, &[], None);
+    let conf = get("/fhir/.well-known/smart-configuration");
+    assert_eq!(conf.status, 200);
+    let conf = conf.json();
+    assert_eq!(conf["issuer"], format!("http://{addr}/auth"));
+    assert_eq!(get("/auth/.well-known/smart-configuration").status, 200);
+    assert_eq!(get("/fhir/Patient/example").status, 401);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,0 +1,243 @@
+//! The running server: create, update, patch, delete, versions, conditional headers, batch and
+//! transaction, with tokens that may and may not write (SMART digest §12.8, §12.12).
+
+mod server_support;
+
+use serde_json::json;
+use server_support::Server;
+
+fn observation(subject: &str) -> serde_json::Value {
+    json!({
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": subject},
+        "effectiveDateTime": "2025-01-01T10:00:00Z",
+        "valueQuantity": {"value": 60, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}
+    })
+}
+
+#[test]
+fn create_update_patch_delete_in_own_compartment() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.cruds");
+
+    let r = s.send_json("POST", "/Observation", &t, &observation("Patient/example"));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let location = r.header("location").unwrap().to_owned();
+    assert!(
+        location.starts_with(&s.base) && location.ends_with("/_history/1"),
+        "{location}"
+    );
+    assert_eq!(r.header("etag"), Some("W/\"1\""));
+    let created = r.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["meta"]["versionId"], "1");
+
+    // Update with the right version, then with a stale one.
+    let mut body = created.clone();
+    body["status"] = json!("amended");
+    let r = s.request(
+        "PUT",
+        &format!("/Observation/{id}"),
+        Some(&t),
+        &[
+            ("Content-Type", "application/fhir+json"),
+            ("If-Match", "W/\"1\""),
+        ],
+        Some(&serde_json::to_vec(&body).unwrap()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("etag"), Some("W/\"2\""));
+    let r = s.request(
+        "PUT",
+        &format!("/Observation/{id}"),
+        Some(&t),
+        &[
+            ("Content-Type", "application/fhir+json"),
+            ("If-Match", "W/\"1\""),
+        ],
+        Some(&serde_json::to_vec(&body).unwrap()),
+    );
+    assert_eq!(r.status, 412);
+
+    // The body's id must match the URL.
+    let mut wrong = body.clone();
+    wrong["id"] = json!("something-else");
+    assert_eq!(
+        s.send_json("PUT", &format!("/Observation/{id}"), &t, &wrong)
+            .status,
+        400
+    );
+
+    // JSON Patch, with Prefer: return=minimal.
+    let patch = json!([{"op": "replace", "path": "/status", "value": "corrected"}]);
+    let r = s.request(
+        "PATCH",
+        &format!("/Observation/{id}"),
+        Some(&t),
+        &[
+            ("Content-Type", "application/json-patch+json"),
+            ("Prefer", "return=minimal"),
+        ],
+        Some(&serde_json::to_vec(&patch).unwrap()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body.is_empty());
+    assert_eq!(
+        s.get(&format!("/Observation/{id}"), &t).json()["status"],
+        "corrected"
+    );
+
+    // History holds every version.
+    let h = s.get(&format!("/Observation/{id}/_history"), &t).json();
+    assert_eq!(h["type"], "history");
+    assert_eq!(h["entry"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        s.get(&format!("/Observation/{id}/_history/1"), &t).json()["status"],
+        "final"
+    );
+
+    // Delete; afterwards the resource is gone.
+    let r = s.request("DELETE", &format!("/Observation/{id}"), Some(&t), &[], None);
+    assert_eq!(r.status, 204);
+    assert!(matches!(
+        s.get(&format!("/Observation/{id}"), &t).status,
+        404 | 410
+    ));
+}
+
+#[test]
+fn writes_touching_another_patient_are_forbidden_and_leave_nothing() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.cruds");
+    let reader = s.patient_token("patient/*.rs");
+
+    // Creating data in another patient's compartment.
+    let r = s.send_json("POST", "/Observation", &t, &observation("Patient/pat-2"));
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // Overwriting another patient's resource (no hijack).
+    let mut stolen = observation("Patient/example");
+    stolen["id"] = json!("pat-2-heart-rate");
+    assert_eq!(
+        s.send_json("PUT", "/Observation/pat-2-heart-rate", &t, &stolen)
+            .status,
+        403
+    );
+    assert_eq!(
+        s.request(
+            "DELETE",
+            "/Observation/pat-2-heart-rate",
+            Some(&t),
+            &[],
+            None
+        )
+        .status,
+        403
+    );
+
+    // Moving one's own resource into another compartment by patch is rolled back.
+    let patch = json!([{"op": "replace", "path": "/subject/reference", "value": "Patient/pat-2"}]);
+    let r = s.request(
+        "PATCH",
+        "/Observation/example",
+        Some(&t),
+        &[("Content-Type", "application/json-patch+json")],
+        Some(&serde_json::to_vec(&patch).unwrap()),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    let still = s.get("/Observation/example", &reader);
+    assert_eq!(still.status, 200);
+    assert_eq!(still.json()["meta"]["versionId"], "1");
+
+    // A read-only token cannot write at all.
+    assert_eq!(
+        s.send_json(
+            "POST",
+            "/Observation",
+            &reader,
+            &observation("Patient/example")
+        )
+        .status,
+        403
+    );
+}
+
+#[test]
+fn audit_events_are_append_only() {
+    let s = Server::start(&[]);
+    let t = s.token("system/*.cruds", None, None);
+    let p = s.patient_token("patient/*.cruds");
+    let event = json!({"resourceType": "AuditEvent", "type": {"code": "rest"}, "recorded": "2025-01-01T00:00:00Z",
+                       "agent": [{"requestor": true}], "source": {"observer": {"display": "x"}}});
+    for token in [&t, &p] {
+        let r = s.send_json("POST", "/AuditEvent", token, &event);
+        assert!(matches!(r.status, 403 | 405), "{} {}", r.status, r.text());
+        let r = s.send_json("PUT", "/AuditEvent/x", token, &event);
+        assert!(matches!(r.status, 403 | 405), "{}", r.status);
+        let r = s.request("DELETE", "/AuditEvent/x", Some(token), &[], None);
+        assert!(matches!(r.status, 403 | 405), "{}", r.status);
+    }
+}
+
+#[test]
+fn transactions_are_atomic_and_every_entry_is_authorized() {
+    let s = Server::start(&[]);
+    let t = s.patient_token("patient/*.cruds");
+    let reader = s.patient_token("patient/*.rs");
+    let before = s.get("/Observation?_summary=count", &reader).json()["total"].clone();
+
+    let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:5a1e7f6c-0000-4000-8000-000000000001",
+         "resource": observation("Patient/example"),
+         "request": {"method": "POST", "url": "Observation"}},
+        {"resource": observation("Patient/pat-2"),
+         "request": {"method": "POST", "url": "Observation"}}
+    ]});
+    let r = s.send_json("POST", "", &t, &tx);
+    assert!(matches!(r.status, 403 | 404), "{} {}", r.status, r.text());
+    assert_eq!(
+        s.get("/Observation?_summary=count", &reader).json()["total"],
+        before,
+        "nothing committed"
+    );
+
+    // The same without the foreign entry commits, with ids for the urn:uuid entries.
+    let ok = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:5a1e7f6c-0000-4000-8000-000000000001",
+         "resource": observation("Patient/example"),
+         "request": {"method": "POST", "url": "Observation"}}
+    ]});
+    let r = s.send_json("POST", "", &t, &ok);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = r.json();
+    assert_eq!(b["type"], "transaction-response");
+    assert_eq!(b["entry"][0]["response"]["status"], "201");
+
+    // A batch answers each entry on its own.
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": "Patient/example"}},
+        {"request": {"method": "GET", "url": "Patient/pat-2"}},
+        {"request": {"method": "GET", "url": "Patient/nobody"}}
+    ]});
+    let r = s.send_json("POST", "", &reader, &batch);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = r.json();
+    assert_eq!(b["type"], "batch-response");
+    assert_eq!(b["entry"][0]["response"]["status"], "200");
+    assert_eq!(b["entry"][1]["response"]["status"], "404");
+    assert_eq!(
+        b["entry"][1]["response"], b["entry"][2]["response"],
+        "other patient looks missing"
+    );
+
+    // Anything else posted to the base is refused.
+    let r = s.send_json(
+        "POST",
+        "",
+        &t,
+        &json!({"resourceType": "Bundle", "type": "collection"}),
+    );
+    assert_eq!(r.status, 400);
+}

@@ -1,0 +1,252 @@
+//! The audit record of every request, allowed or not, as [`fhir_audit::AuditRecord`]s.
+//!
+//! The facade hands the audit crate plain facts: who (user, client, token by reference — never
+//! the token), what (interaction, type, resources, patients, the query for searches, with
+//! credentials removed), and how it ended, with the true reason even when the client saw a
+//! deliberately uninformative 404.
+
+use chrono::{DateTime, Utc};
+use fhir_audit::{
+    AuditRecord, Client, Interaction, Outcome, RawRequest, ResourceRef, Severity, TokenRef, User,
+};
+use http::StatusCode;
+use smart_auth::request::{FhirRequest, Interaction as Kind};
+use smart_auth::AccessContext;
+
+use crate::authorized::Authorized;
+use crate::guard::Rejected;
+
+/// Per-request facts the facade cannot see in the `http` parts: the peer address and the
+/// correlation id the host assigned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The network peer (IP address), when known.
+    pub peer: Option<String>,
+    /// The request's correlation id (e.g. `X-Request-Id`).
+    pub correlation_id: Option<String>,
+}
+
+fn interaction(req: Option<&FhirRequest>, is_transaction: bool) -> (Interaction, Option<String>) {
+    let Some(req) = req else {
+        return (Interaction::Operation, None);
+    };
+    let i = match req.interaction() {
+        Kind::Read => Interaction::Read,
+        Kind::VRead => Interaction::Vread,
+        Kind::Update | Kind::ConditionalUpdate => Interaction::Update,
+        Kind::Patch | Kind::ConditionalPatch => Interaction::Patch,
+        Kind::Delete | Kind::ConditionalDelete => Interaction::Delete,
+        Kind::Create => Interaction::Create,
+        Kind::SearchType => Interaction::SearchType,
+        Kind::SearchSystem => Interaction::SearchSystem,
+        Kind::SearchCompartment => Interaction::Search,
+        Kind::HistoryInstance => Interaction::HistoryInstance,
+        Kind::HistoryType => Interaction::HistoryType,
+        Kind::HistorySystem => Interaction::HistorySystem,
+        Kind::Capabilities => Interaction::Capabilities,
+        Kind::BatchOrTransaction if is_transaction => Interaction::Transaction,
+        Kind::BatchOrTransaction => Interaction::Batch,
+        _ => Interaction::Operation,
+    };
+    (i, req.operation().map(|o| o.name.clone()))
+}
+
+fn base_record(
+    now: DateTime<Utc>,
+    parts: &http::request::Parts,
+    body: &[u8],
+    req: Option<&FhirRequest>,
+    context: Option<&AccessContext>,
+    info: &RequestInfo,
+) -> AuditRecord {
+    let (i, operation) = interaction(req, false);
+    let rtype = req.and_then(FhirRequest::resource_type).map(|t| t.as_str());
+    let mut r = AuditRecord::rest(now, i, rtype);
+    if let (
+        Some(op),
+        fhir_audit::Event::Rest {
+            operation: slot, ..
+        },
+    ) = (operation, &mut r.event)
+    {
+        *slot = Some(op);
+    }
+    if let Some(ctx) = context {
+        let id = ctx
+            .subject
+            .clone()
+            .or_else(|| ctx.client_id.clone())
+            .unwrap_or_default();
+        let mut user = User::new(id).issuer(ctx.issuer.clone());
+        if let Some(f) = &ctx.fhir_user {
+            user = user.fhir_user(f.clone());
+        }
+        r = r.user(user);
+        if let Some(jti) = &ctx.token_id {
+            r = r.token(TokenRef::jti(jti.clone()));
+        }
+        for code in purposes_of_use(ctx) {
+            r = r.purpose(code);
+        }
+    }
+    let mut client = match context.and_then(|c| c.client_id.clone()) {
+        Some(id) => Client::new(id),
+        None => Client::default(),
+    };
+    if let Some(peer) = &info.peer {
+        client = client.address(peer.clone());
+    }
+    r = r.client(client);
+    if i.is_search() || req.is_none() {
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()));
+        r = r.query(RawRequest::from_parts(
+            parts.method.as_str(),
+            target.as_bytes(),
+            headers,
+            body,
+        ));
+    }
+    if let Some(id) = &info.correlation_id {
+        r = r.correlation_id(id.clone());
+    }
+    r
+}
+
+/// The purposes of use a token states (claim `purpose_of_use`: a v3 PurposeOfUse code or a
+/// list of them, as IHE IUA and some SMART deployments carry it). Bounded and checked for form.
+fn purposes_of_use(ctx: &AccessContext) -> Vec<String> {
+    let ok = |s: &&str| {
+        (1..=32).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    match ctx.raw_claims.get("purpose_of_use") {
+        Some(serde_json::Value::String(s)) => [s.as_str()]
+            .into_iter()
+            .filter(ok)
+            .map(str::to_owned)
+            .collect(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .filter(ok)
+            .take(8)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Authorized {
+    /// The audit record of this request once the host has answered it with `status`, having
+    /// returned or changed `resources` (`(type, id)`) of `patients` (logical ids).
+    #[allow(clippy::too_many_arguments)]
+    pub fn audit_record(
+        &self,
+        now: DateTime<Utc>,
+        parts: &http::request::Parts,
+        body: &[u8],
+        info: &RequestInfo,
+        status: StatusCode,
+        resources: &[(String, String)],
+        patients: &[String],
+    ) -> AuditRecord {
+        let mut r = base_record(
+            now,
+            parts,
+            body,
+            Some(self.request()),
+            Some(self.context()),
+            info,
+        );
+        if matches!(self.request().interaction(), Kind::BatchOrTransaction) {
+            let is_tx = body.windows(13).any(|w| w == b"\"transaction\"");
+            if let fhir_audit::Event::Rest { interaction, .. } = &mut r.event {
+                *interaction = interaction_of(is_tx);
+            }
+        }
+        for (t, id) in resources.iter().take(1000) {
+            r = r.resource(ResourceRef::new(t.clone(), id.clone()));
+        }
+        let mut ps: Vec<&String> = patients.iter().collect();
+        if let Some(p) = &self.context().launch.patient {
+            if ps.is_empty() && status.is_success() {
+                ps.push(p);
+            }
+        }
+        ps.sort();
+        ps.dedup();
+        for p in ps {
+            r = r.patient(p.clone());
+        }
+        r.outcome(outcome_of(status))
+    }
+}
+
+fn interaction_of(is_transaction: bool) -> Interaction {
+    if is_transaction {
+        Interaction::Transaction
+    } else {
+        Interaction::Batch
+    }
+}
+
+/// The outcome for a status the host answered with.
+pub fn outcome_of(status: StatusCode) -> Outcome {
+    if status.is_success() || status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+        return Outcome::Success;
+    }
+    let reason = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase()
+        .replace(' ', "_");
+    match status {
+        StatusCode::UNAUTHORIZED => Outcome::Unauthenticated { reason },
+        StatusCode::FORBIDDEN => Outcome::Denied { reason },
+        s => Outcome::Failed {
+            severity: if s.is_server_error() {
+                Severity::Serious
+            } else {
+                Severity::Minor
+            },
+            reason,
+            http_status: Some(s.as_u16()),
+        },
+    }
+}
+
+impl Rejected {
+    /// The audit record of this refused request, with the refusal's true reason.
+    pub fn audit_record(
+        &self,
+        now: DateTime<Utc>,
+        parts: &http::request::Parts,
+        body: &[u8],
+        info: &RequestInfo,
+    ) -> AuditRecord {
+        let context = self.context();
+        let mut r = base_record(now, parts, body, self.request(), context, info);
+        if context.is_none() {
+            r.event = fhir_audit::Event::Authentication;
+        }
+        let reason = self.rejection.reason().to_owned();
+        let outcome = match self.rejection.status() {
+            StatusCode::UNAUTHORIZED => Outcome::Unauthenticated { reason },
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Outcome::Denied { reason },
+            s => Outcome::Failed {
+                severity: Severity::Minor,
+                reason,
+                http_status: Some(s.as_u16()),
+            },
+        };
+        if let Some(p) = context.and_then(|c| c.launch.patient.clone()) {
+            r = r.patient(p);
+        }
+        r.outcome(outcome)
+    }
+}

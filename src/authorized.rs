@@ -1,0 +1,111 @@
+//! [`Authorized`]: a request the decision allowed, and what the host must still do with it.
+
+use fhir_types::resources::Bundle;
+use fhir_types::{Resource, ResourceType};
+use smart_auth::decision::{FilterReport, Narrowing, Permit};
+use smart_auth::request::FhirRequest;
+use smart_auth::scope::Permissions;
+use smart_auth::AccessContext;
+
+use crate::rejection::Rejection;
+
+/// A request the decision allowed. It carries:
+///
+/// - the validated [`AccessContext`] and the classified [`FhirRequest`]: dispatch on the
+///   request's type and id, never on a second parse of the URL, so that what was authorized is
+///   what runs;
+/// - the [`Permit`]: the [`narrowing`](Self::narrowing) the host must add to its queries (every
+///   data path: matches, includes, counts, paging, conditional matches), and the checks every
+///   returned or overwritten resource must pass;
+/// - the facts for the audit record ([`crate::audit`]).
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    context: AccessContext,
+    request: FhirRequest,
+    permit: Permit,
+    realm: String,
+}
+
+impl Authorized {
+    pub(crate) fn new(
+        context: AccessContext,
+        request: FhirRequest,
+        permit: Permit,
+        realm: &str,
+    ) -> Authorized {
+        Authorized {
+            context,
+            request,
+            permit,
+            realm: realm.to_owned(),
+        }
+    }
+
+    /// Checks a fetched resource before it is returned (read, vread, each version of an
+    /// instance history, an operation's result) or overwritten (the stored version of an update,
+    /// patch or delete). `Err` is the byte-identical "not found" (or, for writes, the 403).
+    pub fn check_resource(&self, resource: &Resource) -> Result<(), Rejection> {
+        self.permit
+            .check_resource(resource)
+            .map_err(|d| Rejection::from_denial(&d, &self.realm))
+    }
+
+    /// Checks a write: `new` is the content to store (for a patch, the patched result), `stored`
+    /// the current version. Both must be inside the grant, so that nothing is created in, moved
+    /// into or taken out of another compartment.
+    pub fn check_write(
+        &self,
+        new: Option<&Resource>,
+        stored: Option<&Resource>,
+    ) -> Result<(), Rejection> {
+        self.permit
+            .check_write(new, stored)
+            .map_err(|d| Rejection::from_denial(&d, &self.realm))
+    }
+
+    /// Whether a resource reached by this request beyond its primary results (an include, a
+    /// member of `$everything`) may be returned: its own type granted `r` or `s`, and inside
+    /// that grant's compartment and constraints.
+    pub fn may_return(&self, resource: &Resource) -> bool {
+        self.permit
+            .allows(resource, Permissions::READ | Permissions::SEARCH)
+    }
+
+    /// Filters a result Bundle in place (search, history, `$everything`): entries the token
+    /// may not see are removed and `total` is dropped if anything was.
+    pub fn filter_bundle(&self, bundle: &mut Bundle) -> FilterReport {
+        self.permit.filter_bundle(bundle)
+    }
+
+    /// What the token proved.
+    pub fn context(&self) -> &AccessContext {
+        &self.context
+    }
+
+    /// The classified request.
+    pub fn request(&self) -> &FhirRequest {
+        &self.request
+    }
+
+    /// The permit: narrowing and result checks.
+    pub fn permit(&self) -> &Permit {
+        &self.permit
+    }
+
+    /// The narrowing to add to the query of the requested type, if results are confined.
+    pub fn narrowing(&self) -> Option<&Narrowing> {
+        self.permit.narrowing()
+    }
+
+    /// The narrowing for another type the request reaches (includes, `$everything`, `_type`):
+    /// `None` means unrestricted.
+    pub fn narrowing_for(&self, ty: ResourceType) -> Option<Narrowing> {
+        self.permit.narrowing_for(ty)
+    }
+
+    /// Whether any scope lets the token read resources of `ty` at all (includes of types the
+    /// token was never granted are dropped, never returned).
+    pub fn may_read_type(&self, ty: ResourceType) -> bool {
+        self.permit.may_read(ty)
+    }
+}

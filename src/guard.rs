@@ -1,0 +1,248 @@
+//! [`SecureFhir`]: from an incoming request to an authorized request or a ready rejection.
+
+use std::sync::{Arc, RwLock};
+
+use smart_auth::bearer::{extract_from_parts, Credential};
+use smart_auth::decision::{Authorizer, Decision, DecisionPolicy};
+use smart_auth::request::FhirRequest;
+use smart_auth::{AccessContext, TokenError, UnixTime, Validator};
+
+use crate::authorized::Authorized;
+use crate::limits::Limits;
+use crate::rejection::Rejection;
+
+/// A host hook that says whether a validated token has been revoked (RFC 7009) or its grant
+/// withdrawn. The facade asks it after the signature and claims check out.
+pub trait RevocationCheck: Send + Sync {
+    /// `true` if the token must be refused.
+    fn is_revoked(&self, context: &AccessContext) -> bool;
+}
+
+impl<F: Fn(&AccessContext) -> bool + Send + Sync> RevocationCheck for F {
+    fn is_revoked(&self, context: &AccessContext) -> bool {
+        self(context)
+    }
+}
+
+/// The facade: validates the credential, classifies the FHIR request, decides it, and renders
+/// every refusal. One per server; share it behind an `Arc`.
+///
+/// Secure by default: every request needs a valid token; every refusal is a [`Rejection`] that
+/// leaks nothing; the limits ([`Limits::default`]) apply before anything parses the request.
+pub struct SecureFhir {
+    validator: RwLock<Arc<Validator>>,
+    authorizer: Authorizer,
+    base_path: String,
+    realm: String,
+    limits: Limits,
+    revocation: Option<Box<dyn RevocationCheck>>,
+}
+
+impl std::fmt::Debug for SecureFhir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecureFhir")
+            .field("base_path", &self.base_path)
+            .field("realm", &self.realm)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecureFhir {
+    /// A facade for the FHIR API under `base_path` (e.g. `/fhir`), trusting the issuers
+    /// `validator` knows, deciding with `policy`.
+    pub fn new(validator: Validator, policy: DecisionPolicy, base_path: &str) -> SecureFhir {
+        SecureFhir {
+            validator: RwLock::new(Arc::new(validator)),
+            authorizer: Authorizer::new(policy),
+            base_path: base_path.trim_end_matches('/').to_owned(),
+            realm: "fhir".to_owned(),
+            limits: Limits::default(),
+            revocation: None,
+        }
+    }
+
+    /// Sets the request limits.
+    pub fn with_limits(mut self, limits: Limits) -> SecureFhir {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the `realm` of `WWW-Authenticate` challenges (default `fhir`).
+    pub fn with_realm(mut self, realm: &str) -> SecureFhir {
+        self.realm = realm.to_owned();
+        self
+    }
+
+    /// Asks `check` about every validated token (revocation lists, introspection results the
+    /// host keeps).
+    pub fn with_revocation_check(mut self, check: impl RevocationCheck + 'static) -> SecureFhir {
+        self.revocation = Some(Box::new(check));
+        self
+    }
+
+    /// Installs a new validator (after the host fetched new keys; see
+    /// [`Validator::refreshes_due`]). Requests in flight finish with the old one.
+    pub fn replace_validator(&self, validator: Validator) {
+        if let Ok(mut v) = self.validator.write() {
+            *v = Arc::new(validator);
+        }
+    }
+
+    /// The request limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The authorizer (for Bundle entries and host-side checks).
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
+    }
+
+    /// The realm of the challenges.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    fn validator(&self) -> Arc<Validator> {
+        match self.validator.read() {
+            Ok(v) => Arc::clone(&v),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    /// Validates the credential alone: the access context, or the `401`/`400` rejection with
+    /// its RFC 6750 challenge.
+    pub fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        now: UnixTime,
+    ) -> Result<AccessContext, Rejection> {
+        let reject = |e: &TokenError| Rejection::from_token_error(e, &self.realm);
+        let credential = extract_from_parts(parts).map_err(|e| reject(&e))?;
+        let token = match credential {
+            Credential::Bearer(t) => t,
+            // Sender-constrained tokens need the proof checked against the request; this facade
+            // does not accept them yet, so it refuses rather than treating them as bearer tokens.
+            _ => return Err(reject(&TokenError::UnsupportedConfirmation)),
+        };
+        let context = self
+            .validator()
+            .validate(token, now)
+            .map_err(|e| reject(&e))?;
+        if self
+            .revocation
+            .as_ref()
+            .is_some_and(|r| r.is_revoked(&context))
+        {
+            return Err(reject(&TokenError::Inactive));
+        }
+        Ok(context)
+    }
+
+    /// The whole front half of a request: limits, credential, classification and decision.
+    ///
+    /// `body` is the request body (empty if none); the decision reads it only where it needs to
+    /// (a `_search` form). On success the [`Authorized`] request carries the access context, the
+    /// classified request and the permit whose narrowing the host must add to its queries and
+    /// whose checks every result must pass. On refusal the [`Rejected`] value carries the
+    /// response to send and what the audit trail records.
+    pub fn authorize(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        now: UnixTime,
+    ) -> Result<Authorized, Rejected> {
+        let rejected =
+            |rejection: Rejection, context: Option<AccessContext>, request: Option<FhirRequest>| {
+                Rejected {
+                    rejection,
+                    context: context.map(Box::new),
+                    request: request.map(Box::new),
+                }
+            };
+        self.limits
+            .check_head(parts)
+            .map_err(|r| rejected(r, None, None))?;
+        let context = self
+            .authenticate(parts, now)
+            .map_err(|r| rejected(r, None, None))?;
+        self.limits
+            .check_body(parts, body)
+            .map_err(|r| rejected(r, Some(context.clone()), None))?;
+        let form = is_form(parts).then_some(body);
+        let request = match FhirRequest::from_parts(parts, &self.base_path, form) {
+            Ok(r) => r,
+            Err(e) => {
+                let r = crate::decide::request_rejection(e);
+                return Err(rejected(r, Some(context), None));
+            }
+        };
+        match self.authorizer.decide(&context, &request) {
+            Decision::Deny(d) => {
+                let r = Rejection::from_denial(&d, &self.realm);
+                Err(rejected(r, Some(context), Some(request)))
+            }
+            Decision::Allow(permit) | Decision::Narrow(permit) => {
+                Ok(Authorized::new(context, request, permit, &self.realm))
+            }
+        }
+    }
+}
+
+impl SecureFhir {
+    /// Decides one entry of a batch or transaction as the equivalent standalone request, under
+    /// the token of the Bundle's request (SMART: every entry is authorized on its own).
+    pub fn authorize_entry(
+        &self,
+        bundle: &Authorized,
+        entry: FhirRequest,
+    ) -> Result<Authorized, Rejection> {
+        let context = bundle.context().clone();
+        match self.authorizer.decide(&context, &entry) {
+            Decision::Deny(d) => Err(Rejection::from_denial(&d, &self.realm)),
+            Decision::Allow(permit) | Decision::Narrow(permit) => {
+                Ok(Authorized::new(context, entry, permit, &self.realm))
+            }
+        }
+    }
+}
+
+fn is_form(parts: &http::request::Parts) -> bool {
+    parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// A refused request: the [`Rejection`] (the response to send) and what is known about the
+/// request for the audit record.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub(crate) rejection: Rejection,
+    pub(crate) context: Option<Box<AccessContext>>,
+    pub(crate) request: Option<Box<FhirRequest>>,
+}
+
+impl Rejected {
+    /// The answer and its reason.
+    pub fn rejection(&self) -> &Rejection {
+        &self.rejection
+    }
+
+    /// The validated access context, when the credential was fine.
+    pub fn context(&self) -> Option<&AccessContext> {
+        self.context.as_deref()
+    }
+
+    /// The classified request, when it was well-formed.
+    pub fn request(&self) -> Option<&FhirRequest> {
+        self.request.as_deref()
+    }
+
+    /// The HTTP response to send.
+    pub fn to_response(&self) -> http::Response<Vec<u8>> {
+        self.rejection.to_response()
+    }
+}

@@ -1,0 +1,167 @@
+//! [`Rejection`]: a refused request with its stable reason and its one HTTP answer.
+
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+use smart_auth::error::{Challenge, ChallengeError};
+use smart_auth::TokenError;
+
+use crate::response::{self, IssueCode};
+
+/// A refused request: the HTTP answer to send (status, `WWW-Authenticate`, OperationOutcome)
+/// and a stable, machine-readable reason for logs and the audit trail. The reason is finer than
+/// the answer on purpose: clients learn what RFC 6750 and the SMART status policy tell them, and
+/// nothing about which check failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    status: StatusCode,
+    code: IssueCode,
+    reason: &'static str,
+    text: &'static str,
+    challenge: Option<HeaderValue>,
+    retry_after: Option<u32>,
+}
+
+impl Rejection {
+    /// A rejection with no challenge.
+    pub fn new(
+        status: StatusCode,
+        code: IssueCode,
+        reason: &'static str,
+        text: &'static str,
+    ) -> Rejection {
+        Rejection {
+            status,
+            code,
+            reason,
+            text,
+            challenge: None,
+            retry_after: None,
+        }
+    }
+
+    /// The answer for a resource the caller may not know about: byte-identical to a missing one.
+    pub fn not_found(reason: &'static str) -> Rejection {
+        Rejection::new(
+            StatusCode::NOT_FOUND,
+            IssueCode::NotFound,
+            reason,
+            "Resource not found",
+        )
+    }
+
+    /// `429 Too Many Requests` with `Retry-After`.
+    pub fn throttled(retry_after_secs: u32) -> Rejection {
+        let mut r = Rejection::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            IssueCode::Throttled,
+            "rate_limited",
+            "Too many requests",
+        );
+        r.retry_after = Some(retry_after_secs);
+        r
+    }
+
+    /// The answer for a credential that failed (`401`/`400` with the RFC 6750 challenge).
+    pub fn from_token_error(e: &TokenError, realm: &str) -> Rejection {
+        let code = match e {
+            TokenError::MissingCredentials | TokenError::UnsupportedScheme => IssueCode::Login,
+            TokenError::MultipleCredentials
+            | TokenError::MalformedAuthorization
+            | TokenError::TokenInQuery => IssueCode::Invalid,
+            TokenError::Expired => IssueCode::Expired,
+            _ => IssueCode::Unknown,
+        };
+        let text = match code {
+            IssueCode::Login => "Authentication is required",
+            IssueCode::Invalid => "Malformed credentials",
+            IssueCode::Expired => "The access token expired",
+            _ => "The access token is not valid",
+        };
+        let mut r = Rejection::new(e.status(), code, e.reason(), text);
+        r.challenge = HeaderValue::from_str(&e.challenge().realm(realm).to_header_value()).ok();
+        r
+    }
+
+    /// The answer for a decision's denial.
+    pub fn from_denial(d: &smart_auth::decision::Denial, realm: &str) -> Rejection {
+        use smart_auth::decision::Response as Answer;
+        let reason = d.reason().code();
+        match d.response() {
+            Answer::NotFound => Rejection::not_found(reason),
+            Answer::BadRequest => Rejection::new(
+                StatusCode::BAD_REQUEST,
+                IssueCode::Invalid,
+                reason,
+                "The request is not allowed as sent",
+            ),
+            Answer::InvalidToken => {
+                let mut r = Rejection::new(
+                    d.status(),
+                    IssueCode::Unknown,
+                    reason,
+                    "The access token does not carry the context its scopes need",
+                );
+                let c = Challenge::bearer()
+                    .realm(realm)
+                    .error(Some(ChallengeError::InvalidToken));
+                r.challenge = HeaderValue::from_str(&c.to_header_value()).ok();
+                r
+            }
+            Answer::Forbidden | Answer::EmptySearch => {
+                let mut r = Rejection::new(
+                    StatusCode::FORBIDDEN,
+                    IssueCode::Forbidden,
+                    reason,
+                    "The access token does not allow this request",
+                );
+                let mut c = Challenge::bearer()
+                    .realm(realm)
+                    .error(Some(ChallengeError::InsufficientScope));
+                if let Some(scope) = d.required_scope() {
+                    c = c.scope(scope);
+                }
+                r.challenge = HeaderValue::from_str(&c.to_header_value()).ok();
+                r
+            }
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable reason code (for logs and audit, not for the client).
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// Whether this is the "not found" answer.
+    pub fn is_not_found(&self) -> bool {
+        self.status == StatusCode::NOT_FOUND && self.code == IssueCode::NotFound
+    }
+
+    /// The HTTP response: status, challenge, OperationOutcome body, security headers.
+    pub fn to_response(&self) -> Response<Vec<u8>> {
+        if self.is_not_found() {
+            return response::not_found();
+        }
+        let mut r = response::error(self.status, self.code, self.text);
+        if let Some(c) = &self.challenge {
+            r.headers_mut().insert(WWW_AUTHENTICATE, c.clone());
+        }
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        r
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.status, self.reason)
+    }
+}
+
+impl std::error::Error for Rejection {}

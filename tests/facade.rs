@@ -1,0 +1,267 @@
+//! The facade from `http` parts to a decision or a ready rejection, one rule per test, as the
+//! SMART status policy (shared/specs/smart.md §9) states them.
+
+use chrono::TimeZone;
+use fhir_audit::Outcome;
+use http::{Request, StatusCode};
+use secure_fhir::audit::RequestInfo;
+use secure_fhir::limits::Limits;
+use secure_fhir::{Rejected, SecureFhir};
+use smart_auth::decision::DecisionPolicy;
+use smart_auth::testing::TestIssuer;
+use smart_auth::UnixTime;
+
+const ISSUER: &str = "https://auth.example.org";
+const AUDIENCE: &str = "https://fhir.example.org/fhir";
+const NOW: i64 = 1_767_225_600;
+
+fn setup() -> (TestIssuer, SecureFhir) {
+    let issuer = TestIssuer::new(ISSUER, AUDIENCE);
+    let facade = SecureFhir::new(issuer.validator(), DecisionPolicy::default(), "/fhir");
+    (issuer, facade)
+}
+
+fn now() -> UnixTime {
+    UnixTime::from_secs(NOW)
+}
+
+fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+    let mut b = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(()).unwrap().into_parts().0
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn refuse(facade: &SecureFhir, p: &http::request::Parts) -> Rejected {
+    facade.authorize(p, b"", now()).expect_err("refused")
+}
+
+#[test]
+fn no_credentials_is_401_with_a_bare_challenge() {
+    let (_, facade) = setup();
+    let r = refuse(&facade, &parts("GET", "/fhir/Patient/1", &[])).to_response();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"fhir\"");
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(body["issue"][0]["code"], "login");
+}
+
+#[test]
+fn an_invalid_token_is_401_invalid_token_and_nothing_is_echoed() {
+    let (_, facade) = setup();
+    let token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.";
+    let r = refuse(
+        &facade,
+        &parts(
+            "GET",
+            "/fhir/Patient/1",
+            &[("authorization", &bearer(token))],
+        ),
+    );
+    assert_eq!(r.rejection().status(), StatusCode::UNAUTHORIZED);
+    let resp = r.to_response();
+    let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(!String::from_utf8_lossy(resp.body()).contains(token));
+    assert!(!challenge.contains(token));
+}
+
+#[test]
+fn two_credentials_are_400_invalid_request() {
+    let (issuer, facade) = setup();
+    let t = issuer
+        .token(now())
+        .scope("patient/*.rs")
+        .patient("1")
+        .sign();
+    let uri = format!("/fhir/Patient/1?access_token={t}");
+    let r = refuse(
+        &facade,
+        &parts("GET", &uri, &[("authorization", &bearer(&t))]),
+    )
+    .to_response();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_request"));
+}
+
+#[test]
+fn an_ungranted_type_is_403_insufficient_scope() {
+    let (issuer, facade) = setup();
+    let t = issuer
+        .token(now())
+        .scope("patient/Observation.rs")
+        .patient("1")
+        .sign();
+    let r = refuse(
+        &facade,
+        &parts(
+            "GET",
+            "/fhir/Condition?patient=1",
+            &[("authorization", &bearer(&t))],
+        ),
+    );
+    let resp = r.to_response();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("insufficient_scope"));
+}
+
+#[test]
+fn a_granted_search_carries_the_compartment_narrowing() {
+    let (issuer, facade) = setup();
+    let t = issuer
+        .token(now())
+        .scope("patient/Observation.rs")
+        .patient("123")
+        .sign();
+    let a = facade
+        .authorize(
+            &parts(
+                "GET",
+                "/fhir/Observation?code=8867-4",
+                &[("authorization", &bearer(&t))],
+            ),
+            b"",
+            now(),
+        )
+        .expect("allowed");
+    let n = a.narrowing().expect("narrowed");
+    assert_eq!(n.alternatives()[0].compartment().unwrap().id, "123");
+    assert_eq!(a.context().launch.patient.as_deref(), Some("123"));
+}
+
+#[test]
+fn another_patients_instance_reads_as_missing() {
+    let (issuer, facade) = setup();
+    let t = issuer
+        .token(now())
+        .scope("patient/*.rs")
+        .patient("123")
+        .sign();
+    let r = refuse(
+        &facade,
+        &parts(
+            "GET",
+            "/fhir/Observation?patient=999",
+            &[("authorization", &bearer(&t))],
+        ),
+    );
+    assert_eq!(
+        r.rejection().status(),
+        StatusCode::FORBIDDEN,
+        "naming another patient"
+    );
+    assert_eq!(
+        secure_fhir::Rejection::not_found("x").to_response().body(),
+        secure_fhir::response::not_found().body()
+    );
+}
+
+#[test]
+fn limits_apply_before_the_token_is_read() {
+    let (_, facade) = setup();
+    let facade = facade.with_limits(Limits::default());
+    let long = format!("/fhir/Patient?name={}", "a".repeat(5000));
+    assert_eq!(
+        refuse(&facade, &parts("GET", &long, &[]))
+            .rejection()
+            .status(),
+        StatusCode::URI_TOO_LONG
+    );
+}
+
+#[test]
+fn refusals_are_audited_with_their_true_reason_and_no_token() {
+    let (issuer, facade) = setup();
+    let t = issuer
+        .token(now())
+        .scope("patient/Observation.rs")
+        .patient("1")
+        .sign();
+    let p = parts(
+        "GET",
+        "/fhir/Condition?patient=1",
+        &[("authorization", &bearer(&t))],
+    );
+    let r = refuse(&facade, &p);
+    let when = chrono::Utc.timestamp_opt(NOW, 0).unwrap();
+    let record = r.audit_record(when, &p, b"", &RequestInfo::default());
+    assert!(
+        matches!(record.outcome, Outcome::Denied { .. }),
+        "{:?}",
+        record.outcome
+    );
+    assert_eq!(record.patients, vec!["1".to_string()]);
+    let bytes = record.to_log_bytes().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains(&t),
+        "no token in the record"
+    );
+
+    let p = parts("GET", "/fhir/Patient/1", &[]);
+    let r = refuse(&facade, &p);
+    let record = r.audit_record(when, &p, b"", &RequestInfo::default());
+    assert!(matches!(record.outcome, Outcome::Unauthenticated { .. }));
+}
+
+#[test]
+fn allowed_requests_are_audited_with_patients_and_resources() {
+    let (issuer, facade) = setup();
+    let t = issuer
+        .token(now())
+        .scope("patient/*.rs")
+        .patient("7")
+        .fhir_user("Patient/7")
+        .sign();
+    let p = parts("GET", "/fhir/Patient/7", &[("authorization", &bearer(&t))]);
+    let a = facade.authorize(&p, b"", now()).expect("allowed");
+    let when = chrono::Utc.timestamp_opt(NOW, 0).unwrap();
+    let record = a.audit_record(
+        when,
+        &p,
+        b"",
+        &RequestInfo {
+            peer: Some("127.0.0.1".into()),
+            correlation_id: Some("req-1".into()),
+        },
+        StatusCode::OK,
+        &[("Patient".into(), "7".into())],
+        &["7".into()],
+    );
+    assert!(record.outcome.is_success());
+    assert_eq!(record.patients, vec!["7".to_string()]);
+    assert_eq!(record.resources[0].reference(), "Patient/7");
+    assert_eq!(
+        record.user.as_ref().unwrap().fhir_user.as_deref(),
+        Some("Patient/7")
+    );
+    assert_eq!(record.correlation_id.as_deref(), Some("req-1"));
+}
+
+#[test]
+fn revoked_tokens_are_refused() {
+    let (issuer, facade) = setup();
+    let facade =
+        facade.with_revocation_check(|ctx: &smart_auth::AccessContext| ctx.token_id.is_some());
+    let t = issuer
+        .token(now())
+        .scope("patient/*.rs")
+        .patient("7")
+        .sign();
+    let r = refuse(
+        &facade,
+        &parts("GET", "/fhir/Patient/7", &[("authorization", &bearer(&t))]),
+    );
+    assert_eq!(r.rejection().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.rejection().reason(), "inactive");
+}
