@@ -1,5 +1,6 @@
 //! Everything the generated code refers to, in one glob import.
 
+pub(crate) use crate::codes::{self, UnknownCode};
 pub(crate) use crate::datatypes::*;
 pub(crate) use crate::json::error::ParseError;
 pub(crate) use crate::json::fields::*;

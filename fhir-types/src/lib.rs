@@ -17,6 +17,7 @@
 //!   [references](mod@reference).
 //!
 //! ```
+//! use fhir_types::codes::ObservationStatus;
 //! use fhir_types::{json, Resource, ResourceType};
 //!
 //! let bytes = br#"{
@@ -35,7 +36,10 @@
 //! assert_eq!(refs, [("Observation.subject".to_string(), Some("Patient/123".to_string()))]);
 //!
 //! if let Resource::Observation(obs) = &resource {
+//!     // `status` is bound to a required value set: parsing checked membership, and the
+//!     // value set's enum reads and writes the code.
 //!     assert_eq!(obs.status.as_str(), Some("final"));
+//!     assert_eq!(obs.status.as_str().and_then(ObservationStatus::from_code), Some(ObservationStatus::Final));
 //! }
 //! // The decimal keeps its text: 72.50, not 72.5.
 //! assert!(json::to_string(&resource).contains(r#""value":72.50"#));
@@ -71,6 +75,17 @@ pub mod datatypes {
         Id, Instant, Integer, InvalidDecimal, Markdown, Oid, PositiveInt, Primitive, Time,
         UnsignedInt, Uri, Url, Uuid, Xhtml,
     };
+}
+
+/// Enums for the value sets that FHIR binds with strength *required* to `code` elements
+/// (`AdministrativeGender`, `ObservationStatus`, ...), with `Display` and `FromStr`.
+///
+/// The bound elements themselves stay [`Code`](crate::datatypes::Code)s (text), but parsing
+/// rejects a code outside the value set, and each enum converts into a `Code`:
+/// `event.action = Some(AuditEventAction::R.into())`.
+pub mod codes {
+    pub use crate::generated::codes::*;
+    pub use crate::primitive::UnknownCode;
 }
 
 /// The 146 resources of FHIR R4, with their backbone elements (`BundleEntry`, `ObservationComponent`).

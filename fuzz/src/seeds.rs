@@ -22,6 +22,9 @@ pub fn generated() -> Vec<Seed> {
     jwks(&mut out);
     scopes(&mut out);
     heads(&mut out);
+    fhir(&mut out);
+    audit(&mut out);
+    requests(&mut out);
     out
 }
 
@@ -318,5 +321,102 @@ fn heads(out: &mut Vec<Seed>) {
     .enumerate()
     {
         out.push(("bearer_extract", format!("h{i}"), s.into_bytes()));
+    }
+}
+
+fn fhir(out: &mut Vec<Seed>) {
+    let obs = r#"{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/123"}"#;
+    for (name, body) in [
+        ("dup-subject", format!(r#"{obs},"subject":{{"reference":"Patient/456"}}}}"#)),
+        ("dup-escaped", format!(r#"{obs},"s\u0075bject":{{"reference":"Patient/456"}}}}"#)),
+        ("unknown-element", format!(r#"{obs},"secretField":1}}"#)),
+        ("modifier-ext", format!(r#"{obs},"modifierExtension":[{{"url":"http://x","valueBoolean":true}}]}}"#)),
+        ("bom", format!("\u{feff}{obs}}}")),
+        ("lone-surrogate", format!(r#"{obs},"issued":"\ud800"}}"#)),
+        ("nul", format!(r#"{obs},"language":"e\u0000n"}}"#)),
+        ("big-decimal", format!(r#"{obs},"valueQuantity":{{"value":1e400}}}}"#)),
+        ("long-digits", format!(r#"{obs},"valueQuantity":{{"value":{}}}}}"#, "9".repeat(5000))),
+        ("decimal-precision", format!(r#"{obs},"valueQuantity":{{"value":1.50}}}}"#)),
+        ("integer-overflow", format!(r#"{obs},"valueInteger":4294967296}}"#)),
+        ("choice-conflict", format!(r#"{obs},"valueString":"a","valueBoolean":true}}"#)),
+        ("null", format!(r#"{obs},"issued":null}}"#)),
+        ("empty-object", format!(r#"{obs},"note":[{{}}]}}"#)),
+        ("trailing-comma", format!(r#"{obs},}}"#)),
+        ("comment", format!("{obs} /* x */}}")),
+        ("trailing-garbage", format!("{obs}}} {{}}")),
+        ("id-bad", r#"{"resourceType":"Patient","id":"../../etc"}"#.to_owned()),
+        ("type-mis-cased", r#"{"resourceType":"patient","id":"1"}"#.to_owned()),
+        ("type-repeated", r#"{"resourceType":"Patient","resourceType":"Group","id":"1"}"#.to_owned()),
+        ("type-number", r#"{"resourceType":7}"#.to_owned()),
+        ("given-mismatch", r#"{"resourceType":"Patient","name":[{"given":["a","b"],"_given":[{"id":"x"}]}]}"#.to_owned()),
+        ("contained-patient", r##"{"resourceType":"Observation","status":"final","code":{"text":"x"},"contained":[{"resourceType":"Patient","id":"p"}],"subject":{"reference":"#p"}}"##.to_owned()),
+        ("contained-nested", r#"{"resourceType":"Patient","contained":[{"resourceType":"Patient","id":"a","contained":[{"resourceType":"Patient","id":"b"}]}]}"#.to_owned()),
+        ("narrative-script", r#"{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><script>alert(1)</script></div>"}}"#.to_owned()),
+        ("deep", format!(r#"{{"resourceType":"Patient","extension":{}{}}}"#, "[{\"extension\":".repeat(80), "}]".repeat(80))),
+        ("parameters-resource", r#"{"resourceType":"Parameters","parameter":[{"name":"r","resource":{"resourceType":"Patient","id":"p","id":"q"}}]}"#.to_owned()),
+    ] {
+        out.push(("fhir_resource", name.to_owned(), body.into_bytes()));
+    }
+    for (name, body) in [
+        (
+            "transaction-nested",
+            r#"{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","id":"x"},"request":{"method":"PUT","url":"Patient/x"}}]},"request":{"method":"POST","url":"Bundle"}}]}"#,
+        ),
+        (
+            "batch-conditional",
+            r#"{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"DELETE","url":"Observation?patient=456"}},{"request":{"method":"GET","url":"Patient/456/$everything"}}]}"#,
+        ),
+        (
+            "entry-wrong-type",
+            r#"{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Nope"}}]}"#,
+        ),
+    ] {
+        out.push(("fhir_bundle", name.to_owned(), body.as_bytes().to_vec()));
+    }
+}
+
+fn audit(out: &mut Vec<Seed>) {
+    let log = crate::harness::audit::reference_log();
+    out.push((
+        "audit_log_verify",
+        "reference-log".to_owned(),
+        [&[0xff, 0xff][..], &log].concat(),
+    ));
+    out.push((
+        "audit_log_verify",
+        "torn".to_owned(),
+        [&[0xff, 0xff][..], &log[..log.len() - 7]].concat(),
+    ));
+    for (name, edits) in [
+        ("flip-payload", vec![0u8, 40, 0, 1]),
+        ("truncate-half", vec![1u8, 128]),
+        ("flip-header", vec![0u8, 2, 0, 0x20]),
+    ] {
+        out.push(("audit_log_tamper", name.to_owned(), edits));
+    }
+}
+
+fn requests(out: &mut Vec<Seed>) {
+    for (i, s) in [
+        "GET /fhir/Observation?patient=123&code=http://loinc.org|8867-4&_include=Observation:subject",
+        "GET /fhir/Observation?patient=456",
+        "GET /fhir/Patient/456/$everything",
+        "GET /fhir/Patient/123/Observation?_count=10&_sort=-date",
+        "GET /fhir/Observation?subject:Patient.name=x&_has:Condition:subject:code=1",
+        "GET /fhir/Observation/1/_history/2",
+        "GET /fhir/_history?_since=2020-01-01",
+        "GET /fhir//Observation/%2e%2e/1;x=y",
+        "PUT /fhir/Observation?code=1\ncontent-type: application/fhir+json\n\n{\"resourceType\":\"Observation\"}",
+        "POST /fhir/Observation\nif-none-exist: code=1\ncontent-type: application/fhir+json\n\n{}",
+        "POST /fhir/Observation/_search\ncontent-type: application/x-www-form-urlencoded\n\npatient=456&_id=1",
+        "DELETE /fhir/AuditEvent/1",
+        "PATCH /fhir/Observation/1\nx-http-method-override: DELETE",
+        "GET /fhir/$export?_type=Patient,Observation",
+        "POST /fhir\ncontent-type: application/fhir+json\n\n{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"request\":{\"method\":\"GET\",\"url\":\"Patient/456\"}},{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},\"subject\":{\"reference\":\"Patient/456\"}},\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}]}",
+    ]
+    .iter()
+    .enumerate()
+    {
+        out.push(("request_decide", format!("r{i}"), s.replace("\\n", "\n").into_bytes()));
     }
 }

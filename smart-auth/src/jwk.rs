@@ -320,16 +320,24 @@ fn strip_zeros(v: &[u8]) -> &[u8] {
     &v[first..]
 }
 
+/// Bit length of a big-endian integer without leading zero bytes (0 for the empty slice).
+fn bit_len(v: &[u8]) -> usize {
+    match v.first() {
+        Some(b) => v.len() * 8 - b.leading_zeros() as usize,
+        None => 0,
+    }
+}
+
 fn rsa_material(n: Vec<u8>, e: Vec<u8>) -> Result<KeyMaterial, JwkError> {
     let n = strip_zeros(&n);
     let e = strip_zeros(&e);
     // Saturating: an empty (or all-zero) member must be refused, not underflow.
-    let bits = (n.len() * 8).saturating_sub(n.first().map_or(8, |b| b.leading_zeros() as usize));
+    let bits = bit_len(n);
     if !(2048..=8192).contains(&bits) {
         return Err(JwkError::WeakRsaKey);
     }
     // Odd, at least 3, at most 33 bits (ring's bound).
-    let e_bits = (e.len() * 8).saturating_sub(e.first().map_or(8, |b| b.leading_zeros() as usize));
+    let e_bits = bit_len(e);
     let odd = e.last().is_some_and(|b| b & 1 == 1);
     if !odd || !(2..=33).contains(&e_bits) {
         return Err(JwkError::BadRsaExponent);
@@ -418,6 +426,19 @@ mod tests {
         assert!(k.permits(Algorithm::RS256));
         assert!(!k.permits(Algorithm::RS384));
         assert!(!k.permits(Algorithm::HS256));
+    }
+
+    #[test]
+    fn zero_and_empty_rsa_values_are_refused_without_panicking() {
+        let rsa = |n: &str, e: &str| {
+            Jwk::from_json(format!(r#"{{"kty":"RSA","n":"{n}","e":"{e}"}}"#).as_bytes())
+        };
+        assert_eq!(rsa("AA", "AQAB"), Err(JwkError::WeakRsaKey));
+        assert_eq!(rsa("", "AQAB"), Err(JwkError::WeakRsaKey));
+        let n = crate::jose::b64::encode(&[0xff; 256]);
+        assert_eq!(rsa(&n, "AA"), Err(JwkError::BadRsaExponent));
+        assert_eq!(rsa(&n, ""), Err(JwkError::BadRsaExponent));
+        assert_eq!(rsa(&n, "AQ"), Err(JwkError::BadRsaExponent));
     }
 
     #[test]

@@ -129,3 +129,67 @@ proptest! {
         let _ = fixture().validator.validate(&format!("eyJhbGciOiJSUzI1NiJ9.{p}.{sig}"), NOW);
     }
 }
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[A-Za-z0-9_+/=.-]{0,40}".prop_map(Value::String),
+        Just(Value::String("AA".into())),
+        Just(Value::String("AQAB".into())),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                prop_oneof![
+                    Just("kty".to_owned()),
+                    Just("crv".to_owned()),
+                    Just("n".to_owned()),
+                    Just("e".to_owned()),
+                    Just("x".to_owned()),
+                    Just("y".to_owned()),
+                    Just("alg".to_owned()),
+                    Just("kid".to_owned()),
+                    Just("use".to_owned()),
+                    Just("key_ops".to_owned()),
+                    "[a-z]{1,5}"
+                ],
+                inner,
+                0..8,
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_jwks_and_proofs_never_panic(v in json_value(), kty in prop_oneof![Just("RSA"), Just("EC"), Just("OKP")]) {
+        use smart_auth::jose::b64;
+        let mut jwk = v.clone();
+        if let Some(o) = jwk.as_object_mut() {
+            o.insert("kty".into(), kty.into());
+        }
+        let doc = serde_json::json!({"keys": [jwk.clone(), v.clone()]}).to_string();
+        let _ = smart_auth::jwks::JwkSet::parse(doc.as_bytes());
+        if let Some(o) = jwk.as_object() {
+            let _ = smart_auth::jwk::Jwk::from_object(o);
+        }
+        // A DPoP proof carrying the hostile key, and an introspection response built from it.
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}).to_string();
+        let proof = format!("{}.{}.{}", b64::encode(header.as_bytes()), b64::encode(v.to_string().as_bytes()), b64::encode(&[1; 64]));
+        let req = smart_auth::dpop::DpopRequest { method: "GET", uri: "https://x.example/a", access_token: None, expected_jkt: None, nonce: None };
+        let store = smart_auth::replay::InMemoryReplayStore::new(16);
+        let _ = smart_auth::dpop::DpopValidator::new().validate_proof(&proof, &req, &store, NOW);
+        let mut resp = v.clone();
+        if let Some(o) = resp.as_object_mut() {
+            o.insert("active".into(), true.into());
+        }
+        let _ = smart_auth::introspection::Introspector::new("https://as", "https://rs").parse_response(resp.to_string().as_bytes(), NOW);
+    }
+}

@@ -774,3 +774,36 @@ fn configurable_launch_claim_names() {
     let ctx = check(&v, &i.token(NOW).patient("other").sign()).unwrap();
     assert_eq!(ctx.launch.patient, None);
 }
+
+#[test]
+fn header_rules_are_per_issuer() {
+    // A legacy issuer (typ JWT) next to a strict one: each token is judged by its own issuer.
+    let strict = TestIssuer::with_key(
+        "https://strict.example",
+        AUD,
+        TestKey::new(Algorithm::ES256),
+    );
+    let legacy = TestIssuer::with_key(
+        "https://legacy.example",
+        AUD,
+        TestKey::alternate(Algorithm::ES256),
+    );
+    let v = Validator::new([
+        strict.config(),
+        legacy.config().typ(TypPolicy::AccessTokenOrLegacy),
+    ])
+    .unwrap();
+    assert!(check(&v, &legacy.token(NOW).header("typ", "JWT").sign()).is_ok());
+    assert!(check(&v, &strict.token(NOW).sign()).is_ok());
+    assert_eq!(
+        check(&v, &strict.token(NOW).header("typ", "JWT").sign()),
+        Err(TokenError::WrongType)
+    );
+    // The strict issuer's key cannot be used to pass a legacy-typed token.
+    let forged = strict
+        .token(NOW)
+        .header("typ", "JWT")
+        .claim("iss", "https://legacy.example")
+        .sign();
+    assert!(check(&v, &forged).is_err());
+}

@@ -71,7 +71,7 @@ fn struct_def(ctx: &Ctx, st: &Struct, out: &mut String) {
         out.push_str("///\n");
         out.push_str(&doc_lines(&st.definition, ""));
     }
-    out.push_str("#[derive(Clone, Debug, Default, PartialEq)]\n#[non_exhaustive]\n");
+    out.push_str("#[derive(Clone, Debug, Default, PartialEq)]\n");
     writeln!(out, "pub struct {} {{", st.name).unwrap();
     for f in &st.fields {
         let mut doc = format!(
@@ -110,7 +110,7 @@ fn choice_enums(st: &Struct, out: &mut String) {
             &format!("The choice of types of `{}` ({}).", f.path, card_text(f)),
             "",
         ));
-        out.push_str("#[derive(Clone, Debug, PartialEq)]\n#[non_exhaustive]\n");
+        out.push_str("#[derive(Clone, Debug, PartialEq)]\n");
         writeln!(out, "pub enum {enum_name} {{").unwrap();
         for v in variants {
             writeln!(out, "    /// `{}{}`: a `{}`.", f.json, v.suffix, v.code).unwrap();
@@ -158,6 +158,7 @@ fn impl_json(ctx: &Ctx, st: &Struct, out: &mut String) {
     let b = bits(st);
     let words = b.total.div_ceil(64).max(1);
     writeln!(out, "impl {} {{", st.name).unwrap();
+    constructor(ctx, st, out);
     // read
     out.push_str("    pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {\n");
     out.push_str("        let mut r = Self::default();\n");
@@ -296,6 +297,49 @@ fn impl_json(ctx: &Ctx, st: &Struct, out: &mut String) {
     out.push_str("}\n\n");
 }
 
+/// `new(required elements)`, for structs that have required elements.
+fn constructor(ctx: &Ctx, st: &Struct, out: &mut String) {
+    let required: Vec<&Field> = st
+        .fields
+        .iter()
+        .filter(|f| matches!(f.card, Card::One) || matches!(f.card, Card::Many { min } if min > 0))
+        .collect();
+    if required.is_empty() {
+        return;
+    }
+    let names: Vec<String> = required.iter().map(|f| format!("`{}`", f.json)).collect();
+    writeln!(
+        out,
+        "    /// A `{}` with its required elements ({}); everything else is empty.",
+        st.name,
+        names.join(", ")
+    )
+    .unwrap();
+    let params: Vec<String> = required
+        .iter()
+        .map(|f| match (&f.kind, f.card) {
+            (Kind::Single(Ty::Prim(_)), Card::One) => {
+                format!("{}: impl Into<{}>", f.rust, field_type(ctx, st, f))
+            }
+            _ => format!("{}: {}", f.rust, field_type(ctx, st, f)),
+        })
+        .collect();
+    writeln!(out, "    pub fn new({}) -> Self {{", params.join(", ")).unwrap();
+    let inits: Vec<String> = required
+        .iter()
+        .map(|f| match (&f.kind, f.card) {
+            (Kind::Single(Ty::Prim(_)), Card::One) => format!("{}: {}.into()", f.rust, f.rust),
+            _ => f.rust.clone(),
+        })
+        .collect();
+    writeln!(
+        out,
+        "        Self {{ {}, ..Default::default() }}\n    }}\n",
+        inits.join(", ")
+    )
+    .unwrap();
+}
+
 fn read_arms(
     ctx: &Ctx,
     st: &Struct,
@@ -309,7 +353,7 @@ fn read_arms(
     let boxed = ctx.boxed.contains(&(st.name.clone(), f.rust.clone()));
     match &f.kind {
         Kind::Single(Ty::Prim(prim)) => {
-            let rd = prim.reader;
+            let rd = &prim.reader;
             let (val, elt) = match f.card {
                 Card::One => (
                     format!("prim_value(p, &mut r.{r}, {rd})?;"),
@@ -402,13 +446,13 @@ fn write_field(f: &Field, out: &mut String) {
     let j = &f.json;
     match &f.kind {
         Kind::Single(Ty::Prim(prim)) => {
-            let wr = prim.writer;
+            let wr = &prim.writer;
             match f.card {
-                Card::One => writeln!(out, "        write_prim(w, \"{j}\", \"_{j}\", &self.{r}, w_{wr});").unwrap(),
+                Card::One => writeln!(out, "        write_prim(w, \"{j}\", \"_{j}\", &self.{r}, {wr});").unwrap(),
                 Card::Opt => {
-                    writeln!(out, "        if let Some(v) = &self.{r} {{ write_prim(w, \"{j}\", \"_{j}\", v, w_{wr}); }}").unwrap()
+                    writeln!(out, "        if let Some(v) = &self.{r} {{ write_prim(w, \"{j}\", \"_{j}\", v, {wr}); }}").unwrap()
                 }
-                Card::Many { .. } => writeln!(out, "        write_prims(w, \"{j}\", \"_{j}\", &self.{r}, w_{wr});").unwrap(),
+                Card::Many { .. } => writeln!(out, "        write_prims(w, \"{j}\", \"_{j}\", &self.{r}, {wr});").unwrap(),
             }
         }
         Kind::Single(ty) => {
@@ -440,7 +484,7 @@ fn write_field(f: &Field, out: &mut String) {
                 match &v.ty {
                     Ty::Prim(prim) => writeln!(
                         out,
-                        "            {enum_name}::{}(x) => write_prim(w, \"{key}\", \"_{key}\", x, w_{}),",
+                        "            {enum_name}::{}(x) => write_prim(w, \"{key}\", \"_{key}\", x, {}),",
                         v.suffix, prim.writer
                     )
                     .unwrap(),

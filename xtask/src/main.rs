@@ -5,6 +5,7 @@
 //! Output is run through `rustfmt`. With `--check`, nothing is written and the exit code says
 //! whether the committed files are up to date.
 
+mod codes;
 mod docs;
 mod emit;
 mod emit_resource;
@@ -84,7 +85,7 @@ fn main() {
 /// Generated files we own (the "facts" generator owns a few others in the same directory).
 fn existing_generated(dir: &Path) -> BTreeSet<PathBuf> {
     let mut out = BTreeSet::new();
-    for sub in ["datatypes", "resources"] {
+    for sub in ["codes", "datatypes", "resources"] {
         if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
             for e in rd.flatten() {
                 out.insert(e.path());
@@ -116,7 +117,9 @@ fn read_json(path: &Path) -> Value {
 fn generate(defs: &Path, generated_dir: &Path) -> BTreeMap<String, String> {
     let types = read_json(&defs.join("profiles-types.json"));
     let resources = read_json(&defs.join("profiles-resources.json.gz"));
-    let model = model::build(&types, &resources);
+    let valuesets = read_json(&defs.join("valuesets.json.gz"));
+    let codes = codes::load(&valuesets, &[&types, &resources]);
+    let model = model::build(&types, &resources, &codes);
     let all: Vec<&Unit> = model.datatypes.iter().chain(&model.resources).collect();
     let ctx = emit::Ctx {
         boxed: boxed_edges(&all),
@@ -135,6 +138,13 @@ fn generate(defs: &Path, generated_dir: &Path) -> BTreeMap<String, String> {
             emit::unit_file(&ctx, u),
         );
     }
+    for e in codes.by_url.values() {
+        files.insert(
+            format!("codes/{}.rs", codes::module_name(e)),
+            codes::enum_file(e),
+        );
+    }
+    files.insert("codes/mod.rs".into(), codes::mod_file(&codes));
     files.insert(
         "datatypes/mod.rs".into(),
         emit_resource::mod_file(
@@ -164,7 +174,7 @@ fn mod_rs(generated_dir: &Path) -> String {
     let mut s = String::from(emit::HEADER);
     s.push_str(
         "//! Code generated from the FHIR R4 definitions by `cargo xtask codegen`.\n\n\
-         pub mod datatypes;\npub mod resource;\npub mod resources;\n",
+         pub mod codes;\npub mod datatypes;\npub mod resource;\npub mod resources;\n",
     );
     for facts in ["compartments", "search_params"] {
         if generated_dir.join(format!("{facts}.rs")).exists() {

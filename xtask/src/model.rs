@@ -1,22 +1,28 @@
 //! Turns the StructureDefinitions into a small model of Rust types: structs, fields and choices.
 
+use crate::codes::{required_code_binding, Codes};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// The FHIR primitive types, with what the generator needs to know about each.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A primitive type as generated code uses it: a FHIR primitive, or a `code` bound to an enum.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prim {
-    /// FHIR name (`dateTime`).
-    pub fhir: &'static str,
-    /// Rust alias in `datatypes` (`DateTime`).
-    pub alias: &'static str,
-    /// Reader function in `crate::primitive::read`.
-    pub reader: &'static str,
-    /// Writer function in `crate::primitive::write`.
-    pub writer: &'static str,
+    /// Rust type of the field (`DateTime`, `Primitive<codes::AdministrativeGender>`).
+    pub alias: String,
+    /// Reader function (`date_time`, `codes::AdministrativeGender::read`).
+    pub reader: String,
+    /// Writer function (`w_str`, `codes::AdministrativeGender::write`).
+    pub writer: String,
 }
 
-const PRIMS: &[Prim] = &[
+struct PrimDef {
+    fhir: &'static str,
+    alias: &'static str,
+    reader: &'static str,
+    writer: &'static str,
+}
+
+const PRIMS: &[PrimDef] = &[
     p("base64Binary", "Base64Binary", "base64_binary", "str"),
     p("boolean", "Boolean", "boolean", "boolean"),
     p("canonical", "Canonical", "canonical", "str"),
@@ -44,8 +50,8 @@ const fn p(
     alias: &'static str,
     reader: &'static str,
     writer: &'static str,
-) -> Prim {
-    Prim {
+) -> PrimDef {
+    PrimDef {
         fhir,
         alias,
         reader,
@@ -55,7 +61,21 @@ const fn p(
 
 /// Looks up a primitive by its FHIR name.
 pub fn prim(code: &str) -> Option<Prim> {
-    PRIMS.iter().copied().find(|p| p.fhir == code)
+    PRIMS.iter().find(|p| p.fhir == code).map(|p| Prim {
+        alias: p.alias.to_string(),
+        reader: p.reader.to_string(),
+        writer: format!("w_{}", p.writer),
+    })
+}
+
+/// A `code` bound (required) to the value set rendered as `codes::{name}`: the field stays a
+/// `Code` (text), and reading it checks membership in the value set.
+pub fn code_enum(name: &str) -> Prim {
+    Prim {
+        alias: "Code".to_string(),
+        reader: format!("codes::{name}::read_code"),
+        writer: "w_str".to_string(),
+    }
 }
 
 /// How many values an element holds.
@@ -155,7 +175,7 @@ pub struct Model {
 }
 
 /// Builds the model from `profiles-types.json` and `profiles-resources.json`.
-pub fn build(types: &Value, resources: &Value) -> Model {
+pub fn build(types: &Value, resources: &Value, codes: &Codes) -> Model {
     let mut datatypes = Vec::new();
     for sd in structure_definitions(types) {
         let kind = s(sd, "kind");
@@ -165,14 +185,14 @@ pub fn build(types: &Value, resources: &Value) -> Model {
         {
             continue;
         }
-        datatypes.push(unit(sd, Origin::Datatype));
+        datatypes.push(unit(sd, Origin::Datatype, codes));
     }
     let mut res = Vec::new();
     for sd in structure_definitions(resources) {
         if s(sd, "kind") != "resource" || sd["abstract"].as_bool() == Some(true) {
             continue;
         }
-        res.push(unit(sd, Origin::Resource));
+        res.push(unit(sd, Origin::Resource, codes));
     }
     datatypes.sort_by(|a, b| a.root.cmp(&b.root));
     res.sort_by(|a, b| a.root.cmp(&b.root));
@@ -234,7 +254,7 @@ pub fn snake(name: &str) -> String {
     out
 }
 
-fn unit(sd: &Value, origin: Origin) -> Unit {
+fn unit(sd: &Value, origin: Origin, codes: &Codes) -> Unit {
     let root = s(sd, "type").to_string();
     let elements: Vec<&Value> = sd["snapshot"]["element"]
         .as_array()
@@ -257,7 +277,7 @@ fn unit(sd: &Value, origin: Origin) -> Unit {
     while let Some((name, path, origin, el)) = queue.pop() {
         let mut fields = Vec::new();
         for child in children.get(&path).map(Vec::as_slice).unwrap_or(&[]) {
-            let (field, backbone) = field(child, &root);
+            let (field, backbone) = field(child, codes);
             if let Some(bpath) = backbone {
                 queue.push((
                     path_type_name(&bpath),
@@ -292,7 +312,7 @@ fn unit(sd: &Value, origin: Origin) -> Unit {
 }
 
 /// Builds one field; also returns the path of a backbone element whose struct must be generated.
-fn field(el: &Value, root: &str) -> (Field, Option<String>) {
+fn field(el: &Value, codes: &Codes) -> (Field, Option<String>) {
     let path = s(el, "path").to_string();
     let last = path.rsplit('.').next().expect("path").to_string();
     let min = el["min"].as_u64().expect("min") as u32;
@@ -343,12 +363,13 @@ fn field(el: &Value, root: &str) -> (Field, Option<String>) {
         let ty = if code == "BackboneElement" || code == "Element" {
             backbone = Some(path.clone());
             Ty::Complex(path_type_name(&path))
+        } else if let Some(name) = required_code_binding(el).and_then(|url| codes.resolve(&url)) {
+            Ty::Prim(code_enum(name))
         } else {
             simple_ty(code, base)
         };
         (last.clone(), Kind::Single(ty))
     };
-    let _ = root;
     let rust = snake(&json);
     let field = Field {
         json,

@@ -615,3 +615,59 @@ async fn token_endpoint_is_rate_limited_per_peer_address() {
     let other = server.send(from([10, 0, 0, 2], "ehr-app")).await;
     assert_eq!(other.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn authorize_and_registration_are_rate_limited_per_peer_address() {
+    let server = TestServer::with_config(|c| c.rate_limit = RateLimit::new(3, 0.01));
+    let with_peer =
+        |mut request: axum::http::Request<axum::body::Body>, last: u8| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from(([10, 0, 0, last], 40000)),
+            ));
+            request
+        };
+    let (_, challenge) = pkce();
+    let url = AuthRequest::new(PUBLIC_APP, PUBLIC_REDIRECT, "patient/*.rs", challenge).url();
+    let authorize = || {
+        axum::http::Request::get(url.as_str())
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            server.send(with_peer(authorize(), 1)).await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let limited = server.send(with_peer(authorize(), 1)).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.header("retry-after").is_some());
+    assert_eq!(
+        server.send(with_peer(authorize(), 2)).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    let register = || {
+        axum::http::Request::post("/auth/register")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({"redirect_uris": ["http://127.0.0.1:9100/cb"]}).to_string(),
+            ))
+            .unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            server.send(with_peer(register(), 3)).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let limited = server.send(with_peer(register(), 3)).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.json()["error"], "slow_down");
+    assert!(server
+        .audit
+        .events()
+        .iter()
+        .any(|e| e.kind == AuthzEventKind::Registration
+            && e.reason.as_deref() == Some("rate_limited")));
+}

@@ -1,7 +1,12 @@
 //! The development authorization server against clients nobody here wrote, over real HTTP on
-//! loopback: PyPI `fhirclient` (standalone launch with PKCE, then reading the patient), a Backend
-//! Services client signing with PyJWT, and `openid-client` in Debian's chromium driven by
-//! `playwright-core` (sign-in, a scope unticked on the consent page, a token without it).
+//! loopback. Against the real `secure-fhir-server` binary (its FHIR API behind the facade, the
+//! authorization server in the same process): PyPI `fhirclient` (registers itself, standalone
+//! launch with PKCE, reads the patient), `openid-client` in Debian's chromium driven by
+//! `playwright-core` (sign-in, a scope unticked on the consent page, a token without it), and
+//! `scripts/dev-token` with curl. The Backend Services client signing with PyJWT runs against the
+//! authorization server in process with a minimal FHIR read, because backend clients are
+//! configured by the operator (dynamic registration never grants `system/` scopes) and the
+//! binary has no option for that yet.
 //!
 //! `scripts/ci-deps` installs the tools. Without them the tests skip loudly on a developer
 //! machine; under CI (`CI` set) a missing tool fails the test.
@@ -68,41 +73,12 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// A minimal FHIR endpoint behind smart-auth token validation, standing in for the example
-/// server's FHIR side: `metadata` with the SMART oauth-uris extension and `Patient` read.
+/// A minimal FHIR `Patient` read behind smart-auth token validation, for the Backend Services
+/// test (see the module docs for why it does not use the binary).
 fn fhir_standin(state: AuthzState) -> axum::Router {
     axum::Router::new()
-        .route("/fhir/metadata", get(metadata))
-        .route(
-            "/fhir/.well-known/smart-configuration",
-            get(|State(state): State<AuthzState>| async move {
-                axum::Json(state.smart_configuration())
-            }),
-        )
         .route("/fhir/Patient/{id}", get(read_patient))
         .with_state(state)
-}
-
-async fn metadata(State(state): State<AuthzState>) -> Response {
-    let e = state.endpoints();
-    let body = json!({
-        "resourceType": "CapabilityStatement", "status": "active", "date": "2026-01-01",
-        "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
-        "rest": [{ "mode": "server", "security": {
-            "service": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR" }] }],
-            "extension": [{ "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
-                "extension": [
-                    { "url": "authorize", "valueUri": e.authorize },
-                    { "url": "token", "valueUri": e.token },
-                    { "url": "register", "valueUri": e.register },
-                ] }]
-        } }]
-    });
-    (
-        [("content-type", "application/fhir+json")],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 async fn read_patient(
@@ -212,46 +188,181 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The example server binary (`secure-fhir-server`) on a loopback port, with its built-in
+/// development authorization server and demo data.
+struct Binary {
+    _child: tokio::process::Child,
+    base: String,
+}
+
+/// Starts the real binary with demo data on a free loopback port.
+async fn start_binary() -> Binary {
+    use tokio::io::AsyncBufReadExt;
+    let exe = env!("CARGO_BIN_EXE_secure-fhir-server");
+    let mut child = tokio::process::Command::new(exe)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start secure-fhir-server");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(at) = line.find("http://") {
+                if line.contains("listening on") {
+                    return Some(line[at..].trim().to_owned());
+                }
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server starts within a minute")
+    .expect("the server prints where it listens");
+    // keep draining stdout so the server never blocks on a full pipe
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Binary {
+        _child: child,
+        base,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pypi_fhirclient_completes_a_standalone_launch_with_pkce() {
     if !python_ready() {
         return;
     }
-    let redirect = "http://127.0.0.1:9/fhirclient-callback";
-    let live = start(|_| Vec::new()).await;
+    let server = start_binary().await;
     // the script registers itself (RFC 7591) through the SMART configuration
     let mut command = tokio::process::Command::new("python3");
     command
         .arg(e2e_dir().join("standalone_launch.py"))
-        .env("FHIR_BASE", format!("{}/fhir", live.base))
-        .env("REDIRECT_URI", redirect);
+        .env("FHIR_BASE", format!("{}/fhir", server.base))
+        .env("REDIRECT_URI", "http://127.0.0.1:9/fhirclient-callback");
     let (ok, stdout, stderr) = run(command).await;
     assert!(ok, "fhirclient run failed:\n{stdout}\n{stderr}");
     let result: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(result["patient_id"], "example");
     assert_eq!(result["patient_name"], "Peter James Chalmers");
     assert_eq!(result["refresh_token"], true);
-    let client_id = result["client_id"].as_str().unwrap().to_owned();
-    let token_events = live
-        .audit
-        .events()
-        .into_iter()
-        .filter(|e| e.kind == AuthzEventKind::Token && e.success)
-        .collect::<Vec<_>>();
-    assert_eq!(token_events.len(), 1);
-    assert_eq!(
-        token_events[0].client_id.as_deref(),
-        Some(client_id.as_str())
+    assert!(result["client_id"].as_str().is_some_and(|c| c.len() >= 32));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
+    if !browser_ready() {
+        return;
+    }
+    let server = start_binary().await;
+    let app_port = free_port();
+    // the screenshot goes to the build directory; AUTHZ_SCREENSHOT=docs/consent-page.png
+    // (relative to the workspace root) refreshes the committed one
+    let screenshot = match std::env::var("AUTHZ_SCREENSHOT") {
+        Ok(p) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p),
+        Err(_) => Path::new(env!("CARGO_TARGET_TMPDIR")).join("consent-page.png"),
+    };
+    // the app registers itself (RFC 7591) with its redirect URI and origin
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(e2e_dir().join("consent_browser.mjs"))
+        .current_dir(e2e_dir())
+        .env("ISSUER", format!("{}/auth", server.base))
+        .env("FHIR_BASE", format!("{}/fhir", server.base))
+        .env("APP_PORT", app_port.to_string())
+        .env("SCREENSHOT", &screenshot)
+        .env("CHROMIUM", chromium());
+    let (ok, stdout, stderr) = run(command).await;
+    assert!(ok, "browser test failed:\n{stdout}\n{stderr}");
+    let result: Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).expect("one JSON line");
+    let scope = result["scope"].as_str().unwrap();
+    assert!(
+        !scope.split(' ').any(|s| s == "patient/Observation.rs"),
+        "{scope}"
     );
-    assert!(live
-        .audit
-        .events()
-        .iter()
-        .any(|e| e.kind == AuthzEventKind::Registration && e.success));
-    assert_eq!(
-        token_events[0].grant_type.as_deref(),
-        Some("authorization_code")
+    assert!(
+        scope.split(' ').any(|s| s == "patient/Condition.rs"),
+        "{scope}"
     );
+    assert_eq!(result["patient"], "example");
+    assert_eq!(
+        result["patientStatus"], 200,
+        "the app read its patient with the token"
+    );
+    assert!(
+        std::fs::metadata(&screenshot).unwrap().len() > 10_000,
+        "a real screenshot"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_token_script_gets_a_token_with_curl() {
+    let tools = ["curl", "openssl"].iter().all(|t| {
+        std::process::Command::new(t)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    });
+    if !available("curl and openssl", tools) {
+        return;
+    }
+    let server = start_binary().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dev-token");
+    let read = |token: Option<String>, id: &'static str| {
+        let url = format!("{}/fhir/Patient/{id}", server.base);
+        async move {
+            let mut curl = tokio::process::Command::new("curl");
+            curl.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url]);
+            if let Some(t) = token {
+                curl.args(["-H", &format!("Authorization: Bearer {t}")]);
+            }
+            run(curl).await.1
+        }
+    };
+    for (user, patient, expected) in [
+        ("patient", "", "example"),
+        ("clinician", "", "example"),
+        ("clinician", "pat-2", "pat-2"),
+    ] {
+        let mut command = tokio::process::Command::new("bash");
+        command
+            .arg(&script)
+            .args(["--base", &server.base, "--user", user, "--json"]);
+        if !patient.is_empty() {
+            command.args(["--patient", patient]);
+        }
+        let (ok, stdout, stderr) = run(command).await;
+        assert!(ok, "dev-token failed for {user}:\n{stdout}\n{stderr}");
+        let body: Value = serde_json::from_str(stdout.trim()).expect("token response");
+        assert_eq!(body["patient"], expected, "{body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(
+            read(
+                Some(token.clone()),
+                if expected == "pat-2" {
+                    "pat-2"
+                } else {
+                    "example"
+                }
+            )
+            .await,
+            "200"
+        );
+        // the compartment holds: the patient's token does not read the other patient
+        if user == "patient" {
+            assert_eq!(read(Some(token), "pat-2").await, "404");
+        }
+    }
+    assert_eq!(read(None, "example").await, "401");
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .arg(&script)
+        .args(["--base", &server.base, "--password", "wrong"]);
+    let (ok, _, stderr) = run(command).await;
+    assert!(!ok && stderr.contains("sign-in failed"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,200 +413,4 @@ async fn pyjwt_backend_client_gets_a_system_token_and_replay_is_refused() {
     assert!(events.iter().any(|e| e.kind == AuthzEventKind::Token
         && !e.success
         && e.reason.as_deref() == Some("invalid_client")));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_user_deselects_a_scope_and_the_app_gets_a_token_without_it() {
-    if !browser_ready() {
-        return;
-    }
-    let app_port = free_port();
-    // the app registers itself (RFC 7591) with its redirect URI and origin
-    let live = start(|_| Vec::new()).await;
-    // the screenshot goes to the build directory; AUTHZ_SCREENSHOT=docs/consent-page.png
-    // (relative to the workspace root) refreshes the committed one
-    let screenshot = match std::env::var("AUTHZ_SCREENSHOT") {
-        Ok(p) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p),
-        Err(_) => Path::new(env!("CARGO_TARGET_TMPDIR")).join("consent-page.png"),
-    };
-    let mut command = tokio::process::Command::new("node");
-    command
-        .arg(e2e_dir().join("consent_browser.mjs"))
-        .current_dir(e2e_dir())
-        .env("ISSUER", live.state.issuer())
-        .env("FHIR_BASE", live.state.fhir_base())
-        .env("APP_PORT", app_port.to_string())
-        .env("SCREENSHOT", &screenshot)
-        .env("CHROMIUM", chromium());
-    let (ok, stdout, stderr) = run(command).await;
-    assert!(ok, "browser test failed:\n{stdout}\n{stderr}");
-    let result: Value =
-        serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).expect("one JSON line");
-    let scope = result["scope"].as_str().unwrap();
-    assert!(
-        !scope.split(' ').any(|s| s == "patient/Observation.rs"),
-        "{scope}"
-    );
-    assert!(
-        scope.split(' ').any(|s| s == "patient/Condition.rs"),
-        "{scope}"
-    );
-    assert!(
-        std::fs::metadata(&screenshot).unwrap().len() > 10_000,
-        "a real screenshot"
-    );
-    let issued = live
-        .audit
-        .events()
-        .into_iter()
-        .find(|e| e.kind == AuthzEventKind::Token && e.success)
-        .expect("token issued");
-    assert_eq!(issued.scope.as_deref(), Some(scope));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dev_token_script_gets_a_token_with_curl() {
-    let tools = ["curl", "openssl"].iter().all(|t| {
-        std::process::Command::new(t)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    });
-    if !available("curl and openssl", tools) {
-        return;
-    }
-    let live = start(|_| Vec::new()).await;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/dev-token");
-    for (user, patient, expected) in [
-        ("patient", "", "example"),
-        ("clinician", "", "example"),
-        ("clinician", "pat-2", "pat-2"),
-    ] {
-        let mut command = tokio::process::Command::new("bash");
-        command
-            .arg(&script)
-            .args(["--base", &live.base, "--user", user, "--json"]);
-        if !patient.is_empty() {
-            command.args(["--patient", patient]);
-        }
-        let (ok, stdout, stderr) = run(command).await;
-        assert!(ok, "dev-token failed for {user}:\n{stdout}\n{stderr}");
-        let body: Value = serde_json::from_str(stdout.trim()).expect("token response");
-        assert_eq!(body["patient"], expected, "{body}");
-        let token = body["access_token"].as_str().unwrap();
-        assert_eq!(live.state.introspect(token)["active"], true);
-    }
-    let mut command = tokio::process::Command::new("bash");
-    command
-        .arg(&script)
-        .args(["--base", &live.base, "--password", "wrong"]);
-    let (ok, _, stderr) = run(command).await;
-    assert!(!ok && stderr.contains("sign-in failed"), "{stderr}");
-}
-
-/// The example server binary (`secure-fhir-server`) on a loopback port, with its built-in
-/// development authorization server and demo data.
-struct Binary {
-    _child: tokio::process::Child,
-    base: String,
-}
-
-/// Starts the real binary; `None` (a loud skip) while it is still the placeholder that
-/// answers `--help` with an error.
-async fn start_binary() -> Option<Binary> {
-    use tokio::io::AsyncBufReadExt;
-    let exe = env!("CARGO_BIN_EXE_secure-fhir-server");
-    let help = std::process::Command::new(exe)
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !help.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: the secure-fhir-server binary does not serve yet");
-        return None;
-    }
-    let mut child = tokio::process::Command::new(exe)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start secure-fhir-server");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(at) = line.find("http://") {
-                if line.contains("listening on") {
-                    return Some(line[at..].trim().to_owned());
-                }
-            }
-        }
-        None
-    })
-    .await
-    .expect("the server starts within a minute")
-    .expect("the server prints where it listens");
-    // keep draining stdout so the server never blocks on a full pipe
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Some(Binary {
-        _child: child,
-        base,
-    })
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pypi_fhirclient_against_the_real_server_binary() {
-    if !python_ready() {
-        return;
-    }
-    let Some(server) = start_binary().await else {
-        return;
-    };
-    let mut command = tokio::process::Command::new("python3");
-    command
-        .arg(e2e_dir().join("standalone_launch.py"))
-        .env("FHIR_BASE", format!("{}/fhir", server.base))
-        .env("REDIRECT_URI", "http://127.0.0.1:9/fhirclient-callback");
-    let (ok, stdout, stderr) = run(command).await;
-    assert!(
-        ok,
-        "fhirclient against the binary failed:\n{stdout}\n{stderr}"
-    );
-    let result: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
-    assert_eq!(result["patient_id"], "example");
-    assert_eq!(result["patient_name"], "Peter James Chalmers");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_consent_against_the_real_server_binary() {
-    if !browser_ready() {
-        return;
-    }
-    let Some(server) = start_binary().await else {
-        return;
-    };
-    let app_port = free_port();
-    let mut command = tokio::process::Command::new("node");
-    command
-        .arg(e2e_dir().join("consent_browser.mjs"))
-        .current_dir(e2e_dir())
-        .env("ISSUER", format!("{}/auth", server.base))
-        .env("FHIR_BASE", format!("{}/fhir", server.base))
-        .env("APP_PORT", app_port.to_string())
-        .env("CHROMIUM", chromium());
-    let (ok, stdout, stderr) = run(command).await;
-    assert!(
-        ok,
-        "browser test against the binary failed:\n{stdout}\n{stderr}"
-    );
-    let result: Value =
-        serde_json::from_str(stdout.trim().lines().last().unwrap_or("")).expect("one JSON line");
-    let scope = result["scope"].as_str().unwrap();
-    assert!(
-        !scope.split(' ').any(|s| s == "patient/Observation.rs"),
-        "{scope}"
-    );
-    assert_eq!(result["patientStatus"], 200);
 }

@@ -93,41 +93,29 @@ impl Primitive<String> {
     }
 }
 
+impl<T> From<T> for Primitive<T> {
+    fn from(v: T) -> Self {
+        Primitive::new(v)
+    }
+}
+
 impl From<&str> for Primitive<String> {
     fn from(v: &str) -> Self {
         Primitive::new(v.to_string())
     }
 }
 
-impl From<String> for Primitive<String> {
-    fn from(v: String) -> Self {
-        Primitive::new(v)
+/// The text is not a code of the enum's value set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownCode;
+
+impl fmt::Display for UnknownCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a code of the value set")
     }
 }
 
-impl From<bool> for Primitive<bool> {
-    fn from(v: bool) -> Self {
-        Primitive::new(v)
-    }
-}
-
-impl From<i32> for Primitive<i32> {
-    fn from(v: i32) -> Self {
-        Primitive::new(v)
-    }
-}
-
-impl From<u32> for Primitive<u32> {
-    fn from(v: u32) -> Self {
-        Primitive::new(v)
-    }
-}
-
-impl From<DecimalValue> for Primitive<DecimalValue> {
-    fn from(v: DecimalValue) -> Self {
-        Primitive::new(v)
-    }
-}
+impl std::error::Error for UnknownCode {}
 
 /// A FHIR `decimal`, kept as its exact JSON text so precision survives (`1.50` stays `1.50`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

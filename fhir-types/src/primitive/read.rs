@@ -227,3 +227,22 @@ pub(crate) fn check_list<T>(p: &Parser<'_>, list: &[Primitive<T>], name: &str) -
         None => Ok(()),
     }
 }
+
+/// Reads a `code` bound (required) to a value set: a valid code that is a member of the set.
+pub(crate) fn read_bound_code(
+    p: &mut Parser<'_>,
+    member: fn(&str) -> bool,
+    value_set: &str,
+) -> Result<String> {
+    let s = p.string()?;
+    if s.is_empty() {
+        return Err(p.err(ErrorKind::Empty, "empty code"));
+    }
+    if !member(&s) {
+        return Err(p.err(
+            ErrorKind::InvalidPrimitive,
+            format!("not a code of {value_set}"),
+        ));
+    }
+    Ok(s.into_owned())
+}

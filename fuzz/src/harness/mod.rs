@@ -2,10 +2,16 @@
 //!
 //! This module is also compiled into the example server's `hostile_fuzz_regressions` test
 //! (through `#[path]`), so it depends only on crates that test has: the workspace crates,
-//! `http` and `serde_json`.
+//! `http`, `serde_json` and `chrono`.
 
+pub mod audit;
+pub mod fhir;
+pub mod request;
 pub mod token;
 
+pub use audit::{audit_log_tamper, audit_log_verify};
+pub use fhir::{fhir_bundle, fhir_resource};
+pub use request::request_decide;
 pub use token::{bearer_extract, jwks_parse, scope_parse, token_claims, token_validate};
 
 /// A harness: runs one parser on the raw fuzzer input and panics if a property fails.
@@ -19,6 +25,11 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("jwks_parse", jwks_parse),
     ("scope_parse", scope_parse),
     ("bearer_extract", bearer_extract),
+    ("request_decide", request_decide),
+    ("fhir_resource", fhir_resource),
+    ("fhir_bundle", fhir_bundle),
+    ("audit_log_verify", audit_log_verify),
+    ("audit_log_tamper", audit_log_tamper),
 ];
 
 /// Asserts that a client-facing rendering of an error does not echo a meaningful piece of the

@@ -449,10 +449,16 @@ impl Validator {
                 last_err = merge(last_err, TokenError::AlgorithmNotAllowed);
                 continue;
             }
-            if !issuer.header_rules.ignore_key_headers && header.carries_key() {
-                return Err(TokenError::HeaderKey);
+            // Header rules are per issuer: a miss here leaves the others to try.
+            let header_ok = if !issuer.header_rules.ignore_key_headers && header.carries_key() {
+                Err(TokenError::HeaderKey)
+            } else {
+                c.typ.check(header.typ.as_deref())
+            };
+            if let Err(e) = header_ok {
+                last_err = merge(last_err, e);
+                continue;
             }
-            c.typ.check(header.typ.as_deref())?;
             let key = if header.alg.is_symmetric() {
                 issuer.secret.clone().ok_or(TokenError::UnknownKey)
             } else if self.issuers.len() == 1 {
@@ -495,14 +501,16 @@ fn bearer_usable(ctx: &AccessContext) -> Result<(), TokenError> {
     }
 }
 
-/// Keeps the most telling error across issuers: a signature failure beats a missing key.
+/// Keeps the most telling error across issuers: a signature failure beats a header rule,
+/// which beats a missing key.
 fn merge(prev: Option<TokenError>, next: TokenError) -> Option<TokenError> {
     let Some(prev) = prev else { return Some(next) };
     let rank = |e: &TokenError| match e {
-        TokenError::BadSignature | TokenError::InvalidBase64 | TokenError::InvalidJson => 3,
-        TokenError::DuplicateMember | TokenError::TooDeep => 3,
-        TokenError::AmbiguousKey => 2,
-        TokenError::UnknownKey => 1,
+        TokenError::BadSignature | TokenError::InvalidBase64 | TokenError::InvalidJson => 5,
+        TokenError::DuplicateMember | TokenError::TooDeep => 5,
+        TokenError::AmbiguousKey => 4,
+        TokenError::WrongType | TokenError::HeaderKey => 3,
+        TokenError::UnknownKey => 2,
         _ => 0,
     };
     Some(if rank(&next) >= rank(&prev) {

@@ -17,6 +17,7 @@ use super::responses::{html as html_page, see_other};
 use super::scopes;
 use super::state::AuthzState;
 use super::store::Pending;
+use super::token::Peer;
 
 pub(crate) use super::pages::{
     consent_page, consent_submit, ehr_launch, ehr_page, login_page, login_submit, logout,
@@ -74,6 +75,35 @@ pub(crate) fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String 
 }
 
 impl AuthzState {
+    /// Per-address rate limit of an endpoint: `Some(seconds to wait)` when refused (audited).
+    /// Pending requests and registered clients take memory, so one address cannot create them
+    /// without bound.
+    pub(crate) fn peer_limited(
+        &self,
+        kind: AuthzEventKind,
+        peer: Option<std::net::IpAddr>,
+    ) -> Option<u64> {
+        let ip = peer?;
+        let wait = self.0.limiter.check(&format!("{kind:?}:ip:{ip}")).err()?;
+        let mut event = AuthzEvent::new(self.now(), kind, false);
+        event.reason = Some("rate_limited".into());
+        self.audit(event);
+        Some(wait)
+    }
+
+    fn authorize_rate_limited(&self, peer: Option<std::net::IpAddr>) -> Option<Response> {
+        let wait = self.peer_limited(AuthzEventKind::Authorize, peer)?;
+        let mut response = html_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            html::error("Too many requests", "Wait a moment and try again."),
+        );
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(wait),
+        );
+        Some(response)
+    }
+
     /// Sends an OAuth error back to the app and audits the refusal.
     pub(crate) fn authorize_error(
         &self,
@@ -110,18 +140,26 @@ impl AuthzState {
 
 pub(crate) async fn authorize_get(
     State(state): State<AuthzState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if let Some(refused) = state.authorize_rate_limited(peer) {
+        return refused;
+    }
     let pairs = form_pairs(query.unwrap_or_default().as_bytes());
     authorize(&state, &headers, pairs)
 }
 
 pub(crate) async fn authorize_post(
     State(state): State<AuthzState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refused) = state.authorize_rate_limited(peer) {
+        return refused;
+    }
     authorize(&state, &headers, form_pairs(&body))
 }
 

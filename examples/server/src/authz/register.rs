@@ -12,6 +12,7 @@ use super::clients::{ClientAuth, ClientConfig, ClientError};
 use super::responses::{json_no_store, OAuthError};
 use super::scopes;
 use super::state::AuthzState;
+use super::token::Peer;
 
 fn refuse(state: &AuthzState, error: &'static str, reason: ClientError) -> Response {
     let mut event = AuthzEvent::new(state.now(), AuthzEventKind::Registration, false);
@@ -21,9 +22,16 @@ fn refuse(state: &AuthzState, error: &'static str, reason: ClientError) -> Respo
     OAuthError::new(StatusCode::BAD_REQUEST, error, "client metadata refused").into_response()
 }
 
-pub(crate) async fn register(State(state): State<AuthzState>, body: Bytes) -> Response {
+pub(crate) async fn register(
+    State(state): State<AuthzState>,
+    Peer(peer): Peer,
+    body: Bytes,
+) -> Response {
     if !state.0.config.dynamic_registration {
         return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(wait) = state.peer_limited(AuthzEventKind::Registration, peer) {
+        return OAuthError::rate_limited(wait).into_response();
     }
     let Ok(Value::Object(mut meta)) = serde_json::from_slice::<Value>(&body) else {
         return refuse(&state, "invalid_client_metadata", ClientError::Malformed);

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Address Type: An address expressed using postal conventions (as opposed to GPS or other location definition formats).  This data type may be used to convey addresses for use in delivering mail as well as for visiting locations which might not be valid for mail delivery.  There are a variety of postal address formats defined around the world.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Address {
     /// Unique id for inter-element referencing (`Address.id`, 0..1)
     ///
@@ -76,7 +75,7 @@ impl Address {
                 }
                 "use" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, code)?;
+                    opt_prim_value(p, &mut r.use_, codes::AddressUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 3)?;
@@ -84,7 +83,7 @@ impl Address {
                 }
                 "type" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::AddressType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 5)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Age Type: A duration of time during which an organism (or a process) has existed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Age {
     /// Unique id for inter-element referencing (`Age.id`, 0..1)
     ///
@@ -66,7 +65,7 @@ impl Age {
                 }
                 "comparator" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.comparator, code)?;
+                    opt_prim_value(p, &mut r.comparator, codes::QuantityComparator::read_code)?;
                 }
                 "_comparator" => {
                     p.mark(&mut seen, 5)?;

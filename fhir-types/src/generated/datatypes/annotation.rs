@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Annotation Type: A  text note which also  contains information about who made the statement and when.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Annotation {
     /// Unique id for inter-element referencing (`Annotation.id`, 0..1)
     ///
@@ -35,7 +34,6 @@ pub struct Annotation {
 
 /// The choice of types of 'Annotation.author\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum AnnotationAuthor {
     /// `authorReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -51,6 +49,14 @@ impl Default for AnnotationAuthor {
 }
 
 impl Annotation {
+    /// A `Annotation` with its required elements (`text`); everything else is empty.
+    pub fn new(text: impl Into<Markdown>) -> Self {
+        Self {
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for ContactPoint Type: Details for all kinds of technology mediated contact points for a person or organization, including telephone, email, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContactPoint {
     /// Unique id for inter-element referencing (`ContactPoint.id`, 0..1)
     ///
@@ -56,7 +55,7 @@ impl ContactPoint {
                 }
                 "system" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.system, code)?;
+                    opt_prim_value(p, &mut r.system, codes::ContactPointSystem::read_code)?;
                 }
                 "_system" => {
                     p.mark(&mut seen, 3)?;
@@ -72,7 +71,7 @@ impl ContactPoint {
                 }
                 "use" => {
                     p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.use_, code)?;
+                    opt_prim_value(p, &mut r.use_, codes::ContactPointUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 7)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Contributor Type: A contributor to the content of a knowledge asset, including authors, editors, reviewers, and endorsers.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Contributor {
     /// Unique id for inter-element referencing (`Contributor.id`, 0..1)
     ///
@@ -34,6 +33,15 @@ pub struct Contributor {
 }
 
 impl Contributor {
+    /// A `Contributor` with its required elements (`type`, `name`); everything else is empty.
+    pub fn new(type_: impl Into<Code>, name: impl Into<FhirString>) -> Self {
+        Self {
+            type_: type_.into(),
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -50,7 +58,7 @@ impl Contributor {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ContributorType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;

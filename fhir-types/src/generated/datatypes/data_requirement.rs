@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for DataRequirement Type: Describes a required data item for evaluation in terms of the type of data, and optional code or date-based filters of the data.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DataRequirement {
     /// Unique id for inter-element referencing (`DataRequirement.id`, 0..1)
     ///
@@ -57,7 +56,6 @@ pub struct DataRequirement {
 
 /// The choice of types of 'DataRequirement.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DataRequirementSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -73,6 +71,14 @@ impl Default for DataRequirementSubject {
 }
 
 impl DataRequirement {
+    /// A `DataRequirement` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -90,7 +96,7 @@ impl DataRequirement {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -316,7 +322,6 @@ impl DataRequirement {
 ///
 /// Code filters specify additional constraints on the data, specifying the value set of interest for a particular element of the data. Each code filter defines an additional constraint on the data, i.e. code filters are AND'ed, not OR'ed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DataRequirementCodeFilter {
     /// Unique id for inter-element referencing (`DataRequirement.codeFilter.id`, 0..1)
     ///
@@ -478,7 +483,6 @@ impl DataRequirementCodeFilter {
 ///
 /// Date filters specify additional constraints on the data in terms of the applicable date range for specific elements. Each date filter specifies an additional constraint on the data, i.e. date filters are AND'ed, not OR'ed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DataRequirementDateFilter {
     /// Unique id for inter-element referencing (`DataRequirement.dateFilter.id`, 0..1)
     ///
@@ -504,7 +508,6 @@ pub struct DataRequirementDateFilter {
 
 /// The choice of types of 'DataRequirement.dateFilter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DataRequirementDateFilterValue {
     /// `valueDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -691,7 +694,6 @@ impl DataRequirementDateFilter {
 ///
 /// Specifies the order of the results to be returned.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DataRequirementSort {
     /// Unique id for inter-element referencing (`DataRequirement.sort.id`, 0..1)
     ///
@@ -712,6 +714,15 @@ pub struct DataRequirementSort {
 }
 
 impl DataRequirementSort {
+    /// A `DataRequirementSort` with its required elements (`path`, `direction`); everything else is empty.
+    pub fn new(path: impl Into<FhirString>, direction: impl Into<Code>) -> Self {
+        Self {
+            path: path.into(),
+            direction: direction.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -736,7 +747,7 @@ impl DataRequirementSort {
                 }
                 "direction" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.direction, code)?;
+                    prim_value(p, &mut r.direction, codes::SortDirection::read_code)?;
                 }
                 "_direction" => {
                     p.mark(&mut seen, 5)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Distance Type: A length - a value with a unit that is a physical distance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Distance {
     /// Unique id for inter-element referencing (`Distance.id`, 0..1)
     ///
@@ -66,7 +65,7 @@ impl Distance {
                 }
                 "comparator" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.comparator, code)?;
+                    opt_prim_value(p, &mut r.comparator, codes::QuantityComparator::read_code)?;
                 }
                 "_comparator" => {
                     p.mark(&mut seen, 5)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Duration Type: A length of time.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Duration {
     /// Unique id for inter-element referencing (`Duration.id`, 0..1)
     ///
@@ -66,7 +65,7 @@ impl Duration {
                 }
                 "comparator" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.comparator, code)?;
+                    opt_prim_value(p, &mut r.comparator, codes::QuantityComparator::read_code)?;
                 }
                 "_comparator" => {
                     p.mark(&mut seen, 5)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for ElementDefinition Type: Captures constraints on each element within the resource, profile, or extension.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinition {
     /// Unique id for inter-element referencing (`ElementDefinition.id`, 0..1)
     ///
@@ -175,7 +174,6 @@ pub struct ElementDefinition {
 
 /// The choice of types of 'ElementDefinition.defaultValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionDefaultValue {
     /// `defaultValueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -288,7 +286,6 @@ impl Default for ElementDefinitionDefaultValue {
 
 /// The choice of types of 'ElementDefinition.fixed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionFixed {
     /// `fixedBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -401,7 +398,6 @@ impl Default for ElementDefinitionFixed {
 
 /// The choice of types of 'ElementDefinition.pattern\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionPattern {
     /// `patternBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -514,7 +510,6 @@ impl Default for ElementDefinitionPattern {
 
 /// The choice of types of 'ElementDefinition.minValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionMinValue {
     /// `minValueDate`: a `date`.
     Date(Date),
@@ -545,7 +540,6 @@ impl Default for ElementDefinitionMinValue {
 
 /// The choice of types of 'ElementDefinition.maxValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionMaxValue {
     /// `maxValueDate`: a `date`.
     Date(Date),
@@ -575,6 +569,14 @@ impl Default for ElementDefinitionMaxValue {
 }
 
 impl ElementDefinition {
+    /// A `ElementDefinition` with its required elements (`path`); everything else is empty.
+    pub fn new(path: impl Into<FhirString>) -> Self {
+        Self {
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 5];
@@ -609,7 +611,12 @@ impl ElementDefinition {
                 "representation" => {
                     p.mark(&mut seen, 5)?;
                     let other = p.marked(&seen, 6);
-                    values(p, &mut r.representation, code, other)?;
+                    values(
+                        p,
+                        &mut r.representation,
+                        codes::PropertyRepresentation::read_code,
+                        other,
+                    )?;
                 }
                 "_representation" => {
                     p.mark(&mut seen, 6)?;
@@ -4942,7 +4949,6 @@ impl ElementDefinition {
 ///
 /// Information about the base definition of the element, provided to make it unnecessary for tools to trace the deviation of the element through the derived and related profiles. When the element definition is not the original definition of an element - i.g. either in a constraint on another type, or for elements from a super type in a snap shot - then the information in provided in the element definition may be different to the base definition. On the original definition of the element, it will be same.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionBase {
     /// Unique id for inter-element referencing (`ElementDefinition.base.id`, 0..1)
     ///
@@ -4967,6 +4973,20 @@ pub struct ElementDefinitionBase {
 }
 
 impl ElementDefinitionBase {
+    /// A `ElementDefinitionBase` with its required elements (`path`, `min`, `max`); everything else is empty.
+    pub fn new(
+        path: impl Into<FhirString>,
+        min: impl Into<UnsignedInt>,
+        max: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            min: min.into(),
+            max: max.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5086,7 +5106,6 @@ impl ElementDefinitionBase {
 ///
 /// Binds to a value set if this element is coded (code, Coding, CodeableConcept, Quantity), or the data types (string, uri).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionBinding {
     /// Unique id for inter-element referencing (`ElementDefinition.binding.id`, 0..1)
     ///
@@ -5111,6 +5130,14 @@ pub struct ElementDefinitionBinding {
 }
 
 impl ElementDefinitionBinding {
+    /// A `ElementDefinitionBinding` with its required elements (`strength`); everything else is empty.
+    pub fn new(strength: impl Into<Code>) -> Self {
+        Self {
+            strength: strength.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5127,7 +5154,7 @@ impl ElementDefinitionBinding {
                 }
                 "strength" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.strength, code)?;
+                    prim_value(p, &mut r.strength, codes::BindingStrength::read_code)?;
                 }
                 "_strength" => {
                     p.mark(&mut seen, 3)?;
@@ -5226,7 +5253,6 @@ impl ElementDefinitionBinding {
 ///
 /// Formal constraints such as co-occurrence and other constraints that can be computationally evaluated within the context of the instance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionConstraint {
     /// Unique id for inter-element referencing (`ElementDefinition.constraint.id`, 0..1)
     ///
@@ -5267,6 +5293,20 @@ pub struct ElementDefinitionConstraint {
 }
 
 impl ElementDefinitionConstraint {
+    /// A `ElementDefinitionConstraint` with its required elements (`key`, `severity`, `human`); everything else is empty.
+    pub fn new(
+        key: impl Into<Id>,
+        severity: impl Into<Code>,
+        human: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            severity: severity.into(),
+            human: human.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5299,7 +5339,7 @@ impl ElementDefinitionConstraint {
                 }
                 "severity" => {
                     p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.severity, code)?;
+                    prim_value(p, &mut r.severity, codes::ConstraintSeverity::read_code)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 7)?;
@@ -5462,7 +5502,6 @@ impl ElementDefinitionConstraint {
 ///
 /// A sample value for this element demonstrating the type of information that would typically be found in the element.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionExample {
     /// Unique id for inter-element referencing (`ElementDefinition.example.id`, 0..1)
     ///
@@ -5484,7 +5523,6 @@ pub struct ElementDefinitionExample {
 
 /// The choice of types of 'ElementDefinition.example.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ElementDefinitionExampleValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -5596,6 +5634,15 @@ impl Default for ElementDefinitionExampleValue {
 }
 
 impl ElementDefinitionExample {
+    /// A `ElementDefinitionExample` with its required elements (`label`, `value`); everything else is empty.
+    pub fn new(label: impl Into<FhirString>, value: ElementDefinitionExampleValue) -> Self {
+        Self {
+            label: label.into(),
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -6737,7 +6784,6 @@ impl ElementDefinitionExample {
 ///
 /// Identifies a concept from an external specification that roughly corresponds to this element.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionMapping {
     /// Unique id for inter-element referencing (`ElementDefinition.mapping.id`, 0..1)
     ///
@@ -6766,6 +6812,15 @@ pub struct ElementDefinitionMapping {
 }
 
 impl ElementDefinitionMapping {
+    /// A `ElementDefinitionMapping` with its required elements (`identity`, `map`); everything else is empty.
+    pub fn new(identity: impl Into<Id>, map: impl Into<FhirString>) -> Self {
+        Self {
+            identity: identity.into(),
+            map: map.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -6902,7 +6957,6 @@ impl ElementDefinitionMapping {
 ///
 /// Indicates that the element is sliced into a set of alternative definitions (i.e. in a structure definition, there are multiple different constraints on a single element in the base resource). Slicing can be used in any resource that has cardinality ..\* on the base resource, or any resource with a choice of types. The set of slices is any elements that come after this in the element sequence that have the same path, until a shorter path occurs (the shorter path terminates the set).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionSlicing {
     /// Unique id for inter-element referencing (`ElementDefinition.slicing.id`, 0..1)
     ///
@@ -6931,6 +6985,14 @@ pub struct ElementDefinitionSlicing {
 }
 
 impl ElementDefinitionSlicing {
+    /// A `ElementDefinitionSlicing` with its required elements (`rules`); everything else is empty.
+    pub fn new(rules: impl Into<Code>) -> Self {
+        Self {
+            rules: rules.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -6971,7 +7033,7 @@ impl ElementDefinitionSlicing {
                 }
                 "rules" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.rules, code)?;
+                    prim_value(p, &mut r.rules, codes::SlicingRules::read_code)?;
                 }
                 "_rules" => {
                     p.mark(&mut seen, 8)?;
@@ -7070,7 +7132,6 @@ impl ElementDefinitionSlicing {
 ///
 /// Designates which child elements are used to discriminate between the slices when processing an instance. If one or more discriminators are provided, the value of the child elements in the instance data SHALL completely distinguish which slice the element in the resource matches based on the allowed values for those elements in each of the slices.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionSlicingDiscriminator {
     /// Unique id for inter-element referencing (`ElementDefinition.slicing.discriminator.id`, 0..1)
     ///
@@ -7091,6 +7152,15 @@ pub struct ElementDefinitionSlicingDiscriminator {
 }
 
 impl ElementDefinitionSlicingDiscriminator {
+    /// A `ElementDefinitionSlicingDiscriminator` with its required elements (`type`, `path`); everything else is empty.
+    pub fn new(type_: impl Into<Code>, path: impl Into<FhirString>) -> Self {
+        Self {
+            type_: type_.into(),
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -7107,7 +7177,7 @@ impl ElementDefinitionSlicingDiscriminator {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::DiscriminatorType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;
@@ -7189,7 +7259,6 @@ impl ElementDefinitionSlicingDiscriminator {
 ///
 /// The data type or resource that the value of this element is permitted to be.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ElementDefinitionType {
     /// Unique id for inter-element referencing (`ElementDefinition.type.id`, 0..1)
     ///
@@ -7222,6 +7291,14 @@ pub struct ElementDefinitionType {
 }
 
 impl ElementDefinitionType {
+    /// A `ElementDefinitionType` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Uri>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -7267,7 +7344,12 @@ impl ElementDefinitionType {
                 "aggregation" => {
                     p.mark(&mut seen, 8)?;
                     let other = p.marked(&seen, 9);
-                    values(p, &mut r.aggregation, code, other)?;
+                    values(
+                        p,
+                        &mut r.aggregation,
+                        codes::AggregationMode::read_code,
+                        other,
+                    )?;
                 }
                 "_aggregation" => {
                     p.mark(&mut seen, 9)?;
@@ -7276,7 +7358,11 @@ impl ElementDefinitionType {
                 }
                 "versioning" => {
                     p.mark(&mut seen, 10)?;
-                    opt_prim_value(p, &mut r.versioning, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.versioning,
+                        codes::ReferenceVersionRules::read_code,
+                    )?;
                 }
                 "_versioning" => {
                     p.mark(&mut seen, 11)?;

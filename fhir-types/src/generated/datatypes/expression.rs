@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Expression Type: A expression that is evaluated in a specified context and returns a value. The context of use of the expression must specify the context in which the expression is evaluated, and how the result of the expression is used.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Expression {
     /// Unique id for inter-element referencing (`Expression.id`, 0..1)
     ///
@@ -42,6 +41,14 @@ pub struct Expression {
 }
 
 impl Expression {
+    /// A `Expression` with its required elements (`language`); everything else is empty.
+    pub fn new(language: impl Into<Code>) -> Self {
+        Self {
+            language: language.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

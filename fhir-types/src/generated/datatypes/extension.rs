@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Extension Type: Optional Extension Element - found in all resources.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Extension {
     /// Unique id for inter-element referencing (`Extension.id`, 0..1)
     ///
@@ -31,7 +30,6 @@ pub struct Extension {
 
 /// The choice of types of 'Extension.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExtensionValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -143,6 +141,14 @@ impl Default for ExtensionValue {
 }
 
 impl Extension {
+    /// A `Extension` with its required elements (`url`); everything else is empty.
+    pub fn new(url: String) -> Self {
+        Self {
+            url,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for HumanName Type: A human's name with the ability to identify parts and usage.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct HumanName {
     /// Unique id for inter-element referencing (`HumanName.id`, 0..1)
     ///
@@ -66,7 +65,7 @@ impl HumanName {
                 }
                 "use" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, code)?;
+                    opt_prim_value(p, &mut r.use_, codes::NameUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 3)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Identifier Type: An identifier - identifies some entity uniquely and unambiguously. Typically this is used for business identifiers.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Identifier {
     /// Unique id for inter-element referencing (`Identifier.id`, 0..1)
     ///
@@ -62,7 +61,7 @@ impl Identifier {
                 }
                 "use" => {
                     p.mark(&mut seen, 2)?;
-                    opt_prim_value(p, &mut r.use_, code)?;
+                    opt_prim_value(p, &mut r.use_, codes::IdentifierUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 3)?;

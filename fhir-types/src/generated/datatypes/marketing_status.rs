@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for MarketingStatus Type: The marketing status describes the date when a medicinal product is actually put on the market or the date as of which it is no longer available.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MarketingStatus {
     /// Unique id for inter-element referencing (`MarketingStatus.id`, 0..1)
     ///
@@ -38,6 +37,16 @@ pub struct MarketingStatus {
 }
 
 impl MarketingStatus {
+    /// A `MarketingStatus` with its required elements (`country`, `status`, `dateRange`); everything else is empty.
+    pub fn new(country: CodeableConcept, status: CodeableConcept, date_range: Period) -> Self {
+        Self {
+            country,
+            status,
+            date_range,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

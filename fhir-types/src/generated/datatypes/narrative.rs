@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Narrative Type: A human-readable summary of the resource conveying the essential clinical and business information for the resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Narrative {
     /// Unique id for inter-element referencing (`Narrative.id`, 0..1)
     ///
@@ -30,6 +29,15 @@ pub struct Narrative {
 }
 
 impl Narrative {
+    /// A `Narrative` with its required elements (`status`, `div`); everything else is empty.
+    pub fn new(status: impl Into<Code>, div: impl Into<Xhtml>) -> Self {
+        Self {
+            status: status.into(),
+            div: div.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -46,7 +54,7 @@ impl Narrative {
                 }
                 "status" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::NarrativeStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 3)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for ParameterDefinition Type: The parameters to the module. This collection specifies both the input and output parameters. Input parameters are provided by the caller as part of the $evaluate operation. Output parameters are included in the GuidanceResponse.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ParameterDefinition {
     /// Unique id for inter-element referencing (`ParameterDefinition.id`, 0..1)
     ///
@@ -50,6 +49,15 @@ pub struct ParameterDefinition {
 }
 
 impl ParameterDefinition {
+    /// A `ParameterDefinition` with its required elements (`use`, `type`); everything else is empty.
+    pub fn new(use_: impl Into<Code>, type_: impl Into<Code>) -> Self {
+        Self {
+            use_: use_.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -74,7 +82,7 @@ impl ParameterDefinition {
                 }
                 "use" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 5)?;
@@ -106,7 +114,7 @@ impl ParameterDefinition {
                 }
                 "type" => {
                     p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::FHIRAllTypes::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 13)?;

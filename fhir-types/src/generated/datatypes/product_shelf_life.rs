@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for ProductShelfLife Type: The shelf-life and storage information for a medicinal product item or container can be described using this class.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ProductShelfLife {
     /// Unique id for inter-element referencing (`ProductShelfLife.id`, 0..1)
     ///
@@ -36,6 +35,15 @@ pub struct ProductShelfLife {
 }
 
 impl ProductShelfLife {
+    /// A `ProductShelfLife` with its required elements (`type`, `period`); everything else is empty.
+    pub fn new(type_: CodeableConcept, period: Quantity) -> Self {
+        Self {
+            type_,
+            period,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Quantity Type: A measured amount (or an amount that can potentially be measured). Note that measured amounts include amounts that are not precisely quantified, including amounts involving arbitrary units and floating currencies.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Quantity {
     /// Unique id for inter-element referencing (`Quantity.id`, 0..1)
     ///
@@ -66,7 +65,7 @@ impl Quantity {
                 }
                 "comparator" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.comparator, code)?;
+                    opt_prim_value(p, &mut r.comparator, codes::QuantityComparator::read_code)?;
                 }
                 "_comparator" => {
                     p.mark(&mut seen, 5)?;

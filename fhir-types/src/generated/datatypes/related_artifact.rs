@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for RelatedArtifact Type: Related artifacts such as additional documentation, justification, or bibliographic references.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RelatedArtifact {
     /// Unique id for inter-element referencing (`RelatedArtifact.id`, 0..1)
     ///
@@ -50,6 +49,14 @@ pub struct RelatedArtifact {
 }
 
 impl RelatedArtifact {
+    /// A `RelatedArtifact` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -66,7 +73,7 @@ impl RelatedArtifact {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::RelatedArtifactType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for SampledData Type: A series of measurements taken by a device, with upper and lower limits. There may be more than one dimension in the data.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SampledData {
     /// Unique id for inter-element referencing (`SampledData.id`, 0..1)
     ///
@@ -50,6 +49,20 @@ pub struct SampledData {
 }
 
 impl SampledData {
+    /// A `SampledData` with its required elements (`origin`, `period`, `dimensions`); everything else is empty.
+    pub fn new(
+        origin: Quantity,
+        period: impl Into<Decimal>,
+        dimensions: impl Into<PositiveInt>,
+    ) -> Self {
+        Self {
+            origin,
+            period: period.into(),
+            dimensions: dimensions.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Signature Type: A signature along with supporting context. The signature may be a digital signature that is cryptographic in nature, or some other signature acceptable to the domain. This other signature may be as simple as a graphical image representing a hand-written signature, or a signature ceremony Different signature approaches have different utilities.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Signature {
     /// Unique id for inter-element referencing (`Signature.id`, 0..1)
     ///
@@ -50,6 +49,16 @@ pub struct Signature {
 }
 
 impl Signature {
+    /// A `Signature` with its required elements (`type`, `when`, `who`); everything else is empty.
+    pub fn new(type_: Vec<Coding>, when: impl Into<Instant>, who: Reference) -> Self {
+        Self {
+            type_,
+            when: when.into(),
+            who,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

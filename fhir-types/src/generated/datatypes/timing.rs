@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Timing Type: Specifies an event that may occur multiple times. Timing schedules are used to record when things are planned, expected or requested to occur. The most common usage is in dosage instructions for medications. They are also used when planning care of various kinds, and may be used for reporting the schedule to which past regular activities were carried out.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Timing {
     /// Unique id for inter-element referencing (`Timing.id`, 0..1)
     ///
@@ -168,7 +167,6 @@ impl Timing {
 ///
 /// A set of rules that describe when the event is scheduled.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TimingRepeat {
     /// Unique id for inter-element referencing (`Timing.repeat.id`, 0..1)
     ///
@@ -242,7 +240,6 @@ pub struct TimingRepeat {
 
 /// The choice of types of 'Timing.repeat.bounds\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum TimingRepeatBounds {
     /// `boundsDuration`: a `Duration`.
     Duration(Box<Duration>),
@@ -329,7 +326,7 @@ impl TimingRepeat {
                 }
                 "durationUnit" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.duration_unit, code)?;
+                    opt_prim_value(p, &mut r.duration_unit, codes::UnitsOfTime::read_code)?;
                 }
                 "_durationUnit" => {
                     p.mark(&mut seen, 14)?;
@@ -369,7 +366,7 @@ impl TimingRepeat {
                 }
                 "periodUnit" => {
                     p.mark(&mut seen, 23)?;
-                    opt_prim_value(p, &mut r.period_unit, code)?;
+                    opt_prim_value(p, &mut r.period_unit, codes::UnitsOfTime::read_code)?;
                 }
                 "_periodUnit" => {
                     p.mark(&mut seen, 24)?;
@@ -378,7 +375,7 @@ impl TimingRepeat {
                 "dayOfWeek" => {
                     p.mark(&mut seen, 25)?;
                     let other = p.marked(&seen, 26);
-                    values(p, &mut r.day_of_week, code, other)?;
+                    values(p, &mut r.day_of_week, codes::DaysOfWeek::read_code, other)?;
                 }
                 "_dayOfWeek" => {
                     p.mark(&mut seen, 26)?;
@@ -398,7 +395,7 @@ impl TimingRepeat {
                 "when" => {
                     p.mark(&mut seen, 29)?;
                     let other = p.marked(&seen, 30);
-                    values(p, &mut r.when, code, other)?;
+                    values(p, &mut r.when, codes::EventTiming::read_code, other)?;
                 }
                 "_when" => {
                     p.mark(&mut seen, 30)?;

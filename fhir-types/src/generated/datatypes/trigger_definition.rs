@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for TriggerDefinition Type: A description of a triggering event. Triggering events can be named events, data events, or periodic, as determined by the type element.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TriggerDefinition {
     /// Unique id for inter-element referencing (`TriggerDefinition.id`, 0..1)
     ///
@@ -43,7 +42,6 @@ pub struct TriggerDefinition {
 
 /// The choice of types of 'TriggerDefinition.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum TriggerDefinitionTiming {
     /// `timingTiming`: a `Timing`.
     Timing(Box<Timing>),
@@ -63,6 +61,14 @@ impl Default for TriggerDefinitionTiming {
 }
 
 impl TriggerDefinition {
+    /// A `TriggerDefinition` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -80,7 +86,7 @@ impl TriggerDefinition {
                 }
                 "type" => {
                     p.mark(&mut seen, 2)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::TriggerType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 3)?;

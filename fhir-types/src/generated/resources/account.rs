@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A financial tool for tracking value accrued for a particular purpose.  In the healthcare field, used to track charges for a patient, cost centers, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Account {
     /// Logical id of this artifact (`Account.id`, 0..1)
     ///
@@ -88,6 +87,14 @@ pub struct Account {
 }
 
 impl Account {
+    /// A `Account` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -148,7 +155,7 @@ impl Account {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::AccountStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -473,7 +480,6 @@ impl Account {
 ///
 /// The party(s) that are responsible for covering the payment of this account, and what order should they be applied to the account.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AccountCoverage {
     /// Unique id for inter-element referencing (`Account.coverage.id`, 0..1)
     ///
@@ -500,6 +506,14 @@ pub struct AccountCoverage {
 }
 
 impl AccountCoverage {
+    /// A `AccountCoverage` with its required elements (`coverage`); everything else is empty.
+    pub fn new(coverage: Reference) -> Self {
+        Self {
+            coverage,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -617,7 +631,6 @@ impl AccountCoverage {
 ///
 /// The parties responsible for balancing the account if other payment options fall short.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AccountGuarantor {
     /// Unique id for inter-element referencing (`Account.guarantor.id`, 0..1)
     ///
@@ -648,6 +661,14 @@ pub struct AccountGuarantor {
 }
 
 impl AccountGuarantor {
+    /// A `AccountGuarantor` with its required elements (`party`); everything else is empty.
+    pub fn new(party: Reference) -> Self {
+        Self {
+            party,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

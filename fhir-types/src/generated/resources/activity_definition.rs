@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource allows for the definition of some activity to be performed, independent of a particular patient, practitioner, or other performance context.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ActivityDefinition {
     /// Logical id of this artifact (`ActivityDefinition.id`, 0..1)
     ///
@@ -233,7 +232,6 @@ pub struct ActivityDefinition {
 
 /// The choice of types of 'ActivityDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ActivityDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -250,7 +248,6 @@ impl Default for ActivityDefinitionSubject {
 
 /// The choice of types of 'ActivityDefinition.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ActivityDefinitionTiming {
     /// `timingTiming`: a `Timing`.
     Timing(Box<Timing>),
@@ -275,7 +272,6 @@ impl Default for ActivityDefinitionTiming {
 
 /// The choice of types of 'ActivityDefinition.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ActivityDefinitionProduct {
     /// `productReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -291,6 +287,14 @@ impl Default for ActivityDefinitionProduct {
 }
 
 impl ActivityDefinition {
+    /// A `ActivityDefinition` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -394,7 +398,7 @@ impl ActivityDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -544,7 +548,7 @@ impl ActivityDefinition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 57)?;
-                    opt_prim_value(p, &mut r.kind, code)?;
+                    opt_prim_value(p, &mut r.kind, codes::RequestResourceType::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 58)?;
@@ -564,7 +568,7 @@ impl ActivityDefinition {
                 }
                 "intent" => {
                     p.mark(&mut seen, 62)?;
-                    opt_prim_value(p, &mut r.intent, code)?;
+                    opt_prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 63)?;
@@ -572,7 +576,7 @@ impl ActivityDefinition {
                 }
                 "priority" => {
                     p.mark(&mut seen, 64)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 65)?;
@@ -1512,7 +1516,6 @@ impl ActivityDefinition {
 ///
 /// Dynamic values that will be evaluated to produce values for elements of the resulting resource. For example, if the dosage of a medication must be computed based on the patient's weight, a dynamic value would be used to specify an expression that calculated the weight, and the path on the request resource that would contain the result.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ActivityDefinitionDynamicValue {
     /// Unique id for inter-element referencing (`ActivityDefinition.dynamicValue.id`, 0..1)
     ///
@@ -1539,6 +1542,15 @@ pub struct ActivityDefinitionDynamicValue {
 }
 
 impl ActivityDefinitionDynamicValue {
+    /// A `ActivityDefinitionDynamicValue` with its required elements (`path`, `expression`); everything else is empty.
+    pub fn new(path: impl Into<FhirString>, expression: Expression) -> Self {
+        Self {
+            path: path.into(),
+            expression,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1657,7 +1669,6 @@ impl ActivityDefinitionDynamicValue {
 ///
 /// Indicates who should participate in performing the action described.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ActivityDefinitionParticipant {
     /// Unique id for inter-element referencing (`ActivityDefinition.participant.id`, 0..1)
     ///
@@ -1684,6 +1695,14 @@ pub struct ActivityDefinitionParticipant {
 }
 
 impl ActivityDefinitionParticipant {
+    /// A `ActivityDefinitionParticipant` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1704,7 +1723,7 @@ impl ActivityDefinitionParticipant {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;

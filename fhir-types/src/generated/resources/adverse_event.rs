@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Actual or  potential/avoided event causing unintended physical injury resulting from or contributed to by medical care, a research study or other healthcare setting factors that requires additional monitoring, treatment, or hospitalization, or that results in death.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AdverseEvent {
     /// Logical id of this artifact (`AdverseEvent.id`, 0..1)
     ///
@@ -122,6 +121,15 @@ pub struct AdverseEvent {
 }
 
 impl AdverseEvent {
+    /// A `AdverseEvent` with its required elements (`actuality`, `subject`); everything else is empty.
+    pub fn new(actuality: impl Into<Code>, subject: Reference) -> Self {
+        Self {
+            actuality: actuality.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -182,7 +190,7 @@ impl AdverseEvent {
                 }
                 "actuality" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.actuality, code)?;
+                    prim_value(p, &mut r.actuality, codes::AdverseEventActuality::read_code)?;
                 }
                 "_actuality" => {
                     p.mark(&mut seen, 14)?;
@@ -677,7 +685,6 @@ impl AdverseEvent {
 ///
 /// Describes the entity that is suspected to have caused the adverse event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AdverseEventSuspectEntity {
     /// Unique id for inter-element referencing (`AdverseEvent.suspectEntity.id`, 0..1)
     ///
@@ -702,6 +709,14 @@ pub struct AdverseEventSuspectEntity {
 }
 
 impl AdverseEventSuspectEntity {
+    /// A `AdverseEventSuspectEntity` with its required elements (`instance`); everything else is empty.
+    pub fn new(instance: Reference) -> Self {
+        Self {
+            instance,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -824,7 +839,6 @@ impl AdverseEventSuspectEntity {
 ///
 /// Information on the possible cause of the event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AdverseEventSuspectEntityCausality {
     /// Unique id for inter-element referencing (`AdverseEvent.suspectEntity.causality.id`, 0..1)
     ///

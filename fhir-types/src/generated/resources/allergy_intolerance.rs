@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Risk of harmful or undesirable, physiological response which is unique to an individual and associated with exposure to a substance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AllergyIntolerance {
     /// Logical id of this artifact (`AllergyIntolerance.id`, 0..1)
     ///
@@ -113,7 +112,6 @@ pub struct AllergyIntolerance {
 
 /// The choice of types of 'AllergyIntolerance.onset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum AllergyIntoleranceOnset {
     /// `onsetDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -135,6 +133,14 @@ impl Default for AllergyIntoleranceOnset {
 }
 
 impl AllergyIntolerance {
+    /// A `AllergyIntolerance` with its required elements (`patient`); everything else is empty.
+    pub fn new(patient: Reference) -> Self {
+        Self {
+            patient,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -204,7 +210,7 @@ impl AllergyIntolerance {
                 }
                 "type" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::AllergyIntoleranceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 16)?;
@@ -213,7 +219,12 @@ impl AllergyIntolerance {
                 "category" => {
                     p.mark(&mut seen, 17)?;
                     let other = p.marked(&seen, 18);
-                    values(p, &mut r.category, code, other)?;
+                    values(
+                        p,
+                        &mut r.category,
+                        codes::AllergyIntoleranceCategory::read_code,
+                        other,
+                    )?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 18)?;
@@ -222,7 +233,11 @@ impl AllergyIntolerance {
                 }
                 "criticality" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.criticality, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.criticality,
+                        codes::AllergyIntoleranceCriticality::read_code,
+                    )?;
                 }
                 "_criticality" => {
                     p.mark(&mut seen, 20)?;
@@ -702,7 +717,6 @@ impl AllergyIntolerance {
 ///
 /// Details about each adverse reaction event linked to exposure to the identified substance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AllergyIntoleranceReaction {
     /// Unique id for inter-element referencing (`AllergyIntolerance.reaction.id`, 0..1)
     ///
@@ -749,6 +763,14 @@ pub struct AllergyIntoleranceReaction {
 }
 
 impl AllergyIntoleranceReaction {
+    /// A `AllergyIntoleranceReaction` with its required elements (`manifestation`); everything else is empty.
+    pub fn new(manifestation: Vec<CodeableConcept>) -> Self {
+        Self {
+            manifestation,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -793,7 +815,11 @@ impl AllergyIntoleranceReaction {
                 }
                 "severity" => {
                     p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.severity, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.severity,
+                        codes::AllergyIntoleranceSeverity::read_code,
+                    )?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 10)?;

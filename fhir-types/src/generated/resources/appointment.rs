@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A booking of a healthcare event among patient(s), practitioner(s), related person(s) and/or device(s) for a specific date/time. This may result in one or more Encounter(s).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Appointment {
     /// Logical id of this artifact (`Appointment.id`, 0..1)
     ///
@@ -130,6 +129,15 @@ pub struct Appointment {
 }
 
 impl Appointment {
+    /// A `Appointment` with its required elements (`status`, `participant`); everything else is empty.
+    pub fn new(status: impl Into<Code>, participant: Vec<AppointmentParticipant>) -> Self {
+        Self {
+            status: status.into(),
+            participant,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -190,7 +198,7 @@ impl Appointment {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::AppointmentStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -741,7 +749,6 @@ impl Appointment {
 ///
 /// List of participants involved in the appointment.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AppointmentParticipant {
     /// Unique id for inter-element referencing (`Appointment.participant.id`, 0..1)
     ///
@@ -776,6 +783,14 @@ pub struct AppointmentParticipant {
 }
 
 impl AppointmentParticipant {
+    /// A `AppointmentParticipant` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -804,7 +819,7 @@ impl AppointmentParticipant {
                 }
                 "required" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.required, code)?;
+                    opt_prim_value(p, &mut r.required, codes::ParticipantRequired::read_code)?;
                 }
                 "_required" => {
                     p.mark(&mut seen, 6)?;
@@ -812,7 +827,7 @@ impl AppointmentParticipant {
                 }
                 "status" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ParticipationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 8)?;

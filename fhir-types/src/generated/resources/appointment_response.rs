@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A reply to an appointment request for a patient and/or practitioner(s), such as a confirmation or rejection.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AppointmentResponse {
     /// Logical id of this artifact (`AppointmentResponse.id`, 0..1)
     ///
@@ -78,6 +77,15 @@ pub struct AppointmentResponse {
 }
 
 impl AppointmentResponse {
+    /// A `AppointmentResponse` with its required elements (`appointment`, `participantStatus`); everything else is empty.
+    pub fn new(appointment: Reference, participant_status: impl Into<Code>) -> Self {
+        Self {
+            appointment,
+            participant_status: participant_status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -166,7 +174,11 @@ impl AppointmentResponse {
                 }
                 "participantStatus" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.participant_status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.participant_status,
+                        codes::ParticipationStatus::read_code,
+                    )?;
                 }
                 "_participantStatus" => {
                     p.mark(&mut seen, 21)?;

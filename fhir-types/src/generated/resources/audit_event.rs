@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of an event made for purposes of maintaining a security log. Typical uses include detection of intrusion attempts and monitoring for inappropriate usage.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEvent {
     /// Logical id of this artifact (`AuditEvent.id`, 0..1)
     ///
@@ -92,6 +91,22 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// A `AuditEvent` with its required elements (`type`, `recorded`, `agent`, `source`); everything else is empty.
+    pub fn new(
+        type_: Coding,
+        recorded: impl Into<Instant>,
+        agent: Vec<AuditEventAgent>,
+        source: AuditEventSource,
+    ) -> Self {
+        Self {
+            type_,
+            recorded: recorded.into(),
+            agent,
+            source,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -156,7 +171,7 @@ impl AuditEvent {
                 }
                 "action" => {
                     p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.action, code)?;
+                    opt_prim_value(p, &mut r.action, codes::AuditEventAction::read_code)?;
                 }
                 "_action" => {
                     p.mark(&mut seen, 15)?;
@@ -176,7 +191,7 @@ impl AuditEvent {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.outcome, code)?;
+                    opt_prim_value(p, &mut r.outcome, codes::AuditEventOutcome::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 20)?;
@@ -490,7 +505,6 @@ impl AuditEvent {
 ///
 /// An actor taking an active role in the event or activity that is logged.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventAgent {
     /// Unique id for inter-element referencing (`AuditEvent.agent.id`, 0..1)
     ///
@@ -553,6 +567,14 @@ pub struct AuditEventAgent {
 }
 
 impl AuditEventAgent {
+    /// A `AuditEventAgent` with its required elements (`requestor`); everything else is empty.
+    pub fn new(requestor: impl Into<Boolean>) -> Self {
+        Self {
+            requestor: requestor.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -830,7 +852,6 @@ impl AuditEventAgent {
 ///
 /// Logical network location for application activity, if the activity has a network location.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventAgentNetwork {
     /// Unique id for inter-element referencing (`AuditEvent.agent.network.id`, 0..1)
     ///
@@ -885,7 +906,11 @@ impl AuditEventAgentNetwork {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.type_,
+                        codes::AuditEventAgentNetworkType::read_code,
+                    )?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -971,7 +996,6 @@ impl AuditEventAgentNetwork {
 ///
 /// Specific instances of data or objects that have been accessed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventEntity {
     /// Unique id for inter-element referencing (`AuditEvent.entity.id`, 0..1)
     ///
@@ -1264,7 +1288,6 @@ impl AuditEventEntity {
 ///
 /// Tagged value pairs for conveying additional information about the entity.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventEntityDetail {
     /// Unique id for inter-element referencing (`AuditEvent.entity.detail.id`, 0..1)
     ///
@@ -1292,7 +1315,6 @@ pub struct AuditEventEntityDetail {
 
 /// The choice of types of 'AuditEvent.entity.detail.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum AuditEventEntityDetailValue {
     /// `valueString`: a `string`.
     String(FhirString),
@@ -1308,6 +1330,15 @@ impl Default for AuditEventEntityDetailValue {
 }
 
 impl AuditEventEntityDetail {
+    /// A `AuditEventEntityDetail` with its required elements (`type`, `value`); everything else is empty.
+    pub fn new(type_: impl Into<FhirString>, value: AuditEventEntityDetailValue) -> Self {
+        Self {
+            type_: type_.into(),
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1486,7 +1517,6 @@ impl AuditEventEntityDetail {
 ///
 /// The system that is reporting the event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct AuditEventSource {
     /// Unique id for inter-element referencing (`AuditEvent.source.id`, 0..1)
     ///
@@ -1517,6 +1547,14 @@ pub struct AuditEventSource {
 }
 
 impl AuditEventSource {
+    /// A `AuditEventSource` with its required elements (`observer`); everything else is empty.
+    pub fn new(observer: Reference) -> Self {
+        Self {
+            observer,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

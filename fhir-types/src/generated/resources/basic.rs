@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Basic is used for handling concepts not yet defined in FHIR, narrative-only resources that don't map to an existing resource, and custom resources not appropriate for inclusion in the FHIR specification.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Basic {
     /// Logical id of this artifact (`Basic.id`, 0..1)
     ///
@@ -68,6 +67,14 @@ pub struct Basic {
 }
 
 impl Basic {
+    /// A `Basic` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

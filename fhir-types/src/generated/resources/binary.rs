@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A resource that represents the data of a single raw artifact as digital content accessible in its native format.  A Binary resource can contain any content, whether text, image, pdf, zip archive, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Binary {
     /// Logical id of this artifact (`Binary.id`, 0..1)
     ///
@@ -42,6 +41,14 @@ pub struct Binary {
 }
 
 impl Binary {
+    /// A `Binary` with its required elements (`contentType`); everything else is empty.
+    pub fn new(content_type: impl Into<Code>) -> Self {
+        Self {
+            content_type: content_type.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

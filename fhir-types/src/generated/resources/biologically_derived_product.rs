@@ -10,7 +10,6 @@ use crate::generated_prelude::*;
 /// A material substance originating from a biological entity intended to be transplanted or infused
 /// into another (possibly the same) biological entity.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProduct {
     /// Logical id of this artifact (`BiologicallyDerivedProduct.id`, 0..1)
     ///
@@ -149,7 +148,11 @@ impl BiologicallyDerivedProduct {
                 }
                 "productCategory" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.product_category, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.product_category,
+                        codes::BiologicallyDerivedProductCategory::read_code,
+                    )?;
                 }
                 "_productCategory" => {
                     p.mark(&mut seen, 14)?;
@@ -161,7 +164,11 @@ impl BiologicallyDerivedProduct {
                 }
                 "status" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.status,
+                        codes::BiologicallyDerivedProductStatus::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 17)?;
@@ -487,7 +494,6 @@ impl BiologicallyDerivedProduct {
 ///
 /// How this product was collected.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProductCollection {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.collection.id`, 0..1)
     ///
@@ -517,7 +523,6 @@ pub struct BiologicallyDerivedProductCollection {
 
 /// The choice of types of 'BiologicallyDerivedProduct.collection.collected\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum BiologicallyDerivedProductCollectionCollected {
     /// `collectedDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -707,7 +712,6 @@ impl BiologicallyDerivedProductCollection {
 ///
 /// Any manipulation of product post-collection that is intended to alter the product.  For example a buffy-coat enrichment or CD8 reduction of Peripheral Blood Stem Cells to make it more suitable for infusion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProductManipulation {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.manipulation.id`, 0..1)
     ///
@@ -731,7 +735,6 @@ pub struct BiologicallyDerivedProductManipulation {
 
 /// The choice of types of 'BiologicallyDerivedProduct.manipulation.time\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum BiologicallyDerivedProductManipulationTime {
     /// `timeDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -904,7 +907,6 @@ impl BiologicallyDerivedProductManipulation {
 ///
 /// Any processing of the product during collection that does not change the fundamental nature of the product. For example adding anti-coagulants during the collection of Peripheral Blood Stem Cells.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProductProcessing {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.processing.id`, 0..1)
     ///
@@ -932,7 +934,6 @@ pub struct BiologicallyDerivedProductProcessing {
 
 /// The choice of types of 'BiologicallyDerivedProduct.processing.time\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum BiologicallyDerivedProductProcessingTime {
     /// `timeDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1136,7 +1137,6 @@ impl BiologicallyDerivedProductProcessing {
 ///
 /// Product storage.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BiologicallyDerivedProductStorage {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.storage.id`, 0..1)
     ///
@@ -1201,7 +1201,11 @@ impl BiologicallyDerivedProductStorage {
                 }
                 "scale" => {
                     p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.scale, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.scale,
+                        codes::BiologicallyDerivedProductStorageScale::read_code,
+                    )?;
                 }
                 "_scale" => {
                     p.mark(&mut seen, 8)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Record details about an anatomical structure.  This resource may be used when a coded concept does not provide the necessary detail needed for the use case.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BodyStructure {
     /// Logical id of this artifact (`BodyStructure.id`, 0..1)
     ///
@@ -80,6 +79,14 @@ pub struct BodyStructure {
 }
 
 impl BodyStructure {
+    /// A `BodyStructure` with its required elements (`patient`); everything else is empty.
+    pub fn new(patient: Reference) -> Self {
+        Self {
+            patient,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

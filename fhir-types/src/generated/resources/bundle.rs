@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A container for a collection of resources.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Bundle {
     /// Logical id of this artifact (`Bundle.id`, 0..1)
     ///
@@ -58,6 +57,14 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// A `Bundle` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -102,7 +109,7 @@ impl Bundle {
                 }
                 "type" => {
                     p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::BundleType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 10)?;
@@ -302,7 +309,6 @@ impl Bundle {
 ///
 /// An entry in a bundle resource - will either contain a resource or information about a resource (transactions and history only).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleEntry {
     /// Unique id for inter-element referencing (`Bundle.entry.id`, 0..1)
     ///
@@ -525,7 +531,6 @@ impl BundleEntry {
 ///
 /// Additional information about how this entry should be processed as part of a transaction or batch.  For history, it shows how the entry was processed to create the version contained in the entry.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleEntryRequest {
     /// Unique id for inter-element referencing (`Bundle.entry.request.id`, 0..1)
     ///
@@ -568,6 +573,15 @@ pub struct BundleEntryRequest {
 }
 
 impl BundleEntryRequest {
+    /// A `BundleEntryRequest` with its required elements (`method`, `url`); everything else is empty.
+    pub fn new(method: impl Into<Code>, url: impl Into<Uri>) -> Self {
+        Self {
+            method: method.into(),
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -588,7 +602,7 @@ impl BundleEntryRequest {
                 }
                 "method" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.method, code)?;
+                    prim_value(p, &mut r.method, codes::HTTPVerb::read_code)?;
                 }
                 "_method" => {
                     p.mark(&mut seen, 4)?;
@@ -762,7 +776,6 @@ impl BundleEntryRequest {
 ///
 /// Indicates the results of processing the corresponding 'request' entry in the batch or transaction being responded to or what the results of an operation where when returning history.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleEntryResponse {
     /// Unique id for inter-element referencing (`Bundle.entry.response.id`, 0..1)
     ///
@@ -801,6 +814,14 @@ pub struct BundleEntryResponse {
 }
 
 impl BundleEntryResponse {
+    /// A `BundleEntryResponse` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<FhirString>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -967,7 +988,6 @@ impl BundleEntryResponse {
 ///
 /// Information about the search process that lead to the creation of this entry.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleEntrySearch {
     /// Unique id for inter-element referencing (`Bundle.entry.search.id`, 0..1)
     ///
@@ -1014,7 +1034,7 @@ impl BundleEntrySearch {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.mode, code)?;
+                    opt_prim_value(p, &mut r.mode, codes::SearchEntryMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1108,7 +1128,6 @@ impl BundleEntrySearch {
 ///
 /// A series of links that provide context to this bundle.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct BundleLink {
     /// Unique id for inter-element referencing (`Bundle.link.id`, 0..1)
     ///
@@ -1135,6 +1154,15 @@ pub struct BundleLink {
 }
 
 impl BundleLink {
+    /// A `BundleLink` with its required elements (`relation`, `url`); everything else is empty.
+    pub fn new(relation: impl Into<FhirString>, url: impl Into<Uri>) -> Self {
+        Self {
+            relation: relation.into(),
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

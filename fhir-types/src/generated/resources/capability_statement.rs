@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A Capability Statement documents a set of capabilities (behaviors) of a FHIR Server for a particular version of FHIR that may be used as a statement of actual server functionality or a statement of required or desired server implementation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatement {
     /// Logical id of this artifact (`CapabilityStatement.id`, 0..1)
     ///
@@ -152,6 +151,24 @@ pub struct CapabilityStatement {
 }
 
 impl CapabilityStatement {
+    /// A `CapabilityStatement` with its required elements (`status`, `date`, `kind`, `fhirVersion`, `format`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        date: impl Into<DateTime>,
+        kind: impl Into<Code>,
+        fhir_version: impl Into<Code>,
+        format: Vec<Code>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            date: date.into(),
+            kind: kind.into(),
+            fhir_version: fhir_version.into(),
+            format,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -240,7 +257,7 @@ impl CapabilityStatement {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -308,7 +325,7 @@ impl CapabilityStatement {
                 }
                 "kind" => {
                     p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::CapabilityStatementKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 38)?;
@@ -348,7 +365,7 @@ impl CapabilityStatement {
                 }
                 "fhirVersion" => {
                     p.mark(&mut seen, 45)?;
-                    prim_value(p, &mut r.fhir_version, code)?;
+                    prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read_code)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 46)?;
@@ -857,7 +874,6 @@ impl CapabilityStatement {
 ///
 /// A document definition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementDocument {
     /// Unique id for inter-element referencing (`CapabilityStatement.document.id`, 0..1)
     ///
@@ -888,6 +904,15 @@ pub struct CapabilityStatementDocument {
 }
 
 impl CapabilityStatementDocument {
+    /// A `CapabilityStatementDocument` with its required elements (`mode`, `profile`); everything else is empty.
+    pub fn new(mode: impl Into<Code>, profile: impl Into<Canonical>) -> Self {
+        Self {
+            mode: mode.into(),
+            profile: profile.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -908,7 +933,7 @@ impl CapabilityStatementDocument {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::DocumentMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1025,7 +1050,6 @@ impl CapabilityStatementDocument {
 ///
 /// Identifies a specific implementation instance that is described by the capability statement - i.e. a particular installation, rather than the capabilities of a software program.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementImplementation {
     /// Unique id for inter-element referencing (`CapabilityStatement.implementation.id`, 0..1)
     ///
@@ -1056,6 +1080,14 @@ pub struct CapabilityStatementImplementation {
 }
 
 impl CapabilityStatementImplementation {
+    /// A `CapabilityStatementImplementation` with its required elements (`description`); everything else is empty.
+    pub fn new(description: impl Into<FhirString>) -> Self {
+        Self {
+            description: description.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1189,7 +1221,6 @@ impl CapabilityStatementImplementation {
 ///
 /// A description of the messaging capabilities of the solution.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementMessaging {
     /// Unique id for inter-element referencing (`CapabilityStatement.messaging.id`, 0..1)
     ///
@@ -1386,7 +1417,6 @@ impl CapabilityStatementMessaging {
 ///
 /// An endpoint (network accessible address) to which messages and/or replies are to be sent.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementMessagingEndpoint {
     /// Unique id for inter-element referencing (`CapabilityStatement.messaging.endpoint.id`, 0..1)
     ///
@@ -1413,6 +1443,15 @@ pub struct CapabilityStatementMessagingEndpoint {
 }
 
 impl CapabilityStatementMessagingEndpoint {
+    /// A `CapabilityStatementMessagingEndpoint` with its required elements (`protocol`, `address`); everything else is empty.
+    pub fn new(protocol: Coding, address: impl Into<Url>) -> Self {
+        Self {
+            protocol,
+            address: address.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1531,7 +1570,6 @@ impl CapabilityStatementMessagingEndpoint {
 ///
 /// References to message definitions for messages this system can send or receive.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementMessagingSupportedMessage {
     /// Unique id for inter-element referencing (`CapabilityStatement.messaging.supportedMessage.id`, 0..1)
     ///
@@ -1558,6 +1596,15 @@ pub struct CapabilityStatementMessagingSupportedMessage {
 }
 
 impl CapabilityStatementMessagingSupportedMessage {
+    /// A `CapabilityStatementMessagingSupportedMessage` with its required elements (`mode`, `definition`); everything else is empty.
+    pub fn new(mode: impl Into<Code>, definition: impl Into<Canonical>) -> Self {
+        Self {
+            mode: mode.into(),
+            definition: definition.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1578,7 +1625,7 @@ impl CapabilityStatementMessagingSupportedMessage {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::EventCapabilityMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1676,7 +1723,6 @@ impl CapabilityStatementMessagingSupportedMessage {
 ///
 /// A definition of the restful capabilities of the solution, if any.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRest {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.id`, 0..1)
     ///
@@ -1727,6 +1773,14 @@ pub struct CapabilityStatementRest {
 }
 
 impl CapabilityStatementRest {
+    /// A `CapabilityStatementRest` with its required elements (`mode`); everything else is empty.
+    pub fn new(mode: impl Into<Code>) -> Self {
+        Self {
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1747,7 +1801,7 @@ impl CapabilityStatementRest {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::RestfulCapabilityMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -1971,7 +2025,6 @@ impl CapabilityStatementRest {
 ///
 /// A specification of restful operations supported by the system.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestInteraction {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.interaction.id`, 0..1)
     ///
@@ -1998,6 +2051,14 @@ pub struct CapabilityStatementRestInteraction {
 }
 
 impl CapabilityStatementRestInteraction {
+    /// A `CapabilityStatementRestInteraction` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Code>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2018,7 +2079,7 @@ impl CapabilityStatementRestInteraction {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::SystemRestfulInteraction::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -2114,7 +2175,6 @@ impl CapabilityStatementRestInteraction {
 ///
 /// A specification of the restful capabilities of the solution for a specific resource type.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestResource {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.id`, 0..1)
     ///
@@ -2201,6 +2261,14 @@ pub struct CapabilityStatementRestResource {
 }
 
 impl CapabilityStatementRestResource {
+    /// A `CapabilityStatementRestResource` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2221,7 +2289,7 @@ impl CapabilityStatementRestResource {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ResourceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -2263,7 +2331,11 @@ impl CapabilityStatementRestResource {
                 }
                 "versioning" => {
                     p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.versioning, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.versioning,
+                        codes::ResourceVersionPolicy::read_code,
+                    )?;
                 }
                 "_versioning" => {
                     p.mark(&mut seen, 13)?;
@@ -2295,7 +2367,11 @@ impl CapabilityStatementRestResource {
                 }
                 "conditionalRead" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.conditional_read, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.conditional_read,
+                        codes::ConditionalReadStatus::read_code,
+                    )?;
                 }
                 "_conditionalRead" => {
                     p.mark(&mut seen, 21)?;
@@ -2311,7 +2387,11 @@ impl CapabilityStatementRestResource {
                 }
                 "conditionalDelete" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.conditional_delete, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.conditional_delete,
+                        codes::ConditionalDeleteStatus::read_code,
+                    )?;
                 }
                 "_conditionalDelete" => {
                     p.mark(&mut seen, 25)?;
@@ -2320,7 +2400,12 @@ impl CapabilityStatementRestResource {
                 "referencePolicy" => {
                     p.mark(&mut seen, 26)?;
                     let other = p.marked(&seen, 27);
-                    values(p, &mut r.reference_policy, code, other)?;
+                    values(
+                        p,
+                        &mut r.reference_policy,
+                        codes::ReferenceHandlingPolicy::read_code,
+                        other,
+                    )?;
                 }
                 "_referencePolicy" => {
                     p.mark(&mut seen, 27)?;
@@ -2645,7 +2730,6 @@ impl CapabilityStatementRestResource {
 ///
 /// Identifies a restful operation supported by the solution.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestResourceInteraction {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.interaction.id`, 0..1)
     ///
@@ -2672,6 +2756,14 @@ pub struct CapabilityStatementRestResourceInteraction {
 }
 
 impl CapabilityStatementRestResourceInteraction {
+    /// A `CapabilityStatementRestResourceInteraction` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Code>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2692,7 +2784,7 @@ impl CapabilityStatementRestResourceInteraction {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::TypeRestfulInteraction::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -2788,7 +2880,6 @@ impl CapabilityStatementRestResourceInteraction {
 ///
 /// Definition of an operation or a named query together with its parameters and their meaning and type. Consult the definition of the operation for details about how to invoke the operation, and the parameters.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestResourceOperation {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.operation.id`, 0..1)
     ///
@@ -2819,6 +2910,15 @@ pub struct CapabilityStatementRestResourceOperation {
 }
 
 impl CapabilityStatementRestResourceOperation {
+    /// A `CapabilityStatementRestResourceOperation` with its required elements (`name`, `definition`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>, definition: impl Into<Canonical>) -> Self {
+        Self {
+            name: name.into(),
+            definition: definition.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2956,7 +3056,6 @@ impl CapabilityStatementRestResourceOperation {
 ///
 /// Search parameters for implementations to support and/or make use of - either references to ones defined in the specification, or additional ones defined for/by the implementation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestResourceSearchParam {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.searchParam.id`, 0..1)
     ///
@@ -2991,6 +3090,15 @@ pub struct CapabilityStatementRestResourceSearchParam {
 }
 
 impl CapabilityStatementRestResourceSearchParam {
+    /// A `CapabilityStatementRestResourceSearchParam` with its required elements (`name`, `type`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
+        Self {
+            name: name.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3027,7 +3135,7 @@ impl CapabilityStatementRestResourceSearchParam {
                 }
                 "type" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::SearchParamType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 8)?;
@@ -3147,7 +3255,6 @@ impl CapabilityStatementRestResourceSearchParam {
 ///
 /// Information about security implementation from an interface perspective - what a client needs to know.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementRestSecurity {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.security.id`, 0..1)
     ///
@@ -3310,7 +3417,6 @@ impl CapabilityStatementRestSecurity {
 ///
 /// Software that is covered by this capability statement.  It is used when the capability statement describes the capabilities of a particular software version, independent of an installation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CapabilityStatementSoftware {
     /// Unique id for inter-element referencing (`CapabilityStatement.software.id`, 0..1)
     ///
@@ -3341,6 +3447,14 @@ pub struct CapabilityStatementSoftware {
 }
 
 impl CapabilityStatementSoftware {
+    /// A `CapabilityStatementSoftware` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

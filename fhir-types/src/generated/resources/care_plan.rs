@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes the intention of how one or more practitioners intend to deliver care for a particular patient, group or community for a period of time, possibly limited to care for a specific condition or set of conditions.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CarePlan {
     /// Logical id of this artifact (`CarePlan.id`, 0..1)
     ///
@@ -138,6 +137,16 @@ pub struct CarePlan {
 }
 
 impl CarePlan {
+    /// A `CarePlan` with its required elements (`status`, `intent`, `subject`); everything else is empty.
+    pub fn new(status: impl Into<Code>, intent: impl Into<Code>, subject: Reference) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -230,7 +239,7 @@ impl CarePlan {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -238,7 +247,7 @@ impl CarePlan {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::CarePlanIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -788,7 +797,6 @@ impl CarePlan {
 ///
 /// Identifies a planned action to occur as part of the plan.  For example, a medication to be used, lab tests to perform, self-monitoring, education, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CarePlanActivity {
     /// Unique id for inter-element referencing (`CarePlan.activity.id`, 0..1)
     ///
@@ -997,7 +1005,6 @@ impl CarePlanActivity {
 ///
 /// A simple summary of a planned activity suitable for a general care plan system (e.g. form driven) that doesn't know about specific resources such as procedure etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CarePlanActivityDetail {
     /// Unique id for inter-element referencing (`CarePlan.activity.detail.id`, 0..1)
     ///
@@ -1085,7 +1092,6 @@ pub struct CarePlanActivityDetail {
 
 /// The choice of types of 'CarePlan.activity.detail.scheduled\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CarePlanActivityDetailScheduled {
     /// `scheduledTiming`: a `Timing`.
     Timing(Box<Timing>),
@@ -1104,7 +1110,6 @@ impl Default for CarePlanActivityDetailScheduled {
 
 /// The choice of types of 'CarePlan.activity.detail.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CarePlanActivityDetailProduct {
     /// `productCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1120,6 +1125,14 @@ impl Default for CarePlanActivityDetailProduct {
 }
 
 impl CarePlanActivityDetail {
+    /// A `CarePlanActivityDetail` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1142,7 +1155,7 @@ impl CarePlanActivityDetail {
                 }
                 "kind" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.kind, code)?;
+                    opt_prim_value(p, &mut r.kind, codes::CarePlanActivityKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 4)?;
@@ -1186,7 +1199,7 @@ impl CarePlanActivityDetail {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::CarePlanActivityStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The Care Team includes all the people and organizations who plan to participate in the coordination and delivery of care for a patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CareTeam {
     /// Logical id of this artifact (`CareTeam.id`, 0..1)
     ///
@@ -158,7 +157,7 @@ impl CareTeam {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::CareTeamStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -527,7 +526,6 @@ impl CareTeam {
 ///
 /// Identifies all people and organizations who are expected to be involved in the care team.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CareTeamParticipant {
     /// Unique id for inter-element referencing (`CareTeam.participant.id`, 0..1)
     ///

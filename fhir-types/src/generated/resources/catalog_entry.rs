@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Catalog entries are wrappers that contextualize items included in a catalog.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CatalogEntry {
     /// Logical id of this artifact (`CatalogEntry.id`, 0..1)
     ///
@@ -92,6 +91,15 @@ pub struct CatalogEntry {
 }
 
 impl CatalogEntry {
+    /// A `CatalogEntry` with its required elements (`orderable`, `referencedItem`); everything else is empty.
+    pub fn new(orderable: impl Into<Boolean>, referenced_item: Reference) -> Self {
+        Self {
+            orderable: orderable.into(),
+            referenced_item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -176,7 +184,7 @@ impl CatalogEntry {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -523,7 +531,6 @@ impl CatalogEntry {
 ///
 /// Used for example, to point to a substance, or to a device used to administer a medication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CatalogEntryRelatedEntry {
     /// Unique id for inter-element referencing (`CatalogEntry.relatedEntry.id`, 0..1)
     ///
@@ -548,6 +555,15 @@ pub struct CatalogEntryRelatedEntry {
 }
 
 impl CatalogEntryRelatedEntry {
+    /// A `CatalogEntryRelatedEntry` with its required elements (`relationtype`, `item`); everything else is empty.
+    pub fn new(relationtype: impl Into<Code>, item: Reference) -> Self {
+        Self {
+            relationtype: relationtype.into(),
+            item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -568,7 +584,11 @@ impl CatalogEntryRelatedEntry {
                 }
                 "relationtype" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.relationtype, code)?;
+                    prim_value(
+                        p,
+                        &mut r.relationtype,
+                        codes::CatalogEntryRelationType::read_code,
+                    )?;
                 }
                 "_relationtype" => {
                     p.mark(&mut seen, 4)?;

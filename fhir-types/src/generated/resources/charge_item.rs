@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The resource ChargeItem describes the provision of healthcare provider products for a certain patient, therefore referring not only to the product, but containing in addition details of the provision, like date, time, amounts and participating organizations and persons. Main Usage of the ChargeItem is to enable the billing process and internal cost allocation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItem {
     /// Logical id of this artifact (`ChargeItem.id`, 0..1)
     ///
@@ -145,7 +144,6 @@ pub struct ChargeItem {
 
 /// The choice of types of 'ChargeItem.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ChargeItemOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -164,7 +162,6 @@ impl Default for ChargeItemOccurrence {
 
 /// The choice of types of 'ChargeItem.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ChargeItemProduct {
     /// `productReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -180,6 +177,16 @@ impl Default for ChargeItemProduct {
 }
 
 impl ChargeItem {
+    /// A `ChargeItem` with its required elements (`status`, `code`, `subject`); everything else is empty.
+    pub fn new(status: impl Into<Code>, code: CodeableConcept, subject: Reference) -> Self {
+        Self {
+            status: status.into(),
+            code,
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -262,7 +269,7 @@ impl ChargeItem {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ChargeItemStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -955,7 +962,6 @@ impl ChargeItem {
 ///
 /// Indicates who or what performed or participated in the charged service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItemPerformer {
     /// Unique id for inter-element referencing (`ChargeItem.performer.id`, 0..1)
     ///
@@ -982,6 +988,14 @@ pub struct ChargeItemPerformer {
 }
 
 impl ChargeItemPerformer {
+    /// A `ChargeItemPerformer` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Reference) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The ChargeItemDefinition resource provides the properties that apply to the (billing) codes necessary to calculate costs and prices. The properties may differ largely depending on type and realm, therefore this resource gives only a rough structure and requires profiling for each type of billing code system.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItemDefinition {
     /// Logical id of this artifact (`ChargeItemDefinition.id`, 0..1)
     ///
@@ -138,6 +137,15 @@ pub struct ChargeItemDefinition {
 }
 
 impl ChargeItemDefinition {
+    /// A `ChargeItemDefinition` with its required elements (`url`, `status`); everything else is empty.
+    pub fn new(url: impl Into<Uri>, status: impl Into<Code>) -> Self {
+        Self {
+            url: url.into(),
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -252,7 +260,7 @@ impl ChargeItemDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -777,7 +785,6 @@ impl ChargeItemDefinition {
 ///
 /// Expressions that describe applicability criteria for the billing code.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItemDefinitionApplicability {
     /// Unique id for inter-element referencing (`ChargeItemDefinition.applicability.id`, 0..1)
     ///
@@ -941,7 +948,6 @@ impl ChargeItemDefinitionApplicability {
 ///
 /// Group of properties which are applicable under the same conditions. If no applicability rules are established for the group, then all properties always apply.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItemDefinitionPropertyGroup {
     /// Unique id for inter-element referencing (`ChargeItemDefinition.propertyGroup.id`, 0..1)
     ///
@@ -1092,7 +1098,6 @@ impl ChargeItemDefinitionPropertyGroup {
 ///
 /// The price for a ChargeItem may be calculated as a base price with surcharges/deductions that apply in certain conditions. A ChargeItemDefinition resource that defines the prices, factors and conditions that apply to a billing code is currently under development. The priceComponent element can be used to offer transparency to the recipient of the Invoice of how the prices have been calculated.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
     /// Unique id for inter-element referencing (`ChargeItemDefinition.propertyGroup.priceComponent.id`, 0..1)
     ///
@@ -1127,6 +1132,14 @@ pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
 }
 
 impl ChargeItemDefinitionPropertyGroupPriceComponent {
+    /// A `ChargeItemDefinitionPropertyGroupPriceComponent` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1147,7 +1160,7 @@ impl ChargeItemDefinitionPropertyGroupPriceComponent {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;

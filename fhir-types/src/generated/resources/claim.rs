@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A provider issued list of professional services and products which have been provided, or are to be provided, to a patient which is sent to an insurer for reimbursement.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Claim {
     /// Logical id of this artifact (`Claim.id`, 0..1)
     ///
@@ -156,6 +155,30 @@ pub struct Claim {
 }
 
 impl Claim {
+    /// A `Claim` with its required elements (`status`, `type`, `use`, `patient`, `created`, `provider`, `priority`, `insurance`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        type_: CodeableConcept,
+        use_: impl Into<Code>,
+        patient: Reference,
+        created: impl Into<DateTime>,
+        provider: Reference,
+        priority: CodeableConcept,
+        insurance: Vec<ClaimInsurance>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_,
+            use_: use_.into(),
+            patient,
+            created: created.into(),
+            provider,
+            priority,
+            insurance,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -216,7 +239,11 @@ impl Claim {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -232,7 +259,7 @@ impl Claim {
                 }
                 "use" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::Use::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 18)?;
@@ -845,7 +872,6 @@ impl Claim {
 ///
 /// Details of an accident which resulted in injuries which required the products and services listed in the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimAccident {
     /// Unique id for inter-element referencing (`Claim.accident.id`, 0..1)
     ///
@@ -877,7 +903,6 @@ pub struct ClaimAccident {
 
 /// The choice of types of 'Claim.accident.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimAccidentLocation {
     /// `locationAddress`: a `Address`.
     Address(Box<Address>),
@@ -893,6 +918,14 @@ impl Default for ClaimAccidentLocation {
 }
 
 impl ClaimAccident {
+    /// A `ClaimAccident` with its required elements (`date`); everything else is empty.
+    pub fn new(date: impl Into<Date>) -> Self {
+        Self {
+            date: date.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1053,7 +1086,6 @@ impl ClaimAccident {
 ///
 /// The members of the team who provided the products and services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimCareTeam {
     /// Unique id for inter-element referencing (`Claim.careTeam.id`, 0..1)
     ///
@@ -1092,6 +1124,15 @@ pub struct ClaimCareTeam {
 }
 
 impl ClaimCareTeam {
+    /// A `ClaimCareTeam` with its required elements (`sequence`, `provider`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, provider: Reference) -> Self {
+        Self {
+            sequence: sequence.into(),
+            provider,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1262,7 +1303,6 @@ impl ClaimCareTeam {
 ///
 /// Information about diagnoses relevant to the claim items.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimDiagnosis {
     /// Unique id for inter-element referencing (`Claim.diagnosis.id`, 0..1)
     ///
@@ -1302,7 +1342,6 @@ pub struct ClaimDiagnosis {
 
 /// The choice of types of 'Claim.diagnosis.diagnosis\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimDiagnosisDiagnosis {
     /// `diagnosisCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1318,6 +1357,15 @@ impl Default for ClaimDiagnosisDiagnosis {
 }
 
 impl ClaimDiagnosis {
+    /// A `ClaimDiagnosis` with its required elements (`sequence`, `diagnosis`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, diagnosis: ClaimDiagnosisDiagnosis) -> Self {
+        Self {
+            sequence: sequence.into(),
+            diagnosis,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1519,7 +1567,6 @@ impl ClaimDiagnosis {
 ///
 /// Financial instruments for reimbursement for the health care products and services specified on the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimInsurance {
     /// Unique id for inter-element referencing (`Claim.insurance.id`, 0..1)
     ///
@@ -1566,6 +1613,20 @@ pub struct ClaimInsurance {
 }
 
 impl ClaimInsurance {
+    /// A `ClaimInsurance` with its required elements (`sequence`, `focal`, `coverage`); everything else is empty.
+    pub fn new(
+        sequence: impl Into<PositiveInt>,
+        focal: impl Into<Boolean>,
+        coverage: Reference,
+    ) -> Self {
+        Self {
+            sequence: sequence.into(),
+            focal: focal.into(),
+            coverage,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1778,7 +1839,6 @@ impl ClaimInsurance {
 ///
 /// A claim line. Either a simple  product or service or a 'group' of details which can each be a simple items or groups of sub-details.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimItem {
     /// Unique id for inter-element referencing (`Claim.item.id`, 0..1)
     ///
@@ -1882,7 +1942,6 @@ pub struct ClaimItem {
 
 /// The choice of types of 'Claim.item.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimItemServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -1899,7 +1958,6 @@ impl Default for ClaimItemServiced {
 
 /// The choice of types of 'Claim.item.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimItemLocation {
     /// `locationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1917,6 +1975,15 @@ impl Default for ClaimItemLocation {
 }
 
 impl ClaimItem {
+    /// A `ClaimItem` with its required elements (`sequence`, `productOrService`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, product_or_service: CodeableConcept) -> Self {
+        Self {
+            sequence: sequence.into(),
+            product_or_service,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2488,7 +2555,6 @@ impl ClaimItem {
 ///
 /// A claim detail line. Either a simple (a product or service) or a 'group' of sub-details which are simple items.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimItemDetail {
     /// Unique id for inter-element referencing (`Claim.item.detail.id`, 0..1)
     ///
@@ -2555,6 +2621,15 @@ pub struct ClaimItemDetail {
 }
 
 impl ClaimItemDetail {
+    /// A `ClaimItemDetail` with its required elements (`sequence`, `productOrService`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, product_or_service: CodeableConcept) -> Self {
+        Self {
+            sequence: sequence.into(),
+            product_or_service,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2853,7 +2928,6 @@ impl ClaimItemDetail {
 ///
 /// A claim detail line. Either a simple (a product or service) or a 'group' of sub-details which are simple items.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimItemDetailSubDetail {
     /// Unique id for inter-element referencing (`Claim.item.detail.subDetail.id`, 0..1)
     ///
@@ -2916,6 +2990,15 @@ pub struct ClaimItemDetailSubDetail {
 }
 
 impl ClaimItemDetailSubDetail {
+    /// A `ClaimItemDetailSubDetail` with its required elements (`sequence`, `productOrService`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, product_or_service: CodeableConcept) -> Self {
+        Self {
+            sequence: sequence.into(),
+            product_or_service,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3194,7 +3277,6 @@ impl ClaimItemDetailSubDetail {
 ///
 /// The party to be reimbursed for cost of the products and services according to the terms of the policy.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimPayee {
     /// Unique id for inter-element referencing (`Claim.payee.id`, 0..1)
     ///
@@ -3221,6 +3303,14 @@ pub struct ClaimPayee {
 }
 
 impl ClaimPayee {
+    /// A `ClaimPayee` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3335,7 +3425,6 @@ impl ClaimPayee {
 ///
 /// Procedures performed on the patient relevant to the billing items with the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimProcedure {
     /// Unique id for inter-element referencing (`Claim.procedure.id`, 0..1)
     ///
@@ -3375,7 +3464,6 @@ pub struct ClaimProcedure {
 
 /// The choice of types of 'Claim.procedure.procedure\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimProcedureProcedure {
     /// `procedureCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -3391,6 +3479,15 @@ impl Default for ClaimProcedureProcedure {
 }
 
 impl ClaimProcedure {
+    /// A `ClaimProcedure` with its required elements (`sequence`, `procedure`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, procedure: ClaimProcedureProcedure) -> Self {
+        Self {
+            sequence: sequence.into(),
+            procedure,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3600,7 +3697,6 @@ impl ClaimProcedure {
 ///
 /// Other claims which are related to this claim such as prior submissions or claims for related services or for the same event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimRelated {
     /// Unique id for inter-element referencing (`Claim.related.id`, 0..1)
     ///
@@ -3756,7 +3852,6 @@ impl ClaimRelated {
 ///
 /// Additional information codes regarding exceptions, special considerations, the condition, situation, prior or concurrent issues.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimSupportingInfo {
     /// Unique id for inter-element referencing (`Claim.supportingInfo.id`, 0..1)
     ///
@@ -3800,7 +3895,6 @@ pub struct ClaimSupportingInfo {
 
 /// The choice of types of 'Claim.supportingInfo.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimSupportingInfoTiming {
     /// `timingDate`: a `date`.
     Date(Date),
@@ -3817,7 +3911,6 @@ impl Default for ClaimSupportingInfoTiming {
 
 /// The choice of types of 'Claim.supportingInfo.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimSupportingInfoValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -3839,6 +3932,15 @@ impl Default for ClaimSupportingInfoValue {
 }
 
 impl ClaimSupportingInfo {
+    /// A `ClaimSupportingInfo` with its required elements (`sequence`, `category`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, category: CodeableConcept) -> Self {
+        Self {
+            sequence: sequence.into(),
+            category,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the adjudication details from the processing of a Claim resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponse {
     /// Logical id of this artifact (`ClaimResponse.id`, 0..1)
     ///
@@ -156,6 +155,28 @@ pub struct ClaimResponse {
 }
 
 impl ClaimResponse {
+    /// A `ClaimResponse` with its required elements (`status`, `type`, `use`, `patient`, `created`, `insurer`, `outcome`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        type_: CodeableConcept,
+        use_: impl Into<Code>,
+        patient: Reference,
+        created: impl Into<DateTime>,
+        insurer: Reference,
+        outcome: impl Into<Code>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_,
+            use_: use_.into(),
+            patient,
+            created: created.into(),
+            insurer,
+            outcome: outcome.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -216,7 +237,11 @@ impl ClaimResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -232,7 +257,7 @@ impl ClaimResponse {
                 }
                 "use" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::Use::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 18)?;
@@ -264,7 +289,7 @@ impl ClaimResponse {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.outcome, code)?;
+                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 26)?;
@@ -849,7 +874,6 @@ impl ClaimResponse {
 ///
 /// The first-tier service adjudications for payor added product or service lines.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseAddItem {
     /// Unique id for inter-element referencing (`ClaimResponse.addItem.id`, 0..1)
     ///
@@ -941,7 +965,6 @@ pub struct ClaimResponseAddItem {
 
 /// The choice of types of 'ClaimResponse.addItem.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimResponseAddItemServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -958,7 +981,6 @@ impl Default for ClaimResponseAddItemServiced {
 
 /// The choice of types of 'ClaimResponse.addItem.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClaimResponseAddItemLocation {
     /// `locationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -976,6 +998,18 @@ impl Default for ClaimResponseAddItemLocation {
 }
 
 impl ClaimResponseAddItem {
+    /// A `ClaimResponseAddItem` with its required elements (`productOrService`, `adjudication`); everything else is empty.
+    pub fn new(
+        product_or_service: CodeableConcept,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            product_or_service,
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1506,7 +1540,6 @@ impl ClaimResponseAddItem {
 ///
 /// The second-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseAddItemDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.addItem.detail.id`, 0..1)
     ///
@@ -1561,6 +1594,18 @@ pub struct ClaimResponseAddItemDetail {
 }
 
 impl ClaimResponseAddItemDetail {
+    /// A `ClaimResponseAddItemDetail` with its required elements (`productOrService`, `adjudication`); everything else is empty.
+    pub fn new(
+        product_or_service: CodeableConcept,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            product_or_service,
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1818,7 +1863,6 @@ impl ClaimResponseAddItemDetail {
 ///
 /// The third-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseAddItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.addItem.detail.subDetail.id`, 0..1)
     ///
@@ -1869,6 +1913,18 @@ pub struct ClaimResponseAddItemDetailSubDetail {
 }
 
 impl ClaimResponseAddItemDetailSubDetail {
+    /// A `ClaimResponseAddItemDetailSubDetail` with its required elements (`productOrService`, `adjudication`); everything else is empty.
+    pub fn new(
+        product_or_service: CodeableConcept,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            product_or_service,
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2102,7 +2158,6 @@ impl ClaimResponseAddItemDetailSubDetail {
 ///
 /// Errors encountered during the processing of the adjudication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseError {
     /// Unique id for inter-element referencing (`ClaimResponse.error.id`, 0..1)
     ///
@@ -2137,6 +2192,14 @@ pub struct ClaimResponseError {
 }
 
 impl ClaimResponseError {
+    /// A `ClaimResponseError` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2291,7 +2354,6 @@ impl ClaimResponseError {
 ///
 /// Financial instruments for reimbursement for the health care products and services specified on the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseInsurance {
     /// Unique id for inter-element referencing (`ClaimResponse.insurance.id`, 0..1)
     ///
@@ -2330,6 +2392,20 @@ pub struct ClaimResponseInsurance {
 }
 
 impl ClaimResponseInsurance {
+    /// A `ClaimResponseInsurance` with its required elements (`sequence`, `focal`, `coverage`); everything else is empty.
+    pub fn new(
+        sequence: impl Into<PositiveInt>,
+        focal: impl Into<Boolean>,
+        coverage: Reference,
+    ) -> Self {
+        Self {
+            sequence: sequence.into(),
+            focal: focal.into(),
+            coverage,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2506,7 +2582,6 @@ impl ClaimResponseInsurance {
 ///
 /// A claim line. Either a simple (a product or service) or a 'group' of details which can also be a simple items or groups of sub-details.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseItem {
     /// Unique id for inter-element referencing (`ClaimResponse.item.id`, 0..1)
     ///
@@ -2541,6 +2616,18 @@ pub struct ClaimResponseItem {
 }
 
 impl ClaimResponseItem {
+    /// A `ClaimResponseItem` with its required elements (`itemSequence`, `adjudication`); everything else is empty.
+    pub fn new(
+        item_sequence: impl Into<PositiveInt>,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            item_sequence: item_sequence.into(),
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2713,7 +2800,6 @@ impl ClaimResponseItem {
 ///
 /// If this item is a group then the values here are a summary of the adjudication of the detail items. If this item is a simple product or service then this is the result of the adjudication of this item.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseItemAdjudication {
     /// Unique id for inter-element referencing (`ClaimResponse.item.adjudication.id`, 0..1)
     ///
@@ -2748,6 +2834,14 @@ pub struct ClaimResponseItemAdjudication {
 }
 
 impl ClaimResponseItemAdjudication {
+    /// A `ClaimResponseItemAdjudication` with its required elements (`category`); everything else is empty.
+    pub fn new(category: CodeableConcept) -> Self {
+        Self {
+            category,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2896,7 +2990,6 @@ impl ClaimResponseItemAdjudication {
 ///
 /// A claim detail. Either a simple (a product or service) or a 'group' of sub-details which are simple items.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseItemDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.item.detail.id`, 0..1)
     ///
@@ -2931,6 +3024,18 @@ pub struct ClaimResponseItemDetail {
 }
 
 impl ClaimResponseItemDetail {
+    /// A `ClaimResponseItemDetail` with its required elements (`detailSequence`, `adjudication`); everything else is empty.
+    pub fn new(
+        detail_sequence: impl Into<PositiveInt>,
+        adjudication: Vec<ClaimResponseItemAdjudication>,
+    ) -> Self {
+        Self {
+            detail_sequence: detail_sequence.into(),
+            adjudication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3103,7 +3208,6 @@ impl ClaimResponseItemDetail {
 ///
 /// A sub-detail adjudication of a simple product or service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.item.detail.subDetail.id`, 0..1)
     ///
@@ -3134,6 +3238,14 @@ pub struct ClaimResponseItemDetailSubDetail {
 }
 
 impl ClaimResponseItemDetailSubDetail {
+    /// A `ClaimResponseItemDetailSubDetail` with its required elements (`subDetailSequence`); everything else is empty.
+    pub fn new(sub_detail_sequence: impl Into<PositiveInt>) -> Self {
+        Self {
+            sub_detail_sequence: sub_detail_sequence.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3283,7 +3395,6 @@ impl ClaimResponseItemDetailSubDetail {
 ///
 /// Payment details for the adjudication of the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponsePayment {
     /// Unique id for inter-element referencing (`ClaimResponse.payment.id`, 0..1)
     ///
@@ -3326,6 +3437,15 @@ pub struct ClaimResponsePayment {
 }
 
 impl ClaimResponsePayment {
+    /// A `ClaimResponsePayment` with its required elements (`type`, `amount`); everything else is empty.
+    pub fn new(type_: CodeableConcept, amount: Money) -> Self {
+        Self {
+            type_,
+            amount,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3511,7 +3631,6 @@ impl ClaimResponsePayment {
 ///
 /// A note that describes or explains adjudication results in a human readable form.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseProcessNote {
     /// Unique id for inter-element referencing (`ClaimResponse.processNote.id`, 0..1)
     ///
@@ -3546,6 +3665,14 @@ pub struct ClaimResponseProcessNote {
 }
 
 impl ClaimResponseProcessNote {
+    /// A `ClaimResponseProcessNote` with its required elements (`text`); everything else is empty.
+    pub fn new(text: impl Into<FhirString>) -> Self {
+        Self {
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3574,7 +3701,7 @@ impl ClaimResponseProcessNote {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::NoteType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -3697,7 +3824,6 @@ impl ClaimResponseProcessNote {
 ///
 /// Categorized monetary totals for the adjudication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClaimResponseTotal {
     /// Unique id for inter-element referencing (`ClaimResponse.total.id`, 0..1)
     ///
@@ -3724,6 +3850,15 @@ pub struct ClaimResponseTotal {
 }
 
 impl ClaimResponseTotal {
+    /// A `ClaimResponseTotal` with its required elements (`category`, `amount`); everything else is empty.
+    pub fn new(category: CodeableConcept, amount: Money) -> Self {
+        Self {
+            category,
+            amount,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of a clinical assessment performed to determine what problem(s) may affect the patient and before planning the treatments or management strategies that are best to manage a patient's condition. Assessments are often 1:1 with a clinical consultation / encounter,  but this varies greatly depending on the clinical workflow. This resource is called "ClinicalImpression" rather than "ClinicalAssessment" to avoid confusion with the recording of assessment tools such as Apgar score.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClinicalImpression {
     /// Logical id of this artifact (`ClinicalImpression.id`, 0..1)
     ///
@@ -121,7 +120,6 @@ pub struct ClinicalImpression {
 
 /// The choice of types of 'ClinicalImpression.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ClinicalImpressionEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -137,6 +135,15 @@ impl Default for ClinicalImpressionEffective {
 }
 
 impl ClinicalImpression {
+    /// A `ClinicalImpression` with its required elements (`status`, `subject`); everything else is empty.
+    pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
+        Self {
+            status: status.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -198,7 +205,7 @@ impl ClinicalImpression {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ClinicalImpressionStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -746,7 +753,6 @@ impl ClinicalImpression {
 ///
 /// Specific findings or diagnoses that were considered likely or relevant to ongoing treatment.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClinicalImpressionFinding {
     /// Unique id for inter-element referencing (`ClinicalImpression.finding.id`, 0..1)
     ///
@@ -905,7 +911,6 @@ impl ClinicalImpressionFinding {
 ///
 /// One or more sets of investigations (signs, symptoms, etc.). The actual grouping of investigations varies greatly depending on the type and context of the assessment. These investigations may include data generated during the assessment process, or data previously generated and recorded that is pertinent to the outcomes.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ClinicalImpressionInvestigation {
     /// Unique id for inter-element referencing (`ClinicalImpression.investigation.id`, 0..1)
     ///
@@ -932,6 +937,14 @@ pub struct ClinicalImpressionInvestigation {
 }
 
 impl ClinicalImpressionInvestigation {
+    /// A `ClinicalImpressionInvestigation` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The CodeSystem resource is used to declare the existence of and describe a code system or code system supplement and its key properties, and optionally define a part or all of its content.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystem {
     /// Logical id of this artifact (`CodeSystem.id`, 0..1)
     ///
@@ -152,6 +151,15 @@ pub struct CodeSystem {
 }
 
 impl CodeSystem {
+    /// A `CodeSystem` with its required elements (`status`, `content`); everything else is empty.
+    pub fn new(status: impl Into<Code>, content: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            content: content.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -244,7 +252,7 @@ impl CodeSystem {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -328,7 +336,11 @@ impl CodeSystem {
                 }
                 "hierarchyMeaning" => {
                     p.mark(&mut seen, 42)?;
-                    opt_prim_value(p, &mut r.hierarchy_meaning, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.hierarchy_meaning,
+                        codes::CodeSystemHierarchyMeaning::read_code,
+                    )?;
                 }
                 "_hierarchyMeaning" => {
                     p.mark(&mut seen, 43)?;
@@ -352,7 +364,7 @@ impl CodeSystem {
                 }
                 "content" => {
                     p.mark(&mut seen, 48)?;
-                    prim_value(p, &mut r.content, code)?;
+                    prim_value(p, &mut r.content, codes::CodeSystemContentMode::read_code)?;
                 }
                 "_content" => {
                     p.mark(&mut seen, 49)?;
@@ -836,7 +848,6 @@ impl CodeSystem {
 ///
 /// Concepts that are in the code system. The concept definitions are inherently hierarchical, but the definitions must be consulted to determine what the meanings of the hierarchical relationships are.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemConcept {
     /// Unique id for inter-element referencing (`CodeSystem.concept.id`, 0..1)
     ///
@@ -879,6 +890,14 @@ pub struct CodeSystemConcept {
 }
 
 impl CodeSystemConcept {
+    /// A `CodeSystemConcept` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Code>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1074,7 +1093,6 @@ impl CodeSystemConcept {
 ///
 /// Additional representations for the concept - other languages, aliases, specialized purposes, used for particular purposes, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemConceptDesignation {
     /// Unique id for inter-element referencing (`CodeSystem.concept.designation.id`, 0..1)
     ///
@@ -1103,6 +1121,14 @@ pub struct CodeSystemConceptDesignation {
 }
 
 impl CodeSystemConceptDesignation {
+    /// A `CodeSystemConceptDesignation` with its required elements (`value`); everything else is empty.
+    pub fn new(value: impl Into<FhirString>) -> Self {
+        Self {
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1235,7 +1261,6 @@ impl CodeSystemConceptDesignation {
 ///
 /// A property value for this concept.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemConceptProperty {
     /// Unique id for inter-element referencing (`CodeSystem.concept.property.id`, 0..1)
     ///
@@ -1263,7 +1288,6 @@ pub struct CodeSystemConceptProperty {
 
 /// The choice of types of 'CodeSystem.concept.property.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CodeSystemConceptPropertyValue {
     /// `valueCode`: a `code`.
     Code(Code),
@@ -1289,6 +1313,15 @@ impl Default for CodeSystemConceptPropertyValue {
 }
 
 impl CodeSystemConceptProperty {
+    /// A `CodeSystemConceptProperty` with its required elements (`code`, `value`); everything else is empty.
+    pub fn new(code: impl Into<Code>, value: CodeSystemConceptPropertyValue) -> Self {
+        Self {
+            code: code.into(),
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1606,7 +1639,6 @@ impl CodeSystemConceptProperty {
 ///
 /// A filter that can be used in a value set compose statement when selecting concepts using a filter.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemFilter {
     /// Unique id for inter-element referencing (`CodeSystem.filter.id`, 0..1)
     ///
@@ -1641,6 +1673,16 @@ pub struct CodeSystemFilter {
 }
 
 impl CodeSystemFilter {
+    /// A `CodeSystemFilter` with its required elements (`code`, `operator`, `value`); everything else is empty.
+    pub fn new(code: impl Into<Code>, operator: Vec<Code>, value: impl Into<FhirString>) -> Self {
+        Self {
+            code: code.into(),
+            operator,
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1678,7 +1720,7 @@ impl CodeSystemFilter {
                 "operator" => {
                     p.mark(&mut seen, 7)?;
                     let other = p.marked(&seen, 8);
-                    values(p, &mut r.operator, code, other)?;
+                    values(p, &mut r.operator, codes::FilterOperator::read_code, other)?;
                 }
                 "_operator" => {
                     p.mark(&mut seen, 8)?;
@@ -1801,7 +1843,6 @@ impl CodeSystemFilter {
 ///
 /// A property defines an additional slot through which additional information can be provided about a concept.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CodeSystemProperty {
     /// Unique id for inter-element referencing (`CodeSystem.property.id`, 0..1)
     ///
@@ -1836,6 +1877,15 @@ pub struct CodeSystemProperty {
 }
 
 impl CodeSystemProperty {
+    /// A `CodeSystemProperty` with its required elements (`code`, `type`); everything else is empty.
+    pub fn new(code: impl Into<Code>, type_: impl Into<Code>) -> Self {
+        Self {
+            code: code.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1880,7 +1930,7 @@ impl CodeSystemProperty {
                 }
                 "type" => {
                     p.mark(&mut seen, 9)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::PropertyType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 10)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An occurrence of information being transmitted; e.g. an alert that was sent to a responsible provider, a public health agency that was notified about a reportable condition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Communication {
     /// Logical id of this artifact (`Communication.id`, 0..1)
     ///
@@ -138,6 +137,14 @@ pub struct Communication {
 }
 
 impl Communication {
+    /// A `Communication` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -230,7 +237,7 @@ impl Communication {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EventStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -246,7 +253,7 @@ impl Communication {
                 }
                 "priority" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 25)?;
@@ -776,7 +783,6 @@ impl Communication {
 ///
 /// Text, attachment(s), or resource(s) that was communicated to the recipient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CommunicationPayload {
     /// Unique id for inter-element referencing (`Communication.payload.id`, 0..1)
     ///
@@ -800,7 +806,6 @@ pub struct CommunicationPayload {
 
 /// The choice of types of 'Communication.payload.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CommunicationPayloadContent {
     /// `contentString`: a `string`.
     String(FhirString),
@@ -818,6 +823,14 @@ impl Default for CommunicationPayloadContent {
 }
 
 impl CommunicationPayload {
+    /// A `CommunicationPayload` with its required elements (`content`); everything else is empty.
+    pub fn new(content: CommunicationPayloadContent) -> Self {
+        Self {
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

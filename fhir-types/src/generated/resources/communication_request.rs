@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A request to convey information; e.g. the CDS system proposes that an alert be sent to a responsible provider, the CDS system proposes that the public health agency be notified about a reportable condition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CommunicationRequest {
     /// Logical id of this artifact (`CommunicationRequest.id`, 0..1)
     ///
@@ -137,7 +136,6 @@ pub struct CommunicationRequest {
 
 /// The choice of types of 'CommunicationRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CommunicationRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -153,6 +151,14 @@ impl Default for CommunicationRequestOccurrence {
 }
 
 impl CommunicationRequest {
+    /// A `CommunicationRequest` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -226,7 +232,7 @@ impl CommunicationRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 17)?;
@@ -242,7 +248,7 @@ impl CommunicationRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 21)?;
@@ -795,7 +801,6 @@ impl CommunicationRequest {
 ///
 /// Text, attachment(s), or resource(s) to be communicated to the recipient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CommunicationRequestPayload {
     /// Unique id for inter-element referencing (`CommunicationRequest.payload.id`, 0..1)
     ///
@@ -819,7 +824,6 @@ pub struct CommunicationRequestPayload {
 
 /// The choice of types of 'CommunicationRequest.payload.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CommunicationRequestPayloadContent {
     /// `contentString`: a `string`.
     String(FhirString),
@@ -837,6 +841,14 @@ impl Default for CommunicationRequestPayloadContent {
 }
 
 impl CommunicationRequestPayload {
+    /// A `CommunicationRequestPayload` with its required elements (`content`); everything else is empty.
+    pub fn new(content: CommunicationRequestPayloadContent) -> Self {
+        Self {
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

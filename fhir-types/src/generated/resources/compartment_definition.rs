@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A compartment definition that defines how resources are accessed on a server.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompartmentDefinition {
     /// Logical id of this artifact (`CompartmentDefinition.id`, 0..1)
     ///
@@ -104,6 +103,24 @@ pub struct CompartmentDefinition {
 }
 
 impl CompartmentDefinition {
+    /// A `CompartmentDefinition` with its required elements (`url`, `name`, `status`, `code`, `search`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Code>,
+        code: impl Into<Code>,
+        search: impl Into<Boolean>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            code: code.into(),
+            search: search.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -184,7 +201,7 @@ impl CompartmentDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 19)?;
@@ -240,7 +257,7 @@ impl CompartmentDefinition {
                 }
                 "code" => {
                     p.mark(&mut seen, 32)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::CompartmentType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 33)?;
@@ -562,7 +579,6 @@ impl CompartmentDefinition {
 ///
 /// Information about how a resource is related to the compartment.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompartmentDefinitionResource {
     /// Unique id for inter-element referencing (`CompartmentDefinition.resource.id`, 0..1)
     ///
@@ -591,6 +607,14 @@ pub struct CompartmentDefinitionResource {
 }
 
 impl CompartmentDefinitionResource {
+    /// A `CompartmentDefinitionResource` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Code>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -611,7 +635,7 @@ impl CompartmentDefinitionResource {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::ResourceType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A set of healthcare-related information that is assembled together into a single logical package that provides a single coherent statement of meaning, establishes its own context and that has clinical attestation with regard to who is making the statement. A Composition defines the structure and narrative content necessary for a document. However, a Composition alone does not constitute a document. Rather, the Composition must be the first entry in a Bundle where Bundle.type=document, and any other resources referenced from Composition must be included as subsequent entries in the Bundle (for example Patient, Practitioner, Encounter, etc.).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Composition {
     /// Logical id of this artifact (`Composition.id`, 0..1)
     ///
@@ -108,6 +107,24 @@ pub struct Composition {
 }
 
 impl Composition {
+    /// A `Composition` with its required elements (`status`, `type`, `date`, `author`, `title`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        type_: CodeableConcept,
+        date: impl Into<DateTime>,
+        author: Vec<Reference>,
+        title: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_,
+            date: date.into(),
+            author,
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -168,7 +185,7 @@ impl Composition {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::CompositionStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -581,7 +598,6 @@ impl Composition {
 ///
 /// A participant who has attested to the accuracy of the composition/document.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompositionAttester {
     /// Unique id for inter-element referencing (`Composition.attester.id`, 0..1)
     ///
@@ -612,6 +628,14 @@ pub struct CompositionAttester {
 }
 
 impl CompositionAttester {
+    /// A `CompositionAttester` with its required elements (`mode`); everything else is empty.
+    pub fn new(mode: impl Into<Code>) -> Self {
+        Self {
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -632,7 +656,7 @@ impl CompositionAttester {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::CompositionAttestationMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;
@@ -745,7 +769,6 @@ impl CompositionAttester {
 ///
 /// The clinical service, such as a colonoscopy or an appendectomy, being documented.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompositionEvent {
     /// Unique id for inter-element referencing (`Composition.event.id`, 0..1)
     ///
@@ -909,7 +932,6 @@ impl CompositionEvent {
 ///
 /// Relationships that this composition has with other compositions or documents that already exist.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompositionRelatesTo {
     /// Unique id for inter-element referencing (`Composition.relatesTo.id`, 0..1)
     ///
@@ -937,7 +959,6 @@ pub struct CompositionRelatesTo {
 
 /// The choice of types of 'Composition.relatesTo.target\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CompositionRelatesToTarget {
     /// `targetIdentifier`: a `Identifier`.
     Identifier(Box<Identifier>),
@@ -953,6 +974,15 @@ impl Default for CompositionRelatesToTarget {
 }
 
 impl CompositionRelatesTo {
+    /// A `CompositionRelatesTo` with its required elements (`code`, `target`); everything else is empty.
+    pub fn new(code: impl Into<Code>, target: CompositionRelatesToTarget) -> Self {
+        Self {
+            code: code.into(),
+            target,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -974,7 +1004,7 @@ impl CompositionRelatesTo {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1102,7 +1132,6 @@ impl CompositionRelatesTo {
 ///
 /// The root of the sections that make up the composition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CompositionSection {
     /// Unique id for inter-element referencing (`Composition.section.id`, 0..1)
     ///
@@ -1205,7 +1234,7 @@ impl CompositionSection {
                 }
                 "mode" => {
                     p.mark(&mut seen, 9)?;
-                    opt_prim_value(p, &mut r.mode, code)?;
+                    opt_prim_value(p, &mut r.mode, codes::ListMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 10)?;

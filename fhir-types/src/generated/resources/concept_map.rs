@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A statement of relationships from one set of concepts to one or more other concepts - either concepts in code systems, or data element/data element concepts, or classes in class models.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMap {
     /// Logical id of this artifact (`ConceptMap.id`, 0..1)
     ///
@@ -121,7 +120,6 @@ pub struct ConceptMap {
 
 /// The choice of types of 'ConceptMap.source\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ConceptMapSource {
     /// `sourceUri`: a `uri`.
     Uri(Uri),
@@ -138,7 +136,6 @@ impl Default for ConceptMapSource {
 
 /// The choice of types of 'ConceptMap.target\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ConceptMapTarget {
     /// `targetUri`: a `uri`.
     Uri(Uri),
@@ -154,6 +151,14 @@ impl Default for ConceptMapTarget {
 }
 
 impl ConceptMap {
+    /// A `ConceptMap` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -248,7 +253,7 @@ impl ConceptMap {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -756,7 +761,6 @@ impl ConceptMap {
 ///
 /// A group of mappings that all have the same source and target system.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroup {
     /// Unique id for inter-element referencing (`ConceptMap.group.id`, 0..1)
     ///
@@ -799,6 +803,14 @@ pub struct ConceptMapGroup {
 }
 
 impl ConceptMapGroup {
+    /// A `ConceptMapGroup` with its required elements (`element`); everything else is empty.
+    pub fn new(element: Vec<ConceptMapGroupElement>) -> Self {
+        Self {
+            element,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -990,7 +1002,6 @@ impl ConceptMapGroup {
 ///
 /// Mappings for an individual concept in the source to one or more concepts in the target.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroupElement {
     /// Unique id for inter-element referencing (`ConceptMap.group.element.id`, 0..1)
     ///
@@ -1155,7 +1166,6 @@ impl ConceptMapGroupElement {
 ///
 /// A concept from the target value set that this concept maps to.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroupElementTarget {
     /// Unique id for inter-element referencing (`ConceptMap.group.element.target.id`, 0..1)
     ///
@@ -1198,6 +1208,14 @@ pub struct ConceptMapGroupElementTarget {
 }
 
 impl ConceptMapGroupElementTarget {
+    /// A `ConceptMapGroupElementTarget` with its required elements (`equivalence`); everything else is empty.
+    pub fn new(equivalence: impl Into<Code>) -> Self {
+        Self {
+            equivalence: equivalence.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1234,7 +1252,11 @@ impl ConceptMapGroupElementTarget {
                 }
                 "equivalence" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.equivalence, code)?;
+                    prim_value(
+                        p,
+                        &mut r.equivalence,
+                        codes::ConceptMapEquivalence::read_code,
+                    )?;
                 }
                 "_equivalence" => {
                     p.mark(&mut seen, 8)?;
@@ -1400,7 +1422,6 @@ impl ConceptMapGroupElementTarget {
 ///
 /// A set of additional dependencies for this mapping to hold. This mapping is only applicable if the specified element can be resolved, and it has the specified value.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroupElementTargetDependsOn {
     /// Unique id for inter-element referencing (`ConceptMap.group.element.target.dependsOn.id`, 0..1)
     ///
@@ -1435,6 +1456,15 @@ pub struct ConceptMapGroupElementTargetDependsOn {
 }
 
 impl ConceptMapGroupElementTargetDependsOn {
+    /// A `ConceptMapGroupElementTargetDependsOn` with its required elements (`property`, `value`); everything else is empty.
+    pub fn new(property: impl Into<Uri>, value: impl Into<FhirString>) -> Self {
+        Self {
+            property: property.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1591,7 +1621,6 @@ impl ConceptMapGroupElementTargetDependsOn {
 ///
 /// What to do when there is no mapping for the source concept. "Unmapped" does not include codes that are unmatched, and the unmapped element is ignored in a code is specified to have equivalence = unmatched.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConceptMapGroupUnmapped {
     /// Unique id for inter-element referencing (`ConceptMap.group.unmapped.id`, 0..1)
     ///
@@ -1626,6 +1655,14 @@ pub struct ConceptMapGroupUnmapped {
 }
 
 impl ConceptMapGroupUnmapped {
+    /// A `ConceptMapGroupUnmapped` with its required elements (`mode`); everything else is empty.
+    pub fn new(mode: impl Into<Code>) -> Self {
+        Self {
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1646,7 +1683,11 @@ impl ConceptMapGroupUnmapped {
                 }
                 "mode" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(
+                        p,
+                        &mut r.mode,
+                        codes::ConceptMapGroupUnmappedMode::read_code,
+                    )?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 4)?;

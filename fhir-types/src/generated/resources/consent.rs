@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of a healthcare consumer’s  choices, which permits or denies identified recipient(s) or recipient role(s) to perform one or more actions within a given policy context, for specific purposes and periods of time.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Consent {
     /// Logical id of this artifact (`Consent.id`, 0..1)
     ///
@@ -101,7 +100,6 @@ pub struct Consent {
 
 /// The choice of types of 'Consent.source\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ConsentSource {
     /// `sourceAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -117,6 +115,20 @@ impl Default for ConsentSource {
 }
 
 impl Consent {
+    /// A `Consent` with its required elements (`status`, `scope`, `category`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        scope: CodeableConcept,
+        category: Vec<CodeableConcept>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            scope,
+            category,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -178,7 +190,7 @@ impl Consent {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ConsentState::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -573,7 +585,6 @@ impl Consent {
 ///
 /// The references to the policies that are included in this consent scope. Policies may be organizational, but are often defined jurisdictionally, or in law.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentPolicy {
     /// Unique id for inter-element referencing (`Consent.policy.id`, 0..1)
     ///
@@ -714,7 +725,6 @@ impl ConsentPolicy {
 ///
 /// An exception to the base policy of this consent. An exception can be an addition or removal of access permissions.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentProvision {
     /// Unique id for inter-element referencing (`Consent.provision.id`, 0..1)
     ///
@@ -797,7 +807,7 @@ impl ConsentProvision {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::ConsentProvisionType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1064,7 +1074,6 @@ impl ConsentProvision {
 ///
 /// Who or what is controlled by this rule. Use group to identify a set of actors by some property they share (e.g. 'admitting officers').
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentProvisionActor {
     /// Unique id for inter-element referencing (`Consent.provision.actor.id`, 0..1)
     ///
@@ -1091,6 +1100,15 @@ pub struct ConsentProvisionActor {
 }
 
 impl ConsentProvisionActor {
+    /// A `ConsentProvisionActor` with its required elements (`role`, `reference`); everything else is empty.
+    pub fn new(role: CodeableConcept, reference: Reference) -> Self {
+        Self {
+            role,
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1210,7 +1228,6 @@ impl ConsentProvisionActor {
 ///
 /// The resources controlled by this rule if specific resources are referenced.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentProvisionData {
     /// Unique id for inter-element referencing (`Consent.provision.data.id`, 0..1)
     ///
@@ -1237,6 +1254,15 @@ pub struct ConsentProvisionData {
 }
 
 impl ConsentProvisionData {
+    /// A `ConsentProvisionData` with its required elements (`meaning`, `reference`); everything else is empty.
+    pub fn new(meaning: impl Into<Code>, reference: Reference) -> Self {
+        Self {
+            meaning: meaning.into(),
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1257,7 +1283,7 @@ impl ConsentProvisionData {
                 }
                 "meaning" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.meaning, code)?;
+                    prim_value(p, &mut r.meaning, codes::ConsentDataMeaning::read_code)?;
                 }
                 "_meaning" => {
                     p.mark(&mut seen, 4)?;
@@ -1356,7 +1382,6 @@ impl ConsentProvisionData {
 ///
 /// Whether a treatment instruction (e.g. artificial respiration yes or no) was verified with the patient, his/her family or another authorized person.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ConsentVerification {
     /// Unique id for inter-element referencing (`Consent.verification.id`, 0..1)
     ///
@@ -1387,6 +1412,14 @@ pub struct ConsentVerification {
 }
 
 impl ConsentVerification {
+    /// A `ConsentVerification` with its required elements (`verified`); everything else is empty.
+    pub fn new(verified: impl Into<Boolean>) -> Self {
+        Self {
+            verified: verified.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Legally enforceable, formally recorded unilateral or bilateral directive i.e., a policy or agreement.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Contract {
     /// Logical id of this artifact (`Contract.id`, 0..1)
     ///
@@ -181,7 +180,6 @@ pub struct Contract {
 
 /// The choice of types of 'Contract.topic\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ContractTopic {
     /// `topicCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -198,7 +196,6 @@ impl Default for ContractTopic {
 
 /// The choice of types of 'Contract.legallyBinding\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ContractLegallyBinding {
     /// `legallyBindingAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -292,7 +289,11 @@ impl Contract {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.status,
+                        codes::ContractResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -1070,7 +1071,6 @@ impl Contract {
 ///
 /// Precusory content developed with a focus and intent of supporting the formation a Contract instance, which may be associated with and transformable into a Contract.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractContentDefinition {
     /// Unique id for inter-element referencing (`Contract.contentDefinition.id`, 0..1)
     ///
@@ -1111,6 +1111,15 @@ pub struct ContractContentDefinition {
 }
 
 impl ContractContentDefinition {
+    /// A `ContractContentDefinition` with its required elements (`type`, `publicationStatus`); everything else is empty.
+    pub fn new(type_: CodeableConcept, publication_status: impl Into<Code>) -> Self {
+        Self {
+            type_,
+            publication_status: publication_status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1151,7 +1160,11 @@ impl ContractContentDefinition {
                 }
                 "publicationStatus" => {
                     p.mark(&mut seen, 8)?;
-                    prim_value(p, &mut r.publication_status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.publication_status,
+                        codes::ContractResourcePublicationStatusCodes::read_code,
+                    )?;
                 }
                 "_publicationStatus" => {
                     p.mark(&mut seen, 9)?;
@@ -1306,7 +1319,6 @@ impl ContractContentDefinition {
 ///
 /// The "patient friendly language" versionof the Contract in whole or in parts. "Patient friendly language" means the representation of the Contract and Contract Provisions in a manner that is readily accessible and understandable by a layperson in accordance with best practices for communication styles that ensure that those agreeing to or signing the Contract understand the roles, actions, obligations, responsibilities, and implication of the agreement.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractFriendly {
     /// Unique id for inter-element referencing (`Contract.friendly.id`, 0..1)
     ///
@@ -1330,7 +1342,6 @@ pub struct ContractFriendly {
 
 /// The choice of types of 'Contract.friendly.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ContractFriendlyContent {
     /// `contentAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -1346,6 +1357,14 @@ impl Default for ContractFriendlyContent {
 }
 
 impl ContractFriendly {
+    /// A `ContractFriendly` with its required elements (`content`); everything else is empty.
+    pub fn new(content: ContractFriendlyContent) -> Self {
+        Self {
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1474,7 +1493,6 @@ impl ContractFriendly {
 ///
 /// List of Legal expressions or representations of this Contract.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractLegal {
     /// Unique id for inter-element referencing (`Contract.legal.id`, 0..1)
     ///
@@ -1498,7 +1516,6 @@ pub struct ContractLegal {
 
 /// The choice of types of 'Contract.legal.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ContractLegalContent {
     /// `contentAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -1514,6 +1531,14 @@ impl Default for ContractLegalContent {
 }
 
 impl ContractLegal {
+    /// A `ContractLegal` with its required elements (`content`); everything else is empty.
+    pub fn new(content: ContractLegalContent) -> Self {
+        Self {
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1642,7 +1667,6 @@ impl ContractLegal {
 ///
 /// List of Computable Policy Rule Language Representations of this Contract.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractRule {
     /// Unique id for inter-element referencing (`Contract.rule.id`, 0..1)
     ///
@@ -1666,7 +1690,6 @@ pub struct ContractRule {
 
 /// The choice of types of 'Contract.rule.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ContractRuleContent {
     /// `contentAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -1682,6 +1705,14 @@ impl Default for ContractRuleContent {
 }
 
 impl ContractRule {
+    /// A `ContractRule` with its required elements (`content`); everything else is empty.
+    pub fn new(content: ContractRuleContent) -> Self {
+        Self {
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1810,7 +1841,6 @@ impl ContractRule {
 ///
 /// Parties with legal standing in the Contract, including the principal parties, the grantor(s) and grantee(s), which are any person or organization bound by the contract, and any ancillary parties, which facilitate the execution of the contract such as a notary or witness.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractSigner {
     /// Unique id for inter-element referencing (`Contract.signer.id`, 0..1)
     ///
@@ -1841,6 +1871,16 @@ pub struct ContractSigner {
 }
 
 impl ContractSigner {
+    /// A `ContractSigner` with its required elements (`type`, `party`, `signature`); everything else is empty.
+    pub fn new(type_: Coding, party: Reference, signature: Vec<Signature>) -> Self {
+        Self {
+            type_,
+            party,
+            signature,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1983,7 +2023,6 @@ impl ContractSigner {
 ///
 /// One or more Contract Provisions, which may be related and conveyed as a group, and may contain nested groups.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTerm {
     /// Unique id for inter-element referencing (`Contract.term.id`, 0..1)
     ///
@@ -2049,7 +2088,6 @@ pub struct ContractTerm {
 
 /// The choice of types of 'Contract.term.topic\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ContractTermTopic {
     /// `topicCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -2065,6 +2103,14 @@ impl Default for ContractTermTopic {
 }
 
 impl ContractTerm {
+    /// A `ContractTerm` with its required elements (`offer`); everything else is empty.
+    pub fn new(offer: ContractTermOffer) -> Self {
+        Self {
+            offer,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2391,7 +2437,6 @@ impl ContractTerm {
 ///
 /// An actor taking a role in an activity for which it can be assigned some degree of responsibility for the activity taking place.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTermAction {
     /// Unique id for inter-element referencing (`Contract.term.action.id`, 0..1)
     ///
@@ -2489,7 +2534,6 @@ pub struct ContractTermAction {
 
 /// The choice of types of 'Contract.term.action.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ContractTermActionOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -2507,6 +2551,16 @@ impl Default for ContractTermActionOccurrence {
 }
 
 impl ContractTermAction {
+    /// A `ContractTermAction` with its required elements (`type`, `intent`, `status`); everything else is empty.
+    pub fn new(type_: CodeableConcept, intent: CodeableConcept, status: CodeableConcept) -> Self {
+        Self {
+            type_,
+            intent,
+            status,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3082,7 +3136,6 @@ impl ContractTermAction {
 ///
 /// Entity of the action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTermActionSubject {
     /// Unique id for inter-element referencing (`Contract.term.action.subject.id`, 0..1)
     ///
@@ -3109,6 +3162,14 @@ pub struct ContractTermActionSubject {
 }
 
 impl ContractTermActionSubject {
+    /// A `ContractTermActionSubject` with its required elements (`reference`); everything else is empty.
+    pub fn new(reference: Vec<Reference>) -> Self {
+        Self {
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3225,7 +3286,6 @@ impl ContractTermActionSubject {
 ///
 /// Contract Term Asset List.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTermAsset {
     /// Unique id for inter-element referencing (`Contract.term.asset.id`, 0..1)
     ///
@@ -3669,7 +3729,6 @@ impl ContractTermAsset {
 ///
 /// Circumstance of the asset.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTermAssetContext {
     /// Unique id for inter-element referencing (`Contract.term.asset.context.id`, 0..1)
     ///
@@ -3830,7 +3889,6 @@ impl ContractTermAssetContext {
 ///
 /// Contract Valued Item List.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTermAssetValuedItem {
     /// Unique id for inter-element referencing (`Contract.term.asset.valuedItem.id`, 0..1)
     ///
@@ -3898,7 +3956,6 @@ pub struct ContractTermAssetValuedItem {
 
 /// The choice of types of 'Contract.term.asset.valuedItem.entity\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ContractTermAssetValuedItemEntity {
     /// `entityCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -4276,7 +4333,6 @@ impl ContractTermAssetValuedItem {
 ///
 /// The matter of concern in the context of this provision of the agrement.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTermOffer {
     /// Unique id for inter-element referencing (`Contract.term.offer.id`, 0..1)
     ///
@@ -4601,7 +4657,6 @@ impl ContractTermOffer {
 ///
 /// Response to offer text.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTermOfferAnswer {
     /// Unique id for inter-element referencing (`Contract.term.offer.answer.id`, 0..1)
     ///
@@ -4625,7 +4680,6 @@ pub struct ContractTermOfferAnswer {
 
 /// The choice of types of 'Contract.term.offer.answer.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ContractTermOfferAnswerValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -4661,6 +4715,14 @@ impl Default for ContractTermOfferAnswerValue {
 }
 
 impl ContractTermOfferAnswer {
+    /// A `ContractTermOfferAnswer` with its required elements (`value`); everything else is empty.
+    pub fn new(value: ContractTermOfferAnswerValue) -> Self {
+        Self {
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5058,7 +5120,6 @@ impl ContractTermOfferAnswer {
 ///
 /// Offer Recipient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTermOfferParty {
     /// Unique id for inter-element referencing (`Contract.term.offer.party.id`, 0..1)
     ///
@@ -5085,6 +5146,15 @@ pub struct ContractTermOfferParty {
 }
 
 impl ContractTermOfferParty {
+    /// A `ContractTermOfferParty` with its required elements (`reference`, `role`); everything else is empty.
+    pub fn new(reference: Vec<Reference>, role: CodeableConcept) -> Self {
+        Self {
+            reference,
+            role,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5206,7 +5276,6 @@ impl ContractTermOfferParty {
 ///
 /// Security labels that protect the handling of information about the term and its elements, which may be specifically identified..
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ContractTermSecurityLabel {
     /// Unique id for inter-element referencing (`Contract.term.securityLabel.id`, 0..1)
     ///
@@ -5241,6 +5310,14 @@ pub struct ContractTermSecurityLabel {
 }
 
 impl ContractTermSecurityLabel {
+    /// A `ContractTermSecurityLabel` with its required elements (`classification`); everything else is empty.
+    pub fn new(classification: Coding) -> Self {
+        Self {
+            classification,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

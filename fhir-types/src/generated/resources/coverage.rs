@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Financial instrument which may be used to reimburse or pay for health care products and services. Includes both insurance and self-payment.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Coverage {
     /// Logical id of this artifact (`Coverage.id`, 0..1)
     ///
@@ -116,6 +115,16 @@ pub struct Coverage {
 }
 
 impl Coverage {
+    /// A `Coverage` with its required elements (`status`, `beneficiary`, `payor`); everything else is empty.
+    pub fn new(status: impl Into<Code>, beneficiary: Reference, payor: Vec<Reference>) -> Self {
+        Self {
+            status: status.into(),
+            beneficiary,
+            payor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -176,7 +185,11 @@ impl Coverage {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -624,7 +637,6 @@ impl Coverage {
 ///
 /// A suite of underwriter specific classifiers.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageClass {
     /// Unique id for inter-element referencing (`Coverage.class.id`, 0..1)
     ///
@@ -655,6 +667,15 @@ pub struct CoverageClass {
 }
 
 impl CoverageClass {
+    /// A `CoverageClass` with its required elements (`type`, `value`); everything else is empty.
+    pub fn new(type_: CodeableConcept, value: impl Into<FhirString>) -> Self {
+        Self {
+            type_,
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -792,7 +813,6 @@ impl CoverageClass {
 ///
 /// A suite of codes indicating the cost category and associated amount which have been detailed in the policy and may have been  included on the health card.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageCostToBeneficiary {
     /// Unique id for inter-element referencing (`Coverage.costToBeneficiary.id`, 0..1)
     ///
@@ -824,7 +844,6 @@ pub struct CoverageCostToBeneficiary {
 
 /// The choice of types of 'Coverage.costToBeneficiary.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CoverageCostToBeneficiaryValue {
     /// `valueQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -840,6 +859,14 @@ impl Default for CoverageCostToBeneficiaryValue {
 }
 
 impl CoverageCostToBeneficiary {
+    /// A `CoverageCostToBeneficiary` with its required elements (`value`); everything else is empty.
+    pub fn new(value: CoverageCostToBeneficiaryValue) -> Self {
+        Self {
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1005,7 +1032,6 @@ impl CoverageCostToBeneficiary {
 ///
 /// A suite of codes indicating exceptions or reductions to patient costs and their effective periods.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageCostToBeneficiaryException {
     /// Unique id for inter-element referencing (`Coverage.costToBeneficiary.exception.id`, 0..1)
     ///
@@ -1032,6 +1058,14 @@ pub struct CoverageCostToBeneficiaryException {
 }
 
 impl CoverageCostToBeneficiaryException {
+    /// A `CoverageCostToBeneficiaryException` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The CoverageEligibilityRequest provides patient and insurance coverage information to an insurer for them to respond, in the form of an CoverageEligibilityResponse, with information regarding whether the stated coverage is valid and in-force and optionally to provide the insurance details of the policy.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequest {
     /// Logical id of this artifact (`CoverageEligibilityRequest.id`, 0..1)
     ///
@@ -105,7 +104,6 @@ pub struct CoverageEligibilityRequest {
 
 /// The choice of types of 'CoverageEligibilityRequest.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CoverageEligibilityRequestServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -121,6 +119,24 @@ impl Default for CoverageEligibilityRequestServiced {
 }
 
 impl CoverageEligibilityRequest {
+    /// A `CoverageEligibilityRequest` with its required elements (`status`, `purpose`, `patient`, `created`, `insurer`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        purpose: Vec<Code>,
+        patient: Reference,
+        created: impl Into<DateTime>,
+        insurer: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            purpose,
+            patient,
+            created: created.into(),
+            insurer,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -182,7 +198,11 @@ impl CoverageEligibilityRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -195,7 +215,12 @@ impl CoverageEligibilityRequest {
                 "purpose" => {
                     p.mark(&mut seen, 16)?;
                     let other = p.marked(&seen, 17);
-                    values(p, &mut r.purpose, code, other)?;
+                    values(
+                        p,
+                        &mut r.purpose,
+                        codes::EligibilityRequestPurpose::read_code,
+                        other,
+                    )?;
                 }
                 "_purpose" => {
                     p.mark(&mut seen, 17)?;
@@ -624,7 +649,6 @@ impl CoverageEligibilityRequest {
 ///
 /// Financial instruments for reimbursement for the health care products and services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequestInsurance {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.insurance.id`, 0..1)
     ///
@@ -655,6 +679,14 @@ pub struct CoverageEligibilityRequestInsurance {
 }
 
 impl CoverageEligibilityRequestInsurance {
+    /// A `CoverageEligibilityRequestInsurance` with its required elements (`coverage`); everything else is empty.
+    pub fn new(coverage: Reference) -> Self {
+        Self {
+            coverage,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -791,7 +823,6 @@ impl CoverageEligibilityRequestInsurance {
 ///
 /// Service categories or billable services for which benefit details and/or an authorization prior to service delivery may be required by the payor.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequestItem {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.item.id`, 0..1)
     ///
@@ -1115,7 +1146,6 @@ impl CoverageEligibilityRequestItem {
 ///
 /// Patient diagnosis for which care is sought.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequestItemDiagnosis {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.item.diagnosis.id`, 0..1)
     ///
@@ -1139,7 +1169,6 @@ pub struct CoverageEligibilityRequestItemDiagnosis {
 
 /// The choice of types of 'CoverageEligibilityRequest.item.diagnosis.diagnosis\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CoverageEligibilityRequestItemDiagnosisDiagnosis {
     /// `diagnosisCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1280,7 +1309,6 @@ impl CoverageEligibilityRequestItemDiagnosis {
 ///
 /// Additional information codes regarding exceptions, special considerations, the condition, situation, prior or concurrent issues.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityRequestSupportingInfo {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.supportingInfo.id`, 0..1)
     ///
@@ -1311,6 +1339,15 @@ pub struct CoverageEligibilityRequestSupportingInfo {
 }
 
 impl CoverageEligibilityRequestSupportingInfo {
+    /// A `CoverageEligibilityRequestSupportingInfo` with its required elements (`sequence`, `information`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, information: Reference) -> Self {
+        Self {
+            sequence: sequence.into(),
+            information,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides eligibility and plan details from the processing of an CoverageEligibilityRequest resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityResponse {
     /// Logical id of this artifact (`CoverageEligibilityResponse.id`, 0..1)
     ///
@@ -109,7 +108,6 @@ pub struct CoverageEligibilityResponse {
 
 /// The choice of types of 'CoverageEligibilityResponse.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CoverageEligibilityResponseServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -125,6 +123,28 @@ impl Default for CoverageEligibilityResponseServiced {
 }
 
 impl CoverageEligibilityResponse {
+    /// A `CoverageEligibilityResponse` with its required elements (`status`, `purpose`, `patient`, `created`, `request`, `outcome`, `insurer`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        purpose: Vec<Code>,
+        patient: Reference,
+        created: impl Into<DateTime>,
+        request: Reference,
+        outcome: impl Into<Code>,
+        insurer: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            purpose,
+            patient,
+            created: created.into(),
+            request,
+            outcome: outcome.into(),
+            insurer,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -186,7 +206,11 @@ impl CoverageEligibilityResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -195,7 +219,12 @@ impl CoverageEligibilityResponse {
                 "purpose" => {
                     p.mark(&mut seen, 15)?;
                     let other = p.marked(&seen, 16);
-                    values(p, &mut r.purpose, code, other)?;
+                    values(
+                        p,
+                        &mut r.purpose,
+                        codes::EligibilityResponsePurpose::read_code,
+                        other,
+                    )?;
                 }
                 "_purpose" => {
                     p.mark(&mut seen, 16)?;
@@ -261,7 +290,7 @@ impl CoverageEligibilityResponse {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.outcome, code)?;
+                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 26)?;
@@ -651,7 +680,6 @@ impl CoverageEligibilityResponse {
 ///
 /// Errors encountered during the processing of the request.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityResponseError {
     /// Unique id for inter-element referencing (`CoverageEligibilityResponse.error.id`, 0..1)
     ///
@@ -674,6 +702,14 @@ pub struct CoverageEligibilityResponseError {
 }
 
 impl CoverageEligibilityResponseError {
+    /// A `CoverageEligibilityResponseError` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -771,7 +807,6 @@ impl CoverageEligibilityResponseError {
 ///
 /// Financial instruments for reimbursement for the health care products and services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityResponseInsurance {
     /// Unique id for inter-element referencing (`CoverageEligibilityResponse.insurance.id`, 0..1)
     ///
@@ -806,6 +841,14 @@ pub struct CoverageEligibilityResponseInsurance {
 }
 
 impl CoverageEligibilityResponseInsurance {
+    /// A `CoverageEligibilityResponseInsurance` with its required elements (`coverage`); everything else is empty.
+    pub fn new(coverage: Reference) -> Self {
+        Self {
+            coverage,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -963,7 +1006,6 @@ impl CoverageEligibilityResponseInsurance {
 ///
 /// Benefits and optionally current balances, and authorization details by category or service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityResponseInsuranceItem {
     /// Unique id for inter-element referencing (`CoverageEligibilityResponse.insurance.item.id`, 0..1)
     ///
@@ -1376,7 +1418,6 @@ impl CoverageEligibilityResponseInsuranceItem {
 ///
 /// Benefits used to date.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct CoverageEligibilityResponseInsuranceItemBenefit {
     /// Unique id for inter-element referencing (`CoverageEligibilityResponse.insurance.item.benefit.id`, 0..1)
     ///
@@ -1408,7 +1449,6 @@ pub struct CoverageEligibilityResponseInsuranceItemBenefit {
 
 /// The choice of types of 'CoverageEligibilityResponse.insurance.item.benefit.allowed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CoverageEligibilityResponseInsuranceItemBenefitAllowed {
     /// `allowedUnsignedInt`: a `unsignedInt`.
     UnsignedInt(UnsignedInt),
@@ -1427,7 +1467,6 @@ impl Default for CoverageEligibilityResponseInsuranceItemBenefitAllowed {
 
 /// The choice of types of 'CoverageEligibilityResponse.insurance.item.benefit.used\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum CoverageEligibilityResponseInsuranceItemBenefitUsed {
     /// `usedUnsignedInt`: a `unsignedInt`.
     UnsignedInt(UnsignedInt),
@@ -1445,6 +1484,14 @@ impl Default for CoverageEligibilityResponseInsuranceItemBenefitUsed {
 }
 
 impl CoverageEligibilityResponseInsuranceItemBenefit {
+    /// A `CoverageEligibilityResponseInsuranceItemBenefit` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Indicates an actual or potential clinical issue with or between one or more active or proposed clinical actions for a patient; e.g. Drug-drug interaction, Ineffective treatment frequency, Procedure-condition conflict, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DetectedIssue {
     /// Logical id of this artifact (`DetectedIssue.id`, 0..1)
     ///
@@ -97,7 +96,6 @@ pub struct DetectedIssue {
 
 /// The choice of types of 'DetectedIssue.identified\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DetectedIssueIdentified {
     /// `identifiedDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -113,6 +111,14 @@ impl Default for DetectedIssueIdentified {
 }
 
 impl DetectedIssue {
+    /// A `DetectedIssue` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -174,7 +180,7 @@ impl DetectedIssue {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ObservationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -186,7 +192,7 @@ impl DetectedIssue {
                 }
                 "severity" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.severity, code)?;
+                    opt_prim_value(p, &mut r.severity, codes::DetectedIssueSeverity::read_code)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 17)?;
@@ -561,7 +567,6 @@ impl DetectedIssue {
 ///
 /// Supporting evidence or manifestations that provide the basis for identifying the detected issue such as a GuidanceResponse or MeasureReport.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DetectedIssueEvidence {
     /// Unique id for inter-element referencing (`DetectedIssue.evidence.id`, 0..1)
     ///
@@ -705,7 +710,6 @@ impl DetectedIssueEvidence {
 ///
 /// Indicates an action that has been taken or is committed to reduce or eliminate the likelihood of the risk identified by the detected issue from manifesting.  Can also reflect an observation of known mitigating factors that may reduce/eliminate the need for any action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DetectedIssueMitigation {
     /// Unique id for inter-element referencing (`DetectedIssue.mitigation.id`, 0..1)
     ///
@@ -736,6 +740,14 @@ pub struct DetectedIssueMitigation {
 }
 
 impl DetectedIssueMitigation {
+    /// A `DetectedIssueMitigation` with its required elements (`action`); everything else is empty.
+    pub fn new(action: CodeableConcept) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

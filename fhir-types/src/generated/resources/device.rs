@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A type of a manufactured item that is used in the provision of healthcare without being substantially changed through that activity. The device may be a medical or non-medical device.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Device {
     /// Logical id of this artifact (`Device.id`, 0..1)
     ///
@@ -204,7 +203,7 @@ impl Device {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::FHIRDeviceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -806,7 +805,6 @@ impl Device {
 ///
 /// This represents the manufacturer's name of the device as provided by the device, from a UDI label, or by a person describing the Device.  This typically would be used when a person provides the name(s) or when the device represents one of the names available from DeviceDefinition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceDeviceName {
     /// Unique id for inter-element referencing (`Device.deviceName.id`, 0..1)
     ///
@@ -832,6 +830,15 @@ pub struct DeviceDeviceName {
 }
 
 impl DeviceDeviceName {
+    /// A `DeviceDeviceName` with its required elements (`name`, `type`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
+        Self {
+            name: name.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -860,7 +867,7 @@ impl DeviceDeviceName {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::DeviceNameType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -950,7 +957,6 @@ impl DeviceDeviceName {
 ///
 /// The actual configuration settings of a device as it actually operates, e.g., regulation status, time properties.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceProperty {
     /// Unique id for inter-element referencing (`Device.property.id`, 0..1)
     ///
@@ -975,6 +981,14 @@ pub struct DeviceProperty {
 }
 
 impl DeviceProperty {
+    /// A `DeviceProperty` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1112,7 +1126,6 @@ impl DeviceProperty {
 ///
 /// The capabilities supported on a  device, the standards to which the device conforms for a particular purpose, and used for the communication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceSpecialization {
     /// Unique id for inter-element referencing (`Device.specialization.id`, 0..1)
     ///
@@ -1135,6 +1148,14 @@ pub struct DeviceSpecialization {
 }
 
 impl DeviceSpecialization {
+    /// A `DeviceSpecialization` with its required elements (`systemType`); everything else is empty.
+    pub fn new(system_type: CodeableConcept) -> Self {
+        Self {
+            system_type,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1251,7 +1272,6 @@ impl DeviceSpecialization {
 ///
 /// Unique device identifier (UDI) assigned to device label or package.  Note that the Device may include multiple udiCarriers as it either may include just the udiCarrier for the jurisdiction it is sold, or for multiple jurisdictions it could have been sold.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceUdiCarrier {
     /// Unique id for inter-element referencing (`Device.udiCarrier.id`, 0..1)
     ///
@@ -1362,7 +1382,7 @@ impl DeviceUdiCarrier {
                 }
                 "entryType" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.entry_type, code)?;
+                    opt_prim_value(p, &mut r.entry_type, codes::UDIEntryType::read_code)?;
                 }
                 "_entryType" => {
                     p.mark(&mut seen, 14)?;
@@ -1492,7 +1512,6 @@ impl DeviceUdiCarrier {
 ///
 /// The actual design of the device or software version running on the device.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceVersion {
     /// Unique id for inter-element referencing (`Device.version.id`, 0..1)
     ///
@@ -1517,6 +1536,14 @@ pub struct DeviceVersion {
 }
 
 impl DeviceVersion {
+    /// A `DeviceVersion` with its required elements (`value`); everything else is empty.
+    pub fn new(value: impl Into<FhirString>) -> Self {
+        Self {
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

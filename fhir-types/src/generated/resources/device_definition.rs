@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The characteristics, operational status and capabilities of a medical-related component of a medical device.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceDefinition {
     /// Logical id of this artifact (`DeviceDefinition.id`, 0..1)
     ///
@@ -111,7 +110,6 @@ pub struct DeviceDefinition {
 
 /// The choice of types of 'DeviceDefinition.manufacturer\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DeviceDefinitionManufacturer {
     /// `manufacturerString`: a `string`.
     String(FhirString),
@@ -776,7 +774,6 @@ impl DeviceDefinition {
 ///
 /// Device capabilities.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceDefinitionCapability {
     /// Unique id for inter-element referencing (`DeviceDefinition.capability.id`, 0..1)
     ///
@@ -799,6 +796,14 @@ pub struct DeviceDefinitionCapability {
 }
 
 impl DeviceDefinitionCapability {
+    /// A `DeviceDefinitionCapability` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -916,7 +921,6 @@ impl DeviceDefinitionCapability {
 ///
 /// A name given to the device to identify it.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceDefinitionDeviceName {
     /// Unique id for inter-element referencing (`DeviceDefinition.deviceName.id`, 0..1)
     ///
@@ -942,6 +946,15 @@ pub struct DeviceDefinitionDeviceName {
 }
 
 impl DeviceDefinitionDeviceName {
+    /// A `DeviceDefinitionDeviceName` with its required elements (`name`, `type`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
+        Self {
+            name: name.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -970,7 +983,7 @@ impl DeviceDefinitionDeviceName {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::DeviceNameType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -1060,7 +1073,6 @@ impl DeviceDefinitionDeviceName {
 ///
 /// A substance used to create the material(s) of which the device is made.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceDefinitionMaterial {
     /// Unique id for inter-element referencing (`DeviceDefinition.material.id`, 0..1)
     ///
@@ -1085,6 +1097,14 @@ pub struct DeviceDefinitionMaterial {
 }
 
 impl DeviceDefinitionMaterial {
+    /// A `DeviceDefinitionMaterial` with its required elements (`substance`); everything else is empty.
+    pub fn new(substance: CodeableConcept) -> Self {
+        Self {
+            substance,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1226,7 +1246,6 @@ impl DeviceDefinitionMaterial {
 ///
 /// The actual configuration settings of a device as it actually operates, e.g., regulation status, time properties.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceDefinitionProperty {
     /// Unique id for inter-element referencing (`DeviceDefinition.property.id`, 0..1)
     ///
@@ -1251,6 +1270,14 @@ pub struct DeviceDefinitionProperty {
 }
 
 impl DeviceDefinitionProperty {
+    /// A `DeviceDefinitionProperty` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1388,7 +1415,6 @@ impl DeviceDefinitionProperty {
 ///
 /// The capabilities supported on a  device, the standards to which the device conforms for a particular purpose, and used for the communication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceDefinitionSpecialization {
     /// Unique id for inter-element referencing (`DeviceDefinition.specialization.id`, 0..1)
     ///
@@ -1411,6 +1437,14 @@ pub struct DeviceDefinitionSpecialization {
 }
 
 impl DeviceDefinitionSpecialization {
+    /// A `DeviceDefinitionSpecialization` with its required elements (`systemType`); everything else is empty.
+    pub fn new(system_type: impl Into<FhirString>) -> Self {
+        Self {
+            system_type: system_type.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1527,7 +1561,6 @@ impl DeviceDefinitionSpecialization {
 ///
 /// Unique device identifier (UDI) assigned to device label or package.  Note that the Device may include multiple udiCarriers as it either may include just the udiCarrier for the jurisdiction it is sold, or for multiple jurisdictions it could have been sold.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceDefinitionUdiDeviceIdentifier {
     /// Unique id for inter-element referencing (`DeviceDefinition.udiDeviceIdentifier.id`, 0..1)
     ///
@@ -1552,6 +1585,20 @@ pub struct DeviceDefinitionUdiDeviceIdentifier {
 }
 
 impl DeviceDefinitionUdiDeviceIdentifier {
+    /// A `DeviceDefinitionUdiDeviceIdentifier` with its required elements (`deviceIdentifier`, `issuer`, `jurisdiction`); everything else is empty.
+    pub fn new(
+        device_identifier: impl Into<FhirString>,
+        issuer: impl Into<Uri>,
+        jurisdiction: impl Into<Uri>,
+    ) -> Self {
+        Self {
+            device_identifier: device_identifier.into(),
+            issuer: issuer.into(),
+            jurisdiction: jurisdiction.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

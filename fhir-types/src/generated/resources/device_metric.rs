@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes a measurement, calculation or setting capability of a medical device.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceMetric {
     /// Logical id of this artifact (`DeviceMetric.id`, 0..1)
     ///
@@ -86,6 +85,15 @@ pub struct DeviceMetric {
 }
 
 impl DeviceMetric {
+    /// A `DeviceMetric` with its required elements (`type`, `category`); everything else is empty.
+    pub fn new(type_: CodeableConcept, category: impl Into<Code>) -> Self {
+        Self {
+            type_,
+            category: category.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -162,7 +170,11 @@ impl DeviceMetric {
                 }
                 "operationalStatus" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.operational_status, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.operational_status,
+                        codes::DeviceMetricOperationalStatus::read_code,
+                    )?;
                 }
                 "_operationalStatus" => {
                     p.mark(&mut seen, 18)?;
@@ -170,7 +182,7 @@ impl DeviceMetric {
                 }
                 "color" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.color, code)?;
+                    opt_prim_value(p, &mut r.color, codes::DeviceMetricColor::read_code)?;
                 }
                 "_color" => {
                     p.mark(&mut seen, 20)?;
@@ -178,7 +190,7 @@ impl DeviceMetric {
                 }
                 "category" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.category, code)?;
+                    prim_value(p, &mut r.category, codes::DeviceMetricCategory::read_code)?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 22)?;
@@ -451,7 +463,6 @@ impl DeviceMetric {
 ///
 /// Describes the calibrations that have been performed or that are required to be performed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceMetricCalibration {
     /// Unique id for inter-element referencing (`DeviceMetric.calibration.id`, 0..1)
     ///
@@ -500,7 +511,11 @@ impl DeviceMetricCalibration {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.type_,
+                        codes::DeviceMetricCalibrationType::read_code,
+                    )?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -508,7 +523,11 @@ impl DeviceMetricCalibration {
                 }
                 "state" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.state, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.state,
+                        codes::DeviceMetricCalibrationState::read_code,
+                    )?;
                 }
                 "_state" => {
                     p.mark(&mut seen, 6)?;

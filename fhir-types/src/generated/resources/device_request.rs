@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Represents a request for a patient to employ a medical device. The device may be an implantable device, or an external assistive device, such as a walker.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceRequest {
     /// Logical id of this artifact (`DeviceRequest.id`, 0..1)
     ///
@@ -145,7 +144,6 @@ pub struct DeviceRequest {
 
 /// The choice of types of 'DeviceRequest.code\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DeviceRequestCode {
     /// `codeReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -162,7 +160,6 @@ impl Default for DeviceRequestCode {
 
 /// The choice of types of 'DeviceRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DeviceRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -180,6 +177,16 @@ impl Default for DeviceRequestOccurrence {
 }
 
 impl DeviceRequest {
+    /// A `DeviceRequest` with its required elements (`intent`, `code`, `subject`); everything else is empty.
+    pub fn new(intent: impl Into<Code>, code: DeviceRequestCode, subject: Reference) -> Self {
+        Self {
+            intent: intent.into(),
+            code,
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -274,7 +281,7 @@ impl DeviceRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -282,7 +289,7 @@ impl DeviceRequest {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -290,7 +297,7 @@ impl DeviceRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 25)?;
@@ -927,7 +934,6 @@ impl DeviceRequest {
 ///
 /// Specific parameters for the ordered item.  For example, the prism value for lenses.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceRequestParameter {
     /// Unique id for inter-element referencing (`DeviceRequest.parameter.id`, 0..1)
     ///
@@ -955,7 +961,6 @@ pub struct DeviceRequestParameter {
 
 /// The choice of types of 'DeviceRequest.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DeviceRequestParameterValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

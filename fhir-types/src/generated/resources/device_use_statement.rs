@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of a device being used by a patient where the record is the result of a report from the patient or another clinician.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DeviceUseStatement {
     /// Logical id of this artifact (`DeviceUseStatement.id`, 0..1)
     ///
@@ -101,7 +100,6 @@ pub struct DeviceUseStatement {
 
 /// The choice of types of 'DeviceUseStatement.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DeviceUseStatementTiming {
     /// `timingTiming`: a `Timing`.
     Timing(Box<Timing>),
@@ -119,6 +117,16 @@ impl Default for DeviceUseStatementTiming {
 }
 
 impl DeviceUseStatement {
+    /// A `DeviceUseStatement` with its required elements (`status`, `subject`, `device`); everything else is empty.
+    pub fn new(status: impl Into<Code>, subject: Reference, device: Reference) -> Self {
+        Self {
+            status: status.into(),
+            subject,
+            device,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -184,7 +192,7 @@ impl DeviceUseStatement {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::DeviceUseStatementStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;

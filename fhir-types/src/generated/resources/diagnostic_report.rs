@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The findings and interpretation of diagnostic  tests performed on patients, groups of patients, devices, and locations, and/or specimens derived from these. The report includes clinical context such as requesting and provider information, and some mix of atomic results, images, textual and coded interpretations, and formatted representation of diagnostic reports.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DiagnosticReport {
     /// Logical id of this artifact (`DiagnosticReport.id`, 0..1)
     ///
@@ -121,7 +120,6 @@ pub struct DiagnosticReport {
 
 /// The choice of types of 'DiagnosticReport.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum DiagnosticReportEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -137,6 +135,15 @@ impl Default for DiagnosticReportEffective {
 }
 
 impl DiagnosticReport {
+    /// A `DiagnosticReport` with its required elements (`status`, `code`); everything else is empty.
+    pub fn new(status: impl Into<Code>, code: CodeableConcept) -> Self {
+        Self {
+            status: status.into(),
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -202,7 +209,7 @@ impl DiagnosticReport {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::DiagnosticReportStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -716,7 +723,6 @@ impl DiagnosticReport {
 ///
 /// A list of key images associated with this report. The images are generally created during the diagnostic process, and may be directly of the patient, or of treated specimens (i.e. slides of interest).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DiagnosticReportMedia {
     /// Unique id for inter-element referencing (`DiagnosticReport.media.id`, 0..1)
     ///
@@ -741,6 +747,14 @@ pub struct DiagnosticReportMedia {
 }
 
 impl DiagnosticReportMedia {
+    /// A `DiagnosticReportMedia` with its required elements (`link`); everything else is empty.
+    pub fn new(link: Reference) -> Self {
+        Self {
+            link,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

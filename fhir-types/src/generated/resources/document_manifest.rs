@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A collection of documents compiled for a purpose together with metadata that applies to the collection.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentManifest {
     /// Logical id of this artifact (`DocumentManifest.id`, 0..1)
     ///
@@ -96,6 +95,15 @@ pub struct DocumentManifest {
 }
 
 impl DocumentManifest {
+    /// A `DocumentManifest` with its required elements (`status`, `content`); everything else is empty.
+    pub fn new(status: impl Into<Code>, content: Vec<Reference>) -> Self {
+        Self {
+            status: status.into(),
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -160,7 +168,7 @@ impl DocumentManifest {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -508,7 +516,6 @@ impl DocumentManifest {
 ///
 /// Related identifiers or resources associated with the DocumentManifest.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentManifestRelated {
     /// Unique id for inter-element referencing (`DocumentManifest.related.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A reference to a document of any kind for any purpose. Provides metadata about the document so that the document can be discovered and managed. The scope of a document is any seralized object with a mime-type, so includes formal patient centric documents (CDA), cliical notes, scanned paper, and non-patient specific documents like policy text.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentReference {
     /// Logical id of this artifact (`DocumentReference.id`, 0..1)
     ///
@@ -112,6 +111,15 @@ pub struct DocumentReference {
 }
 
 impl DocumentReference {
+    /// A `DocumentReference` with its required elements (`status`, `content`); everything else is empty.
+    pub fn new(status: impl Into<Code>, content: Vec<DocumentReferenceContent>) -> Self {
+        Self {
+            status: status.into(),
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -176,7 +184,7 @@ impl DocumentReference {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::DocumentReferenceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -184,7 +192,7 @@ impl DocumentReference {
                 }
                 "docStatus" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.doc_status, code)?;
+                    opt_prim_value(p, &mut r.doc_status, codes::CompositionStatus::read_code)?;
                 }
                 "_docStatus" => {
                     p.mark(&mut seen, 17)?;
@@ -592,7 +600,6 @@ impl DocumentReference {
 ///
 /// The document and format referenced. There may be multiple content element repetitions, each with a different format.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentReferenceContent {
     /// Unique id for inter-element referencing (`DocumentReference.content.id`, 0..1)
     ///
@@ -619,6 +626,14 @@ pub struct DocumentReferenceContent {
 }
 
 impl DocumentReferenceContent {
+    /// A `DocumentReferenceContent` with its required elements (`attachment`); everything else is empty.
+    pub fn new(attachment: Attachment) -> Self {
+        Self {
+            attachment,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -732,7 +747,6 @@ impl DocumentReferenceContent {
 ///
 /// The clinical context in which the document was prepared.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentReferenceContext {
     /// Unique id for inter-element referencing (`DocumentReference.context.id`, 0..1)
     ///
@@ -982,7 +996,6 @@ impl DocumentReferenceContext {
 ///
 /// Relationships that this document has with other document references that already exist.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct DocumentReferenceRelatesTo {
     /// Unique id for inter-element referencing (`DocumentReference.relatesTo.id`, 0..1)
     ///
@@ -1009,6 +1022,15 @@ pub struct DocumentReferenceRelatesTo {
 }
 
 impl DocumentReferenceRelatesTo {
+    /// A `DocumentReferenceRelatesTo` with its required elements (`code`, `target`); everything else is empty.
+    pub fn new(code: impl Into<Code>, target: Reference) -> Self {
+        Self {
+            code: code.into(),
+            target,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1029,7 +1051,7 @@ impl DocumentReferenceRelatesTo {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::DocumentRelationshipType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;

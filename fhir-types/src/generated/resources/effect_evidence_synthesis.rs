@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The EffectEvidenceSynthesis resource describes the difference in an outcome between exposures states in a population where the effect estimate is derived from a combination of research studies.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EffectEvidenceSynthesis {
     /// Logical id of this artifact (`EffectEvidenceSynthesis.id`, 0..1)
     ///
@@ -180,6 +179,24 @@ pub struct EffectEvidenceSynthesis {
 }
 
 impl EffectEvidenceSynthesis {
+    /// A `EffectEvidenceSynthesis` with its required elements (`status`, `population`, `exposure`, `exposureAlternative`, `outcome`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        population: Reference,
+        exposure: Reference,
+        exposure_alternative: Reference,
+        outcome: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            population,
+            exposure,
+            exposure_alternative,
+            outcome,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -272,7 +289,7 @@ impl EffectEvidenceSynthesis {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -1014,7 +1031,6 @@ impl EffectEvidenceSynthesis {
 ///
 /// A description of the certainty of the effect estimate.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EffectEvidenceSynthesisCertainty {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.certainty.id`, 0..1)
     ///
@@ -1185,7 +1201,6 @@ impl EffectEvidenceSynthesisCertainty {
 ///
 /// A description of a component of the overall certainty.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.certainty.certaintySubcomponent.id`, 0..1)
     ///
@@ -1346,7 +1361,6 @@ impl EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
 ///
 /// The estimated effect of the exposure variant.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EffectEvidenceSynthesisEffectEstimate {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.effectEstimate.id`, 0..1)
     ///
@@ -1575,7 +1589,6 @@ impl EffectEvidenceSynthesisEffectEstimate {
 ///
 /// A description of the precision of the estimate for the effect.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.effectEstimate.precisionEstimate.id`, 0..1)
     ///
@@ -1759,7 +1772,6 @@ impl EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
 ///
 /// A description of the results for each exposure considered in the effect estimate.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EffectEvidenceSynthesisResultsByExposure {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.resultsByExposure.id`, 0..1)
     ///
@@ -1794,6 +1806,14 @@ pub struct EffectEvidenceSynthesisResultsByExposure {
 }
 
 impl EffectEvidenceSynthesisResultsByExposure {
+    /// A `EffectEvidenceSynthesisResultsByExposure` with its required elements (`riskEvidenceSynthesis`); everything else is empty.
+    pub fn new(risk_evidence_synthesis: Reference) -> Self {
+        Self {
+            risk_evidence_synthesis,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1822,7 +1842,7 @@ impl EffectEvidenceSynthesisResultsByExposure {
                 }
                 "exposureState" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.exposure_state, code)?;
+                    opt_prim_value(p, &mut r.exposure_state, codes::ExposureState::read_code)?;
                 }
                 "_exposureState" => {
                     p.mark(&mut seen, 6)?;
@@ -1946,7 +1966,6 @@ impl EffectEvidenceSynthesisResultsByExposure {
 ///
 /// A description of the size of the sample involved in the synthesis.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EffectEvidenceSynthesisSampleSize {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.sampleSize.id`, 0..1)
     ///

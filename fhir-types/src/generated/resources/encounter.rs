@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An interaction between a patient and healthcare provider(s) for the purpose of providing healthcare service(s) or assessing the health status of a patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Encounter {
     /// Logical id of this artifact (`Encounter.id`, 0..1)
     ///
@@ -122,6 +121,15 @@ pub struct Encounter {
 }
 
 impl Encounter {
+    /// A `Encounter` with its required elements (`status`, `class`); everything else is empty.
+    pub fn new(status: impl Into<Code>, class: Coding) -> Self {
+        Self {
+            status: status.into(),
+            class,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -182,7 +190,7 @@ impl Encounter {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EncounterStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -739,7 +747,6 @@ impl Encounter {
 ///
 /// The class history permits the tracking of the encounters transitions without needing to go  through the resource history.  This would be used for a case where an admission starts of as an emergency encounter, then transitions into an inpatient scenario. Doing this and not restarting a new encounter ensures that any lab/diagnostic results can more easily follow the patient and not require re-processing and not get lost or cancelled during a kind of discharge from emergency to inpatient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterClassHistory {
     /// Unique id for inter-element referencing (`Encounter.classHistory.id`, 0..1)
     ///
@@ -762,6 +769,15 @@ pub struct EncounterClassHistory {
 }
 
 impl EncounterClassHistory {
+    /// A `EncounterClassHistory` with its required elements (`class`, `period`); everything else is empty.
+    pub fn new(class: Coding, period: Period) -> Self {
+        Self {
+            class,
+            period,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -880,7 +896,6 @@ impl EncounterClassHistory {
 ///
 /// The list of diagnosis relevant to this encounter.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterDiagnosis {
     /// Unique id for inter-element referencing (`Encounter.diagnosis.id`, 0..1)
     ///
@@ -907,6 +922,14 @@ pub struct EncounterDiagnosis {
 }
 
 impl EncounterDiagnosis {
+    /// A `EncounterDiagnosis` with its required elements (`condition`); everything else is empty.
+    pub fn new(condition: Reference) -> Self {
+        Self {
+            condition,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1040,7 +1063,6 @@ impl EncounterDiagnosis {
 ///
 /// Details about the admission to a healthcare service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterHospitalization {
     /// Unique id for inter-element referencing (`Encounter.hospitalization.id`, 0..1)
     ///
@@ -1315,7 +1337,6 @@ impl EncounterHospitalization {
 ///
 /// List of locations where  the patient has been during this encounter.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterLocation {
     /// Unique id for inter-element referencing (`Encounter.location.id`, 0..1)
     ///
@@ -1348,6 +1369,14 @@ pub struct EncounterLocation {
 }
 
 impl EncounterLocation {
+    /// A `EncounterLocation` with its required elements (`location`); everything else is empty.
+    pub fn new(location: Reference) -> Self {
+        Self {
+            location,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1372,7 +1401,7 @@ impl EncounterLocation {
                 }
                 "status" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::EncounterLocationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 5)?;
@@ -1497,7 +1526,6 @@ impl EncounterLocation {
 ///
 /// The list of people responsible for providing the service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterParticipant {
     /// Unique id for inter-element referencing (`Encounter.participant.id`, 0..1)
     ///
@@ -1653,7 +1681,6 @@ impl EncounterParticipant {
 ///
 /// The status history permits the encounter resource to contain the status history without needing to read through the historical versions of the resource, or even have the server store them.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EncounterStatusHistory {
     /// Unique id for inter-element referencing (`Encounter.statusHistory.id`, 0..1)
     ///
@@ -1676,6 +1703,15 @@ pub struct EncounterStatusHistory {
 }
 
 impl EncounterStatusHistory {
+    /// A `EncounterStatusHistory` with its required elements (`status`, `period`); everything else is empty.
+    pub fn new(status: impl Into<Code>, period: Period) -> Self {
+        Self {
+            status: status.into(),
+            period,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1696,7 +1732,7 @@ impl EncounterStatusHistory {
                 }
                 "status" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EncounterStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 4)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The technical details of an endpoint that can be used for electronic services, such as for web services providing XDS.b or a REST endpoint for another FHIR server. This may include any security context information.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Endpoint {
     /// Logical id of this artifact (`Endpoint.id`, 0..1)
     ///
@@ -92,6 +91,22 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A `Endpoint` with its required elements (`status`, `connectionType`, `payloadType`, `address`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        connection_type: Coding,
+        payload_type: Vec<CodeableConcept>,
+        address: impl Into<Url>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            connection_type,
+            payload_type,
+            address: address.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -152,7 +167,7 @@ impl Endpoint {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EndpointStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the insurance enrollment details to the insurer regarding a specified coverage.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EnrollmentRequest {
     /// Logical id of this artifact (`EnrollmentRequest.id`, 0..1)
     ///
@@ -136,7 +135,11 @@ impl EnrollmentRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;

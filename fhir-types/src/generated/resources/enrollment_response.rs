@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides enrollment and plan details from the processing of an EnrollmentRequest resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EnrollmentResponse {
     /// Logical id of this artifact (`EnrollmentResponse.id`, 0..1)
     ///
@@ -140,7 +139,11 @@ impl EnrollmentResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -152,7 +155,7 @@ impl EnrollmentResponse {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.outcome, code)?;
+                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 17)?;

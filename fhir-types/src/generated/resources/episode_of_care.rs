@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An association between a patient and an organization / healthcare provider(s) during which time encounters may occur. The managing organization assumes a level of responsibility for the patient during this time.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EpisodeOfCare {
     /// Logical id of this artifact (`EpisodeOfCare.id`, 0..1)
     ///
@@ -90,6 +89,15 @@ pub struct EpisodeOfCare {
 }
 
 impl EpisodeOfCare {
+    /// A `EpisodeOfCare` with its required elements (`status`, `patient`); everything else is empty.
+    pub fn new(status: impl Into<Code>, patient: Reference) -> Self {
+        Self {
+            status: status.into(),
+            patient,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -150,7 +158,7 @@ impl EpisodeOfCare {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -505,7 +513,6 @@ impl EpisodeOfCare {
 ///
 /// The list of diagnosis relevant to this episode of care.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EpisodeOfCareDiagnosis {
     /// Unique id for inter-element referencing (`EpisodeOfCare.diagnosis.id`, 0..1)
     ///
@@ -532,6 +539,14 @@ pub struct EpisodeOfCareDiagnosis {
 }
 
 impl EpisodeOfCareDiagnosis {
+    /// A `EpisodeOfCareDiagnosis` with its required elements (`condition`); everything else is empty.
+    pub fn new(condition: Reference) -> Self {
+        Self {
+            condition,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -665,7 +680,6 @@ impl EpisodeOfCareDiagnosis {
 ///
 /// The history of statuses that the EpisodeOfCare has been through (without requiring processing the history of the resource).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EpisodeOfCareStatusHistory {
     /// Unique id for inter-element referencing (`EpisodeOfCare.statusHistory.id`, 0..1)
     ///
@@ -692,6 +706,15 @@ pub struct EpisodeOfCareStatusHistory {
 }
 
 impl EpisodeOfCareStatusHistory {
+    /// A `EpisodeOfCareStatusHistory` with its required elements (`status`, `period`); everything else is empty.
+    pub fn new(status: impl Into<Code>, period: Period) -> Self {
+        Self {
+            status: status.into(),
+            period,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -712,7 +735,7 @@ impl EpisodeOfCareStatusHistory {
                 }
                 "status" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EpisodeOfCareStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 4)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The EventDefinition resource provides a reusable description of when a particular event can occur.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EventDefinition {
     /// Logical id of this artifact (`EventDefinition.id`, 0..1)
     ///
@@ -161,7 +160,6 @@ pub struct EventDefinition {
 
 /// The choice of types of 'EventDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum EventDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -177,6 +175,15 @@ impl Default for EventDefinitionSubject {
 }
 
 impl EventDefinition {
+    /// A `EventDefinition` with its required elements (`status`, `trigger`); everything else is empty.
+    pub fn new(status: impl Into<Code>, trigger: Vec<TriggerDefinition>) -> Self {
+        Self {
+            status: status.into(),
+            trigger,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -278,7 +285,7 @@ impl EventDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The Evidence resource describes the conditional state (population and any exposures being compared within the population) and outcome (if specified) that the knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Evidence {
     /// Logical id of this artifact (`Evidence.id`, 0..1)
     ///
@@ -160,6 +159,15 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// A `Evidence` with its required elements (`status`, `exposureBackground`); everything else is empty.
+    pub fn new(status: impl Into<Code>, exposure_background: Reference) -> Self {
+        Self {
+            status: status.into(),
+            exposure_background,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -268,7 +276,7 @@ impl Evidence {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;

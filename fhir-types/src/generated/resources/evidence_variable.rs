@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The EvidenceVariable resource describes a "PICO" element that knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EvidenceVariable {
     /// Logical id of this artifact (`EvidenceVariable.id`, 0..1)
     ///
@@ -156,6 +155,18 @@ pub struct EvidenceVariable {
 }
 
 impl EvidenceVariable {
+    /// A `EvidenceVariable` with its required elements (`status`, `characteristic`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        characteristic: Vec<EvidenceVariableCharacteristic>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            characteristic,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -264,7 +275,7 @@ impl EvidenceVariable {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -364,7 +375,7 @@ impl EvidenceVariable {
                 }
                 "type" => {
                     p.mark(&mut seen, 50)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::EvidenceVariableType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 51)?;
@@ -866,7 +877,6 @@ impl EvidenceVariable {
 ///
 /// A characteristic that defines the members of the evidence element. Multiple characteristics are applied with "and" semantics.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct EvidenceVariableCharacteristic {
     /// Unique id for inter-element referencing (`EvidenceVariable.characteristic.id`, 0..1)
     ///
@@ -914,7 +924,6 @@ pub struct EvidenceVariableCharacteristic {
 
 /// The choice of types of 'EvidenceVariable.characteristic.definition\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum EvidenceVariableCharacteristicDefinition {
     /// `definitionReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -939,7 +948,6 @@ impl Default for EvidenceVariableCharacteristicDefinition {
 
 /// The choice of types of 'EvidenceVariable.characteristic.participantEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum EvidenceVariableCharacteristicParticipantEffective {
     /// `participantEffectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -959,6 +967,14 @@ impl Default for EvidenceVariableCharacteristicParticipantEffective {
 }
 
 impl EvidenceVariableCharacteristic {
+    /// A `EvidenceVariableCharacteristic` with its required elements (`definition`); everything else is empty.
+    pub fn new(definition: EvidenceVariableCharacteristicDefinition) -> Self {
+        Self {
+            definition,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1143,7 +1159,7 @@ impl EvidenceVariableCharacteristic {
                 }
                 "groupMeasure" => {
                     p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.group_measure, code)?;
+                    opt_prim_value(p, &mut r.group_measure, codes::GroupMeasure::read_code)?;
                 }
                 "_groupMeasure" => {
                     p.mark(&mut seen, 22)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Example of workflow instance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenario {
     /// Logical id of this artifact (`ExampleScenario.id`, 0..1)
     ///
@@ -108,6 +107,14 @@ pub struct ExampleScenario {
 }
 
 impl ExampleScenario {
+    /// A `ExampleScenario` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -192,7 +199,7 @@ impl ExampleScenario {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -620,7 +627,6 @@ impl ExampleScenario {
 ///
 /// Actor participating in the resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioActor {
     /// Unique id for inter-element referencing (`ExampleScenario.actor.id`, 0..1)
     ///
@@ -651,6 +657,15 @@ pub struct ExampleScenarioActor {
 }
 
 impl ExampleScenarioActor {
+    /// A `ExampleScenarioActor` with its required elements (`actorId`, `type`); everything else is empty.
+    pub fn new(actor_id: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
+        Self {
+            actor_id: actor_id.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -679,7 +694,7 @@ impl ExampleScenarioActor {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ExampleScenarioActorType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -807,7 +822,6 @@ impl ExampleScenarioActor {
 ///
 /// Each resource and each version that is present in the workflow.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioInstance {
     /// Unique id for inter-element referencing (`ExampleScenario.instance.id`, 0..1)
     ///
@@ -840,6 +854,15 @@ pub struct ExampleScenarioInstance {
 }
 
 impl ExampleScenarioInstance {
+    /// A `ExampleScenarioInstance` with its required elements (`resourceId`, `resourceType`); everything else is empty.
+    pub fn new(resource_id: impl Into<FhirString>, resource_type: impl Into<Code>) -> Self {
+        Self {
+            resource_id: resource_id.into(),
+            resource_type: resource_type.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -868,7 +891,7 @@ impl ExampleScenarioInstance {
                 }
                 "resourceType" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.resource_type, code)?;
+                    prim_value(p, &mut r.resource_type, codes::ResourceType::read_code)?;
                 }
                 "_resourceType" => {
                     p.mark(&mut seen, 6)?;
@@ -1046,7 +1069,6 @@ impl ExampleScenarioInstance {
 ///
 /// Resources contained in the instance (e.g. the observations contained in a bundle).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioInstanceContainedInstance {
     /// Unique id for inter-element referencing (`ExampleScenario.instance.containedInstance.id`, 0..1)
     ///
@@ -1069,6 +1091,14 @@ pub struct ExampleScenarioInstanceContainedInstance {
 }
 
 impl ExampleScenarioInstanceContainedInstance {
+    /// A `ExampleScenarioInstanceContainedInstance` with its required elements (`resourceId`); everything else is empty.
+    pub fn new(resource_id: impl Into<FhirString>) -> Self {
+        Self {
+            resource_id: resource_id.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1185,7 +1215,6 @@ impl ExampleScenarioInstanceContainedInstance {
 ///
 /// A specific version of the resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioInstanceVersion {
     /// Unique id for inter-element referencing (`ExampleScenario.instance.version.id`, 0..1)
     ///
@@ -1208,6 +1237,15 @@ pub struct ExampleScenarioInstanceVersion {
 }
 
 impl ExampleScenarioInstanceVersion {
+    /// A `ExampleScenarioInstanceVersion` with its required elements (`versionId`, `description`); everything else is empty.
+    pub fn new(version_id: impl Into<FhirString>, description: impl Into<Markdown>) -> Self {
+        Self {
+            version_id: version_id.into(),
+            description: description.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1326,7 +1364,6 @@ impl ExampleScenarioInstanceVersion {
 ///
 /// Each major process - a group of operations.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioProcess {
     /// Unique id for inter-element referencing (`ExampleScenario.process.id`, 0..1)
     ///
@@ -1355,6 +1392,14 @@ pub struct ExampleScenarioProcess {
 }
 
 impl ExampleScenarioProcess {
+    /// A `ExampleScenarioProcess` with its required elements (`title`); everything else is empty.
+    pub fn new(title: impl Into<FhirString>) -> Self {
+        Self {
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1529,7 +1574,6 @@ impl ExampleScenarioProcess {
 ///
 /// Each step of the process.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioProcessStep {
     /// Unique id for inter-element referencing (`ExampleScenario.process.step.id`, 0..1)
     ///
@@ -1717,7 +1761,6 @@ impl ExampleScenarioProcessStep {
 ///
 /// Indicates an alternative step that can be taken instead of the operations on the base step in exceptional/atypical circumstances.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioProcessStepAlternative {
     /// Unique id for inter-element referencing (`ExampleScenario.process.step.alternative.id`, 0..1)
     ///
@@ -1746,6 +1789,14 @@ pub struct ExampleScenarioProcessStepAlternative {
 }
 
 impl ExampleScenarioProcessStepAlternative {
+    /// A `ExampleScenarioProcessStepAlternative` with its required elements (`title`); everything else is empty.
+    pub fn new(title: impl Into<FhirString>) -> Self {
+        Self {
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1882,7 +1933,6 @@ impl ExampleScenarioProcessStepAlternative {
 ///
 /// Each interaction or action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExampleScenarioProcessStepOperation {
     /// Unique id for inter-element referencing (`ExampleScenario.process.step.operation.id`, 0..1)
     ///
@@ -1923,6 +1973,14 @@ pub struct ExampleScenarioProcessStepOperation {
 }
 
 impl ExampleScenarioProcessStepOperation {
+    /// A `ExampleScenarioProcessStepOperation` with its required elements (`number`); everything else is empty.
+    pub fn new(number: impl Into<FhirString>) -> Self {
+        Self {
+            number: number.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides: the claim details; adjudication details from the processing of a Claim; and optionally account balance information, for informing the subscriber of the benefits provided.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefit {
     /// Logical id of this artifact (`ExplanationOfBenefit.id`, 0..1)
     ///
@@ -218,6 +217,32 @@ pub struct ExplanationOfBenefit {
 }
 
 impl ExplanationOfBenefit {
+    /// A `ExplanationOfBenefit` with its required elements (`status`, `type`, `use`, `patient`, `created`, `insurer`, `provider`, `outcome`, `insurance`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        type_: CodeableConcept,
+        use_: impl Into<Code>,
+        patient: Reference,
+        created: impl Into<DateTime>,
+        insurer: Reference,
+        provider: Reference,
+        outcome: impl Into<Code>,
+        insurance: Vec<ExplanationOfBenefitInsurance>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_,
+            use_: use_.into(),
+            patient,
+            created: created.into(),
+            insurer,
+            provider,
+            outcome: outcome.into(),
+            insurance,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -278,7 +303,11 @@ impl ExplanationOfBenefit {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::ExplanationOfBenefitStatus::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -294,7 +323,7 @@ impl ExplanationOfBenefit {
                 }
                 "use" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::Use::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 18)?;
@@ -374,7 +403,7 @@ impl ExplanationOfBenefit {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.outcome, code)?;
+                    prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 38)?;
@@ -1220,7 +1249,6 @@ impl ExplanationOfBenefit {
 ///
 /// Details of a accident which resulted in injuries which required the products and services listed in the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitAccident {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.accident.id`, 0..1)
     ///
@@ -1252,7 +1280,6 @@ pub struct ExplanationOfBenefitAccident {
 
 /// The choice of types of 'ExplanationOfBenefit.accident.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitAccidentLocation {
     /// `locationAddress`: a `Address`.
     Address(Box<Address>),
@@ -1426,7 +1453,6 @@ impl ExplanationOfBenefitAccident {
 ///
 /// The first-tier service adjudications for payor added product or service lines.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitAddItem {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.addItem.id`, 0..1)
     ///
@@ -1518,7 +1544,6 @@ pub struct ExplanationOfBenefitAddItem {
 
 /// The choice of types of 'ExplanationOfBenefit.addItem.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitAddItemServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -1535,7 +1560,6 @@ impl Default for ExplanationOfBenefitAddItemServiced {
 
 /// The choice of types of 'ExplanationOfBenefit.addItem.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitAddItemLocation {
     /// `locationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1553,6 +1577,14 @@ impl Default for ExplanationOfBenefitAddItemLocation {
 }
 
 impl ExplanationOfBenefitAddItem {
+    /// A `ExplanationOfBenefitAddItem` with its required elements (`productOrService`); everything else is empty.
+    pub fn new(product_or_service: CodeableConcept) -> Self {
+        Self {
+            product_or_service,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2086,7 +2118,6 @@ impl ExplanationOfBenefitAddItem {
 ///
 /// The second-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitAddItemDetail {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.addItem.detail.id`, 0..1)
     ///
@@ -2141,6 +2172,14 @@ pub struct ExplanationOfBenefitAddItemDetail {
 }
 
 impl ExplanationOfBenefitAddItemDetail {
+    /// A `ExplanationOfBenefitAddItemDetail` with its required elements (`productOrService`); everything else is empty.
+    pub fn new(product_or_service: CodeableConcept) -> Self {
+        Self {
+            product_or_service,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2399,7 +2438,6 @@ impl ExplanationOfBenefitAddItemDetail {
 ///
 /// The third-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitAddItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.addItem.detail.subDetail.id`, 0..1)
     ///
@@ -2450,6 +2488,14 @@ pub struct ExplanationOfBenefitAddItemDetailSubDetail {
 }
 
 impl ExplanationOfBenefitAddItemDetailSubDetail {
+    /// A `ExplanationOfBenefitAddItemDetailSubDetail` with its required elements (`productOrService`); everything else is empty.
+    pub fn new(product_or_service: CodeableConcept) -> Self {
+        Self {
+            product_or_service,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2684,7 +2730,6 @@ impl ExplanationOfBenefitAddItemDetailSubDetail {
 ///
 /// Balance by Benefit Category.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitBenefitBalance {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.benefitBalance.id`, 0..1)
     ///
@@ -2735,6 +2780,14 @@ pub struct ExplanationOfBenefitBenefitBalance {
 }
 
 impl ExplanationOfBenefitBenefitBalance {
+    /// A `ExplanationOfBenefitBenefitBalance` with its required elements (`category`); everything else is empty.
+    pub fn new(category: CodeableConcept) -> Self {
+        Self {
+            category,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2961,7 +3014,6 @@ impl ExplanationOfBenefitBenefitBalance {
 ///
 /// Benefits Used to date.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitBenefitBalanceFinancial {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.benefitBalance.financial.id`, 0..1)
     ///
@@ -2993,7 +3045,6 @@ pub struct ExplanationOfBenefitBenefitBalanceFinancial {
 
 /// The choice of types of 'ExplanationOfBenefit.benefitBalance.financial.allowed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitBenefitBalanceFinancialAllowed {
     /// `allowedUnsignedInt`: a `unsignedInt`.
     UnsignedInt(UnsignedInt),
@@ -3012,7 +3063,6 @@ impl Default for ExplanationOfBenefitBenefitBalanceFinancialAllowed {
 
 /// The choice of types of 'ExplanationOfBenefit.benefitBalance.financial.used\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitBenefitBalanceFinancialUsed {
     /// `usedUnsignedInt`: a `unsignedInt`.
     UnsignedInt(UnsignedInt),
@@ -3028,6 +3078,14 @@ impl Default for ExplanationOfBenefitBenefitBalanceFinancialUsed {
 }
 
 impl ExplanationOfBenefitBenefitBalanceFinancial {
+    /// A `ExplanationOfBenefitBenefitBalanceFinancial` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3302,7 +3360,6 @@ impl ExplanationOfBenefitBenefitBalanceFinancial {
 ///
 /// The members of the team who provided the products and services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitCareTeam {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.careTeam.id`, 0..1)
     ///
@@ -3341,6 +3398,15 @@ pub struct ExplanationOfBenefitCareTeam {
 }
 
 impl ExplanationOfBenefitCareTeam {
+    /// A `ExplanationOfBenefitCareTeam` with its required elements (`sequence`, `provider`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, provider: Reference) -> Self {
+        Self {
+            sequence: sequence.into(),
+            provider,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3511,7 +3577,6 @@ impl ExplanationOfBenefitCareTeam {
 ///
 /// Information about diagnoses relevant to the claim items.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitDiagnosis {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.diagnosis.id`, 0..1)
     ///
@@ -3551,7 +3616,6 @@ pub struct ExplanationOfBenefitDiagnosis {
 
 /// The choice of types of 'ExplanationOfBenefit.diagnosis.diagnosis\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitDiagnosisDiagnosis {
     /// `diagnosisCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -3567,6 +3631,18 @@ impl Default for ExplanationOfBenefitDiagnosisDiagnosis {
 }
 
 impl ExplanationOfBenefitDiagnosis {
+    /// A `ExplanationOfBenefitDiagnosis` with its required elements (`sequence`, `diagnosis`); everything else is empty.
+    pub fn new(
+        sequence: impl Into<PositiveInt>,
+        diagnosis: ExplanationOfBenefitDiagnosisDiagnosis,
+    ) -> Self {
+        Self {
+            sequence: sequence.into(),
+            diagnosis,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3770,7 +3846,6 @@ impl ExplanationOfBenefitDiagnosis {
 ///
 /// Financial instruments for reimbursement for the health care products and services specified on the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitInsurance {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.insurance.id`, 0..1)
     ///
@@ -3801,6 +3876,15 @@ pub struct ExplanationOfBenefitInsurance {
 }
 
 impl ExplanationOfBenefitInsurance {
+    /// A `ExplanationOfBenefitInsurance` with its required elements (`focal`, `coverage`); everything else is empty.
+    pub fn new(focal: impl Into<Boolean>, coverage: Reference) -> Self {
+        Self {
+            focal: focal.into(),
+            coverage,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3940,7 +4024,6 @@ impl ExplanationOfBenefitInsurance {
 ///
 /// A claim line. Either a simple (a product or service) or a 'group' of details which can also be a simple items or groups of sub-details.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitItem {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.item.id`, 0..1)
     ///
@@ -4052,7 +4135,6 @@ pub struct ExplanationOfBenefitItem {
 
 /// The choice of types of 'ExplanationOfBenefit.item.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitItemServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -4069,7 +4151,6 @@ impl Default for ExplanationOfBenefitItemServiced {
 
 /// The choice of types of 'ExplanationOfBenefit.item.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitItemLocation {
     /// `locationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -4087,6 +4168,15 @@ impl Default for ExplanationOfBenefitItemLocation {
 }
 
 impl ExplanationOfBenefitItem {
+    /// A `ExplanationOfBenefitItem` with its required elements (`sequence`, `productOrService`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, product_or_service: CodeableConcept) -> Self {
+        Self {
+            sequence: sequence.into(),
+            product_or_service,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -4718,7 +4808,6 @@ impl ExplanationOfBenefitItem {
 ///
 /// If this item is a group then the values here are a summary of the adjudication of the detail items. If this item is a simple product or service then this is the result of the adjudication of this item.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitItemAdjudication {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.item.adjudication.id`, 0..1)
     ///
@@ -4753,6 +4842,14 @@ pub struct ExplanationOfBenefitItemAdjudication {
 }
 
 impl ExplanationOfBenefitItemAdjudication {
+    /// A `ExplanationOfBenefitItemAdjudication` with its required elements (`category`); everything else is empty.
+    pub fn new(category: CodeableConcept) -> Self {
+        Self {
+            category,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -4901,7 +4998,6 @@ impl ExplanationOfBenefitItemAdjudication {
 ///
 /// Second-tier of goods and services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitItemDetail {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.item.detail.id`, 0..1)
     ///
@@ -4976,6 +5072,15 @@ pub struct ExplanationOfBenefitItemDetail {
 }
 
 impl ExplanationOfBenefitItemDetail {
+    /// A `ExplanationOfBenefitItemDetail` with its required elements (`sequence`, `productOrService`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, product_or_service: CodeableConcept) -> Self {
+        Self {
+            sequence: sequence.into(),
+            product_or_service,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5328,7 +5433,6 @@ impl ExplanationOfBenefitItemDetail {
 ///
 /// Third-tier of goods and services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.item.detail.subDetail.id`, 0..1)
     ///
@@ -5399,6 +5503,15 @@ pub struct ExplanationOfBenefitItemDetailSubDetail {
 }
 
 impl ExplanationOfBenefitItemDetailSubDetail {
+    /// A `ExplanationOfBenefitItemDetailSubDetail` with its required elements (`sequence`, `productOrService`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, product_or_service: CodeableConcept) -> Self {
+        Self {
+            sequence: sequence.into(),
+            product_or_service,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -5727,7 +5840,6 @@ impl ExplanationOfBenefitItemDetailSubDetail {
 ///
 /// The party to be reimbursed for cost of the products and services according to the terms of the policy.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitPayee {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.payee.id`, 0..1)
     ///
@@ -5863,7 +5975,6 @@ impl ExplanationOfBenefitPayee {
 ///
 /// Payment details for the adjudication of the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitPayment {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.payment.id`, 0..1)
     ///
@@ -6081,7 +6192,6 @@ impl ExplanationOfBenefitPayment {
 ///
 /// Procedures performed on the patient relevant to the billing items with the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitProcedure {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.procedure.id`, 0..1)
     ///
@@ -6121,7 +6231,6 @@ pub struct ExplanationOfBenefitProcedure {
 
 /// The choice of types of 'ExplanationOfBenefit.procedure.procedure\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitProcedureProcedure {
     /// `procedureCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -6137,6 +6246,18 @@ impl Default for ExplanationOfBenefitProcedureProcedure {
 }
 
 impl ExplanationOfBenefitProcedure {
+    /// A `ExplanationOfBenefitProcedure` with its required elements (`sequence`, `procedure`); everything else is empty.
+    pub fn new(
+        sequence: impl Into<PositiveInt>,
+        procedure: ExplanationOfBenefitProcedureProcedure,
+    ) -> Self {
+        Self {
+            sequence: sequence.into(),
+            procedure,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -6348,7 +6469,6 @@ impl ExplanationOfBenefitProcedure {
 ///
 /// A note that describes or explains adjudication results in a human readable form.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitProcessNote {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.processNote.id`, 0..1)
     ///
@@ -6411,7 +6531,7 @@ impl ExplanationOfBenefitProcessNote {
                 }
                 "type" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::NoteType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 6)?;
@@ -6532,7 +6652,6 @@ impl ExplanationOfBenefitProcessNote {
 ///
 /// Other claims which are related to this claim such as prior submissions or claims for related services or for the same event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitRelated {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.related.id`, 0..1)
     ///
@@ -6688,7 +6807,6 @@ impl ExplanationOfBenefitRelated {
 ///
 /// Additional information codes regarding exceptions, special considerations, the condition, situation, prior or concurrent issues.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitSupportingInfo {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.supportingInfo.id`, 0..1)
     ///
@@ -6732,7 +6850,6 @@ pub struct ExplanationOfBenefitSupportingInfo {
 
 /// The choice of types of 'ExplanationOfBenefit.supportingInfo.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitSupportingInfoTiming {
     /// `timingDate`: a `date`.
     Date(Date),
@@ -6749,7 +6866,6 @@ impl Default for ExplanationOfBenefitSupportingInfoTiming {
 
 /// The choice of types of 'ExplanationOfBenefit.supportingInfo.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ExplanationOfBenefitSupportingInfoValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -6771,6 +6887,15 @@ impl Default for ExplanationOfBenefitSupportingInfoValue {
 }
 
 impl ExplanationOfBenefitSupportingInfo {
+    /// A `ExplanationOfBenefitSupportingInfo` with its required elements (`sequence`, `category`); everything else is empty.
+    pub fn new(sequence: impl Into<PositiveInt>, category: CodeableConcept) -> Self {
+        Self {
+            sequence: sequence.into(),
+            category,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -7105,7 +7230,6 @@ impl ExplanationOfBenefitSupportingInfo {
 ///
 /// Categorized monetary totals for the adjudication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ExplanationOfBenefitTotal {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.total.id`, 0..1)
     ///
@@ -7132,6 +7256,15 @@ pub struct ExplanationOfBenefitTotal {
 }
 
 impl ExplanationOfBenefitTotal {
+    /// A `ExplanationOfBenefitTotal` with its required elements (`category`, `amount`); everything else is empty.
+    pub fn new(category: CodeableConcept, amount: Money) -> Self {
+        Self {
+            category,
+            amount,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

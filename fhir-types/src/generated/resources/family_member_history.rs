@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Significant health conditions for a person related to the patient relevant in the context of care for the patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct FamilyMemberHistory {
     /// Logical id of this artifact (`FamilyMemberHistory.id`, 0..1)
     ///
@@ -121,7 +120,6 @@ pub struct FamilyMemberHistory {
 
 /// The choice of types of 'FamilyMemberHistory.born\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum FamilyMemberHistoryBorn {
     /// `bornPeriod`: a `Period`.
     Period(Box<Period>),
@@ -140,7 +138,6 @@ impl Default for FamilyMemberHistoryBorn {
 
 /// The choice of types of 'FamilyMemberHistory.age\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum FamilyMemberHistoryAge {
     /// `ageAge`: a `Age`.
     Age(Box<Age>),
@@ -159,7 +156,6 @@ impl Default for FamilyMemberHistoryAge {
 
 /// The choice of types of 'FamilyMemberHistory.deceased\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum FamilyMemberHistoryDeceased {
     /// `deceasedBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -181,6 +177,16 @@ impl Default for FamilyMemberHistoryDeceased {
 }
 
 impl FamilyMemberHistory {
+    /// A `FamilyMemberHistory` with its required elements (`status`, `patient`, `relationship`); everything else is empty.
+    pub fn new(status: impl Into<Code>, patient: Reference, relationship: CodeableConcept) -> Self {
+        Self {
+            status: status.into(),
+            patient,
+            relationship,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -264,7 +270,7 @@ impl FamilyMemberHistory {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::FamilyHistoryStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -946,7 +952,6 @@ impl FamilyMemberHistory {
 ///
 /// The significant Conditions (or condition) that the family member had. This is a repeating section to allow a system to represent more than one condition per resource, though there is nothing stopping multiple resources - one per condition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct FamilyMemberHistoryCondition {
     /// Unique id for inter-element referencing (`FamilyMemberHistory.condition.id`, 0..1)
     ///
@@ -986,7 +991,6 @@ pub struct FamilyMemberHistoryCondition {
 
 /// The choice of types of 'FamilyMemberHistory.condition.onset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum FamilyMemberHistoryConditionOnset {
     /// `onsetAge`: a `Age`.
     Age(Box<Age>),
@@ -1006,6 +1010,14 @@ impl Default for FamilyMemberHistoryConditionOnset {
 }
 
 impl FamilyMemberHistoryCondition {
+    /// A `FamilyMemberHistoryCondition` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

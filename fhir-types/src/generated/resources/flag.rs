@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Prospective warnings of potential issues when providing care to the patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Flag {
     /// Logical id of this artifact (`Flag.id`, 0..1)
     ///
@@ -80,6 +79,16 @@ pub struct Flag {
 }
 
 impl Flag {
+    /// A `Flag` with its required elements (`status`, `code`, `subject`); everything else is empty.
+    pub fn new(status: impl Into<Code>, code: CodeableConcept, subject: Reference) -> Self {
+        Self {
+            status: status.into(),
+            code,
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -140,7 +149,7 @@ impl Flag {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::FlagStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;

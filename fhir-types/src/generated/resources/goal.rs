@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes the intended objective(s) for a patient, group or organization care, for example, weight loss, restoring an activity of daily living, obtaining herd immunity via immunization, meeting a process improvement objective, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Goal {
     /// Logical id of this artifact (`Goal.id`, 0..1)
     ///
@@ -113,7 +112,6 @@ pub struct Goal {
 
 /// The choice of types of 'Goal.start\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum GoalStart {
     /// `startDate`: a `date`.
     Date(Date),
@@ -129,6 +127,20 @@ impl Default for GoalStart {
 }
 
 impl Goal {
+    /// A `Goal` with its required elements (`lifecycleStatus`, `description`, `subject`); everything else is empty.
+    pub fn new(
+        lifecycle_status: impl Into<Code>,
+        description: CodeableConcept,
+        subject: Reference,
+    ) -> Self {
+        Self {
+            lifecycle_status: lifecycle_status.into(),
+            description,
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -190,7 +202,11 @@ impl Goal {
                 }
                 "lifecycleStatus" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.lifecycle_status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.lifecycle_status,
+                        codes::GoalLifecycleStatus::read_code,
+                    )?;
                 }
                 "_lifecycleStatus" => {
                     p.mark(&mut seen, 14)?;
@@ -654,7 +670,6 @@ impl Goal {
 ///
 /// Indicates what should be done by when.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GoalTarget {
     /// Unique id for inter-element referencing (`Goal.target.id`, 0..1)
     ///
@@ -686,7 +701,6 @@ pub struct GoalTarget {
 
 /// The choice of types of 'Goal.target.detail\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum GoalTargetDetail {
     /// `detailQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -713,7 +727,6 @@ impl Default for GoalTargetDetail {
 
 /// The choice of types of 'Goal.target.due\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum GoalTargetDue {
     /// `dueDate`: a `date`.
     Date(Date),

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A formal computable definition of a graph of resources - that is, a coherent set of resources that form a graph by following references. The Graph Definition resource defines a set and makes rules about the set.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GraphDefinition {
     /// Logical id of this artifact (`GraphDefinition.id`, 0..1)
     ///
@@ -106,6 +105,20 @@ pub struct GraphDefinition {
 }
 
 impl GraphDefinition {
+    /// A `GraphDefinition` with its required elements (`name`, `status`, `start`); everything else is empty.
+    pub fn new(
+        name: impl Into<FhirString>,
+        status: impl Into<Code>,
+        start: impl Into<Code>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            status: status.into(),
+            start: start.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -186,7 +199,7 @@ impl GraphDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 19)?;
@@ -246,7 +259,7 @@ impl GraphDefinition {
                 }
                 "start" => {
                     p.mark(&mut seen, 33)?;
-                    prim_value(p, &mut r.start, code)?;
+                    prim_value(p, &mut r.start, codes::ResourceType::read_code)?;
                 }
                 "_start" => {
                     p.mark(&mut seen, 34)?;
@@ -580,7 +593,6 @@ impl GraphDefinition {
 ///
 /// Links this graph makes rules about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GraphDefinitionLink {
     /// Unique id for inter-element referencing (`GraphDefinition.link.id`, 0..1)
     ///
@@ -806,7 +818,6 @@ impl GraphDefinitionLink {
 ///
 /// Potential target for the link.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GraphDefinitionLinkTarget {
     /// Unique id for inter-element referencing (`GraphDefinition.link.target.id`, 0..1)
     ///
@@ -837,6 +848,14 @@ pub struct GraphDefinitionLinkTarget {
 }
 
 impl GraphDefinitionLinkTarget {
+    /// A `GraphDefinitionLinkTarget` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -857,7 +876,7 @@ impl GraphDefinitionLinkTarget {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ResourceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1016,7 +1035,6 @@ impl GraphDefinitionLinkTarget {
 ///
 /// Compartment Consistency Rules.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GraphDefinitionLinkTargetCompartment {
     /// Unique id for inter-element referencing (`GraphDefinition.link.target.compartment.id`, 0..1)
     ///
@@ -1051,6 +1069,16 @@ pub struct GraphDefinitionLinkTargetCompartment {
 }
 
 impl GraphDefinitionLinkTargetCompartment {
+    /// A `GraphDefinitionLinkTargetCompartment` with its required elements (`use`, `code`, `rule`); everything else is empty.
+    pub fn new(use_: impl Into<Code>, code: impl Into<Code>, rule: impl Into<Code>) -> Self {
+        Self {
+            use_: use_.into(),
+            code: code.into(),
+            rule: rule.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1071,7 +1099,7 @@ impl GraphDefinitionLinkTargetCompartment {
                 }
                 "use" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::GraphCompartmentUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 4)?;
@@ -1079,7 +1107,7 @@ impl GraphDefinitionLinkTargetCompartment {
                 }
                 "code" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::CompartmentType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 6)?;
@@ -1087,7 +1115,7 @@ impl GraphDefinitionLinkTargetCompartment {
                 }
                 "rule" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.rule, code)?;
+                    prim_value(p, &mut r.rule, codes::GraphCompartmentRule::read_code)?;
                 }
                 "_rule" => {
                     p.mark(&mut seen, 8)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Represents a defined collection of entities that may be discussed or acted upon collectively but which are not expected to act collectively, and are not formally or legally recognized; i.e. a collection of entities that isn't an Organization.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Group {
     /// Logical id of this artifact (`Group.id`, 0..1)
     ///
@@ -88,6 +87,15 @@ pub struct Group {
 }
 
 impl Group {
+    /// A `Group` with its required elements (`type`, `actual`); everything else is empty.
+    pub fn new(type_: impl Into<Code>, actual: impl Into<Boolean>) -> Self {
+        Self {
+            type_: type_.into(),
+            actual: actual.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -156,7 +164,7 @@ impl Group {
                 }
                 "type" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::GroupType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 16)?;
@@ -459,7 +467,6 @@ impl Group {
 ///
 /// Identifies traits whose presence r absence is shared by members of the group.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GroupCharacteristic {
     /// Unique id for inter-element referencing (`Group.characteristic.id`, 0..1)
     ///
@@ -495,7 +502,6 @@ pub struct GroupCharacteristic {
 
 /// The choice of types of 'Group.characteristic.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum GroupCharacteristicValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -517,6 +523,20 @@ impl Default for GroupCharacteristicValue {
 }
 
 impl GroupCharacteristic {
+    /// A `GroupCharacteristic` with its required elements (`code`, `value`, `exclude`); everything else is empty.
+    pub fn new(
+        code: CodeableConcept,
+        value: GroupCharacteristicValue,
+        exclude: impl Into<Boolean>,
+    ) -> Self {
+        Self {
+            code,
+            value,
+            exclude: exclude.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -761,7 +781,6 @@ impl GroupCharacteristic {
 ///
 /// Identifies the resource instances that are members of the group.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GroupMember {
     /// Unique id for inter-element referencing (`Group.member.id`, 0..1)
     ///
@@ -792,6 +811,14 @@ pub struct GroupMember {
 }
 
 impl GroupMember {
+    /// A `GroupMember` with its required elements (`entity`); everything else is empty.
+    pub fn new(entity: Reference) -> Self {
+        Self {
+            entity,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A guidance response is the formal response to a guidance request, including any output parameters returned by the evaluation, as well as the description of any proposed actions to be taken.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct GuidanceResponse {
     /// Logical id of this artifact (`GuidanceResponse.id`, 0..1)
     ///
@@ -109,7 +108,6 @@ pub struct GuidanceResponse {
 
 /// The choice of types of 'GuidanceResponse.module\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum GuidanceResponseModule {
     /// `moduleUri`: a `uri`.
     Uri(Uri),
@@ -127,6 +125,15 @@ impl Default for GuidanceResponseModule {
 }
 
 impl GuidanceResponse {
+    /// A `GuidanceResponse` with its required elements (`module`, `status`); everything else is empty.
+    pub fn new(module: GuidanceResponseModule, status: impl Into<Code>) -> Self {
+        Self {
+            module,
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -253,7 +260,7 @@ impl GuidanceResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::GuidanceResponseStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;

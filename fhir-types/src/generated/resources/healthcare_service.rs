@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The details of a healthcare service available at a location.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct HealthcareService {
     /// Logical id of this artifact (`HealthcareService.id`, 0..1)
     ///
@@ -801,7 +800,6 @@ impl HealthcareService {
 ///
 /// A collection of times that the Service Site is available.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct HealthcareServiceAvailableTime {
     /// Unique id for inter-element referencing (`HealthcareService.availableTime.id`, 0..1)
     ///
@@ -857,7 +855,7 @@ impl HealthcareServiceAvailableTime {
                 "daysOfWeek" => {
                     p.mark(&mut seen, 3)?;
                     let other = p.marked(&seen, 4);
-                    values(p, &mut r.days_of_week, code, other)?;
+                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read_code, other)?;
                 }
                 "_daysOfWeek" => {
                     p.mark(&mut seen, 4)?;
@@ -989,7 +987,6 @@ impl HealthcareServiceAvailableTime {
 ///
 /// Does this service have specific eligibility requirements that need to be met in order to use the service?
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct HealthcareServiceEligibility {
     /// Unique id for inter-element referencing (`HealthcareService.eligibility.id`, 0..1)
     ///
@@ -1123,7 +1120,6 @@ impl HealthcareServiceEligibility {
 ///
 /// The HealthcareService is not available during this period of time due to the provided reason.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct HealthcareServiceNotAvailable {
     /// Unique id for inter-element referencing (`HealthcareService.notAvailable.id`, 0..1)
     ///
@@ -1150,6 +1146,14 @@ pub struct HealthcareServiceNotAvailable {
 }
 
 impl HealthcareServiceNotAvailable {
+    /// A `HealthcareServiceNotAvailable` with its required elements (`description`); everything else is empty.
+    pub fn new(description: impl Into<FhirString>) -> Self {
+        Self {
+            description: description.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

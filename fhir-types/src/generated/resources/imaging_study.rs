@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Representation of the content produced in a DICOM imaging study. A study comprises a set of series, each of which includes a set of Service-Object Pair Instances (SOP Instances - images or other data) acquired or produced in a common context.  A series is of only one modality (e.g. X-ray, CT, MR, ultrasound), but a study may have multiple series of different modalities.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImagingStudy {
     /// Logical id of this artifact (`ImagingStudy.id`, 0..1)
     ///
@@ -128,6 +127,15 @@ pub struct ImagingStudy {
 }
 
 impl ImagingStudy {
+    /// A `ImagingStudy` with its required elements (`status`, `subject`); everything else is empty.
+    pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
+        Self {
+            status: status.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -188,7 +196,7 @@ impl ImagingStudy {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ImagingStudyStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -698,7 +706,6 @@ impl ImagingStudy {
 ///
 /// Each study has one or more series of images or other content.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImagingStudySeries {
     /// Unique id for inter-element referencing (`ImagingStudy.series.id`, 0..1)
     ///
@@ -765,6 +772,15 @@ pub struct ImagingStudySeries {
 }
 
 impl ImagingStudySeries {
+    /// A `ImagingStudySeries` with its required elements (`uid`, `modality`); everything else is empty.
+    pub fn new(uid: impl Into<Id>, modality: Coding) -> Self {
+        Self {
+            uid: uid.into(),
+            modality,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1073,7 +1089,6 @@ impl ImagingStudySeries {
 ///
 /// A single SOP instance within the series, e.g. an image, or presentation state.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImagingStudySeriesInstance {
     /// Unique id for inter-element referencing (`ImagingStudy.series.instance.id`, 0..1)
     ///
@@ -1108,6 +1123,15 @@ pub struct ImagingStudySeriesInstance {
 }
 
 impl ImagingStudySeriesInstance {
+    /// A `ImagingStudySeriesInstance` with its required elements (`uid`, `sopClass`); everything else is empty.
+    pub fn new(uid: impl Into<Id>, sop_class: Coding) -> Self {
+        Self {
+            uid: uid.into(),
+            sop_class,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1264,7 +1288,6 @@ impl ImagingStudySeriesInstance {
 ///
 /// Indicates who or what performed the series and how they were involved.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImagingStudySeriesPerformer {
     /// Unique id for inter-element referencing (`ImagingStudy.series.performer.id`, 0..1)
     ///
@@ -1291,6 +1314,14 @@ pub struct ImagingStudySeriesPerformer {
 }
 
 impl ImagingStudySeriesPerformer {
+    /// A `ImagingStudySeriesPerformer` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Reference) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes the event of a patient being administered a vaccine or a record of an immunization as reported by a patient, a clinician or another party.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Immunization {
     /// Logical id of this artifact (`Immunization.id`, 0..1)
     ///
@@ -161,7 +160,6 @@ pub struct Immunization {
 
 /// The choice of types of 'Immunization.occurrence\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImmunizationOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -177,6 +175,22 @@ impl Default for ImmunizationOccurrence {
 }
 
 impl Immunization {
+    /// A `Immunization` with its required elements (`status`, `vaccineCode`, `patient`, `occurrence`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        vaccine_code: CodeableConcept,
+        patient: Reference,
+        occurrence: ImmunizationOccurrence,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            vaccine_code,
+            patient,
+            occurrence,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -238,7 +252,7 @@ impl Immunization {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ImmunizationStatusCodes::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -948,7 +962,6 @@ impl Immunization {
 ///
 /// Educational material presented to the patient (or guardian) at the time of vaccine administration.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImmunizationEducation {
     /// Unique id for inter-element referencing (`Immunization.education.id`, 0..1)
     ///
@@ -1135,7 +1148,6 @@ impl ImmunizationEducation {
 ///
 /// Indicates who performed the immunization event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImmunizationPerformer {
     /// Unique id for inter-element referencing (`Immunization.performer.id`, 0..1)
     ///
@@ -1162,6 +1174,14 @@ pub struct ImmunizationPerformer {
 }
 
 impl ImmunizationPerformer {
+    /// A `ImmunizationPerformer` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Reference) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1276,7 +1296,6 @@ impl ImmunizationPerformer {
 ///
 /// The protocol (set of recommendations) being followed by the provider who administered the dose.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImmunizationProtocolApplied {
     /// Unique id for inter-element referencing (`Immunization.protocolApplied.id`, 0..1)
     ///
@@ -1316,7 +1335,6 @@ pub struct ImmunizationProtocolApplied {
 
 /// The choice of types of 'Immunization.protocolApplied.doseNumber\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImmunizationProtocolAppliedDoseNumber {
     /// `doseNumberPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -1333,7 +1351,6 @@ impl Default for ImmunizationProtocolAppliedDoseNumber {
 
 /// The choice of types of 'Immunization.protocolApplied.seriesDoses\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImmunizationProtocolAppliedSeriesDoses {
     /// `seriesDosesPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -1349,6 +1366,14 @@ impl Default for ImmunizationProtocolAppliedSeriesDoses {
 }
 
 impl ImmunizationProtocolApplied {
+    /// A `ImmunizationProtocolApplied` with its required elements (`doseNumber`); everything else is empty.
+    pub fn new(dose_number: ImmunizationProtocolAppliedDoseNumber) -> Self {
+        Self {
+            dose_number,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1646,7 +1671,6 @@ impl ImmunizationProtocolApplied {
 ///
 /// Categorical data indicating that an adverse event is associated in time to an immunization.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImmunizationReaction {
     /// Unique id for inter-element referencing (`Immunization.reaction.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes a comparison of an immunization event against published recommendations to determine if the administration is "valid" in relation to those  recommendations.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImmunizationEvaluation {
     /// Logical id of this artifact (`ImmunizationEvaluation.id`, 0..1)
     ///
@@ -101,7 +100,6 @@ pub struct ImmunizationEvaluation {
 
 /// The choice of types of 'ImmunizationEvaluation.doseNumber\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImmunizationEvaluationDoseNumber {
     /// `doseNumberPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -118,7 +116,6 @@ impl Default for ImmunizationEvaluationDoseNumber {
 
 /// The choice of types of 'ImmunizationEvaluation.seriesDoses\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImmunizationEvaluationSeriesDoses {
     /// `seriesDosesPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -134,6 +131,24 @@ impl Default for ImmunizationEvaluationSeriesDoses {
 }
 
 impl ImmunizationEvaluation {
+    /// A `ImmunizationEvaluation` with its required elements (`status`, `patient`, `targetDisease`, `immunizationEvent`, `doseStatus`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        patient: Reference,
+        target_disease: CodeableConcept,
+        immunization_event: Reference,
+        dose_status: CodeableConcept,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            patient,
+            target_disease,
+            immunization_event,
+            dose_status,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -196,7 +211,11 @@ impl ImmunizationEvaluation {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::ImmunizationEvaluationStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A patient's point-in-time set of recommendations (i.e. forecasting) according to a published schedule with optional supporting justification.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImmunizationRecommendation {
     /// Logical id of this artifact (`ImmunizationRecommendation.id`, 0..1)
     ///
@@ -66,6 +65,20 @@ pub struct ImmunizationRecommendation {
 }
 
 impl ImmunizationRecommendation {
+    /// A `ImmunizationRecommendation` with its required elements (`patient`, `date`, `recommendation`); everything else is empty.
+    pub fn new(
+        patient: Reference,
+        date: impl Into<DateTime>,
+        recommendation: Vec<ImmunizationRecommendationRecommendation>,
+    ) -> Self {
+        Self {
+            patient,
+            date: date.into(),
+            recommendation,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -352,7 +365,6 @@ impl ImmunizationRecommendation {
 ///
 /// Vaccine administration recommendations.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImmunizationRecommendationRecommendation {
     /// Unique id for inter-element referencing (`ImmunizationRecommendation.recommendation.id`, 0..1)
     ///
@@ -420,7 +432,6 @@ pub struct ImmunizationRecommendationRecommendation {
 
 /// The choice of types of 'ImmunizationRecommendation.recommendation.doseNumber\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImmunizationRecommendationRecommendationDoseNumber {
     /// `doseNumberPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -437,7 +448,6 @@ impl Default for ImmunizationRecommendationRecommendationDoseNumber {
 
 /// The choice of types of 'ImmunizationRecommendation.recommendation.seriesDoses\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImmunizationRecommendationRecommendationSeriesDoses {
     /// `seriesDosesPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -453,6 +463,14 @@ impl Default for ImmunizationRecommendationRecommendationSeriesDoses {
 }
 
 impl ImmunizationRecommendationRecommendation {
+    /// A `ImmunizationRecommendationRecommendation` with its required elements (`forecastStatus`); everything else is empty.
+    pub fn new(forecast_status: CodeableConcept) -> Self {
+        Self {
+            forecast_status,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -918,7 +936,6 @@ impl ImmunizationRecommendationRecommendation {
 ///
 /// Vaccine date recommendations.  For example, earliest date to administer, latest date to administer, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImmunizationRecommendationRecommendationDateCriterion {
     /// Unique id for inter-element referencing (`ImmunizationRecommendation.recommendation.dateCriterion.id`, 0..1)
     ///
@@ -945,6 +962,15 @@ pub struct ImmunizationRecommendationRecommendationDateCriterion {
 }
 
 impl ImmunizationRecommendationRecommendationDateCriterion {
+    /// A `ImmunizationRecommendationRecommendationDateCriterion` with its required elements (`code`, `value`); everything else is empty.
+    pub fn new(code: CodeableConcept, value: impl Into<DateTime>) -> Self {
+        Self {
+            code,
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

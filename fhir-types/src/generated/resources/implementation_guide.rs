@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A set of rules of how a particular interoperability or standards problem is solved - typically through the use of FHIR resources. This resource is used to gather all the parts of an implementation guide into a logical whole and to publish a computable definition of all the parts.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuide {
     /// Logical id of this artifact (`ImplementationGuide.id`, 0..1)
     ///
@@ -128,6 +127,24 @@ pub struct ImplementationGuide {
 }
 
 impl ImplementationGuide {
+    /// A `ImplementationGuide` with its required elements (`url`, `name`, `status`, `packageId`, `fhirVersion`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Code>,
+        package_id: impl Into<Id>,
+        fhir_version: Vec<Code>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            package_id: package_id.into(),
+            fhir_version,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -216,7 +233,7 @@ impl ImplementationGuide {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -284,7 +301,7 @@ impl ImplementationGuide {
                 }
                 "license" => {
                     p.mark(&mut seen, 37)?;
-                    opt_prim_value(p, &mut r.license, code)?;
+                    opt_prim_value(p, &mut r.license, codes::SPDXLicense::read_code)?;
                 }
                 "_license" => {
                     p.mark(&mut seen, 38)?;
@@ -293,7 +310,7 @@ impl ImplementationGuide {
                 "fhirVersion" => {
                     p.mark(&mut seen, 39)?;
                     let other = p.marked(&seen, 40);
-                    values(p, &mut r.fhir_version, code, other)?;
+                    values(p, &mut r.fhir_version, codes::FHIRVersion::read_code, other)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 40)?;
@@ -698,7 +715,6 @@ impl ImplementationGuide {
 ///
 /// The information needed by an IG publisher tool to publish the whole implementation guide.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinition {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.id`, 0..1)
     ///
@@ -733,6 +749,14 @@ pub struct ImplementationGuideDefinition {
 }
 
 impl ImplementationGuideDefinition {
+    /// A `ImplementationGuideDefinition` with its required elements (`resource`); everything else is empty.
+    pub fn new(resource: Vec<ImplementationGuideDefinitionResource>) -> Self {
+        Self {
+            resource,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -924,7 +948,6 @@ impl ImplementationGuideDefinition {
 ///
 /// A logical group of resources. Logical groups can be used when building pages.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionGrouping {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.grouping.id`, 0..1)
     ///
@@ -949,6 +972,14 @@ pub struct ImplementationGuideDefinitionGrouping {
 }
 
 impl ImplementationGuideDefinitionGrouping {
+    /// A `ImplementationGuideDefinitionGrouping` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1065,7 +1096,6 @@ impl ImplementationGuideDefinitionGrouping {
 ///
 /// A page / section in the implementation guide. The root page is the implementation guide home page.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionPage {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.page.id`, 0..1)
     ///
@@ -1101,7 +1131,6 @@ pub struct ImplementationGuideDefinitionPage {
 
 /// The choice of types of 'ImplementationGuide.definition.page.name\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImplementationGuideDefinitionPageName {
     /// `nameUrl`: a `url`.
     Url(Url),
@@ -1117,6 +1146,20 @@ impl Default for ImplementationGuideDefinitionPageName {
 }
 
 impl ImplementationGuideDefinitionPage {
+    /// A `ImplementationGuideDefinitionPage` with its required elements (`name`, `title`, `generation`); everything else is empty.
+    pub fn new(
+        name: ImplementationGuideDefinitionPageName,
+        title: impl Into<FhirString>,
+        generation: impl Into<Code>,
+    ) -> Self {
+        Self {
+            name,
+            title: title.into(),
+            generation: generation.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1183,7 +1226,7 @@ impl ImplementationGuideDefinitionPage {
                 }
                 "generation" => {
                     p.mark(&mut seen, 8)?;
-                    prim_value(p, &mut r.generation, code)?;
+                    prim_value(p, &mut r.generation, codes::GuidePageGeneration::read_code)?;
                 }
                 "_generation" => {
                     p.mark(&mut seen, 9)?;
@@ -1323,7 +1366,6 @@ impl ImplementationGuideDefinitionPage {
 ///
 /// Defines how IG is built by tools.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionParameter {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.parameter.id`, 0..1)
     ///
@@ -1346,6 +1388,15 @@ pub struct ImplementationGuideDefinitionParameter {
 }
 
 impl ImplementationGuideDefinitionParameter {
+    /// A `ImplementationGuideDefinitionParameter` with its required elements (`code`, `value`); everything else is empty.
+    pub fn new(code: impl Into<Code>, value: impl Into<FhirString>) -> Self {
+        Self {
+            code: code.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1366,7 +1417,7 @@ impl ImplementationGuideDefinitionParameter {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::GuideParameterCode::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;
@@ -1464,7 +1515,6 @@ impl ImplementationGuideDefinitionParameter {
 ///
 /// A resource that is part of the implementation guide. Conformance resources (value set, structure definition, capability statements etc.) are obvious candidates for inclusion, but any kind of resource can be included as an example resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionResource {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.resource.id`, 0..1)
     ///
@@ -1508,7 +1558,6 @@ pub struct ImplementationGuideDefinitionResource {
 
 /// The choice of types of 'ImplementationGuide.definition.resource.example\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImplementationGuideDefinitionResourceExample {
     /// `exampleBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -1524,6 +1573,14 @@ impl Default for ImplementationGuideDefinitionResourceExample {
 }
 
 impl ImplementationGuideDefinitionResource {
+    /// A `ImplementationGuideDefinitionResource` with its required elements (`reference`); everything else is empty.
+    pub fn new(reference: Reference) -> Self {
+        Self {
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1550,7 +1607,7 @@ impl ImplementationGuideDefinitionResource {
                 "fhirVersion" => {
                     p.mark(&mut seen, 4)?;
                     let other = p.marked(&seen, 5);
-                    values(p, &mut r.fhir_version, code, other)?;
+                    values(p, &mut r.fhir_version, codes::FHIRVersion::read_code, other)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 5)?;
@@ -1779,7 +1836,6 @@ impl ImplementationGuideDefinitionResource {
 ///
 /// A template for building resources.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDefinitionTemplate {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.template.id`, 0..1)
     ///
@@ -1804,6 +1860,15 @@ pub struct ImplementationGuideDefinitionTemplate {
 }
 
 impl ImplementationGuideDefinitionTemplate {
+    /// A `ImplementationGuideDefinitionTemplate` with its required elements (`code`, `source`); everything else is empty.
+    pub fn new(code: impl Into<Code>, source: impl Into<FhirString>) -> Self {
+        Self {
+            code: code.into(),
+            source: source.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1941,7 +2006,6 @@ impl ImplementationGuideDefinitionTemplate {
 ///
 /// Another implementation guide that this implementation depends on. Typically, an implementation guide uses value sets, profiles etc.defined in other implementation guides.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideDependsOn {
     /// Unique id for inter-element referencing (`ImplementationGuide.dependsOn.id`, 0..1)
     ///
@@ -1972,6 +2036,14 @@ pub struct ImplementationGuideDependsOn {
 }
 
 impl ImplementationGuideDependsOn {
+    /// A `ImplementationGuideDependsOn` with its required elements (`uri`); everything else is empty.
+    pub fn new(uri: impl Into<Canonical>) -> Self {
+        Self {
+            uri: uri.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2107,7 +2179,6 @@ impl ImplementationGuideDependsOn {
 ///
 /// A set of profiles that all resources covered by this implementation guide must conform to.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideGlobal {
     /// Unique id for inter-element referencing (`ImplementationGuide.global.id`, 0..1)
     ///
@@ -2134,6 +2205,15 @@ pub struct ImplementationGuideGlobal {
 }
 
 impl ImplementationGuideGlobal {
+    /// A `ImplementationGuideGlobal` with its required elements (`type`, `profile`); everything else is empty.
+    pub fn new(type_: impl Into<Code>, profile: impl Into<Canonical>) -> Self {
+        Self {
+            type_: type_.into(),
+            profile: profile.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2154,7 +2234,7 @@ impl ImplementationGuideGlobal {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ResourceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -2252,7 +2332,6 @@ impl ImplementationGuideGlobal {
 ///
 /// Information about an assembled implementation guide, created by the publication tooling.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideManifest {
     /// Unique id for inter-element referencing (`ImplementationGuide.manifest.id`, 0..1)
     ///
@@ -2291,6 +2370,14 @@ pub struct ImplementationGuideManifest {
 }
 
 impl ImplementationGuideManifest {
+    /// A `ImplementationGuideManifest` with its required elements (`resource`); everything else is empty.
+    pub fn new(resource: Vec<ImplementationGuideManifestResource>) -> Self {
+        Self {
+            resource,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2473,7 +2560,6 @@ impl ImplementationGuideManifest {
 ///
 /// Information about a page within the IG.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideManifestPage {
     /// Unique id for inter-element referencing (`ImplementationGuide.manifest.page.id`, 0..1)
     ///
@@ -2504,6 +2590,14 @@ pub struct ImplementationGuideManifestPage {
 }
 
 impl ImplementationGuideManifestPage {
+    /// A `ImplementationGuideManifestPage` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2640,7 +2734,6 @@ impl ImplementationGuideManifestPage {
 ///
 /// A resource that is part of the implementation guide. Conformance resources (value set, structure definition, capability statements etc.) are obvious candidates for inclusion, but any kind of resource can be included as an example resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ImplementationGuideManifestResource {
     /// Unique id for inter-element referencing (`ImplementationGuide.manifest.resource.id`, 0..1)
     ///
@@ -2672,7 +2765,6 @@ pub struct ImplementationGuideManifestResource {
 
 /// The choice of types of 'ImplementationGuide.manifest.resource.example\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ImplementationGuideManifestResourceExample {
     /// `exampleBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -2688,6 +2780,14 @@ impl Default for ImplementationGuideManifestResourceExample {
 }
 
 impl ImplementationGuideManifestResource {
+    /// A `ImplementationGuideManifestResource` with its required elements (`reference`); everything else is empty.
+    pub fn new(reference: Reference) -> Self {
+        Self {
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Details of a Health Insurance product/plan provided by an organization.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlan {
     /// Logical id of this artifact (`InsurancePlan.id`, 0..1)
     ///
@@ -164,7 +163,7 @@ impl InsurancePlan {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -554,7 +553,6 @@ impl InsurancePlan {
 ///
 /// The contact for the health insurance product for a certain purpose.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlanContact {
     /// Unique id for inter-element referencing (`InsurancePlan.contact.id`, 0..1)
     ///
@@ -729,7 +727,6 @@ impl InsurancePlanContact {
 ///
 /// Details about the coverage offered by the insurance product.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlanCoverage {
     /// Unique id for inter-element referencing (`InsurancePlan.coverage.id`, 0..1)
     ///
@@ -760,6 +757,15 @@ pub struct InsurancePlanCoverage {
 }
 
 impl InsurancePlanCoverage {
+    /// A `InsurancePlanCoverage` with its required elements (`type`, `benefit`); everything else is empty.
+    pub fn new(type_: CodeableConcept, benefit: Vec<InsurancePlanCoverageBenefit>) -> Self {
+        Self {
+            type_,
+            benefit,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -901,7 +907,6 @@ impl InsurancePlanCoverage {
 ///
 /// Specific benefits under this type of coverage.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlanCoverageBenefit {
     /// Unique id for inter-element referencing (`InsurancePlan.coverage.benefit.id`, 0..1)
     ///
@@ -932,6 +937,14 @@ pub struct InsurancePlanCoverageBenefit {
 }
 
 impl InsurancePlanCoverageBenefit {
+    /// A `InsurancePlanCoverageBenefit` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1068,7 +1081,6 @@ impl InsurancePlanCoverageBenefit {
 ///
 /// The specific limits on the benefit.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlanCoverageBenefitLimit {
     /// Unique id for inter-element referencing (`InsurancePlan.coverage.benefit.limit.id`, 0..1)
     ///
@@ -1203,7 +1215,6 @@ impl InsurancePlanCoverageBenefitLimit {
 ///
 /// Details about an insurance plan.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlanPlan {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.id`, 0..1)
     ///
@@ -1440,7 +1451,6 @@ impl InsurancePlanPlan {
 ///
 /// Overall costs associated with the plan.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlanPlanGeneralCost {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.generalCost.id`, 0..1)
     ///
@@ -1619,7 +1629,6 @@ impl InsurancePlanPlanGeneralCost {
 ///
 /// Costs associated with the coverage provided by the product.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlanPlanSpecificCost {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.specificCost.id`, 0..1)
     ///
@@ -1646,6 +1655,14 @@ pub struct InsurancePlanPlanSpecificCost {
 }
 
 impl InsurancePlanPlanSpecificCost {
+    /// A `InsurancePlanPlanSpecificCost` with its required elements (`category`); everything else is empty.
+    pub fn new(category: CodeableConcept) -> Self {
+        Self {
+            category,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1767,7 +1784,6 @@ impl InsurancePlanPlanSpecificCost {
 ///
 /// List of the specific benefits under this category of benefit.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlanPlanSpecificCostBenefit {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.specificCost.benefit.id`, 0..1)
     ///
@@ -1794,6 +1810,14 @@ pub struct InsurancePlanPlanSpecificCostBenefit {
 }
 
 impl InsurancePlanPlanSpecificCostBenefit {
+    /// A `InsurancePlanPlanSpecificCostBenefit` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1915,7 +1939,6 @@ impl InsurancePlanPlanSpecificCostBenefit {
 ///
 /// List of the costs associated with a specific benefit.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InsurancePlanPlanSpecificCostBenefitCost {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.specificCost.benefit.cost.id`, 0..1)
     ///
@@ -1950,6 +1973,14 @@ pub struct InsurancePlanPlanSpecificCostBenefitCost {
 }
 
 impl InsurancePlanPlanSpecificCostBenefitCost {
+    /// A `InsurancePlanPlanSpecificCostBenefitCost` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

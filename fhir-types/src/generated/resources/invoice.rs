@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Invoice containing collected ChargeItems from an Account with calculated individual and total price for Billing purpose.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Invoice {
     /// Logical id of this artifact (`Invoice.id`, 0..1)
     ///
@@ -112,6 +111,14 @@ pub struct Invoice {
 }
 
 impl Invoice {
+    /// A `Invoice` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -172,7 +179,7 @@ impl Invoice {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::InvoiceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -589,7 +596,6 @@ impl Invoice {
 ///
 /// Each line item represents one charge for goods and services rendered. Details such as date, code and amount are found in the referenced ChargeItem resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InvoiceLineItem {
     /// Unique id for inter-element referencing (`Invoice.lineItem.id`, 0..1)
     ///
@@ -621,7 +627,6 @@ pub struct InvoiceLineItem {
 
 /// The choice of types of 'Invoice.lineItem.chargeItem\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum InvoiceLineItemChargeItem {
     /// `chargeItemReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -637,6 +642,14 @@ impl Default for InvoiceLineItemChargeItem {
 }
 
 impl InvoiceLineItem {
+    /// A `InvoiceLineItem` with its required elements (`chargeItem`); everything else is empty.
+    pub fn new(charge_item: InvoiceLineItemChargeItem) -> Self {
+        Self {
+            charge_item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -808,7 +821,6 @@ impl InvoiceLineItem {
 ///
 /// The price for a ChargeItem may be calculated as a base price with surcharges/deductions that apply in certain conditions. A ChargeItemDefinition resource that defines the prices, factors and conditions that apply to a billing code is currently under development. The priceComponent element can be used to offer transparency to the recipient of the Invoice as to how the prices have been calculated.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InvoiceLineItemPriceComponent {
     /// Unique id for inter-element referencing (`Invoice.lineItem.priceComponent.id`, 0..1)
     ///
@@ -843,6 +855,14 @@ pub struct InvoiceLineItemPriceComponent {
 }
 
 impl InvoiceLineItemPriceComponent {
+    /// A `InvoiceLineItemPriceComponent` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -863,7 +883,7 @@ impl InvoiceLineItemPriceComponent {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::InvoicePriceComponentType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -991,7 +1011,6 @@ impl InvoiceLineItemPriceComponent {
 ///
 /// Indicates who or what performed or participated in the charged service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct InvoiceParticipant {
     /// Unique id for inter-element referencing (`Invoice.participant.id`, 0..1)
     ///
@@ -1018,6 +1037,14 @@ pub struct InvoiceParticipant {
 }
 
 impl InvoiceParticipant {
+    /// A `InvoiceParticipant` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Reference) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The Library resource is a general-purpose container for knowledge asset definitions. It can be used to describe and expose existing knowledge assets such as logic libraries and information model descriptions, as well as to describe a collection of knowledge assets.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Library {
     /// Logical id of this artifact (`Library.id`, 0..1)
     ///
@@ -173,7 +172,6 @@ pub struct Library {
 
 /// The choice of types of 'Library.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum LibrarySubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -189,6 +187,15 @@ impl Default for LibrarySubject {
 }
 
 impl Library {
+    /// A `Library` with its required elements (`status`, `type`); everything else is empty.
+    pub fn new(status: impl Into<Code>, type_: CodeableConcept) -> Self {
+        Self {
+            status: status.into(),
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -290,7 +297,7 @@ impl Library {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;

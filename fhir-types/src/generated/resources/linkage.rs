@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Identifies two or more records (resource instances) that refer to the same real-world "occurrence".
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Linkage {
     /// Logical id of this artifact (`Linkage.id`, 0..1)
     ///
@@ -60,6 +59,14 @@ pub struct Linkage {
 }
 
 impl Linkage {
+    /// A `Linkage` with its required elements (`item`); everything else is empty.
+    pub fn new(item: Vec<LinkageItem>) -> Self {
+        Self {
+            item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -298,7 +305,6 @@ impl Linkage {
 ///
 /// Identifies which record considered as the reference to the same real-world occurrence as well as how the items should be evaluated within the collection of linked items.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct LinkageItem {
     /// Unique id for inter-element referencing (`Linkage.item.id`, 0..1)
     ///
@@ -325,6 +331,15 @@ pub struct LinkageItem {
 }
 
 impl LinkageItem {
+    /// A `LinkageItem` with its required elements (`type`, `resource`); everything else is empty.
+    pub fn new(type_: impl Into<Code>, resource: Reference) -> Self {
+        Self {
+            type_: type_.into(),
+            resource,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -345,7 +360,7 @@ impl LinkageItem {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::LinkageType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;

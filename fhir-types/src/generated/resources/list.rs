@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A list is a curated collection of resources.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct List {
     /// Logical id of this artifact (`List.id`, 0..1)
     ///
@@ -100,6 +99,15 @@ pub struct List {
 }
 
 impl List {
+    /// A `List` with its required elements (`status`, `mode`); everything else is empty.
+    pub fn new(status: impl Into<Code>, mode: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -160,7 +168,7 @@ impl List {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ListStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -168,7 +176,7 @@ impl List {
                 }
                 "mode" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::ListMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 16)?;
@@ -518,7 +526,6 @@ impl List {
 ///
 /// Entries in this list.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ListEntry {
     /// Unique id for inter-element referencing (`List.entry.id`, 0..1)
     ///
@@ -553,6 +560,14 @@ pub struct ListEntry {
 }
 
 impl ListEntry {
+    /// A `ListEntry` with its required elements (`item`); everything else is empty.
+    pub fn new(item: Reference) -> Self {
+        Self {
+            item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Details and position information for a physical place where services are provided and resources and participants may be stored, found, contained, or accommodated.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Location {
     /// Logical id of this artifact (`Location.id`, 0..1)
     ///
@@ -166,7 +165,7 @@ impl Location {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::LocationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -204,7 +203,7 @@ impl Location {
                 }
                 "mode" => {
                     p.mark(&mut seen, 22)?;
-                    opt_prim_value(p, &mut r.mode, code)?;
+                    opt_prim_value(p, &mut r.mode, codes::LocationMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 23)?;
@@ -605,7 +604,6 @@ impl Location {
 ///
 /// What days/times during a week is this location usually open.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct LocationHoursOfOperation {
     /// Unique id for inter-element referencing (`Location.hoursOfOperation.id`, 0..1)
     ///
@@ -655,7 +653,7 @@ impl LocationHoursOfOperation {
                 "daysOfWeek" => {
                     p.mark(&mut seen, 3)?;
                     let other = p.marked(&seen, 4);
-                    values(p, &mut r.days_of_week, code, other)?;
+                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read_code, other)?;
                 }
                 "_daysOfWeek" => {
                     p.mark(&mut seen, 4)?;
@@ -787,7 +785,6 @@ impl LocationHoursOfOperation {
 ///
 /// The absolute geographic location of the Location, expressed using the WGS84 datum (This is the same co-ordinate system used in KML).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct LocationPosition {
     /// Unique id for inter-element referencing (`Location.position.id`, 0..1)
     ///
@@ -818,6 +815,15 @@ pub struct LocationPosition {
 }
 
 impl LocationPosition {
+    /// A `LocationPosition` with its required elements (`longitude`, `latitude`); everything else is empty.
+    pub fn new(longitude: impl Into<Decimal>, latitude: impl Into<Decimal>) -> Self {
+        Self {
+            longitude: longitude.into(),
+            latitude: latitude.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The Measure resource provides the definition of a quality measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Measure {
     /// Logical id of this artifact (`Measure.id`, 0..1)
     ///
@@ -213,7 +212,6 @@ pub struct Measure {
 
 /// The choice of types of 'Measure.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MeasureSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -229,6 +227,14 @@ impl Default for MeasureSubject {
 }
 
 impl Measure {
+    /// A `Measure` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -330,7 +336,7 @@ impl Measure {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -1226,7 +1232,6 @@ impl Measure {
 ///
 /// A group of population criteria for the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureGroup {
     /// Unique id for inter-element referencing (`Measure.group.id`, 0..1)
     ///
@@ -1412,7 +1417,6 @@ impl MeasureGroup {
 ///
 /// A population criteria for the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureGroupPopulation {
     /// Unique id for inter-element referencing (`Measure.group.population.id`, 0..1)
     ///
@@ -1441,6 +1445,14 @@ pub struct MeasureGroupPopulation {
 }
 
 impl MeasureGroupPopulation {
+    /// A `MeasureGroupPopulation` with its required elements (`criteria`); everything else is empty.
+    pub fn new(criteria: Expression) -> Self {
+        Self {
+            criteria,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1573,7 +1585,6 @@ impl MeasureGroupPopulation {
 ///
 /// The stratifier criteria for the measure report, specified as either the name of a valid CQL expression defined within a referenced library or a valid FHIR Resource Path.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureGroupStratifier {
     /// Unique id for inter-element referencing (`Measure.group.stratifier.id`, 0..1)
     ///
@@ -1755,7 +1766,6 @@ impl MeasureGroupStratifier {
 ///
 /// A component of the stratifier criteria for the measure report, specified as either the name of a valid CQL expression defined within a referenced library or a valid FHIR Resource Path.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureGroupStratifierComponent {
     /// Unique id for inter-element referencing (`Measure.group.stratifier.component.id`, 0..1)
     ///
@@ -1786,6 +1796,14 @@ pub struct MeasureGroupStratifierComponent {
 }
 
 impl MeasureGroupStratifierComponent {
+    /// A `MeasureGroupStratifierComponent` with its required elements (`criteria`); everything else is empty.
+    pub fn new(criteria: Expression) -> Self {
+        Self {
+            criteria,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1918,7 +1936,6 @@ impl MeasureGroupStratifierComponent {
 ///
 /// The supplemental data criteria for the measure report, specified as either the name of a valid CQL expression within a referenced library, or a valid FHIR Resource Path.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureSupplementalData {
     /// Unique id for inter-element referencing (`Measure.supplementalData.id`, 0..1)
     ///
@@ -1951,6 +1968,14 @@ pub struct MeasureSupplementalData {
 }
 
 impl MeasureSupplementalData {
+    /// A `MeasureSupplementalData` with its required elements (`criteria`); everything else is empty.
+    pub fn new(criteria: Expression) -> Self {
+        Self {
+            criteria,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

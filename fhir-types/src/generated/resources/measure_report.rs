@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The MeasureReport resource contains the results of the calculation of a measure; and optionally a reference to the resources involved in that calculation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReport {
     /// Logical id of this artifact (`MeasureReport.id`, 0..1)
     ///
@@ -92,6 +91,22 @@ pub struct MeasureReport {
 }
 
 impl MeasureReport {
+    /// A `MeasureReport` with its required elements (`status`, `type`, `measure`, `period`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        type_: impl Into<Code>,
+        measure: impl Into<Canonical>,
+        period: Period,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_: type_.into(),
+            measure: measure.into(),
+            period,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -152,7 +167,7 @@ impl MeasureReport {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::MeasureReportStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -160,7 +175,7 @@ impl MeasureReport {
                 }
                 "type" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::MeasureReportType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 16)?;
@@ -485,7 +500,6 @@ impl MeasureReport {
 ///
 /// The results of the calculation, one for each population group in the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroup {
     /// Unique id for inter-element referencing (`MeasureReport.group.id`, 0..1)
     ///
@@ -668,7 +682,6 @@ impl MeasureReportGroup {
 ///
 /// The populations that make up the population group, one for each type of population appropriate for the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupPopulation {
     /// Unique id for inter-element referencing (`MeasureReport.group.population.id`, 0..1)
     ///
@@ -827,7 +840,6 @@ impl MeasureReportGroupPopulation {
 ///
 /// When a measure includes multiple stratifiers, there will be a stratifier group for each stratifier defined by the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupStratifier {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.id`, 0..1)
     ///
@@ -970,7 +982,6 @@ impl MeasureReportGroupStratifier {
 ///
 /// This element contains the results for a single stratum within the stratifier. For example, when stratifying on administrative gender, there will be four strata, one for each possible gender value.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupStratifierStratum {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.stratum.id`, 0..1)
     ///
@@ -1161,7 +1172,6 @@ impl MeasureReportGroupStratifierStratum {
 ///
 /// A stratifier component value.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupStratifierStratumComponent {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.stratum.component.id`, 0..1)
     ///
@@ -1188,6 +1198,15 @@ pub struct MeasureReportGroupStratifierStratumComponent {
 }
 
 impl MeasureReportGroupStratifierStratumComponent {
+    /// A `MeasureReportGroupStratifierStratumComponent` with its required elements (`code`, `value`); everything else is empty.
+    pub fn new(code: CodeableConcept, value: CodeableConcept) -> Self {
+        Self {
+            code,
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1306,7 +1325,6 @@ impl MeasureReportGroupStratifierStratumComponent {
 ///
 /// The populations that make up the stratum, one for each type of population appropriate to the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MeasureReportGroupStratifierStratumPopulation {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.stratum.population.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A photo, video, or audio recording acquired or used in healthcare. The actual content may be inline or provided by direct reference.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Media {
     /// Logical id of this artifact (`Media.id`, 0..1)
     ///
@@ -131,7 +130,6 @@ pub struct Media {
 
 /// The choice of types of 'Media.created\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MediaCreated {
     /// `createdDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -147,6 +145,15 @@ impl Default for MediaCreated {
 }
 
 impl Media {
+    /// A `Media` with its required elements (`status`, `content`); everything else is empty.
+    pub fn new(status: impl Into<Code>, content: Attachment) -> Self {
+        Self {
+            status: status.into(),
+            content,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -216,7 +223,7 @@ impl Media {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EventStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource is primarily used for the identification and definition of a medication for the purposes of prescribing, dispensing, and administering a medication as well as for making statements about medication use.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Medication {
     /// Logical id of this artifact (`Medication.id`, 0..1)
     ///
@@ -142,7 +141,7 @@ impl Medication {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::MedicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -397,7 +396,6 @@ impl Medication {
 ///
 /// Information that only applies to packages (not products).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationBatch {
     /// Unique id for inter-element referencing (`Medication.batch.id`, 0..1)
     ///
@@ -538,7 +536,6 @@ impl MedicationBatch {
 ///
 /// Identifies a particular constituent of interest in the product.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationIngredient {
     /// Unique id for inter-element referencing (`Medication.ingredient.id`, 0..1)
     ///
@@ -570,7 +567,6 @@ pub struct MedicationIngredient {
 
 /// The choice of types of 'Medication.ingredient.item\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationIngredientItem {
     /// `itemCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -586,6 +582,14 @@ impl Default for MedicationIngredientItem {
 }
 
 impl MedicationIngredient {
+    /// A `MedicationIngredient` with its required elements (`item`); everything else is empty.
+    pub fn new(item: MedicationIngredientItem) -> Self {
+        Self {
+            item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

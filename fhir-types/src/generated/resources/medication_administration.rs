@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes the event of a patient consuming or otherwise being administered a medication.  This may be as simple as swallowing a tablet or it may be a long running infusion.  Related resources tie this event to the authorizing prescription, and the specific encounter between patient and health care practitioner.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationAdministration {
     /// Logical id of this artifact (`MedicationAdministration.id`, 0..1)
     ///
@@ -123,7 +122,6 @@ pub struct MedicationAdministration {
 
 /// The choice of types of 'MedicationAdministration.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationAdministrationMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -140,7 +138,6 @@ impl Default for MedicationAdministrationMedication {
 
 /// The choice of types of 'MedicationAdministration.effective\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationAdministrationEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -156,6 +153,22 @@ impl Default for MedicationAdministrationEffective {
 }
 
 impl MedicationAdministration {
+    /// A `MedicationAdministration` with its required elements (`status`, `medication`, `subject`, `effective`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        medication: MedicationAdministrationMedication,
+        subject: Reference,
+        effective: MedicationAdministrationEffective,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            medication,
+            subject,
+            effective,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -232,7 +245,11 @@ impl MedicationAdministration {
                 }
                 "status" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::MedicationAdministrationStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 17)?;
@@ -792,7 +809,6 @@ impl MedicationAdministration {
 ///
 /// Describes the medication dosage information details e.g. dose, rate, site, route, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationAdministrationDosage {
     /// Unique id for inter-element referencing (`MedicationAdministration.dosage.id`, 0..1)
     ///
@@ -838,7 +854,6 @@ pub struct MedicationAdministrationDosage {
 
 /// The choice of types of 'MedicationAdministration.dosage.rate\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationAdministrationDosageRate {
     /// `rateRatio`: a `Ratio`.
     Ratio(Box<Ratio>),
@@ -1057,7 +1072,6 @@ impl MedicationAdministrationDosage {
 ///
 /// Indicates who or what performed the medication administration and how they were involved.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationAdministrationPerformer {
     /// Unique id for inter-element referencing (`MedicationAdministration.performer.id`, 0..1)
     ///
@@ -1084,6 +1098,14 @@ pub struct MedicationAdministrationPerformer {
 }
 
 impl MedicationAdministrationPerformer {
+    /// A `MedicationAdministrationPerformer` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Reference) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Indicates that a medication product is to be or has been dispensed for a named person/patient.  This includes a description of the medication product (supply) provided and the instructions for administering the medication.  The medication dispense is the result of a pharmacy system responding to a medication order.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationDispense {
     /// Logical id of this artifact (`MedicationDispense.id`, 0..1)
     ///
@@ -145,7 +144,6 @@ pub struct MedicationDispense {
 
 /// The choice of types of 'MedicationDispense.statusReason\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationDispenseStatusReason {
     /// `statusReasonCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -162,7 +160,6 @@ impl Default for MedicationDispenseStatusReason {
 
 /// The choice of types of 'MedicationDispense.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationDispenseMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -178,6 +175,15 @@ impl Default for MedicationDispenseMedication {
 }
 
 impl MedicationDispense {
+    /// A `MedicationDispense` with its required elements (`status`, `medication`); everything else is empty.
+    pub fn new(status: impl Into<Code>, medication: MedicationDispenseMedication) -> Self {
+        Self {
+            status: status.into(),
+            medication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -244,7 +250,11 @@ impl MedicationDispense {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::MedicationDispenseStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -869,7 +879,6 @@ impl MedicationDispense {
 ///
 /// Indicates who or what performed the event.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationDispensePerformer {
     /// Unique id for inter-element referencing (`MedicationDispense.performer.id`, 0..1)
     ///
@@ -896,6 +905,14 @@ pub struct MedicationDispensePerformer {
 }
 
 impl MedicationDispensePerformer {
+    /// A `MedicationDispensePerformer` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Reference) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1010,7 +1027,6 @@ impl MedicationDispensePerformer {
 ///
 /// Indicates whether or not substitution was made as part of the dispense.  In some cases, substitution will be expected but does not happen, in other cases substitution is not expected but does happen.  This block explains what substitution did or did not happen and why.  If nothing is specified, substitution was not done.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationDispenseSubstitution {
     /// Unique id for inter-element referencing (`MedicationDispense.substitution.id`, 0..1)
     ///
@@ -1045,6 +1061,14 @@ pub struct MedicationDispenseSubstitution {
 }
 
 impl MedicationDispenseSubstitution {
+    /// A `MedicationDispenseSubstitution` with its required elements (`wasSubstituted`); everything else is empty.
+    pub fn new(was_substituted: impl Into<Boolean>) -> Self {
+        Self {
+            was_substituted: was_substituted.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

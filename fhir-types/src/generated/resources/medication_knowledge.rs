@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Information about a medication that is used to support knowledge.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledge {
     /// Logical id of this artifact (`MedicationKnowledge.id`, 0..1)
     ///
@@ -184,7 +183,11 @@ impl MedicationKnowledge {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.status,
+                        codes::MedicationKnowledgeStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -750,7 +753,6 @@ impl MedicationKnowledge {
 ///
 /// Guidelines for the administration of the medication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeAdministrationGuidelines {
     /// Unique id for inter-element referencing (`MedicationKnowledge.administrationGuidelines.id`, 0..1)
     ///
@@ -779,7 +781,6 @@ pub struct MedicationKnowledgeAdministrationGuidelines {
 
 /// The choice of types of 'MedicationKnowledge.administrationGuidelines.indication\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationKnowledgeAdministrationGuidelinesIndication {
     /// `indicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -968,7 +969,6 @@ impl MedicationKnowledgeAdministrationGuidelines {
 ///
 /// Dosage for the medication for the specific guidelines.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeAdministrationGuidelinesDosage {
     /// Unique id for inter-element referencing (`MedicationKnowledge.administrationGuidelines.dosage.id`, 0..1)
     ///
@@ -993,6 +993,15 @@ pub struct MedicationKnowledgeAdministrationGuidelinesDosage {
 }
 
 impl MedicationKnowledgeAdministrationGuidelinesDosage {
+    /// A `MedicationKnowledgeAdministrationGuidelinesDosage` with its required elements (`type`, `dosage`); everything else is empty.
+    pub fn new(type_: CodeableConcept, dosage: Vec<Dosage>) -> Self {
+        Self {
+            type_,
+            dosage,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1113,7 +1122,6 @@ impl MedicationKnowledgeAdministrationGuidelinesDosage {
 ///
 /// Characteristics of the patient that are relevant to the administration guidelines (for example, height, weight, gender, etc.).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
     /// Unique id for inter-element referencing (`MedicationKnowledge.administrationGuidelines.patientCharacteristics.id`, 0..1)
     ///
@@ -1142,7 +1150,6 @@ pub struct MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
 
 /// The choice of types of 'MedicationKnowledge.administrationGuidelines.patientCharacteristics.characteristic\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic {
     /// `characteristicCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1158,6 +1165,16 @@ impl Default for MedicationKnowledgeAdministrationGuidelinesPatientCharacteristi
 }
 
 impl MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
+    /// A `MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics` with its required elements (`characteristic`); everything else is empty.
+    pub fn new(
+        characteristic: MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic,
+    ) -> Self {
+        Self {
+            characteristic,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1284,7 +1301,6 @@ impl MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
 ///
 /// The price of the medication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeCost {
     /// Unique id for inter-element referencing (`MedicationKnowledge.cost.id`, 0..1)
     ///
@@ -1313,6 +1329,15 @@ pub struct MedicationKnowledgeCost {
 }
 
 impl MedicationKnowledgeCost {
+    /// A `MedicationKnowledgeCost` with its required elements (`type`, `cost`); everything else is empty.
+    pub fn new(type_: CodeableConcept, cost: Money) -> Self {
+        Self {
+            type_,
+            cost,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1450,7 +1475,6 @@ impl MedicationKnowledgeCost {
 ///
 /// Specifies descriptive properties of the medicine, such as color, shape, imprints, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeDrugCharacteristic {
     /// Unique id for inter-element referencing (`MedicationKnowledge.drugCharacteristic.id`, 0..1)
     ///
@@ -1476,7 +1500,6 @@ pub struct MedicationKnowledgeDrugCharacteristic {
 
 /// The choice of types of 'MedicationKnowledge.drugCharacteristic.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationKnowledgeDrugCharacteristicValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1700,7 +1723,6 @@ impl MedicationKnowledgeDrugCharacteristic {
 ///
 /// Identifies a particular constituent of interest in the product.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeIngredient {
     /// Unique id for inter-element referencing (`MedicationKnowledge.ingredient.id`, 0..1)
     ///
@@ -1732,7 +1754,6 @@ pub struct MedicationKnowledgeIngredient {
 
 /// The choice of types of 'MedicationKnowledge.ingredient.item\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationKnowledgeIngredientItem {
     /// `itemCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1748,6 +1769,14 @@ impl Default for MedicationKnowledgeIngredientItem {
 }
 
 impl MedicationKnowledgeIngredient {
+    /// A `MedicationKnowledgeIngredient` with its required elements (`item`); everything else is empty.
+    pub fn new(item: MedicationKnowledgeIngredientItem) -> Self {
+        Self {
+            item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1911,7 +1940,6 @@ impl MedicationKnowledgeIngredient {
 ///
 /// The time course of drug absorption, distribution, metabolism and excretion of a medication from the body.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeKinetics {
     /// Unique id for inter-element referencing (`MedicationKnowledge.kinetics.id`, 0..1)
     ///
@@ -2070,7 +2098,6 @@ impl MedicationKnowledgeKinetics {
 ///
 /// Categorization of the medication within a formulary or classification system.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeMedicineClassification {
     /// Unique id for inter-element referencing (`MedicationKnowledge.medicineClassification.id`, 0..1)
     ///
@@ -2095,6 +2122,14 @@ pub struct MedicationKnowledgeMedicineClassification {
 }
 
 impl MedicationKnowledgeMedicineClassification {
+    /// A `MedicationKnowledgeMedicineClassification` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2212,7 +2247,6 @@ impl MedicationKnowledgeMedicineClassification {
 ///
 /// The program under which the medication is reviewed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeMonitoringProgram {
     /// Unique id for inter-element referencing (`MedicationKnowledge.monitoringProgram.id`, 0..1)
     ///
@@ -2346,7 +2380,6 @@ impl MedicationKnowledgeMonitoringProgram {
 ///
 /// Associated documentation about the medication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeMonograph {
     /// Unique id for inter-element referencing (`MedicationKnowledge.monograph.id`, 0..1)
     ///
@@ -2480,7 +2513,6 @@ impl MedicationKnowledgeMonograph {
 ///
 /// Information that only applies to packages (not products).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgePackaging {
     /// Unique id for inter-element referencing (`MedicationKnowledge.packaging.id`, 0..1)
     ///
@@ -2613,7 +2645,6 @@ impl MedicationKnowledgePackaging {
 ///
 /// Regulatory information about a medication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeRegulatory {
     /// Unique id for inter-element referencing (`MedicationKnowledge.regulatory.id`, 0..1)
     ///
@@ -2642,6 +2673,14 @@ pub struct MedicationKnowledgeRegulatory {
 }
 
 impl MedicationKnowledgeRegulatory {
+    /// A `MedicationKnowledgeRegulatory` with its required elements (`regulatoryAuthority`); everything else is empty.
+    pub fn new(regulatory_authority: Reference) -> Self {
+        Self {
+            regulatory_authority,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2808,7 +2847,6 @@ impl MedicationKnowledgeRegulatory {
 ///
 /// The maximum number of units of the medication that can be dispensed in a period.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeRegulatoryMaxDispense {
     /// Unique id for inter-element referencing (`MedicationKnowledge.regulatory.maxDispense.id`, 0..1)
     ///
@@ -2831,6 +2869,14 @@ pub struct MedicationKnowledgeRegulatoryMaxDispense {
 }
 
 impl MedicationKnowledgeRegulatoryMaxDispense {
+    /// A `MedicationKnowledgeRegulatoryMaxDispense` with its required elements (`quantity`); everything else is empty.
+    pub fn new(quantity: Quantity) -> Self {
+        Self {
+            quantity,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2944,7 +2990,6 @@ impl MedicationKnowledgeRegulatoryMaxDispense {
 ///
 /// Specifies the schedule of a medication in jurisdiction.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeRegulatorySchedule {
     /// Unique id for inter-element referencing (`MedicationKnowledge.regulatory.schedule.id`, 0..1)
     ///
@@ -2965,6 +3010,14 @@ pub struct MedicationKnowledgeRegulatorySchedule {
 }
 
 impl MedicationKnowledgeRegulatorySchedule {
+    /// A `MedicationKnowledgeRegulatorySchedule` with its required elements (`schedule`); everything else is empty.
+    pub fn new(schedule: CodeableConcept) -> Self {
+        Self {
+            schedule,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3062,7 +3115,6 @@ impl MedicationKnowledgeRegulatorySchedule {
 ///
 /// Specifies if changes are allowed when dispensing a medication from a regulatory perspective.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeRegulatorySubstitution {
     /// Unique id for inter-element referencing (`MedicationKnowledge.regulatory.substitution.id`, 0..1)
     ///
@@ -3085,6 +3137,15 @@ pub struct MedicationKnowledgeRegulatorySubstitution {
 }
 
 impl MedicationKnowledgeRegulatorySubstitution {
+    /// A `MedicationKnowledgeRegulatorySubstitution` with its required elements (`type`, `allowed`); everything else is empty.
+    pub fn new(type_: CodeableConcept, allowed: impl Into<Boolean>) -> Self {
+        Self {
+            type_,
+            allowed: allowed.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3203,7 +3264,6 @@ impl MedicationKnowledgeRegulatorySubstitution {
 ///
 /// Associated or related knowledge about a medication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationKnowledgeRelatedMedicationKnowledge {
     /// Unique id for inter-element referencing (`MedicationKnowledge.relatedMedicationKnowledge.id`, 0..1)
     ///
@@ -3228,6 +3288,15 @@ pub struct MedicationKnowledgeRelatedMedicationKnowledge {
 }
 
 impl MedicationKnowledgeRelatedMedicationKnowledge {
+    /// A `MedicationKnowledgeRelatedMedicationKnowledge` with its required elements (`type`, `reference`); everything else is empty.
+    pub fn new(type_: CodeableConcept, reference: Vec<Reference>) -> Self {
+        Self {
+            type_,
+            reference,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

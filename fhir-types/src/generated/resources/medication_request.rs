@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An order or request for both supply of the medication and the instructions for administration of the medication to a patient. The resource is called "MedicationRequest" rather than "MedicationPrescription" or "MedicationOrder" to generalize the use across inpatient and outpatient settings, including care plans, etc., and to harmonize with workflow patterns.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationRequest {
     /// Logical id of this artifact (`MedicationRequest.id`, 0..1)
     ///
@@ -177,7 +176,6 @@ pub struct MedicationRequest {
 
 /// The choice of types of 'MedicationRequest.reported\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationRequestReported {
     /// `reportedBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -194,7 +192,6 @@ impl Default for MedicationRequestReported {
 
 /// The choice of types of 'MedicationRequest.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationRequestMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -210,6 +207,22 @@ impl Default for MedicationRequestMedication {
 }
 
 impl MedicationRequest {
+    /// A `MedicationRequest` with its required elements (`status`, `intent`, `medication`, `subject`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        intent: impl Into<Code>,
+        medication: MedicationRequestMedication,
+        subject: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            medication,
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -272,7 +285,7 @@ impl MedicationRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::MedicationrequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -284,7 +297,7 @@ impl MedicationRequest {
                 }
                 "intent" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::MedicationRequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 17)?;
@@ -296,7 +309,7 @@ impl MedicationRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 20)?;
@@ -1088,7 +1101,6 @@ impl MedicationRequest {
 ///
 /// Indicates the specific details for the dispense or medication supply part of a medication request (also known as a Medication Prescription or Medication Order).  Note that this information is not always sent with the order.  There may be in some settings (e.g. hospitals) institutional or system support for completing the dispense details in the pharmacy department.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationRequestDispenseRequest {
     /// Unique id for inter-element referencing (`MedicationRequest.dispenseRequest.id`, 0..1)
     ///
@@ -1337,7 +1349,6 @@ impl MedicationRequestDispenseRequest {
 ///
 /// Indicates the quantity or duration for the first dispense of the medication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationRequestDispenseRequestInitialFill {
     /// Unique id for inter-element referencing (`MedicationRequest.dispenseRequest.initialFill.id`, 0..1)
     ///
@@ -1472,7 +1483,6 @@ impl MedicationRequestDispenseRequestInitialFill {
 ///
 /// Indicates whether or not substitution can or should be part of the dispense. In some cases, substitution must happen, in other cases substitution must not happen. This block explains the prescriber's intent. If nothing is specified substitution may be done.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationRequestSubstitution {
     /// Unique id for inter-element referencing (`MedicationRequest.substitution.id`, 0..1)
     ///
@@ -1500,7 +1510,6 @@ pub struct MedicationRequestSubstitution {
 
 /// The choice of types of 'MedicationRequest.substitution.allowed\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationRequestSubstitutionAllowed {
     /// `allowedBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -1516,6 +1525,14 @@ impl Default for MedicationRequestSubstitutionAllowed {
 }
 
 impl MedicationRequestSubstitution {
+    /// A `MedicationRequestSubstitution` with its required elements (`allowed`); everything else is empty.
+    pub fn new(allowed: MedicationRequestSubstitutionAllowed) -> Self {
+        Self {
+            allowed,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -11,7 +11,6 @@ use crate::generated_prelude::*;
 ///
 /// The primary difference between a medication statement and a medication administration is that the medication administration has complete administration information and is based on actual administration information from the person who administered the medication.  A medication statement is often, if not always, less specific.  There is no required date/time when the medication was administered, in fact we only know that a source has reported the patient is taking this medication, where details such as time, quantity, or rate or even medication product may be incomplete or missing or less precise.  As stated earlier, the medication statement information may come from the patient's memory, from a prescription bottle or from a list of medications the patient, clinician or other party maintains.  Medication administration is more formal and is not missing detailed information.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicationStatement {
     /// Logical id of this artifact (`MedicationStatement.id`, 0..1)
     ///
@@ -117,7 +116,6 @@ pub struct MedicationStatement {
 
 /// The choice of types of 'MedicationStatement.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationStatementMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -134,7 +132,6 @@ impl Default for MedicationStatementMedication {
 
 /// The choice of types of 'MedicationStatement.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicationStatementEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -150,6 +147,20 @@ impl Default for MedicationStatementEffective {
 }
 
 impl MedicationStatement {
+    /// A `MedicationStatement` with its required elements (`status`, `medication`, `subject`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        medication: MedicationStatementMedication,
+        subject: Reference,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            medication,
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -220,7 +231,7 @@ impl MedicationStatement {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::MedicationStatusCodes::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;

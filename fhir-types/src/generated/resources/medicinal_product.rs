@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Detailed definition of a medicinal product, typically for uses other than direct patient care (e.g. regulatory use).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProduct {
     /// Logical id of this artifact (`MedicinalProduct.id`, 0..1)
     ///
@@ -88,6 +87,14 @@ pub struct MedicinalProduct {
 }
 
 impl MedicinalProduct {
+    /// A `MedicinalProduct` with its required elements (`name`); everything else is empty.
+    pub fn new(name: Vec<MedicinalProductName>) -> Self {
+        Self {
+            name,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -674,7 +681,6 @@ impl MedicinalProduct {
 ///
 /// An operation applied to the product, for manufacturing or adminsitrative purpose.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductManufacturingBusinessOperation {
     /// Unique id for inter-element referencing (`MedicinalProduct.manufacturingBusinessOperation.id`, 0..1)
     ///
@@ -886,7 +892,6 @@ impl MedicinalProductManufacturingBusinessOperation {
 ///
 /// The product's name, including full name and possibly coded parts.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductName {
     /// Unique id for inter-element referencing (`MedicinalProduct.name.id`, 0..1)
     ///
@@ -911,6 +916,14 @@ pub struct MedicinalProductName {
 }
 
 impl MedicinalProductName {
+    /// A `MedicinalProductName` with its required elements (`productName`); everything else is empty.
+    pub fn new(product_name: impl Into<FhirString>) -> Self {
+        Self {
+            product_name: product_name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1052,7 +1065,6 @@ impl MedicinalProductName {
 ///
 /// Country where the name applies.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductNameCountryLanguage {
     /// Unique id for inter-element referencing (`MedicinalProduct.name.countryLanguage.id`, 0..1)
     ///
@@ -1077,6 +1089,15 @@ pub struct MedicinalProductNameCountryLanguage {
 }
 
 impl MedicinalProductNameCountryLanguage {
+    /// A `MedicinalProductNameCountryLanguage` with its required elements (`country`, `language`); everything else is empty.
+    pub fn new(country: CodeableConcept, language: CodeableConcept) -> Self {
+        Self {
+            country,
+            language,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1211,7 +1232,6 @@ impl MedicinalProductNameCountryLanguage {
 ///
 /// Coding words or phrases of the name.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductNameNamePart {
     /// Unique id for inter-element referencing (`MedicinalProduct.name.namePart.id`, 0..1)
     ///
@@ -1234,6 +1254,15 @@ pub struct MedicinalProductNameNamePart {
 }
 
 impl MedicinalProductNameNamePart {
+    /// A `MedicinalProductNameNamePart` with its required elements (`part`, `type`); everything else is empty.
+    pub fn new(part: impl Into<FhirString>, type_: Coding) -> Self {
+        Self {
+            part: part.into(),
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1352,7 +1381,6 @@ impl MedicinalProductNameNamePart {
 ///
 /// Indicates if the medicinal product has an orphan designation for the treatment of a rare disease.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductSpecialDesignation {
     /// Unique id for inter-element referencing (`MedicinalProduct.specialDesignation.id`, 0..1)
     ///
@@ -1386,7 +1414,6 @@ pub struct MedicinalProductSpecialDesignation {
 
 /// The choice of types of 'MedicinalProduct.specialDesignation.indication\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicinalProductSpecialDesignationIndication {
     /// `indicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

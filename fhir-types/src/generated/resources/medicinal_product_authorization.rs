@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The regulatory authorization of a medicinal product.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductAuthorization {
     /// Logical id of this artifact (`MedicinalProductAuthorization.id`, 0..1)
     ///
@@ -566,7 +565,6 @@ impl MedicinalProductAuthorization {
 ///
 /// Authorization in areas within a country.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductAuthorizationJurisdictionalAuthorization {
     /// Unique id for inter-element referencing (`MedicinalProductAuthorization.jurisdictionalAuthorization.id`, 0..1)
     ///
@@ -759,7 +757,6 @@ impl MedicinalProductAuthorizationJurisdictionalAuthorization {
 ///
 /// The regulatory procedure for granting or amending a marketing authorization.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductAuthorizationProcedure {
     /// Unique id for inter-element referencing (`MedicinalProductAuthorization.procedure.id`, 0..1)
     ///
@@ -787,7 +784,6 @@ pub struct MedicinalProductAuthorizationProcedure {
 
 /// The choice of types of 'MedicinalProductAuthorization.procedure.date\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicinalProductAuthorizationProcedureDate {
     /// `datePeriod`: a `Period`.
     Period(Box<Period>),
@@ -803,6 +799,14 @@ impl Default for MedicinalProductAuthorizationProcedureDate {
 }
 
 impl MedicinalProductAuthorizationProcedure {
+    /// A `MedicinalProductAuthorizationProcedure` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The clinical particulars - indications, contraindications etc. of a medicinal product, including for regulatory purposes.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductContraindication {
     /// Logical id of this artifact (`MedicinalProductContraindication.id`, 0..1)
     ///
@@ -379,7 +378,6 @@ impl MedicinalProductContraindication {
 ///
 /// Information about the use of the medicinal product in relation to other therapies described as part of the indication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductContraindicationOtherTherapy {
     /// Unique id for inter-element referencing (`MedicinalProductContraindication.otherTherapy.id`, 0..1)
     ///
@@ -403,7 +401,6 @@ pub struct MedicinalProductContraindicationOtherTherapy {
 
 /// The choice of types of 'MedicinalProductContraindication.otherTherapy.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicinalProductContraindicationOtherTherapyMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -419,6 +416,18 @@ impl Default for MedicinalProductContraindicationOtherTherapyMedication {
 }
 
 impl MedicinalProductContraindicationOtherTherapy {
+    /// A `MedicinalProductContraindicationOtherTherapy` with its required elements (`therapyRelationshipType`, `medication`); everything else is empty.
+    pub fn new(
+        therapy_relationship_type: CodeableConcept,
+        medication: MedicinalProductContraindicationOtherTherapyMedication,
+    ) -> Self {
+        Self {
+            therapy_relationship_type,
+            medication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Indication for the Medicinal Product.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductIndication {
     /// Logical id of this artifact (`MedicinalProductIndication.id`, 0..1)
     ///
@@ -415,7 +414,6 @@ impl MedicinalProductIndication {
 ///
 /// Information about the use of the medicinal product in relation to other therapies described as part of the indication.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductIndicationOtherTherapy {
     /// Unique id for inter-element referencing (`MedicinalProductIndication.otherTherapy.id`, 0..1)
     ///
@@ -439,7 +437,6 @@ pub struct MedicinalProductIndicationOtherTherapy {
 
 /// The choice of types of 'MedicinalProductIndication.otherTherapy.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicinalProductIndicationOtherTherapyMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -455,6 +452,18 @@ impl Default for MedicinalProductIndicationOtherTherapyMedication {
 }
 
 impl MedicinalProductIndicationOtherTherapy {
+    /// A `MedicinalProductIndicationOtherTherapy` with its required elements (`therapyRelationshipType`, `medication`); everything else is empty.
+    pub fn new(
+        therapy_relationship_type: CodeableConcept,
+        medication: MedicinalProductIndicationOtherTherapyMedication,
+    ) -> Self {
+        Self {
+            therapy_relationship_type,
+            medication,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

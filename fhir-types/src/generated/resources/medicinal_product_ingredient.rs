@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An ingredient of a manufactured item or pharmaceutical product.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductIngredient {
     /// Logical id of this artifact (`MedicinalProductIngredient.id`, 0..1)
     ///
@@ -62,6 +61,14 @@ pub struct MedicinalProductIngredient {
 }
 
 impl MedicinalProductIngredient {
+    /// A `MedicinalProductIngredient` with its required elements (`role`); everything else is empty.
+    pub fn new(role: CodeableConcept) -> Self {
+        Self {
+            role,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -368,7 +375,6 @@ impl MedicinalProductIngredient {
 ///
 /// A specified substance that comprises this ingredient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductIngredientSpecifiedSubstance {
     /// Unique id for inter-element referencing (`MedicinalProductIngredient.specifiedSubstance.id`, 0..1)
     ///
@@ -395,6 +401,15 @@ pub struct MedicinalProductIngredientSpecifiedSubstance {
 }
 
 impl MedicinalProductIngredientSpecifiedSubstance {
+    /// A `MedicinalProductIngredientSpecifiedSubstance` with its required elements (`code`, `group`); everything else is empty.
+    pub fn new(code: CodeableConcept, group: CodeableConcept) -> Self {
+        Self {
+            code,
+            group,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -553,7 +568,6 @@ impl MedicinalProductIngredientSpecifiedSubstance {
 ///
 /// Quantity of the substance or specified substance present in the manufactured item or pharmaceutical product.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductIngredientSpecifiedSubstanceStrength {
     /// Unique id for inter-element referencing (`MedicinalProductIngredient.specifiedSubstance.strength.id`, 0..1)
     ///
@@ -587,6 +601,14 @@ pub struct MedicinalProductIngredientSpecifiedSubstanceStrength {
 }
 
 impl MedicinalProductIngredientSpecifiedSubstanceStrength {
+    /// A `MedicinalProductIngredientSpecifiedSubstanceStrength` with its required elements (`presentation`); everything else is empty.
+    pub fn new(presentation: Ratio) -> Self {
+        Self {
+            presentation,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -795,7 +817,6 @@ impl MedicinalProductIngredientSpecifiedSubstanceStrength {
 ///
 /// Strength expressed in terms of a reference substance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength {
     /// Unique id for inter-element referencing (`MedicinalProductIngredient.specifiedSubstance.strength.referenceStrength.id`, 0..1)
     ///
@@ -824,6 +845,14 @@ pub struct MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength
 }
 
 impl MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength {
+    /// A `MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength` with its required elements (`strength`); everything else is empty.
+    pub fn new(strength: Ratio) -> Self {
+        Self {
+            strength,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -992,7 +1021,6 @@ impl MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength {
 ///
 /// The ingredient substance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductIngredientSubstance {
     /// Unique id for inter-element referencing (`MedicinalProductIngredient.substance.id`, 0..1)
     ///
@@ -1015,6 +1043,14 @@ pub struct MedicinalProductIngredientSubstance {
 }
 
 impl MedicinalProductIngredientSubstance {
+    /// A `MedicinalProductIngredientSubstance` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The interactions of the medicinal product with other medicinal products, or other forms of interactions.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductInteraction {
     /// Logical id of this artifact (`MedicinalProductInteraction.id`, 0..1)
     ///
@@ -369,7 +368,6 @@ impl MedicinalProductInteraction {
 ///
 /// The specific medication, food or laboratory test that interacts.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductInteractionInteractant {
     /// Unique id for inter-element referencing (`MedicinalProductInteraction.interactant.id`, 0..1)
     ///
@@ -391,7 +389,6 @@ pub struct MedicinalProductInteractionInteractant {
 
 /// The choice of types of 'MedicinalProductInteraction.interactant.item\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MedicinalProductInteractionInteractantItem {
     /// `itemReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -407,6 +404,14 @@ impl Default for MedicinalProductInteractionInteractantItem {
 }
 
 impl MedicinalProductInteractionInteractant {
+    /// A `MedicinalProductInteractionInteractant` with its required elements (`item`); everything else is empty.
+    pub fn new(item: MedicinalProductInteractionInteractantItem) -> Self {
+        Self {
+            item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

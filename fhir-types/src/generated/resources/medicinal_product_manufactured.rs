@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The manufactured item as contained in the packaged medicinal product.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductManufactured {
     /// Logical id of this artifact (`MedicinalProductManufactured.id`, 0..1)
     ///
@@ -62,6 +61,15 @@ pub struct MedicinalProductManufactured {
 }
 
 impl MedicinalProductManufactured {
+    /// A `MedicinalProductManufactured` with its required elements (`manufacturedDoseForm`, `quantity`); everything else is empty.
+    pub fn new(manufactured_dose_form: CodeableConcept, quantity: Quantity) -> Self {
+        Self {
+            manufactured_dose_form,
+            quantity,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A medicinal product in a container or package.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductPackaged {
     /// Logical id of this artifact (`MedicinalProductPackaged.id`, 0..1)
     ///
@@ -66,6 +65,14 @@ pub struct MedicinalProductPackaged {
 }
 
 impl MedicinalProductPackaged {
+    /// A `MedicinalProductPackaged` with its required elements (`packageItem`); everything else is empty.
+    pub fn new(package_item: Vec<MedicinalProductPackagedPackageItem>) -> Self {
+        Self {
+            package_item,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -430,7 +437,6 @@ impl MedicinalProductPackaged {
 ///
 /// Batch numbering.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductPackagedBatchIdentifier {
     /// Unique id for inter-element referencing (`MedicinalProductPackaged.batchIdentifier.id`, 0..1)
     ///
@@ -453,6 +459,14 @@ pub struct MedicinalProductPackagedBatchIdentifier {
 }
 
 impl MedicinalProductPackagedBatchIdentifier {
+    /// A `MedicinalProductPackagedBatchIdentifier` with its required elements (`outerPackaging`); everything else is empty.
+    pub fn new(outer_packaging: Identifier) -> Self {
+        Self {
+            outer_packaging,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -566,7 +580,6 @@ impl MedicinalProductPackagedBatchIdentifier {
 ///
 /// A packaging item, as a contained for medicine, possibly with other packaging items within.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductPackagedPackageItem {
     /// Unique id for inter-element referencing (`MedicinalProductPackaged.packageItem.id`, 0..1)
     ///
@@ -609,6 +622,15 @@ pub struct MedicinalProductPackagedPackageItem {
 }
 
 impl MedicinalProductPackagedPackageItem {
+    /// A `MedicinalProductPackagedPackageItem` with its required elements (`type`, `quantity`); everything else is empty.
+    pub fn new(type_: CodeableConcept, quantity: Quantity) -> Self {
+        Self {
+            type_,
+            quantity,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A pharmaceutical product described in terms of its composition and dose form.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductPharmaceutical {
     /// Logical id of this artifact (`MedicinalProductPharmaceutical.id`, 0..1)
     ///
@@ -62,6 +61,18 @@ pub struct MedicinalProductPharmaceutical {
 }
 
 impl MedicinalProductPharmaceutical {
+    /// A `MedicinalProductPharmaceutical` with its required elements (`administrableDoseForm`, `routeOfAdministration`); everything else is empty.
+    pub fn new(
+        administrable_dose_form: CodeableConcept,
+        route_of_administration: Vec<MedicinalProductPharmaceuticalRouteOfAdministration>,
+    ) -> Self {
+        Self {
+            administrable_dose_form,
+            route_of_administration,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -391,7 +402,6 @@ impl MedicinalProductPharmaceutical {
 ///
 /// Characteristics e.g. a products onset of action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductPharmaceuticalCharacteristics {
     /// Unique id for inter-element referencing (`MedicinalProductPharmaceutical.characteristics.id`, 0..1)
     ///
@@ -414,6 +424,14 @@ pub struct MedicinalProductPharmaceuticalCharacteristics {
 }
 
 impl MedicinalProductPharmaceuticalCharacteristics {
+    /// A `MedicinalProductPharmaceuticalCharacteristics` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -527,7 +545,6 @@ impl MedicinalProductPharmaceuticalCharacteristics {
 ///
 /// The path by which the pharmaceutical product is taken into or makes contact with the body.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductPharmaceuticalRouteOfAdministration {
     /// Unique id for inter-element referencing (`MedicinalProductPharmaceutical.routeOfAdministration.id`, 0..1)
     ///
@@ -560,6 +577,14 @@ pub struct MedicinalProductPharmaceuticalRouteOfAdministration {
 }
 
 impl MedicinalProductPharmaceuticalRouteOfAdministration {
+    /// A `MedicinalProductPharmaceuticalRouteOfAdministration` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -761,7 +786,6 @@ impl MedicinalProductPharmaceuticalRouteOfAdministration {
 ///
 /// A species for which this route applies.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
     /// Unique id for inter-element referencing (`MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.id`, 0..1)
     ///
@@ -785,6 +809,14 @@ pub struct MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
 }
 
 impl MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
+    /// A `MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -902,7 +934,6 @@ impl MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
 ///
 /// A species specific time during which consumption of animal product is not appropriate.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod {
     /// Unique id for inter-element referencing (`MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.withdrawalPeriod.id`, 0..1)
     ///
@@ -927,6 +958,15 @@ pub struct MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithd
 }
 
 impl MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod {
+    /// A `MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod` with its required elements (`tissue`, `value`); everything else is empty.
+    pub fn new(tissue: CodeableConcept, value: Quantity) -> Self {
+        Self {
+            tissue,
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

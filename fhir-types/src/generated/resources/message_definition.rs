@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Defines the characteristics of a message that can be shared between systems, including the type of event that initiates the message, the content to be transmitted and what response(s), if any, are permitted.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageDefinition {
     /// Logical id of this artifact (`MessageDefinition.id`, 0..1)
     ///
@@ -145,7 +144,6 @@ pub struct MessageDefinition {
 
 /// The choice of types of 'MessageDefinition.event\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MessageDefinitionEvent {
     /// `eventCoding`: a `Coding`.
     Coding(Box<Coding>),
@@ -161,6 +159,20 @@ impl Default for MessageDefinitionEvent {
 }
 
 impl MessageDefinition {
+    /// A `MessageDefinition` with its required elements (`status`, `date`, `event`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        date: impl Into<DateTime>,
+        event: MessageDefinitionEvent,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            date: date.into(),
+            event,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -264,7 +276,7 @@ impl MessageDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -387,7 +399,11 @@ impl MessageDefinition {
                 }
                 "category" => {
                     p.mark(&mut seen, 47)?;
-                    opt_prim_value(p, &mut r.category, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.category,
+                        codes::MessageSignificanceCategory::read_code,
+                    )?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 48)?;
@@ -399,7 +415,11 @@ impl MessageDefinition {
                 }
                 "responseRequired" => {
                     p.mark(&mut seen, 50)?;
-                    opt_prim_value(p, &mut r.response_required, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.response_required,
+                        codes::Messageheaderresponserequest::read_code,
+                    )?;
                 }
                 "_responseRequired" => {
                     p.mark(&mut seen, 51)?;
@@ -857,7 +877,6 @@ impl MessageDefinition {
 ///
 /// Indicates what types of messages may be sent as an application-level response to this message.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageDefinitionAllowedResponse {
     /// Unique id for inter-element referencing (`MessageDefinition.allowedResponse.id`, 0..1)
     ///
@@ -884,6 +903,14 @@ pub struct MessageDefinitionAllowedResponse {
 }
 
 impl MessageDefinitionAllowedResponse {
+    /// A `MessageDefinitionAllowedResponse` with its required elements (`message`); everything else is empty.
+    pub fn new(message: impl Into<Canonical>) -> Self {
+        Self {
+            message: message.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1000,7 +1027,6 @@ impl MessageDefinitionAllowedResponse {
 ///
 /// Identifies the resource (or resources) that are being addressed by the event.  For example, the Encounter for an admit message or two Account records for a merge.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageDefinitionFocus {
     /// Unique id for inter-element referencing (`MessageDefinition.focus.id`, 0..1)
     ///
@@ -1035,6 +1061,15 @@ pub struct MessageDefinitionFocus {
 }
 
 impl MessageDefinitionFocus {
+    /// A `MessageDefinitionFocus` with its required elements (`code`, `min`); everything else is empty.
+    pub fn new(code: impl Into<Code>, min: impl Into<UnsignedInt>) -> Self {
+        Self {
+            code: code.into(),
+            min: min.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1055,7 +1090,7 @@ impl MessageDefinitionFocus {
                 }
                 "code" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::ResourceType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 4)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The header for a message exchange that is either requesting or responding to an action.  The reference(s) that are the subject of the action as well as other information related to the action are typically transmitted in a bundle in which the MessageHeader resource instance is the first resource in the bundle.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageHeader {
     /// Logical id of this artifact (`MessageHeader.id`, 0..1)
     ///
@@ -93,7 +92,6 @@ pub struct MessageHeader {
 
 /// The choice of types of 'MessageHeader.event\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum MessageHeaderEvent {
     /// `eventCoding`: a `Coding`.
     Coding(Box<Coding>),
@@ -109,6 +107,15 @@ impl Default for MessageHeaderEvent {
 }
 
 impl MessageHeader {
+    /// A `MessageHeader` with its required elements (`event`, `source`); everything else is empty.
+    pub fn new(event: MessageHeaderEvent, source: MessageHeaderSource) -> Self {
+        Self {
+            event,
+            source,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -516,7 +523,6 @@ impl MessageHeader {
 ///
 /// The destination application which the message is intended for.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageHeaderDestination {
     /// Unique id for inter-element referencing (`MessageHeader.destination.id`, 0..1)
     ///
@@ -551,6 +557,14 @@ pub struct MessageHeaderDestination {
 }
 
 impl MessageHeaderDestination {
+    /// A `MessageHeaderDestination` with its required elements (`endpoint`); everything else is empty.
+    pub fn new(endpoint: impl Into<Url>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -701,7 +715,6 @@ impl MessageHeaderDestination {
 ///
 /// Information about the message that this message is a response to.  Only present if this message is a response.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageHeaderResponse {
     /// Unique id for inter-element referencing (`MessageHeader.response.id`, 0..1)
     ///
@@ -732,6 +745,15 @@ pub struct MessageHeaderResponse {
 }
 
 impl MessageHeaderResponse {
+    /// A `MessageHeaderResponse` with its required elements (`identifier`, `code`); everything else is empty.
+    pub fn new(identifier: impl Into<Id>, code: impl Into<Code>) -> Self {
+        Self {
+            identifier: identifier.into(),
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -760,7 +782,7 @@ impl MessageHeaderResponse {
                 }
                 "code" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::ResponseType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 6)?;
@@ -867,7 +889,6 @@ impl MessageHeaderResponse {
 ///
 /// The source application from which this message originated.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MessageHeaderSource {
     /// Unique id for inter-element referencing (`MessageHeader.source.id`, 0..1)
     ///
@@ -906,6 +927,14 @@ pub struct MessageHeaderSource {
 }
 
 impl MessageHeaderSource {
+    /// A `MessageHeaderSource` with its required elements (`endpoint`); everything else is empty.
+    pub fn new(endpoint: impl Into<Url>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Raw data describing a biological sequence.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequence {
     /// Logical id of this artifact (`MolecularSequence.id`, 0..1)
     ///
@@ -110,6 +109,14 @@ pub struct MolecularSequence {
 }
 
 impl MolecularSequence {
+    /// A `MolecularSequence` with its required elements (`coordinateSystem`); everything else is empty.
+    pub fn new(coordinate_system: impl Into<Integer>) -> Self {
+        Self {
+            coordinate_system: coordinate_system.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -170,7 +177,7 @@ impl MolecularSequence {
                 }
                 "type" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::SequenceType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 14)?;
@@ -598,7 +605,6 @@ impl MolecularSequence {
 ///
 /// An experimental feature attribute that defines the quality of the feature in a quantitative way, such as a phred quality score `([SO:0001686](http://www.sequenceontology.org/browser/current_svn/term/SO:0001686)).`
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceQuality {
     /// Unique id for inter-element referencing (`MolecularSequence.quality.id`, 0..1)
     ///
@@ -677,6 +683,14 @@ pub struct MolecularSequenceQuality {
 }
 
 impl MolecularSequenceQuality {
+    /// A `MolecularSequenceQuality` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -697,7 +711,7 @@ impl MolecularSequenceQuality {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::QualityType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1028,7 +1042,6 @@ impl MolecularSequenceQuality {
 ///
 /// Receiver Operator Characteristic (ROC) Curve  to give sensitivity/specificity tradeoff.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceQualityRoc {
     /// Unique id for inter-element referencing (`MolecularSequence.quality.roc.id`, 0..1)
     ///
@@ -1297,7 +1310,6 @@ impl MolecularSequenceQualityRoc {
 ///
 /// A sequence that is used as a reference to describe variants that are present in a sequence analyzed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceReferenceSeq {
     /// Unique id for inter-element referencing (`MolecularSequence.referenceSeq.id`, 0..1)
     ///
@@ -1382,7 +1394,7 @@ impl MolecularSequenceReferenceSeq {
                 }
                 "orientation" => {
                     p.mark(&mut seen, 6)?;
-                    opt_prim_value(p, &mut r.orientation, code)?;
+                    opt_prim_value(p, &mut r.orientation, codes::OrientationType::read_code)?;
                 }
                 "_orientation" => {
                     p.mark(&mut seen, 7)?;
@@ -1406,7 +1418,7 @@ impl MolecularSequenceReferenceSeq {
                 }
                 "strand" => {
                     p.mark(&mut seen, 12)?;
-                    opt_prim_value(p, &mut r.strand, code)?;
+                    opt_prim_value(p, &mut r.strand, codes::StrandType::read_code)?;
                 }
                 "_strand" => {
                     p.mark(&mut seen, 13)?;
@@ -1589,7 +1601,6 @@ impl MolecularSequenceReferenceSeq {
 ///
 /// Configurations of the external repository. The repository shall store target's observedSeq or records related with target's observedSeq.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceRepository {
     /// Unique id for inter-element referencing (`MolecularSequence.repository.id`, 0..1)
     ///
@@ -1632,6 +1643,14 @@ pub struct MolecularSequenceRepository {
 }
 
 impl MolecularSequenceRepository {
+    /// A `MolecularSequenceRepository` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1652,7 +1671,7 @@ impl MolecularSequenceRepository {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::RepositoryType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1824,7 +1843,6 @@ impl MolecularSequenceRepository {
 ///
 /// Information about chromosome structure variation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceStructureVariant {
     /// Unique id for inter-element referencing (`MolecularSequence.structureVariant.id`, 0..1)
     ///
@@ -2029,7 +2047,6 @@ impl MolecularSequenceStructureVariant {
 ///
 /// Structural variant inner.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceStructureVariantInner {
     /// Unique id for inter-element referencing (`MolecularSequence.structureVariant.inner.id`, 0..1)
     ///
@@ -2170,7 +2187,6 @@ impl MolecularSequenceStructureVariantInner {
 ///
 /// Structural variant outer.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceStructureVariantOuter {
     /// Unique id for inter-element referencing (`MolecularSequence.structureVariant.outer.id`, 0..1)
     ///
@@ -2311,7 +2327,6 @@ impl MolecularSequenceStructureVariantOuter {
 ///
 /// The definition of variant here originates from Sequence ontology `([variant_of](http://www.sequenceontology.org/browser/current_svn/term/variant_of)).` This element can represent amino acid or nucleic sequence change(including insertion,deletion,SNP,etc.)  It can represent some complex mutation or segment variation with the assist of CIGAR string.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct MolecularSequenceVariant {
     /// Unique id for inter-element referencing (`MolecularSequence.variant.id`, 0..1)
     ///

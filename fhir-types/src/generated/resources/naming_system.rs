@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A curated namespace that issues unique symbols within that namespace for the identification of concepts, people, devices, etc.  Represents a "System" used within the Identifier and Coding data types.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NamingSystem {
     /// Logical id of this artifact (`NamingSystem.id`, 0..1)
     ///
@@ -100,6 +99,24 @@ pub struct NamingSystem {
 }
 
 impl NamingSystem {
+    /// A `NamingSystem` with its required elements (`name`, `status`, `kind`, `date`, `uniqueId`); everything else is empty.
+    pub fn new(
+        name: impl Into<FhirString>,
+        status: impl Into<Code>,
+        kind: impl Into<Code>,
+        date: impl Into<DateTime>,
+        unique_id: Vec<NamingSystemUniqueId>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            status: status.into(),
+            kind: kind.into(),
+            date: date.into(),
+            unique_id,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -164,7 +181,7 @@ impl NamingSystem {
                 }
                 "status" => {
                     p.mark(&mut seen, 14)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 15)?;
@@ -172,7 +189,7 @@ impl NamingSystem {
                 }
                 "kind" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::NamingSystemType::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 17)?;
@@ -538,7 +555,6 @@ impl NamingSystem {
 ///
 /// Indicates how the system may be identified when referenced in electronic exchange.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NamingSystemUniqueId {
     /// Unique id for inter-element referencing (`NamingSystem.uniqueId.id`, 0..1)
     ///
@@ -577,6 +593,15 @@ pub struct NamingSystemUniqueId {
 }
 
 impl NamingSystemUniqueId {
+    /// A `NamingSystemUniqueId` with its required elements (`type`, `value`); everything else is empty.
+    pub fn new(type_: impl Into<Code>, value: impl Into<FhirString>) -> Self {
+        Self {
+            type_: type_.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -597,7 +622,11 @@ impl NamingSystemUniqueId {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(
+                        p,
+                        &mut r.type_,
+                        codes::NamingSystemIdentifierType::read_code,
+                    )?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;

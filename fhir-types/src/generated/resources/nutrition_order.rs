@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A request to supply a diet, formula feeding (enteral) or oral nutritional supplement to a patient/resident.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NutritionOrder {
     /// Logical id of this artifact (`NutritionOrder.id`, 0..1)
     ///
@@ -116,6 +115,22 @@ pub struct NutritionOrder {
 }
 
 impl NutritionOrder {
+    /// A `NutritionOrder` with its required elements (`status`, `intent`, `patient`, `dateTime`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        intent: impl Into<Code>,
+        patient: Reference,
+        date_time: impl Into<DateTime>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            patient,
+            date_time: date_time.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -206,7 +221,7 @@ impl NutritionOrder {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -214,7 +229,7 @@ impl NutritionOrder {
                 }
                 "intent" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 22)?;
@@ -649,7 +664,6 @@ impl NutritionOrder {
 ///
 /// Feeding provided through the gastrointestinal tract via a tube, catheter, or stoma that delivers nutrition distal to the oral cavity.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NutritionOrderEnteralFormula {
     /// Unique id for inter-element referencing (`NutritionOrder.enteralFormula.id`, 0..1)
     ///
@@ -953,7 +967,6 @@ impl NutritionOrderEnteralFormula {
 ///
 /// Formula administration instructions as structured data.  This repeating structure allows for changing the administration rate or volume over time for both bolus and continuous feeding.  An example of this would be an instruction to increase the rate of continuous feeding every 2 hours.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NutritionOrderEnteralFormulaAdministration {
     /// Unique id for inter-element referencing (`NutritionOrder.enteralFormula.administration.id`, 0..1)
     ///
@@ -985,7 +998,6 @@ pub struct NutritionOrderEnteralFormulaAdministration {
 
 /// The choice of types of 'NutritionOrder.enteralFormula.administration.rate\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum NutritionOrderEnteralFormulaAdministrationRate {
     /// `rateQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1157,7 +1169,6 @@ impl NutritionOrderEnteralFormulaAdministration {
 ///
 /// Diet given orally in contrast to enteral (tube) feeding.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NutritionOrderOralDiet {
     /// Unique id for inter-element referencing (`NutritionOrder.oralDiet.id`, 0..1)
     ///
@@ -1395,7 +1406,6 @@ impl NutritionOrderOralDiet {
 ///
 /// Class that defines the quantity and type of nutrient modifications (for example carbohydrate, fiber or sodium) required for the oral diet.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NutritionOrderOralDietNutrient {
     /// Unique id for inter-element referencing (`NutritionOrder.oralDiet.nutrient.id`, 0..1)
     ///
@@ -1530,7 +1540,6 @@ impl NutritionOrderOralDietNutrient {
 ///
 /// Class that describes any texture modifications required for the patient to safely consume various types of solid foods.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NutritionOrderOralDietTexture {
     /// Unique id for inter-element referencing (`NutritionOrder.oralDiet.texture.id`, 0..1)
     ///
@@ -1665,7 +1674,6 @@ impl NutritionOrderOralDietTexture {
 ///
 /// Oral nutritional products given in order to add further nutritional value to the patient's diet.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct NutritionOrderSupplement {
     /// Unique id for inter-element referencing (`NutritionOrder.supplement.id`, 0..1)
     ///

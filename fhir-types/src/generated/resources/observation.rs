@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Measurements and simple assertions made about a patient, device or other subject.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Observation {
     /// Logical id of this artifact (`Observation.id`, 0..1)
     ///
@@ -145,7 +144,6 @@ pub struct Observation {
 
 /// The choice of types of 'Observation.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ObservationEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -166,7 +164,6 @@ impl Default for ObservationEffective {
 
 /// The choice of types of 'Observation.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ObservationValue {
     /// `valueQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -200,6 +197,15 @@ impl Default for ObservationValue {
 }
 
 impl Observation {
+    /// A `Observation` with its required elements (`status`, `code`); everything else is empty.
+    pub fn new(status: impl Into<Code>, code: CodeableConcept) -> Self {
+        Self {
+            status: status.into(),
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -270,7 +276,7 @@ impl Observation {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ObservationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -1114,7 +1120,6 @@ impl Observation {
 ///
 /// Some observations have multiple component observations.  These component observations are expressed as separate code value pairs that share the same attributes.  Examples include systolic and diastolic component observations for blood pressure measurement and multiple component observations for genetics observations.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ObservationComponent {
     /// Unique id for inter-element referencing (`Observation.component.id`, 0..1)
     ///
@@ -1154,7 +1159,6 @@ pub struct ObservationComponent {
 
 /// The choice of types of 'Observation.component.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ObservationComponentValue {
     /// `valueQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1188,6 +1192,14 @@ impl Default for ObservationComponentValue {
 }
 
 impl ObservationComponent {
+    /// A `ObservationComponent` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1600,7 +1612,6 @@ impl ObservationComponent {
 ///
 /// Guidance on how to interpret the value by comparison to a normal or recommended range.  Multiple reference ranges are interpreted as an "OR".   In other words, to represent two distinct target populations, two 'referenceRange' elements would be used.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ObservationReferenceRange {
     /// Unique id for inter-element referencing (`Observation.referenceRange.id`, 0..1)
     ///

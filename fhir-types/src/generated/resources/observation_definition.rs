@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Set of definitional characteristics for a kind of observation or measurement produced or consumed by an orderable health care service.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ObservationDefinition {
     /// Logical id of this artifact (`ObservationDefinition.id`, 0..1)
     ///
@@ -100,6 +99,14 @@ pub struct ObservationDefinition {
 }
 
 impl ObservationDefinition {
+    /// A `ObservationDefinition` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -169,7 +176,12 @@ impl ObservationDefinition {
                 "permittedDataType" => {
                     p.mark(&mut seen, 15)?;
                     let other = p.marked(&seen, 16);
-                    values(p, &mut r.permitted_data_type, code, other)?;
+                    values(
+                        p,
+                        &mut r.permitted_data_type,
+                        codes::ObservationDataType::read_code,
+                        other,
+                    )?;
                 }
                 "_permittedDataType" => {
                     p.mark(&mut seen, 16)?;
@@ -538,7 +550,6 @@ impl ObservationDefinition {
 ///
 /// Multiple  ranges of results qualified by different contexts for ordinal or continuous observations conforming to this ObservationDefinition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ObservationDefinitionQualifiedInterval {
     /// Unique id for inter-element referencing (`ObservationDefinition.qualifiedInterval.id`, 0..1)
     ///
@@ -609,7 +620,11 @@ impl ObservationDefinitionQualifiedInterval {
                 }
                 "category" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.category, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.category,
+                        codes::ObservationRangeCategory::read_code,
+                    )?;
                 }
                 "_category" => {
                     p.mark(&mut seen, 4)?;
@@ -629,7 +644,7 @@ impl ObservationDefinitionQualifiedInterval {
                 }
                 "gender" => {
                     p.mark(&mut seen, 8)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 9)?;
@@ -806,7 +821,6 @@ impl ObservationDefinitionQualifiedInterval {
 ///
 /// Characteristics for quantitative results of this observation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ObservationDefinitionQuantitativeDetails {
     /// Unique id for inter-element referencing (`ObservationDefinition.quantitativeDetails.id`, 0..1)
     ///

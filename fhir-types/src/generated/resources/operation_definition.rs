@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A formal computable definition of an operation (on the RESTful interface) or a named query (using the search interaction).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinition {
     /// Logical id of this artifact (`OperationDefinition.id`, 0..1)
     ///
@@ -152,6 +151,28 @@ pub struct OperationDefinition {
 }
 
 impl OperationDefinition {
+    /// A `OperationDefinition` with its required elements (`name`, `status`, `kind`, `code`, `system`, `type`, `instance`); everything else is empty.
+    pub fn new(
+        name: impl Into<FhirString>,
+        status: impl Into<Code>,
+        kind: impl Into<Code>,
+        code: impl Into<Code>,
+        system: impl Into<Boolean>,
+        type_: impl Into<Boolean>,
+        instance: impl Into<Boolean>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            status: status.into(),
+            kind: kind.into(),
+            code: code.into(),
+            system: system.into(),
+            type_: type_.into(),
+            instance: instance.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -240,7 +261,7 @@ impl OperationDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -248,7 +269,7 @@ impl OperationDefinition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::OperationKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 23)?;
@@ -341,7 +362,7 @@ impl OperationDefinition {
                 "resource" => {
                     p.mark(&mut seen, 45)?;
                     let other = p.marked(&seen, 46);
-                    values(p, &mut r.resource, code, other)?;
+                    values(p, &mut r.resource, codes::ResourceType::read_code, other)?;
                 }
                 "_resource" => {
                     p.mark(&mut seen, 46)?;
@@ -845,7 +866,6 @@ impl OperationDefinition {
 ///
 /// Defines an appropriate combination of parameters to use when invoking this operation, to help code generators when generating overloaded parameter sets for this operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinitionOverload {
     /// Unique id for inter-element referencing (`OperationDefinition.overload.id`, 0..1)
     ///
@@ -989,7 +1009,6 @@ impl OperationDefinitionOverload {
 ///
 /// The parameters for the operation/query.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinitionParameter {
     /// Unique id for inter-element referencing (`OperationDefinition.parameter.id`, 0..1)
     ///
@@ -1052,6 +1071,22 @@ pub struct OperationDefinitionParameter {
 }
 
 impl OperationDefinitionParameter {
+    /// A `OperationDefinitionParameter` with its required elements (`name`, `use`, `min`, `max`); everything else is empty.
+    pub fn new(
+        name: impl Into<Code>,
+        use_: impl Into<Code>,
+        min: impl Into<Integer>,
+        max: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            use_: use_.into(),
+            min: min.into(),
+            max: max.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1080,7 +1115,7 @@ impl OperationDefinitionParameter {
                 }
                 "use" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.use_, code)?;
+                    prim_value(p, &mut r.use_, codes::OperationParameterUse::read_code)?;
                 }
                 "_use" => {
                     p.mark(&mut seen, 6)?;
@@ -1112,7 +1147,7 @@ impl OperationDefinitionParameter {
                 }
                 "type" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::FHIRAllTypes::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 14)?;
@@ -1130,7 +1165,7 @@ impl OperationDefinitionParameter {
                 }
                 "searchType" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.search_type, code)?;
+                    opt_prim_value(p, &mut r.search_type, codes::SearchParamType::read_code)?;
                 }
                 "_searchType" => {
                     p.mark(&mut seen, 18)?;
@@ -1355,7 +1390,6 @@ impl OperationDefinitionParameter {
 ///
 /// Binds to a value set if this parameter is coded (code, Coding, CodeableConcept).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinitionParameterBinding {
     /// Unique id for inter-element referencing (`OperationDefinition.parameter.binding.id`, 0..1)
     ///
@@ -1382,6 +1416,15 @@ pub struct OperationDefinitionParameterBinding {
 }
 
 impl OperationDefinitionParameterBinding {
+    /// A `OperationDefinitionParameterBinding` with its required elements (`strength`, `valueSet`); everything else is empty.
+    pub fn new(strength: impl Into<Code>, value_set: impl Into<Canonical>) -> Self {
+        Self {
+            strength: strength.into(),
+            value_set: value_set.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1402,7 +1445,7 @@ impl OperationDefinitionParameterBinding {
                 }
                 "strength" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.strength, code)?;
+                    prim_value(p, &mut r.strength, codes::BindingStrength::read_code)?;
                 }
                 "_strength" => {
                     p.mark(&mut seen, 4)?;
@@ -1500,7 +1543,6 @@ impl OperationDefinitionParameterBinding {
 ///
 /// Identifies other resource parameters within the operation invocation that are expected to resolve to this resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationDefinitionParameterReferencedFrom {
     /// Unique id for inter-element referencing (`OperationDefinition.parameter.referencedFrom.id`, 0..1)
     ///
@@ -1527,6 +1569,14 @@ pub struct OperationDefinitionParameterReferencedFrom {
 }
 
 impl OperationDefinitionParameterReferencedFrom {
+    /// A `OperationDefinitionParameterReferencedFrom` with its required elements (`source`); everything else is empty.
+    pub fn new(source: impl Into<FhirString>) -> Self {
+        Self {
+            source: source.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

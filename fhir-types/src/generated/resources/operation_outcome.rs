@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A collection of error, warning, or information messages that result from a system action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationOutcome {
     /// Logical id of this artifact (`OperationOutcome.id`, 0..1)
     ///
@@ -52,6 +51,14 @@ pub struct OperationOutcome {
 }
 
 impl OperationOutcome {
+    /// A `OperationOutcome` with its required elements (`issue`); everything else is empty.
+    pub fn new(issue: Vec<OperationOutcomeIssue>) -> Self {
+        Self {
+            issue,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -254,7 +261,6 @@ impl OperationOutcome {
 ///
 /// An error, warning, or information message that results from a system action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct OperationOutcomeIssue {
     /// Unique id for inter-element referencing (`OperationOutcome.issue.id`, 0..1)
     ///
@@ -297,6 +303,15 @@ pub struct OperationOutcomeIssue {
 }
 
 impl OperationOutcomeIssue {
+    /// A `OperationOutcomeIssue` with its required elements (`severity`, `code`); everything else is empty.
+    pub fn new(severity: impl Into<Code>, code: impl Into<Code>) -> Self {
+        Self {
+            severity: severity.into(),
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -317,7 +332,7 @@ impl OperationOutcomeIssue {
                 }
                 "severity" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.severity, code)?;
+                    prim_value(p, &mut r.severity, codes::IssueSeverity::read_code)?;
                 }
                 "_severity" => {
                     p.mark(&mut seen, 4)?;
@@ -325,7 +340,7 @@ impl OperationOutcomeIssue {
                 }
                 "code" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.code, code)?;
+                    prim_value(p, &mut r.code, codes::IssueType::read_code)?;
                 }
                 "_code" => {
                     p.mark(&mut seen, 6)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource is a non-persisted resource used to pass information into and back from an \[operation\](operations.html). It has no other use, and there is no RESTful endpoint associated with it.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Parameters {
     /// Logical id of this artifact (`Parameters.id`, 0..1)
     ///
@@ -167,7 +166,6 @@ impl Parameters {
 ///
 /// A parameter passed to or received from the operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ParametersParameter {
     /// Unique id for inter-element referencing (`Parameters.parameter.id`, 0..1)
     ///
@@ -203,7 +201,6 @@ pub struct ParametersParameter {
 
 /// The choice of types of 'Parameters.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ParametersParameterValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -315,6 +312,14 @@ impl Default for ParametersParameterValue {
 }
 
 impl ParametersParameter {
+    /// A `ParametersParameter` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];

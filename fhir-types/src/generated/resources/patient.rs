@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Demographics and other administrative information about an individual or animal receiving care or other health-related services.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Patient {
     /// Logical id of this artifact (`Patient.id`, 0..1)
     ///
@@ -102,7 +101,6 @@ pub struct Patient {
 
 /// The choice of types of 'Patient.deceased\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PatientDeceased {
     /// `deceasedBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -119,7 +117,6 @@ impl Default for PatientDeceased {
 
 /// The choice of types of 'Patient.multipleBirth\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PatientMultipleBirth {
     /// `multipleBirthBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -213,7 +210,7 @@ impl Patient {
                 }
                 "gender" => {
                     p.mark(&mut seen, 17)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 18)?;
@@ -735,7 +732,6 @@ impl Patient {
 ///
 /// A language which may be used to communicate with the patient about his or her health.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PatientCommunication {
     /// Unique id for inter-element referencing (`Patient.communication.id`, 0..1)
     ///
@@ -762,6 +758,14 @@ pub struct PatientCommunication {
 }
 
 impl PatientCommunication {
+    /// A `PatientCommunication` with its required elements (`language`); everything else is empty.
+    pub fn new(language: CodeableConcept) -> Self {
+        Self {
+            language,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -878,7 +882,6 @@ impl PatientCommunication {
 ///
 /// A contact party (e.g. guardian, partner, friend) for the patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PatientContact {
     /// Unique id for inter-element referencing (`Patient.contact.id`, 0..1)
     ///
@@ -955,7 +958,7 @@ impl PatientContact {
                 }
                 "gender" => {
                     p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 8)?;
@@ -1119,7 +1122,6 @@ impl PatientContact {
 ///
 /// Link to another patient resource that concerns the same actual patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PatientLink {
     /// Unique id for inter-element referencing (`Patient.link.id`, 0..1)
     ///
@@ -1146,6 +1148,15 @@ pub struct PatientLink {
 }
 
 impl PatientLink {
+    /// A `PatientLink` with its required elements (`other`, `type`); everything else is empty.
+    pub fn new(other: Reference, type_: impl Into<Code>) -> Self {
+        Self {
+            other,
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1170,7 +1181,7 @@ impl PatientLink {
                 }
                 "type" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::LinkType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 5)?;

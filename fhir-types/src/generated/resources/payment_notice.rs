@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the status of the payment for goods and services rendered, and the request and response resource references.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PaymentNotice {
     /// Logical id of this artifact (`PaymentNotice.id`, 0..1)
     ///
@@ -96,6 +95,24 @@ pub struct PaymentNotice {
 }
 
 impl PaymentNotice {
+    /// A `PaymentNotice` with its required elements (`status`, `created`, `payment`, `recipient`, `amount`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        created: impl Into<DateTime>,
+        payment: Reference,
+        recipient: Reference,
+        amount: Money,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            created: created.into(),
+            payment,
+            recipient,
+            amount,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -156,7 +173,11 @@ impl PaymentNotice {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the details including amount of a payment and allocates the payment items being paid.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PaymentReconciliation {
     /// Logical id of this artifact (`PaymentReconciliation.id`, 0..1)
     ///
@@ -108,6 +107,22 @@ pub struct PaymentReconciliation {
 }
 
 impl PaymentReconciliation {
+    /// A `PaymentReconciliation` with its required elements (`status`, `created`, `paymentDate`, `paymentAmount`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        created: impl Into<DateTime>,
+        payment_date: impl Into<Date>,
+        payment_amount: Money,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            created: created.into(),
+            payment_date: payment_date.into(),
+            payment_amount,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -168,7 +183,11 @@ impl PaymentReconciliation {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -200,7 +219,7 @@ impl PaymentReconciliation {
                 }
                 "outcome" => {
                     p.mark(&mut seen, 21)?;
-                    opt_prim_value(p, &mut r.outcome, code)?;
+                    opt_prim_value(p, &mut r.outcome, codes::ClaimProcessingCodes::read_code)?;
                 }
                 "_outcome" => {
                     p.mark(&mut seen, 22)?;
@@ -572,7 +591,6 @@ impl PaymentReconciliation {
 ///
 /// Distribution of the payment amount for a previously acknowledged payable.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PaymentReconciliationDetail {
     /// Unique id for inter-element referencing (`PaymentReconciliation.detail.id`, 0..1)
     ///
@@ -631,6 +649,14 @@ pub struct PaymentReconciliationDetail {
 }
 
 impl PaymentReconciliationDetail {
+    /// A `PaymentReconciliationDetail` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: CodeableConcept) -> Self {
+        Self {
+            type_,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -880,7 +906,6 @@ impl PaymentReconciliationDetail {
 ///
 /// A note that describes or explains the processing in a human readable form.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PaymentReconciliationProcessNote {
     /// Unique id for inter-element referencing (`PaymentReconciliation.processNote.id`, 0..1)
     ///
@@ -927,7 +952,7 @@ impl PaymentReconciliationProcessNote {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    opt_prim_value(p, &mut r.type_, code)?;
+                    opt_prim_value(p, &mut r.type_, codes::NoteType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;

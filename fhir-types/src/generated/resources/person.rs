@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Demographics and administrative information about a person independent of a specific health-related context.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Person {
     /// Logical id of this artifact (`Person.id`, 0..1)
     ///
@@ -148,7 +147,7 @@ impl Person {
                 }
                 "gender" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 16)?;
@@ -449,7 +448,6 @@ impl Person {
 ///
 /// Link to a resource that concerns the same actual person.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PersonLink {
     /// Unique id for inter-element referencing (`Person.link.id`, 0..1)
     ///
@@ -474,6 +472,14 @@ pub struct PersonLink {
 }
 
 impl PersonLink {
+    /// A `PersonLink` with its required elements (`target`); everything else is empty.
+    pub fn new(target: Reference) -> Self {
+        Self {
+            target,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -498,7 +504,11 @@ impl PersonLink {
                 }
                 "assurance" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.assurance, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.assurance,
+                        codes::IdentityAssuranceLevel::read_code,
+                    )?;
                 }
                 "_assurance" => {
                     p.mark(&mut seen, 5)?;

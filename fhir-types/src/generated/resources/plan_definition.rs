@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// This resource allows for the definition of various types of plans as a sharable, consumable, and executable artifact. The resource is general enough to support the description of a broad range of clinical artifacts such as clinical decision support rules, order sets and protocols.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinition {
     /// Logical id of this artifact (`PlanDefinition.id`, 0..1)
     ///
@@ -173,7 +172,6 @@ pub struct PlanDefinition {
 
 /// The choice of types of 'PlanDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -189,6 +187,14 @@ impl Default for PlanDefinitionSubject {
 }
 
 impl PlanDefinition {
+    /// A `PlanDefinition` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -294,7 +300,7 @@ impl PlanDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 25)?;
@@ -994,7 +1000,6 @@ impl PlanDefinition {
 ///
 /// An action or group of actions to be taken as part of the plan.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionAction {
     /// Unique id for inter-element referencing (`PlanDefinition.action.id`, 0..1)
     ///
@@ -1122,7 +1127,6 @@ pub struct PlanDefinitionAction {
 
 /// The choice of types of 'PlanDefinition.action.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionActionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1139,7 +1143,6 @@ impl Default for PlanDefinitionActionSubject {
 
 /// The choice of types of 'PlanDefinition.action.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionActionTiming {
     /// `timingDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1164,7 +1167,6 @@ impl Default for PlanDefinitionActionTiming {
 
 /// The choice of types of 'PlanDefinition.action.definition\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionActionDefinition {
     /// `definitionCanonical`: a `canonical`.
     Canonical(Canonical),
@@ -1235,7 +1237,7 @@ impl PlanDefinitionAction {
                 }
                 "priority" => {
                     p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 12)?;
@@ -1389,7 +1391,11 @@ impl PlanDefinitionAction {
                 }
                 "groupingBehavior" => {
                     p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.grouping_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.grouping_behavior,
+                        codes::ActionGroupingBehavior::read_code,
+                    )?;
                 }
                 "_groupingBehavior" => {
                     p.mark(&mut seen, 35)?;
@@ -1397,7 +1403,11 @@ impl PlanDefinitionAction {
                 }
                 "selectionBehavior" => {
                     p.mark(&mut seen, 36)?;
-                    opt_prim_value(p, &mut r.selection_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.selection_behavior,
+                        codes::ActionSelectionBehavior::read_code,
+                    )?;
                 }
                 "_selectionBehavior" => {
                     p.mark(&mut seen, 37)?;
@@ -1405,7 +1415,11 @@ impl PlanDefinitionAction {
                 }
                 "requiredBehavior" => {
                     p.mark(&mut seen, 38)?;
-                    opt_prim_value(p, &mut r.required_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.required_behavior,
+                        codes::ActionRequiredBehavior::read_code,
+                    )?;
                 }
                 "_requiredBehavior" => {
                     p.mark(&mut seen, 39)?;
@@ -1413,7 +1427,11 @@ impl PlanDefinitionAction {
                 }
                 "precheckBehavior" => {
                     p.mark(&mut seen, 40)?;
-                    opt_prim_value(p, &mut r.precheck_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.precheck_behavior,
+                        codes::ActionPrecheckBehavior::read_code,
+                    )?;
                 }
                 "_precheckBehavior" => {
                     p.mark(&mut seen, 41)?;
@@ -1421,7 +1439,11 @@ impl PlanDefinitionAction {
                 }
                 "cardinalityBehavior" => {
                     p.mark(&mut seen, 42)?;
-                    opt_prim_value(p, &mut r.cardinality_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.cardinality_behavior,
+                        codes::ActionCardinalityBehavior::read_code,
+                    )?;
                 }
                 "_cardinalityBehavior" => {
                     p.mark(&mut seen, 43)?;
@@ -1967,7 +1989,6 @@ impl PlanDefinitionAction {
 ///
 /// An expression that describes applicability criteria or start/stop conditions for the action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionActionCondition {
     /// Unique id for inter-element referencing (`PlanDefinition.action.condition.id`, 0..1)
     ///
@@ -1994,6 +2015,14 @@ pub struct PlanDefinitionActionCondition {
 }
 
 impl PlanDefinitionActionCondition {
+    /// A `PlanDefinitionActionCondition` with its required elements (`kind`); everything else is empty.
+    pub fn new(kind: impl Into<Code>) -> Self {
+        Self {
+            kind: kind.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2014,7 +2043,7 @@ impl PlanDefinitionActionCondition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 4)?;
@@ -2107,7 +2136,6 @@ impl PlanDefinitionActionCondition {
 ///
 /// Customizations that should be applied to the statically defined resource. For example, if the dosage of a medication must be computed based on the patient's weight, a customization would be used to specify an expression that calculated the weight, and the path on the resource that would contain the result.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionActionDynamicValue {
     /// Unique id for inter-element referencing (`PlanDefinition.action.dynamicValue.id`, 0..1)
     ///
@@ -2245,7 +2273,6 @@ impl PlanDefinitionActionDynamicValue {
 ///
 /// Indicates who should participate in performing the action described.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionActionParticipant {
     /// Unique id for inter-element referencing (`PlanDefinition.action.participant.id`, 0..1)
     ///
@@ -2272,6 +2299,14 @@ pub struct PlanDefinitionActionParticipant {
 }
 
 impl PlanDefinitionActionParticipant {
+    /// A `PlanDefinitionActionParticipant` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2292,7 +2327,7 @@ impl PlanDefinitionActionParticipant {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ActionParticipantType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -2385,7 +2420,6 @@ impl PlanDefinitionActionParticipant {
 ///
 /// A relationship to another action such as "before" or "30-60 minutes after start of".
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionActionRelatedAction {
     /// Unique id for inter-element referencing (`PlanDefinition.action.relatedAction.id`, 0..1)
     ///
@@ -2417,7 +2451,6 @@ pub struct PlanDefinitionActionRelatedAction {
 
 /// The choice of types of 'PlanDefinition.action.relatedAction.offset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionActionRelatedActionOffset {
     /// `offsetDuration`: a `Duration`.
     Duration(Box<Duration>),
@@ -2433,6 +2466,15 @@ impl Default for PlanDefinitionActionRelatedActionOffset {
 }
 
 impl PlanDefinitionActionRelatedAction {
+    /// A `PlanDefinitionActionRelatedAction` with its required elements (`actionId`, `relationship`); everything else is empty.
+    pub fn new(action_id: impl Into<Id>, relationship: impl Into<Code>) -> Self {
+        Self {
+            action_id: action_id.into(),
+            relationship: relationship.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2462,7 +2504,11 @@ impl PlanDefinitionActionRelatedAction {
                 }
                 "relationship" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.relationship, code)?;
+                    prim_value(
+                        p,
+                        &mut r.relationship,
+                        codes::ActionRelationshipType::read_code,
+                    )?;
                 }
                 "_relationship" => {
                     p.mark(&mut seen, 6)?;
@@ -2601,7 +2647,6 @@ impl PlanDefinitionActionRelatedAction {
 ///
 /// Goals that describe what the activities within the plan are intended to achieve. For example, weight loss, restoring an activity of daily living, obtaining herd immunity via immunization, meeting a process improvement objective, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionGoal {
     /// Unique id for inter-element referencing (`PlanDefinition.goal.id`, 0..1)
     ///
@@ -2648,6 +2693,14 @@ pub struct PlanDefinitionGoal {
 }
 
 impl PlanDefinitionGoal {
+    /// A `PlanDefinitionGoal` with its required elements (`description`); everything else is empty.
+    pub fn new(description: CodeableConcept) -> Self {
+        Self {
+            description,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2853,7 +2906,6 @@ impl PlanDefinitionGoal {
 ///
 /// Indicates what should be done and within what timeframe.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PlanDefinitionGoalTarget {
     /// Unique id for inter-element referencing (`PlanDefinition.goal.target.id`, 0..1)
     ///
@@ -2885,7 +2937,6 @@ pub struct PlanDefinitionGoalTarget {
 
 /// The choice of types of 'PlanDefinition.goal.target.detail\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum PlanDefinitionGoalTargetDetail {
     /// `detailQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A person who is directly or indirectly involved in the provisioning of healthcare.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Practitioner {
     /// Logical id of this artifact (`Practitioner.id`, 0..1)
     ///
@@ -161,7 +160,7 @@ impl Practitioner {
                 }
                 "gender" => {
                     p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 19)?;
@@ -457,7 +456,6 @@ impl Practitioner {
 ///
 /// The official certifications, training, and licenses that authorize or otherwise pertain to the provision of care by the practitioner.  For example, a medical license issued by a medical board authorizing the practitioner to practice medicine within a certian locality.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PractitionerQualification {
     /// Unique id for inter-element referencing (`Practitioner.qualification.id`, 0..1)
     ///
@@ -486,6 +484,14 @@ pub struct PractitionerQualification {
 }
 
 impl PractitionerQualification {
+    /// A `PractitionerQualification` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

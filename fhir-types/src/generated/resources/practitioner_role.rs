@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A specific set of Roles/Locations/specialties/services that a practitioner may perform at an organization for a period of time.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PractitionerRole {
     /// Logical id of this artifact (`PractitionerRole.id`, 0..1)
     ///
@@ -548,7 +547,6 @@ impl PractitionerRole {
 ///
 /// A collection of times the practitioner is available or performing this role at the location and/or healthcareservice.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PractitionerRoleAvailableTime {
     /// Unique id for inter-element referencing (`PractitionerRole.availableTime.id`, 0..1)
     ///
@@ -604,7 +602,7 @@ impl PractitionerRoleAvailableTime {
                 "daysOfWeek" => {
                     p.mark(&mut seen, 3)?;
                     let other = p.marked(&seen, 4);
-                    values(p, &mut r.days_of_week, code, other)?;
+                    values(p, &mut r.days_of_week, codes::DaysOfWeek::read_code, other)?;
                 }
                 "_daysOfWeek" => {
                     p.mark(&mut seen, 4)?;
@@ -736,7 +734,6 @@ impl PractitionerRoleAvailableTime {
 ///
 /// The practitioner is not available or performing this role during this period of time due to the provided reason.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct PractitionerRoleNotAvailable {
     /// Unique id for inter-element referencing (`PractitionerRole.notAvailable.id`, 0..1)
     ///
@@ -763,6 +760,14 @@ pub struct PractitionerRoleNotAvailable {
 }
 
 impl PractitionerRoleNotAvailable {
+    /// A `PractitionerRoleNotAvailable` with its required elements (`description`); everything else is empty.
+    pub fn new(description: impl Into<FhirString>) -> Self {
+        Self {
+            description: description.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

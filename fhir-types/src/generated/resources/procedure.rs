@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An action that is or was performed on or for a patient. This can be a physical intervention like an operation, or less invasive like long term services, counseling, or hypnotherapy.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Procedure {
     /// Logical id of this artifact (`Procedure.id`, 0..1)
     ///
@@ -161,7 +160,6 @@ pub struct Procedure {
 
 /// The choice of types of 'Procedure.performed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ProcedurePerformed {
     /// `performedDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -183,6 +181,15 @@ impl Default for ProcedurePerformed {
 }
 
 impl Procedure {
+    /// A `Procedure` with its required elements (`status`, `subject`); everything else is empty.
+    pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
+        Self {
+            status: status.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -272,7 +279,7 @@ impl Procedure {
                 }
                 "status" => {
                     p.mark(&mut seen, 19)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::EventStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 20)?;
@@ -1006,7 +1013,6 @@ impl Procedure {
 ///
 /// A device that is implanted, removed or otherwise manipulated (calibration, battery replacement, fitting a prosthesis, attaching a wound-vac, etc.) as a focal portion of the Procedure.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ProcedureFocalDevice {
     /// Unique id for inter-element referencing (`Procedure.focalDevice.id`, 0..1)
     ///
@@ -1033,6 +1039,14 @@ pub struct ProcedureFocalDevice {
 }
 
 impl ProcedureFocalDevice {
+    /// A `ProcedureFocalDevice` with its required elements (`manipulated`); everything else is empty.
+    pub fn new(manipulated: Reference) -> Self {
+        Self {
+            manipulated,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1147,7 +1161,6 @@ impl ProcedureFocalDevice {
 ///
 /// Limited to "real" people rather than equipment.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ProcedurePerformer {
     /// Unique id for inter-element referencing (`Procedure.performer.id`, 0..1)
     ///
@@ -1178,6 +1191,14 @@ pub struct ProcedurePerformer {
 }
 
 impl ProcedurePerformer {
+    /// A `ProcedurePerformer` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Reference) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Provenance of a resource is a record that describes entities and processes involved in producing and delivering or otherwise influencing that resource. Provenance provides a critical foundation for assessing authenticity, enabling trust, and allowing reproducibility. Provenance assertions are a form of contextual metadata and can themselves become important records with their own provenance. Provenance statement indicates clinical significance in terms of confidence in authenticity, reliability, and trustworthiness, integrity, and stage in lifecycle (e.g. Document Completion - has the artifact been legally authenticated), all of which may impact security, privacy, and trust policies.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Provenance {
     /// Logical id of this artifact (`Provenance.id`, 0..1)
     ///
@@ -85,7 +84,6 @@ pub struct Provenance {
 
 /// The choice of types of 'Provenance.occurred\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ProvenanceOccurred {
     /// `occurredPeriod`: a `Period`.
     Period(Box<Period>),
@@ -101,6 +99,20 @@ impl Default for ProvenanceOccurred {
 }
 
 impl Provenance {
+    /// A `Provenance` with its required elements (`target`, `recorded`, `agent`); everything else is empty.
+    pub fn new(
+        target: Vec<Reference>,
+        recorded: impl Into<Instant>,
+        agent: Vec<ProvenanceAgent>,
+    ) -> Self {
+        Self {
+            target,
+            recorded: recorded.into(),
+            agent,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -516,7 +528,6 @@ impl Provenance {
 ///
 /// An actor taking a role in an activity  for which it can be assigned some degree of responsibility for the activity taking place.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ProvenanceAgent {
     /// Unique id for inter-element referencing (`Provenance.agent.id`, 0..1)
     ///
@@ -551,6 +562,14 @@ pub struct ProvenanceAgent {
 }
 
 impl ProvenanceAgent {
+    /// A `ProvenanceAgent` with its required elements (`who`); everything else is empty.
+    pub fn new(who: Reference) -> Self {
+        Self {
+            who,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -702,7 +721,6 @@ impl ProvenanceAgent {
 ///
 /// An entity used in this activity.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ProvenanceEntity {
     /// Unique id for inter-element referencing (`Provenance.entity.id`, 0..1)
     ///
@@ -733,6 +751,15 @@ pub struct ProvenanceEntity {
 }
 
 impl ProvenanceEntity {
+    /// A `ProvenanceEntity` with its required elements (`role`, `what`); everything else is empty.
+    pub fn new(role: impl Into<Code>, what: Reference) -> Self {
+        Self {
+            role: role.into(),
+            what,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -753,7 +780,7 @@ impl ProvenanceEntity {
                 }
                 "role" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.role, code)?;
+                    prim_value(p, &mut r.role, codes::ProvenanceEntityRole::read_code)?;
                 }
                 "_role" => {
                     p.mark(&mut seen, 4)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A structured set of questions intended to guide the collection of answers from end-users. Questionnaires provide detailed control over order, presentation, phraseology and grouping to allow coherent, consistent data collection.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Questionnaire {
     /// Logical id of this artifact (`Questionnaire.id`, 0..1)
     ///
@@ -136,6 +135,14 @@ pub struct Questionnaire {
 }
 
 impl Questionnaire {
+    /// A `Questionnaire` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -238,7 +245,7 @@ impl Questionnaire {
                 }
                 "status" => {
                     p.mark(&mut seen, 23)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 24)?;
@@ -255,7 +262,12 @@ impl Questionnaire {
                 "subjectType" => {
                     p.mark(&mut seen, 27)?;
                     let other = p.marked(&seen, 28);
-                    values(p, &mut r.subject_type, code, other)?;
+                    values(
+                        p,
+                        &mut r.subject_type,
+                        codes::ResourceType::read_code,
+                        other,
+                    )?;
                 }
                 "_subjectType" => {
                     p.mark(&mut seen, 28)?;
@@ -740,7 +752,6 @@ impl Questionnaire {
 ///
 /// A particular question, question grouping or display text that is part of the questionnaire.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireItem {
     /// Unique id for inter-element referencing (`Questionnaire.item.id`, 0..1)
     ///
@@ -831,6 +842,15 @@ pub struct QuestionnaireItem {
 }
 
 impl QuestionnaireItem {
+    /// A `QuestionnaireItem` with its required elements (`linkId`, `type`); everything else is empty.
+    pub fn new(link_id: impl Into<FhirString>, type_: impl Into<Code>) -> Self {
+        Self {
+            link_id: link_id.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -887,7 +907,7 @@ impl QuestionnaireItem {
                 }
                 "type" => {
                     p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::QuestionnaireItemType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 13)?;
@@ -899,7 +919,11 @@ impl QuestionnaireItem {
                 }
                 "enableBehavior" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.enable_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.enable_behavior,
+                        codes::EnableWhenBehavior::read_code,
+                    )?;
                 }
                 "_enableBehavior" => {
                     p.mark(&mut seen, 16)?;
@@ -1220,7 +1244,6 @@ impl QuestionnaireItem {
 ///
 /// One of the permitted answers for a "choice" or "open-choice" question.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireItemAnswerOption {
     /// Unique id for inter-element referencing (`Questionnaire.item.answerOption.id`, 0..1)
     ///
@@ -1248,7 +1271,6 @@ pub struct QuestionnaireItemAnswerOption {
 
 /// The choice of types of 'Questionnaire.item.answerOption.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum QuestionnaireItemAnswerOptionValue {
     /// `valueInteger`: a `integer`.
     Integer(Integer),
@@ -1272,6 +1294,14 @@ impl Default for QuestionnaireItemAnswerOptionValue {
 }
 
 impl QuestionnaireItemAnswerOption {
+    /// A `QuestionnaireItemAnswerOption` with its required elements (`value`); everything else is empty.
+    pub fn new(value: QuestionnaireItemAnswerOptionValue) -> Self {
+        Self {
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1543,7 +1573,6 @@ impl QuestionnaireItemAnswerOption {
 ///
 /// A constraint indicating that this item should only be enabled (displayed/allow answers to be captured) when the specified condition is true.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireItemEnableWhen {
     /// Unique id for inter-element referencing (`Questionnaire.item.enableWhen.id`, 0..1)
     ///
@@ -1575,7 +1604,6 @@ pub struct QuestionnaireItemEnableWhen {
 
 /// The choice of types of 'Questionnaire.item.enableWhen.answer\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum QuestionnaireItemEnableWhenAnswer {
     /// `answerBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -1607,6 +1635,20 @@ impl Default for QuestionnaireItemEnableWhenAnswer {
 }
 
 impl QuestionnaireItemEnableWhen {
+    /// A `QuestionnaireItemEnableWhen` with its required elements (`question`, `operator`, `answer`); everything else is empty.
+    pub fn new(
+        question: impl Into<FhirString>,
+        operator: impl Into<Code>,
+        answer: QuestionnaireItemEnableWhenAnswer,
+    ) -> Self {
+        Self {
+            question: question.into(),
+            operator: operator.into(),
+            answer,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1636,7 +1678,11 @@ impl QuestionnaireItemEnableWhen {
                 }
                 "operator" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.operator, code)?;
+                    prim_value(
+                        p,
+                        &mut r.operator,
+                        codes::QuestionnaireItemOperator::read_code,
+                    )?;
                 }
                 "_operator" => {
                     p.mark(&mut seen, 6)?;
@@ -2009,7 +2055,6 @@ impl QuestionnaireItemEnableWhen {
 ///
 /// One or more values that should be pre-populated in the answer when initially rendering the questionnaire for user input.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireItemInitial {
     /// Unique id for inter-element referencing (`Questionnaire.item.initial.id`, 0..1)
     ///
@@ -2033,7 +2078,6 @@ pub struct QuestionnaireItemInitial {
 
 /// The choice of types of 'Questionnaire.item.initial.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum QuestionnaireItemInitialValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -2069,6 +2113,14 @@ impl Default for QuestionnaireItemInitialValue {
 }
 
 impl QuestionnaireItemInitial {
+    /// A `QuestionnaireItemInitial` with its required elements (`value`); everything else is empty.
+    pub fn new(value: QuestionnaireItemInitialValue) -> Self {
+        Self {
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

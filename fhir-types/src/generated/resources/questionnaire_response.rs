@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A structured set of questions and their answers. The questions are ordered and grouped into coherent subsets, corresponding to the structure of the grouping of the questionnaire being responded to.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireResponse {
     /// Logical id of this artifact (`QuestionnaireResponse.id`, 0..1)
     ///
@@ -92,6 +91,14 @@ pub struct QuestionnaireResponse {
 }
 
 impl QuestionnaireResponse {
+    /// A `QuestionnaireResponse` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -168,7 +175,11 @@ impl QuestionnaireResponse {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::QuestionnaireResponseStatus::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -476,7 +487,6 @@ impl QuestionnaireResponse {
 ///
 /// A group or question item from the original questionnaire for which answers are provided.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireResponseItem {
     /// Unique id for inter-element referencing (`QuestionnaireResponse.item.id`, 0..1)
     ///
@@ -515,6 +525,14 @@ pub struct QuestionnaireResponseItem {
 }
 
 impl QuestionnaireResponseItem {
+    /// A `QuestionnaireResponseItem` with its required elements (`linkId`); everything else is empty.
+    pub fn new(link_id: impl Into<FhirString>) -> Self {
+        Self {
+            link_id: link_id.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -690,7 +708,6 @@ impl QuestionnaireResponseItem {
 ///
 /// The respondent's answer(s) to the question.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct QuestionnaireResponseItemAnswer {
     /// Unique id for inter-element referencing (`QuestionnaireResponse.item.answer.id`, 0..1)
     ///
@@ -718,7 +735,6 @@ pub struct QuestionnaireResponseItemAnswer {
 
 /// The choice of types of 'QuestionnaireResponse.item.answer.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum QuestionnaireResponseItemAnswerValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),

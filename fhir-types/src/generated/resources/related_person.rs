@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Information about a person that is involved in the care for a patient, but who is not the target of healthcare, nor has a formal responsibility in the care process.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RelatedPerson {
     /// Logical id of this artifact (`RelatedPerson.id`, 0..1)
     ///
@@ -84,6 +83,14 @@ pub struct RelatedPerson {
 }
 
 impl RelatedPerson {
+    /// A `RelatedPerson` with its required elements (`patient`); everything else is empty.
+    pub fn new(patient: Reference) -> Self {
+        Self {
+            patient,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -168,7 +175,7 @@ impl RelatedPerson {
                 }
                 "gender" => {
                     p.mark(&mut seen, 19)?;
-                    opt_prim_value(p, &mut r.gender, code)?;
+                    opt_prim_value(p, &mut r.gender, codes::AdministrativeGender::read_code)?;
                 }
                 "_gender" => {
                     p.mark(&mut seen, 20)?;
@@ -498,7 +505,6 @@ impl RelatedPerson {
 ///
 /// A language which may be used to communicate with about the patient's health.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RelatedPersonCommunication {
     /// Unique id for inter-element referencing (`RelatedPerson.communication.id`, 0..1)
     ///
@@ -525,6 +531,14 @@ pub struct RelatedPersonCommunication {
 }
 
 impl RelatedPersonCommunication {
+    /// A `RelatedPersonCommunication` with its required elements (`language`); everything else is empty.
+    pub fn new(language: CodeableConcept) -> Self {
+        Self {
+            language,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

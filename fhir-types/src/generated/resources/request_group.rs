@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A group of related requests that can be used to capture intended activities that have inter-dependencies such as "give this medication after that one".
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RequestGroup {
     /// Logical id of this artifact (`RequestGroup.id`, 0..1)
     ///
@@ -120,6 +119,15 @@ pub struct RequestGroup {
 }
 
 impl RequestGroup {
+    /// A `RequestGroup` with its required elements (`status`, `intent`); everything else is empty.
+    pub fn new(status: impl Into<Code>, intent: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -212,7 +220,7 @@ impl RequestGroup {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -220,7 +228,7 @@ impl RequestGroup {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -228,7 +236,7 @@ impl RequestGroup {
                 }
                 "priority" => {
                     p.mark(&mut seen, 24)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 25)?;
@@ -657,7 +665,6 @@ impl RequestGroup {
 ///
 /// The actions, if any, produced by the evaluation of the artifact.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RequestGroupAction {
     /// Unique id for inter-element referencing (`RequestGroup.action.id`, 0..1)
     ///
@@ -753,7 +760,6 @@ pub struct RequestGroupAction {
 
 /// The choice of types of 'RequestGroup.action.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RequestGroupActionTiming {
     /// `timingDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -830,7 +836,7 @@ impl RequestGroupAction {
                 }
                 "priority" => {
                     p.mark(&mut seen, 11)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 12)?;
@@ -938,7 +944,11 @@ impl RequestGroupAction {
                 }
                 "groupingBehavior" => {
                     p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.grouping_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.grouping_behavior,
+                        codes::ActionGroupingBehavior::read_code,
+                    )?;
                 }
                 "_groupingBehavior" => {
                     p.mark(&mut seen, 27)?;
@@ -946,7 +956,11 @@ impl RequestGroupAction {
                 }
                 "selectionBehavior" => {
                     p.mark(&mut seen, 28)?;
-                    opt_prim_value(p, &mut r.selection_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.selection_behavior,
+                        codes::ActionSelectionBehavior::read_code,
+                    )?;
                 }
                 "_selectionBehavior" => {
                     p.mark(&mut seen, 29)?;
@@ -954,7 +968,11 @@ impl RequestGroupAction {
                 }
                 "requiredBehavior" => {
                     p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.required_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.required_behavior,
+                        codes::ActionRequiredBehavior::read_code,
+                    )?;
                 }
                 "_requiredBehavior" => {
                     p.mark(&mut seen, 31)?;
@@ -962,7 +980,11 @@ impl RequestGroupAction {
                 }
                 "precheckBehavior" => {
                     p.mark(&mut seen, 32)?;
-                    opt_prim_value(p, &mut r.precheck_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.precheck_behavior,
+                        codes::ActionPrecheckBehavior::read_code,
+                    )?;
                 }
                 "_precheckBehavior" => {
                     p.mark(&mut seen, 33)?;
@@ -970,7 +992,11 @@ impl RequestGroupAction {
                 }
                 "cardinalityBehavior" => {
                     p.mark(&mut seen, 34)?;
-                    opt_prim_value(p, &mut r.cardinality_behavior, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.cardinality_behavior,
+                        codes::ActionCardinalityBehavior::read_code,
+                    )?;
                 }
                 "_cardinalityBehavior" => {
                     p.mark(&mut seen, 35)?;
@@ -1316,7 +1342,6 @@ impl RequestGroupAction {
 ///
 /// An expression that describes applicability criteria, or start/stop conditions for the action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RequestGroupActionCondition {
     /// Unique id for inter-element referencing (`RequestGroup.action.condition.id`, 0..1)
     ///
@@ -1343,6 +1368,14 @@ pub struct RequestGroupActionCondition {
 }
 
 impl RequestGroupActionCondition {
+    /// A `RequestGroupActionCondition` with its required elements (`kind`); everything else is empty.
+    pub fn new(kind: impl Into<Code>) -> Self {
+        Self {
+            kind: kind.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1363,7 +1396,7 @@ impl RequestGroupActionCondition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::ActionConditionKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 4)?;
@@ -1456,7 +1489,6 @@ impl RequestGroupActionCondition {
 ///
 /// A relationship to another action such as "before" or "30-60 minutes after start of".
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RequestGroupActionRelatedAction {
     /// Unique id for inter-element referencing (`RequestGroup.action.relatedAction.id`, 0..1)
     ///
@@ -1488,7 +1520,6 @@ pub struct RequestGroupActionRelatedAction {
 
 /// The choice of types of 'RequestGroup.action.relatedAction.offset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RequestGroupActionRelatedActionOffset {
     /// `offsetDuration`: a `Duration`.
     Duration(Box<Duration>),
@@ -1504,6 +1535,15 @@ impl Default for RequestGroupActionRelatedActionOffset {
 }
 
 impl RequestGroupActionRelatedAction {
+    /// A `RequestGroupActionRelatedAction` with its required elements (`actionId`, `relationship`); everything else is empty.
+    pub fn new(action_id: impl Into<Id>, relationship: impl Into<Code>) -> Self {
+        Self {
+            action_id: action_id.into(),
+            relationship: relationship.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1533,7 +1573,11 @@ impl RequestGroupActionRelatedAction {
                 }
                 "relationship" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.relationship, code)?;
+                    prim_value(
+                        p,
+                        &mut r.relationship,
+                        codes::ActionRelationshipType::read_code,
+                    )?;
                 }
                 "_relationship" => {
                     p.mark(&mut seen, 6)?;

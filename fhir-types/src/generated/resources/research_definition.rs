@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The ResearchDefinition resource describes the conditional state (population and any exposures being compared within the population) and outcome (if specified) that the knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchDefinition {
     /// Logical id of this artifact (`ResearchDefinition.id`, 0..1)
     ///
@@ -185,7 +184,6 @@ pub struct ResearchDefinition {
 
 /// The choice of types of 'ResearchDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -201,6 +199,15 @@ impl Default for ResearchDefinitionSubject {
 }
 
 impl ResearchDefinition {
+    /// A `ResearchDefinition` with its required elements (`status`, `population`); everything else is empty.
+    pub fn new(status: impl Into<Code>, population: Reference) -> Self {
+        Self {
+            status: status.into(),
+            population,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -310,7 +317,7 @@ impl ResearchDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;

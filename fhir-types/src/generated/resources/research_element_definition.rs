@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The ResearchElementDefinition resource describes a "PICO" element that knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchElementDefinition {
     /// Logical id of this artifact (`ResearchElementDefinition.id`, 0..1)
     ///
@@ -181,7 +180,6 @@ pub struct ResearchElementDefinition {
 
 /// The choice of types of 'ResearchElementDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchElementDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -197,6 +195,20 @@ impl Default for ResearchElementDefinitionSubject {
 }
 
 impl ResearchElementDefinition {
+    /// A `ResearchElementDefinition` with its required elements (`status`, `type`, `characteristic`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        type_: impl Into<Code>,
+        characteristic: Vec<ResearchElementDefinitionCharacteristic>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            type_: type_.into(),
+            characteristic,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -306,7 +318,7 @@ impl ResearchElementDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 25)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 26)?;
@@ -466,7 +478,7 @@ impl ResearchElementDefinition {
                 }
                 "type" => {
                     p.mark(&mut seen, 61)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ResearchElementType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 62)?;
@@ -474,7 +486,11 @@ impl ResearchElementDefinition {
                 }
                 "variableType" => {
                     p.mark(&mut seen, 63)?;
-                    opt_prim_value(p, &mut r.variable_type, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.variable_type,
+                        codes::EvidenceVariableType::read_code,
+                    )?;
                 }
                 "_variableType" => {
                     p.mark(&mut seen, 64)?;
@@ -1052,7 +1068,6 @@ impl ResearchElementDefinition {
 ///
 /// A characteristic that defines the members of the research element. Multiple characteristics are applied with "and" semantics.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchElementDefinitionCharacteristic {
     /// Unique id for inter-element referencing (`ResearchElementDefinition.characteristic.id`, 0..1)
     ///
@@ -1120,7 +1135,6 @@ pub struct ResearchElementDefinitionCharacteristic {
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.definition\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchElementDefinitionCharacteristicDefinition {
     /// `definitionCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1141,7 +1155,6 @@ impl Default for ResearchElementDefinitionCharacteristicDefinition {
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.studyEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchElementDefinitionCharacteristicStudyEffective {
     /// `studyEffectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1162,7 +1175,6 @@ impl Default for ResearchElementDefinitionCharacteristicStudyEffective {
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.participantEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ResearchElementDefinitionCharacteristicParticipantEffective {
     /// `participantEffectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1182,6 +1194,14 @@ impl Default for ResearchElementDefinitionCharacteristicParticipantEffective {
 }
 
 impl ResearchElementDefinitionCharacteristic {
+    /// A `ResearchElementDefinitionCharacteristic` with its required elements (`definition`); everything else is empty.
+    pub fn new(definition: ResearchElementDefinitionCharacteristicDefinition) -> Self {
+        Self {
+            definition,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1355,7 +1375,11 @@ impl ResearchElementDefinitionCharacteristic {
                 }
                 "studyEffectiveGroupMeasure" => {
                     p.mark(&mut seen, 20)?;
-                    opt_prim_value(p, &mut r.study_effective_group_measure, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.study_effective_group_measure,
+                        codes::GroupMeasure::read_code,
+                    )?;
                 }
                 "_studyEffectiveGroupMeasure" => {
                     p.mark(&mut seen, 21)?;
@@ -1434,7 +1458,11 @@ impl ResearchElementDefinitionCharacteristic {
                 }
                 "participantEffectiveGroupMeasure" => {
                     p.mark(&mut seen, 30)?;
-                    opt_prim_value(p, &mut r.participant_effective_group_measure, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.participant_effective_group_measure,
+                        codes::GroupMeasure::read_code,
+                    )?;
                 }
                 "_participantEffectiveGroupMeasure" => {
                     p.mark(&mut seen, 31)?;

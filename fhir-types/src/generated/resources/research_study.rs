@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A process where a researcher or organization plans and then executes a series of steps intended to increase the field of healthcare-related knowledge.  This includes studies of safety, efficacy, comparative effectiveness and other information about medications, devices, therapies and other interventional and investigative techniques.  A ResearchStudy involves the gathering of information about human or animal subjects.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchStudy {
     /// Logical id of this artifact (`ResearchStudy.id`, 0..1)
     ///
@@ -144,6 +143,14 @@ pub struct ResearchStudy {
 }
 
 impl ResearchStudy {
+    /// A `ResearchStudy` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -220,7 +227,7 @@ impl ResearchStudy {
                 }
                 "status" => {
                     p.mark(&mut seen, 17)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ResearchStudyStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 18)?;
@@ -784,7 +791,6 @@ impl ResearchStudy {
 ///
 /// Describes an expected sequence of events for one of the participants of a study.  E.g. Exposure to drug A, wash-out, exposure to drug B, wash-out, follow-up.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchStudyArm {
     /// Unique id for inter-element referencing (`ResearchStudy.arm.id`, 0..1)
     ///
@@ -815,6 +821,14 @@ pub struct ResearchStudyArm {
 }
 
 impl ResearchStudyArm {
+    /// A `ResearchStudyArm` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -947,7 +961,6 @@ impl ResearchStudyArm {
 ///
 /// A goal that the study is aiming to achieve in terms of a scientific question to be answered by the analysis of data collected during the study.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchStudyObjective {
     /// Unique id for inter-element referencing (`ResearchStudy.objective.id`, 0..1)
     ///

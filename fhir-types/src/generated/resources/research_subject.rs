@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A physical entity which is the primary unit of operational and/or administrative interest in a study.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ResearchSubject {
     /// Logical id of this artifact (`ResearchSubject.id`, 0..1)
     ///
@@ -80,6 +79,16 @@ pub struct ResearchSubject {
 }
 
 impl ResearchSubject {
+    /// A `ResearchSubject` with its required elements (`status`, `study`, `individual`); everything else is empty.
+    pub fn new(status: impl Into<Code>, study: Reference, individual: Reference) -> Self {
+        Self {
+            status: status.into(),
+            study,
+            individual,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -140,7 +149,7 @@ impl ResearchSubject {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ResearchSubjectStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;

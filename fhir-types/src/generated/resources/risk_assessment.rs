@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An assessment of the likely outcome(s) for a patient or other subject as well as the likelihood of each outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskAssessment {
     /// Logical id of this artifact (`RiskAssessment.id`, 0..1)
     ///
@@ -117,7 +116,6 @@ pub struct RiskAssessment {
 
 /// The choice of types of 'RiskAssessment.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RiskAssessmentOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -133,6 +131,15 @@ impl Default for RiskAssessmentOccurrence {
 }
 
 impl RiskAssessment {
+    /// A `RiskAssessment` with its required elements (`status`, `subject`); everything else is empty.
+    pub fn new(status: impl Into<Code>, subject: Reference) -> Self {
+        Self {
+            status: status.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -202,7 +209,7 @@ impl RiskAssessment {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::ObservationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -673,7 +680,6 @@ impl RiskAssessment {
 ///
 /// Describes the expected outcome for the subject.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskAssessmentPrediction {
     /// Unique id for inter-element referencing (`RiskAssessment.prediction.id`, 0..1)
     ///
@@ -717,7 +723,6 @@ pub struct RiskAssessmentPrediction {
 
 /// The choice of types of 'RiskAssessment.prediction.probability\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RiskAssessmentPredictionProbability {
     /// `probabilityDecimal`: a `decimal`.
     Decimal(Decimal),
@@ -734,7 +739,6 @@ impl Default for RiskAssessmentPredictionProbability {
 
 /// The choice of types of 'RiskAssessment.prediction.when\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum RiskAssessmentPredictionWhen {
     /// `whenPeriod`: a `Period`.
     Period(Box<Period>),

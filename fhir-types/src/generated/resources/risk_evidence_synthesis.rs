@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The RiskEvidenceSynthesis resource describes the likelihood of an outcome in a population plus exposure state where the risk estimate is derived from a combination of research studies.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesis {
     /// Logical id of this artifact (`RiskEvidenceSynthesis.id`, 0..1)
     ///
@@ -172,6 +171,16 @@ pub struct RiskEvidenceSynthesis {
 }
 
 impl RiskEvidenceSynthesis {
+    /// A `RiskEvidenceSynthesis` with its required elements (`status`, `population`, `outcome`); everything else is empty.
+    pub fn new(status: impl Into<Code>, population: Reference, outcome: Reference) -> Self {
+        Self {
+            status: status.into(),
+            population,
+            outcome,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -264,7 +273,7 @@ impl RiskEvidenceSynthesis {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -947,7 +956,6 @@ impl RiskEvidenceSynthesis {
 ///
 /// A description of the certainty of the risk estimate.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisCertainty {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.certainty.id`, 0..1)
     ///
@@ -1118,7 +1126,6 @@ impl RiskEvidenceSynthesisCertainty {
 ///
 /// A description of a component of the overall certainty.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisCertaintyCertaintySubcomponent {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.certainty.certaintySubcomponent.id`, 0..1)
     ///
@@ -1279,7 +1286,6 @@ impl RiskEvidenceSynthesisCertaintyCertaintySubcomponent {
 ///
 /// The estimated risk of the outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisRiskEstimate {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.riskEstimate.id`, 0..1)
     ///
@@ -1534,7 +1540,6 @@ impl RiskEvidenceSynthesisRiskEstimate {
 ///
 /// A description of the precision of the estimate for the effect.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisRiskEstimatePrecisionEstimate {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.riskEstimate.precisionEstimate.id`, 0..1)
     ///
@@ -1718,7 +1723,6 @@ impl RiskEvidenceSynthesisRiskEstimatePrecisionEstimate {
 ///
 /// A description of the size of the sample involved in the synthesis.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct RiskEvidenceSynthesisSampleSize {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.sampleSize.id`, 0..1)
     ///

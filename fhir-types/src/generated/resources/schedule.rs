@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A container for slots of time that may be available for booking appointments.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Schedule {
     /// Logical id of this artifact (`Schedule.id`, 0..1)
     ///
@@ -78,6 +77,14 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// A `Schedule` with its required elements (`actor`); everything else is empty.
+    pub fn new(actor: Vec<Reference>) -> Self {
+        Self {
+            actor,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

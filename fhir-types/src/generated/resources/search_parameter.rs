@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A search parameter that defines a named search item that can be used to search/filter on a resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SearchParameter {
     /// Logical id of this artifact (`SearchParameter.id`, 0..1)
     ///
@@ -152,6 +151,28 @@ pub struct SearchParameter {
 }
 
 impl SearchParameter {
+    /// A `SearchParameter` with its required elements (`url`, `name`, `status`, `description`, `code`, `base`, `type`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Code>,
+        description: impl Into<Markdown>,
+        code: impl Into<Code>,
+        base: Vec<Code>,
+        type_: impl Into<Code>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            description: description.into(),
+            code: code.into(),
+            base,
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -240,7 +261,7 @@ impl SearchParameter {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -309,7 +330,7 @@ impl SearchParameter {
                 "base" => {
                     p.mark(&mut seen, 37)?;
                     let other = p.marked(&seen, 38);
-                    values(p, &mut r.base, code, other)?;
+                    values(p, &mut r.base, codes::ResourceType::read_code, other)?;
                 }
                 "_base" => {
                     p.mark(&mut seen, 38)?;
@@ -318,7 +339,7 @@ impl SearchParameter {
                 }
                 "type" => {
                     p.mark(&mut seen, 39)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::SearchParamType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 40)?;
@@ -342,7 +363,7 @@ impl SearchParameter {
                 }
                 "xpathUsage" => {
                     p.mark(&mut seen, 45)?;
-                    opt_prim_value(p, &mut r.xpath_usage, code)?;
+                    opt_prim_value(p, &mut r.xpath_usage, codes::XPathUsageType::read_code)?;
                 }
                 "_xpathUsage" => {
                     p.mark(&mut seen, 46)?;
@@ -351,7 +372,7 @@ impl SearchParameter {
                 "target" => {
                     p.mark(&mut seen, 47)?;
                     let other = p.marked(&seen, 48);
-                    values(p, &mut r.target, code, other)?;
+                    values(p, &mut r.target, codes::ResourceType::read_code, other)?;
                 }
                 "_target" => {
                     p.mark(&mut seen, 48)?;
@@ -377,7 +398,12 @@ impl SearchParameter {
                 "comparator" => {
                     p.mark(&mut seen, 53)?;
                     let other = p.marked(&seen, 54);
-                    values(p, &mut r.comparator, code, other)?;
+                    values(
+                        p,
+                        &mut r.comparator,
+                        codes::SearchComparator::read_code,
+                        other,
+                    )?;
                 }
                 "_comparator" => {
                     p.mark(&mut seen, 54)?;
@@ -387,7 +413,12 @@ impl SearchParameter {
                 "modifier" => {
                     p.mark(&mut seen, 55)?;
                     let other = p.marked(&seen, 56);
-                    values(p, &mut r.modifier, code, other)?;
+                    values(
+                        p,
+                        &mut r.modifier,
+                        codes::SearchModifierCode::read_code,
+                        other,
+                    )?;
                 }
                 "_modifier" => {
                     p.mark(&mut seen, 56)?;
@@ -849,7 +880,6 @@ impl SearchParameter {
 ///
 /// Used to define the parts of a composite search parameter.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SearchParameterComponent {
     /// Unique id for inter-element referencing (`SearchParameter.component.id`, 0..1)
     ///
@@ -876,6 +906,15 @@ pub struct SearchParameterComponent {
 }
 
 impl SearchParameterComponent {
+    /// A `SearchParameterComponent` with its required elements (`definition`, `expression`); everything else is empty.
+    pub fn new(definition: impl Into<Canonical>, expression: impl Into<FhirString>) -> Self {
+        Self {
+            definition: definition.into(),
+            expression: expression.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of a request for service such as diagnostic investigations, treatments, or operations to be performed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ServiceRequest {
     /// Logical id of this artifact (`ServiceRequest.id`, 0..1)
     ///
@@ -181,7 +180,6 @@ pub struct ServiceRequest {
 
 /// The choice of types of 'ServiceRequest.quantity\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ServiceRequestQuantity {
     /// `quantityQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -200,7 +198,6 @@ impl Default for ServiceRequestQuantity {
 
 /// The choice of types of 'ServiceRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ServiceRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -219,7 +216,6 @@ impl Default for ServiceRequestOccurrence {
 
 /// The choice of types of 'ServiceRequest.asNeeded\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ServiceRequestAsNeeded {
     /// `asNeededBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -235,6 +231,16 @@ impl Default for ServiceRequestAsNeeded {
 }
 
 impl ServiceRequest {
+    /// A `ServiceRequest` with its required elements (`status`, `intent`, `subject`); everything else is empty.
+    pub fn new(status: impl Into<Code>, intent: impl Into<Code>, subject: Reference) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            subject,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -330,7 +336,7 @@ impl ServiceRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::RequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -338,7 +344,7 @@ impl ServiceRequest {
                 }
                 "intent" => {
                     p.mark(&mut seen, 22)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::RequestIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 23)?;
@@ -350,7 +356,7 @@ impl ServiceRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 26)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A slot of time on a schedule that may be available for booking appointments.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Slot {
     /// Logical id of this artifact (`Slot.id`, 0..1)
     ///
@@ -70,6 +69,22 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// A `Slot` with its required elements (`schedule`, `status`, `start`, `end`); everything else is empty.
+    pub fn new(
+        schedule: Reference,
+        status: impl Into<Code>,
+        start: impl Into<Instant>,
+        end: impl Into<Instant>,
+    ) -> Self {
+        Self {
+            schedule,
+            status: status.into(),
+            start: start.into(),
+            end: end.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -150,7 +165,7 @@ impl Slot {
                 }
                 "status" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::SlotStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 19)?;

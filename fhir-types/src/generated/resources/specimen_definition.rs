@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A kind of specimen with associated set of requirements.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SpecimenDefinition {
     /// Logical id of this artifact (`SpecimenDefinition.id`, 0..1)
     ///
@@ -362,7 +361,6 @@ impl SpecimenDefinition {
 ///
 /// Specimen conditioned in a container as expected by the testing laboratory.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SpecimenDefinitionTypeTested {
     /// Unique id for inter-element referencing (`SpecimenDefinition.typeTested.id`, 0..1)
     ///
@@ -411,6 +409,14 @@ pub struct SpecimenDefinitionTypeTested {
 }
 
 impl SpecimenDefinitionTypeTested {
+    /// A `SpecimenDefinitionTypeTested` with its required elements (`preference`); everything else is empty.
+    pub fn new(preference: impl Into<Code>) -> Self {
+        Self {
+            preference: preference.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -443,7 +449,11 @@ impl SpecimenDefinitionTypeTested {
                 }
                 "preference" => {
                     p.mark(&mut seen, 6)?;
-                    prim_value(p, &mut r.preference, code)?;
+                    prim_value(
+                        p,
+                        &mut r.preference,
+                        codes::SpecimenContainedPreference::read_code,
+                    )?;
                 }
                 "_preference" => {
                     p.mark(&mut seen, 7)?;
@@ -642,7 +652,6 @@ impl SpecimenDefinitionTypeTested {
 ///
 /// The specimen's container.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SpecimenDefinitionTypeTestedContainer {
     /// Unique id for inter-element referencing (`SpecimenDefinition.typeTested.container.id`, 0..1)
     ///
@@ -692,7 +701,6 @@ pub struct SpecimenDefinitionTypeTestedContainer {
 
 /// The choice of types of 'SpecimenDefinition.typeTested.container.minimumVolume\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SpecimenDefinitionTypeTestedContainerMinimumVolume {
     /// `minimumVolumeQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -978,7 +986,6 @@ impl SpecimenDefinitionTypeTestedContainer {
 ///
 /// Substance introduced in the kind of container to preserve, maintain or enhance the specimen. Examples: Formalin, Citrate, EDTA.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SpecimenDefinitionTypeTestedContainerAdditive {
     /// Unique id for inter-element referencing (`SpecimenDefinition.typeTested.container.additive.id`, 0..1)
     ///
@@ -1002,7 +1009,6 @@ pub struct SpecimenDefinitionTypeTestedContainerAdditive {
 
 /// The choice of types of 'SpecimenDefinition.typeTested.container.additive.additive\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SpecimenDefinitionTypeTestedContainerAdditiveAdditive {
     /// `additiveCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1018,6 +1024,14 @@ impl Default for SpecimenDefinitionTypeTestedContainerAdditiveAdditive {
 }
 
 impl SpecimenDefinitionTypeTestedContainerAdditive {
+    /// A `SpecimenDefinitionTypeTestedContainerAdditive` with its required elements (`additive`); everything else is empty.
+    pub fn new(additive: SpecimenDefinitionTypeTestedContainerAdditiveAdditive) -> Self {
+        Self {
+            additive,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1148,7 +1162,6 @@ impl SpecimenDefinitionTypeTestedContainerAdditive {
 ///
 /// Set of instructions for preservation/transport of the specimen at a defined temperature interval, prior the testing process.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SpecimenDefinitionTypeTestedHandling {
     /// Unique id for inter-element referencing (`SpecimenDefinition.typeTested.handling.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A definition of a FHIR structure. This resource is used to describe the underlying resources, data types defined in FHIR, and also for describing extensions and constraints on resources and data types.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinition {
     /// Logical id of this artifact (`StructureDefinition.id`, 0..1)
     ///
@@ -156,6 +155,26 @@ pub struct StructureDefinition {
 }
 
 impl StructureDefinition {
+    /// A `StructureDefinition` with its required elements (`url`, `name`, `status`, `kind`, `abstract`, `type`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Code>,
+        kind: impl Into<Code>,
+        abstract_: impl Into<Boolean>,
+        type_: impl Into<Uri>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            kind: kind.into(),
+            abstract_: abstract_.into(),
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -248,7 +267,7 @@ impl StructureDefinition {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -320,7 +339,7 @@ impl StructureDefinition {
                 }
                 "fhirVersion" => {
                     p.mark(&mut seen, 39)?;
-                    opt_prim_value(p, &mut r.fhir_version, code)?;
+                    opt_prim_value(p, &mut r.fhir_version, codes::FHIRVersion::read_code)?;
                 }
                 "_fhirVersion" => {
                     p.mark(&mut seen, 40)?;
@@ -332,7 +351,7 @@ impl StructureDefinition {
                 }
                 "kind" => {
                     p.mark(&mut seen, 42)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::StructureDefinitionKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 43)?;
@@ -378,7 +397,7 @@ impl StructureDefinition {
                 }
                 "derivation" => {
                     p.mark(&mut seen, 53)?;
-                    opt_prim_value(p, &mut r.derivation, code)?;
+                    opt_prim_value(p, &mut r.derivation, codes::TypeDerivationRule::read_code)?;
                 }
                 "_derivation" => {
                     p.mark(&mut seen, 54)?;
@@ -872,7 +891,6 @@ impl StructureDefinition {
 ///
 /// Identifies the types of resource or data type elements to which the extension can be applied.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinitionContext {
     /// Unique id for inter-element referencing (`StructureDefinition.context.id`, 0..1)
     ///
@@ -899,6 +917,15 @@ pub struct StructureDefinitionContext {
 }
 
 impl StructureDefinitionContext {
+    /// A `StructureDefinitionContext` with its required elements (`type`, `expression`); everything else is empty.
+    pub fn new(type_: impl Into<Code>, expression: impl Into<FhirString>) -> Self {
+        Self {
+            type_: type_.into(),
+            expression: expression.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -919,7 +946,7 @@ impl StructureDefinitionContext {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::ExtensionContextType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -1017,7 +1044,6 @@ impl StructureDefinitionContext {
 ///
 /// A differential view is expressed relative to the base StructureDefinition - a statement of differences that it applies.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinitionDifferential {
     /// Unique id for inter-element referencing (`StructureDefinition.differential.id`, 0..1)
     ///
@@ -1040,6 +1066,14 @@ pub struct StructureDefinitionDifferential {
 }
 
 impl StructureDefinitionDifferential {
+    /// A `StructureDefinitionDifferential` with its required elements (`element`); everything else is empty.
+    pub fn new(element: Vec<ElementDefinition>) -> Self {
+        Self {
+            element,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1139,7 +1173,6 @@ impl StructureDefinitionDifferential {
 ///
 /// An external specification that the content is mapped to.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinitionMapping {
     /// Unique id for inter-element referencing (`StructureDefinition.mapping.id`, 0..1)
     ///
@@ -1174,6 +1207,14 @@ pub struct StructureDefinitionMapping {
 }
 
 impl StructureDefinitionMapping {
+    /// A `StructureDefinitionMapping` with its required elements (`identity`); everything else is empty.
+    pub fn new(identity: impl Into<Id>) -> Self {
+        Self {
+            identity: identity.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1328,7 +1369,6 @@ impl StructureDefinitionMapping {
 ///
 /// A snapshot view is expressed in a standalone form that can be used and interpreted without considering the base StructureDefinition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureDefinitionSnapshot {
     /// Unique id for inter-element referencing (`StructureDefinition.snapshot.id`, 0..1)
     ///
@@ -1351,6 +1391,14 @@ pub struct StructureDefinitionSnapshot {
 }
 
 impl StructureDefinitionSnapshot {
+    /// A `StructureDefinitionSnapshot` with its required elements (`element`); everything else is empty.
+    pub fn new(element: Vec<ElementDefinition>) -> Self {
+        Self {
+            element,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A Map of relationships between 2 structures that can be used to transform data.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMap {
     /// Logical id of this artifact (`StructureMap.id`, 0..1)
     ///
@@ -118,6 +117,22 @@ pub struct StructureMap {
 }
 
 impl StructureMap {
+    /// A `StructureMap` with its required elements (`url`, `name`, `status`, `group`); everything else is empty.
+    pub fn new(
+        url: impl Into<Uri>,
+        name: impl Into<FhirString>,
+        status: impl Into<Code>,
+        group: Vec<StructureMapGroup>,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            group,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -210,7 +225,7 @@ impl StructureMap {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -655,7 +670,6 @@ impl StructureMap {
 ///
 /// Organizes the mapping into manageable chunks for human review/ease of maintenance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroup {
     /// Unique id for inter-element referencing (`StructureMap.group.id`, 0..1)
     ///
@@ -694,6 +708,22 @@ pub struct StructureMapGroup {
 }
 
 impl StructureMapGroup {
+    /// A `StructureMapGroup` with its required elements (`name`, `typeMode`, `input`, `rule`); everything else is empty.
+    pub fn new(
+        name: impl Into<Id>,
+        type_mode: impl Into<Code>,
+        input: Vec<StructureMapGroupInput>,
+        rule: Vec<StructureMapGroupRule>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            type_mode: type_mode.into(),
+            input,
+            rule,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -730,7 +760,11 @@ impl StructureMapGroup {
                 }
                 "typeMode" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.type_mode, code)?;
+                    prim_value(
+                        p,
+                        &mut r.type_mode,
+                        codes::StructureMapGroupTypeMode::read_code,
+                    )?;
                 }
                 "_typeMode" => {
                     p.mark(&mut seen, 8)?;
@@ -896,7 +930,6 @@ impl StructureMapGroup {
 ///
 /// A name assigned to an instance of data. The instance must be provided when the mapping is invoked.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupInput {
     /// Unique id for inter-element referencing (`StructureMap.group.input.id`, 0..1)
     ///
@@ -925,6 +958,15 @@ pub struct StructureMapGroupInput {
 }
 
 impl StructureMapGroupInput {
+    /// A `StructureMapGroupInput` with its required elements (`name`, `mode`); everything else is empty.
+    pub fn new(name: impl Into<Id>, mode: impl Into<Code>) -> Self {
+        Self {
+            name: name.into(),
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -961,7 +1003,7 @@ impl StructureMapGroupInput {
                 }
                 "mode" => {
                     p.mark(&mut seen, 7)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::StructureMapInputMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 8)?;
@@ -1081,7 +1123,6 @@ impl StructureMapGroupInput {
 ///
 /// Transform Rule from source to target.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRule {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.id`, 0..1)
     ///
@@ -1112,6 +1153,15 @@ pub struct StructureMapGroupRule {
 }
 
 impl StructureMapGroupRule {
+    /// A `StructureMapGroupRule` with its required elements (`name`, `source`); everything else is empty.
+    pub fn new(name: impl Into<Id>, source: Vec<StructureMapGroupRuleSource>) -> Self {
+        Self {
+            name: name.into(),
+            source,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1311,7 +1361,6 @@ impl StructureMapGroupRule {
 ///
 /// Which other rules to apply in the context of this rule.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRuleDependent {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.dependent.id`, 0..1)
     ///
@@ -1334,6 +1383,15 @@ pub struct StructureMapGroupRuleDependent {
 }
 
 impl StructureMapGroupRuleDependent {
+    /// A `StructureMapGroupRuleDependent` with its required elements (`name`, `variable`); everything else is empty.
+    pub fn new(name: impl Into<Id>, variable: Vec<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            variable,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1454,7 +1512,6 @@ impl StructureMapGroupRuleDependent {
 ///
 /// Source inputs to the mapping.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRuleSource {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.source.id`, 0..1)
     ///
@@ -1508,7 +1565,6 @@ pub struct StructureMapGroupRuleSource {
 
 /// The choice of types of 'StructureMap.group.rule.source.defaultValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum StructureMapGroupRuleSourceDefaultValue {
     /// `defaultValueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -1620,6 +1676,14 @@ impl Default for StructureMapGroupRuleSourceDefaultValue {
 }
 
 impl StructureMapGroupRuleSource {
+    /// A `StructureMapGroupRuleSource` with its required elements (`context`); everything else is empty.
+    pub fn new(context: impl Into<Id>) -> Self {
+        Self {
+            context: context.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -2504,7 +2568,11 @@ impl StructureMapGroupRuleSource {
                 }
                 "listMode" => {
                     p.mark(&mut seen, 82)?;
-                    opt_prim_value(p, &mut r.list_mode, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.list_mode,
+                        codes::StructureMapSourceListMode::read_code,
+                    )?;
                 }
                 "_listMode" => {
                     p.mark(&mut seen, 83)?;
@@ -3013,7 +3081,6 @@ impl StructureMapGroupRuleSource {
 ///
 /// Content to create because of this mapping rule.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRuleTarget {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.target.id`, 0..1)
     ///
@@ -3082,7 +3149,11 @@ impl StructureMapGroupRuleTarget {
                 }
                 "contextType" => {
                     p.mark(&mut seen, 5)?;
-                    opt_prim_value(p, &mut r.context_type, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.context_type,
+                        codes::StructureMapContextType::read_code,
+                    )?;
                 }
                 "_contextType" => {
                     p.mark(&mut seen, 6)?;
@@ -3107,7 +3178,12 @@ impl StructureMapGroupRuleTarget {
                 "listMode" => {
                     p.mark(&mut seen, 11)?;
                     let other = p.marked(&seen, 12);
-                    values(p, &mut r.list_mode, code, other)?;
+                    values(
+                        p,
+                        &mut r.list_mode,
+                        codes::StructureMapTargetListMode::read_code,
+                        other,
+                    )?;
                 }
                 "_listMode" => {
                     p.mark(&mut seen, 12)?;
@@ -3124,7 +3200,7 @@ impl StructureMapGroupRuleTarget {
                 }
                 "transform" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.transform, code)?;
+                    opt_prim_value(p, &mut r.transform, codes::StructureMapTransform::read_code)?;
                 }
                 "_transform" => {
                     p.mark(&mut seen, 16)?;
@@ -3288,7 +3364,6 @@ impl StructureMapGroupRuleTarget {
 ///
 /// Parameters to the transform.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapGroupRuleTargetParameter {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.target.parameter.id`, 0..1)
     ///
@@ -3310,7 +3385,6 @@ pub struct StructureMapGroupRuleTargetParameter {
 
 /// The choice of types of 'StructureMap.group.rule.target.parameter.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum StructureMapGroupRuleTargetParameterValue {
     /// `valueId`: a `id`.
     Id(Id),
@@ -3332,6 +3406,14 @@ impl Default for StructureMapGroupRuleTargetParameterValue {
 }
 
 impl StructureMapGroupRuleTargetParameter {
+    /// A `StructureMapGroupRuleTargetParameter` with its required elements (`value`); everything else is empty.
+    pub fn new(value: StructureMapGroupRuleTargetParameterValue) -> Self {
+        Self {
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3582,7 +3664,6 @@ impl StructureMapGroupRuleTargetParameter {
 ///
 /// A structure definition used by this map. The structure definition may describe instances that are converted, or the instances that are produced.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct StructureMapStructure {
     /// Unique id for inter-element referencing (`StructureMap.structure.id`, 0..1)
     ///
@@ -3617,6 +3698,15 @@ pub struct StructureMapStructure {
 }
 
 impl StructureMapStructure {
+    /// A `StructureMapStructure` with its required elements (`url`, `mode`); everything else is empty.
+    pub fn new(url: impl Into<Canonical>, mode: impl Into<Code>) -> Self {
+        Self {
+            url: url.into(),
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3645,7 +3735,7 @@ impl StructureMapStructure {
                 }
                 "mode" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.mode, code)?;
+                    prim_value(p, &mut r.mode, codes::StructureMapModelMode::read_code)?;
                 }
                 "_mode" => {
                     p.mark(&mut seen, 6)?;

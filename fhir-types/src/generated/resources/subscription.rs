@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The subscription resource is used to define a push-based subscription from a server to another system. Once a subscription is registered with the server, the server checks every resource that is created or updated, and if the resource matches the given criteria, it sends a message on the defined "channel" so that another system can take an appropriate action.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Subscription {
     /// Logical id of this artifact (`Subscription.id`, 0..1)
     ///
@@ -76,6 +75,22 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// A `Subscription` with its required elements (`status`, `reason`, `criteria`, `channel`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        reason: impl Into<FhirString>,
+        criteria: impl Into<FhirString>,
+        channel: SubscriptionChannel,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            reason: reason.into(),
+            criteria: criteria.into(),
+            channel,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -132,7 +147,7 @@ impl Subscription {
                 }
                 "status" => {
                     p.mark(&mut seen, 12)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::SubscriptionStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 13)?;
@@ -397,7 +412,6 @@ impl Subscription {
 ///
 /// Details where to send notifications when resources are received that meet the criteria.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubscriptionChannel {
     /// Unique id for inter-element referencing (`Subscription.channel.id`, 0..1)
     ///
@@ -432,6 +446,14 @@ pub struct SubscriptionChannel {
 }
 
 impl SubscriptionChannel {
+    /// A `SubscriptionChannel` with its required elements (`type`); everything else is empty.
+    pub fn new(type_: impl Into<Code>) -> Self {
+        Self {
+            type_: type_.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -452,7 +474,7 @@ impl SubscriptionChannel {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::SubscriptionChannelType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A homogeneous material with a definite composition.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Substance {
     /// Logical id of this artifact (`Substance.id`, 0..1)
     ///
@@ -76,6 +75,14 @@ pub struct Substance {
 }
 
 impl Substance {
+    /// A `Substance` with its required elements (`code`); everything else is empty.
+    pub fn new(code: CodeableConcept) -> Self {
+        Self {
+            code,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -136,7 +143,7 @@ impl Substance {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::FHIRSubstanceStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -394,7 +401,6 @@ impl Substance {
 ///
 /// A substance can be composed of other substances.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceIngredient {
     /// Unique id for inter-element referencing (`Substance.ingredient.id`, 0..1)
     ///
@@ -422,7 +428,6 @@ pub struct SubstanceIngredient {
 
 /// The choice of types of 'Substance.ingredient.substance\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SubstanceIngredientSubstance {
     /// `substanceCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -438,6 +443,14 @@ impl Default for SubstanceIngredientSubstance {
 }
 
 impl SubstanceIngredient {
+    /// A `SubstanceIngredient` with its required elements (`substance`); everything else is empty.
+    pub fn new(substance: SubstanceIngredientSubstance) -> Self {
+        Self {
+            substance,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -582,7 +595,6 @@ impl SubstanceIngredient {
 ///
 /// Substance may be used to describe a kind of substance, or a specific package/container of the substance: an instance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceInstance {
     /// Unique id for inter-element referencing (`Substance.instance.id`, 0..1)
     ///

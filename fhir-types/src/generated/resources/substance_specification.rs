@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// The detailed description of a substance, typically at a level beyond what is used for prescribing.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecification {
     /// Logical id of this artifact (`SubstanceSpecification.id`, 0..1)
     ///
@@ -617,7 +616,6 @@ impl SubstanceSpecification {
 ///
 /// Codes associated with the substance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationCode {
     /// Unique id for inter-element referencing (`SubstanceSpecification.code.id`, 0..1)
     ///
@@ -813,7 +811,6 @@ impl SubstanceSpecificationCode {
 ///
 /// Moiety, for structural modifications.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationMoiety {
     /// Unique id for inter-element referencing (`SubstanceSpecification.moiety.id`, 0..1)
     ///
@@ -847,7 +844,6 @@ pub struct SubstanceSpecificationMoiety {
 
 /// The choice of types of 'SubstanceSpecification.moiety.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SubstanceSpecificationMoietyAmount {
     /// `amountQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1101,7 +1097,6 @@ impl SubstanceSpecificationMoiety {
 ///
 /// Names applicable to this substance.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationName {
     /// Unique id for inter-element referencing (`SubstanceSpecification.name.id`, 0..1)
     ///
@@ -1142,6 +1137,14 @@ pub struct SubstanceSpecificationName {
 }
 
 impl SubstanceSpecificationName {
+    /// A `SubstanceSpecificationName` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1431,7 +1434,6 @@ impl SubstanceSpecificationName {
 ///
 /// Details of the official nature of this name.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationNameOfficial {
     /// Unique id for inter-element referencing (`SubstanceSpecification.name.official.id`, 0..1)
     ///
@@ -1583,7 +1585,6 @@ impl SubstanceSpecificationNameOfficial {
 ///
 /// General specifications for this substance, including how it is related to other substances.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationProperty {
     /// Unique id for inter-element referencing (`SubstanceSpecification.property.id`, 0..1)
     ///
@@ -1613,7 +1614,6 @@ pub struct SubstanceSpecificationProperty {
 
 /// The choice of types of 'SubstanceSpecification.property.definingSubstance\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SubstanceSpecificationPropertyDefiningSubstance {
     /// `definingSubstanceReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -1630,7 +1630,6 @@ impl Default for SubstanceSpecificationPropertyDefiningSubstance {
 
 /// The choice of types of 'SubstanceSpecification.property.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SubstanceSpecificationPropertyAmount {
     /// `amountQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1882,7 +1881,6 @@ impl SubstanceSpecificationProperty {
 ///
 /// A link between this substance and another, with details of the relationship.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationRelationship {
     /// Unique id for inter-element referencing (`SubstanceSpecification.relationship.id`, 0..1)
     ///
@@ -1916,7 +1914,6 @@ pub struct SubstanceSpecificationRelationship {
 
 /// The choice of types of 'SubstanceSpecification.relationship.substance\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SubstanceSpecificationRelationshipSubstance {
     /// `substanceReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -1933,7 +1930,6 @@ impl Default for SubstanceSpecificationRelationshipSubstance {
 
 /// The choice of types of 'SubstanceSpecification.relationship.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SubstanceSpecificationRelationshipAmount {
     /// `amountQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -2256,7 +2252,6 @@ impl SubstanceSpecificationRelationship {
 ///
 /// Structural information.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationStructure {
     /// Unique id for inter-element referencing (`SubstanceSpecification.structure.id`, 0..1)
     ///
@@ -2532,7 +2527,6 @@ impl SubstanceSpecificationStructure {
 ///
 /// Applicable for single substances that contain a radionuclide or a non-natural isotopic ratio.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationStructureIsotope {
     /// Unique id for inter-element referencing (`SubstanceSpecification.structure.isotope.id`, 0..1)
     ///
@@ -2721,7 +2715,6 @@ impl SubstanceSpecificationStructureIsotope {
 ///
 /// The molecular weight or weight range (for proteins, polymers or nucleic acids).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationStructureIsotopeMolecularWeight {
     /// Unique id for inter-element referencing (`SubstanceSpecification.structure.isotope.molecularWeight.id`, 0..1)
     ///
@@ -2870,7 +2863,6 @@ impl SubstanceSpecificationStructureIsotopeMolecularWeight {
 ///
 /// Molecular structural representation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SubstanceSpecificationStructureRepresentation {
     /// Unique id for inter-element referencing (`SubstanceSpecification.structure.representation.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Record of delivery of what is supplied.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SupplyDelivery {
     /// Logical id of this artifact (`SupplyDelivery.id`, 0..1)
     ///
@@ -93,7 +92,6 @@ pub struct SupplyDelivery {
 
 /// The choice of types of 'SupplyDelivery.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SupplyDeliveryOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -180,7 +178,7 @@ impl SupplyDelivery {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::SupplyDeliveryStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -550,7 +548,6 @@ impl SupplyDelivery {
 ///
 /// The item that is being delivered or has been supplied.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SupplyDeliverySuppliedItem {
     /// Unique id for inter-element referencing (`SupplyDelivery.suppliedItem.id`, 0..1)
     ///
@@ -578,7 +575,6 @@ pub struct SupplyDeliverySuppliedItem {
 
 /// The choice of types of 'SupplyDelivery.suppliedItem.item\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SupplyDeliverySuppliedItemItem {
     /// `itemCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A record of a request for a medication, substance or device used in the healthcare setting.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SupplyRequest {
     /// Logical id of this artifact (`SupplyRequest.id`, 0..1)
     ///
@@ -99,7 +98,6 @@ pub struct SupplyRequest {
 
 /// The choice of types of 'SupplyRequest.item\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SupplyRequestItem {
     /// `itemCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -116,7 +114,6 @@ impl Default for SupplyRequestItem {
 
 /// The choice of types of 'SupplyRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SupplyRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -134,6 +131,15 @@ impl Default for SupplyRequestOccurrence {
 }
 
 impl SupplyRequest {
+    /// A `SupplyRequest` with its required elements (`item`, `quantity`); everything else is empty.
+    pub fn new(item: SupplyRequestItem, quantity: Quantity) -> Self {
+        Self {
+            item,
+            quantity,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -196,7 +202,7 @@ impl SupplyRequest {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    opt_prim_value(p, &mut r.status, code)?;
+                    opt_prim_value(p, &mut r.status, codes::SupplyRequestStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -208,7 +214,7 @@ impl SupplyRequest {
                 }
                 "priority" => {
                     p.mark(&mut seen, 16)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 17)?;
@@ -687,7 +693,6 @@ impl SupplyRequest {
 ///
 /// Specific parameters for the ordered item.  For example, the size of the indicated item.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct SupplyRequestParameter {
     /// Unique id for inter-element referencing (`SupplyRequest.parameter.id`, 0..1)
     ///
@@ -715,7 +720,6 @@ pub struct SupplyRequestParameter {
 
 /// The choice of types of 'SupplyRequest.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum SupplyRequestParameterValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A task to be performed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Task {
     /// Logical id of this artifact (`Task.id`, 0..1)
     ///
@@ -172,6 +171,15 @@ pub struct Task {
 }
 
 impl Task {
+    /// A `Task` with its required elements (`status`, `intent`); everything else is empty.
+    pub fn new(status: impl Into<Code>, intent: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            intent: intent.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -260,7 +268,7 @@ impl Task {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::TaskStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -276,7 +284,7 @@ impl Task {
                 }
                 "intent" => {
                     p.mark(&mut seen, 24)?;
-                    prim_value(p, &mut r.intent, code)?;
+                    prim_value(p, &mut r.intent, codes::TaskIntent::read_code)?;
                 }
                 "_intent" => {
                     p.mark(&mut seen, 25)?;
@@ -284,7 +292,7 @@ impl Task {
                 }
                 "priority" => {
                     p.mark(&mut seen, 26)?;
-                    opt_prim_value(p, &mut r.priority, code)?;
+                    opt_prim_value(p, &mut r.priority, codes::RequestPriority::read_code)?;
                 }
                 "_priority" => {
                     p.mark(&mut seen, 27)?;
@@ -928,7 +936,6 @@ impl Task {
 ///
 /// Additional information that may be needed in the execution of the task.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TaskInput {
     /// Unique id for inter-element referencing (`Task.input.id`, 0..1)
     ///
@@ -956,7 +963,6 @@ pub struct TaskInput {
 
 /// The choice of types of 'Task.input.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum TaskInputValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -1068,6 +1074,15 @@ impl Default for TaskInputValue {
 }
 
 impl TaskInput {
+    /// A `TaskInput` with its required elements (`type`, `value`); everything else is empty.
+    pub fn new(type_: CodeableConcept, value: TaskInputValue) -> Self {
+        Self {
+            type_,
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -1998,7 +2013,6 @@ impl TaskInput {
 ///
 /// Outputs produced by the Task.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TaskOutput {
     /// Unique id for inter-element referencing (`Task.output.id`, 0..1)
     ///
@@ -2026,7 +2040,6 @@ pub struct TaskOutput {
 
 /// The choice of types of 'Task.output.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum TaskOutputValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -2138,6 +2151,15 @@ impl Default for TaskOutputValue {
 }
 
 impl TaskOutput {
+    /// A `TaskOutput` with its required elements (`type`, `value`); everything else is empty.
+    pub fn new(type_: CodeableConcept, value: TaskOutputValue) -> Self {
+        Self {
+            type_,
+            value,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 2];
@@ -3074,7 +3096,6 @@ impl TaskOutput {
 ///
 /// If the Task.focus is a request resource and the task is seeking fulfillment (i.e. is asking for the request to be actioned), this element identifies any limitations on what parts of the referenced request should be actioned.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TaskRestriction {
     /// Unique id for inter-element referencing (`Task.restriction.id`, 0..1)
     ///

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A TerminologyCapabilities resource documents a set of capabilities (behaviors) of a FHIR Terminology Server that may be used as a statement of actual server functionality or a statement of required or desired server implementation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilities {
     /// Logical id of this artifact (`TerminologyCapabilities.id`, 0..1)
     ///
@@ -138,6 +137,16 @@ pub struct TerminologyCapabilities {
 }
 
 impl TerminologyCapabilities {
+    /// A `TerminologyCapabilities` with its required elements (`status`, `date`, `kind`); everything else is empty.
+    pub fn new(status: impl Into<Code>, date: impl Into<DateTime>, kind: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            date: date.into(),
+            kind: kind.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -226,7 +235,7 @@ impl TerminologyCapabilities {
                 }
                 "status" => {
                     p.mark(&mut seen, 20)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 21)?;
@@ -294,7 +303,7 @@ impl TerminologyCapabilities {
                 }
                 "kind" => {
                     p.mark(&mut seen, 37)?;
-                    prim_value(p, &mut r.kind, code)?;
+                    prim_value(p, &mut r.kind, codes::CapabilityStatementKind::read_code)?;
                 }
                 "_kind" => {
                     p.mark(&mut seen, 38)?;
@@ -334,7 +343,7 @@ impl TerminologyCapabilities {
                 }
                 "codeSearch" => {
                     p.mark(&mut seen, 45)?;
-                    opt_prim_value(p, &mut r.code_search, code)?;
+                    opt_prim_value(p, &mut r.code_search, codes::CodeSearchSupport::read_code)?;
                 }
                 "_codeSearch" => {
                     p.mark(&mut seen, 46)?;
@@ -781,7 +790,6 @@ impl TerminologyCapabilities {
 ///
 /// Whether the $closure operation is supported.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesClosure {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.closure.id`, 0..1)
     ///
@@ -897,7 +905,6 @@ impl TerminologyCapabilitiesClosure {
 ///
 /// Identifies a code system that is supported by the server. If there is a no code system URL, then this declares the general assumptions a client can make about support for any CodeSystem resource.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesCodeSystem {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.codeSystem.id`, 0..1)
     ///
@@ -1064,7 +1071,6 @@ impl TerminologyCapabilitiesCodeSystem {
 ///
 /// For the code system, a list of versions that are supported by the server.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesCodeSystemVersion {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.codeSystem.version.id`, 0..1)
     ///
@@ -1296,7 +1302,6 @@ impl TerminologyCapabilitiesCodeSystemVersion {
 ///
 /// Filter Properties supported.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesCodeSystemVersionFilter {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.codeSystem.version.filter.id`, 0..1)
     ///
@@ -1319,6 +1324,15 @@ pub struct TerminologyCapabilitiesCodeSystemVersionFilter {
 }
 
 impl TerminologyCapabilitiesCodeSystemVersionFilter {
+    /// A `TerminologyCapabilitiesCodeSystemVersionFilter` with its required elements (`code`, `op`); everything else is empty.
+    pub fn new(code: impl Into<Code>, op: Vec<Code>) -> Self {
+        Self {
+            code: code.into(),
+            op,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1439,7 +1453,6 @@ impl TerminologyCapabilitiesCodeSystemVersionFilter {
 ///
 /// Information about the \[ValueSet/$expand\](valueset-operation-expand.html) operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesExpansion {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.expansion.id`, 0..1)
     ///
@@ -1644,7 +1657,6 @@ impl TerminologyCapabilitiesExpansion {
 ///
 /// Supported expansion parameter.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesExpansionParameter {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.expansion.parameter.id`, 0..1)
     ///
@@ -1667,6 +1679,14 @@ pub struct TerminologyCapabilitiesExpansionParameter {
 }
 
 impl TerminologyCapabilitiesExpansionParameter {
+    /// A `TerminologyCapabilitiesExpansionParameter` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<Code>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1783,7 +1803,6 @@ impl TerminologyCapabilitiesExpansionParameter {
 ///
 /// Identifies a specific implementation instance that is described by the terminology capability statement - i.e. a particular installation, rather than the capabilities of a software program.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesImplementation {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.implementation.id`, 0..1)
     ///
@@ -1810,6 +1829,14 @@ pub struct TerminologyCapabilitiesImplementation {
 }
 
 impl TerminologyCapabilitiesImplementation {
+    /// A `TerminologyCapabilitiesImplementation` with its required elements (`description`); everything else is empty.
+    pub fn new(description: impl Into<FhirString>) -> Self {
+        Self {
+            description: description.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1926,7 +1953,6 @@ impl TerminologyCapabilitiesImplementation {
 ///
 /// Software that is covered by this terminology capability statement.  It is used when the statement describes the capabilities of a particular software version, independent of an installation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesSoftware {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.software.id`, 0..1)
     ///
@@ -1953,6 +1979,14 @@ pub struct TerminologyCapabilitiesSoftware {
 }
 
 impl TerminologyCapabilitiesSoftware {
+    /// A `TerminologyCapabilitiesSoftware` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2069,7 +2103,6 @@ impl TerminologyCapabilitiesSoftware {
 ///
 /// Information about the \[ConceptMap/$translate\](conceptmap-operation-translate.html) operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesTranslation {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.translation.id`, 0..1)
     ///
@@ -2090,6 +2123,14 @@ pub struct TerminologyCapabilitiesTranslation {
 }
 
 impl TerminologyCapabilitiesTranslation {
+    /// A `TerminologyCapabilitiesTranslation` with its required elements (`needsMap`); everything else is empty.
+    pub fn new(needs_map: impl Into<Boolean>) -> Self {
+        Self {
+            needs_map: needs_map.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2187,7 +2228,6 @@ impl TerminologyCapabilitiesTranslation {
 ///
 /// Information about the \[ValueSet/$validate-code\](valueset-operation-validate-code.html) operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TerminologyCapabilitiesValidateCode {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.validateCode.id`, 0..1)
     ///
@@ -2208,6 +2248,14 @@ pub struct TerminologyCapabilitiesValidateCode {
 }
 
 impl TerminologyCapabilitiesValidateCode {
+    /// A `TerminologyCapabilitiesValidateCode` with its required elements (`translations`); everything else is empty.
+    pub fn new(translations: impl Into<Boolean>) -> Self {
+        Self {
+            translations: translations.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

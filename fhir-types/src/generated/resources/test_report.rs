@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A summary of information based on the results of executing a TestScript.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReport {
     /// Logical id of this artifact (`TestReport.id`, 0..1)
     ///
@@ -84,6 +83,16 @@ pub struct TestReport {
 }
 
 impl TestReport {
+    /// A `TestReport` with its required elements (`status`, `testScript`, `result`); everything else is empty.
+    pub fn new(status: impl Into<Code>, test_script: Reference, result: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            test_script,
+            result: result.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -152,7 +161,7 @@ impl TestReport {
                 }
                 "status" => {
                     p.mark(&mut seen, 15)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::TestReportStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 16)?;
@@ -164,7 +173,7 @@ impl TestReport {
                 }
                 "result" => {
                     p.mark(&mut seen, 18)?;
-                    prim_value(p, &mut r.result, code)?;
+                    prim_value(p, &mut r.result, codes::TestReportResult::read_code)?;
                 }
                 "_result" => {
                     p.mark(&mut seen, 19)?;
@@ -491,7 +500,6 @@ impl TestReport {
 ///
 /// A participant in the test execution, either the execution engine, a client, or a server.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportParticipant {
     /// Unique id for inter-element referencing (`TestReport.participant.id`, 0..1)
     ///
@@ -518,6 +526,15 @@ pub struct TestReportParticipant {
 }
 
 impl TestReportParticipant {
+    /// A `TestReportParticipant` with its required elements (`type`, `uri`); everything else is empty.
+    pub fn new(type_: impl Into<Code>, uri: impl Into<Uri>) -> Self {
+        Self {
+            type_: type_.into(),
+            uri: uri.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -538,7 +555,7 @@ impl TestReportParticipant {
                 }
                 "type" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.type_, code)?;
+                    prim_value(p, &mut r.type_, codes::TestReportParticipantType::read_code)?;
                 }
                 "_type" => {
                     p.mark(&mut seen, 4)?;
@@ -655,7 +672,6 @@ impl TestReportParticipant {
 ///
 /// The results of the series of required setup operations before the tests were executed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportSetup {
     /// Unique id for inter-element referencing (`TestReport.setup.id`, 0..1)
     ///
@@ -678,6 +694,14 @@ pub struct TestReportSetup {
 }
 
 impl TestReportSetup {
+    /// A `TestReportSetup` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestReportSetupAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -777,7 +801,6 @@ impl TestReportSetup {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportSetupAction {
     /// Unique id for inter-element referencing (`TestReport.setup.action.id`, 0..1)
     ///
@@ -912,7 +935,6 @@ impl TestReportSetupAction {
 ///
 /// The results of the assertion performed on the previous operations.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportSetupActionAssert {
     /// Unique id for inter-element referencing (`TestReport.setup.action.assert.id`, 0..1)
     ///
@@ -941,6 +963,14 @@ pub struct TestReportSetupActionAssert {
 }
 
 impl TestReportSetupActionAssert {
+    /// A `TestReportSetupActionAssert` with its required elements (`result`); everything else is empty.
+    pub fn new(result: impl Into<Code>) -> Self {
+        Self {
+            result: result.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -961,7 +991,7 @@ impl TestReportSetupActionAssert {
                 }
                 "result" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.result, code)?;
+                    prim_value(p, &mut r.result, codes::TestReportActionResult::read_code)?;
                 }
                 "_result" => {
                     p.mark(&mut seen, 4)?;
@@ -1076,7 +1106,6 @@ impl TestReportSetupActionAssert {
 ///
 /// The operation performed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportSetupActionOperation {
     /// Unique id for inter-element referencing (`TestReport.setup.action.operation.id`, 0..1)
     ///
@@ -1105,6 +1134,14 @@ pub struct TestReportSetupActionOperation {
 }
 
 impl TestReportSetupActionOperation {
+    /// A `TestReportSetupActionOperation` with its required elements (`result`); everything else is empty.
+    pub fn new(result: impl Into<Code>) -> Self {
+        Self {
+            result: result.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1125,7 +1162,7 @@ impl TestReportSetupActionOperation {
                 }
                 "result" => {
                     p.mark(&mut seen, 3)?;
-                    prim_value(p, &mut r.result, code)?;
+                    prim_value(p, &mut r.result, codes::TestReportActionResult::read_code)?;
                 }
                 "_result" => {
                     p.mark(&mut seen, 4)?;
@@ -1240,7 +1277,6 @@ impl TestReportSetupActionOperation {
 ///
 /// The results of the series of operations required to clean up after all the tests were executed (successfully or otherwise).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportTeardown {
     /// Unique id for inter-element referencing (`TestReport.teardown.id`, 0..1)
     ///
@@ -1263,6 +1299,14 @@ pub struct TestReportTeardown {
 }
 
 impl TestReportTeardown {
+    /// A `TestReportTeardown` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestReportTeardownAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1362,7 +1406,6 @@ impl TestReportTeardown {
 ///
 /// The teardown action will only contain an operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportTeardownAction {
     /// Unique id for inter-element referencing (`TestReport.teardown.action.id`, 0..1)
     ///
@@ -1385,6 +1428,14 @@ pub struct TestReportTeardownAction {
 }
 
 impl TestReportTeardownAction {
+    /// A `TestReportTeardownAction` with its required elements (`operation`); everything else is empty.
+    pub fn new(operation: TestReportSetupActionOperation) -> Self {
+        Self {
+            operation,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1482,7 +1533,6 @@ impl TestReportTeardownAction {
 ///
 /// A test executed from the test script.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportTest {
     /// Unique id for inter-element referencing (`TestReport.test.id`, 0..1)
     ///
@@ -1513,6 +1563,14 @@ pub struct TestReportTest {
 }
 
 impl TestReportTest {
+    /// A `TestReportTest` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestReportTestAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1650,7 +1708,6 @@ impl TestReportTest {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestReportTestAction {
     /// Unique id for inter-element referencing (`TestReport.test.action.id`, 0..1)
     ///

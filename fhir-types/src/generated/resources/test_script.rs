@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A structured set of tests against a FHIR server or client implementation to determine compliance against the FHIR specification.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScript {
     /// Logical id of this artifact (`TestScript.id`, 0..1)
     ///
@@ -140,6 +139,16 @@ pub struct TestScript {
 }
 
 impl TestScript {
+    /// A `TestScript` with its required elements (`url`, `name`, `status`); everything else is empty.
+    pub fn new(url: impl Into<Uri>, name: impl Into<FhirString>, status: impl Into<Code>) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -232,7 +241,7 @@ impl TestScript {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -779,7 +788,6 @@ impl TestScript {
 ///
 /// An abstract server used in operations within this test script in the destination element.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptDestination {
     /// Unique id for inter-element referencing (`TestScript.destination.id`, 0..1)
     ///
@@ -806,6 +814,15 @@ pub struct TestScriptDestination {
 }
 
 impl TestScriptDestination {
+    /// A `TestScriptDestination` with its required elements (`index`, `profile`); everything else is empty.
+    pub fn new(index: impl Into<Integer>, profile: Coding) -> Self {
+        Self {
+            index: index.into(),
+            profile,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -924,7 +941,6 @@ impl TestScriptDestination {
 ///
 /// Fixture in the test script - by reference (uri). All fixtures are required for the test script to execute.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptFixture {
     /// Unique id for inter-element referencing (`TestScript.fixture.id`, 0..1)
     ///
@@ -955,6 +971,15 @@ pub struct TestScriptFixture {
 }
 
 impl TestScriptFixture {
+    /// A `TestScriptFixture` with its required elements (`autocreate`, `autodelete`); everything else is empty.
+    pub fn new(autocreate: impl Into<Boolean>, autodelete: impl Into<Boolean>) -> Self {
+        Self {
+            autocreate: autocreate.into(),
+            autodelete: autodelete.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1090,7 +1115,6 @@ impl TestScriptFixture {
 ///
 /// The required capability must exist and are assumed to function correctly on the FHIR server being tested.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptMetadata {
     /// Unique id for inter-element referencing (`TestScript.metadata.id`, 0..1)
     ///
@@ -1117,6 +1141,14 @@ pub struct TestScriptMetadata {
 }
 
 impl TestScriptMetadata {
+    /// A `TestScriptMetadata` with its required elements (`capability`); everything else is empty.
+    pub fn new(capability: Vec<TestScriptMetadataCapability>) -> Self {
+        Self {
+            capability,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1236,7 +1268,6 @@ impl TestScriptMetadata {
 ///
 /// Capabilities that must exist and are assumed to function correctly on the FHIR server being tested.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptMetadataCapability {
     /// Unique id for inter-element referencing (`TestScript.metadata.capability.id`, 0..1)
     ///
@@ -1279,6 +1310,20 @@ pub struct TestScriptMetadataCapability {
 }
 
 impl TestScriptMetadataCapability {
+    /// A `TestScriptMetadataCapability` with its required elements (`required`, `validated`, `capabilities`); everything else is empty.
+    pub fn new(
+        required: impl Into<Boolean>,
+        validated: impl Into<Boolean>,
+        capabilities: impl Into<Canonical>,
+    ) -> Self {
+        Self {
+            required: required.into(),
+            validated: validated.into(),
+            capabilities: capabilities.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1502,7 +1547,6 @@ impl TestScriptMetadataCapability {
 ///
 /// A link to the FHIR specification that this test is covering.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptMetadataLink {
     /// Unique id for inter-element referencing (`TestScript.metadata.link.id`, 0..1)
     ///
@@ -1529,6 +1573,14 @@ pub struct TestScriptMetadataLink {
 }
 
 impl TestScriptMetadataLink {
+    /// A `TestScriptMetadataLink` with its required elements (`url`); everything else is empty.
+    pub fn new(url: impl Into<Uri>) -> Self {
+        Self {
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1645,7 +1697,6 @@ impl TestScriptMetadataLink {
 ///
 /// An abstract server used in operations within this test script in the origin element.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptOrigin {
     /// Unique id for inter-element referencing (`TestScript.origin.id`, 0..1)
     ///
@@ -1672,6 +1723,15 @@ pub struct TestScriptOrigin {
 }
 
 impl TestScriptOrigin {
+    /// A `TestScriptOrigin` with its required elements (`index`, `profile`); everything else is empty.
+    pub fn new(index: impl Into<Integer>, profile: Coding) -> Self {
+        Self {
+            index: index.into(),
+            profile,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1790,7 +1850,6 @@ impl TestScriptOrigin {
 ///
 /// A series of required setup operations before tests are executed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetup {
     /// Unique id for inter-element referencing (`TestScript.setup.id`, 0..1)
     ///
@@ -1813,6 +1872,14 @@ pub struct TestScriptSetup {
 }
 
 impl TestScriptSetup {
+    /// A `TestScriptSetup` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestScriptSetupAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1912,7 +1979,6 @@ impl TestScriptSetup {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetupAction {
     /// Unique id for inter-element referencing (`TestScript.setup.action.id`, 0..1)
     ///
@@ -2047,7 +2113,6 @@ impl TestScriptSetupAction {
 ///
 /// Evaluates the results of previous operations to determine if the server under test behaves appropriately.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetupActionAssert {
     /// Unique id for inter-element referencing (`TestScript.setup.action.assert.id`, 0..1)
     ///
@@ -2150,6 +2215,14 @@ pub struct TestScriptSetupActionAssert {
 }
 
 impl TestScriptSetupActionAssert {
+    /// A `TestScriptSetupActionAssert` with its required elements (`warningOnly`); everything else is empty.
+    pub fn new(warning_only: impl Into<Boolean>) -> Self {
+        Self {
+            warning_only: warning_only.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2186,7 +2259,11 @@ impl TestScriptSetupActionAssert {
                 }
                 "direction" => {
                     p.mark(&mut seen, 7)?;
-                    opt_prim_value(p, &mut r.direction, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.direction,
+                        codes::AssertionDirectionType::read_code,
+                    )?;
                 }
                 "_direction" => {
                     p.mark(&mut seen, 8)?;
@@ -2258,7 +2335,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "operator" => {
                     p.mark(&mut seen, 25)?;
-                    opt_prim_value(p, &mut r.operator, code)?;
+                    opt_prim_value(p, &mut r.operator, codes::AssertionOperatorType::read_code)?;
                 }
                 "_operator" => {
                     p.mark(&mut seen, 26)?;
@@ -2274,7 +2351,11 @@ impl TestScriptSetupActionAssert {
                 }
                 "requestMethod" => {
                     p.mark(&mut seen, 29)?;
-                    opt_prim_value(p, &mut r.request_method, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.request_method,
+                        codes::TestScriptRequestMethodCode::read_code,
+                    )?;
                 }
                 "_requestMethod" => {
                     p.mark(&mut seen, 30)?;
@@ -2290,7 +2371,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "resource" => {
                     p.mark(&mut seen, 33)?;
-                    opt_prim_value(p, &mut r.resource, code)?;
+                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read_code)?;
                 }
                 "_resource" => {
                     p.mark(&mut seen, 34)?;
@@ -2298,7 +2379,7 @@ impl TestScriptSetupActionAssert {
                 }
                 "response" => {
                     p.mark(&mut seen, 35)?;
-                    opt_prim_value(p, &mut r.response, code)?;
+                    opt_prim_value(p, &mut r.response, codes::AssertionResponseTypes::read_code)?;
                 }
                 "_response" => {
                     p.mark(&mut seen, 36)?;
@@ -2658,7 +2739,6 @@ impl TestScriptSetupActionAssert {
 ///
 /// The operation to perform.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetupActionOperation {
     /// Unique id for inter-element referencing (`TestScript.setup.action.operation.id`, 0..1)
     ///
@@ -2743,6 +2823,14 @@ pub struct TestScriptSetupActionOperation {
 }
 
 impl TestScriptSetupActionOperation {
+    /// A `TestScriptSetupActionOperation` with its required elements (`encodeRequestUrl`); everything else is empty.
+    pub fn new(encode_request_url: impl Into<Boolean>) -> Self {
+        Self {
+            encode_request_url: encode_request_url.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -2767,7 +2855,7 @@ impl TestScriptSetupActionOperation {
                 }
                 "resource" => {
                     p.mark(&mut seen, 4)?;
-                    opt_prim_value(p, &mut r.resource, code)?;
+                    opt_prim_value(p, &mut r.resource, codes::FHIRDefinedType::read_code)?;
                 }
                 "_resource" => {
                     p.mark(&mut seen, 5)?;
@@ -2823,7 +2911,11 @@ impl TestScriptSetupActionOperation {
                 }
                 "method" => {
                     p.mark(&mut seen, 18)?;
-                    opt_prim_value(p, &mut r.method, code)?;
+                    opt_prim_value(
+                        p,
+                        &mut r.method,
+                        codes::TestScriptRequestMethodCode::read_code,
+                    )?;
                 }
                 "_method" => {
                     p.mark(&mut seen, 19)?;
@@ -3152,7 +3244,6 @@ impl TestScriptSetupActionOperation {
 ///
 /// Header elements would be used to set HTTP headers.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptSetupActionOperationRequestHeader {
     /// Unique id for inter-element referencing (`TestScript.setup.action.operation.requestHeader.id`, 0..1)
     ///
@@ -3179,6 +3270,15 @@ pub struct TestScriptSetupActionOperationRequestHeader {
 }
 
 impl TestScriptSetupActionOperationRequestHeader {
+    /// A `TestScriptSetupActionOperationRequestHeader` with its required elements (`field`, `value`); everything else is empty.
+    pub fn new(field: impl Into<FhirString>, value: impl Into<FhirString>) -> Self {
+        Self {
+            field: field.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3297,7 +3397,6 @@ impl TestScriptSetupActionOperationRequestHeader {
 ///
 /// A series of operations required to clean up after all the tests are executed (successfully or otherwise).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptTeardown {
     /// Unique id for inter-element referencing (`TestScript.teardown.id`, 0..1)
     ///
@@ -3320,6 +3419,14 @@ pub struct TestScriptTeardown {
 }
 
 impl TestScriptTeardown {
+    /// A `TestScriptTeardown` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestScriptTeardownAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3419,7 +3526,6 @@ impl TestScriptTeardown {
 ///
 /// The teardown action will only contain an operation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptTeardownAction {
     /// Unique id for inter-element referencing (`TestScript.teardown.action.id`, 0..1)
     ///
@@ -3442,6 +3548,14 @@ pub struct TestScriptTeardownAction {
 }
 
 impl TestScriptTeardownAction {
+    /// A `TestScriptTeardownAction` with its required elements (`operation`); everything else is empty.
+    pub fn new(operation: TestScriptSetupActionOperation) -> Self {
+        Self {
+            operation,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3539,7 +3653,6 @@ impl TestScriptTeardownAction {
 ///
 /// A test in this script.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptTest {
     /// Unique id for inter-element referencing (`TestScript.test.id`, 0..1)
     ///
@@ -3570,6 +3683,14 @@ pub struct TestScriptTest {
 }
 
 impl TestScriptTest {
+    /// A `TestScriptTest` with its required elements (`action`); everything else is empty.
+    pub fn new(action: Vec<TestScriptTestAction>) -> Self {
+        Self {
+            action,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -3707,7 +3828,6 @@ impl TestScriptTest {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptTestAction {
     /// Unique id for inter-element referencing (`TestScript.test.action.id`, 0..1)
     ///
@@ -3842,7 +3962,6 @@ impl TestScriptTestAction {
 ///
 /// Variable is set based either on element value in response body or on header field value in the response headers.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct TestScriptVariable {
     /// Unique id for inter-element referencing (`TestScript.variable.id`, 0..1)
     ///
@@ -3891,6 +4010,14 @@ pub struct TestScriptVariable {
 }
 
 impl TestScriptVariable {
+    /// A `TestScriptVariable` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

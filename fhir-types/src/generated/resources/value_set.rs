@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// A ValueSet resource instance specifies a set of codes drawn from one or more code systems, intended for use in a particular context. Value sets link between \[\[\[CodeSystem\]\]\] definitions and their use in \[coded elements\](terminologies.html).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ValueSet {
     /// Logical id of this artifact (`ValueSet.id`, 0..1)
     ///
@@ -120,6 +119,14 @@ pub struct ValueSet {
 }
 
 impl ValueSet {
+    /// A `ValueSet` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -212,7 +219,7 @@ impl ValueSet {
                 }
                 "status" => {
                     p.mark(&mut seen, 21)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::PublicationStatus::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 22)?;
@@ -641,7 +648,6 @@ impl ValueSet {
 ///
 /// A set of criteria that define the contents of the value set by including or excluding codes selected from the specified code system(s) that the value set draws from. This is also known as the Content Logical Definition (CLD).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ValueSetCompose {
     /// Unique id for inter-element referencing (`ValueSet.compose.id`, 0..1)
     ///
@@ -674,6 +680,14 @@ pub struct ValueSetCompose {
 }
 
 impl ValueSetCompose {
+    /// A `ValueSetCompose` with its required elements (`include`); everything else is empty.
+    pub fn new(include: Vec<ValueSetComposeInclude>) -> Self {
+        Self {
+            include,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -831,7 +845,6 @@ impl ValueSetCompose {
 ///
 /// Include one or more codes from a code system or other value set(s).
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ValueSetComposeInclude {
     /// Unique id for inter-element referencing (`ValueSet.compose.include.id`, 0..1)
     ///
@@ -1044,7 +1057,6 @@ impl ValueSetComposeInclude {
 ///
 /// Specifies a concept to be included or excluded.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ValueSetComposeIncludeConcept {
     /// Unique id for inter-element referencing (`ValueSet.compose.include.concept.id`, 0..1)
     ///
@@ -1075,6 +1087,14 @@ pub struct ValueSetComposeIncludeConcept {
 }
 
 impl ValueSetComposeIncludeConcept {
+    /// A `ValueSetComposeIncludeConcept` with its required elements (`code`); everything else is empty.
+    pub fn new(code: impl Into<Code>) -> Self {
+        Self {
+            code: code.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1215,7 +1235,6 @@ impl ValueSetComposeIncludeConcept {
 ///
 /// Additional representations for this concept when used in this value set - other languages, aliases, specialized purposes, used for particular purposes, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ValueSetComposeIncludeConceptDesignation {
     /// Unique id for inter-element referencing (`ValueSet.compose.include.concept.designation.id`, 0..1)
     ///
@@ -1244,6 +1263,14 @@ pub struct ValueSetComposeIncludeConceptDesignation {
 }
 
 impl ValueSetComposeIncludeConceptDesignation {
+    /// A `ValueSetComposeIncludeConceptDesignation` with its required elements (`value`); everything else is empty.
+    pub fn new(value: impl Into<FhirString>) -> Self {
+        Self {
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1376,7 +1403,6 @@ impl ValueSetComposeIncludeConceptDesignation {
 ///
 /// Select concepts by specify a matching criterion based on the properties (including relationships) defined by the system, or on filters defined by the system. If multiple filters are specified, they SHALL all be true.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ValueSetComposeIncludeFilter {
     /// Unique id for inter-element referencing (`ValueSet.compose.include.filter.id`, 0..1)
     ///
@@ -1407,6 +1433,20 @@ pub struct ValueSetComposeIncludeFilter {
 }
 
 impl ValueSetComposeIncludeFilter {
+    /// A `ValueSetComposeIncludeFilter` with its required elements (`property`, `op`, `value`); everything else is empty.
+    pub fn new(
+        property: impl Into<Code>,
+        op: impl Into<Code>,
+        value: impl Into<FhirString>,
+    ) -> Self {
+        Self {
+            property: property.into(),
+            op: op.into(),
+            value: value.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1435,7 +1475,7 @@ impl ValueSetComposeIncludeFilter {
                 }
                 "op" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.op, code)?;
+                    prim_value(p, &mut r.op, codes::FilterOperator::read_code)?;
                 }
                 "_op" => {
                     p.mark(&mut seen, 6)?;
@@ -1546,7 +1586,6 @@ impl ValueSetComposeIncludeFilter {
 ///
 /// A value set can also be "expanded", where the value set is turned into a simple collection of enumerated codes. This element holds the expansion, if it has been performed.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ValueSetExpansion {
     /// Unique id for inter-element referencing (`ValueSet.expansion.id`, 0..1)
     ///
@@ -1589,6 +1628,14 @@ pub struct ValueSetExpansion {
 }
 
 impl ValueSetExpansion {
+    /// A `ValueSetExpansion` with its required elements (`timestamp`); everything else is empty.
+    pub fn new(timestamp: impl Into<DateTime>) -> Self {
+        Self {
+            timestamp: timestamp.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -1783,7 +1830,6 @@ impl ValueSetExpansion {
 ///
 /// The codes that are contained in the value set expansion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ValueSetExpansionContains {
     /// Unique id for inter-element referencing (`ValueSet.expansion.contains.id`, 0..1)
     ///
@@ -2068,7 +2114,6 @@ impl ValueSetExpansionContains {
 ///
 /// A parameter that controlled the expansion process. These parameters may be used by users of expanded value sets to check whether the expansion is suitable for a particular purpose, or to pick the correct expansion.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct ValueSetExpansionParameter {
     /// Unique id for inter-element referencing (`ValueSet.expansion.parameter.id`, 0..1)
     ///
@@ -2096,7 +2141,6 @@ pub struct ValueSetExpansionParameter {
 
 /// The choice of types of 'ValueSet.expansion.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum ValueSetExpansionParameterValue {
     /// `valueString`: a `string`.
     String(FhirString),
@@ -2122,6 +2166,14 @@ impl Default for ValueSetExpansionParameterValue {
 }
 
 impl ValueSetExpansionParameter {
+    /// A `ValueSetExpansionParameter` with its required elements (`name`); everything else is empty.
+    pub fn new(name: impl Into<FhirString>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// Describes validation requirements, source(s), status and dates for one or more elements.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VerificationResult {
     /// Logical id of this artifact (`VerificationResult.id`, 0..1)
     ///
@@ -84,6 +83,14 @@ pub struct VerificationResult {
 }
 
 impl VerificationResult {
+    /// A `VerificationResult` with its required elements (`status`); everything else is empty.
+    pub fn new(status: impl Into<Code>) -> Self {
+        Self {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -158,7 +165,7 @@ impl VerificationResult {
                 }
                 "status" => {
                     p.mark(&mut seen, 16)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(p, &mut r.status, codes::Status::read_code)?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 17)?;
@@ -532,7 +539,6 @@ impl VerificationResult {
 ///
 /// Information about the entity attesting to information.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VerificationResultAttestation {
     /// Unique id for inter-element referencing (`VerificationResult.attestation.id`, 0..1)
     ///
@@ -800,7 +806,6 @@ impl VerificationResultAttestation {
 ///
 /// Information about the primary source(s) involved in validation.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VerificationResultPrimarySource {
     /// Unique id for inter-element referencing (`VerificationResult.primarySource.id`, 0..1)
     ///
@@ -1045,7 +1050,6 @@ impl VerificationResultPrimarySource {
 ///
 /// Information about the entity validating information.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VerificationResultValidator {
     /// Unique id for inter-element referencing (`VerificationResult.validator.id`, 0..1)
     ///
@@ -1072,6 +1076,14 @@ pub struct VerificationResultValidator {
 }
 
 impl VerificationResultValidator {
+    /// A `VerificationResultValidator` with its required elements (`organization`); everything else is empty.
+    pub fn new(organization: Reference) -> Self {
+        Self {
+            organization,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];

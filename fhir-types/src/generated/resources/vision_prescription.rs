@@ -9,7 +9,6 @@ use crate::generated_prelude::*;
 ///
 /// An authorization for the provision of glasses and/or contact lenses to a patient.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VisionPrescription {
     /// Logical id of this artifact (`VisionPrescription.id`, 0..1)
     ///
@@ -80,6 +79,26 @@ pub struct VisionPrescription {
 }
 
 impl VisionPrescription {
+    /// A `VisionPrescription` with its required elements (`status`, `created`, `patient`, `dateWritten`, `prescriber`, `lensSpecification`); everything else is empty.
+    pub fn new(
+        status: impl Into<Code>,
+        created: impl Into<DateTime>,
+        patient: Reference,
+        date_written: impl Into<DateTime>,
+        prescriber: Reference,
+        lens_specification: Vec<VisionPrescriptionLensSpecification>,
+    ) -> Self {
+        Self {
+            status: status.into(),
+            created: created.into(),
+            patient,
+            date_written: date_written.into(),
+            prescriber,
+            lens_specification,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -140,7 +159,11 @@ impl VisionPrescription {
                 }
                 "status" => {
                     p.mark(&mut seen, 13)?;
-                    prim_value(p, &mut r.status, code)?;
+                    prim_value(
+                        p,
+                        &mut r.status,
+                        codes::FinancialResourceStatusCodes::read_code,
+                    )?;
                 }
                 "_status" => {
                     p.mark(&mut seen, 14)?;
@@ -430,7 +453,6 @@ impl VisionPrescription {
 ///
 /// Contain the details of  the individual lens specifications and serves as the authorization for the fullfillment by certified professionals.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VisionPrescriptionLensSpecification {
     /// Unique id for inter-element referencing (`VisionPrescription.lensSpecification.id`, 0..1)
     ///
@@ -505,6 +527,15 @@ pub struct VisionPrescriptionLensSpecification {
 }
 
 impl VisionPrescriptionLensSpecification {
+    /// A `VisionPrescriptionLensSpecification` with its required elements (`product`, `eye`); everything else is empty.
+    pub fn new(product: CodeableConcept, eye: impl Into<Code>) -> Self {
+        Self {
+            product,
+            eye: eye.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -529,7 +560,7 @@ impl VisionPrescriptionLensSpecification {
                 }
                 "eye" => {
                     p.mark(&mut seen, 4)?;
-                    prim_value(p, &mut r.eye, code)?;
+                    prim_value(p, &mut r.eye, codes::VisionEyes::read_code)?;
                 }
                 "_eye" => {
                     p.mark(&mut seen, 5)?;
@@ -854,7 +885,6 @@ impl VisionPrescriptionLensSpecification {
 ///
 /// Allows for adjustment on two axis.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct VisionPrescriptionLensSpecificationPrism {
     /// Unique id for inter-element referencing (`VisionPrescription.lensSpecification.prism.id`, 0..1)
     ///
@@ -881,6 +911,15 @@ pub struct VisionPrescriptionLensSpecificationPrism {
 }
 
 impl VisionPrescriptionLensSpecificationPrism {
+    /// A `VisionPrescriptionLensSpecificationPrism` with its required elements (`amount`, `base`); everything else is empty.
+    pub fn new(amount: impl Into<Decimal>, base: impl Into<Code>) -> Self {
+        Self {
+            amount: amount.into(),
+            base: base.into(),
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn read(p: &mut Parser<'_>) -> Result<Self, ParseError> {
         let mut r = Self::default();
         let mut seen = [0u64; 1];
@@ -909,7 +948,7 @@ impl VisionPrescriptionLensSpecificationPrism {
                 }
                 "base" => {
                     p.mark(&mut seen, 5)?;
-                    prim_value(p, &mut r.base, code)?;
+                    prim_value(p, &mut r.base, codes::VisionBase::read_code)?;
                 }
                 "_base" => {
                     p.mark(&mut seen, 6)?;

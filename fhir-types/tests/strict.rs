@@ -1,0 +1,467 @@
+//! One table row per strictness rule: the input, the stable reason and the JSON path.
+
+use fhir_types::json::{self, ErrorKind, ParseOptions};
+
+/// `(rule, input, expected reason, expected path)`.
+const REJECTED: &[(&str, &str, ErrorKind, &str)] = &[
+    // Elements
+    (
+        "unknown element",
+        r#"{"resourceType":"Patient","nmae":[{"family":"X"}]}"#,
+        ErrorKind::UnknownElement,
+        "Patient.nmae",
+    ),
+    (
+        "unknown element in a datatype",
+        r#"{"resourceType":"Patient","name":[{"famly":"X"}]}"#,
+        ErrorKind::UnknownElement,
+        "Patient.name[0].famly",
+    ),
+    (
+        "keys are case-sensitive",
+        r#"{"resourceType":"Patient","BirthDate":"2000"}"#,
+        ErrorKind::UnknownElement,
+        "Patient.BirthDate",
+    ),
+    (
+        "unknown _element",
+        r#"{"resourceType":"Patient","_nmae":{"id":"a"}}"#,
+        ErrorKind::UnknownElement,
+        "Patient._nmae",
+    ),
+    (
+        "_ on a complex element",
+        r#"{"resourceType":"Patient","_name":{"id":"a"}}"#,
+        ErrorKind::UnknownElement,
+        "Patient._name",
+    ),
+    (
+        "duplicate key",
+        r#"{"resourceType":"Patient","id":"a","id":"b"}"#,
+        ErrorKind::DuplicateKey,
+        "Patient.id",
+    ),
+    (
+        "duplicate resourceType",
+        r#"{"resourceType":"Patient","resourceType":"Patient"}"#,
+        ErrorKind::DuplicateKey,
+        "Patient.resourceType",
+    ),
+    (
+        "duplicate key inside contained",
+        r#"{"resourceType":"Patient","contained":[{"resourceType":"Organization","name":"a","name":"b"}]}"#,
+        ErrorKind::DuplicateKey,
+        "Patient.contained[0].name",
+    ),
+    (
+        "duplicate key inside a Bundle entry",
+        r#"{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:x","fullUrl":"urn:y"}]}"#,
+        ErrorKind::DuplicateKey,
+        "Bundle.entry[0].fullUrl",
+    ),
+    (
+        "duplicate _key",
+        r#"{"resourceType":"Patient","_gender":{"id":"a"},"_gender":{"id":"b"}}"#,
+        ErrorKind::DuplicateKey,
+        "Patient._gender",
+    ),
+    (
+        "two variants of one choice element",
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueString":"a","valueBoolean":true}"#,
+        ErrorKind::ChoiceConflict,
+        "Observation.valueBoolean",
+    ),
+    (
+        "choice value and another variant's extension",
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueString":"a","_valueBoolean":{"id":"x"}}"#,
+        ErrorKind::ChoiceConflict,
+        "Observation._valueBoolean",
+    ),
+    (
+        "required element missing",
+        r#"{"resourceType":"Observation","status":"final"}"#,
+        ErrorKind::MissingElement,
+        "Observation.code",
+    ),
+    (
+        "required element missing in a backbone element",
+        r#"{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET"}}]}"#,
+        ErrorKind::MissingElement,
+        "Bundle.entry[0].request.url",
+    ),
+    (
+        "required choice missing",
+        r#"{"resourceType":"MedicationRequest","status":"active","intent":"order","subject":{"reference":"Patient/1"}}"#,
+        ErrorKind::MissingElement,
+        "MedicationRequest.medication[x]",
+    ),
+    // resourceType
+    (
+        "missing resourceType",
+        r#"{"id":"a"}"#,
+        ErrorKind::MissingResourceType,
+        "",
+    ),
+    (
+        "unknown resourceType",
+        r#"{"resourceType":"Patients"}"#,
+        ErrorKind::UnknownResourceType,
+        "",
+    ),
+    (
+        "resourceType is case-sensitive",
+        r#"{"resourceType":"patient"}"#,
+        ErrorKind::UnknownResourceType,
+        "",
+    ),
+    (
+        "abstract resourceType",
+        r#"{"resourceType":"DomainResource"}"#,
+        ErrorKind::UnknownResourceType,
+        "",
+    ),
+    (
+        "nested resource without resourceType",
+        r#"{"resourceType":"Patient","contained":[{"id":"x"}]}"#,
+        ErrorKind::MissingResourceType,
+        "Patient.contained[0]",
+    ),
+    // Primitive formats
+    (
+        "id: bad character",
+        r#"{"resourceType":"Patient","id":"a_b"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.id",
+    ),
+    (
+        "id: 65 characters",
+        r#"{"resourceType":"Patient","id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.id",
+    ),
+    (
+        "date: month 13",
+        r#"{"resourceType":"Patient","birthDate":"2000-13-01"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.birthDate",
+    ),
+    (
+        "date: with a time",
+        r#"{"resourceType":"Patient","birthDate":"2000-01-01T00:00:00Z"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.birthDate",
+    ),
+    (
+        "dateTime: time without zone",
+        r#"{"resourceType":"Patient","deceasedDateTime":"2000-01-01T10:00:00"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.deceasedDateTime",
+    ),
+    (
+        "instant: date only",
+        r#"{"resourceType":"Patient","meta":{"lastUpdated":"2000-01-01"}}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.meta.lastUpdated",
+    ),
+    (
+        "time: 24 hours",
+        r#"{"resourceType":"Location","hoursOfOperation":[{"openingTime":"24:00:00"}]}"#,
+        ErrorKind::InvalidPrimitive,
+        "Location.hoursOfOperation[0].openingTime",
+    ),
+    (
+        "uri: whitespace",
+        r#"{"resourceType":"Patient","implicitRules":"http://a b"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.implicitRules",
+    ),
+    (
+        "code: double space",
+        r#"{"resourceType":"Patient","language":"en  US"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.language",
+    ),
+    (
+        "code: not in the required value set",
+        r#"{"resourceType":"Patient","gender":"f"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.gender",
+    ),
+    (
+        "decimal as a string",
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":"1.5"}}"#,
+        ErrorKind::UnexpectedType,
+        "Observation.valueQuantity.value",
+    ),
+    (
+        "decimal: leading zero",
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":01.5}}"#,
+        ErrorKind::Syntax,
+        "Observation.valueQuantity.value",
+    ),
+    (
+        "base64Binary: bad length",
+        r#"{"resourceType":"Binary","contentType":"text/plain","data":"abc"}"#,
+        ErrorKind::InvalidPrimitive,
+        "Binary.data",
+    ),
+    (
+        "integer: fraction",
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueInteger":1.0}"#,
+        ErrorKind::InvalidPrimitive,
+        "Observation.valueInteger",
+    ),
+    (
+        "integer: beyond 32 bits",
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueInteger":2147483648}"#,
+        ErrorKind::InvalidPrimitive,
+        "Observation.valueInteger",
+    ),
+    (
+        "positiveInt: zero",
+        r#"{"resourceType":"Appointment","minutesDuration":0}"#,
+        ErrorKind::InvalidPrimitive,
+        "Appointment.minutesDuration",
+    ),
+    (
+        "unsignedInt: negative",
+        r#"{"resourceType":"Patient","photo":[{"size":-1}]}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.photo[0].size",
+    ),
+    (
+        "boolean as a string",
+        r#"{"resourceType":"Patient","active":"true"}"#,
+        ErrorKind::UnexpectedType,
+        "Patient.active",
+    ),
+    (
+        "oid: missing prefix",
+        r#"{"resourceType":"Patient","identifier":[{"system":"1.2.3"}],"extension":[{"url":"http://x","valueOid":"1.2.3"}]}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.extension[0].valueOid",
+    ),
+    (
+        "uuid: uppercase",
+        r#"{"resourceType":"Patient","extension":[{"url":"http://x","valueUuid":"urn:uuid:C757873D-EC9A-4326-A141-556F43239520"}]}"#,
+        ErrorKind::InvalidPrimitive,
+        "Patient.extension[0].valueUuid",
+    ),
+    // Empty values
+    (
+        "empty string",
+        r#"{"resourceType":"Patient","name":[{"family":""}]}"#,
+        ErrorKind::Empty,
+        "Patient.name[0].family",
+    ),
+    (
+        "empty object",
+        r#"{"resourceType":"Patient","maritalStatus":{}}"#,
+        ErrorKind::Empty,
+        "Patient.maritalStatus",
+    ),
+    (
+        "empty array",
+        r#"{"resourceType":"Patient","name":[]}"#,
+        ErrorKind::Empty,
+        "Patient.name",
+    ),
+    (
+        "null for a single element",
+        r#"{"resourceType":"Patient","gender":null}"#,
+        ErrorKind::UnexpectedType,
+        "Patient.gender",
+    ),
+    // Primitive arrays
+    (
+        "value and _ arrays differ in length",
+        r#"{"resourceType":"Patient","name":[{"given":["a","b"],"_given":[null]}]}"#,
+        ErrorKind::PrimitiveArrayMismatch,
+        "Patient.name[0]._given",
+    ),
+    (
+        "null on both sides",
+        r#"{"resourceType":"Patient","name":[{"given":["a",null]}]}"#,
+        ErrorKind::PrimitiveArrayMismatch,
+        "Patient.name[0].given[1]",
+    ),
+    // JSON
+    (
+        "trailing data",
+        r#"{"resourceType":"Patient"} x"#,
+        ErrorKind::TrailingData,
+        "Patient",
+    ),
+    (
+        "trailing comma",
+        r#"{"resourceType":"Patient","id":"a",}"#,
+        ErrorKind::Syntax,
+        "Patient.id",
+    ),
+    (
+        "lone surrogate",
+        r#"{"resourceType":"Patient","name":[{"family":"\ud800"}]}"#,
+        ErrorKind::InvalidString,
+        "Patient.name[0].family",
+    ),
+    (
+        "raw control character",
+        "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"a\u{1}\"}]}",
+        ErrorKind::InvalidString,
+        "Patient.name[0].family",
+    ),
+    (
+        "an array, not a resource",
+        r#"[{"resourceType":"Patient"}]"#,
+        ErrorKind::UnexpectedType,
+        "",
+    ),
+];
+
+#[test]
+fn each_rule_is_enforced_with_reason_and_path() {
+    let mut wrong = Vec::new();
+    for (rule, input, kind, path) in REJECTED {
+        match json::parse_resource(input.as_bytes()) {
+            Ok(_) => wrong.push(format!("{rule}: accepted")),
+            Err(e) if e.kind() != *kind || (!path.is_empty() && e.path() != *path) => {
+                wrong.push(format!(
+                    "{rule}: got {e} (kind {:?}, path {:?}), want {kind:?} at {path:?}",
+                    e.kind(),
+                    e.path()
+                ))
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn deep_path_names_every_step() {
+    let doc = r#"{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:a"},{"fullUrl":"urn:b"},{"fullUrl":"urn:c"},
+        {"resource":{"resourceType":"Patient","contained":[{"resourceType":"Patient","name":[{"family":"a"},{"given":["x y", 1]}]}]}}]}"#;
+    let e = json::parse_resource(doc.as_bytes()).unwrap_err();
+    assert_eq!(
+        e.path(),
+        "Bundle.entry[3].resource.contained[0].name[1].given[1]"
+    );
+    assert_eq!(e.kind(), ErrorKind::UnexpectedType);
+    assert!(
+        e.to_string()
+            .starts_with("unexpected-type at Bundle.entry[3]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn resource_type_may_come_last() {
+    let doc = br#"{"id":"x","name":[{"family":"Last"}],"contained":[{"id":"o","resourceType":"Organization"}],"resourceType":"Patient"}"#;
+    let r = json::parse_resource(doc).unwrap();
+    assert_eq!(r.id(), Some("x"));
+    assert_eq!(r.nested_resources()[0].id(), Some("o"));
+}
+
+#[test]
+fn lenient_mode_skips_unknown_elements_only() {
+    let doc = br#"{"resourceType":"Patient","nmae":{"deep":[1,2,{"x":null}]},"id":"a"}"#;
+    assert_eq!(
+        json::parse_resource(doc).unwrap_err().kind(),
+        ErrorKind::UnknownElement
+    );
+    let r = json::parse_resource_with(doc, &ParseOptions::lenient()).unwrap();
+    assert_eq!(r.id(), Some("a"));
+    // Everything else stays strict.
+    let bad = br#"{"resourceType":"Patient","nmae":1,"id":"a_b"}"#;
+    assert_eq!(
+        json::parse_resource_with(bad, &ParseOptions::lenient())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidPrimitive
+    );
+}
+
+#[test]
+fn nesting_is_bounded() {
+    // 40 levels of Questionnaire.item (81 levels of JSON): fine by default, rejected with a lower bound.
+    let mut doc = String::from(r#"{"resourceType":"Questionnaire","status":"draft""#);
+    for i in 0..40 {
+        doc.push_str(&format!(r#","item":[{{"linkId":"{i}","type":"group""#));
+    }
+    for _ in 0..40 {
+        doc.push_str("}]");
+    }
+    doc.push('}');
+    assert!(json::parse_resource(doc.as_bytes()).is_ok());
+    let mut opts = ParseOptions::default();
+    opts.max_depth = 50;
+    let e = json::parse_resource_with(doc.as_bytes(), &opts).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooDeep);
+
+    // Right at the default bound (1 + 49 * 2 = 99 levels), the parse fits the default 2 MiB
+    // test-thread stack even in a debug build.
+    let mut doc = String::from(r#"{"resourceType":"Questionnaire","status":"draft""#);
+    for i in 0..49 {
+        doc.push_str(&format!(r#","item":[{{"linkId":"{i}","type":"group""#));
+    }
+    doc.push_str(&"}]".repeat(49));
+    doc.push('}');
+    let r = json::parse_resource(doc.as_bytes()).unwrap();
+    assert_eq!(
+        json::to_vec(&r),
+        doc.as_bytes(),
+        "written back byte for byte"
+    );
+
+    // Hostile depth far beyond the bound is refused without exhausting the stack, also in
+    // unknown elements skipped by lenient mode and in the resourceType pre-scan.
+    let hostile = format!(
+        r#"{{"x":{}{}, "resourceType":"Patient"}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert_eq!(
+        json::parse_resource(hostile.as_bytes()).unwrap_err().kind(),
+        ErrorKind::TooDeep
+    );
+    let hostile = format!(
+        r#"{{"resourceType":"Patient","x":{}{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert_eq!(
+        json::parse_resource_with(hostile.as_bytes(), &ParseOptions::lenient())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::TooDeep
+    );
+}
+
+#[test]
+fn strings_and_input_are_bounded() {
+    let mut opts = ParseOptions::default();
+    opts.max_string_len = 12;
+    let e = json::parse_resource_with(br#"{"resourceType":"Patient","id":"abcdefghijklm"}"#, &opts)
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.path()),
+        (ErrorKind::StringTooLong, "Patient.id")
+    );
+    // Escapes count after decoding; the bound applies to escaped strings too.
+    let e = json::parse_resource_with(
+        br#"{"resourceType":"Patient","id":"\u0061bcdefghijklm"}"#,
+        &opts,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::StringTooLong);
+    opts = ParseOptions::default();
+    opts.max_input_len = 10;
+    let e = json::parse_resource_with(br#"{"resourceType":"Patient"}"#, &opts).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InputTooLarge);
+}
+
+#[test]
+fn reasons_are_stable_strings() {
+    assert_eq!(ErrorKind::DuplicateKey.as_str(), "duplicate-key");
+    assert_eq!(ErrorKind::UnknownElement.to_string(), "unknown-element");
+}
