@@ -90,11 +90,11 @@ CREATE TABLE IF NOT EXISTS search_index (
     rtype TEXT NOT NULL, id TEXT NOT NULL, code TEXT NOT NULL,
     system TEXT NOT NULL, value TEXT NOT NULL, lo INTEGER, hi INTEGER);
 CREATE INDEX IF NOT EXISTS search_by_value ON search_index (rtype, code, value);
-CREATE INDEX IF NOT EXISTS search_by_resource ON search_index (rtype, id, code);
-CREATE INDEX IF NOT EXISTS search_by_target ON search_index (code, system, value);
+CREATE INDEX IF NOT EXISTS search_rows_of_resource ON search_index (rtype, id, code, system, value);
+CREATE INDEX IF NOT EXISTS search_referrers ON search_index (rtype, code, system, value);
 CREATE TABLE IF NOT EXISTS compartment (
     rtype TEXT NOT NULL, id TEXT NOT NULL, ctype TEXT NOT NULL, cid TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS compartment_by_member ON compartment (rtype, id);
+CREATE INDEX IF NOT EXISTS compartment_of_member ON compartment (rtype, id, ctype, cid);
 CREATE INDEX IF NOT EXISTS compartment_by_owner ON compartment (ctype, cid, rtype);
 CREATE TABLE IF NOT EXISTS audit_record (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, recorded_ms INTEGER NOT NULL, bytes BLOB NOT NULL);
@@ -466,8 +466,8 @@ impl Tx<'_> {
         let rows = self
             .conn
             .prepare_cached(
-                "SELECT DISTINCT id FROM search_index WHERE rtype = ?1 AND code = ?2 \
-                 AND system = ?3 AND value = ?4 LIMIT ?5",
+                "SELECT DISTINCT id FROM search_index INDEXED BY search_referrers \
+                 WHERE rtype = ?1 AND code = ?2 AND system = ?3 AND value = ?4 LIMIT ?5",
             )?
             .query_map(
                 params![rtype, code, target_type, target_id, limit as i64],
