@@ -24,6 +24,7 @@ pub fn generated() -> Vec<Seed> {
     heads(&mut out);
     fhir(&mut out);
     audit(&mut out);
+    requests(&mut out);
     out
 }
 
@@ -357,9 +358,18 @@ fn fhir(out: &mut Vec<Seed>) {
         out.push(("fhir_resource", name.to_owned(), body.into_bytes()));
     }
     for (name, body) in [
-        ("transaction-nested", r#"{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","id":"x"},"request":{"method":"PUT","url":"Patient/x"}}]},"request":{"method":"POST","url":"Bundle"}}]}"#),
-        ("batch-conditional", r#"{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"DELETE","url":"Observation?patient=456"}},{"request":{"method":"GET","url":"Patient/456/$everything"}}]}"#),
-        ("entry-wrong-type", r#"{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Nope"}}]}"#),
+        (
+            "transaction-nested",
+            r#"{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","id":"x"},"request":{"method":"PUT","url":"Patient/x"}}]},"request":{"method":"POST","url":"Bundle"}}]}"#,
+        ),
+        (
+            "batch-conditional",
+            r#"{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"DELETE","url":"Observation?patient=456"}},{"request":{"method":"GET","url":"Patient/456/$everything"}}]}"#,
+        ),
+        (
+            "entry-wrong-type",
+            r#"{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Nope"}}]}"#,
+        ),
     ] {
         out.push(("fhir_bundle", name.to_owned(), body.as_bytes().to_vec()));
     }
@@ -367,13 +377,46 @@ fn fhir(out: &mut Vec<Seed>) {
 
 fn audit(out: &mut Vec<Seed>) {
     let log = crate::harness::audit::reference_log();
-    out.push(("audit_log_verify", "reference-log".to_owned(), [&[0xff, 0xff][..], &log].concat()));
-    out.push(("audit_log_verify", "torn".to_owned(), [&[0xff, 0xff][..], &log[..log.len() - 7]].concat()));
+    out.push((
+        "audit_log_verify",
+        "reference-log".to_owned(),
+        [&[0xff, 0xff][..], &log].concat(),
+    ));
+    out.push((
+        "audit_log_verify",
+        "torn".to_owned(),
+        [&[0xff, 0xff][..], &log[..log.len() - 7]].concat(),
+    ));
     for (name, edits) in [
         ("flip-payload", vec![0u8, 40, 0, 1]),
         ("truncate-half", vec![1u8, 128]),
         ("flip-header", vec![0u8, 2, 0, 0x20]),
     ] {
         out.push(("audit_log_tamper", name.to_owned(), edits));
+    }
+}
+
+fn requests(out: &mut Vec<Seed>) {
+    for (i, s) in [
+        "GET /fhir/Observation?patient=123&code=http://loinc.org|8867-4&_include=Observation:subject",
+        "GET /fhir/Observation?patient=456",
+        "GET /fhir/Patient/456/$everything",
+        "GET /fhir/Patient/123/Observation?_count=10&_sort=-date",
+        "GET /fhir/Observation?subject:Patient.name=x&_has:Condition:subject:code=1",
+        "GET /fhir/Observation/1/_history/2",
+        "GET /fhir/_history?_since=2020-01-01",
+        "GET /fhir//Observation/%2e%2e/1;x=y",
+        "PUT /fhir/Observation?code=1\ncontent-type: application/fhir+json\n\n{\"resourceType\":\"Observation\"}",
+        "POST /fhir/Observation\nif-none-exist: code=1\ncontent-type: application/fhir+json\n\n{}",
+        "POST /fhir/Observation/_search\ncontent-type: application/x-www-form-urlencoded\n\npatient=456&_id=1",
+        "DELETE /fhir/AuditEvent/1",
+        "PATCH /fhir/Observation/1\nx-http-method-override: DELETE",
+        "GET /fhir/$export?_type=Patient,Observation",
+        "POST /fhir\ncontent-type: application/fhir+json\n\n{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"request\":{\"method\":\"GET\",\"url\":\"Patient/456\"}},{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},\"subject\":{\"reference\":\"Patient/456\"}},\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}]}",
+    ]
+    .iter()
+    .enumerate()
+    {
+        out.push(("request_decide", format!("r{i}"), s.replace("\\n", "\n").into_bytes()));
     }
 }

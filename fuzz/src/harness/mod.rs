@@ -6,10 +6,12 @@
 
 pub mod audit;
 pub mod fhir;
+pub mod request;
 pub mod token;
 
 pub use audit::{audit_log_tamper, audit_log_verify};
 pub use fhir::{fhir_bundle, fhir_resource};
+pub use request::request_decide;
 pub use token::{bearer_extract, jwks_parse, scope_parse, token_claims, token_validate};
 
 /// A harness: runs one parser on the raw fuzzer input and panics if a property fails.
@@ -23,6 +25,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("jwks_parse", jwks_parse),
     ("scope_parse", scope_parse),
     ("bearer_extract", bearer_extract),
+    ("request_decide", request_decide),
     ("fhir_resource", fhir_resource),
     ("fhir_bundle", fhir_bundle),
     ("audit_log_verify", audit_log_verify),

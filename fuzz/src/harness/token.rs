@@ -175,9 +175,19 @@ pub fn scope_parse(data: &[u8]) {
         return;
     };
     let set = ScopeSet::parse(s);
-    let again = ScopeSet::parse(s);
-    assert_eq!(set, again, "scope parsing is deterministic");
-    let _ = format!("{set:?}");
+    assert_eq!(set, ScopeSet::parse(s), "scope parsing is deterministic");
+    // What a set displays is a scope string that parses back to the same display.
+    let shown = set.to_string();
+    assert_eq!(
+        ScopeSet::parse(&shown).to_string(),
+        shown,
+        "display does not round-trip"
+    );
+    assert!(
+        set.resource_scopes().count() <= s.split(' ').count(),
+        "more grants than tokens"
+    );
+    let _ = set.normalize();
 }
 
 /// `bearer_extract`: request credentials. The input is a request head: the first line is the

@@ -16,6 +16,7 @@ pub mod cases_writes;
 pub mod check;
 pub mod server;
 
+#[allow(unused_imports)]
 pub use check::{run_table, Expect};
 pub use server::{Server, CANARY, VICTIM_ID};
 
