@@ -237,7 +237,10 @@ impl Rejected {
         let reason = self.rejection.reason().to_owned();
         let outcome = match self.rejection.status() {
             StatusCode::UNAUTHORIZED => Outcome::Unauthenticated { reason },
-            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => Outcome::Denied { reason },
+            // A 200 here is the empty searchset answered instead of a 403 (policy).
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::OK => {
+                Outcome::Denied { reason }
+            }
             s => Outcome::Failed {
                 severity: Severity::Minor,
                 reason,

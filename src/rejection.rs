@@ -107,7 +107,13 @@ impl Rejection {
                 r.challenge = HeaderValue::from_str(&c.to_header_value()).ok();
                 r
             }
-            Answer::Forbidden | Answer::EmptySearch => {
+            Answer::EmptySearch => Rejection::new(
+                StatusCode::OK,
+                IssueCode::Informational,
+                reason,
+                "Empty search result",
+            ),
+            Answer::Forbidden => {
                 let mut r = Rejection::new(
                     StatusCode::FORBIDDEN,
                     IssueCode::Forbidden,
@@ -145,6 +151,21 @@ impl Rejection {
     pub fn to_response(&self) -> Response<Vec<u8>> {
         if self.is_not_found() {
             return response::not_found();
+        }
+        if self.status == StatusCode::OK {
+            // The configured alternative to a 403 for searches naming another patient: the same
+            // empty searchset for every value, existing or not.
+            let mut r = Response::new(
+                br#"{"resourceType":"Bundle","type":"searchset","total":0}"#.to_vec(),
+            );
+            let h = r.headers_mut();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static(response::FHIR_JSON),
+            );
+            response::security_headers(h);
+            response::no_store(h);
+            return r;
         }
         let mut r = response::error(self.status, self.code, self.text);
         if let Some(c) = &self.challenge {

@@ -265,3 +265,29 @@ fn revoked_tokens_are_refused() {
     assert_eq!(r.rejection().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.rejection().reason(), "inactive");
 }
+
+#[test]
+fn the_empty_search_policy_answers_the_same_empty_bundle_for_every_other_patient() {
+    let issuer = TestIssuer::new(ISSUER, AUDIENCE);
+    let mut policy = DecisionPolicy::default();
+    policy.other_patient_search = smart_auth::decision::OtherPatientSearch::EmptyResult;
+    let facade = SecureFhir::new(issuer.validator(), policy, "/fhir");
+    let t = issuer
+        .token(now())
+        .scope("patient/*.rs")
+        .patient("123")
+        .sign();
+    let answer = |who: &str| {
+        let uri = format!("/fhir/Observation?patient={who}");
+        refuse(
+            &facade,
+            &parts("GET", &uri, &[("authorization", &bearer(&t))]),
+        )
+        .to_response()
+    };
+    let (a, b) = (answer("999"), answer("does-not-exist"));
+    assert_eq!(a.status(), StatusCode::OK);
+    assert_eq!(a.body(), b.body());
+    let bundle: serde_json::Value = serde_json::from_slice(a.body()).unwrap();
+    assert_eq!(bundle["total"], 0);
+}

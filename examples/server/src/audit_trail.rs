@@ -141,14 +141,15 @@ fn insert_events(store: &Store, rx: &Receiver<AuditRecord>) {
     let config = render_config();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        while batch.len() < 512 {
+        // Small batches: the store's lock is shared with requests, so hold it briefly.
+        while batch.len() < 32 {
             match rx.recv_timeout(Duration::from_millis(2)) {
                 Ok(e) => batch.push(e),
                 Err(_) => break,
             }
         }
         let now = chrono::Utc::now();
-        let r = store.transaction(|tx| -> Result<(), store::StoreError> {
+        let r = store.transaction_canonical(|tx| -> Result<(), store::StoreError> {
             for record in batch {
                 if let Ok(bytes) = record.to_log_bytes() {
                     let at = record.recorded.timestamp_millis();

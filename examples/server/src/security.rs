@@ -103,13 +103,10 @@ fn narrowing_clauses(rtype: &str, n: &Narrowing) -> Vec<Clause> {
     vec![Clause::AnyOf(groups)]
 }
 
-impl Access for PermitAccess {
-    /// Two checks that must both pass: the narrowing on the store's index (what the queries
-    /// used), and smart-auth's own check of the typed resource (defence in depth).
-    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &serde_json::Value) -> bool {
-        if !narrowing_admits(tx, rtype, id, self.narrowing(rtype)) {
-            return false;
-        }
+impl PermitAccess {
+    /// smart-auth's own check of the typed resource: a read-like check for the requested type,
+    /// "may this be returned at all" for types reached through includes and operations.
+    fn typed_check(&self, rtype: &str, body: &serde_json::Value) -> bool {
         let Ok(bytes) = serde_json::to_vec(body) else {
             return false;
         };
@@ -127,6 +124,24 @@ impl Access for PermitAccess {
         } else {
             self.authorized.may_return(&resource)
         }
+    }
+}
+
+impl Access for PermitAccess {
+    /// Two checks that must both pass: the narrowing on the store's index (what the queries
+    /// used), and smart-auth's own check of the typed resource (defence in depth).
+    fn may_read(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &serde_json::Value) -> bool {
+        narrowing_admits(tx, rtype, id, self.narrowing(rtype)) && self.typed_check(rtype, body)
+    }
+
+    fn may_return_match(
+        &self,
+        _tx: &Tx<'_>,
+        rtype: &str,
+        _id: &str,
+        body: &serde_json::Value,
+    ) -> bool {
+        self.typed_check(rtype, body)
     }
 
     fn narrowing(&self, rtype: &str) -> Option<Vec<Clause>> {
@@ -279,13 +294,18 @@ impl Gate {
     ) {
         let Some(trail) = &self.trail else { return };
         let info = info(parts);
-        let record =
+        let mut record =
             fhir_audit::AuditRecord::new(chrono::Utc::now(), fhir_audit::Event::Authentication)
                 .outcome(secure_fhir::audit::outcome_of(response.status()))
                 .client(match info.peer {
                     Some(p) => fhir_audit::Client::from_address(p),
                     None => fhir_audit::Client::default(),
                 });
+        // Tie the record to the request like the facade's records (hostile suite:
+        // audit.server-level-refusal-carries-request-id).
+        if let Some(id) = info.correlation_id {
+            record = record.correlation_id(id);
+        }
         trail.record(&record);
     }
 

@@ -33,13 +33,35 @@ fn in_compartment(ty: ResourceType, id: &str, resource: &Resource, base: Option<
     if rt == ty {
         return resource.id() == Some(id);
     }
-    let mut found = false;
     let params = compartment::params(kind, rt);
     if params.is_empty() {
         return false;
     }
+    // The element paths that confer membership, looked up once per resource (never `link`).
+    let mut paths: [&str; 16] = [""; 16];
+    let mut n = 0;
+    for def in params
+        .iter()
+        .filter(|p| **p != "link")
+        .filter_map(|p| search_param(rt, p))
+    {
+        for p in def
+            .paths
+            .iter()
+            .filter(|p| p.resolves_to.is_none_or(|t| t == ty))
+        {
+            if n == paths.len() {
+                // More paths than the R4 definitions ever give: refuse rather than guess.
+                return false;
+            }
+            paths[n] = p.path;
+            n += 1;
+        }
+    }
+    let paths = &paths[..n];
+    let mut found = false;
     resource.visit_references(&mut |path, r| {
-        if found || !is_member_path(kind, rt, params, path) {
+        if found || !paths.contains(&path) {
             return;
         }
         let declared = r.type_.as_ref().and_then(|t| t.value.as_deref());
@@ -50,17 +72,6 @@ fn in_compartment(ty: ResourceType, id: &str, resource: &Resource, base: Option<
         found = reference.is_some_and(|reference| points_to(reference, ty, id, base));
     });
     found
-}
-
-/// Whether `path` is where one of the compartment's parameters (never `link`) finds references.
-fn is_member_path(kind: CompartmentType, rt: ResourceType, params: &[&str], path: &str) -> bool {
-    params.iter().filter(|p| **p != "link").any(|param| {
-        search_param(rt, param).is_some_and(|def| {
-            def.paths
-                .iter()
-                .any(|p| p.path == path && p.resolves_to.is_none_or(|t| t == kind.resource_type()))
-        })
-    })
 }
 
 /// Whether a literal reference names `ty/id` on this server: relative (`Patient/1`, also
@@ -292,5 +303,63 @@ impl Permit {
     fn unrestricted(&self, ty: ResourceType, needed: Permissions) -> bool {
         self.granting(ty, needed)
             .any(|(s, reach)| *reach == Reach::All && s.constraints().is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_paths_fit_the_fixed_buffer() {
+        for kind in CompartmentType::ALL {
+            for rt in ResourceType::ALL {
+                let n: usize = compartment::params(kind, rt)
+                    .iter()
+                    .filter_map(|p| search_param(rt, p))
+                    .map(|d| d.paths.len())
+                    .sum();
+                assert!(n <= 16, "{kind:?} {rt:?}: {n} paths");
+            }
+        }
+    }
+
+    #[test]
+    fn reference_forms() {
+        let base = Some("https://ehr.example/fhir");
+        let p = ResourceType::Patient;
+        assert!(points_to("Patient/1", p, "1", base));
+        assert!(points_to("Patient/1/_history/3", p, "1", base));
+        assert!(points_to(
+            "https://ehr.example/fhir/Patient/1",
+            p,
+            "1",
+            base
+        ));
+        assert!(!points_to(
+            "https://ehr.example/fhirx/Patient/1",
+            p,
+            "1",
+            base
+        ));
+        assert!(!points_to(
+            "https://ehr.example/fhir/Patient/1",
+            p,
+            "1",
+            None
+        ));
+        assert!(!points_to(
+            "https://evil.example/fhir/Patient/1",
+            p,
+            "1",
+            base
+        ));
+        assert!(!points_to("Patient/11", p, "1", base));
+        assert!(!points_to("patient/1", p, "1", base));
+        assert!(!points_to("#1", p, "1", base));
+        assert!(!points_to("urn:uuid:1", p, "1", base));
+        assert!(!points_to("Patient/1/extra", p, "1", base));
+        assert!(!points_to("Patient/1?x=y", p, "1", base));
+        assert!(!points_to("Group/1", p, "1", base));
     }
 }

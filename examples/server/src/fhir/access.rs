@@ -22,6 +22,12 @@ pub trait Access: Sync {
         let _ = body;
         narrowing_admits(tx, rtype, id, self.narrowing(rtype))
     }
+
+    /// Whether a primary search match (already found by a query carrying the narrowing) may be
+    /// returned: the checks of [`Access::may_read`] that the query did not already make.
+    fn may_return_match(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &Value) -> bool {
+        self.may_read(tx, rtype, id, body)
+    }
 }
 
 /// Whether the current version of `rtype/id` satisfies `narrowing` (`None`: nothing of the

@@ -69,7 +69,10 @@ pub fn search(
     let mut seen = BTreeSet::new();
     let mut matches = Vec::new();
     for v in page {
-        if let Some(body) = v.json().filter(|b| env.access.may_read(tx, t, &v.id, b)) {
+        if let Some(body) = v
+            .json()
+            .filter(|b| env.access.may_return_match(tx, t, &v.id, b))
+        {
             seen.insert((v.rtype.clone(), v.id.clone()));
             touched.push(format!("{}/{}", v.rtype, v.id));
             entries.push(entry(env.base, &v.rtype, &v.id, body, "match"));

@@ -151,6 +151,7 @@ impl Store {
         let out = f(&Tx {
             conn: &tx,
             base: &self.base,
+            canonicalize: true,
         })?;
         tx.commit().map_err(StoreError::from)?;
         Ok(out)
@@ -162,7 +163,25 @@ impl Store {
         f(&Tx {
             conn: &conn,
             base: &self.base,
+            canonicalize: true,
         })
+    }
+
+    /// Like [`Store::transaction`], for content that is already canonical FHIR JSON (the
+    /// server's own AuditEvents): stored without a second parse.
+    pub fn transaction_canonical<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        let out = f(&Tx {
+            conn: &tx,
+            base: &self.base,
+            canonicalize: false,
+        })?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
     }
 }
 
@@ -170,6 +189,7 @@ impl Store {
 pub struct Tx<'a> {
     conn: &'a Connection,
     base: &'a str,
+    canonicalize: bool,
 }
 
 /// Which versions a history request covers.
@@ -242,7 +262,11 @@ impl Tx<'_> {
             }
         }
         let text = serde_json::to_string(&body).map_err(|e| StoreError(e.to_string()))?;
-        let text = crate::fhir::model::canonical(text);
+        let text = if self.canonicalize {
+            crate::fhir::model::canonical(text)
+        } else {
+            text
+        };
         self.write_version(rtype, id, version, &updated, now, Some(&text))?;
         self.reindex(rtype, id, Some(&body))?;
         Ok(Version {
