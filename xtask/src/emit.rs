@@ -71,7 +71,7 @@ fn struct_def(ctx: &Ctx, st: &Struct, out: &mut String) {
         out.push_str("///\n");
         out.push_str(&doc_lines(&st.definition, ""));
     }
-    out.push_str("#[derive(Clone, Debug, Default, PartialEq)]\n");
+    out.push_str("#[derive(Clone, Debug, Default, PartialEq)]\n#[non_exhaustive]\n");
     writeln!(out, "pub struct {} {{", st.name).unwrap();
     for f in &st.fields {
         let mut doc = format!(
@@ -110,7 +110,7 @@ fn choice_enums(st: &Struct, out: &mut String) {
             &format!("The choice of types of `{}` ({}).", f.path, card_text(f)),
             "",
         ));
-        out.push_str("#[derive(Clone, Debug, PartialEq)]\n");
+        out.push_str("#[derive(Clone, Debug, PartialEq)]\n#[non_exhaustive]\n");
         writeln!(out, "pub enum {enum_name} {{").unwrap();
         for v in variants {
             writeln!(out, "    /// `{}{}`: a `{}`.", f.json, v.suffix, v.code).unwrap();

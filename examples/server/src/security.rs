@@ -294,13 +294,18 @@ impl Gate {
     ) {
         let Some(trail) = &self.trail else { return };
         let info = info(parts);
-        let record =
+        let mut record =
             fhir_audit::AuditRecord::new(chrono::Utc::now(), fhir_audit::Event::Authentication)
                 .outcome(secure_fhir::audit::outcome_of(response.status()))
                 .client(match info.peer {
                     Some(p) => fhir_audit::Client::from_address(p),
                     None => fhir_audit::Client::default(),
                 });
+        // Tie the record to the request like the facade's records (hostile suite:
+        // audit.server-level-refusal-carries-request-id).
+        if let Some(id) = info.correlation_id {
+            record = record.correlation_id(id);
+        }
         trail.record(&record);
     }
 

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Age Type: A duration of time during which an organism (or a process) has existed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Age {
     /// Unique id for inter-element referencing (`Age.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Annotation Type: A  text note which also  contains information about who made the statement and when.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Annotation {
     /// Unique id for inter-element referencing (`Annotation.id`, 0..1)
     ///
@@ -34,6 +35,7 @@ pub struct Annotation {
 
 /// The choice of types of 'Annotation.author\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum AnnotationAuthor {
     /// `authorReference`: a `Reference`.
     Reference(Box<Reference>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Attachment Type: For referring to data content defined in other formats.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Attachment {
     /// Unique id for inter-element referencing (`Attachment.id`, 0..1)
     ///

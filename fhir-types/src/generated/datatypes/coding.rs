@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Coding Type: A reference to a code defined by a terminology system.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Coding {
     /// Unique id for inter-element referencing (`Coding.id`, 0..1)
     ///

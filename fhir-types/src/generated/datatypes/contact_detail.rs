@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for ContactDetail Type: Specifies contact information for a person or organization.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContactDetail {
     /// Unique id for inter-element referencing (`ContactDetail.id`, 0..1)
     ///

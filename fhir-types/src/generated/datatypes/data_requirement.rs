@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for DataRequirement Type: Describes a required data item for evaluation in terms of the type of data, and optional code or date-based filters of the data.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DataRequirement {
     /// Unique id for inter-element referencing (`DataRequirement.id`, 0..1)
     ///
@@ -56,6 +57,7 @@ pub struct DataRequirement {
 
 /// The choice of types of 'DataRequirement.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DataRequirementSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -322,6 +324,7 @@ impl DataRequirement {
 ///
 /// Code filters specify additional constraints on the data, specifying the value set of interest for a particular element of the data. Each code filter defines an additional constraint on the data, i.e. code filters are AND'ed, not OR'ed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DataRequirementCodeFilter {
     /// Unique id for inter-element referencing (`DataRequirement.codeFilter.id`, 0..1)
     ///
@@ -483,6 +486,7 @@ impl DataRequirementCodeFilter {
 ///
 /// Date filters specify additional constraints on the data in terms of the applicable date range for specific elements. Each date filter specifies an additional constraint on the data, i.e. date filters are AND'ed, not OR'ed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DataRequirementDateFilter {
     /// Unique id for inter-element referencing (`DataRequirement.dateFilter.id`, 0..1)
     ///
@@ -508,6 +512,7 @@ pub struct DataRequirementDateFilter {
 
 /// The choice of types of 'DataRequirement.dateFilter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DataRequirementDateFilterValue {
     /// `valueDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -694,6 +699,7 @@ impl DataRequirementDateFilter {
 ///
 /// Specifies the order of the results to be returned.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DataRequirementSort {
     /// Unique id for inter-element referencing (`DataRequirement.sort.id`, 0..1)
     ///

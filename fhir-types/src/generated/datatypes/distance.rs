@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Distance Type: A length - a value with a unit that is a physical distance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Distance {
     /// Unique id for inter-element referencing (`Distance.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Dosage Type: Indicates how the medication is/was taken or should be taken by the patient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Dosage {
     /// Unique id for inter-element referencing (`Dosage.id`, 0..1)
     ///
@@ -64,6 +65,7 @@ pub struct Dosage {
 
 /// The choice of types of 'Dosage.asNeeded\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DosageAsNeeded {
     /// `asNeededBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -419,6 +421,7 @@ impl Dosage {
 ///
 /// The amount of medication administered.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DosageDoseAndRate {
     /// Unique id for inter-element referencing (`Dosage.doseAndRate.id`, 0..1)
     ///
@@ -440,6 +443,7 @@ pub struct DosageDoseAndRate {
 
 /// The choice of types of 'Dosage.doseAndRate.dose\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DosageDoseAndRateDose {
     /// `doseRange`: a `Range`.
     Range(Box<Range>),
@@ -456,6 +460,7 @@ impl Default for DosageDoseAndRateDose {
 
 /// The choice of types of 'Dosage.doseAndRate.rate\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DosageDoseAndRateRate {
     /// `rateRatio`: a `Ratio`.
     Ratio(Box<Ratio>),

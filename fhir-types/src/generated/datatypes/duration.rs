@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Duration Type: A length of time.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Duration {
     /// Unique id for inter-element referencing (`Duration.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for ElementDefinition Type: Captures constraints on each element within the resource, profile, or extension.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ElementDefinition {
     /// Unique id for inter-element referencing (`ElementDefinition.id`, 0..1)
     ///
@@ -174,6 +175,7 @@ pub struct ElementDefinition {
 
 /// The choice of types of 'ElementDefinition.defaultValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ElementDefinitionDefaultValue {
     /// `defaultValueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -286,6 +288,7 @@ impl Default for ElementDefinitionDefaultValue {
 
 /// The choice of types of 'ElementDefinition.fixed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ElementDefinitionFixed {
     /// `fixedBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -398,6 +401,7 @@ impl Default for ElementDefinitionFixed {
 
 /// The choice of types of 'ElementDefinition.pattern\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ElementDefinitionPattern {
     /// `patternBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -510,6 +514,7 @@ impl Default for ElementDefinitionPattern {
 
 /// The choice of types of 'ElementDefinition.minValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ElementDefinitionMinValue {
     /// `minValueDate`: a `date`.
     Date(Date),
@@ -540,6 +545,7 @@ impl Default for ElementDefinitionMinValue {
 
 /// The choice of types of 'ElementDefinition.maxValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ElementDefinitionMaxValue {
     /// `maxValueDate`: a `date`.
     Date(Date),
@@ -4949,6 +4955,7 @@ impl ElementDefinition {
 ///
 /// Information about the base definition of the element, provided to make it unnecessary for tools to trace the deviation of the element through the derived and related profiles. When the element definition is not the original definition of an element - i.g. either in a constraint on another type, or for elements from a super type in a snap shot - then the information in provided in the element definition may be different to the base definition. On the original definition of the element, it will be same.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ElementDefinitionBase {
     /// Unique id for inter-element referencing (`ElementDefinition.base.id`, 0..1)
     ///
@@ -5106,6 +5113,7 @@ impl ElementDefinitionBase {
 ///
 /// Binds to a value set if this element is coded (code, Coding, CodeableConcept, Quantity), or the data types (string, uri).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ElementDefinitionBinding {
     /// Unique id for inter-element referencing (`ElementDefinition.binding.id`, 0..1)
     ///
@@ -5253,6 +5261,7 @@ impl ElementDefinitionBinding {
 ///
 /// Formal constraints such as co-occurrence and other constraints that can be computationally evaluated within the context of the instance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ElementDefinitionConstraint {
     /// Unique id for inter-element referencing (`ElementDefinition.constraint.id`, 0..1)
     ///
@@ -5502,6 +5511,7 @@ impl ElementDefinitionConstraint {
 ///
 /// A sample value for this element demonstrating the type of information that would typically be found in the element.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ElementDefinitionExample {
     /// Unique id for inter-element referencing (`ElementDefinition.example.id`, 0..1)
     ///
@@ -5523,6 +5533,7 @@ pub struct ElementDefinitionExample {
 
 /// The choice of types of 'ElementDefinition.example.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ElementDefinitionExampleValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -6784,6 +6795,7 @@ impl ElementDefinitionExample {
 ///
 /// Identifies a concept from an external specification that roughly corresponds to this element.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ElementDefinitionMapping {
     /// Unique id for inter-element referencing (`ElementDefinition.mapping.id`, 0..1)
     ///
@@ -6957,6 +6969,7 @@ impl ElementDefinitionMapping {
 ///
 /// Indicates that the element is sliced into a set of alternative definitions (i.e. in a structure definition, there are multiple different constraints on a single element in the base resource). Slicing can be used in any resource that has cardinality ..\* on the base resource, or any resource with a choice of types. The set of slices is any elements that come after this in the element sequence that have the same path, until a shorter path occurs (the shorter path terminates the set).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ElementDefinitionSlicing {
     /// Unique id for inter-element referencing (`ElementDefinition.slicing.id`, 0..1)
     ///
@@ -7132,6 +7145,7 @@ impl ElementDefinitionSlicing {
 ///
 /// Designates which child elements are used to discriminate between the slices when processing an instance. If one or more discriminators are provided, the value of the child elements in the instance data SHALL completely distinguish which slice the element in the resource matches based on the allowed values for those elements in each of the slices.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ElementDefinitionSlicingDiscriminator {
     /// Unique id for inter-element referencing (`ElementDefinition.slicing.discriminator.id`, 0..1)
     ///
@@ -7259,6 +7273,7 @@ impl ElementDefinitionSlicingDiscriminator {
 ///
 /// The data type or resource that the value of this element is permitted to be.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ElementDefinitionType {
     /// Unique id for inter-element referencing (`ElementDefinition.type.id`, 0..1)
     ///

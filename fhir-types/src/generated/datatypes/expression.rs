@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Expression Type: A expression that is evaluated in a specified context and returns a value. The context of use of the expression must specify the context in which the expression is evaluated, and how the result of the expression is used.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Expression {
     /// Unique id for inter-element referencing (`Expression.id`, 0..1)
     ///

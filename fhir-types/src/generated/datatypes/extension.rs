@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Extension Type: Optional Extension Element - found in all resources.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Extension {
     /// Unique id for inter-element referencing (`Extension.id`, 0..1)
     ///
@@ -30,6 +31,7 @@ pub struct Extension {
 
 /// The choice of types of 'Extension.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExtensionValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for HumanName Type: A human's name with the ability to identify parts and usage.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct HumanName {
     /// Unique id for inter-element referencing (`HumanName.id`, 0..1)
     ///

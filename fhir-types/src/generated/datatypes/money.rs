@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Money Type: An amount of economic utility in some recognized currency.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Money {
     /// Unique id for inter-element referencing (`Money.id`, 0..1)
     ///

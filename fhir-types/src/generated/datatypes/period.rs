@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Period Type: A time period defined by a start and end date and optionally time.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Period {
     /// Unique id for inter-element referencing (`Period.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Population Type: A populatioof people with some set of grouping criteria.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Population {
     /// Unique id for inter-element referencing (`Population.id`, 0..1)
     ///
@@ -36,6 +37,7 @@ pub struct Population {
 
 /// The choice of types of 'Population.age\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PopulationAge {
     /// `ageRange`: a `Range`.
     Range(Box<Range>),

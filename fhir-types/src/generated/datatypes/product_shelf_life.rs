@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for ProductShelfLife Type: The shelf-life and storage information for a medicinal product item or container can be described using this class.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ProductShelfLife {
     /// Unique id for inter-element referencing (`ProductShelfLife.id`, 0..1)
     ///

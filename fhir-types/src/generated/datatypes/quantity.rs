@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Quantity Type: A measured amount (or an amount that can potentially be measured). Note that measured amounts include amounts that are not precisely quantified, including amounts involving arbitrary units and floating currencies.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Quantity {
     /// Unique id for inter-element referencing (`Quantity.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Range Type: A set of ordered Quantities defined by a low and high limit.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Range {
     /// Unique id for inter-element referencing (`Range.id`, 0..1)
     ///

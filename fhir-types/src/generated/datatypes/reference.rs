@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Reference Type: A reference from one resource to another.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Reference {
     /// Unique id for inter-element referencing (`Reference.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for SubstanceAmount Type: Chemical substances are a single substance type whose primary defining element is the molecular structure. Chemical substances shall be defined on the basis of their complete covalent molecular structure; the presence of a salt (counter-ion) and/or solvates (water, alcohols) is also captured. Purity, grade, physical form or particle size are not taken into account in the definition of a chemical substance or in the assignment of a Substance ID.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceAmount {
     /// Unique id for inter-element referencing (`SubstanceAmount.id`, 0..1)
     ///
@@ -36,6 +37,7 @@ pub struct SubstanceAmount {
 
 /// The choice of types of 'SubstanceAmount.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SubstanceAmountAmount {
     /// `amountQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -254,6 +256,7 @@ impl SubstanceAmount {
 ///
 /// Reference range of possible or expected values.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceAmountReferenceRange {
     /// Unique id for inter-element referencing (`SubstanceAmount.referenceRange.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for Timing Type: Specifies an event that may occur multiple times. Timing schedules are used to record when things are planned, expected or requested to occur. The most common usage is in dosage instructions for medications. They are also used when planning care of various kinds, and may be used for reporting the schedule to which past regular activities were carried out.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Timing {
     /// Unique id for inter-element referencing (`Timing.id`, 0..1)
     ///
@@ -167,6 +168,7 @@ impl Timing {
 ///
 /// A set of rules that describe when the event is scheduled.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TimingRepeat {
     /// Unique id for inter-element referencing (`Timing.repeat.id`, 0..1)
     ///
@@ -240,6 +242,7 @@ pub struct TimingRepeat {
 
 /// The choice of types of 'Timing.repeat.bounds\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum TimingRepeatBounds {
     /// `boundsDuration`: a `Duration`.
     Duration(Box<Duration>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for TriggerDefinition Type: A description of a triggering event. Triggering events can be named events, data events, or periodic, as determined by the type element.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TriggerDefinition {
     /// Unique id for inter-element referencing (`TriggerDefinition.id`, 0..1)
     ///
@@ -42,6 +43,7 @@ pub struct TriggerDefinition {
 
 /// The choice of types of 'TriggerDefinition.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum TriggerDefinitionTiming {
     /// `timingTiming`: a `Timing`.
     Timing(Box<Timing>),

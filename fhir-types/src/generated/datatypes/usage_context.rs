@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Base StructureDefinition for UsageContext Type: Specifies clinical/business/etc. metadata that can be used to retrieve, index and/or categorize an artifact. This metadata can either be specific to the applicable population (e.g., age category, DRG) or the specific context of care (e.g., venue, care setting, provider of care).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct UsageContext {
     /// Unique id for inter-element referencing (`UsageContext.id`, 0..1)
     ///
@@ -30,6 +31,7 @@ pub struct UsageContext {
 
 /// The choice of types of 'UsageContext.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum UsageContextValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A financial tool for tracking value accrued for a particular purpose.  In the healthcare field, used to track charges for a patient, cost centers, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Account {
     /// Logical id of this artifact (`Account.id`, 0..1)
     ///
@@ -480,6 +481,7 @@ impl Account {
 ///
 /// The party(s) that are responsible for covering the payment of this account, and what order should they be applied to the account.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AccountCoverage {
     /// Unique id for inter-element referencing (`Account.coverage.id`, 0..1)
     ///
@@ -631,6 +633,7 @@ impl AccountCoverage {
 ///
 /// The parties responsible for balancing the account if other payment options fall short.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AccountGuarantor {
     /// Unique id for inter-element referencing (`Account.guarantor.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource allows for the definition of some activity to be performed, independent of a particular patient, practitioner, or other performance context.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ActivityDefinition {
     /// Logical id of this artifact (`ActivityDefinition.id`, 0..1)
     ///
@@ -232,6 +233,7 @@ pub struct ActivityDefinition {
 
 /// The choice of types of 'ActivityDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ActivityDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -248,6 +250,7 @@ impl Default for ActivityDefinitionSubject {
 
 /// The choice of types of 'ActivityDefinition.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ActivityDefinitionTiming {
     /// `timingTiming`: a `Timing`.
     Timing(Box<Timing>),
@@ -272,6 +275,7 @@ impl Default for ActivityDefinitionTiming {
 
 /// The choice of types of 'ActivityDefinition.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ActivityDefinitionProduct {
     /// `productReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -1516,6 +1520,7 @@ impl ActivityDefinition {
 ///
 /// Dynamic values that will be evaluated to produce values for elements of the resulting resource. For example, if the dosage of a medication must be computed based on the patient's weight, a dynamic value would be used to specify an expression that calculated the weight, and the path on the request resource that would contain the result.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ActivityDefinitionDynamicValue {
     /// Unique id for inter-element referencing (`ActivityDefinition.dynamicValue.id`, 0..1)
     ///
@@ -1669,6 +1674,7 @@ impl ActivityDefinitionDynamicValue {
 ///
 /// Indicates who should participate in performing the action described.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ActivityDefinitionParticipant {
     /// Unique id for inter-element referencing (`ActivityDefinition.participant.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Actual or  potential/avoided event causing unintended physical injury resulting from or contributed to by medical care, a research study or other healthcare setting factors that requires additional monitoring, treatment, or hospitalization, or that results in death.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AdverseEvent {
     /// Logical id of this artifact (`AdverseEvent.id`, 0..1)
     ///
@@ -685,6 +686,7 @@ impl AdverseEvent {
 ///
 /// Describes the entity that is suspected to have caused the adverse event.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AdverseEventSuspectEntity {
     /// Unique id for inter-element referencing (`AdverseEvent.suspectEntity.id`, 0..1)
     ///
@@ -839,6 +841,7 @@ impl AdverseEventSuspectEntity {
 ///
 /// Information on the possible cause of the event.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AdverseEventSuspectEntityCausality {
     /// Unique id for inter-element referencing (`AdverseEvent.suspectEntity.causality.id`, 0..1)
     ///

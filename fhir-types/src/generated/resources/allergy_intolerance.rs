@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Risk of harmful or undesirable, physiological response which is unique to an individual and associated with exposure to a substance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AllergyIntolerance {
     /// Logical id of this artifact (`AllergyIntolerance.id`, 0..1)
     ///
@@ -112,6 +113,7 @@ pub struct AllergyIntolerance {
 
 /// The choice of types of 'AllergyIntolerance.onset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum AllergyIntoleranceOnset {
     /// `onsetDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -717,6 +719,7 @@ impl AllergyIntolerance {
 ///
 /// Details about each adverse reaction event linked to exposure to the identified substance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AllergyIntoleranceReaction {
     /// Unique id for inter-element referencing (`AllergyIntolerance.reaction.id`, 0..1)
     ///

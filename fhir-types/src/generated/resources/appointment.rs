@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A booking of a healthcare event among patient(s), practitioner(s), related person(s) and/or device(s) for a specific date/time. This may result in one or more Encounter(s).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Appointment {
     /// Logical id of this artifact (`Appointment.id`, 0..1)
     ///
@@ -749,6 +750,7 @@ impl Appointment {
 ///
 /// List of participants involved in the appointment.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AppointmentParticipant {
     /// Unique id for inter-element referencing (`Appointment.participant.id`, 0..1)
     ///

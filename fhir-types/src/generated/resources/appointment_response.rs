@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A reply to an appointment request for a patient and/or practitioner(s), such as a confirmation or rejection.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AppointmentResponse {
     /// Logical id of this artifact (`AppointmentResponse.id`, 0..1)
     ///

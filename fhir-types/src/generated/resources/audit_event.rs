@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A record of an event made for purposes of maintaining a security log. Typical uses include detection of intrusion attempts and monitoring for inappropriate usage.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AuditEvent {
     /// Logical id of this artifact (`AuditEvent.id`, 0..1)
     ///
@@ -505,6 +506,7 @@ impl AuditEvent {
 ///
 /// An actor taking an active role in the event or activity that is logged.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AuditEventAgent {
     /// Unique id for inter-element referencing (`AuditEvent.agent.id`, 0..1)
     ///
@@ -852,6 +854,7 @@ impl AuditEventAgent {
 ///
 /// Logical network location for application activity, if the activity has a network location.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AuditEventAgentNetwork {
     /// Unique id for inter-element referencing (`AuditEvent.agent.network.id`, 0..1)
     ///
@@ -996,6 +999,7 @@ impl AuditEventAgentNetwork {
 ///
 /// Specific instances of data or objects that have been accessed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AuditEventEntity {
     /// Unique id for inter-element referencing (`AuditEvent.entity.id`, 0..1)
     ///
@@ -1288,6 +1292,7 @@ impl AuditEventEntity {
 ///
 /// Tagged value pairs for conveying additional information about the entity.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AuditEventEntityDetail {
     /// Unique id for inter-element referencing (`AuditEvent.entity.detail.id`, 0..1)
     ///
@@ -1315,6 +1320,7 @@ pub struct AuditEventEntityDetail {
 
 /// The choice of types of 'AuditEvent.entity.detail.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum AuditEventEntityDetailValue {
     /// `valueString`: a `string`.
     String(FhirString),
@@ -1517,6 +1523,7 @@ impl AuditEventEntityDetail {
 ///
 /// The system that is reporting the event.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AuditEventSource {
     /// Unique id for inter-element referencing (`AuditEvent.source.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Basic is used for handling concepts not yet defined in FHIR, narrative-only resources that don't map to an existing resource, and custom resources not appropriate for inclusion in the FHIR specification.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Basic {
     /// Logical id of this artifact (`Basic.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A resource that represents the data of a single raw artifact as digital content accessible in its native format.  A Binary resource can contain any content, whether text, image, pdf, zip archive, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Binary {
     /// Logical id of this artifact (`Binary.id`, 0..1)
     ///

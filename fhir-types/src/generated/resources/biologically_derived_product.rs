@@ -10,6 +10,7 @@ use crate::generated_prelude::*;
 /// A material substance originating from a biological entity intended to be transplanted or infused
 /// into another (possibly the same) biological entity.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BiologicallyDerivedProduct {
     /// Logical id of this artifact (`BiologicallyDerivedProduct.id`, 0..1)
     ///
@@ -494,6 +495,7 @@ impl BiologicallyDerivedProduct {
 ///
 /// How this product was collected.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BiologicallyDerivedProductCollection {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.collection.id`, 0..1)
     ///
@@ -523,6 +525,7 @@ pub struct BiologicallyDerivedProductCollection {
 
 /// The choice of types of 'BiologicallyDerivedProduct.collection.collected\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum BiologicallyDerivedProductCollectionCollected {
     /// `collectedDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -712,6 +715,7 @@ impl BiologicallyDerivedProductCollection {
 ///
 /// Any manipulation of product post-collection that is intended to alter the product.  For example a buffy-coat enrichment or CD8 reduction of Peripheral Blood Stem Cells to make it more suitable for infusion.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BiologicallyDerivedProductManipulation {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.manipulation.id`, 0..1)
     ///
@@ -735,6 +739,7 @@ pub struct BiologicallyDerivedProductManipulation {
 
 /// The choice of types of 'BiologicallyDerivedProduct.manipulation.time\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum BiologicallyDerivedProductManipulationTime {
     /// `timeDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -907,6 +912,7 @@ impl BiologicallyDerivedProductManipulation {
 ///
 /// Any processing of the product during collection that does not change the fundamental nature of the product. For example adding anti-coagulants during the collection of Peripheral Blood Stem Cells.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BiologicallyDerivedProductProcessing {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.processing.id`, 0..1)
     ///
@@ -934,6 +940,7 @@ pub struct BiologicallyDerivedProductProcessing {
 
 /// The choice of types of 'BiologicallyDerivedProduct.processing.time\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum BiologicallyDerivedProductProcessingTime {
     /// `timeDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1137,6 +1144,7 @@ impl BiologicallyDerivedProductProcessing {
 ///
 /// Product storage.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BiologicallyDerivedProductStorage {
     /// Unique id for inter-element referencing (`BiologicallyDerivedProduct.storage.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Record details about an anatomical structure.  This resource may be used when a coded concept does not provide the necessary detail needed for the use case.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BodyStructure {
     /// Logical id of this artifact (`BodyStructure.id`, 0..1)
     ///

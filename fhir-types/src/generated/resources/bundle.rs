@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A container for a collection of resources.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Bundle {
     /// Logical id of this artifact (`Bundle.id`, 0..1)
     ///
@@ -309,6 +310,7 @@ impl Bundle {
 ///
 /// An entry in a bundle resource - will either contain a resource or information about a resource (transactions and history only).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BundleEntry {
     /// Unique id for inter-element referencing (`Bundle.entry.id`, 0..1)
     ///
@@ -531,6 +533,7 @@ impl BundleEntry {
 ///
 /// Additional information about how this entry should be processed as part of a transaction or batch.  For history, it shows how the entry was processed to create the version contained in the entry.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BundleEntryRequest {
     /// Unique id for inter-element referencing (`Bundle.entry.request.id`, 0..1)
     ///
@@ -776,6 +779,7 @@ impl BundleEntryRequest {
 ///
 /// Indicates the results of processing the corresponding 'request' entry in the batch or transaction being responded to or what the results of an operation where when returning history.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BundleEntryResponse {
     /// Unique id for inter-element referencing (`Bundle.entry.response.id`, 0..1)
     ///
@@ -988,6 +992,7 @@ impl BundleEntryResponse {
 ///
 /// Information about the search process that lead to the creation of this entry.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BundleEntrySearch {
     /// Unique id for inter-element referencing (`Bundle.entry.search.id`, 0..1)
     ///
@@ -1128,6 +1133,7 @@ impl BundleEntrySearch {
 ///
 /// A series of links that provide context to this bundle.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct BundleLink {
     /// Unique id for inter-element referencing (`Bundle.link.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A Capability Statement documents a set of capabilities (behaviors) of a FHIR Server for a particular version of FHIR that may be used as a statement of actual server functionality or a statement of required or desired server implementation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatement {
     /// Logical id of this artifact (`CapabilityStatement.id`, 0..1)
     ///
@@ -874,6 +875,7 @@ impl CapabilityStatement {
 ///
 /// A document definition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementDocument {
     /// Unique id for inter-element referencing (`CapabilityStatement.document.id`, 0..1)
     ///
@@ -1050,6 +1052,7 @@ impl CapabilityStatementDocument {
 ///
 /// Identifies a specific implementation instance that is described by the capability statement - i.e. a particular installation, rather than the capabilities of a software program.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementImplementation {
     /// Unique id for inter-element referencing (`CapabilityStatement.implementation.id`, 0..1)
     ///
@@ -1221,6 +1224,7 @@ impl CapabilityStatementImplementation {
 ///
 /// A description of the messaging capabilities of the solution.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementMessaging {
     /// Unique id for inter-element referencing (`CapabilityStatement.messaging.id`, 0..1)
     ///
@@ -1417,6 +1421,7 @@ impl CapabilityStatementMessaging {
 ///
 /// An endpoint (network accessible address) to which messages and/or replies are to be sent.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementMessagingEndpoint {
     /// Unique id for inter-element referencing (`CapabilityStatement.messaging.endpoint.id`, 0..1)
     ///
@@ -1570,6 +1575,7 @@ impl CapabilityStatementMessagingEndpoint {
 ///
 /// References to message definitions for messages this system can send or receive.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementMessagingSupportedMessage {
     /// Unique id for inter-element referencing (`CapabilityStatement.messaging.supportedMessage.id`, 0..1)
     ///
@@ -1723,6 +1729,7 @@ impl CapabilityStatementMessagingSupportedMessage {
 ///
 /// A definition of the restful capabilities of the solution, if any.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementRest {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.id`, 0..1)
     ///
@@ -2025,6 +2032,7 @@ impl CapabilityStatementRest {
 ///
 /// A specification of restful operations supported by the system.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementRestInteraction {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.interaction.id`, 0..1)
     ///
@@ -2175,6 +2183,7 @@ impl CapabilityStatementRestInteraction {
 ///
 /// A specification of the restful capabilities of the solution for a specific resource type.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementRestResource {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.id`, 0..1)
     ///
@@ -2730,6 +2739,7 @@ impl CapabilityStatementRestResource {
 ///
 /// Identifies a restful operation supported by the solution.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementRestResourceInteraction {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.interaction.id`, 0..1)
     ///
@@ -2880,6 +2890,7 @@ impl CapabilityStatementRestResourceInteraction {
 ///
 /// Definition of an operation or a named query together with its parameters and their meaning and type. Consult the definition of the operation for details about how to invoke the operation, and the parameters.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementRestResourceOperation {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.operation.id`, 0..1)
     ///
@@ -3056,6 +3067,7 @@ impl CapabilityStatementRestResourceOperation {
 ///
 /// Search parameters for implementations to support and/or make use of - either references to ones defined in the specification, or additional ones defined for/by the implementation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementRestResourceSearchParam {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.resource.searchParam.id`, 0..1)
     ///
@@ -3255,6 +3267,7 @@ impl CapabilityStatementRestResourceSearchParam {
 ///
 /// Information about security implementation from an interface perspective - what a client needs to know.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementRestSecurity {
     /// Unique id for inter-element referencing (`CapabilityStatement.rest.security.id`, 0..1)
     ///
@@ -3417,6 +3430,7 @@ impl CapabilityStatementRestSecurity {
 ///
 /// Software that is covered by this capability statement.  It is used when the capability statement describes the capabilities of a particular software version, independent of an installation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CapabilityStatementSoftware {
     /// Unique id for inter-element referencing (`CapabilityStatement.software.id`, 0..1)
     ///

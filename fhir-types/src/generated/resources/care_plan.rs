@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Describes the intention of how one or more practitioners intend to deliver care for a particular patient, group or community for a period of time, possibly limited to care for a specific condition or set of conditions.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CarePlan {
     /// Logical id of this artifact (`CarePlan.id`, 0..1)
     ///
@@ -797,6 +798,7 @@ impl CarePlan {
 ///
 /// Identifies a planned action to occur as part of the plan.  For example, a medication to be used, lab tests to perform, self-monitoring, education, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CarePlanActivity {
     /// Unique id for inter-element referencing (`CarePlan.activity.id`, 0..1)
     ///
@@ -1005,6 +1007,7 @@ impl CarePlanActivity {
 ///
 /// A simple summary of a planned activity suitable for a general care plan system (e.g. form driven) that doesn't know about specific resources such as procedure etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CarePlanActivityDetail {
     /// Unique id for inter-element referencing (`CarePlan.activity.detail.id`, 0..1)
     ///
@@ -1092,6 +1095,7 @@ pub struct CarePlanActivityDetail {
 
 /// The choice of types of 'CarePlan.activity.detail.scheduled\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CarePlanActivityDetailScheduled {
     /// `scheduledTiming`: a `Timing`.
     Timing(Box<Timing>),
@@ -1110,6 +1114,7 @@ impl Default for CarePlanActivityDetailScheduled {
 
 /// The choice of types of 'CarePlan.activity.detail.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CarePlanActivityDetailProduct {
     /// `productCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The Care Team includes all the people and organizations who plan to participate in the coordination and delivery of care for a patient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CareTeam {
     /// Logical id of this artifact (`CareTeam.id`, 0..1)
     ///
@@ -526,6 +527,7 @@ impl CareTeam {
 ///
 /// Identifies all people and organizations who are expected to be involved in the care team.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CareTeamParticipant {
     /// Unique id for inter-element referencing (`CareTeam.participant.id`, 0..1)
     ///

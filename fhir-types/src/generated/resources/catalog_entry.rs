@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Catalog entries are wrappers that contextualize items included in a catalog.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CatalogEntry {
     /// Logical id of this artifact (`CatalogEntry.id`, 0..1)
     ///
@@ -531,6 +532,7 @@ impl CatalogEntry {
 ///
 /// Used for example, to point to a substance, or to a device used to administer a medication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CatalogEntryRelatedEntry {
     /// Unique id for inter-element referencing (`CatalogEntry.relatedEntry.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The resource ChargeItem describes the provision of healthcare provider products for a certain patient, therefore referring not only to the product, but containing in addition details of the provision, like date, time, amounts and participating organizations and persons. Main Usage of the ChargeItem is to enable the billing process and internal cost allocation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ChargeItem {
     /// Logical id of this artifact (`ChargeItem.id`, 0..1)
     ///
@@ -144,6 +145,7 @@ pub struct ChargeItem {
 
 /// The choice of types of 'ChargeItem.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ChargeItemOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -162,6 +164,7 @@ impl Default for ChargeItemOccurrence {
 
 /// The choice of types of 'ChargeItem.product\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ChargeItemProduct {
     /// `productReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -962,6 +965,7 @@ impl ChargeItem {
 ///
 /// Indicates who or what performed or participated in the charged service.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ChargeItemPerformer {
     /// Unique id for inter-element referencing (`ChargeItem.performer.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The ChargeItemDefinition resource provides the properties that apply to the (billing) codes necessary to calculate costs and prices. The properties may differ largely depending on type and realm, therefore this resource gives only a rough structure and requires profiling for each type of billing code system.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ChargeItemDefinition {
     /// Logical id of this artifact (`ChargeItemDefinition.id`, 0..1)
     ///
@@ -785,6 +786,7 @@ impl ChargeItemDefinition {
 ///
 /// Expressions that describe applicability criteria for the billing code.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ChargeItemDefinitionApplicability {
     /// Unique id for inter-element referencing (`ChargeItemDefinition.applicability.id`, 0..1)
     ///
@@ -948,6 +950,7 @@ impl ChargeItemDefinitionApplicability {
 ///
 /// Group of properties which are applicable under the same conditions. If no applicability rules are established for the group, then all properties always apply.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ChargeItemDefinitionPropertyGroup {
     /// Unique id for inter-element referencing (`ChargeItemDefinition.propertyGroup.id`, 0..1)
     ///
@@ -1098,6 +1101,7 @@ impl ChargeItemDefinitionPropertyGroup {
 ///
 /// The price for a ChargeItem may be calculated as a base price with surcharges/deductions that apply in certain conditions. A ChargeItemDefinition resource that defines the prices, factors and conditions that apply to a billing code is currently under development. The priceComponent element can be used to offer transparency to the recipient of the Invoice of how the prices have been calculated.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
     /// Unique id for inter-element referencing (`ChargeItemDefinition.propertyGroup.priceComponent.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A provider issued list of professional services and products which have been provided, or are to be provided, to a patient which is sent to an insurer for reimbursement.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Claim {
     /// Logical id of this artifact (`Claim.id`, 0..1)
     ///
@@ -872,6 +873,7 @@ impl Claim {
 ///
 /// Details of an accident which resulted in injuries which required the products and services listed in the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimAccident {
     /// Unique id for inter-element referencing (`Claim.accident.id`, 0..1)
     ///
@@ -903,6 +905,7 @@ pub struct ClaimAccident {
 
 /// The choice of types of 'Claim.accident.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimAccidentLocation {
     /// `locationAddress`: a `Address`.
     Address(Box<Address>),
@@ -1086,6 +1089,7 @@ impl ClaimAccident {
 ///
 /// The members of the team who provided the products and services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimCareTeam {
     /// Unique id for inter-element referencing (`Claim.careTeam.id`, 0..1)
     ///
@@ -1303,6 +1307,7 @@ impl ClaimCareTeam {
 ///
 /// Information about diagnoses relevant to the claim items.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimDiagnosis {
     /// Unique id for inter-element referencing (`Claim.diagnosis.id`, 0..1)
     ///
@@ -1342,6 +1347,7 @@ pub struct ClaimDiagnosis {
 
 /// The choice of types of 'Claim.diagnosis.diagnosis\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimDiagnosisDiagnosis {
     /// `diagnosisCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1567,6 +1573,7 @@ impl ClaimDiagnosis {
 ///
 /// Financial instruments for reimbursement for the health care products and services specified on the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimInsurance {
     /// Unique id for inter-element referencing (`Claim.insurance.id`, 0..1)
     ///
@@ -1839,6 +1846,7 @@ impl ClaimInsurance {
 ///
 /// A claim line. Either a simple  product or service or a 'group' of details which can each be a simple items or groups of sub-details.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimItem {
     /// Unique id for inter-element referencing (`Claim.item.id`, 0..1)
     ///
@@ -1942,6 +1950,7 @@ pub struct ClaimItem {
 
 /// The choice of types of 'Claim.item.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimItemServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -1958,6 +1967,7 @@ impl Default for ClaimItemServiced {
 
 /// The choice of types of 'Claim.item.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimItemLocation {
     /// `locationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -2555,6 +2565,7 @@ impl ClaimItem {
 ///
 /// A claim detail line. Either a simple (a product or service) or a 'group' of sub-details which are simple items.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimItemDetail {
     /// Unique id for inter-element referencing (`Claim.item.detail.id`, 0..1)
     ///
@@ -2928,6 +2939,7 @@ impl ClaimItemDetail {
 ///
 /// A claim detail line. Either a simple (a product or service) or a 'group' of sub-details which are simple items.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimItemDetailSubDetail {
     /// Unique id for inter-element referencing (`Claim.item.detail.subDetail.id`, 0..1)
     ///
@@ -3277,6 +3289,7 @@ impl ClaimItemDetailSubDetail {
 ///
 /// The party to be reimbursed for cost of the products and services according to the terms of the policy.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimPayee {
     /// Unique id for inter-element referencing (`Claim.payee.id`, 0..1)
     ///
@@ -3425,6 +3438,7 @@ impl ClaimPayee {
 ///
 /// Procedures performed on the patient relevant to the billing items with the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimProcedure {
     /// Unique id for inter-element referencing (`Claim.procedure.id`, 0..1)
     ///
@@ -3464,6 +3478,7 @@ pub struct ClaimProcedure {
 
 /// The choice of types of 'Claim.procedure.procedure\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimProcedureProcedure {
     /// `procedureCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -3697,6 +3712,7 @@ impl ClaimProcedure {
 ///
 /// Other claims which are related to this claim such as prior submissions or claims for related services or for the same event.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimRelated {
     /// Unique id for inter-element referencing (`Claim.related.id`, 0..1)
     ///
@@ -3852,6 +3868,7 @@ impl ClaimRelated {
 ///
 /// Additional information codes regarding exceptions, special considerations, the condition, situation, prior or concurrent issues.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimSupportingInfo {
     /// Unique id for inter-element referencing (`Claim.supportingInfo.id`, 0..1)
     ///
@@ -3895,6 +3912,7 @@ pub struct ClaimSupportingInfo {
 
 /// The choice of types of 'Claim.supportingInfo.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimSupportingInfoTiming {
     /// `timingDate`: a `date`.
     Date(Date),
@@ -3911,6 +3929,7 @@ impl Default for ClaimSupportingInfoTiming {
 
 /// The choice of types of 'Claim.supportingInfo.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimSupportingInfoValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the adjudication details from the processing of a Claim resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponse {
     /// Logical id of this artifact (`ClaimResponse.id`, 0..1)
     ///
@@ -874,6 +875,7 @@ impl ClaimResponse {
 ///
 /// The first-tier service adjudications for payor added product or service lines.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseAddItem {
     /// Unique id for inter-element referencing (`ClaimResponse.addItem.id`, 0..1)
     ///
@@ -965,6 +967,7 @@ pub struct ClaimResponseAddItem {
 
 /// The choice of types of 'ClaimResponse.addItem.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimResponseAddItemServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -981,6 +984,7 @@ impl Default for ClaimResponseAddItemServiced {
 
 /// The choice of types of 'ClaimResponse.addItem.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClaimResponseAddItemLocation {
     /// `locationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1540,6 +1544,7 @@ impl ClaimResponseAddItem {
 ///
 /// The second-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseAddItemDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.addItem.detail.id`, 0..1)
     ///
@@ -1863,6 +1868,7 @@ impl ClaimResponseAddItemDetail {
 ///
 /// The third-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseAddItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.addItem.detail.subDetail.id`, 0..1)
     ///
@@ -2158,6 +2164,7 @@ impl ClaimResponseAddItemDetailSubDetail {
 ///
 /// Errors encountered during the processing of the adjudication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseError {
     /// Unique id for inter-element referencing (`ClaimResponse.error.id`, 0..1)
     ///
@@ -2354,6 +2361,7 @@ impl ClaimResponseError {
 ///
 /// Financial instruments for reimbursement for the health care products and services specified on the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseInsurance {
     /// Unique id for inter-element referencing (`ClaimResponse.insurance.id`, 0..1)
     ///
@@ -2582,6 +2590,7 @@ impl ClaimResponseInsurance {
 ///
 /// A claim line. Either a simple (a product or service) or a 'group' of details which can also be a simple items or groups of sub-details.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseItem {
     /// Unique id for inter-element referencing (`ClaimResponse.item.id`, 0..1)
     ///
@@ -2800,6 +2809,7 @@ impl ClaimResponseItem {
 ///
 /// If this item is a group then the values here are a summary of the adjudication of the detail items. If this item is a simple product or service then this is the result of the adjudication of this item.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseItemAdjudication {
     /// Unique id for inter-element referencing (`ClaimResponse.item.adjudication.id`, 0..1)
     ///
@@ -2990,6 +3000,7 @@ impl ClaimResponseItemAdjudication {
 ///
 /// A claim detail. Either a simple (a product or service) or a 'group' of sub-details which are simple items.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseItemDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.item.detail.id`, 0..1)
     ///
@@ -3208,6 +3219,7 @@ impl ClaimResponseItemDetail {
 ///
 /// A sub-detail adjudication of a simple product or service.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ClaimResponse.item.detail.subDetail.id`, 0..1)
     ///
@@ -3395,6 +3407,7 @@ impl ClaimResponseItemDetailSubDetail {
 ///
 /// Payment details for the adjudication of the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponsePayment {
     /// Unique id for inter-element referencing (`ClaimResponse.payment.id`, 0..1)
     ///
@@ -3631,6 +3644,7 @@ impl ClaimResponsePayment {
 ///
 /// A note that describes or explains adjudication results in a human readable form.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseProcessNote {
     /// Unique id for inter-element referencing (`ClaimResponse.processNote.id`, 0..1)
     ///
@@ -3824,6 +3838,7 @@ impl ClaimResponseProcessNote {
 ///
 /// Categorized monetary totals for the adjudication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClaimResponseTotal {
     /// Unique id for inter-element referencing (`ClaimResponse.total.id`, 0..1)
     ///

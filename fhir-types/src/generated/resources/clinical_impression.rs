@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A record of a clinical assessment performed to determine what problem(s) may affect the patient and before planning the treatments or management strategies that are best to manage a patient's condition. Assessments are often 1:1 with a clinical consultation / encounter,  but this varies greatly depending on the clinical workflow. This resource is called "ClinicalImpression" rather than "ClinicalAssessment" to avoid confusion with the recording of assessment tools such as Apgar score.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClinicalImpression {
     /// Logical id of this artifact (`ClinicalImpression.id`, 0..1)
     ///
@@ -120,6 +121,7 @@ pub struct ClinicalImpression {
 
 /// The choice of types of 'ClinicalImpression.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClinicalImpressionEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -753,6 +755,7 @@ impl ClinicalImpression {
 ///
 /// Specific findings or diagnoses that were considered likely or relevant to ongoing treatment.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClinicalImpressionFinding {
     /// Unique id for inter-element referencing (`ClinicalImpression.finding.id`, 0..1)
     ///
@@ -911,6 +914,7 @@ impl ClinicalImpressionFinding {
 ///
 /// One or more sets of investigations (signs, symptoms, etc.). The actual grouping of investigations varies greatly depending on the type and context of the assessment. These investigations may include data generated during the assessment process, or data previously generated and recorded that is pertinent to the outcomes.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ClinicalImpressionInvestigation {
     /// Unique id for inter-element referencing (`ClinicalImpression.investigation.id`, 0..1)
     ///

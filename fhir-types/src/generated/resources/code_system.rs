@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The CodeSystem resource is used to declare the existence of and describe a code system or code system supplement and its key properties, and optionally define a part or all of its content.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CodeSystem {
     /// Logical id of this artifact (`CodeSystem.id`, 0..1)
     ///
@@ -848,6 +849,7 @@ impl CodeSystem {
 ///
 /// Concepts that are in the code system. The concept definitions are inherently hierarchical, but the definitions must be consulted to determine what the meanings of the hierarchical relationships are.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CodeSystemConcept {
     /// Unique id for inter-element referencing (`CodeSystem.concept.id`, 0..1)
     ///
@@ -1093,6 +1095,7 @@ impl CodeSystemConcept {
 ///
 /// Additional representations for the concept - other languages, aliases, specialized purposes, used for particular purposes, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CodeSystemConceptDesignation {
     /// Unique id for inter-element referencing (`CodeSystem.concept.designation.id`, 0..1)
     ///
@@ -1261,6 +1264,7 @@ impl CodeSystemConceptDesignation {
 ///
 /// A property value for this concept.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CodeSystemConceptProperty {
     /// Unique id for inter-element referencing (`CodeSystem.concept.property.id`, 0..1)
     ///
@@ -1288,6 +1292,7 @@ pub struct CodeSystemConceptProperty {
 
 /// The choice of types of 'CodeSystem.concept.property.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CodeSystemConceptPropertyValue {
     /// `valueCode`: a `code`.
     Code(Code),
@@ -1639,6 +1644,7 @@ impl CodeSystemConceptProperty {
 ///
 /// A filter that can be used in a value set compose statement when selecting concepts using a filter.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CodeSystemFilter {
     /// Unique id for inter-element referencing (`CodeSystem.filter.id`, 0..1)
     ///
@@ -1843,6 +1849,7 @@ impl CodeSystemFilter {
 ///
 /// A property defines an additional slot through which additional information can be provided about a concept.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CodeSystemProperty {
     /// Unique id for inter-element referencing (`CodeSystem.property.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// An occurrence of information being transmitted; e.g. an alert that was sent to a responsible provider, a public health agency that was notified about a reportable condition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Communication {
     /// Logical id of this artifact (`Communication.id`, 0..1)
     ///
@@ -783,6 +784,7 @@ impl Communication {
 ///
 /// Text, attachment(s), or resource(s) that was communicated to the recipient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CommunicationPayload {
     /// Unique id for inter-element referencing (`Communication.payload.id`, 0..1)
     ///
@@ -806,6 +808,7 @@ pub struct CommunicationPayload {
 
 /// The choice of types of 'Communication.payload.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CommunicationPayloadContent {
     /// `contentString`: a `string`.
     String(FhirString),

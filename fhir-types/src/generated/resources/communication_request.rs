@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A request to convey information; e.g. the CDS system proposes that an alert be sent to a responsible provider, the CDS system proposes that the public health agency be notified about a reportable condition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CommunicationRequest {
     /// Logical id of this artifact (`CommunicationRequest.id`, 0..1)
     ///
@@ -136,6 +137,7 @@ pub struct CommunicationRequest {
 
 /// The choice of types of 'CommunicationRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CommunicationRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -801,6 +803,7 @@ impl CommunicationRequest {
 ///
 /// Text, attachment(s), or resource(s) to be communicated to the recipient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CommunicationRequestPayload {
     /// Unique id for inter-element referencing (`CommunicationRequest.payload.id`, 0..1)
     ///
@@ -824,6 +827,7 @@ pub struct CommunicationRequestPayload {
 
 /// The choice of types of 'CommunicationRequest.payload.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CommunicationRequestPayloadContent {
     /// `contentString`: a `string`.
     String(FhirString),

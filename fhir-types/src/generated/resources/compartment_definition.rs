@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A compartment definition that defines how resources are accessed on a server.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CompartmentDefinition {
     /// Logical id of this artifact (`CompartmentDefinition.id`, 0..1)
     ///
@@ -579,6 +580,7 @@ impl CompartmentDefinition {
 ///
 /// Information about how a resource is related to the compartment.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CompartmentDefinitionResource {
     /// Unique id for inter-element referencing (`CompartmentDefinition.resource.id`, 0..1)
     ///

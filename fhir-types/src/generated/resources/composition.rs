@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A set of healthcare-related information that is assembled together into a single logical package that provides a single coherent statement of meaning, establishes its own context and that has clinical attestation with regard to who is making the statement. A Composition defines the structure and narrative content necessary for a document. However, a Composition alone does not constitute a document. Rather, the Composition must be the first entry in a Bundle where Bundle.type=document, and any other resources referenced from Composition must be included as subsequent entries in the Bundle (for example Patient, Practitioner, Encounter, etc.).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Composition {
     /// Logical id of this artifact (`Composition.id`, 0..1)
     ///
@@ -598,6 +599,7 @@ impl Composition {
 ///
 /// A participant who has attested to the accuracy of the composition/document.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CompositionAttester {
     /// Unique id for inter-element referencing (`Composition.attester.id`, 0..1)
     ///
@@ -769,6 +771,7 @@ impl CompositionAttester {
 ///
 /// The clinical service, such as a colonoscopy or an appendectomy, being documented.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CompositionEvent {
     /// Unique id for inter-element referencing (`Composition.event.id`, 0..1)
     ///
@@ -932,6 +935,7 @@ impl CompositionEvent {
 ///
 /// Relationships that this composition has with other compositions or documents that already exist.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CompositionRelatesTo {
     /// Unique id for inter-element referencing (`Composition.relatesTo.id`, 0..1)
     ///
@@ -959,6 +963,7 @@ pub struct CompositionRelatesTo {
 
 /// The choice of types of 'Composition.relatesTo.target\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CompositionRelatesToTarget {
     /// `targetIdentifier`: a `Identifier`.
     Identifier(Box<Identifier>),
@@ -1132,6 +1137,7 @@ impl CompositionRelatesTo {
 ///
 /// The root of the sections that make up the composition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CompositionSection {
     /// Unique id for inter-element referencing (`Composition.section.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A statement of relationships from one set of concepts to one or more other concepts - either concepts in code systems, or data element/data element concepts, or classes in class models.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConceptMap {
     /// Logical id of this artifact (`ConceptMap.id`, 0..1)
     ///
@@ -120,6 +121,7 @@ pub struct ConceptMap {
 
 /// The choice of types of 'ConceptMap.source\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ConceptMapSource {
     /// `sourceUri`: a `uri`.
     Uri(Uri),
@@ -136,6 +138,7 @@ impl Default for ConceptMapSource {
 
 /// The choice of types of 'ConceptMap.target\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ConceptMapTarget {
     /// `targetUri`: a `uri`.
     Uri(Uri),
@@ -761,6 +764,7 @@ impl ConceptMap {
 ///
 /// A group of mappings that all have the same source and target system.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConceptMapGroup {
     /// Unique id for inter-element referencing (`ConceptMap.group.id`, 0..1)
     ///
@@ -1002,6 +1006,7 @@ impl ConceptMapGroup {
 ///
 /// Mappings for an individual concept in the source to one or more concepts in the target.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConceptMapGroupElement {
     /// Unique id for inter-element referencing (`ConceptMap.group.element.id`, 0..1)
     ///
@@ -1166,6 +1171,7 @@ impl ConceptMapGroupElement {
 ///
 /// A concept from the target value set that this concept maps to.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConceptMapGroupElementTarget {
     /// Unique id for inter-element referencing (`ConceptMap.group.element.target.id`, 0..1)
     ///
@@ -1422,6 +1428,7 @@ impl ConceptMapGroupElementTarget {
 ///
 /// A set of additional dependencies for this mapping to hold. This mapping is only applicable if the specified element can be resolved, and it has the specified value.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConceptMapGroupElementTargetDependsOn {
     /// Unique id for inter-element referencing (`ConceptMap.group.element.target.dependsOn.id`, 0..1)
     ///
@@ -1621,6 +1628,7 @@ impl ConceptMapGroupElementTargetDependsOn {
 ///
 /// What to do when there is no mapping for the source concept. "Unmapped" does not include codes that are unmatched, and the unmapped element is ignored in a code is specified to have equivalence = unmatched.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConceptMapGroupUnmapped {
     /// Unique id for inter-element referencing (`ConceptMap.group.unmapped.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A clinical condition, problem, diagnosis, or other event, situation, issue, or clinical concept that has risen to a level of concern.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Condition {
     /// Logical id of this artifact (`Condition.id`, 0..1)
     ///
@@ -114,6 +115,7 @@ pub struct Condition {
 
 /// The choice of types of 'Condition.onset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ConditionOnset {
     /// `onsetDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -136,6 +138,7 @@ impl Default for ConditionOnset {
 
 /// The choice of types of 'Condition.abatement\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ConditionAbatement {
     /// `abatementDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -825,6 +828,7 @@ impl Condition {
 ///
 /// Supporting evidence / manifestations that are the basis of the Condition's verification status, such as evidence that confirmed or refuted the condition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConditionEvidence {
     /// Unique id for inter-element referencing (`Condition.evidence.id`, 0..1)
     ///
@@ -968,6 +972,7 @@ impl ConditionEvidence {
 ///
 /// Clinical stage or grade of a condition. May include formal severity assessments.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConditionStage {
     /// Unique id for inter-element referencing (`Condition.stage.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A record of a healthcare consumer’s  choices, which permits or denies identified recipient(s) or recipient role(s) to perform one or more actions within a given policy context, for specific purposes and periods of time.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Consent {
     /// Logical id of this artifact (`Consent.id`, 0..1)
     ///
@@ -100,6 +101,7 @@ pub struct Consent {
 
 /// The choice of types of 'Consent.source\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ConsentSource {
     /// `sourceAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -585,6 +587,7 @@ impl Consent {
 ///
 /// The references to the policies that are included in this consent scope. Policies may be organizational, but are often defined jurisdictionally, or in law.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConsentPolicy {
     /// Unique id for inter-element referencing (`Consent.policy.id`, 0..1)
     ///
@@ -725,6 +728,7 @@ impl ConsentPolicy {
 ///
 /// An exception to the base policy of this consent. An exception can be an addition or removal of access permissions.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConsentProvision {
     /// Unique id for inter-element referencing (`Consent.provision.id`, 0..1)
     ///
@@ -1074,6 +1078,7 @@ impl ConsentProvision {
 ///
 /// Who or what is controlled by this rule. Use group to identify a set of actors by some property they share (e.g. 'admitting officers').
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConsentProvisionActor {
     /// Unique id for inter-element referencing (`Consent.provision.actor.id`, 0..1)
     ///
@@ -1228,6 +1233,7 @@ impl ConsentProvisionActor {
 ///
 /// The resources controlled by this rule if specific resources are referenced.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConsentProvisionData {
     /// Unique id for inter-element referencing (`Consent.provision.data.id`, 0..1)
     ///
@@ -1382,6 +1388,7 @@ impl ConsentProvisionData {
 ///
 /// Whether a treatment instruction (e.g. artificial respiration yes or no) was verified with the patient, his/her family or another authorized person.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ConsentVerification {
     /// Unique id for inter-element referencing (`Consent.verification.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Legally enforceable, formally recorded unilateral or bilateral directive i.e., a policy or agreement.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Contract {
     /// Logical id of this artifact (`Contract.id`, 0..1)
     ///
@@ -180,6 +181,7 @@ pub struct Contract {
 
 /// The choice of types of 'Contract.topic\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ContractTopic {
     /// `topicCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -196,6 +198,7 @@ impl Default for ContractTopic {
 
 /// The choice of types of 'Contract.legallyBinding\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ContractLegallyBinding {
     /// `legallyBindingAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -1071,6 +1074,7 @@ impl Contract {
 ///
 /// Precusory content developed with a focus and intent of supporting the formation a Contract instance, which may be associated with and transformable into a Contract.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractContentDefinition {
     /// Unique id for inter-element referencing (`Contract.contentDefinition.id`, 0..1)
     ///
@@ -1319,6 +1323,7 @@ impl ContractContentDefinition {
 ///
 /// The "patient friendly language" versionof the Contract in whole or in parts. "Patient friendly language" means the representation of the Contract and Contract Provisions in a manner that is readily accessible and understandable by a layperson in accordance with best practices for communication styles that ensure that those agreeing to or signing the Contract understand the roles, actions, obligations, responsibilities, and implication of the agreement.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractFriendly {
     /// Unique id for inter-element referencing (`Contract.friendly.id`, 0..1)
     ///
@@ -1342,6 +1347,7 @@ pub struct ContractFriendly {
 
 /// The choice of types of 'Contract.friendly.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ContractFriendlyContent {
     /// `contentAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -1493,6 +1499,7 @@ impl ContractFriendly {
 ///
 /// List of Legal expressions or representations of this Contract.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractLegal {
     /// Unique id for inter-element referencing (`Contract.legal.id`, 0..1)
     ///
@@ -1516,6 +1523,7 @@ pub struct ContractLegal {
 
 /// The choice of types of 'Contract.legal.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ContractLegalContent {
     /// `contentAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -1667,6 +1675,7 @@ impl ContractLegal {
 ///
 /// List of Computable Policy Rule Language Representations of this Contract.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractRule {
     /// Unique id for inter-element referencing (`Contract.rule.id`, 0..1)
     ///
@@ -1690,6 +1699,7 @@ pub struct ContractRule {
 
 /// The choice of types of 'Contract.rule.content\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ContractRuleContent {
     /// `contentAttachment`: a `Attachment`.
     Attachment(Box<Attachment>),
@@ -1841,6 +1851,7 @@ impl ContractRule {
 ///
 /// Parties with legal standing in the Contract, including the principal parties, the grantor(s) and grantee(s), which are any person or organization bound by the contract, and any ancillary parties, which facilitate the execution of the contract such as a notary or witness.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractSigner {
     /// Unique id for inter-element referencing (`Contract.signer.id`, 0..1)
     ///
@@ -2023,6 +2034,7 @@ impl ContractSigner {
 ///
 /// One or more Contract Provisions, which may be related and conveyed as a group, and may contain nested groups.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTerm {
     /// Unique id for inter-element referencing (`Contract.term.id`, 0..1)
     ///
@@ -2088,6 +2100,7 @@ pub struct ContractTerm {
 
 /// The choice of types of 'Contract.term.topic\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ContractTermTopic {
     /// `topicCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -2437,6 +2450,7 @@ impl ContractTerm {
 ///
 /// An actor taking a role in an activity for which it can be assigned some degree of responsibility for the activity taking place.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTermAction {
     /// Unique id for inter-element referencing (`Contract.term.action.id`, 0..1)
     ///
@@ -2534,6 +2548,7 @@ pub struct ContractTermAction {
 
 /// The choice of types of 'Contract.term.action.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ContractTermActionOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -3136,6 +3151,7 @@ impl ContractTermAction {
 ///
 /// Entity of the action.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTermActionSubject {
     /// Unique id for inter-element referencing (`Contract.term.action.subject.id`, 0..1)
     ///
@@ -3286,6 +3302,7 @@ impl ContractTermActionSubject {
 ///
 /// Contract Term Asset List.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTermAsset {
     /// Unique id for inter-element referencing (`Contract.term.asset.id`, 0..1)
     ///
@@ -3729,6 +3746,7 @@ impl ContractTermAsset {
 ///
 /// Circumstance of the asset.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTermAssetContext {
     /// Unique id for inter-element referencing (`Contract.term.asset.context.id`, 0..1)
     ///
@@ -3889,6 +3907,7 @@ impl ContractTermAssetContext {
 ///
 /// Contract Valued Item List.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTermAssetValuedItem {
     /// Unique id for inter-element referencing (`Contract.term.asset.valuedItem.id`, 0..1)
     ///
@@ -3956,6 +3975,7 @@ pub struct ContractTermAssetValuedItem {
 
 /// The choice of types of 'Contract.term.asset.valuedItem.entity\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ContractTermAssetValuedItemEntity {
     /// `entityCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -4333,6 +4353,7 @@ impl ContractTermAssetValuedItem {
 ///
 /// The matter of concern in the context of this provision of the agrement.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTermOffer {
     /// Unique id for inter-element referencing (`Contract.term.offer.id`, 0..1)
     ///
@@ -4657,6 +4678,7 @@ impl ContractTermOffer {
 ///
 /// Response to offer text.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTermOfferAnswer {
     /// Unique id for inter-element referencing (`Contract.term.offer.answer.id`, 0..1)
     ///
@@ -4680,6 +4702,7 @@ pub struct ContractTermOfferAnswer {
 
 /// The choice of types of 'Contract.term.offer.answer.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ContractTermOfferAnswerValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -5120,6 +5143,7 @@ impl ContractTermOfferAnswer {
 ///
 /// Offer Recipient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTermOfferParty {
     /// Unique id for inter-element referencing (`Contract.term.offer.party.id`, 0..1)
     ///
@@ -5276,6 +5300,7 @@ impl ContractTermOfferParty {
 ///
 /// Security labels that protect the handling of information about the term and its elements, which may be specifically identified..
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ContractTermSecurityLabel {
     /// Unique id for inter-element referencing (`Contract.term.securityLabel.id`, 0..1)
     ///

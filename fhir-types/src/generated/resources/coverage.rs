@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Financial instrument which may be used to reimburse or pay for health care products and services. Includes both insurance and self-payment.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Coverage {
     /// Logical id of this artifact (`Coverage.id`, 0..1)
     ///
@@ -637,6 +638,7 @@ impl Coverage {
 ///
 /// A suite of underwriter specific classifiers.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageClass {
     /// Unique id for inter-element referencing (`Coverage.class.id`, 0..1)
     ///
@@ -813,6 +815,7 @@ impl CoverageClass {
 ///
 /// A suite of codes indicating the cost category and associated amount which have been detailed in the policy and may have been  included on the health card.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageCostToBeneficiary {
     /// Unique id for inter-element referencing (`Coverage.costToBeneficiary.id`, 0..1)
     ///
@@ -844,6 +847,7 @@ pub struct CoverageCostToBeneficiary {
 
 /// The choice of types of 'Coverage.costToBeneficiary.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CoverageCostToBeneficiaryValue {
     /// `valueQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1032,6 +1036,7 @@ impl CoverageCostToBeneficiary {
 ///
 /// A suite of codes indicating exceptions or reductions to patient costs and their effective periods.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageCostToBeneficiaryException {
     /// Unique id for inter-element referencing (`Coverage.costToBeneficiary.exception.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The CoverageEligibilityRequest provides patient and insurance coverage information to an insurer for them to respond, in the form of an CoverageEligibilityResponse, with information regarding whether the stated coverage is valid and in-force and optionally to provide the insurance details of the policy.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityRequest {
     /// Logical id of this artifact (`CoverageEligibilityRequest.id`, 0..1)
     ///
@@ -104,6 +105,7 @@ pub struct CoverageEligibilityRequest {
 
 /// The choice of types of 'CoverageEligibilityRequest.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CoverageEligibilityRequestServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -649,6 +651,7 @@ impl CoverageEligibilityRequest {
 ///
 /// Financial instruments for reimbursement for the health care products and services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityRequestInsurance {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.insurance.id`, 0..1)
     ///
@@ -823,6 +826,7 @@ impl CoverageEligibilityRequestInsurance {
 ///
 /// Service categories or billable services for which benefit details and/or an authorization prior to service delivery may be required by the payor.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityRequestItem {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.item.id`, 0..1)
     ///
@@ -1146,6 +1150,7 @@ impl CoverageEligibilityRequestItem {
 ///
 /// Patient diagnosis for which care is sought.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityRequestItemDiagnosis {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.item.diagnosis.id`, 0..1)
     ///
@@ -1169,6 +1174,7 @@ pub struct CoverageEligibilityRequestItemDiagnosis {
 
 /// The choice of types of 'CoverageEligibilityRequest.item.diagnosis.diagnosis\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CoverageEligibilityRequestItemDiagnosisDiagnosis {
     /// `diagnosisCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1309,6 +1315,7 @@ impl CoverageEligibilityRequestItemDiagnosis {
 ///
 /// Additional information codes regarding exceptions, special considerations, the condition, situation, prior or concurrent issues.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityRequestSupportingInfo {
     /// Unique id for inter-element referencing (`CoverageEligibilityRequest.supportingInfo.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides eligibility and plan details from the processing of an CoverageEligibilityRequest resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityResponse {
     /// Logical id of this artifact (`CoverageEligibilityResponse.id`, 0..1)
     ///
@@ -108,6 +109,7 @@ pub struct CoverageEligibilityResponse {
 
 /// The choice of types of 'CoverageEligibilityResponse.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CoverageEligibilityResponseServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -680,6 +682,7 @@ impl CoverageEligibilityResponse {
 ///
 /// Errors encountered during the processing of the request.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityResponseError {
     /// Unique id for inter-element referencing (`CoverageEligibilityResponse.error.id`, 0..1)
     ///
@@ -807,6 +810,7 @@ impl CoverageEligibilityResponseError {
 ///
 /// Financial instruments for reimbursement for the health care products and services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityResponseInsurance {
     /// Unique id for inter-element referencing (`CoverageEligibilityResponse.insurance.id`, 0..1)
     ///
@@ -1006,6 +1010,7 @@ impl CoverageEligibilityResponseInsurance {
 ///
 /// Benefits and optionally current balances, and authorization details by category or service.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityResponseInsuranceItem {
     /// Unique id for inter-element referencing (`CoverageEligibilityResponse.insurance.item.id`, 0..1)
     ///
@@ -1418,6 +1423,7 @@ impl CoverageEligibilityResponseInsuranceItem {
 ///
 /// Benefits used to date.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CoverageEligibilityResponseInsuranceItemBenefit {
     /// Unique id for inter-element referencing (`CoverageEligibilityResponse.insurance.item.benefit.id`, 0..1)
     ///
@@ -1449,6 +1455,7 @@ pub struct CoverageEligibilityResponseInsuranceItemBenefit {
 
 /// The choice of types of 'CoverageEligibilityResponse.insurance.item.benefit.allowed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CoverageEligibilityResponseInsuranceItemBenefitAllowed {
     /// `allowedUnsignedInt`: a `unsignedInt`.
     UnsignedInt(UnsignedInt),
@@ -1467,6 +1474,7 @@ impl Default for CoverageEligibilityResponseInsuranceItemBenefitAllowed {
 
 /// The choice of types of 'CoverageEligibilityResponse.insurance.item.benefit.used\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum CoverageEligibilityResponseInsuranceItemBenefitUsed {
     /// `usedUnsignedInt`: a `unsignedInt`.
     UnsignedInt(UnsignedInt),

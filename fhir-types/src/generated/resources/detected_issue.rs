@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Indicates an actual or potential clinical issue with or between one or more active or proposed clinical actions for a patient; e.g. Drug-drug interaction, Ineffective treatment frequency, Procedure-condition conflict, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DetectedIssue {
     /// Logical id of this artifact (`DetectedIssue.id`, 0..1)
     ///
@@ -96,6 +97,7 @@ pub struct DetectedIssue {
 
 /// The choice of types of 'DetectedIssue.identified\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DetectedIssueIdentified {
     /// `identifiedDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -567,6 +569,7 @@ impl DetectedIssue {
 ///
 /// Supporting evidence or manifestations that provide the basis for identifying the detected issue such as a GuidanceResponse or MeasureReport.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DetectedIssueEvidence {
     /// Unique id for inter-element referencing (`DetectedIssue.evidence.id`, 0..1)
     ///
@@ -710,6 +713,7 @@ impl DetectedIssueEvidence {
 ///
 /// Indicates an action that has been taken or is committed to reduce or eliminate the likelihood of the risk identified by the detected issue from manifesting.  Can also reflect an observation of known mitigating factors that may reduce/eliminate the need for any action.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DetectedIssueMitigation {
     /// Unique id for inter-element referencing (`DetectedIssue.mitigation.id`, 0..1)
     ///

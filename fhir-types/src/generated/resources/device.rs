@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A type of a manufactured item that is used in the provision of healthcare without being substantially changed through that activity. The device may be a medical or non-medical device.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Device {
     /// Logical id of this artifact (`Device.id`, 0..1)
     ///
@@ -805,6 +806,7 @@ impl Device {
 ///
 /// This represents the manufacturer's name of the device as provided by the device, from a UDI label, or by a person describing the Device.  This typically would be used when a person provides the name(s) or when the device represents one of the names available from DeviceDefinition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceDeviceName {
     /// Unique id for inter-element referencing (`Device.deviceName.id`, 0..1)
     ///
@@ -957,6 +959,7 @@ impl DeviceDeviceName {
 ///
 /// The actual configuration settings of a device as it actually operates, e.g., regulation status, time properties.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceProperty {
     /// Unique id for inter-element referencing (`Device.property.id`, 0..1)
     ///
@@ -1126,6 +1129,7 @@ impl DeviceProperty {
 ///
 /// The capabilities supported on a  device, the standards to which the device conforms for a particular purpose, and used for the communication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceSpecialization {
     /// Unique id for inter-element referencing (`Device.specialization.id`, 0..1)
     ///
@@ -1272,6 +1276,7 @@ impl DeviceSpecialization {
 ///
 /// Unique device identifier (UDI) assigned to device label or package.  Note that the Device may include multiple udiCarriers as it either may include just the udiCarrier for the jurisdiction it is sold, or for multiple jurisdictions it could have been sold.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceUdiCarrier {
     /// Unique id for inter-element referencing (`Device.udiCarrier.id`, 0..1)
     ///
@@ -1512,6 +1517,7 @@ impl DeviceUdiCarrier {
 ///
 /// The actual design of the device or software version running on the device.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceVersion {
     /// Unique id for inter-element referencing (`Device.version.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The characteristics, operational status and capabilities of a medical-related component of a medical device.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceDefinition {
     /// Logical id of this artifact (`DeviceDefinition.id`, 0..1)
     ///
@@ -110,6 +111,7 @@ pub struct DeviceDefinition {
 
 /// The choice of types of 'DeviceDefinition.manufacturer\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DeviceDefinitionManufacturer {
     /// `manufacturerString`: a `string`.
     String(FhirString),
@@ -774,6 +776,7 @@ impl DeviceDefinition {
 ///
 /// Device capabilities.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceDefinitionCapability {
     /// Unique id for inter-element referencing (`DeviceDefinition.capability.id`, 0..1)
     ///
@@ -921,6 +924,7 @@ impl DeviceDefinitionCapability {
 ///
 /// A name given to the device to identify it.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceDefinitionDeviceName {
     /// Unique id for inter-element referencing (`DeviceDefinition.deviceName.id`, 0..1)
     ///
@@ -1073,6 +1077,7 @@ impl DeviceDefinitionDeviceName {
 ///
 /// A substance used to create the material(s) of which the device is made.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceDefinitionMaterial {
     /// Unique id for inter-element referencing (`DeviceDefinition.material.id`, 0..1)
     ///
@@ -1246,6 +1251,7 @@ impl DeviceDefinitionMaterial {
 ///
 /// The actual configuration settings of a device as it actually operates, e.g., regulation status, time properties.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceDefinitionProperty {
     /// Unique id for inter-element referencing (`DeviceDefinition.property.id`, 0..1)
     ///
@@ -1415,6 +1421,7 @@ impl DeviceDefinitionProperty {
 ///
 /// The capabilities supported on a  device, the standards to which the device conforms for a particular purpose, and used for the communication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceDefinitionSpecialization {
     /// Unique id for inter-element referencing (`DeviceDefinition.specialization.id`, 0..1)
     ///
@@ -1561,6 +1568,7 @@ impl DeviceDefinitionSpecialization {
 ///
 /// Unique device identifier (UDI) assigned to device label or package.  Note that the Device may include multiple udiCarriers as it either may include just the udiCarrier for the jurisdiction it is sold, or for multiple jurisdictions it could have been sold.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceDefinitionUdiDeviceIdentifier {
     /// Unique id for inter-element referencing (`DeviceDefinition.udiDeviceIdentifier.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Describes a measurement, calculation or setting capability of a medical device.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceMetric {
     /// Logical id of this artifact (`DeviceMetric.id`, 0..1)
     ///
@@ -463,6 +464,7 @@ impl DeviceMetric {
 ///
 /// Describes the calibrations that have been performed or that are required to be performed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceMetricCalibration {
     /// Unique id for inter-element referencing (`DeviceMetric.calibration.id`, 0..1)
     ///

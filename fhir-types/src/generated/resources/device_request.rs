@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Represents a request for a patient to employ a medical device. The device may be an implantable device, or an external assistive device, such as a walker.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceRequest {
     /// Logical id of this artifact (`DeviceRequest.id`, 0..1)
     ///
@@ -144,6 +145,7 @@ pub struct DeviceRequest {
 
 /// The choice of types of 'DeviceRequest.code\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DeviceRequestCode {
     /// `codeReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -160,6 +162,7 @@ impl Default for DeviceRequestCode {
 
 /// The choice of types of 'DeviceRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DeviceRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -934,6 +937,7 @@ impl DeviceRequest {
 ///
 /// Specific parameters for the ordered item.  For example, the prism value for lenses.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceRequestParameter {
     /// Unique id for inter-element referencing (`DeviceRequest.parameter.id`, 0..1)
     ///
@@ -961,6 +965,7 @@ pub struct DeviceRequestParameter {
 
 /// The choice of types of 'DeviceRequest.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DeviceRequestParameterValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

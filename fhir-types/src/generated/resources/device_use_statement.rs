@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A record of a device being used by a patient where the record is the result of a report from the patient or another clinician.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceUseStatement {
     /// Logical id of this artifact (`DeviceUseStatement.id`, 0..1)
     ///
@@ -100,6 +101,7 @@ pub struct DeviceUseStatement {
 
 /// The choice of types of 'DeviceUseStatement.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DeviceUseStatementTiming {
     /// `timingTiming`: a `Timing`.
     Timing(Box<Timing>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The findings and interpretation of diagnostic  tests performed on patients, groups of patients, devices, and locations, and/or specimens derived from these. The report includes clinical context such as requesting and provider information, and some mix of atomic results, images, textual and coded interpretations, and formatted representation of diagnostic reports.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DiagnosticReport {
     /// Logical id of this artifact (`DiagnosticReport.id`, 0..1)
     ///
@@ -120,6 +121,7 @@ pub struct DiagnosticReport {
 
 /// The choice of types of 'DiagnosticReport.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum DiagnosticReportEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -723,6 +725,7 @@ impl DiagnosticReport {
 ///
 /// A list of key images associated with this report. The images are generally created during the diagnostic process, and may be directly of the patient, or of treated specimens (i.e. slides of interest).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DiagnosticReportMedia {
     /// Unique id for inter-element referencing (`DiagnosticReport.media.id`, 0..1)
     ///

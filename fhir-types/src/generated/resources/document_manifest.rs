@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A collection of documents compiled for a purpose together with metadata that applies to the collection.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DocumentManifest {
     /// Logical id of this artifact (`DocumentManifest.id`, 0..1)
     ///
@@ -516,6 +517,7 @@ impl DocumentManifest {
 ///
 /// Related identifiers or resources associated with the DocumentManifest.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DocumentManifestRelated {
     /// Unique id for inter-element referencing (`DocumentManifest.related.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A reference to a document of any kind for any purpose. Provides metadata about the document so that the document can be discovered and managed. The scope of a document is any seralized object with a mime-type, so includes formal patient centric documents (CDA), cliical notes, scanned paper, and non-patient specific documents like policy text.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DocumentReference {
     /// Logical id of this artifact (`DocumentReference.id`, 0..1)
     ///
@@ -600,6 +601,7 @@ impl DocumentReference {
 ///
 /// The document and format referenced. There may be multiple content element repetitions, each with a different format.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DocumentReferenceContent {
     /// Unique id for inter-element referencing (`DocumentReference.content.id`, 0..1)
     ///
@@ -747,6 +749,7 @@ impl DocumentReferenceContent {
 ///
 /// The clinical context in which the document was prepared.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DocumentReferenceContext {
     /// Unique id for inter-element referencing (`DocumentReference.context.id`, 0..1)
     ///
@@ -996,6 +999,7 @@ impl DocumentReferenceContext {
 ///
 /// Relationships that this document has with other document references that already exist.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DocumentReferenceRelatesTo {
     /// Unique id for inter-element referencing (`DocumentReference.relatesTo.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The EffectEvidenceSynthesis resource describes the difference in an outcome between exposures states in a population where the effect estimate is derived from a combination of research studies.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EffectEvidenceSynthesis {
     /// Logical id of this artifact (`EffectEvidenceSynthesis.id`, 0..1)
     ///
@@ -1031,6 +1032,7 @@ impl EffectEvidenceSynthesis {
 ///
 /// A description of the certainty of the effect estimate.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EffectEvidenceSynthesisCertainty {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.certainty.id`, 0..1)
     ///
@@ -1201,6 +1203,7 @@ impl EffectEvidenceSynthesisCertainty {
 ///
 /// A description of a component of the overall certainty.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.certainty.certaintySubcomponent.id`, 0..1)
     ///
@@ -1361,6 +1364,7 @@ impl EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
 ///
 /// The estimated effect of the exposure variant.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EffectEvidenceSynthesisEffectEstimate {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.effectEstimate.id`, 0..1)
     ///
@@ -1589,6 +1593,7 @@ impl EffectEvidenceSynthesisEffectEstimate {
 ///
 /// A description of the precision of the estimate for the effect.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.effectEstimate.precisionEstimate.id`, 0..1)
     ///
@@ -1772,6 +1777,7 @@ impl EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
 ///
 /// A description of the results for each exposure considered in the effect estimate.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EffectEvidenceSynthesisResultsByExposure {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.resultsByExposure.id`, 0..1)
     ///
@@ -1966,6 +1972,7 @@ impl EffectEvidenceSynthesisResultsByExposure {
 ///
 /// A description of the size of the sample involved in the synthesis.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EffectEvidenceSynthesisSampleSize {
     /// Unique id for inter-element referencing (`EffectEvidenceSynthesis.sampleSize.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// An interaction between a patient and healthcare provider(s) for the purpose of providing healthcare service(s) or assessing the health status of a patient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Encounter {
     /// Logical id of this artifact (`Encounter.id`, 0..1)
     ///
@@ -747,6 +748,7 @@ impl Encounter {
 ///
 /// The class history permits the tracking of the encounters transitions without needing to go  through the resource history.  This would be used for a case where an admission starts of as an emergency encounter, then transitions into an inpatient scenario. Doing this and not restarting a new encounter ensures that any lab/diagnostic results can more easily follow the patient and not require re-processing and not get lost or cancelled during a kind of discharge from emergency to inpatient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EncounterClassHistory {
     /// Unique id for inter-element referencing (`Encounter.classHistory.id`, 0..1)
     ///
@@ -896,6 +898,7 @@ impl EncounterClassHistory {
 ///
 /// The list of diagnosis relevant to this encounter.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EncounterDiagnosis {
     /// Unique id for inter-element referencing (`Encounter.diagnosis.id`, 0..1)
     ///
@@ -1063,6 +1066,7 @@ impl EncounterDiagnosis {
 ///
 /// Details about the admission to a healthcare service.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EncounterHospitalization {
     /// Unique id for inter-element referencing (`Encounter.hospitalization.id`, 0..1)
     ///
@@ -1337,6 +1341,7 @@ impl EncounterHospitalization {
 ///
 /// List of locations where  the patient has been during this encounter.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EncounterLocation {
     /// Unique id for inter-element referencing (`Encounter.location.id`, 0..1)
     ///
@@ -1526,6 +1531,7 @@ impl EncounterLocation {
 ///
 /// The list of people responsible for providing the service.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EncounterParticipant {
     /// Unique id for inter-element referencing (`Encounter.participant.id`, 0..1)
     ///
@@ -1681,6 +1687,7 @@ impl EncounterParticipant {
 ///
 /// The status history permits the encounter resource to contain the status history without needing to read through the historical versions of the resource, or even have the server store them.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EncounterStatusHistory {
     /// Unique id for inter-element referencing (`Encounter.statusHistory.id`, 0..1)
     ///

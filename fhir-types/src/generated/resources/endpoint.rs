@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The technical details of an endpoint that can be used for electronic services, such as for web services providing XDS.b or a REST endpoint for another FHIR server. This may include any security context information.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Endpoint {
     /// Logical id of this artifact (`Endpoint.id`, 0..1)
     ///

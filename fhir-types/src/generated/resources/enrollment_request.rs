@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the insurance enrollment details to the insurer regarding a specified coverage.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EnrollmentRequest {
     /// Logical id of this artifact (`EnrollmentRequest.id`, 0..1)
     ///

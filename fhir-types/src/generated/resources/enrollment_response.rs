@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides enrollment and plan details from the processing of an EnrollmentRequest resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EnrollmentResponse {
     /// Logical id of this artifact (`EnrollmentResponse.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// An association between a patient and an organization / healthcare provider(s) during which time encounters may occur. The managing organization assumes a level of responsibility for the patient during this time.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EpisodeOfCare {
     /// Logical id of this artifact (`EpisodeOfCare.id`, 0..1)
     ///
@@ -513,6 +514,7 @@ impl EpisodeOfCare {
 ///
 /// The list of diagnosis relevant to this episode of care.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EpisodeOfCareDiagnosis {
     /// Unique id for inter-element referencing (`EpisodeOfCare.diagnosis.id`, 0..1)
     ///
@@ -680,6 +682,7 @@ impl EpisodeOfCareDiagnosis {
 ///
 /// The history of statuses that the EpisodeOfCare has been through (without requiring processing the history of the resource).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EpisodeOfCareStatusHistory {
     /// Unique id for inter-element referencing (`EpisodeOfCare.statusHistory.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The EventDefinition resource provides a reusable description of when a particular event can occur.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EventDefinition {
     /// Logical id of this artifact (`EventDefinition.id`, 0..1)
     ///
@@ -160,6 +161,7 @@ pub struct EventDefinition {
 
 /// The choice of types of 'EventDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum EventDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The Evidence resource describes the conditional state (population and any exposures being compared within the population) and outcome (if specified) that the knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Evidence {
     /// Logical id of this artifact (`Evidence.id`, 0..1)
     ///

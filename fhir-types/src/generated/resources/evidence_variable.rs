@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The EvidenceVariable resource describes a "PICO" element that knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EvidenceVariable {
     /// Logical id of this artifact (`EvidenceVariable.id`, 0..1)
     ///
@@ -877,6 +878,7 @@ impl EvidenceVariable {
 ///
 /// A characteristic that defines the members of the evidence element. Multiple characteristics are applied with "and" semantics.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct EvidenceVariableCharacteristic {
     /// Unique id for inter-element referencing (`EvidenceVariable.characteristic.id`, 0..1)
     ///
@@ -924,6 +926,7 @@ pub struct EvidenceVariableCharacteristic {
 
 /// The choice of types of 'EvidenceVariable.characteristic.definition\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum EvidenceVariableCharacteristicDefinition {
     /// `definitionReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -948,6 +951,7 @@ impl Default for EvidenceVariableCharacteristicDefinition {
 
 /// The choice of types of 'EvidenceVariable.characteristic.participantEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum EvidenceVariableCharacteristicParticipantEffective {
     /// `participantEffectiveDateTime`: a `dateTime`.
     DateTime(DateTime),

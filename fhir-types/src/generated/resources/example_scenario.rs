@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Example of workflow instance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExampleScenario {
     /// Logical id of this artifact (`ExampleScenario.id`, 0..1)
     ///
@@ -627,6 +628,7 @@ impl ExampleScenario {
 ///
 /// Actor participating in the resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExampleScenarioActor {
     /// Unique id for inter-element referencing (`ExampleScenario.actor.id`, 0..1)
     ///
@@ -822,6 +824,7 @@ impl ExampleScenarioActor {
 ///
 /// Each resource and each version that is present in the workflow.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExampleScenarioInstance {
     /// Unique id for inter-element referencing (`ExampleScenario.instance.id`, 0..1)
     ///
@@ -1069,6 +1072,7 @@ impl ExampleScenarioInstance {
 ///
 /// Resources contained in the instance (e.g. the observations contained in a bundle).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExampleScenarioInstanceContainedInstance {
     /// Unique id for inter-element referencing (`ExampleScenario.instance.containedInstance.id`, 0..1)
     ///
@@ -1215,6 +1219,7 @@ impl ExampleScenarioInstanceContainedInstance {
 ///
 /// A specific version of the resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExampleScenarioInstanceVersion {
     /// Unique id for inter-element referencing (`ExampleScenario.instance.version.id`, 0..1)
     ///
@@ -1364,6 +1369,7 @@ impl ExampleScenarioInstanceVersion {
 ///
 /// Each major process - a group of operations.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExampleScenarioProcess {
     /// Unique id for inter-element referencing (`ExampleScenario.process.id`, 0..1)
     ///
@@ -1574,6 +1580,7 @@ impl ExampleScenarioProcess {
 ///
 /// Each step of the process.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExampleScenarioProcessStep {
     /// Unique id for inter-element referencing (`ExampleScenario.process.step.id`, 0..1)
     ///
@@ -1761,6 +1768,7 @@ impl ExampleScenarioProcessStep {
 ///
 /// Indicates an alternative step that can be taken instead of the operations on the base step in exceptional/atypical circumstances.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExampleScenarioProcessStepAlternative {
     /// Unique id for inter-element referencing (`ExampleScenario.process.step.alternative.id`, 0..1)
     ///
@@ -1933,6 +1941,7 @@ impl ExampleScenarioProcessStepAlternative {
 ///
 /// Each interaction or action.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExampleScenarioProcessStepOperation {
     /// Unique id for inter-element referencing (`ExampleScenario.process.step.operation.id`, 0..1)
     ///

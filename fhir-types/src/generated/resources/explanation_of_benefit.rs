@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides: the claim details; adjudication details from the processing of a Claim; and optionally account balance information, for informing the subscriber of the benefits provided.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefit {
     /// Logical id of this artifact (`ExplanationOfBenefit.id`, 0..1)
     ///
@@ -1249,6 +1250,7 @@ impl ExplanationOfBenefit {
 ///
 /// Details of a accident which resulted in injuries which required the products and services listed in the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitAccident {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.accident.id`, 0..1)
     ///
@@ -1280,6 +1282,7 @@ pub struct ExplanationOfBenefitAccident {
 
 /// The choice of types of 'ExplanationOfBenefit.accident.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitAccidentLocation {
     /// `locationAddress`: a `Address`.
     Address(Box<Address>),
@@ -1453,6 +1456,7 @@ impl ExplanationOfBenefitAccident {
 ///
 /// The first-tier service adjudications for payor added product or service lines.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitAddItem {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.addItem.id`, 0..1)
     ///
@@ -1544,6 +1548,7 @@ pub struct ExplanationOfBenefitAddItem {
 
 /// The choice of types of 'ExplanationOfBenefit.addItem.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitAddItemServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -1560,6 +1565,7 @@ impl Default for ExplanationOfBenefitAddItemServiced {
 
 /// The choice of types of 'ExplanationOfBenefit.addItem.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitAddItemLocation {
     /// `locationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -2118,6 +2124,7 @@ impl ExplanationOfBenefitAddItem {
 ///
 /// The second-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitAddItemDetail {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.addItem.detail.id`, 0..1)
     ///
@@ -2438,6 +2445,7 @@ impl ExplanationOfBenefitAddItemDetail {
 ///
 /// The third-tier service adjudications for payor added services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitAddItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.addItem.detail.subDetail.id`, 0..1)
     ///
@@ -2730,6 +2738,7 @@ impl ExplanationOfBenefitAddItemDetailSubDetail {
 ///
 /// Balance by Benefit Category.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitBenefitBalance {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.benefitBalance.id`, 0..1)
     ///
@@ -3014,6 +3023,7 @@ impl ExplanationOfBenefitBenefitBalance {
 ///
 /// Benefits Used to date.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitBenefitBalanceFinancial {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.benefitBalance.financial.id`, 0..1)
     ///
@@ -3045,6 +3055,7 @@ pub struct ExplanationOfBenefitBenefitBalanceFinancial {
 
 /// The choice of types of 'ExplanationOfBenefit.benefitBalance.financial.allowed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitBenefitBalanceFinancialAllowed {
     /// `allowedUnsignedInt`: a `unsignedInt`.
     UnsignedInt(UnsignedInt),
@@ -3063,6 +3074,7 @@ impl Default for ExplanationOfBenefitBenefitBalanceFinancialAllowed {
 
 /// The choice of types of 'ExplanationOfBenefit.benefitBalance.financial.used\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitBenefitBalanceFinancialUsed {
     /// `usedUnsignedInt`: a `unsignedInt`.
     UnsignedInt(UnsignedInt),
@@ -3360,6 +3372,7 @@ impl ExplanationOfBenefitBenefitBalanceFinancial {
 ///
 /// The members of the team who provided the products and services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitCareTeam {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.careTeam.id`, 0..1)
     ///
@@ -3577,6 +3590,7 @@ impl ExplanationOfBenefitCareTeam {
 ///
 /// Information about diagnoses relevant to the claim items.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitDiagnosis {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.diagnosis.id`, 0..1)
     ///
@@ -3616,6 +3630,7 @@ pub struct ExplanationOfBenefitDiagnosis {
 
 /// The choice of types of 'ExplanationOfBenefit.diagnosis.diagnosis\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitDiagnosisDiagnosis {
     /// `diagnosisCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -3846,6 +3861,7 @@ impl ExplanationOfBenefitDiagnosis {
 ///
 /// Financial instruments for reimbursement for the health care products and services specified on the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitInsurance {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.insurance.id`, 0..1)
     ///
@@ -4024,6 +4040,7 @@ impl ExplanationOfBenefitInsurance {
 ///
 /// A claim line. Either a simple (a product or service) or a 'group' of details which can also be a simple items or groups of sub-details.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitItem {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.item.id`, 0..1)
     ///
@@ -4135,6 +4152,7 @@ pub struct ExplanationOfBenefitItem {
 
 /// The choice of types of 'ExplanationOfBenefit.item.serviced\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitItemServiced {
     /// `servicedDate`: a `date`.
     Date(Date),
@@ -4151,6 +4169,7 @@ impl Default for ExplanationOfBenefitItemServiced {
 
 /// The choice of types of 'ExplanationOfBenefit.item.location\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitItemLocation {
     /// `locationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -4808,6 +4827,7 @@ impl ExplanationOfBenefitItem {
 ///
 /// If this item is a group then the values here are a summary of the adjudication of the detail items. If this item is a simple product or service then this is the result of the adjudication of this item.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitItemAdjudication {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.item.adjudication.id`, 0..1)
     ///
@@ -4998,6 +5018,7 @@ impl ExplanationOfBenefitItemAdjudication {
 ///
 /// Second-tier of goods and services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitItemDetail {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.item.detail.id`, 0..1)
     ///
@@ -5433,6 +5454,7 @@ impl ExplanationOfBenefitItemDetail {
 ///
 /// Third-tier of goods and services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitItemDetailSubDetail {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.item.detail.subDetail.id`, 0..1)
     ///
@@ -5840,6 +5862,7 @@ impl ExplanationOfBenefitItemDetailSubDetail {
 ///
 /// The party to be reimbursed for cost of the products and services according to the terms of the policy.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitPayee {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.payee.id`, 0..1)
     ///
@@ -5975,6 +5998,7 @@ impl ExplanationOfBenefitPayee {
 ///
 /// Payment details for the adjudication of the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitPayment {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.payment.id`, 0..1)
     ///
@@ -6192,6 +6216,7 @@ impl ExplanationOfBenefitPayment {
 ///
 /// Procedures performed on the patient relevant to the billing items with the claim.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitProcedure {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.procedure.id`, 0..1)
     ///
@@ -6231,6 +6256,7 @@ pub struct ExplanationOfBenefitProcedure {
 
 /// The choice of types of 'ExplanationOfBenefit.procedure.procedure\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitProcedureProcedure {
     /// `procedureCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -6469,6 +6495,7 @@ impl ExplanationOfBenefitProcedure {
 ///
 /// A note that describes or explains adjudication results in a human readable form.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitProcessNote {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.processNote.id`, 0..1)
     ///
@@ -6652,6 +6679,7 @@ impl ExplanationOfBenefitProcessNote {
 ///
 /// Other claims which are related to this claim such as prior submissions or claims for related services or for the same event.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitRelated {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.related.id`, 0..1)
     ///
@@ -6807,6 +6835,7 @@ impl ExplanationOfBenefitRelated {
 ///
 /// Additional information codes regarding exceptions, special considerations, the condition, situation, prior or concurrent issues.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitSupportingInfo {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.supportingInfo.id`, 0..1)
     ///
@@ -6850,6 +6879,7 @@ pub struct ExplanationOfBenefitSupportingInfo {
 
 /// The choice of types of 'ExplanationOfBenefit.supportingInfo.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitSupportingInfoTiming {
     /// `timingDate`: a `date`.
     Date(Date),
@@ -6866,6 +6896,7 @@ impl Default for ExplanationOfBenefitSupportingInfoTiming {
 
 /// The choice of types of 'ExplanationOfBenefit.supportingInfo.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ExplanationOfBenefitSupportingInfoValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -7230,6 +7261,7 @@ impl ExplanationOfBenefitSupportingInfo {
 ///
 /// Categorized monetary totals for the adjudication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ExplanationOfBenefitTotal {
     /// Unique id for inter-element referencing (`ExplanationOfBenefit.total.id`, 0..1)
     ///

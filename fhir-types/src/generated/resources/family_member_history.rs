@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Significant health conditions for a person related to the patient relevant in the context of care for the patient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct FamilyMemberHistory {
     /// Logical id of this artifact (`FamilyMemberHistory.id`, 0..1)
     ///
@@ -120,6 +121,7 @@ pub struct FamilyMemberHistory {
 
 /// The choice of types of 'FamilyMemberHistory.born\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum FamilyMemberHistoryBorn {
     /// `bornPeriod`: a `Period`.
     Period(Box<Period>),
@@ -138,6 +140,7 @@ impl Default for FamilyMemberHistoryBorn {
 
 /// The choice of types of 'FamilyMemberHistory.age\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum FamilyMemberHistoryAge {
     /// `ageAge`: a `Age`.
     Age(Box<Age>),
@@ -156,6 +159,7 @@ impl Default for FamilyMemberHistoryAge {
 
 /// The choice of types of 'FamilyMemberHistory.deceased\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum FamilyMemberHistoryDeceased {
     /// `deceasedBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -952,6 +956,7 @@ impl FamilyMemberHistory {
 ///
 /// The significant Conditions (or condition) that the family member had. This is a repeating section to allow a system to represent more than one condition per resource, though there is nothing stopping multiple resources - one per condition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct FamilyMemberHistoryCondition {
     /// Unique id for inter-element referencing (`FamilyMemberHistory.condition.id`, 0..1)
     ///
@@ -991,6 +996,7 @@ pub struct FamilyMemberHistoryCondition {
 
 /// The choice of types of 'FamilyMemberHistory.condition.onset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum FamilyMemberHistoryConditionOnset {
     /// `onsetAge`: a `Age`.
     Age(Box<Age>),

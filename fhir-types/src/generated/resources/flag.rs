@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Prospective warnings of potential issues when providing care to the patient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Flag {
     /// Logical id of this artifact (`Flag.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Describes the intended objective(s) for a patient, group or organization care, for example, weight loss, restoring an activity of daily living, obtaining herd immunity via immunization, meeting a process improvement objective, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Goal {
     /// Logical id of this artifact (`Goal.id`, 0..1)
     ///
@@ -112,6 +113,7 @@ pub struct Goal {
 
 /// The choice of types of 'Goal.start\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum GoalStart {
     /// `startDate`: a `date`.
     Date(Date),
@@ -670,6 +672,7 @@ impl Goal {
 ///
 /// Indicates what should be done by when.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GoalTarget {
     /// Unique id for inter-element referencing (`Goal.target.id`, 0..1)
     ///
@@ -701,6 +704,7 @@ pub struct GoalTarget {
 
 /// The choice of types of 'Goal.target.detail\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum GoalTargetDetail {
     /// `detailQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -727,6 +731,7 @@ impl Default for GoalTargetDetail {
 
 /// The choice of types of 'Goal.target.due\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum GoalTargetDue {
     /// `dueDate`: a `date`.
     Date(Date),

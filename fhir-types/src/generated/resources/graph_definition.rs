@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A formal computable definition of a graph of resources - that is, a coherent set of resources that form a graph by following references. The Graph Definition resource defines a set and makes rules about the set.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GraphDefinition {
     /// Logical id of this artifact (`GraphDefinition.id`, 0..1)
     ///
@@ -593,6 +594,7 @@ impl GraphDefinition {
 ///
 /// Links this graph makes rules about.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GraphDefinitionLink {
     /// Unique id for inter-element referencing (`GraphDefinition.link.id`, 0..1)
     ///
@@ -818,6 +820,7 @@ impl GraphDefinitionLink {
 ///
 /// Potential target for the link.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GraphDefinitionLinkTarget {
     /// Unique id for inter-element referencing (`GraphDefinition.link.target.id`, 0..1)
     ///
@@ -1035,6 +1038,7 @@ impl GraphDefinitionLinkTarget {
 ///
 /// Compartment Consistency Rules.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GraphDefinitionLinkTargetCompartment {
     /// Unique id for inter-element referencing (`GraphDefinition.link.target.compartment.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Represents a defined collection of entities that may be discussed or acted upon collectively but which are not expected to act collectively, and are not formally or legally recognized; i.e. a collection of entities that isn't an Organization.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Group {
     /// Logical id of this artifact (`Group.id`, 0..1)
     ///
@@ -467,6 +468,7 @@ impl Group {
 ///
 /// Identifies traits whose presence r absence is shared by members of the group.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GroupCharacteristic {
     /// Unique id for inter-element referencing (`Group.characteristic.id`, 0..1)
     ///
@@ -502,6 +504,7 @@ pub struct GroupCharacteristic {
 
 /// The choice of types of 'Group.characteristic.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum GroupCharacteristicValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -781,6 +784,7 @@ impl GroupCharacteristic {
 ///
 /// Identifies the resource instances that are members of the group.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GroupMember {
     /// Unique id for inter-element referencing (`Group.member.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A guidance response is the formal response to a guidance request, including any output parameters returned by the evaluation, as well as the description of any proposed actions to be taken.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GuidanceResponse {
     /// Logical id of this artifact (`GuidanceResponse.id`, 0..1)
     ///
@@ -108,6 +109,7 @@ pub struct GuidanceResponse {
 
 /// The choice of types of 'GuidanceResponse.module\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum GuidanceResponseModule {
     /// `moduleUri`: a `uri`.
     Uri(Uri),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The details of a healthcare service available at a location.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct HealthcareService {
     /// Logical id of this artifact (`HealthcareService.id`, 0..1)
     ///
@@ -800,6 +801,7 @@ impl HealthcareService {
 ///
 /// A collection of times that the Service Site is available.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct HealthcareServiceAvailableTime {
     /// Unique id for inter-element referencing (`HealthcareService.availableTime.id`, 0..1)
     ///
@@ -987,6 +989,7 @@ impl HealthcareServiceAvailableTime {
 ///
 /// Does this service have specific eligibility requirements that need to be met in order to use the service?
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct HealthcareServiceEligibility {
     /// Unique id for inter-element referencing (`HealthcareService.eligibility.id`, 0..1)
     ///
@@ -1120,6 +1123,7 @@ impl HealthcareServiceEligibility {
 ///
 /// The HealthcareService is not available during this period of time due to the provided reason.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct HealthcareServiceNotAvailable {
     /// Unique id for inter-element referencing (`HealthcareService.notAvailable.id`, 0..1)
     ///

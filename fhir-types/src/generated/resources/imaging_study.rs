@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Representation of the content produced in a DICOM imaging study. A study comprises a set of series, each of which includes a set of Service-Object Pair Instances (SOP Instances - images or other data) acquired or produced in a common context.  A series is of only one modality (e.g. X-ray, CT, MR, ultrasound), but a study may have multiple series of different modalities.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImagingStudy {
     /// Logical id of this artifact (`ImagingStudy.id`, 0..1)
     ///
@@ -706,6 +707,7 @@ impl ImagingStudy {
 ///
 /// Each study has one or more series of images or other content.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImagingStudySeries {
     /// Unique id for inter-element referencing (`ImagingStudy.series.id`, 0..1)
     ///
@@ -1089,6 +1091,7 @@ impl ImagingStudySeries {
 ///
 /// A single SOP instance within the series, e.g. an image, or presentation state.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImagingStudySeriesInstance {
     /// Unique id for inter-element referencing (`ImagingStudy.series.instance.id`, 0..1)
     ///
@@ -1288,6 +1291,7 @@ impl ImagingStudySeriesInstance {
 ///
 /// Indicates who or what performed the series and how they were involved.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImagingStudySeriesPerformer {
     /// Unique id for inter-element referencing (`ImagingStudy.series.performer.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Describes the event of a patient being administered a vaccine or a record of an immunization as reported by a patient, a clinician or another party.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Immunization {
     /// Logical id of this artifact (`Immunization.id`, 0..1)
     ///
@@ -160,6 +161,7 @@ pub struct Immunization {
 
 /// The choice of types of 'Immunization.occurrence\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImmunizationOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -962,6 +964,7 @@ impl Immunization {
 ///
 /// Educational material presented to the patient (or guardian) at the time of vaccine administration.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImmunizationEducation {
     /// Unique id for inter-element referencing (`Immunization.education.id`, 0..1)
     ///
@@ -1148,6 +1151,7 @@ impl ImmunizationEducation {
 ///
 /// Indicates who performed the immunization event.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImmunizationPerformer {
     /// Unique id for inter-element referencing (`Immunization.performer.id`, 0..1)
     ///
@@ -1296,6 +1300,7 @@ impl ImmunizationPerformer {
 ///
 /// The protocol (set of recommendations) being followed by the provider who administered the dose.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImmunizationProtocolApplied {
     /// Unique id for inter-element referencing (`Immunization.protocolApplied.id`, 0..1)
     ///
@@ -1335,6 +1340,7 @@ pub struct ImmunizationProtocolApplied {
 
 /// The choice of types of 'Immunization.protocolApplied.doseNumber\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImmunizationProtocolAppliedDoseNumber {
     /// `doseNumberPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -1351,6 +1357,7 @@ impl Default for ImmunizationProtocolAppliedDoseNumber {
 
 /// The choice of types of 'Immunization.protocolApplied.seriesDoses\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImmunizationProtocolAppliedSeriesDoses {
     /// `seriesDosesPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -1671,6 +1678,7 @@ impl ImmunizationProtocolApplied {
 ///
 /// Categorical data indicating that an adverse event is associated in time to an immunization.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImmunizationReaction {
     /// Unique id for inter-element referencing (`Immunization.reaction.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Describes a comparison of an immunization event against published recommendations to determine if the administration is "valid" in relation to those  recommendations.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImmunizationEvaluation {
     /// Logical id of this artifact (`ImmunizationEvaluation.id`, 0..1)
     ///
@@ -100,6 +101,7 @@ pub struct ImmunizationEvaluation {
 
 /// The choice of types of 'ImmunizationEvaluation.doseNumber\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImmunizationEvaluationDoseNumber {
     /// `doseNumberPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -116,6 +118,7 @@ impl Default for ImmunizationEvaluationDoseNumber {
 
 /// The choice of types of 'ImmunizationEvaluation.seriesDoses\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImmunizationEvaluationSeriesDoses {
     /// `seriesDosesPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),

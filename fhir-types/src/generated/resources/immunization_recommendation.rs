@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A patient's point-in-time set of recommendations (i.e. forecasting) according to a published schedule with optional supporting justification.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImmunizationRecommendation {
     /// Logical id of this artifact (`ImmunizationRecommendation.id`, 0..1)
     ///
@@ -365,6 +366,7 @@ impl ImmunizationRecommendation {
 ///
 /// Vaccine administration recommendations.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImmunizationRecommendationRecommendation {
     /// Unique id for inter-element referencing (`ImmunizationRecommendation.recommendation.id`, 0..1)
     ///
@@ -432,6 +434,7 @@ pub struct ImmunizationRecommendationRecommendation {
 
 /// The choice of types of 'ImmunizationRecommendation.recommendation.doseNumber\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImmunizationRecommendationRecommendationDoseNumber {
     /// `doseNumberPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -448,6 +451,7 @@ impl Default for ImmunizationRecommendationRecommendationDoseNumber {
 
 /// The choice of types of 'ImmunizationRecommendation.recommendation.seriesDoses\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImmunizationRecommendationRecommendationSeriesDoses {
     /// `seriesDosesPositiveInt`: a `positiveInt`.
     PositiveInt(PositiveInt),
@@ -936,6 +940,7 @@ impl ImmunizationRecommendationRecommendation {
 ///
 /// Vaccine date recommendations.  For example, earliest date to administer, latest date to administer, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImmunizationRecommendationRecommendationDateCriterion {
     /// Unique id for inter-element referencing (`ImmunizationRecommendation.recommendation.dateCriterion.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A set of rules of how a particular interoperability or standards problem is solved - typically through the use of FHIR resources. This resource is used to gather all the parts of an implementation guide into a logical whole and to publish a computable definition of all the parts.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuide {
     /// Logical id of this artifact (`ImplementationGuide.id`, 0..1)
     ///
@@ -715,6 +716,7 @@ impl ImplementationGuide {
 ///
 /// The information needed by an IG publisher tool to publish the whole implementation guide.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideDefinition {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.id`, 0..1)
     ///
@@ -948,6 +950,7 @@ impl ImplementationGuideDefinition {
 ///
 /// A logical group of resources. Logical groups can be used when building pages.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideDefinitionGrouping {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.grouping.id`, 0..1)
     ///
@@ -1096,6 +1099,7 @@ impl ImplementationGuideDefinitionGrouping {
 ///
 /// A page / section in the implementation guide. The root page is the implementation guide home page.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideDefinitionPage {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.page.id`, 0..1)
     ///
@@ -1131,6 +1135,7 @@ pub struct ImplementationGuideDefinitionPage {
 
 /// The choice of types of 'ImplementationGuide.definition.page.name\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImplementationGuideDefinitionPageName {
     /// `nameUrl`: a `url`.
     Url(Url),
@@ -1366,6 +1371,7 @@ impl ImplementationGuideDefinitionPage {
 ///
 /// Defines how IG is built by tools.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideDefinitionParameter {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.parameter.id`, 0..1)
     ///
@@ -1515,6 +1521,7 @@ impl ImplementationGuideDefinitionParameter {
 ///
 /// A resource that is part of the implementation guide. Conformance resources (value set, structure definition, capability statements etc.) are obvious candidates for inclusion, but any kind of resource can be included as an example resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideDefinitionResource {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.resource.id`, 0..1)
     ///
@@ -1558,6 +1565,7 @@ pub struct ImplementationGuideDefinitionResource {
 
 /// The choice of types of 'ImplementationGuide.definition.resource.example\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImplementationGuideDefinitionResourceExample {
     /// `exampleBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -1836,6 +1844,7 @@ impl ImplementationGuideDefinitionResource {
 ///
 /// A template for building resources.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideDefinitionTemplate {
     /// Unique id for inter-element referencing (`ImplementationGuide.definition.template.id`, 0..1)
     ///
@@ -2006,6 +2015,7 @@ impl ImplementationGuideDefinitionTemplate {
 ///
 /// Another implementation guide that this implementation depends on. Typically, an implementation guide uses value sets, profiles etc.defined in other implementation guides.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideDependsOn {
     /// Unique id for inter-element referencing (`ImplementationGuide.dependsOn.id`, 0..1)
     ///
@@ -2179,6 +2189,7 @@ impl ImplementationGuideDependsOn {
 ///
 /// A set of profiles that all resources covered by this implementation guide must conform to.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideGlobal {
     /// Unique id for inter-element referencing (`ImplementationGuide.global.id`, 0..1)
     ///
@@ -2332,6 +2343,7 @@ impl ImplementationGuideGlobal {
 ///
 /// Information about an assembled implementation guide, created by the publication tooling.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideManifest {
     /// Unique id for inter-element referencing (`ImplementationGuide.manifest.id`, 0..1)
     ///
@@ -2560,6 +2572,7 @@ impl ImplementationGuideManifest {
 ///
 /// Information about a page within the IG.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideManifestPage {
     /// Unique id for inter-element referencing (`ImplementationGuide.manifest.page.id`, 0..1)
     ///
@@ -2734,6 +2747,7 @@ impl ImplementationGuideManifestPage {
 ///
 /// A resource that is part of the implementation guide. Conformance resources (value set, structure definition, capability statements etc.) are obvious candidates for inclusion, but any kind of resource can be included as an example resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ImplementationGuideManifestResource {
     /// Unique id for inter-element referencing (`ImplementationGuide.manifest.resource.id`, 0..1)
     ///
@@ -2765,6 +2779,7 @@ pub struct ImplementationGuideManifestResource {
 
 /// The choice of types of 'ImplementationGuide.manifest.resource.example\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ImplementationGuideManifestResourceExample {
     /// `exampleBoolean`: a `boolean`.
     Boolean(Boolean),

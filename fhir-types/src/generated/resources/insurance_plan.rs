@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Details of a Health Insurance product/plan provided by an organization.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlan {
     /// Logical id of this artifact (`InsurancePlan.id`, 0..1)
     ///
@@ -553,6 +554,7 @@ impl InsurancePlan {
 ///
 /// The contact for the health insurance product for a certain purpose.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlanContact {
     /// Unique id for inter-element referencing (`InsurancePlan.contact.id`, 0..1)
     ///
@@ -727,6 +729,7 @@ impl InsurancePlanContact {
 ///
 /// Details about the coverage offered by the insurance product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlanCoverage {
     /// Unique id for inter-element referencing (`InsurancePlan.coverage.id`, 0..1)
     ///
@@ -907,6 +910,7 @@ impl InsurancePlanCoverage {
 ///
 /// Specific benefits under this type of coverage.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlanCoverageBenefit {
     /// Unique id for inter-element referencing (`InsurancePlan.coverage.benefit.id`, 0..1)
     ///
@@ -1081,6 +1085,7 @@ impl InsurancePlanCoverageBenefit {
 ///
 /// The specific limits on the benefit.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlanCoverageBenefitLimit {
     /// Unique id for inter-element referencing (`InsurancePlan.coverage.benefit.limit.id`, 0..1)
     ///
@@ -1215,6 +1220,7 @@ impl InsurancePlanCoverageBenefitLimit {
 ///
 /// Details about an insurance plan.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlanPlan {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.id`, 0..1)
     ///
@@ -1451,6 +1457,7 @@ impl InsurancePlanPlan {
 ///
 /// Overall costs associated with the plan.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlanPlanGeneralCost {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.generalCost.id`, 0..1)
     ///
@@ -1629,6 +1636,7 @@ impl InsurancePlanPlanGeneralCost {
 ///
 /// Costs associated with the coverage provided by the product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlanPlanSpecificCost {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.specificCost.id`, 0..1)
     ///
@@ -1784,6 +1792,7 @@ impl InsurancePlanPlanSpecificCost {
 ///
 /// List of the specific benefits under this category of benefit.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlanPlanSpecificCostBenefit {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.specificCost.benefit.id`, 0..1)
     ///
@@ -1939,6 +1948,7 @@ impl InsurancePlanPlanSpecificCostBenefit {
 ///
 /// List of the costs associated with a specific benefit.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InsurancePlanPlanSpecificCostBenefitCost {
     /// Unique id for inter-element referencing (`InsurancePlan.plan.specificCost.benefit.cost.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Invoice containing collected ChargeItems from an Account with calculated individual and total price for Billing purpose.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Invoice {
     /// Logical id of this artifact (`Invoice.id`, 0..1)
     ///
@@ -596,6 +597,7 @@ impl Invoice {
 ///
 /// Each line item represents one charge for goods and services rendered. Details such as date, code and amount are found in the referenced ChargeItem resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InvoiceLineItem {
     /// Unique id for inter-element referencing (`Invoice.lineItem.id`, 0..1)
     ///
@@ -627,6 +629,7 @@ pub struct InvoiceLineItem {
 
 /// The choice of types of 'Invoice.lineItem.chargeItem\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum InvoiceLineItemChargeItem {
     /// `chargeItemReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -821,6 +824,7 @@ impl InvoiceLineItem {
 ///
 /// The price for a ChargeItem may be calculated as a base price with surcharges/deductions that apply in certain conditions. A ChargeItemDefinition resource that defines the prices, factors and conditions that apply to a billing code is currently under development. The priceComponent element can be used to offer transparency to the recipient of the Invoice as to how the prices have been calculated.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InvoiceLineItemPriceComponent {
     /// Unique id for inter-element referencing (`Invoice.lineItem.priceComponent.id`, 0..1)
     ///
@@ -1011,6 +1015,7 @@ impl InvoiceLineItemPriceComponent {
 ///
 /// Indicates who or what performed or participated in the charged service.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct InvoiceParticipant {
     /// Unique id for inter-element referencing (`Invoice.participant.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The Library resource is a general-purpose container for knowledge asset definitions. It can be used to describe and expose existing knowledge assets such as logic libraries and information model descriptions, as well as to describe a collection of knowledge assets.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Library {
     /// Logical id of this artifact (`Library.id`, 0..1)
     ///
@@ -172,6 +173,7 @@ pub struct Library {
 
 /// The choice of types of 'Library.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum LibrarySubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

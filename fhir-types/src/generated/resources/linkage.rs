@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Identifies two or more records (resource instances) that refer to the same real-world "occurrence".
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Linkage {
     /// Logical id of this artifact (`Linkage.id`, 0..1)
     ///
@@ -305,6 +306,7 @@ impl Linkage {
 ///
 /// Identifies which record considered as the reference to the same real-world occurrence as well as how the items should be evaluated within the collection of linked items.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct LinkageItem {
     /// Unique id for inter-element referencing (`Linkage.item.id`, 0..1)
     ///

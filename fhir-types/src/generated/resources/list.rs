@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A list is a curated collection of resources.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct List {
     /// Logical id of this artifact (`List.id`, 0..1)
     ///
@@ -526,6 +527,7 @@ impl List {
 ///
 /// Entries in this list.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ListEntry {
     /// Unique id for inter-element referencing (`List.entry.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Details and position information for a physical place where services are provided and resources and participants may be stored, found, contained, or accommodated.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Location {
     /// Logical id of this artifact (`Location.id`, 0..1)
     ///
@@ -604,6 +605,7 @@ impl Location {
 ///
 /// What days/times during a week is this location usually open.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct LocationHoursOfOperation {
     /// Unique id for inter-element referencing (`Location.hoursOfOperation.id`, 0..1)
     ///
@@ -785,6 +787,7 @@ impl LocationHoursOfOperation {
 ///
 /// The absolute geographic location of the Location, expressed using the WGS84 datum (This is the same co-ordinate system used in KML).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct LocationPosition {
     /// Unique id for inter-element referencing (`Location.position.id`, 0..1)
     ///

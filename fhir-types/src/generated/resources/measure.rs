@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The Measure resource provides the definition of a quality measure.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Measure {
     /// Logical id of this artifact (`Measure.id`, 0..1)
     ///
@@ -212,6 +213,7 @@ pub struct Measure {
 
 /// The choice of types of 'Measure.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MeasureSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1232,6 +1234,7 @@ impl Measure {
 ///
 /// A group of population criteria for the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureGroup {
     /// Unique id for inter-element referencing (`Measure.group.id`, 0..1)
     ///
@@ -1417,6 +1420,7 @@ impl MeasureGroup {
 ///
 /// A population criteria for the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureGroupPopulation {
     /// Unique id for inter-element referencing (`Measure.group.population.id`, 0..1)
     ///
@@ -1585,6 +1589,7 @@ impl MeasureGroupPopulation {
 ///
 /// The stratifier criteria for the measure report, specified as either the name of a valid CQL expression defined within a referenced library or a valid FHIR Resource Path.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureGroupStratifier {
     /// Unique id for inter-element referencing (`Measure.group.stratifier.id`, 0..1)
     ///
@@ -1766,6 +1771,7 @@ impl MeasureGroupStratifier {
 ///
 /// A component of the stratifier criteria for the measure report, specified as either the name of a valid CQL expression defined within a referenced library or a valid FHIR Resource Path.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureGroupStratifierComponent {
     /// Unique id for inter-element referencing (`Measure.group.stratifier.component.id`, 0..1)
     ///
@@ -1936,6 +1942,7 @@ impl MeasureGroupStratifierComponent {
 ///
 /// The supplemental data criteria for the measure report, specified as either the name of a valid CQL expression within a referenced library, or a valid FHIR Resource Path.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureSupplementalData {
     /// Unique id for inter-element referencing (`Measure.supplementalData.id`, 0..1)
     ///

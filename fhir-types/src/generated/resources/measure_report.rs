@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The MeasureReport resource contains the results of the calculation of a measure; and optionally a reference to the resources involved in that calculation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureReport {
     /// Logical id of this artifact (`MeasureReport.id`, 0..1)
     ///
@@ -500,6 +501,7 @@ impl MeasureReport {
 ///
 /// The results of the calculation, one for each population group in the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureReportGroup {
     /// Unique id for inter-element referencing (`MeasureReport.group.id`, 0..1)
     ///
@@ -682,6 +684,7 @@ impl MeasureReportGroup {
 ///
 /// The populations that make up the population group, one for each type of population appropriate for the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureReportGroupPopulation {
     /// Unique id for inter-element referencing (`MeasureReport.group.population.id`, 0..1)
     ///
@@ -840,6 +843,7 @@ impl MeasureReportGroupPopulation {
 ///
 /// When a measure includes multiple stratifiers, there will be a stratifier group for each stratifier defined by the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureReportGroupStratifier {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.id`, 0..1)
     ///
@@ -982,6 +986,7 @@ impl MeasureReportGroupStratifier {
 ///
 /// This element contains the results for a single stratum within the stratifier. For example, when stratifying on administrative gender, there will be four strata, one for each possible gender value.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureReportGroupStratifierStratum {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.stratum.id`, 0..1)
     ///
@@ -1172,6 +1177,7 @@ impl MeasureReportGroupStratifierStratum {
 ///
 /// A stratifier component value.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureReportGroupStratifierStratumComponent {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.stratum.component.id`, 0..1)
     ///
@@ -1325,6 +1331,7 @@ impl MeasureReportGroupStratifierStratumComponent {
 ///
 /// The populations that make up the stratum, one for each type of population appropriate to the measure.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MeasureReportGroupStratifierStratumPopulation {
     /// Unique id for inter-element referencing (`MeasureReport.group.stratifier.stratum.population.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A photo, video, or audio recording acquired or used in healthcare. The actual content may be inline or provided by direct reference.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Media {
     /// Logical id of this artifact (`Media.id`, 0..1)
     ///
@@ -130,6 +131,7 @@ pub struct Media {
 
 /// The choice of types of 'Media.created\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MediaCreated {
     /// `createdDateTime`: a `dateTime`.
     DateTime(DateTime),

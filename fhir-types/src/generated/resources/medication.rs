@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource is primarily used for the identification and definition of a medication for the purposes of prescribing, dispensing, and administering a medication as well as for making statements about medication use.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Medication {
     /// Logical id of this artifact (`Medication.id`, 0..1)
     ///
@@ -396,6 +397,7 @@ impl Medication {
 ///
 /// Information that only applies to packages (not products).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationBatch {
     /// Unique id for inter-element referencing (`Medication.batch.id`, 0..1)
     ///
@@ -536,6 +538,7 @@ impl MedicationBatch {
 ///
 /// Identifies a particular constituent of interest in the product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationIngredient {
     /// Unique id for inter-element referencing (`Medication.ingredient.id`, 0..1)
     ///
@@ -567,6 +570,7 @@ pub struct MedicationIngredient {
 
 /// The choice of types of 'Medication.ingredient.item\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationIngredientItem {
     /// `itemCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Describes the event of a patient consuming or otherwise being administered a medication.  This may be as simple as swallowing a tablet or it may be a long running infusion.  Related resources tie this event to the authorizing prescription, and the specific encounter between patient and health care practitioner.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationAdministration {
     /// Logical id of this artifact (`MedicationAdministration.id`, 0..1)
     ///
@@ -122,6 +123,7 @@ pub struct MedicationAdministration {
 
 /// The choice of types of 'MedicationAdministration.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationAdministrationMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -138,6 +140,7 @@ impl Default for MedicationAdministrationMedication {
 
 /// The choice of types of 'MedicationAdministration.effective\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationAdministrationEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -809,6 +812,7 @@ impl MedicationAdministration {
 ///
 /// Describes the medication dosage information details e.g. dose, rate, site, route, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationAdministrationDosage {
     /// Unique id for inter-element referencing (`MedicationAdministration.dosage.id`, 0..1)
     ///
@@ -854,6 +858,7 @@ pub struct MedicationAdministrationDosage {
 
 /// The choice of types of 'MedicationAdministration.dosage.rate\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationAdministrationDosageRate {
     /// `rateRatio`: a `Ratio`.
     Ratio(Box<Ratio>),
@@ -1072,6 +1077,7 @@ impl MedicationAdministrationDosage {
 ///
 /// Indicates who or what performed the medication administration and how they were involved.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationAdministrationPerformer {
     /// Unique id for inter-element referencing (`MedicationAdministration.performer.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Indicates that a medication product is to be or has been dispensed for a named person/patient.  This includes a description of the medication product (supply) provided and the instructions for administering the medication.  The medication dispense is the result of a pharmacy system responding to a medication order.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationDispense {
     /// Logical id of this artifact (`MedicationDispense.id`, 0..1)
     ///
@@ -144,6 +145,7 @@ pub struct MedicationDispense {
 
 /// The choice of types of 'MedicationDispense.statusReason\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationDispenseStatusReason {
     /// `statusReasonCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -160,6 +162,7 @@ impl Default for MedicationDispenseStatusReason {
 
 /// The choice of types of 'MedicationDispense.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationDispenseMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -879,6 +882,7 @@ impl MedicationDispense {
 ///
 /// Indicates who or what performed the event.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationDispensePerformer {
     /// Unique id for inter-element referencing (`MedicationDispense.performer.id`, 0..1)
     ///
@@ -1027,6 +1031,7 @@ impl MedicationDispensePerformer {
 ///
 /// Indicates whether or not substitution was made as part of the dispense.  In some cases, substitution will be expected but does not happen, in other cases substitution is not expected but does happen.  This block explains what substitution did or did not happen and why.  If nothing is specified, substitution was not done.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationDispenseSubstitution {
     /// Unique id for inter-element referencing (`MedicationDispense.substitution.id`, 0..1)
     ///

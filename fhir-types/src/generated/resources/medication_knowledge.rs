@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Information about a medication that is used to support knowledge.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledge {
     /// Logical id of this artifact (`MedicationKnowledge.id`, 0..1)
     ///
@@ -753,6 +754,7 @@ impl MedicationKnowledge {
 ///
 /// Guidelines for the administration of the medication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeAdministrationGuidelines {
     /// Unique id for inter-element referencing (`MedicationKnowledge.administrationGuidelines.id`, 0..1)
     ///
@@ -781,6 +783,7 @@ pub struct MedicationKnowledgeAdministrationGuidelines {
 
 /// The choice of types of 'MedicationKnowledge.administrationGuidelines.indication\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationKnowledgeAdministrationGuidelinesIndication {
     /// `indicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -969,6 +972,7 @@ impl MedicationKnowledgeAdministrationGuidelines {
 ///
 /// Dosage for the medication for the specific guidelines.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeAdministrationGuidelinesDosage {
     /// Unique id for inter-element referencing (`MedicationKnowledge.administrationGuidelines.dosage.id`, 0..1)
     ///
@@ -1122,6 +1126,7 @@ impl MedicationKnowledgeAdministrationGuidelinesDosage {
 ///
 /// Characteristics of the patient that are relevant to the administration guidelines (for example, height, weight, gender, etc.).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
     /// Unique id for inter-element referencing (`MedicationKnowledge.administrationGuidelines.patientCharacteristics.id`, 0..1)
     ///
@@ -1150,6 +1155,7 @@ pub struct MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
 
 /// The choice of types of 'MedicationKnowledge.administrationGuidelines.patientCharacteristics.characteristic\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic {
     /// `characteristicCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1301,6 +1307,7 @@ impl MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
 ///
 /// The price of the medication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeCost {
     /// Unique id for inter-element referencing (`MedicationKnowledge.cost.id`, 0..1)
     ///
@@ -1475,6 +1482,7 @@ impl MedicationKnowledgeCost {
 ///
 /// Specifies descriptive properties of the medicine, such as color, shape, imprints, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeDrugCharacteristic {
     /// Unique id for inter-element referencing (`MedicationKnowledge.drugCharacteristic.id`, 0..1)
     ///
@@ -1500,6 +1508,7 @@ pub struct MedicationKnowledgeDrugCharacteristic {
 
 /// The choice of types of 'MedicationKnowledge.drugCharacteristic.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationKnowledgeDrugCharacteristicValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1723,6 +1732,7 @@ impl MedicationKnowledgeDrugCharacteristic {
 ///
 /// Identifies a particular constituent of interest in the product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeIngredient {
     /// Unique id for inter-element referencing (`MedicationKnowledge.ingredient.id`, 0..1)
     ///
@@ -1754,6 +1764,7 @@ pub struct MedicationKnowledgeIngredient {
 
 /// The choice of types of 'MedicationKnowledge.ingredient.item\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationKnowledgeIngredientItem {
     /// `itemCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1940,6 +1951,7 @@ impl MedicationKnowledgeIngredient {
 ///
 /// The time course of drug absorption, distribution, metabolism and excretion of a medication from the body.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeKinetics {
     /// Unique id for inter-element referencing (`MedicationKnowledge.kinetics.id`, 0..1)
     ///
@@ -2098,6 +2110,7 @@ impl MedicationKnowledgeKinetics {
 ///
 /// Categorization of the medication within a formulary or classification system.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeMedicineClassification {
     /// Unique id for inter-element referencing (`MedicationKnowledge.medicineClassification.id`, 0..1)
     ///
@@ -2247,6 +2260,7 @@ impl MedicationKnowledgeMedicineClassification {
 ///
 /// The program under which the medication is reviewed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeMonitoringProgram {
     /// Unique id for inter-element referencing (`MedicationKnowledge.monitoringProgram.id`, 0..1)
     ///
@@ -2380,6 +2394,7 @@ impl MedicationKnowledgeMonitoringProgram {
 ///
 /// Associated documentation about the medication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeMonograph {
     /// Unique id for inter-element referencing (`MedicationKnowledge.monograph.id`, 0..1)
     ///
@@ -2513,6 +2528,7 @@ impl MedicationKnowledgeMonograph {
 ///
 /// Information that only applies to packages (not products).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgePackaging {
     /// Unique id for inter-element referencing (`MedicationKnowledge.packaging.id`, 0..1)
     ///
@@ -2645,6 +2661,7 @@ impl MedicationKnowledgePackaging {
 ///
 /// Regulatory information about a medication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeRegulatory {
     /// Unique id for inter-element referencing (`MedicationKnowledge.regulatory.id`, 0..1)
     ///
@@ -2847,6 +2864,7 @@ impl MedicationKnowledgeRegulatory {
 ///
 /// The maximum number of units of the medication that can be dispensed in a period.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeRegulatoryMaxDispense {
     /// Unique id for inter-element referencing (`MedicationKnowledge.regulatory.maxDispense.id`, 0..1)
     ///
@@ -2990,6 +3008,7 @@ impl MedicationKnowledgeRegulatoryMaxDispense {
 ///
 /// Specifies the schedule of a medication in jurisdiction.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeRegulatorySchedule {
     /// Unique id for inter-element referencing (`MedicationKnowledge.regulatory.schedule.id`, 0..1)
     ///
@@ -3115,6 +3134,7 @@ impl MedicationKnowledgeRegulatorySchedule {
 ///
 /// Specifies if changes are allowed when dispensing a medication from a regulatory perspective.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeRegulatorySubstitution {
     /// Unique id for inter-element referencing (`MedicationKnowledge.regulatory.substitution.id`, 0..1)
     ///
@@ -3264,6 +3284,7 @@ impl MedicationKnowledgeRegulatorySubstitution {
 ///
 /// Associated or related knowledge about a medication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationKnowledgeRelatedMedicationKnowledge {
     /// Unique id for inter-element referencing (`MedicationKnowledge.relatedMedicationKnowledge.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// An order or request for both supply of the medication and the instructions for administration of the medication to a patient. The resource is called "MedicationRequest" rather than "MedicationPrescription" or "MedicationOrder" to generalize the use across inpatient and outpatient settings, including care plans, etc., and to harmonize with workflow patterns.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationRequest {
     /// Logical id of this artifact (`MedicationRequest.id`, 0..1)
     ///
@@ -176,6 +177,7 @@ pub struct MedicationRequest {
 
 /// The choice of types of 'MedicationRequest.reported\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationRequestReported {
     /// `reportedBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -192,6 +194,7 @@ impl Default for MedicationRequestReported {
 
 /// The choice of types of 'MedicationRequest.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationRequestMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1101,6 +1104,7 @@ impl MedicationRequest {
 ///
 /// Indicates the specific details for the dispense or medication supply part of a medication request (also known as a Medication Prescription or Medication Order).  Note that this information is not always sent with the order.  There may be in some settings (e.g. hospitals) institutional or system support for completing the dispense details in the pharmacy department.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationRequestDispenseRequest {
     /// Unique id for inter-element referencing (`MedicationRequest.dispenseRequest.id`, 0..1)
     ///
@@ -1349,6 +1353,7 @@ impl MedicationRequestDispenseRequest {
 ///
 /// Indicates the quantity or duration for the first dispense of the medication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationRequestDispenseRequestInitialFill {
     /// Unique id for inter-element referencing (`MedicationRequest.dispenseRequest.initialFill.id`, 0..1)
     ///
@@ -1483,6 +1488,7 @@ impl MedicationRequestDispenseRequestInitialFill {
 ///
 /// Indicates whether or not substitution can or should be part of the dispense. In some cases, substitution must happen, in other cases substitution must not happen. This block explains the prescriber's intent. If nothing is specified substitution may be done.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationRequestSubstitution {
     /// Unique id for inter-element referencing (`MedicationRequest.substitution.id`, 0..1)
     ///
@@ -1510,6 +1516,7 @@ pub struct MedicationRequestSubstitution {
 
 /// The choice of types of 'MedicationRequest.substitution.allowed\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationRequestSubstitutionAllowed {
     /// `allowedBoolean`: a `boolean`.
     Boolean(Boolean),

@@ -11,6 +11,7 @@ use crate::generated_prelude::*;
 ///
 /// The primary difference between a medication statement and a medication administration is that the medication administration has complete administration information and is based on actual administration information from the person who administered the medication.  A medication statement is often, if not always, less specific.  There is no required date/time when the medication was administered, in fact we only know that a source has reported the patient is taking this medication, where details such as time, quantity, or rate or even medication product may be incomplete or missing or less precise.  As stated earlier, the medication statement information may come from the patient's memory, from a prescription bottle or from a list of medications the patient, clinician or other party maintains.  Medication administration is more formal and is not missing detailed information.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicationStatement {
     /// Logical id of this artifact (`MedicationStatement.id`, 0..1)
     ///
@@ -116,6 +117,7 @@ pub struct MedicationStatement {
 
 /// The choice of types of 'MedicationStatement.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationStatementMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -132,6 +134,7 @@ impl Default for MedicationStatementMedication {
 
 /// The choice of types of 'MedicationStatement.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicationStatementEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Detailed definition of a medicinal product, typically for uses other than direct patient care (e.g. regulatory use).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProduct {
     /// Logical id of this artifact (`MedicinalProduct.id`, 0..1)
     ///
@@ -681,6 +682,7 @@ impl MedicinalProduct {
 ///
 /// An operation applied to the product, for manufacturing or adminsitrative purpose.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductManufacturingBusinessOperation {
     /// Unique id for inter-element referencing (`MedicinalProduct.manufacturingBusinessOperation.id`, 0..1)
     ///
@@ -892,6 +894,7 @@ impl MedicinalProductManufacturingBusinessOperation {
 ///
 /// The product's name, including full name and possibly coded parts.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductName {
     /// Unique id for inter-element referencing (`MedicinalProduct.name.id`, 0..1)
     ///
@@ -1065,6 +1068,7 @@ impl MedicinalProductName {
 ///
 /// Country where the name applies.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductNameCountryLanguage {
     /// Unique id for inter-element referencing (`MedicinalProduct.name.countryLanguage.id`, 0..1)
     ///
@@ -1232,6 +1236,7 @@ impl MedicinalProductNameCountryLanguage {
 ///
 /// Coding words or phrases of the name.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductNameNamePart {
     /// Unique id for inter-element referencing (`MedicinalProduct.name.namePart.id`, 0..1)
     ///
@@ -1381,6 +1386,7 @@ impl MedicinalProductNameNamePart {
 ///
 /// Indicates if the medicinal product has an orphan designation for the treatment of a rare disease.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductSpecialDesignation {
     /// Unique id for inter-element referencing (`MedicinalProduct.specialDesignation.id`, 0..1)
     ///
@@ -1414,6 +1420,7 @@ pub struct MedicinalProductSpecialDesignation {
 
 /// The choice of types of 'MedicinalProduct.specialDesignation.indication\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicinalProductSpecialDesignationIndication {
     /// `indicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The regulatory authorization of a medicinal product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductAuthorization {
     /// Logical id of this artifact (`MedicinalProductAuthorization.id`, 0..1)
     ///
@@ -565,6 +566,7 @@ impl MedicinalProductAuthorization {
 ///
 /// Authorization in areas within a country.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductAuthorizationJurisdictionalAuthorization {
     /// Unique id for inter-element referencing (`MedicinalProductAuthorization.jurisdictionalAuthorization.id`, 0..1)
     ///
@@ -757,6 +759,7 @@ impl MedicinalProductAuthorizationJurisdictionalAuthorization {
 ///
 /// The regulatory procedure for granting or amending a marketing authorization.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductAuthorizationProcedure {
     /// Unique id for inter-element referencing (`MedicinalProductAuthorization.procedure.id`, 0..1)
     ///
@@ -784,6 +787,7 @@ pub struct MedicinalProductAuthorizationProcedure {
 
 /// The choice of types of 'MedicinalProductAuthorization.procedure.date\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicinalProductAuthorizationProcedureDate {
     /// `datePeriod`: a `Period`.
     Period(Box<Period>),

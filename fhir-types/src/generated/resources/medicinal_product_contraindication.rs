@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The clinical particulars - indications, contraindications etc. of a medicinal product, including for regulatory purposes.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductContraindication {
     /// Logical id of this artifact (`MedicinalProductContraindication.id`, 0..1)
     ///
@@ -378,6 +379,7 @@ impl MedicinalProductContraindication {
 ///
 /// Information about the use of the medicinal product in relation to other therapies described as part of the indication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductContraindicationOtherTherapy {
     /// Unique id for inter-element referencing (`MedicinalProductContraindication.otherTherapy.id`, 0..1)
     ///
@@ -401,6 +403,7 @@ pub struct MedicinalProductContraindicationOtherTherapy {
 
 /// The choice of types of 'MedicinalProductContraindication.otherTherapy.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicinalProductContraindicationOtherTherapyMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Indication for the Medicinal Product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductIndication {
     /// Logical id of this artifact (`MedicinalProductIndication.id`, 0..1)
     ///
@@ -414,6 +415,7 @@ impl MedicinalProductIndication {
 ///
 /// Information about the use of the medicinal product in relation to other therapies described as part of the indication.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductIndicationOtherTherapy {
     /// Unique id for inter-element referencing (`MedicinalProductIndication.otherTherapy.id`, 0..1)
     ///
@@ -437,6 +439,7 @@ pub struct MedicinalProductIndicationOtherTherapy {
 
 /// The choice of types of 'MedicinalProductIndication.otherTherapy.medication\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicinalProductIndicationOtherTherapyMedication {
     /// `medicationCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// An ingredient of a manufactured item or pharmaceutical product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductIngredient {
     /// Logical id of this artifact (`MedicinalProductIngredient.id`, 0..1)
     ///
@@ -375,6 +376,7 @@ impl MedicinalProductIngredient {
 ///
 /// A specified substance that comprises this ingredient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductIngredientSpecifiedSubstance {
     /// Unique id for inter-element referencing (`MedicinalProductIngredient.specifiedSubstance.id`, 0..1)
     ///
@@ -568,6 +570,7 @@ impl MedicinalProductIngredientSpecifiedSubstance {
 ///
 /// Quantity of the substance or specified substance present in the manufactured item or pharmaceutical product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductIngredientSpecifiedSubstanceStrength {
     /// Unique id for inter-element referencing (`MedicinalProductIngredient.specifiedSubstance.strength.id`, 0..1)
     ///
@@ -817,6 +820,7 @@ impl MedicinalProductIngredientSpecifiedSubstanceStrength {
 ///
 /// Strength expressed in terms of a reference substance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength {
     /// Unique id for inter-element referencing (`MedicinalProductIngredient.specifiedSubstance.strength.referenceStrength.id`, 0..1)
     ///
@@ -1021,6 +1025,7 @@ impl MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength {
 ///
 /// The ingredient substance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductIngredientSubstance {
     /// Unique id for inter-element referencing (`MedicinalProductIngredient.substance.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The interactions of the medicinal product with other medicinal products, or other forms of interactions.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductInteraction {
     /// Logical id of this artifact (`MedicinalProductInteraction.id`, 0..1)
     ///
@@ -368,6 +369,7 @@ impl MedicinalProductInteraction {
 ///
 /// The specific medication, food or laboratory test that interacts.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductInteractionInteractant {
     /// Unique id for inter-element referencing (`MedicinalProductInteraction.interactant.id`, 0..1)
     ///
@@ -389,6 +391,7 @@ pub struct MedicinalProductInteractionInteractant {
 
 /// The choice of types of 'MedicinalProductInteraction.interactant.item\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MedicinalProductInteractionInteractantItem {
     /// `itemReference`: a `Reference`.
     Reference(Box<Reference>),

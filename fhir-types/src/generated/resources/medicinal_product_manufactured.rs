@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The manufactured item as contained in the packaged medicinal product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductManufactured {
     /// Logical id of this artifact (`MedicinalProductManufactured.id`, 0..1)
     ///

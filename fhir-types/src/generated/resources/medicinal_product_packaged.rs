@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A medicinal product in a container or package.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductPackaged {
     /// Logical id of this artifact (`MedicinalProductPackaged.id`, 0..1)
     ///
@@ -437,6 +438,7 @@ impl MedicinalProductPackaged {
 ///
 /// Batch numbering.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductPackagedBatchIdentifier {
     /// Unique id for inter-element referencing (`MedicinalProductPackaged.batchIdentifier.id`, 0..1)
     ///
@@ -580,6 +582,7 @@ impl MedicinalProductPackagedBatchIdentifier {
 ///
 /// A packaging item, as a contained for medicine, possibly with other packaging items within.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductPackagedPackageItem {
     /// Unique id for inter-element referencing (`MedicinalProductPackaged.packageItem.id`, 0..1)
     ///

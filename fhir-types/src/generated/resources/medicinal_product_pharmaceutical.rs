@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A pharmaceutical product described in terms of its composition and dose form.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductPharmaceutical {
     /// Logical id of this artifact (`MedicinalProductPharmaceutical.id`, 0..1)
     ///
@@ -402,6 +403,7 @@ impl MedicinalProductPharmaceutical {
 ///
 /// Characteristics e.g. a products onset of action.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductPharmaceuticalCharacteristics {
     /// Unique id for inter-element referencing (`MedicinalProductPharmaceutical.characteristics.id`, 0..1)
     ///
@@ -545,6 +547,7 @@ impl MedicinalProductPharmaceuticalCharacteristics {
 ///
 /// The path by which the pharmaceutical product is taken into or makes contact with the body.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductPharmaceuticalRouteOfAdministration {
     /// Unique id for inter-element referencing (`MedicinalProductPharmaceutical.routeOfAdministration.id`, 0..1)
     ///
@@ -786,6 +789,7 @@ impl MedicinalProductPharmaceuticalRouteOfAdministration {
 ///
 /// A species for which this route applies.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
     /// Unique id for inter-element referencing (`MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.id`, 0..1)
     ///
@@ -934,6 +938,7 @@ impl MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
 ///
 /// A species specific time during which consumption of animal product is not appropriate.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod {
     /// Unique id for inter-element referencing (`MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies.withdrawalPeriod.id`, 0..1)
     ///

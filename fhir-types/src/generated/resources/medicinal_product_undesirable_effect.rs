@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Describe the undesirable effects of the medicinal product.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MedicinalProductUndesirableEffect {
     /// Logical id of this artifact (`MedicinalProductUndesirableEffect.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Defines the characteristics of a message that can be shared between systems, including the type of event that initiates the message, the content to be transmitted and what response(s), if any, are permitted.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MessageDefinition {
     /// Logical id of this artifact (`MessageDefinition.id`, 0..1)
     ///
@@ -144,6 +145,7 @@ pub struct MessageDefinition {
 
 /// The choice of types of 'MessageDefinition.event\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MessageDefinitionEvent {
     /// `eventCoding`: a `Coding`.
     Coding(Box<Coding>),
@@ -877,6 +879,7 @@ impl MessageDefinition {
 ///
 /// Indicates what types of messages may be sent as an application-level response to this message.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MessageDefinitionAllowedResponse {
     /// Unique id for inter-element referencing (`MessageDefinition.allowedResponse.id`, 0..1)
     ///
@@ -1027,6 +1030,7 @@ impl MessageDefinitionAllowedResponse {
 ///
 /// Identifies the resource (or resources) that are being addressed by the event.  For example, the Encounter for an admit message or two Account records for a merge.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MessageDefinitionFocus {
     /// Unique id for inter-element referencing (`MessageDefinition.focus.id`, 0..1)
     ///

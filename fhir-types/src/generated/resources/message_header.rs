@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The header for a message exchange that is either requesting or responding to an action.  The reference(s) that are the subject of the action as well as other information related to the action are typically transmitted in a bundle in which the MessageHeader resource instance is the first resource in the bundle.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MessageHeader {
     /// Logical id of this artifact (`MessageHeader.id`, 0..1)
     ///
@@ -92,6 +93,7 @@ pub struct MessageHeader {
 
 /// The choice of types of 'MessageHeader.event\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MessageHeaderEvent {
     /// `eventCoding`: a `Coding`.
     Coding(Box<Coding>),
@@ -523,6 +525,7 @@ impl MessageHeader {
 ///
 /// The destination application which the message is intended for.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MessageHeaderDestination {
     /// Unique id for inter-element referencing (`MessageHeader.destination.id`, 0..1)
     ///
@@ -715,6 +718,7 @@ impl MessageHeaderDestination {
 ///
 /// Information about the message that this message is a response to.  Only present if this message is a response.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MessageHeaderResponse {
     /// Unique id for inter-element referencing (`MessageHeader.response.id`, 0..1)
     ///
@@ -889,6 +893,7 @@ impl MessageHeaderResponse {
 ///
 /// The source application from which this message originated.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MessageHeaderSource {
     /// Unique id for inter-element referencing (`MessageHeader.source.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Raw data describing a biological sequence.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MolecularSequence {
     /// Logical id of this artifact (`MolecularSequence.id`, 0..1)
     ///
@@ -605,6 +606,7 @@ impl MolecularSequence {
 ///
 /// An experimental feature attribute that defines the quality of the feature in a quantitative way, such as a phred quality score `([SO:0001686](http://www.sequenceontology.org/browser/current_svn/term/SO:0001686)).`
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MolecularSequenceQuality {
     /// Unique id for inter-element referencing (`MolecularSequence.quality.id`, 0..1)
     ///
@@ -1042,6 +1044,7 @@ impl MolecularSequenceQuality {
 ///
 /// Receiver Operator Characteristic (ROC) Curve  to give sensitivity/specificity tradeoff.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MolecularSequenceQualityRoc {
     /// Unique id for inter-element referencing (`MolecularSequence.quality.roc.id`, 0..1)
     ///
@@ -1310,6 +1313,7 @@ impl MolecularSequenceQualityRoc {
 ///
 /// A sequence that is used as a reference to describe variants that are present in a sequence analyzed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MolecularSequenceReferenceSeq {
     /// Unique id for inter-element referencing (`MolecularSequence.referenceSeq.id`, 0..1)
     ///
@@ -1601,6 +1605,7 @@ impl MolecularSequenceReferenceSeq {
 ///
 /// Configurations of the external repository. The repository shall store target's observedSeq or records related with target's observedSeq.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MolecularSequenceRepository {
     /// Unique id for inter-element referencing (`MolecularSequence.repository.id`, 0..1)
     ///
@@ -1843,6 +1848,7 @@ impl MolecularSequenceRepository {
 ///
 /// Information about chromosome structure variation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MolecularSequenceStructureVariant {
     /// Unique id for inter-element referencing (`MolecularSequence.structureVariant.id`, 0..1)
     ///
@@ -2047,6 +2053,7 @@ impl MolecularSequenceStructureVariant {
 ///
 /// Structural variant inner.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MolecularSequenceStructureVariantInner {
     /// Unique id for inter-element referencing (`MolecularSequence.structureVariant.inner.id`, 0..1)
     ///
@@ -2187,6 +2194,7 @@ impl MolecularSequenceStructureVariantInner {
 ///
 /// Structural variant outer.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MolecularSequenceStructureVariantOuter {
     /// Unique id for inter-element referencing (`MolecularSequence.structureVariant.outer.id`, 0..1)
     ///
@@ -2327,6 +2335,7 @@ impl MolecularSequenceStructureVariantOuter {
 ///
 /// The definition of variant here originates from Sequence ontology `([variant_of](http://www.sequenceontology.org/browser/current_svn/term/variant_of)).` This element can represent amino acid or nucleic sequence change(including insertion,deletion,SNP,etc.)  It can represent some complex mutation or segment variation with the assist of CIGAR string.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MolecularSequenceVariant {
     /// Unique id for inter-element referencing (`MolecularSequence.variant.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A curated namespace that issues unique symbols within that namespace for the identification of concepts, people, devices, etc.  Represents a "System" used within the Identifier and Coding data types.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NamingSystem {
     /// Logical id of this artifact (`NamingSystem.id`, 0..1)
     ///
@@ -555,6 +556,7 @@ impl NamingSystem {
 ///
 /// Indicates how the system may be identified when referenced in electronic exchange.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NamingSystemUniqueId {
     /// Unique id for inter-element referencing (`NamingSystem.uniqueId.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A request to supply a diet, formula feeding (enteral) or oral nutritional supplement to a patient/resident.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NutritionOrder {
     /// Logical id of this artifact (`NutritionOrder.id`, 0..1)
     ///
@@ -664,6 +665,7 @@ impl NutritionOrder {
 ///
 /// Feeding provided through the gastrointestinal tract via a tube, catheter, or stoma that delivers nutrition distal to the oral cavity.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NutritionOrderEnteralFormula {
     /// Unique id for inter-element referencing (`NutritionOrder.enteralFormula.id`, 0..1)
     ///
@@ -967,6 +969,7 @@ impl NutritionOrderEnteralFormula {
 ///
 /// Formula administration instructions as structured data.  This repeating structure allows for changing the administration rate or volume over time for both bolus and continuous feeding.  An example of this would be an instruction to increase the rate of continuous feeding every 2 hours.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NutritionOrderEnteralFormulaAdministration {
     /// Unique id for inter-element referencing (`NutritionOrder.enteralFormula.administration.id`, 0..1)
     ///
@@ -998,6 +1001,7 @@ pub struct NutritionOrderEnteralFormulaAdministration {
 
 /// The choice of types of 'NutritionOrder.enteralFormula.administration.rate\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum NutritionOrderEnteralFormulaAdministrationRate {
     /// `rateQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1169,6 +1173,7 @@ impl NutritionOrderEnteralFormulaAdministration {
 ///
 /// Diet given orally in contrast to enteral (tube) feeding.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NutritionOrderOralDiet {
     /// Unique id for inter-element referencing (`NutritionOrder.oralDiet.id`, 0..1)
     ///
@@ -1406,6 +1411,7 @@ impl NutritionOrderOralDiet {
 ///
 /// Class that defines the quantity and type of nutrient modifications (for example carbohydrate, fiber or sodium) required for the oral diet.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NutritionOrderOralDietNutrient {
     /// Unique id for inter-element referencing (`NutritionOrder.oralDiet.nutrient.id`, 0..1)
     ///
@@ -1540,6 +1546,7 @@ impl NutritionOrderOralDietNutrient {
 ///
 /// Class that describes any texture modifications required for the patient to safely consume various types of solid foods.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NutritionOrderOralDietTexture {
     /// Unique id for inter-element referencing (`NutritionOrder.oralDiet.texture.id`, 0..1)
     ///
@@ -1674,6 +1681,7 @@ impl NutritionOrderOralDietTexture {
 ///
 /// Oral nutritional products given in order to add further nutritional value to the patient's diet.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NutritionOrderSupplement {
     /// Unique id for inter-element referencing (`NutritionOrder.supplement.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Measurements and simple assertions made about a patient, device or other subject.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Observation {
     /// Logical id of this artifact (`Observation.id`, 0..1)
     ///
@@ -144,6 +145,7 @@ pub struct Observation {
 
 /// The choice of types of 'Observation.effective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ObservationEffective {
     /// `effectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -164,6 +166,7 @@ impl Default for ObservationEffective {
 
 /// The choice of types of 'Observation.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ObservationValue {
     /// `valueQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1120,6 +1123,7 @@ impl Observation {
 ///
 /// Some observations have multiple component observations.  These component observations are expressed as separate code value pairs that share the same attributes.  Examples include systolic and diastolic component observations for blood pressure measurement and multiple component observations for genetics observations.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ObservationComponent {
     /// Unique id for inter-element referencing (`Observation.component.id`, 0..1)
     ///
@@ -1159,6 +1163,7 @@ pub struct ObservationComponent {
 
 /// The choice of types of 'Observation.component.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ObservationComponentValue {
     /// `valueQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1612,6 +1617,7 @@ impl ObservationComponent {
 ///
 /// Guidance on how to interpret the value by comparison to a normal or recommended range.  Multiple reference ranges are interpreted as an "OR".   In other words, to represent two distinct target populations, two 'referenceRange' elements would be used.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ObservationReferenceRange {
     /// Unique id for inter-element referencing (`Observation.referenceRange.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Set of definitional characteristics for a kind of observation or measurement produced or consumed by an orderable health care service.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ObservationDefinition {
     /// Logical id of this artifact (`ObservationDefinition.id`, 0..1)
     ///
@@ -550,6 +551,7 @@ impl ObservationDefinition {
 ///
 /// Multiple  ranges of results qualified by different contexts for ordinal or continuous observations conforming to this ObservationDefinition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ObservationDefinitionQualifiedInterval {
     /// Unique id for inter-element referencing (`ObservationDefinition.qualifiedInterval.id`, 0..1)
     ///
@@ -821,6 +823,7 @@ impl ObservationDefinitionQualifiedInterval {
 ///
 /// Characteristics for quantitative results of this observation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ObservationDefinitionQuantitativeDetails {
     /// Unique id for inter-element referencing (`ObservationDefinition.quantitativeDetails.id`, 0..1)
     ///

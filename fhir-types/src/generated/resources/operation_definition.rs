@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A formal computable definition of an operation (on the RESTful interface) or a named query (using the search interaction).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct OperationDefinition {
     /// Logical id of this artifact (`OperationDefinition.id`, 0..1)
     ///
@@ -866,6 +867,7 @@ impl OperationDefinition {
 ///
 /// Defines an appropriate combination of parameters to use when invoking this operation, to help code generators when generating overloaded parameter sets for this operation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct OperationDefinitionOverload {
     /// Unique id for inter-element referencing (`OperationDefinition.overload.id`, 0..1)
     ///
@@ -1009,6 +1011,7 @@ impl OperationDefinitionOverload {
 ///
 /// The parameters for the operation/query.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct OperationDefinitionParameter {
     /// Unique id for inter-element referencing (`OperationDefinition.parameter.id`, 0..1)
     ///
@@ -1390,6 +1393,7 @@ impl OperationDefinitionParameter {
 ///
 /// Binds to a value set if this parameter is coded (code, Coding, CodeableConcept).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct OperationDefinitionParameterBinding {
     /// Unique id for inter-element referencing (`OperationDefinition.parameter.binding.id`, 0..1)
     ///
@@ -1543,6 +1547,7 @@ impl OperationDefinitionParameterBinding {
 ///
 /// Identifies other resource parameters within the operation invocation that are expected to resolve to this resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct OperationDefinitionParameterReferencedFrom {
     /// Unique id for inter-element referencing (`OperationDefinition.parameter.referencedFrom.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A collection of error, warning, or information messages that result from a system action.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct OperationOutcome {
     /// Logical id of this artifact (`OperationOutcome.id`, 0..1)
     ///
@@ -261,6 +262,7 @@ impl OperationOutcome {
 ///
 /// An error, warning, or information message that results from a system action.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct OperationOutcomeIssue {
     /// Unique id for inter-element referencing (`OperationOutcome.issue.id`, 0..1)
     ///

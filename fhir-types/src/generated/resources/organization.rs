@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A formally or informally recognized grouping of people or organizations formed for the purpose of achieving some form of collective action.  Includes companies, institutions, corporations, departments, community groups, healthcare practice groups, payer/insurer, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Organization {
     /// Logical id of this artifact (`Organization.id`, 0..1)
     ///
@@ -448,6 +449,7 @@ impl Organization {
 ///
 /// Contact for the organization for a certain purpose.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct OrganizationContact {
     /// Unique id for inter-element referencing (`Organization.contact.id`, 0..1)
     ///

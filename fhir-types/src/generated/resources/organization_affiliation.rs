@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Defines an affiliation/assotiation/relationship between 2 distinct oganizations, that is not a part-of relationship/sub-division relationship.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct OrganizationAffiliation {
     /// Logical id of this artifact (`OrganizationAffiliation.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource is a non-persisted resource used to pass information into and back from an \[operation\](operations.html). It has no other use, and there is no RESTful endpoint associated with it.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Parameters {
     /// Logical id of this artifact (`Parameters.id`, 0..1)
     ///
@@ -166,6 +167,7 @@ impl Parameters {
 ///
 /// A parameter passed to or received from the operation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ParametersParameter {
     /// Unique id for inter-element referencing (`Parameters.parameter.id`, 0..1)
     ///
@@ -201,6 +203,7 @@ pub struct ParametersParameter {
 
 /// The choice of types of 'Parameters.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ParametersParameterValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Demographics and other administrative information about an individual or animal receiving care or other health-related services.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Patient {
     /// Logical id of this artifact (`Patient.id`, 0..1)
     ///
@@ -101,6 +102,7 @@ pub struct Patient {
 
 /// The choice of types of 'Patient.deceased\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PatientDeceased {
     /// `deceasedBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -117,6 +119,7 @@ impl Default for PatientDeceased {
 
 /// The choice of types of 'Patient.multipleBirth\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PatientMultipleBirth {
     /// `multipleBirthBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -732,6 +735,7 @@ impl Patient {
 ///
 /// A language which may be used to communicate with the patient about his or her health.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PatientCommunication {
     /// Unique id for inter-element referencing (`Patient.communication.id`, 0..1)
     ///
@@ -882,6 +886,7 @@ impl PatientCommunication {
 ///
 /// A contact party (e.g. guardian, partner, friend) for the patient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PatientContact {
     /// Unique id for inter-element referencing (`Patient.contact.id`, 0..1)
     ///
@@ -1122,6 +1127,7 @@ impl PatientContact {
 ///
 /// Link to another patient resource that concerns the same actual patient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PatientLink {
     /// Unique id for inter-element referencing (`Patient.link.id`, 0..1)
     ///

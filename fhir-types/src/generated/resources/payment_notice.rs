@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the status of the payment for goods and services rendered, and the request and response resource references.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PaymentNotice {
     /// Logical id of this artifact (`PaymentNotice.id`, 0..1)
     ///

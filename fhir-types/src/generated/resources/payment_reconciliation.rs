@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource provides the details including amount of a payment and allocates the payment items being paid.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PaymentReconciliation {
     /// Logical id of this artifact (`PaymentReconciliation.id`, 0..1)
     ///
@@ -591,6 +592,7 @@ impl PaymentReconciliation {
 ///
 /// Distribution of the payment amount for a previously acknowledged payable.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PaymentReconciliationDetail {
     /// Unique id for inter-element referencing (`PaymentReconciliation.detail.id`, 0..1)
     ///
@@ -906,6 +908,7 @@ impl PaymentReconciliationDetail {
 ///
 /// A note that describes or explains the processing in a human readable form.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PaymentReconciliationProcessNote {
     /// Unique id for inter-element referencing (`PaymentReconciliation.processNote.id`, 0..1)
     ///

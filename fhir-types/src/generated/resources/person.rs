@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Demographics and administrative information about a person independent of a specific health-related context.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Person {
     /// Logical id of this artifact (`Person.id`, 0..1)
     ///
@@ -448,6 +449,7 @@ impl Person {
 ///
 /// Link to a resource that concerns the same actual person.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PersonLink {
     /// Unique id for inter-element referencing (`Person.link.id`, 0..1)
     ///

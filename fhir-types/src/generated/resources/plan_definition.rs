@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// This resource allows for the definition of various types of plans as a sharable, consumable, and executable artifact. The resource is general enough to support the description of a broad range of clinical artifacts such as clinical decision support rules, order sets and protocols.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PlanDefinition {
     /// Logical id of this artifact (`PlanDefinition.id`, 0..1)
     ///
@@ -172,6 +173,7 @@ pub struct PlanDefinition {
 
 /// The choice of types of 'PlanDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PlanDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1000,6 +1002,7 @@ impl PlanDefinition {
 ///
 /// An action or group of actions to be taken as part of the plan.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PlanDefinitionAction {
     /// Unique id for inter-element referencing (`PlanDefinition.action.id`, 0..1)
     ///
@@ -1127,6 +1130,7 @@ pub struct PlanDefinitionAction {
 
 /// The choice of types of 'PlanDefinition.action.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PlanDefinitionActionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1143,6 +1147,7 @@ impl Default for PlanDefinitionActionSubject {
 
 /// The choice of types of 'PlanDefinition.action.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PlanDefinitionActionTiming {
     /// `timingDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1167,6 +1172,7 @@ impl Default for PlanDefinitionActionTiming {
 
 /// The choice of types of 'PlanDefinition.action.definition\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PlanDefinitionActionDefinition {
     /// `definitionCanonical`: a `canonical`.
     Canonical(Canonical),
@@ -1989,6 +1995,7 @@ impl PlanDefinitionAction {
 ///
 /// An expression that describes applicability criteria or start/stop conditions for the action.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PlanDefinitionActionCondition {
     /// Unique id for inter-element referencing (`PlanDefinition.action.condition.id`, 0..1)
     ///
@@ -2136,6 +2143,7 @@ impl PlanDefinitionActionCondition {
 ///
 /// Customizations that should be applied to the statically defined resource. For example, if the dosage of a medication must be computed based on the patient's weight, a customization would be used to specify an expression that calculated the weight, and the path on the resource that would contain the result.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PlanDefinitionActionDynamicValue {
     /// Unique id for inter-element referencing (`PlanDefinition.action.dynamicValue.id`, 0..1)
     ///
@@ -2273,6 +2281,7 @@ impl PlanDefinitionActionDynamicValue {
 ///
 /// Indicates who should participate in performing the action described.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PlanDefinitionActionParticipant {
     /// Unique id for inter-element referencing (`PlanDefinition.action.participant.id`, 0..1)
     ///
@@ -2420,6 +2429,7 @@ impl PlanDefinitionActionParticipant {
 ///
 /// A relationship to another action such as "before" or "30-60 minutes after start of".
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PlanDefinitionActionRelatedAction {
     /// Unique id for inter-element referencing (`PlanDefinition.action.relatedAction.id`, 0..1)
     ///
@@ -2451,6 +2461,7 @@ pub struct PlanDefinitionActionRelatedAction {
 
 /// The choice of types of 'PlanDefinition.action.relatedAction.offset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PlanDefinitionActionRelatedActionOffset {
     /// `offsetDuration`: a `Duration`.
     Duration(Box<Duration>),
@@ -2647,6 +2658,7 @@ impl PlanDefinitionActionRelatedAction {
 ///
 /// Goals that describe what the activities within the plan are intended to achieve. For example, weight loss, restoring an activity of daily living, obtaining herd immunity via immunization, meeting a process improvement objective, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PlanDefinitionGoal {
     /// Unique id for inter-element referencing (`PlanDefinition.goal.id`, 0..1)
     ///
@@ -2906,6 +2918,7 @@ impl PlanDefinitionGoal {
 ///
 /// Indicates what should be done and within what timeframe.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PlanDefinitionGoalTarget {
     /// Unique id for inter-element referencing (`PlanDefinition.goal.target.id`, 0..1)
     ///
@@ -2937,6 +2950,7 @@ pub struct PlanDefinitionGoalTarget {
 
 /// The choice of types of 'PlanDefinition.goal.target.detail\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PlanDefinitionGoalTargetDetail {
     /// `detailQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),

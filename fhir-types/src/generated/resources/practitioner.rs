@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A person who is directly or indirectly involved in the provisioning of healthcare.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Practitioner {
     /// Logical id of this artifact (`Practitioner.id`, 0..1)
     ///
@@ -456,6 +457,7 @@ impl Practitioner {
 ///
 /// The official certifications, training, and licenses that authorize or otherwise pertain to the provision of care by the practitioner.  For example, a medical license issued by a medical board authorizing the practitioner to practice medicine within a certian locality.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PractitionerQualification {
     /// Unique id for inter-element referencing (`Practitioner.qualification.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A specific set of Roles/Locations/specialties/services that a practitioner may perform at an organization for a period of time.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PractitionerRole {
     /// Logical id of this artifact (`PractitionerRole.id`, 0..1)
     ///
@@ -547,6 +548,7 @@ impl PractitionerRole {
 ///
 /// A collection of times the practitioner is available or performing this role at the location and/or healthcareservice.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PractitionerRoleAvailableTime {
     /// Unique id for inter-element referencing (`PractitionerRole.availableTime.id`, 0..1)
     ///
@@ -734,6 +736,7 @@ impl PractitionerRoleAvailableTime {
 ///
 /// The practitioner is not available or performing this role during this period of time due to the provided reason.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PractitionerRoleNotAvailable {
     /// Unique id for inter-element referencing (`PractitionerRole.notAvailable.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// An action that is or was performed on or for a patient. This can be a physical intervention like an operation, or less invasive like long term services, counseling, or hypnotherapy.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Procedure {
     /// Logical id of this artifact (`Procedure.id`, 0..1)
     ///
@@ -160,6 +161,7 @@ pub struct Procedure {
 
 /// The choice of types of 'Procedure.performed\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ProcedurePerformed {
     /// `performedDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1013,6 +1015,7 @@ impl Procedure {
 ///
 /// A device that is implanted, removed or otherwise manipulated (calibration, battery replacement, fitting a prosthesis, attaching a wound-vac, etc.) as a focal portion of the Procedure.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ProcedureFocalDevice {
     /// Unique id for inter-element referencing (`Procedure.focalDevice.id`, 0..1)
     ///
@@ -1161,6 +1164,7 @@ impl ProcedureFocalDevice {
 ///
 /// Limited to "real" people rather than equipment.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ProcedurePerformer {
     /// Unique id for inter-element referencing (`Procedure.performer.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Provenance of a resource is a record that describes entities and processes involved in producing and delivering or otherwise influencing that resource. Provenance provides a critical foundation for assessing authenticity, enabling trust, and allowing reproducibility. Provenance assertions are a form of contextual metadata and can themselves become important records with their own provenance. Provenance statement indicates clinical significance in terms of confidence in authenticity, reliability, and trustworthiness, integrity, and stage in lifecycle (e.g. Document Completion - has the artifact been legally authenticated), all of which may impact security, privacy, and trust policies.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Provenance {
     /// Logical id of this artifact (`Provenance.id`, 0..1)
     ///
@@ -84,6 +85,7 @@ pub struct Provenance {
 
 /// The choice of types of 'Provenance.occurred\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ProvenanceOccurred {
     /// `occurredPeriod`: a `Period`.
     Period(Box<Period>),
@@ -528,6 +530,7 @@ impl Provenance {
 ///
 /// An actor taking a role in an activity  for which it can be assigned some degree of responsibility for the activity taking place.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ProvenanceAgent {
     /// Unique id for inter-element referencing (`Provenance.agent.id`, 0..1)
     ///
@@ -721,6 +724,7 @@ impl ProvenanceAgent {
 ///
 /// An entity used in this activity.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ProvenanceEntity {
     /// Unique id for inter-element referencing (`Provenance.entity.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A structured set of questions intended to guide the collection of answers from end-users. Questionnaires provide detailed control over order, presentation, phraseology and grouping to allow coherent, consistent data collection.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Questionnaire {
     /// Logical id of this artifact (`Questionnaire.id`, 0..1)
     ///
@@ -752,6 +753,7 @@ impl Questionnaire {
 ///
 /// A particular question, question grouping or display text that is part of the questionnaire.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct QuestionnaireItem {
     /// Unique id for inter-element referencing (`Questionnaire.item.id`, 0..1)
     ///
@@ -1244,6 +1246,7 @@ impl QuestionnaireItem {
 ///
 /// One of the permitted answers for a "choice" or "open-choice" question.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct QuestionnaireItemAnswerOption {
     /// Unique id for inter-element referencing (`Questionnaire.item.answerOption.id`, 0..1)
     ///
@@ -1271,6 +1274,7 @@ pub struct QuestionnaireItemAnswerOption {
 
 /// The choice of types of 'Questionnaire.item.answerOption.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum QuestionnaireItemAnswerOptionValue {
     /// `valueInteger`: a `integer`.
     Integer(Integer),
@@ -1573,6 +1577,7 @@ impl QuestionnaireItemAnswerOption {
 ///
 /// A constraint indicating that this item should only be enabled (displayed/allow answers to be captured) when the specified condition is true.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct QuestionnaireItemEnableWhen {
     /// Unique id for inter-element referencing (`Questionnaire.item.enableWhen.id`, 0..1)
     ///
@@ -1604,6 +1609,7 @@ pub struct QuestionnaireItemEnableWhen {
 
 /// The choice of types of 'Questionnaire.item.enableWhen.answer\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum QuestionnaireItemEnableWhenAnswer {
     /// `answerBoolean`: a `boolean`.
     Boolean(Boolean),
@@ -2055,6 +2061,7 @@ impl QuestionnaireItemEnableWhen {
 ///
 /// One or more values that should be pre-populated in the answer when initially rendering the questionnaire for user input.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct QuestionnaireItemInitial {
     /// Unique id for inter-element referencing (`Questionnaire.item.initial.id`, 0..1)
     ///
@@ -2078,6 +2085,7 @@ pub struct QuestionnaireItemInitial {
 
 /// The choice of types of 'Questionnaire.item.initial.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum QuestionnaireItemInitialValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A structured set of questions and their answers. The questions are ordered and grouped into coherent subsets, corresponding to the structure of the grouping of the questionnaire being responded to.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct QuestionnaireResponse {
     /// Logical id of this artifact (`QuestionnaireResponse.id`, 0..1)
     ///
@@ -487,6 +488,7 @@ impl QuestionnaireResponse {
 ///
 /// A group or question item from the original questionnaire for which answers are provided.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct QuestionnaireResponseItem {
     /// Unique id for inter-element referencing (`QuestionnaireResponse.item.id`, 0..1)
     ///
@@ -708,6 +710,7 @@ impl QuestionnaireResponseItem {
 ///
 /// The respondent's answer(s) to the question.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct QuestionnaireResponseItemAnswer {
     /// Unique id for inter-element referencing (`QuestionnaireResponse.item.answer.id`, 0..1)
     ///
@@ -735,6 +738,7 @@ pub struct QuestionnaireResponseItemAnswer {
 
 /// The choice of types of 'QuestionnaireResponse.item.answer.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum QuestionnaireResponseItemAnswerValue {
     /// `valueBoolean`: a `boolean`.
     Boolean(Boolean),

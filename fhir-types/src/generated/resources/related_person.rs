@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Information about a person that is involved in the care for a patient, but who is not the target of healthcare, nor has a formal responsibility in the care process.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RelatedPerson {
     /// Logical id of this artifact (`RelatedPerson.id`, 0..1)
     ///
@@ -505,6 +506,7 @@ impl RelatedPerson {
 ///
 /// A language which may be used to communicate with about the patient's health.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RelatedPersonCommunication {
     /// Unique id for inter-element referencing (`RelatedPerson.communication.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A group of related requests that can be used to capture intended activities that have inter-dependencies such as "give this medication after that one".
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RequestGroup {
     /// Logical id of this artifact (`RequestGroup.id`, 0..1)
     ///
@@ -665,6 +666,7 @@ impl RequestGroup {
 ///
 /// The actions, if any, produced by the evaluation of the artifact.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RequestGroupAction {
     /// Unique id for inter-element referencing (`RequestGroup.action.id`, 0..1)
     ///
@@ -760,6 +762,7 @@ pub struct RequestGroupAction {
 
 /// The choice of types of 'RequestGroup.action.timing\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum RequestGroupActionTiming {
     /// `timingDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1342,6 +1345,7 @@ impl RequestGroupAction {
 ///
 /// An expression that describes applicability criteria, or start/stop conditions for the action.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RequestGroupActionCondition {
     /// Unique id for inter-element referencing (`RequestGroup.action.condition.id`, 0..1)
     ///
@@ -1489,6 +1493,7 @@ impl RequestGroupActionCondition {
 ///
 /// A relationship to another action such as "before" or "30-60 minutes after start of".
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RequestGroupActionRelatedAction {
     /// Unique id for inter-element referencing (`RequestGroup.action.relatedAction.id`, 0..1)
     ///
@@ -1520,6 +1525,7 @@ pub struct RequestGroupActionRelatedAction {
 
 /// The choice of types of 'RequestGroup.action.relatedAction.offset\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum RequestGroupActionRelatedActionOffset {
     /// `offsetDuration`: a `Duration`.
     Duration(Box<Duration>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The ResearchDefinition resource describes the conditional state (population and any exposures being compared within the population) and outcome (if specified) that the knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ResearchDefinition {
     /// Logical id of this artifact (`ResearchDefinition.id`, 0..1)
     ///
@@ -184,6 +185,7 @@ pub struct ResearchDefinition {
 
 /// The choice of types of 'ResearchDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ResearchDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

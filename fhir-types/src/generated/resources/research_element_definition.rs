@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The ResearchElementDefinition resource describes a "PICO" element that knowledge (evidence, assertion, recommendation) is about.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ResearchElementDefinition {
     /// Logical id of this artifact (`ResearchElementDefinition.id`, 0..1)
     ///
@@ -180,6 +181,7 @@ pub struct ResearchElementDefinition {
 
 /// The choice of types of 'ResearchElementDefinition.subject\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ResearchElementDefinitionSubject {
     /// `subjectCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1068,6 +1070,7 @@ impl ResearchElementDefinition {
 ///
 /// A characteristic that defines the members of the research element. Multiple characteristics are applied with "and" semantics.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ResearchElementDefinitionCharacteristic {
     /// Unique id for inter-element referencing (`ResearchElementDefinition.characteristic.id`, 0..1)
     ///
@@ -1135,6 +1138,7 @@ pub struct ResearchElementDefinitionCharacteristic {
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.definition\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ResearchElementDefinitionCharacteristicDefinition {
     /// `definitionCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1155,6 +1159,7 @@ impl Default for ResearchElementDefinitionCharacteristicDefinition {
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.studyEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ResearchElementDefinitionCharacteristicStudyEffective {
     /// `studyEffectiveDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -1175,6 +1180,7 @@ impl Default for ResearchElementDefinitionCharacteristicStudyEffective {
 
 /// The choice of types of 'ResearchElementDefinition.characteristic.participantEffective\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ResearchElementDefinitionCharacteristicParticipantEffective {
     /// `participantEffectiveDateTime`: a `dateTime`.
     DateTime(DateTime),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A process where a researcher or organization plans and then executes a series of steps intended to increase the field of healthcare-related knowledge.  This includes studies of safety, efficacy, comparative effectiveness and other information about medications, devices, therapies and other interventional and investigative techniques.  A ResearchStudy involves the gathering of information about human or animal subjects.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ResearchStudy {
     /// Logical id of this artifact (`ResearchStudy.id`, 0..1)
     ///
@@ -791,6 +792,7 @@ impl ResearchStudy {
 ///
 /// Describes an expected sequence of events for one of the participants of a study.  E.g. Exposure to drug A, wash-out, exposure to drug B, wash-out, follow-up.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ResearchStudyArm {
     /// Unique id for inter-element referencing (`ResearchStudy.arm.id`, 0..1)
     ///
@@ -961,6 +963,7 @@ impl ResearchStudyArm {
 ///
 /// A goal that the study is aiming to achieve in terms of a scientific question to be answered by the analysis of data collected during the study.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ResearchStudyObjective {
     /// Unique id for inter-element referencing (`ResearchStudy.objective.id`, 0..1)
     ///

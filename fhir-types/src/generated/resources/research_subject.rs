@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A physical entity which is the primary unit of operational and/or administrative interest in a study.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ResearchSubject {
     /// Logical id of this artifact (`ResearchSubject.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// An assessment of the likely outcome(s) for a patient or other subject as well as the likelihood of each outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RiskAssessment {
     /// Logical id of this artifact (`RiskAssessment.id`, 0..1)
     ///
@@ -116,6 +117,7 @@ pub struct RiskAssessment {
 
 /// The choice of types of 'RiskAssessment.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum RiskAssessmentOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -680,6 +682,7 @@ impl RiskAssessment {
 ///
 /// Describes the expected outcome for the subject.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RiskAssessmentPrediction {
     /// Unique id for inter-element referencing (`RiskAssessment.prediction.id`, 0..1)
     ///
@@ -723,6 +726,7 @@ pub struct RiskAssessmentPrediction {
 
 /// The choice of types of 'RiskAssessment.prediction.probability\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum RiskAssessmentPredictionProbability {
     /// `probabilityDecimal`: a `decimal`.
     Decimal(Decimal),
@@ -739,6 +743,7 @@ impl Default for RiskAssessmentPredictionProbability {
 
 /// The choice of types of 'RiskAssessment.prediction.when\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum RiskAssessmentPredictionWhen {
     /// `whenPeriod`: a `Period`.
     Period(Box<Period>),

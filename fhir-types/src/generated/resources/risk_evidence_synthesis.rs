@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The RiskEvidenceSynthesis resource describes the likelihood of an outcome in a population plus exposure state where the risk estimate is derived from a combination of research studies.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RiskEvidenceSynthesis {
     /// Logical id of this artifact (`RiskEvidenceSynthesis.id`, 0..1)
     ///
@@ -956,6 +957,7 @@ impl RiskEvidenceSynthesis {
 ///
 /// A description of the certainty of the risk estimate.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RiskEvidenceSynthesisCertainty {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.certainty.id`, 0..1)
     ///
@@ -1126,6 +1128,7 @@ impl RiskEvidenceSynthesisCertainty {
 ///
 /// A description of a component of the overall certainty.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RiskEvidenceSynthesisCertaintyCertaintySubcomponent {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.certainty.certaintySubcomponent.id`, 0..1)
     ///
@@ -1286,6 +1289,7 @@ impl RiskEvidenceSynthesisCertaintyCertaintySubcomponent {
 ///
 /// The estimated risk of the outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RiskEvidenceSynthesisRiskEstimate {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.riskEstimate.id`, 0..1)
     ///
@@ -1540,6 +1544,7 @@ impl RiskEvidenceSynthesisRiskEstimate {
 ///
 /// A description of the precision of the estimate for the effect.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RiskEvidenceSynthesisRiskEstimatePrecisionEstimate {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.riskEstimate.precisionEstimate.id`, 0..1)
     ///
@@ -1723,6 +1728,7 @@ impl RiskEvidenceSynthesisRiskEstimatePrecisionEstimate {
 ///
 /// A description of the size of the sample involved in the synthesis.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct RiskEvidenceSynthesisSampleSize {
     /// Unique id for inter-element referencing (`RiskEvidenceSynthesis.sampleSize.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A container for slots of time that may be available for booking appointments.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Schedule {
     /// Logical id of this artifact (`Schedule.id`, 0..1)
     ///

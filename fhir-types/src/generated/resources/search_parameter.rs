@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A search parameter that defines a named search item that can be used to search/filter on a resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SearchParameter {
     /// Logical id of this artifact (`SearchParameter.id`, 0..1)
     ///
@@ -880,6 +881,7 @@ impl SearchParameter {
 ///
 /// Used to define the parts of a composite search parameter.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SearchParameterComponent {
     /// Unique id for inter-element referencing (`SearchParameter.component.id`, 0..1)
     ///

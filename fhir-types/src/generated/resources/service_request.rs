@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A record of a request for service such as diagnostic investigations, treatments, or operations to be performed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ServiceRequest {
     /// Logical id of this artifact (`ServiceRequest.id`, 0..1)
     ///
@@ -180,6 +181,7 @@ pub struct ServiceRequest {
 
 /// The choice of types of 'ServiceRequest.quantity\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ServiceRequestQuantity {
     /// `quantityQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -198,6 +200,7 @@ impl Default for ServiceRequestQuantity {
 
 /// The choice of types of 'ServiceRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ServiceRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -216,6 +219,7 @@ impl Default for ServiceRequestOccurrence {
 
 /// The choice of types of 'ServiceRequest.asNeeded\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ServiceRequestAsNeeded {
     /// `asNeededBoolean`: a `boolean`.
     Boolean(Boolean),

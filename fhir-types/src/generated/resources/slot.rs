@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A slot of time on a schedule that may be available for booking appointments.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Slot {
     /// Logical id of this artifact (`Slot.id`, 0..1)
     ///

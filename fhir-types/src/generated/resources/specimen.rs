@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A sample to be used for analysis.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Specimen {
     /// Logical id of this artifact (`Specimen.id`, 0..1)
     ///
@@ -521,6 +522,7 @@ impl Specimen {
 ///
 /// Details concerning the specimen collection.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SpecimenCollection {
     /// Unique id for inter-element referencing (`Specimen.collection.id`, 0..1)
     ///
@@ -568,6 +570,7 @@ pub struct SpecimenCollection {
 
 /// The choice of types of 'Specimen.collection.collected\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SpecimenCollectionCollected {
     /// `collectedDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -584,6 +587,7 @@ impl Default for SpecimenCollectionCollected {
 
 /// The choice of types of 'Specimen.collection.fastingStatus\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SpecimenCollectionFastingStatus {
     /// `fastingStatusCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -860,6 +864,7 @@ impl SpecimenCollection {
 ///
 /// The container holding the specimen.  The recursive nature of containers; i.e. blood in tube in tray in rack is not addressed here.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SpecimenContainer {
     /// Unique id for inter-element referencing (`Specimen.container.id`, 0..1)
     ///
@@ -901,6 +906,7 @@ pub struct SpecimenContainer {
 
 /// The choice of types of 'Specimen.container.additive\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SpecimenContainerAdditive {
     /// `additiveCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1126,6 +1132,7 @@ impl SpecimenContainer {
 ///
 /// Details concerning processing and processing steps for the specimen.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SpecimenProcessing {
     /// Unique id for inter-element referencing (`Specimen.processing.id`, 0..1)
     ///
@@ -1157,6 +1164,7 @@ pub struct SpecimenProcessing {
 
 /// The choice of types of 'Specimen.processing.time\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SpecimenProcessingTime {
     /// `timeDateTime`: a `dateTime`.
     DateTime(DateTime),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A kind of specimen with associated set of requirements.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SpecimenDefinition {
     /// Logical id of this artifact (`SpecimenDefinition.id`, 0..1)
     ///
@@ -361,6 +362,7 @@ impl SpecimenDefinition {
 ///
 /// Specimen conditioned in a container as expected by the testing laboratory.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SpecimenDefinitionTypeTested {
     /// Unique id for inter-element referencing (`SpecimenDefinition.typeTested.id`, 0..1)
     ///
@@ -652,6 +654,7 @@ impl SpecimenDefinitionTypeTested {
 ///
 /// The specimen's container.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SpecimenDefinitionTypeTestedContainer {
     /// Unique id for inter-element referencing (`SpecimenDefinition.typeTested.container.id`, 0..1)
     ///
@@ -701,6 +704,7 @@ pub struct SpecimenDefinitionTypeTestedContainer {
 
 /// The choice of types of 'SpecimenDefinition.typeTested.container.minimumVolume\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SpecimenDefinitionTypeTestedContainerMinimumVolume {
     /// `minimumVolumeQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -986,6 +990,7 @@ impl SpecimenDefinitionTypeTestedContainer {
 ///
 /// Substance introduced in the kind of container to preserve, maintain or enhance the specimen. Examples: Formalin, Citrate, EDTA.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SpecimenDefinitionTypeTestedContainerAdditive {
     /// Unique id for inter-element referencing (`SpecimenDefinition.typeTested.container.additive.id`, 0..1)
     ///
@@ -1009,6 +1014,7 @@ pub struct SpecimenDefinitionTypeTestedContainerAdditive {
 
 /// The choice of types of 'SpecimenDefinition.typeTested.container.additive.additive\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SpecimenDefinitionTypeTestedContainerAdditiveAdditive {
     /// `additiveCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -1162,6 +1168,7 @@ impl SpecimenDefinitionTypeTestedContainerAdditive {
 ///
 /// Set of instructions for preservation/transport of the specimen at a defined temperature interval, prior the testing process.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SpecimenDefinitionTypeTestedHandling {
     /// Unique id for inter-element referencing (`SpecimenDefinition.typeTested.handling.id`, 0..1)
     ///

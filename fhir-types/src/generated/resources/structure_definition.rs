@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A definition of a FHIR structure. This resource is used to describe the underlying resources, data types defined in FHIR, and also for describing extensions and constraints on resources and data types.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureDefinition {
     /// Logical id of this artifact (`StructureDefinition.id`, 0..1)
     ///
@@ -891,6 +892,7 @@ impl StructureDefinition {
 ///
 /// Identifies the types of resource or data type elements to which the extension can be applied.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureDefinitionContext {
     /// Unique id for inter-element referencing (`StructureDefinition.context.id`, 0..1)
     ///
@@ -1044,6 +1046,7 @@ impl StructureDefinitionContext {
 ///
 /// A differential view is expressed relative to the base StructureDefinition - a statement of differences that it applies.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureDefinitionDifferential {
     /// Unique id for inter-element referencing (`StructureDefinition.differential.id`, 0..1)
     ///
@@ -1173,6 +1176,7 @@ impl StructureDefinitionDifferential {
 ///
 /// An external specification that the content is mapped to.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureDefinitionMapping {
     /// Unique id for inter-element referencing (`StructureDefinition.mapping.id`, 0..1)
     ///
@@ -1369,6 +1373,7 @@ impl StructureDefinitionMapping {
 ///
 /// A snapshot view is expressed in a standalone form that can be used and interpreted without considering the base StructureDefinition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureDefinitionSnapshot {
     /// Unique id for inter-element referencing (`StructureDefinition.snapshot.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A Map of relationships between 2 structures that can be used to transform data.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureMap {
     /// Logical id of this artifact (`StructureMap.id`, 0..1)
     ///
@@ -670,6 +671,7 @@ impl StructureMap {
 ///
 /// Organizes the mapping into manageable chunks for human review/ease of maintenance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureMapGroup {
     /// Unique id for inter-element referencing (`StructureMap.group.id`, 0..1)
     ///
@@ -930,6 +932,7 @@ impl StructureMapGroup {
 ///
 /// A name assigned to an instance of data. The instance must be provided when the mapping is invoked.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureMapGroupInput {
     /// Unique id for inter-element referencing (`StructureMap.group.input.id`, 0..1)
     ///
@@ -1123,6 +1126,7 @@ impl StructureMapGroupInput {
 ///
 /// Transform Rule from source to target.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureMapGroupRule {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.id`, 0..1)
     ///
@@ -1361,6 +1365,7 @@ impl StructureMapGroupRule {
 ///
 /// Which other rules to apply in the context of this rule.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureMapGroupRuleDependent {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.dependent.id`, 0..1)
     ///
@@ -1512,6 +1517,7 @@ impl StructureMapGroupRuleDependent {
 ///
 /// Source inputs to the mapping.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureMapGroupRuleSource {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.source.id`, 0..1)
     ///
@@ -1565,6 +1571,7 @@ pub struct StructureMapGroupRuleSource {
 
 /// The choice of types of 'StructureMap.group.rule.source.defaultValue\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum StructureMapGroupRuleSourceDefaultValue {
     /// `defaultValueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -3081,6 +3088,7 @@ impl StructureMapGroupRuleSource {
 ///
 /// Content to create because of this mapping rule.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureMapGroupRuleTarget {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.target.id`, 0..1)
     ///
@@ -3364,6 +3372,7 @@ impl StructureMapGroupRuleTarget {
 ///
 /// Parameters to the transform.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureMapGroupRuleTargetParameter {
     /// Unique id for inter-element referencing (`StructureMap.group.rule.target.parameter.id`, 0..1)
     ///
@@ -3385,6 +3394,7 @@ pub struct StructureMapGroupRuleTargetParameter {
 
 /// The choice of types of 'StructureMap.group.rule.target.parameter.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum StructureMapGroupRuleTargetParameterValue {
     /// `valueId`: a `id`.
     Id(Id),
@@ -3664,6 +3674,7 @@ impl StructureMapGroupRuleTargetParameter {
 ///
 /// A structure definition used by this map. The structure definition may describe instances that are converted, or the instances that are produced.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StructureMapStructure {
     /// Unique id for inter-element referencing (`StructureMap.structure.id`, 0..1)
     ///

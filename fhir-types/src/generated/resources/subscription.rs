@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The subscription resource is used to define a push-based subscription from a server to another system. Once a subscription is registered with the server, the server checks every resource that is created or updated, and if the resource matches the given criteria, it sends a message on the defined "channel" so that another system can take an appropriate action.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Subscription {
     /// Logical id of this artifact (`Subscription.id`, 0..1)
     ///
@@ -412,6 +413,7 @@ impl Subscription {
 ///
 /// Details where to send notifications when resources are received that meet the criteria.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubscriptionChannel {
     /// Unique id for inter-element referencing (`Subscription.channel.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A homogeneous material with a definite composition.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Substance {
     /// Logical id of this artifact (`Substance.id`, 0..1)
     ///
@@ -401,6 +402,7 @@ impl Substance {
 ///
 /// A substance can be composed of other substances.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceIngredient {
     /// Unique id for inter-element referencing (`Substance.ingredient.id`, 0..1)
     ///
@@ -428,6 +430,7 @@ pub struct SubstanceIngredient {
 
 /// The choice of types of 'Substance.ingredient.substance\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SubstanceIngredientSubstance {
     /// `substanceCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -595,6 +598,7 @@ impl SubstanceIngredient {
 ///
 /// Substance may be used to describe a kind of substance, or a specific package/container of the substance: an instance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceInstance {
     /// Unique id for inter-element referencing (`Substance.instance.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Nucleic acids are defined by three distinct elements: the base, sugar and linkage. Individual substance/moiety IDs will be created for each of these elements. The nucleotide sequence will be always entered in the 5’-3’ direction.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceNucleicAcid {
     /// Logical id of this artifact (`SubstanceNucleicAcid.id`, 0..1)
     ///
@@ -326,6 +327,7 @@ impl SubstanceNucleicAcid {
 ///
 /// Subunits are listed in order of decreasing length; sequences of the same length will be ordered by molecular weight; subunits that have identical sequences will be repeated multiple times.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceNucleicAcidSubunit {
     /// Unique id for inter-element referencing (`SubstanceNucleicAcid.subunit.id`, 0..1)
     ///
@@ -581,6 +583,7 @@ impl SubstanceNucleicAcidSubunit {
 ///
 /// The linkages between sugar residues will also be captured.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceNucleicAcidSubunitLinkage {
     /// Unique id for inter-element referencing (`SubstanceNucleicAcid.subunit.linkage.id`, 0..1)
     ///
@@ -756,6 +759,7 @@ impl SubstanceNucleicAcidSubunitLinkage {
 ///
 /// 5.3.6.8.1 Sugar ID (Mandatory).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceNucleicAcidSubunitSugar {
     /// Unique id for inter-element referencing (`SubstanceNucleicAcid.subunit.sugar.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstancePolymer {
     /// Logical id of this artifact (`SubstancePolymer.id`, 0..1)
     ///
@@ -356,6 +357,7 @@ impl SubstancePolymer {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstancePolymerMonomerSet {
     /// Unique id for inter-element referencing (`SubstancePolymer.monomerSet.id`, 0..1)
     ///
@@ -494,6 +496,7 @@ impl SubstancePolymerMonomerSet {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstancePolymerMonomerSetStartingMaterial {
     /// Unique id for inter-element referencing (`SubstancePolymer.monomerSet.startingMaterial.id`, 0..1)
     ///
@@ -663,6 +666,7 @@ impl SubstancePolymerMonomerSetStartingMaterial {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstancePolymerRepeat {
     /// Unique id for inter-element referencing (`SubstancePolymer.repeat.id`, 0..1)
     ///
@@ -849,6 +853,7 @@ impl SubstancePolymerRepeat {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstancePolymerRepeatRepeatUnit {
     /// Unique id for inter-element referencing (`SubstancePolymer.repeat.repeatUnit.id`, 0..1)
     ///
@@ -1056,6 +1061,7 @@ impl SubstancePolymerRepeatRepeatUnit {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
     /// Unique id for inter-element referencing (`SubstancePolymer.repeat.repeatUnit.degreeOfPolymerisation.id`, 0..1)
     ///
@@ -1186,6 +1192,7 @@ impl SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstancePolymerRepeatRepeatUnitStructuralRepresentation {
     /// Unique id for inter-element referencing (`SubstancePolymer.repeat.repeatUnit.structuralRepresentation.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceReferenceInformation {
     /// Logical id of this artifact (`SubstanceReferenceInformation.id`, 0..1)
     ///
@@ -343,6 +344,7 @@ impl SubstanceReferenceInformation {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceReferenceInformationClassification {
     /// Unique id for inter-element referencing (`SubstanceReferenceInformation.classification.id`, 0..1)
     ///
@@ -518,6 +520,7 @@ impl SubstanceReferenceInformationClassification {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceReferenceInformationGene {
     /// Unique id for inter-element referencing (`SubstanceReferenceInformation.gene.id`, 0..1)
     ///
@@ -671,6 +674,7 @@ impl SubstanceReferenceInformationGene {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceReferenceInformationGeneElement {
     /// Unique id for inter-element referencing (`SubstanceReferenceInformation.geneElement.id`, 0..1)
     ///
@@ -824,6 +828,7 @@ impl SubstanceReferenceInformationGeneElement {
 ///
 /// Todo.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceReferenceInformationTarget {
     /// Unique id for inter-element referencing (`SubstanceReferenceInformation.target.id`, 0..1)
     ///
@@ -859,6 +864,7 @@ pub struct SubstanceReferenceInformationTarget {
 
 /// The choice of types of 'SubstanceReferenceInformation.target.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SubstanceReferenceInformationTargetAmount {
     /// `amountQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Source material shall capture information on the taxonomic and anatomical origins as well as the fraction of a material that can result in or can be modified to form a substance. This set of data elements shall be used to define polymer substances isolated from biological matrices. Taxonomic and anatomical origins shall be described using a controlled vocabulary as required. This information is captured for naturally derived polymers ( . starch) and structurally diverse substances. For Organisms belonging to the Kingdom Plantae the Substance level defines the fresh material of a single species or infraspecies, the Herbal Drug and the Herbal preparation. For Herbal preparations, the fraction information will be captured at the Substance information level and additional information for herbal extracts will be captured at the Specified Substance Group 1 information level. See for further explanation the Substance Class: Structurally Diverse and the herbal annex.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSourceMaterial {
     /// Logical id of this artifact (`SubstanceSourceMaterial.id`, 0..1)
     ///
@@ -507,6 +508,7 @@ impl SubstanceSourceMaterial {
 ///
 /// Many complex materials are fractions of parts of plants, animals, or minerals. Fraction elements are often necessary to define both Substances and Specified Group 1 Substances. For substances derived from Plants, fraction information will be captured at the Substance information level ( . Oils, Juices and Exudates). Additional information for Extracts, such as extraction solvent composition, will be captured at the Specified Substance Group 1 information level. For plasma-derived products fraction information will be captured at the Substance and the Specified Substance Group 1 levels.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSourceMaterialFractionDescription {
     /// Unique id for inter-element referencing (`SubstanceSourceMaterial.fractionDescription.id`, 0..1)
     ///
@@ -640,6 +642,7 @@ impl SubstanceSourceMaterialFractionDescription {
 ///
 /// This subclause describes the organism which the substance is derived from. For vaccines, the parent organism shall be specified based on these subclause elements. As an example, full taxonomy will be described for the Substance Name: ., Leaf.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSourceMaterialOrganism {
     /// Unique id for inter-element referencing (`SubstanceSourceMaterial.organism.id`, 0..1)
     ///
@@ -903,6 +906,7 @@ impl SubstanceSourceMaterialOrganism {
 ///
 /// 4.9.13.6.1 Author type (Conditional).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSourceMaterialOrganismAuthor {
     /// Unique id for inter-element referencing (`SubstanceSourceMaterial.organism.author.id`, 0..1)
     ///
@@ -1036,6 +1040,7 @@ impl SubstanceSourceMaterialOrganismAuthor {
 ///
 /// 4.9.13.8.1 Hybrid species maternal organism ID (Optional).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSourceMaterialOrganismHybrid {
     /// Unique id for inter-element referencing (`SubstanceSourceMaterial.organism.hybrid.id`, 0..1)
     ///
@@ -1232,6 +1237,7 @@ impl SubstanceSourceMaterialOrganismHybrid {
 ///
 /// 4.9.13.7.1 Kingdom (Conditional).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSourceMaterialOrganismOrganismGeneral {
     /// Unique id for inter-element referencing (`SubstanceSourceMaterial.organism.organismGeneral.id`, 0..1)
     ///
@@ -1398,6 +1404,7 @@ impl SubstanceSourceMaterialOrganismOrganismGeneral {
 ///
 /// To do.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSourceMaterialPartDescription {
     /// Unique id for inter-element referencing (`SubstanceSourceMaterial.partDescription.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// The detailed description of a substance, typically at a level beyond what is used for prescribing.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecification {
     /// Logical id of this artifact (`SubstanceSpecification.id`, 0..1)
     ///
@@ -616,6 +617,7 @@ impl SubstanceSpecification {
 ///
 /// Codes associated with the substance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationCode {
     /// Unique id for inter-element referencing (`SubstanceSpecification.code.id`, 0..1)
     ///
@@ -811,6 +813,7 @@ impl SubstanceSpecificationCode {
 ///
 /// Moiety, for structural modifications.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationMoiety {
     /// Unique id for inter-element referencing (`SubstanceSpecification.moiety.id`, 0..1)
     ///
@@ -844,6 +847,7 @@ pub struct SubstanceSpecificationMoiety {
 
 /// The choice of types of 'SubstanceSpecification.moiety.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SubstanceSpecificationMoietyAmount {
     /// `amountQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1097,6 +1101,7 @@ impl SubstanceSpecificationMoiety {
 ///
 /// Names applicable to this substance.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationName {
     /// Unique id for inter-element referencing (`SubstanceSpecification.name.id`, 0..1)
     ///
@@ -1434,6 +1439,7 @@ impl SubstanceSpecificationName {
 ///
 /// Details of the official nature of this name.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationNameOfficial {
     /// Unique id for inter-element referencing (`SubstanceSpecification.name.official.id`, 0..1)
     ///
@@ -1585,6 +1591,7 @@ impl SubstanceSpecificationNameOfficial {
 ///
 /// General specifications for this substance, including how it is related to other substances.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationProperty {
     /// Unique id for inter-element referencing (`SubstanceSpecification.property.id`, 0..1)
     ///
@@ -1614,6 +1621,7 @@ pub struct SubstanceSpecificationProperty {
 
 /// The choice of types of 'SubstanceSpecification.property.definingSubstance\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SubstanceSpecificationPropertyDefiningSubstance {
     /// `definingSubstanceReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -1630,6 +1638,7 @@ impl Default for SubstanceSpecificationPropertyDefiningSubstance {
 
 /// The choice of types of 'SubstanceSpecification.property.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SubstanceSpecificationPropertyAmount {
     /// `amountQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -1881,6 +1890,7 @@ impl SubstanceSpecificationProperty {
 ///
 /// A link between this substance and another, with details of the relationship.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationRelationship {
     /// Unique id for inter-element referencing (`SubstanceSpecification.relationship.id`, 0..1)
     ///
@@ -1914,6 +1924,7 @@ pub struct SubstanceSpecificationRelationship {
 
 /// The choice of types of 'SubstanceSpecification.relationship.substance\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SubstanceSpecificationRelationshipSubstance {
     /// `substanceReference`: a `Reference`.
     Reference(Box<Reference>),
@@ -1930,6 +1941,7 @@ impl Default for SubstanceSpecificationRelationshipSubstance {
 
 /// The choice of types of 'SubstanceSpecification.relationship.amount\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SubstanceSpecificationRelationshipAmount {
     /// `amountQuantity`: a `Quantity`.
     Quantity(Box<Quantity>),
@@ -2252,6 +2264,7 @@ impl SubstanceSpecificationRelationship {
 ///
 /// Structural information.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationStructure {
     /// Unique id for inter-element referencing (`SubstanceSpecification.structure.id`, 0..1)
     ///
@@ -2527,6 +2540,7 @@ impl SubstanceSpecificationStructure {
 ///
 /// Applicable for single substances that contain a radionuclide or a non-natural isotopic ratio.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationStructureIsotope {
     /// Unique id for inter-element referencing (`SubstanceSpecification.structure.isotope.id`, 0..1)
     ///
@@ -2715,6 +2729,7 @@ impl SubstanceSpecificationStructureIsotope {
 ///
 /// The molecular weight or weight range (for proteins, polymers or nucleic acids).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationStructureIsotopeMolecularWeight {
     /// Unique id for inter-element referencing (`SubstanceSpecification.structure.isotope.molecularWeight.id`, 0..1)
     ///
@@ -2863,6 +2878,7 @@ impl SubstanceSpecificationStructureIsotopeMolecularWeight {
 ///
 /// Molecular structural representation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SubstanceSpecificationStructureRepresentation {
     /// Unique id for inter-element referencing (`SubstanceSpecification.structure.representation.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Record of delivery of what is supplied.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SupplyDelivery {
     /// Logical id of this artifact (`SupplyDelivery.id`, 0..1)
     ///
@@ -92,6 +93,7 @@ pub struct SupplyDelivery {
 
 /// The choice of types of 'SupplyDelivery.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SupplyDeliveryOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -548,6 +550,7 @@ impl SupplyDelivery {
 ///
 /// The item that is being delivered or has been supplied.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SupplyDeliverySuppliedItem {
     /// Unique id for inter-element referencing (`SupplyDelivery.suppliedItem.id`, 0..1)
     ///
@@ -575,6 +578,7 @@ pub struct SupplyDeliverySuppliedItem {
 
 /// The choice of types of 'SupplyDelivery.suppliedItem.item\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SupplyDeliverySuppliedItemItem {
     /// `itemCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

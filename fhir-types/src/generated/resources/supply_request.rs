@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A record of a request for a medication, substance or device used in the healthcare setting.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SupplyRequest {
     /// Logical id of this artifact (`SupplyRequest.id`, 0..1)
     ///
@@ -98,6 +99,7 @@ pub struct SupplyRequest {
 
 /// The choice of types of 'SupplyRequest.item\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SupplyRequestItem {
     /// `itemCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),
@@ -114,6 +116,7 @@ impl Default for SupplyRequestItem {
 
 /// The choice of types of 'SupplyRequest.occurrence\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SupplyRequestOccurrence {
     /// `occurrenceDateTime`: a `dateTime`.
     DateTime(DateTime),
@@ -693,6 +696,7 @@ impl SupplyRequest {
 ///
 /// Specific parameters for the ordered item.  For example, the size of the indicated item.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SupplyRequestParameter {
     /// Unique id for inter-element referencing (`SupplyRequest.parameter.id`, 0..1)
     ///
@@ -720,6 +724,7 @@ pub struct SupplyRequestParameter {
 
 /// The choice of types of 'SupplyRequest.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SupplyRequestParameterValue {
     /// `valueCodeableConcept`: a `CodeableConcept`.
     CodeableConcept(Box<CodeableConcept>),

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A task to be performed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Task {
     /// Logical id of this artifact (`Task.id`, 0..1)
     ///
@@ -936,6 +937,7 @@ impl Task {
 ///
 /// Additional information that may be needed in the execution of the task.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TaskInput {
     /// Unique id for inter-element referencing (`Task.input.id`, 0..1)
     ///
@@ -963,6 +965,7 @@ pub struct TaskInput {
 
 /// The choice of types of 'Task.input.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum TaskInputValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -2013,6 +2016,7 @@ impl TaskInput {
 ///
 /// Outputs produced by the Task.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TaskOutput {
     /// Unique id for inter-element referencing (`Task.output.id`, 0..1)
     ///
@@ -2040,6 +2044,7 @@ pub struct TaskOutput {
 
 /// The choice of types of 'Task.output.value\[x\]' (1..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum TaskOutputValue {
     /// `valueBase64Binary`: a `base64Binary`.
     Base64Binary(Base64Binary),
@@ -3096,6 +3101,7 @@ impl TaskOutput {
 ///
 /// If the Task.focus is a request resource and the task is seeking fulfillment (i.e. is asking for the request to be actioned), this element identifies any limitations on what parts of the referenced request should be actioned.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TaskRestriction {
     /// Unique id for inter-element referencing (`Task.restriction.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A TerminologyCapabilities resource documents a set of capabilities (behaviors) of a FHIR Terminology Server that may be used as a statement of actual server functionality or a statement of required or desired server implementation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilities {
     /// Logical id of this artifact (`TerminologyCapabilities.id`, 0..1)
     ///
@@ -790,6 +791,7 @@ impl TerminologyCapabilities {
 ///
 /// Whether the $closure operation is supported.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesClosure {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.closure.id`, 0..1)
     ///
@@ -905,6 +907,7 @@ impl TerminologyCapabilitiesClosure {
 ///
 /// Identifies a code system that is supported by the server. If there is a no code system URL, then this declares the general assumptions a client can make about support for any CodeSystem resource.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesCodeSystem {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.codeSystem.id`, 0..1)
     ///
@@ -1071,6 +1074,7 @@ impl TerminologyCapabilitiesCodeSystem {
 ///
 /// For the code system, a list of versions that are supported by the server.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesCodeSystemVersion {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.codeSystem.version.id`, 0..1)
     ///
@@ -1302,6 +1306,7 @@ impl TerminologyCapabilitiesCodeSystemVersion {
 ///
 /// Filter Properties supported.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesCodeSystemVersionFilter {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.codeSystem.version.filter.id`, 0..1)
     ///
@@ -1453,6 +1458,7 @@ impl TerminologyCapabilitiesCodeSystemVersionFilter {
 ///
 /// Information about the \[ValueSet/$expand\](valueset-operation-expand.html) operation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesExpansion {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.expansion.id`, 0..1)
     ///
@@ -1657,6 +1663,7 @@ impl TerminologyCapabilitiesExpansion {
 ///
 /// Supported expansion parameter.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesExpansionParameter {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.expansion.parameter.id`, 0..1)
     ///
@@ -1803,6 +1810,7 @@ impl TerminologyCapabilitiesExpansionParameter {
 ///
 /// Identifies a specific implementation instance that is described by the terminology capability statement - i.e. a particular installation, rather than the capabilities of a software program.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesImplementation {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.implementation.id`, 0..1)
     ///
@@ -1953,6 +1961,7 @@ impl TerminologyCapabilitiesImplementation {
 ///
 /// Software that is covered by this terminology capability statement.  It is used when the statement describes the capabilities of a particular software version, independent of an installation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesSoftware {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.software.id`, 0..1)
     ///
@@ -2103,6 +2112,7 @@ impl TerminologyCapabilitiesSoftware {
 ///
 /// Information about the \[ConceptMap/$translate\](conceptmap-operation-translate.html) operation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesTranslation {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.translation.id`, 0..1)
     ///
@@ -2228,6 +2238,7 @@ impl TerminologyCapabilitiesTranslation {
 ///
 /// Information about the \[ValueSet/$validate-code\](valueset-operation-validate-code.html) operation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TerminologyCapabilitiesValidateCode {
     /// Unique id for inter-element referencing (`TerminologyCapabilities.validateCode.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A summary of information based on the results of executing a TestScript.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReport {
     /// Logical id of this artifact (`TestReport.id`, 0..1)
     ///
@@ -500,6 +501,7 @@ impl TestReport {
 ///
 /// A participant in the test execution, either the execution engine, a client, or a server.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReportParticipant {
     /// Unique id for inter-element referencing (`TestReport.participant.id`, 0..1)
     ///
@@ -672,6 +674,7 @@ impl TestReportParticipant {
 ///
 /// The results of the series of required setup operations before the tests were executed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReportSetup {
     /// Unique id for inter-element referencing (`TestReport.setup.id`, 0..1)
     ///
@@ -801,6 +804,7 @@ impl TestReportSetup {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReportSetupAction {
     /// Unique id for inter-element referencing (`TestReport.setup.action.id`, 0..1)
     ///
@@ -935,6 +939,7 @@ impl TestReportSetupAction {
 ///
 /// The results of the assertion performed on the previous operations.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReportSetupActionAssert {
     /// Unique id for inter-element referencing (`TestReport.setup.action.assert.id`, 0..1)
     ///
@@ -1106,6 +1111,7 @@ impl TestReportSetupActionAssert {
 ///
 /// The operation performed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReportSetupActionOperation {
     /// Unique id for inter-element referencing (`TestReport.setup.action.operation.id`, 0..1)
     ///
@@ -1277,6 +1283,7 @@ impl TestReportSetupActionOperation {
 ///
 /// The results of the series of operations required to clean up after all the tests were executed (successfully or otherwise).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReportTeardown {
     /// Unique id for inter-element referencing (`TestReport.teardown.id`, 0..1)
     ///
@@ -1406,6 +1413,7 @@ impl TestReportTeardown {
 ///
 /// The teardown action will only contain an operation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReportTeardownAction {
     /// Unique id for inter-element referencing (`TestReport.teardown.action.id`, 0..1)
     ///
@@ -1533,6 +1541,7 @@ impl TestReportTeardownAction {
 ///
 /// A test executed from the test script.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReportTest {
     /// Unique id for inter-element referencing (`TestReport.test.id`, 0..1)
     ///
@@ -1708,6 +1717,7 @@ impl TestReportTest {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestReportTestAction {
     /// Unique id for inter-element referencing (`TestReport.test.action.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A structured set of tests against a FHIR server or client implementation to determine compliance against the FHIR specification.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScript {
     /// Logical id of this artifact (`TestScript.id`, 0..1)
     ///
@@ -788,6 +789,7 @@ impl TestScript {
 ///
 /// An abstract server used in operations within this test script in the destination element.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptDestination {
     /// Unique id for inter-element referencing (`TestScript.destination.id`, 0..1)
     ///
@@ -941,6 +943,7 @@ impl TestScriptDestination {
 ///
 /// Fixture in the test script - by reference (uri). All fixtures are required for the test script to execute.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptFixture {
     /// Unique id for inter-element referencing (`TestScript.fixture.id`, 0..1)
     ///
@@ -1115,6 +1118,7 @@ impl TestScriptFixture {
 ///
 /// The required capability must exist and are assumed to function correctly on the FHIR server being tested.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptMetadata {
     /// Unique id for inter-element referencing (`TestScript.metadata.id`, 0..1)
     ///
@@ -1268,6 +1272,7 @@ impl TestScriptMetadata {
 ///
 /// Capabilities that must exist and are assumed to function correctly on the FHIR server being tested.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptMetadataCapability {
     /// Unique id for inter-element referencing (`TestScript.metadata.capability.id`, 0..1)
     ///
@@ -1547,6 +1552,7 @@ impl TestScriptMetadataCapability {
 ///
 /// A link to the FHIR specification that this test is covering.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptMetadataLink {
     /// Unique id for inter-element referencing (`TestScript.metadata.link.id`, 0..1)
     ///
@@ -1697,6 +1703,7 @@ impl TestScriptMetadataLink {
 ///
 /// An abstract server used in operations within this test script in the origin element.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptOrigin {
     /// Unique id for inter-element referencing (`TestScript.origin.id`, 0..1)
     ///
@@ -1850,6 +1857,7 @@ impl TestScriptOrigin {
 ///
 /// A series of required setup operations before tests are executed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptSetup {
     /// Unique id for inter-element referencing (`TestScript.setup.id`, 0..1)
     ///
@@ -1979,6 +1987,7 @@ impl TestScriptSetup {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptSetupAction {
     /// Unique id for inter-element referencing (`TestScript.setup.action.id`, 0..1)
     ///
@@ -2113,6 +2122,7 @@ impl TestScriptSetupAction {
 ///
 /// Evaluates the results of previous operations to determine if the server under test behaves appropriately.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptSetupActionAssert {
     /// Unique id for inter-element referencing (`TestScript.setup.action.assert.id`, 0..1)
     ///
@@ -2739,6 +2749,7 @@ impl TestScriptSetupActionAssert {
 ///
 /// The operation to perform.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptSetupActionOperation {
     /// Unique id for inter-element referencing (`TestScript.setup.action.operation.id`, 0..1)
     ///
@@ -3244,6 +3255,7 @@ impl TestScriptSetupActionOperation {
 ///
 /// Header elements would be used to set HTTP headers.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptSetupActionOperationRequestHeader {
     /// Unique id for inter-element referencing (`TestScript.setup.action.operation.requestHeader.id`, 0..1)
     ///
@@ -3397,6 +3409,7 @@ impl TestScriptSetupActionOperationRequestHeader {
 ///
 /// A series of operations required to clean up after all the tests are executed (successfully or otherwise).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptTeardown {
     /// Unique id for inter-element referencing (`TestScript.teardown.id`, 0..1)
     ///
@@ -3526,6 +3539,7 @@ impl TestScriptTeardown {
 ///
 /// The teardown action will only contain an operation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptTeardownAction {
     /// Unique id for inter-element referencing (`TestScript.teardown.action.id`, 0..1)
     ///
@@ -3653,6 +3667,7 @@ impl TestScriptTeardownAction {
 ///
 /// A test in this script.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptTest {
     /// Unique id for inter-element referencing (`TestScript.test.id`, 0..1)
     ///
@@ -3828,6 +3843,7 @@ impl TestScriptTest {
 ///
 /// Action would contain either an operation or an assertion.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptTestAction {
     /// Unique id for inter-element referencing (`TestScript.test.action.id`, 0..1)
     ///
@@ -3962,6 +3978,7 @@ impl TestScriptTestAction {
 ///
 /// Variable is set based either on element value in response body or on header field value in the response headers.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TestScriptVariable {
     /// Unique id for inter-element referencing (`TestScript.variable.id`, 0..1)
     ///

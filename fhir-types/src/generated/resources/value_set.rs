@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// A ValueSet resource instance specifies a set of codes drawn from one or more code systems, intended for use in a particular context. Value sets link between \[\[\[CodeSystem\]\]\] definitions and their use in \[coded elements\](terminologies.html).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ValueSet {
     /// Logical id of this artifact (`ValueSet.id`, 0..1)
     ///
@@ -648,6 +649,7 @@ impl ValueSet {
 ///
 /// A set of criteria that define the contents of the value set by including or excluding codes selected from the specified code system(s) that the value set draws from. This is also known as the Content Logical Definition (CLD).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ValueSetCompose {
     /// Unique id for inter-element referencing (`ValueSet.compose.id`, 0..1)
     ///
@@ -845,6 +847,7 @@ impl ValueSetCompose {
 ///
 /// Include one or more codes from a code system or other value set(s).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ValueSetComposeInclude {
     /// Unique id for inter-element referencing (`ValueSet.compose.include.id`, 0..1)
     ///
@@ -1057,6 +1060,7 @@ impl ValueSetComposeInclude {
 ///
 /// Specifies a concept to be included or excluded.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ValueSetComposeIncludeConcept {
     /// Unique id for inter-element referencing (`ValueSet.compose.include.concept.id`, 0..1)
     ///
@@ -1235,6 +1239,7 @@ impl ValueSetComposeIncludeConcept {
 ///
 /// Additional representations for this concept when used in this value set - other languages, aliases, specialized purposes, used for particular purposes, etc.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ValueSetComposeIncludeConceptDesignation {
     /// Unique id for inter-element referencing (`ValueSet.compose.include.concept.designation.id`, 0..1)
     ///
@@ -1403,6 +1408,7 @@ impl ValueSetComposeIncludeConceptDesignation {
 ///
 /// Select concepts by specify a matching criterion based on the properties (including relationships) defined by the system, or on filters defined by the system. If multiple filters are specified, they SHALL all be true.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ValueSetComposeIncludeFilter {
     /// Unique id for inter-element referencing (`ValueSet.compose.include.filter.id`, 0..1)
     ///
@@ -1586,6 +1592,7 @@ impl ValueSetComposeIncludeFilter {
 ///
 /// A value set can also be "expanded", where the value set is turned into a simple collection of enumerated codes. This element holds the expansion, if it has been performed.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ValueSetExpansion {
     /// Unique id for inter-element referencing (`ValueSet.expansion.id`, 0..1)
     ///
@@ -1830,6 +1837,7 @@ impl ValueSetExpansion {
 ///
 /// The codes that are contained in the value set expansion.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ValueSetExpansionContains {
     /// Unique id for inter-element referencing (`ValueSet.expansion.contains.id`, 0..1)
     ///
@@ -2114,6 +2122,7 @@ impl ValueSetExpansionContains {
 ///
 /// A parameter that controlled the expansion process. These parameters may be used by users of expanded value sets to check whether the expansion is suitable for a particular purpose, or to pick the correct expansion.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ValueSetExpansionParameter {
     /// Unique id for inter-element referencing (`ValueSet.expansion.parameter.id`, 0..1)
     ///
@@ -2141,6 +2150,7 @@ pub struct ValueSetExpansionParameter {
 
 /// The choice of types of 'ValueSet.expansion.parameter.value\[x\]' (0..1).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ValueSetExpansionParameterValue {
     /// `valueString`: a `string`.
     String(FhirString),

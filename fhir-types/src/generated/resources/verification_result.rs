@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// Describes validation requirements, source(s), status and dates for one or more elements.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct VerificationResult {
     /// Logical id of this artifact (`VerificationResult.id`, 0..1)
     ///
@@ -539,6 +540,7 @@ impl VerificationResult {
 ///
 /// Information about the entity attesting to information.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct VerificationResultAttestation {
     /// Unique id for inter-element referencing (`VerificationResult.attestation.id`, 0..1)
     ///
@@ -806,6 +808,7 @@ impl VerificationResultAttestation {
 ///
 /// Information about the primary source(s) involved in validation.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct VerificationResultPrimarySource {
     /// Unique id for inter-element referencing (`VerificationResult.primarySource.id`, 0..1)
     ///
@@ -1050,6 +1053,7 @@ impl VerificationResultPrimarySource {
 ///
 /// Information about the entity validating information.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct VerificationResultValidator {
     /// Unique id for inter-element referencing (`VerificationResult.validator.id`, 0..1)
     ///

@@ -9,6 +9,7 @@ use crate::generated_prelude::*;
 ///
 /// An authorization for the provision of glasses and/or contact lenses to a patient.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct VisionPrescription {
     /// Logical id of this artifact (`VisionPrescription.id`, 0..1)
     ///
@@ -453,6 +454,7 @@ impl VisionPrescription {
 ///
 /// Contain the details of  the individual lens specifications and serves as the authorization for the fullfillment by certified professionals.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct VisionPrescriptionLensSpecification {
     /// Unique id for inter-element referencing (`VisionPrescription.lensSpecification.id`, 0..1)
     ///
@@ -885,6 +887,7 @@ impl VisionPrescriptionLensSpecification {
 ///
 /// Allows for adjustment on two axis.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct VisionPrescriptionLensSpecificationPrism {
     /// Unique id for inter-element referencing (`VisionPrescription.lensSpecification.prism.id`, 0..1)
     ///
