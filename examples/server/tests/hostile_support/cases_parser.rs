@@ -12,7 +12,6 @@ const EL: Class = Class::ErrorLeakage;
 const AE: Class = Class::AuditEvasion;
 const ALL: &str = "patient/*.rs";
 const RW: &str = "patient/*.cruds";
-const DUP_KEYS: &str = "the example server reads bodies with serde_json::Value (last duplicate wins) before the strict fhir-types parse, so duplicate keys never reach the strict parser (examples/server/src/fhir/model.rs parse_json)";
 const DOM2: &str = "a contained resource holding `contained` (dom-2) is accepted";
 const DECIMALS: &str = "bodies pass through serde_json::Value (f64), so 1.50 is stored and returned as 1.5 (examples/server/src/fhir/model.rs parse_json)";
 const NARRATIVE: &str = "Resource.text.div is stored without the txt-1 check (scripts, event handlers, iframes, javascript: links)";
@@ -180,14 +179,13 @@ pub fn cases() -> Vec<Case> {
                 if raw { Err("a raw control character is inside a stored audit record".to_owned()) } else { Ok(()) }
             }),
         // §5 parser hazards: one strict parse path
-        bad("parser.duplicate-key-rejected", obs(r#","status":"preliminary"}"#)).bug(DUP_KEYS),
-        bad("parser.escaped-duplicate-key-rejected", obs(r#","st\u0061tus":"preliminary"}"#)).bug(DUP_KEYS),
+        bad("parser.duplicate-key-rejected", obs(r#","status":"preliminary"}"#)),
+        bad("parser.escaped-duplicate-key-rejected", obs(r#","st\u0061tus":"preliminary"}"#)),
         case("parser.duplicate-subject-differential-refused", PH, Expect::OneOf(&[400, 403]))
             .req("POST", "/Observation").alice(RW).header("Content-Type", "application/fhir+json")
             .body(obs(r#","subject":{"reference":"Patient/zz-b-bob"}}"#)),
         bad("parser.duplicate-subject-victim-first-rejected",
-            r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/zz-b-bob"},"subject":{"reference":"Patient/alice"}}"#)
-            .bug(DUP_KEYS),
+            r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/zz-b-bob"},"subject":{"reference":"Patient/alice"}}"#),
         bad("parser.duplicate-resource-type-rejected", obs(r#","resourceType":"Patient"}"#)),
         bad("parser.unknown-element-rejected", obs(r#","secretElement":true}"#)),
         bad("parser.choice-conflict-rejected", obs(r#","valueString":"a","valueBoolean":true}"#)),
@@ -230,8 +228,7 @@ pub fn cases() -> Vec<Case> {
             .alice(RW)
             .header("Content-Type", "application/fhir+json")
             .body(format!(r#"{{"resourceType":"Bundle","type":"batch","entry":[{{"resource":{},"request":{{"method":"POST","url":"Observation"}}}}]}}"#,
-                obs(r#","subject":{"reference":"Patient/zz-b-bob"}}"#)))
-            .bug(DUP_KEYS),
+                obs(r#","subject":{"reference":"Patient/zz-b-bob"}}"#))),
         case("parser.decimal-precision-preserved", PH, Expect::Status(201))
             .req("POST", "/Observation")
             .alice(RW)
