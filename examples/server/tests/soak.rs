@@ -115,7 +115,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 fn soak_mixed_traffic() {
     let secs = env_u64("SOAK_SECS", 10);
     let workers = env_u64("SOAK_WORKERS", 8);
-    let mut server = Server::start("soak");
+    let mut server = Server::start_on_disk("soak");
     let token = server.alice("patient/*.rs");
     let forged = {
         let mut t = token.clone();

@@ -71,8 +71,20 @@ pub fn data_file() -> PathBuf {
 }
 
 impl Server {
-    /// Starts the server: trusted issuer from a JWKS file, an audit log, the hostile dataset.
+    /// Starts the server: trusted issuer from a JWKS file, an audit log, the hostile dataset,
+    /// and the default in-memory database.
     pub fn start(tag: &str) -> Server {
+        Server::start_with(tag, false)
+    }
+
+    /// Like [`Server::start`], with the database in a file (`--db`): a long run stores one
+    /// AuditEvent per request, which an in-memory database would hold in RAM.
+    #[allow(dead_code)] // used by the soak test only
+    pub fn start_on_disk(tag: &str) -> Server {
+        Server::start_with(tag, true)
+    }
+
+    fn start_with(tag: &str, on_disk: bool) -> Server {
         let scratch = Scratch::new(tag);
         let issuer = TestIssuer::new(ISSUER, AUDIENCE);
         let jwks = scratch.path("jwks.json");
@@ -91,6 +103,14 @@ impl Server {
             "--data".to_owned(),
             data_file().display().to_string(),
         ];
+        let db = [
+            "--db".to_owned(),
+            scratch.path("fhir.sqlite").display().to_string(),
+        ];
+        let args: Vec<String> = args
+            .into_iter()
+            .chain(db.into_iter().filter(|_| on_disk))
+            .collect();
         let mut child = Command::new(binary())
             .args(&args)
             .stdin(Stdio::null())
