@@ -107,9 +107,7 @@ impl PermitAccess {
     /// smart-auth's own check of the typed resource: a read-like check for the requested type,
     /// "may this be returned at all" for types reached through includes and operations.
     fn typed_check(&self, rtype: &str, body: &serde_json::Value) -> bool {
-        let Ok(bytes) = serde_json::to_vec(body) else {
-            return false;
-        };
+        let bytes = crate::fhir::json::to_vec(body);
         let Ok(resource) = fhir_types::json::parse_resource(&bytes) else {
             return false;
         };

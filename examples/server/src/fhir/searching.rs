@@ -361,7 +361,7 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
     let report = account(records.iter(), &request, &policy);
     let bundle = report.to_bundle(&crate::audit_trail::render_config());
     let json = fhir_types::json::to_vec(&fhir_types::Resource::Bundle(Box::new(bundle)));
-    let value: Value = serde_json::from_slice(&json).map_err(|_| Fail::INTERNAL)?;
+    let value = super::json::parse(&json).map_err(|_| Fail::INTERNAL)?;
     let mut done = Done::json(value);
     done.touched = vec![format!("Patient/{id}")];
     Ok(done)
