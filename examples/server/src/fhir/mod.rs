@@ -3,6 +3,7 @@
 pub mod access;
 pub mod bundle;
 pub mod capability;
+pub mod conditional;
 pub mod json;
 pub mod model;
 pub mod outcome;
