@@ -59,6 +59,7 @@ mod generated_prelude;
 pub mod json;
 pub mod narrative;
 mod primitive;
+mod visit;
 
 pub mod compartment;
 pub mod reference;
