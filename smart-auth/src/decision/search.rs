@@ -113,6 +113,7 @@ pub(super) fn typeless_narrowing(permit: &Permit, types: &[ResourceType]) -> Opt
     (!alternatives.is_empty()).then_some(Narrowing {
         resource_type: None,
         alternatives,
+        patient_links: false,
     })
 }
 
