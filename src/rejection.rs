@@ -18,6 +18,8 @@ pub struct Rejection {
     reason: &'static str,
     text: &'static str,
     challenge: Option<HeaderValue>,
+    /// A second `WWW-Authenticate` (the `DPoP` scheme offered beside `Bearer`).
+    dpop_challenge: Option<Box<HeaderValue>>,
     retry_after: Option<u32>,
 }
 
@@ -35,6 +37,7 @@ impl Rejection {
             reason,
             text,
             challenge: None,
+            dpop_challenge: None,
             retry_after: None,
         }
     }
@@ -80,6 +83,26 @@ impl Rejection {
         let mut r = Rejection::new(e.status(), code, e.reason(), text);
         r.challenge = HeaderValue::from_str(&e.challenge().realm(realm).to_header_value()).ok();
         r
+    }
+
+    /// Offers the `DPoP` scheme with `algs` on a credential refusal (RFC 9449 §7.1): the
+    /// challenge is `DPoP` itself for proof errors, a second challenge beside `Bearer`
+    /// otherwise.
+    pub(crate) fn offer_dpop(mut self, e: &TokenError, realm: &str, algs: &str) -> Rejection {
+        if self.challenge.is_none() {
+            return self;
+        }
+        let challenge = e.challenge();
+        let dpop = Challenge::dpop().realm(realm).algs(algs);
+        if challenge.scheme() == smart_auth::error::Scheme::Dpop {
+            let c = dpop.error(challenge.error_code());
+            self.challenge = HeaderValue::from_str(&c.to_header_value()).ok();
+        } else {
+            self.dpop_challenge = HeaderValue::from_str(&dpop.to_header_value())
+                .ok()
+                .map(Box::new);
+        }
+        self
     }
 
     /// The answer for a decision's denial.
@@ -170,6 +193,9 @@ impl Rejection {
         let mut r = response::error(self.status, self.code, self.text);
         if let Some(c) = &self.challenge {
             r.headers_mut().insert(WWW_AUTHENTICATE, c.clone());
+        }
+        if let Some(c) = &self.dpop_challenge {
+            r.headers_mut().append(WWW_AUTHENTICATE, (**c).clone());
         }
         if let Some(s) = self.retry_after {
             r.headers_mut()

@@ -60,7 +60,7 @@ impl Version {
     pub fn json(&self) -> Option<Value> {
         self.body
             .as_deref()
-            .and_then(|b| serde_json::from_str(b).ok())
+            .and_then(|b| crate::fhir::json::parse_str(b).ok())
     }
 }
 
@@ -261,7 +261,7 @@ impl Tx<'_> {
                 meta.insert("lastUpdated".into(), Value::String(updated.clone()));
             }
         }
-        let text = serde_json::to_string(&body).map_err(|e| StoreError(e.to_string()))?;
+        let text = crate::fhir::json::to_string(&body);
         let text = if self.canonicalize {
             crate::fhir::model::canonical(text)
         } else {
