@@ -358,9 +358,10 @@ impl fmt::Display for Scope {
 
 impl Scope {
     /// The scope in its URI representation (SMART App Launch 2.2, "Appendix: URI representation
-    /// of scopes"), for exchanging scopes outside OAuth: `http://smarthealthit.org/fhir/scopes/`
-    /// + the scope, or `http://openid.net/specs/openid-connect-core-1_0#` + `openid`, `profile`
-    /// or `offline_access`. `None` for extension scopes, which have no such form.
+    /// of scopes"), for exchanging scopes outside OAuth: the scope prefixed with
+    /// `http://smarthealthit.org/fhir/scopes/`, or for `openid`, `profile` and `offline_access`
+    /// with `http://openid.net/specs/openid-connect-core-1_0#`. `None` for extension scopes,
+    /// which have no such form.
     ///
     /// ```
     /// use smart_auth::scope::Scope;

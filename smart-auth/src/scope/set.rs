@@ -157,9 +157,10 @@ pub struct ScopePolicy {
     pub comma_separators: bool,
     /// Most tokens in one grant (default 256); more rejects the grant.
     pub max_scopes: usize,
-    /// Also read scopes in their URI representation (`http://smarthealthit.org/fhir/scopes/`
-    /// + scope, [`Scope::from_uri`]), for authorization servers that write them into tokens;
-    /// default off: they are reported as [`ScopeIssueReason::UriForm`] and grant nothing.
+    /// Also read scopes in their URI representation (the scope prefixed with
+    /// `http://smarthealthit.org/fhir/scopes/`, [`Scope::from_uri`]), for authorization servers
+    /// that write them into tokens; default off: they are reported as
+    /// [`ScopeIssueReason::UriForm`] and grant nothing.
     pub accept_uri_form: bool,
 }
 
