@@ -92,6 +92,27 @@ fn conditional_update_creates_updates_and_refuses_ambiguity() {
     let mut wrong = obs("cu-1", "Patient/example", "final");
     wrong["id"] = json!("some-other-id");
     assert_eq!(s.send_json("PUT", &path, &t.alice, &wrong).status, 400);
+    // No match, and the body's id names an existing resource the criteria did not match.
+    let mut taken = obs("cu-none", "Patient/example", "final");
+    taken["id"] = json!(id);
+    let r = s.send_json(
+        "PUT",
+        &format!("/Observation?{}", criteria("cu-none")),
+        &t.alice,
+        &taken,
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    // No match, and a fresh id in the body: update-as-create at that id.
+    let mut fresh = obs("cu-fresh", "Patient/example", "final");
+    fresh["id"] = json!("cu-fresh-id");
+    let r = s.send_json(
+        "PUT",
+        &format!("/Observation?{}", criteria("cu-fresh")),
+        &t.alice,
+        &fresh,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["id"], "cu-fresh-id");
     // If-Match applies to the match.
     let body = serde_json::to_vec(&obs("cu-1", "Patient/example", "amended")).unwrap();
     let stale = s.request(
@@ -162,6 +183,17 @@ fn conditional_update_never_matches_another_patients_resources() {
     );
     assert_ne!(r.json()["id"], v1.as_str());
     assert_eq!(victim_state(&s, &t, &v1), ("1".into(), "final".into()));
+    // No match, with the victim's id in the body: refused as any write to it is, untouched.
+    let mut hijack = obs("nothing-matches", "Patient/example", "final");
+    hijack["id"] = json!(v1);
+    let r = s.send_json(
+        "PUT",
+        &format!("/Observation?{}", criteria("nothing-matches")),
+        &t.alice,
+        &hijack,
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(victim_state(&s, &t, &v1), ("1".into(), "final".into()));
     // Moving a match out of the compartment by the update is refused and rolled back.
     let r = s.send_json(
         "PUT",
@@ -215,10 +247,7 @@ fn conditional_delete_and_patch_one_none_many_and_victims() {
     assert_eq!(r.json()["id"], a1.as_str());
     let r = s.request("DELETE", &path("cd-1"), Some(&t.alice), &[], None);
     assert_eq!(r.status, 204, "{}", r.text());
-    assert!(matches!(
-        s.get(&format!("/Observation/{a1}"), &t.alice).status,
-        404 | 410
-    ));
+    assert_eq!(s.get(&format!("/Observation/{a1}"), &t.alice).status, 410);
     // Nothing left to match: deleting nothing is a 204, patching nothing a 404.
     assert_eq!(
         s.request("DELETE", &path("cd-1"), Some(&t.alice), &[], None)

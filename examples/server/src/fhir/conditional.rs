@@ -22,9 +22,9 @@ const MANY: Fail = Fail::new(
     "The search criteria matched more than one resource",
 );
 
-/// `PUT [type]?criteria`: no match creates (at the body's id if it has one, as update-as-create
-/// does), one match is updated (a body id naming another resource is a `400`), several are a
-/// `412`.
+/// `PUT [type]?criteria`: no match creates (at the body's id if it has one and no resource has
+/// it, as update-as-create does; `409` if one does), one match is updated (a body id naming
+/// another resource is a `400`), several are a `412`.
 pub fn update(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     let body = op.body.ok_or(Fail::bad_request("A body is required"))?;
     rest::validate(t, body)?;
@@ -32,7 +32,22 @@ pub fn update(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     let body_id = body.get("id").and_then(Value::as_str);
     let id = match (found.as_slice(), body_id) {
         ([], None) => return rest::create(tx, env, op, t),
-        ([], Some(id)) => id.to_owned(),
+        ([], Some(id)) => {
+            // Update-as-create at the body's id, but never an update of a resource the criteria
+            // did not match (R5 makes this explicit: 409). One outside the caller's reach is a
+            // 403, as for `PUT [type]/[id]`.
+            if let Some(stored) = tx.current(t, id)?.filter(|c| !c.deleted) {
+                return Err(match stored.json() {
+                    Some(b) if env.access.may_write(tx, t, id, &b) => Fail::new(
+                        StatusCode::CONFLICT,
+                        IssueCode::Conflict,
+                        "A resource with the body's id exists and does not match the criteria",
+                    ),
+                    _ => Fail::FORBIDDEN,
+                });
+            }
+            id.to_owned()
+        }
         ([one], Some(id)) if id != one.id => {
             return Err(Fail::bad_request(
                 "The body's id is not the id of the matching resource",
