@@ -104,7 +104,8 @@ impl SecureFhir {
         &self.realm
     }
 
-    fn validator(&self) -> Arc<Validator> {
+    /// The validator in use (for the host's key refreshes: [`Validator::refreshes_due`]).
+    pub fn validator(&self) -> Arc<Validator> {
         match self.validator.read() {
             Ok(v) => Arc::clone(&v),
             Err(p) => Arc::clone(&p.into_inner()),
@@ -118,6 +119,19 @@ impl SecureFhir {
         parts: &http::request::Parts,
         now: UnixTime,
     ) -> Result<AccessContext, Rejection> {
+        self.authenticate_shared(parts, now)
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// As [`SecureFhir::authenticate`], sharing the validated context with the validator's
+    /// token cache ([`Validator::with_cache`]): a token seen before skips signature
+    /// verification until its `exp` (or the cache's maximum age), never longer. Revocation is
+    /// asked on every call, cached or not.
+    pub fn authenticate_shared(
+        &self,
+        parts: &http::request::Parts,
+        now: UnixTime,
+    ) -> Result<Arc<AccessContext>, Rejection> {
         let reject = |e: &TokenError| Rejection::from_token_error(e, &self.realm);
         let credential = extract_from_parts(parts).map_err(|e| reject(&e))?;
         let token = match credential {
@@ -128,7 +142,7 @@ impl SecureFhir {
         };
         let context = self
             .validator()
-            .validate(token, now)
+            .validate_cached(token, now)
             .map_err(|e| reject(&e))?;
         if self
             .revocation
@@ -153,19 +167,20 @@ impl SecureFhir {
         body: &[u8],
         now: UnixTime,
     ) -> Result<Authorized, Rejected> {
-        let rejected =
-            |rejection: Rejection, context: Option<AccessContext>, request: Option<FhirRequest>| {
-                Rejected {
-                    rejection,
-                    context: context.map(Box::new),
-                    request: request.map(Box::new),
-                }
-            };
+        let rejected = |rejection: Rejection,
+                        context: Option<Arc<AccessContext>>,
+                        request: Option<FhirRequest>| {
+            Rejected {
+                rejection,
+                context,
+                request: request.map(Box::new),
+            }
+        };
         self.limits
             .check_head(parts)
             .map_err(|r| rejected(r, None, None))?;
         let context = self
-            .authenticate(parts, now)
+            .authenticate_shared(parts, now)
             .map_err(|r| rejected(r, None, None))?;
         self.limits
             .check_body(parts, body)
@@ -198,7 +213,7 @@ impl SecureFhir {
         bundle: &Authorized,
         entry: FhirRequest,
     ) -> Result<Authorized, Rejection> {
-        let context = bundle.context().clone();
+        let context = Arc::clone(&bundle.context);
         match self.authorizer.decide(&context, &entry) {
             Decision::Deny(d) => Err(Rejection::from_denial(&d, &self.realm)),
             Decision::Allow(permit) | Decision::Narrow(permit) => {
@@ -221,7 +236,7 @@ fn is_form(parts: &http::request::Parts) -> bool {
 #[derive(Debug, Clone)]
 pub struct Rejected {
     pub(crate) rejection: Rejection,
-    pub(crate) context: Option<Box<AccessContext>>,
+    pub(crate) context: Option<Arc<AccessContext>>,
     pub(crate) request: Option<Box<FhirRequest>>,
 }
 

@@ -40,7 +40,9 @@ TOKEN="$(cat "$work/token.txt")"
 
 start_server() { # name port extra-args...
     local name="$1" port="$2"; shift 2
-    target/release/secure-fhir-server --listen "127.0.0.1:$port" \
+    # A database file each (WAL), as a deployment runs: an in-memory SQLite database slows down
+    # as it grows (every commit scans its page cache; measured with `perf`).
+    target/release/secure-fhir-server --listen "127.0.0.1:$port" --db "$work/$name.db" \
         --issuer "$ISSUER" --jwks-file "$work/jwks.json" --audience "$AUDIENCE" \
         --data examples/server/data/demo.json "$@" >"$work/$name.out" 2>"$work/$name.err" &
     pids+=($!)
