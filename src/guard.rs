@@ -4,10 +4,13 @@ use std::sync::{Arc, RwLock};
 
 use smart_auth::bearer::{extract_from_parts, Credential};
 use smart_auth::decision::{Authorizer, Decision, DecisionPolicy};
+use smart_auth::dpop::DpopValidator;
+use smart_auth::replay::ReplayStore;
 use smart_auth::request::FhirRequest;
 use smart_auth::{AccessContext, TokenError, UnixTime, Validator};
 
 use crate::authorized::Authorized;
+use crate::dpop::{DpopBinding, InvalidBaseUrl};
 use crate::limits::Limits;
 use crate::rejection::Rejection;
 
@@ -36,6 +39,7 @@ pub struct SecureFhir {
     realm: String,
     limits: Limits,
     revocation: Option<Box<dyn RevocationCheck>>,
+    dpop: Option<DpopBinding>,
 }
 
 impl std::fmt::Debug for SecureFhir {
@@ -59,6 +63,7 @@ impl SecureFhir {
             realm: "fhir".to_owned(),
             limits: Limits::default(),
             revocation: None,
+            dpop: None,
         }
     }
 
@@ -79,6 +84,26 @@ impl SecureFhir {
     pub fn with_revocation_check(mut self, check: impl RevocationCheck + 'static) -> SecureFhir {
         self.revocation = Some(Box::new(check));
         self
+    }
+
+    /// Accepts DPoP-bound tokens (RFC 9449): `Authorization: DPoP <token>` with one `DPoP`
+    /// proof header. The token must carry `cnf.jkt`; the proof must be signed by that key, name
+    /// this request's method and `public_base_url`'s origin plus the request path as `htm` and
+    /// `htu`, carry the token's hash as `ath`, be fresh, and not be replayed (`replay` records
+    /// each proof's `jti`; back it with shared storage when several instances serve one base).
+    /// 401 answers then also offer a `DPoP` challenge with the accepted `algs`.
+    ///
+    /// Without this, DPoP credentials are refused (never treated as bearer tokens), and a
+    /// DPoP-bound token presented as `Bearer` is refused either way (RFC 9449 §7.2).
+    pub fn with_dpop(
+        mut self,
+        validator: DpopValidator,
+        replay: Arc<dyn ReplayStore>,
+        public_base_url: &str,
+    ) -> Result<SecureFhir, InvalidBaseUrl> {
+        self.dpop =
+            Some(DpopBinding::new(validator, replay, public_base_url).ok_or(InvalidBaseUrl)?);
+        Ok(self)
     }
 
     /// Installs a new validator (after the host fetched new keys; see
@@ -124,26 +149,33 @@ impl SecureFhir {
     }
 
     /// As [`SecureFhir::authenticate`], sharing the validated context with the validator's
-    /// token cache ([`Validator::with_cache`]): a token seen before skips signature
-    /// verification until its `exp` (or the cache's maximum age), never longer. Revocation is
-    /// asked on every call, cached or not.
+    /// token cache ([`Validator::with_cache`]): a bearer token seen before skips signature
+    /// verification until its `exp` (or the cache's maximum age), never longer. A DPoP-bound
+    /// token's proof is checked on every request. Revocation is asked on every call, cached or
+    /// not.
     pub fn authenticate_shared(
         &self,
         parts: &http::request::Parts,
         now: UnixTime,
     ) -> Result<Arc<AccessContext>, Rejection> {
-        let reject = |e: &TokenError| Rejection::from_token_error(e, &self.realm);
-        let credential = extract_from_parts(parts).map_err(|e| reject(&e))?;
-        let token = match credential {
-            Credential::Bearer(t) => t,
-            // Sender-constrained tokens need the proof checked against the request; this facade
-            // does not accept them yet, so it refuses rather than treating them as bearer tokens.
-            _ => return Err(reject(&TokenError::UnsupportedConfirmation)),
+        let reject = |e: &TokenError| {
+            let r = Rejection::from_token_error(e, &self.realm);
+            match &self.dpop {
+                Some(d) => r.offer_dpop(e, &self.realm, &d.algs()),
+                None => r,
+            }
         };
-        let context = self
-            .validator()
-            .validate_cached(token, now)
-            .map_err(|e| reject(&e))?;
+        let credential = extract_from_parts(parts).map_err(|e| reject(&e))?;
+        let context = match (credential, &self.dpop) {
+            (Credential::Bearer(token), _) => self.validator().validate_cached(token, now),
+            (dpop, Some(binding)) => binding
+                .validate(&self.validator(), dpop, parts, now)
+                .map(Arc::new),
+            // Sender-constrained tokens need their proof checked against the request; without
+            // a DPoP binding they are refused rather than treated as bearer tokens.
+            (_, None) => Err(TokenError::UnsupportedConfirmation),
+        }
+        .map_err(|e| reject(&e))?;
         if self
             .revocation
             .as_ref()
@@ -195,7 +227,7 @@ impl SecureFhir {
         };
         match self.authorizer.decide(&context, &request) {
             Decision::Deny(d) => {
-                let r = Rejection::from_denial(&d, &self.realm);
+                let r = self.denial(&d, parts);
                 Err(rejected(r, Some(context), Some(request)))
             }
             Decision::Allow(permit) | Decision::Narrow(permit) => {
@@ -219,6 +251,19 @@ impl SecureFhir {
             Decision::Allow(permit) | Decision::Narrow(permit) => {
                 Ok(Authorized::new(context, entry, permit, &self.realm))
             }
+        }
+    }
+}
+
+impl SecureFhir {
+    /// The rejection for a denial, in the scheme the request authenticated with.
+    fn denial(&self, d: &smart_auth::decision::Denial, parts: &http::request::Parts) -> Rejection {
+        let dpop = matches!(extract_from_parts(parts), Ok(Credential::Dpop { .. }));
+        match (&self.dpop, dpop) {
+            (Some(binding), true) => {
+                Rejection::from_denial_as(d, &self.realm, Some(&binding.algs()))
+            }
+            _ => Rejection::from_denial(d, &self.realm),
         }
     }
 }

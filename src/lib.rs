@@ -61,6 +61,7 @@ pub use smart_auth;
 pub mod audit;
 mod authorized;
 mod decide;
+mod dpop;
 mod guard;
 #[cfg(feature = "tower")]
 pub mod layer;
@@ -69,5 +70,6 @@ pub mod rejection;
 pub mod response;
 
 pub use authorized::Authorized;
+pub use dpop::InvalidBaseUrl;
 pub use guard::{Rejected, RevocationCheck, SecureFhir};
 pub use rejection::Rejection;

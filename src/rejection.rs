@@ -18,6 +18,8 @@ pub struct Rejection {
     reason: &'static str,
     text: &'static str,
     challenge: Option<HeaderValue>,
+    /// A second `WWW-Authenticate` (the `DPoP` scheme offered beside `Bearer`).
+    dpop_challenge: Option<Box<HeaderValue>>,
     retry_after: Option<u32>,
 }
 
@@ -35,6 +37,7 @@ impl Rejection {
             reason,
             text,
             challenge: None,
+            dpop_challenge: None,
             retry_after: None,
         }
     }
@@ -82,8 +85,42 @@ impl Rejection {
         r
     }
 
+    /// Offers the `DPoP` scheme with `algs` on a credential refusal (RFC 9449 §7.1): the
+    /// challenge is `DPoP` itself for proof errors, a second challenge beside `Bearer`
+    /// otherwise.
+    pub(crate) fn offer_dpop(mut self, e: &TokenError, realm: &str, algs: &str) -> Rejection {
+        if self.challenge.is_none() {
+            return self;
+        }
+        let challenge = e.challenge();
+        let dpop = Challenge::dpop().realm(realm).algs(algs);
+        if challenge.scheme() == smart_auth::error::Scheme::Dpop {
+            let c = dpop.error(challenge.error_code());
+            self.challenge = HeaderValue::from_str(&c.to_header_value()).ok();
+        } else {
+            self.dpop_challenge = HeaderValue::from_str(&dpop.to_header_value())
+                .ok()
+                .map(Box::new);
+        }
+        self
+    }
+
     /// The answer for a decision's denial.
     pub fn from_denial(d: &smart_auth::decision::Denial, realm: &str) -> Rejection {
+        Rejection::from_denial_as(d, realm, None)
+    }
+
+    /// As [`Rejection::from_denial`]; for a request authenticated with a DPoP-bound token,
+    /// `dpop_algs` makes the challenge use the `DPoP` scheme (RFC 9449 §7.1) with those `algs`.
+    pub(crate) fn from_denial_as(
+        d: &smart_auth::decision::Denial,
+        realm: &str,
+        dpop_algs: Option<&str>,
+    ) -> Rejection {
+        let scheme = || match dpop_algs {
+            Some(algs) => Challenge::dpop().algs(algs),
+            None => Challenge::bearer(),
+        };
         use smart_auth::decision::Response as Answer;
         let reason = d.reason().code();
         match d.response() {
@@ -101,7 +138,7 @@ impl Rejection {
                     reason,
                     "The access token does not carry the context its scopes need",
                 );
-                let c = Challenge::bearer()
+                let c = scheme()
                     .realm(realm)
                     .error(Some(ChallengeError::InvalidToken));
                 r.challenge = HeaderValue::from_str(&c.to_header_value()).ok();
@@ -120,7 +157,7 @@ impl Rejection {
                     reason,
                     "The access token does not allow this request",
                 );
-                let mut c = Challenge::bearer()
+                let mut c = scheme()
                     .realm(realm)
                     .error(Some(ChallengeError::InsufficientScope));
                 if let Some(scope) = d.required_scope() {
@@ -170,6 +207,9 @@ impl Rejection {
         let mut r = response::error(self.status, self.code, self.text);
         if let Some(c) = &self.challenge {
             r.headers_mut().insert(WWW_AUTHENTICATE, c.clone());
+        }
+        if let Some(c) = &self.dpop_challenge {
+            r.headers_mut().append(WWW_AUTHENTICATE, (**c).clone());
         }
         if let Some(s) = self.retry_after {
             r.headers_mut()

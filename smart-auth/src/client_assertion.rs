@@ -189,10 +189,7 @@ impl ClientAssertionValidator {
         };
         let jws = CompactJws::parse(assertion, MAX_ASSERTION_LEN, rules)?;
         let header = jws.header();
-        if ["jwk", "x5u", "x5c"]
-            .iter()
-            .any(|k| header.raw.contains_key(*k))
-        {
+        if ["jwk", "x5u", "x5c"].iter().any(|k| header.contains(k)) {
             return Err(TokenError::HeaderKey);
         }
         if let Some(t) = &header.typ {

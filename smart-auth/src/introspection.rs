@@ -26,6 +26,7 @@ use serde_json::Value;
 use crate::cache::{token_hash, TokenCache};
 use crate::context::AccessContext;
 use crate::error::TokenError;
+use crate::scope::ScopePolicy;
 use crate::time::UnixTime;
 use crate::validator::claims::{
     audiences, check_times, context_from_claims, opt_str, req_str, ClaimNames,
@@ -53,6 +54,7 @@ pub struct Introspector {
     audience: String,
     leeway: i64,
     scope_claim: ScopeClaim,
+    scope_policy: ScopePolicy,
     require_audience: bool,
 }
 
@@ -66,6 +68,7 @@ impl Introspector {
             audience: audience.into(),
             leeway: 30,
             scope_claim: ScopeClaim::Scope,
+            scope_policy: ScopePolicy::default(),
             require_audience: false,
         }
     }
@@ -79,6 +82,13 @@ impl Introspector {
     /// Where scopes come from.
     pub fn scope_claim(mut self, scope_claim: ScopeClaim) -> Self {
         self.scope_claim = scope_claim;
+        self
+    }
+
+    /// How the granted scope string is read (see
+    /// [`IssuerConfig::scope_policy`](crate::validator::IssuerConfig::scope_policy)).
+    pub fn scope_policy(mut self, policy: ScopePolicy) -> Self {
+        self.scope_policy = policy;
         self
     }
 
@@ -114,13 +124,16 @@ impl Introspector {
         req_str(&claims, "scope")?;
         req_str(&claims, "client_id")?;
         let (exp, _) = check_times(&claims, now, self.leeway, false, None)?;
-        context_from_claims(
+        let mut ctx = context_from_claims(
             self.issuer.clone(),
             exp,
-            claims,
+            &claims,
             self.scope_claim,
+            &self.scope_policy,
             &ClaimNames::SMART,
-        )
+        )?;
+        ctx.raw_claims = claims.into();
+        Ok(ctx)
     }
 }
 

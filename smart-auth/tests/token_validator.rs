@@ -55,6 +55,38 @@ fn valid_token_yields_context() {
 }
 
 #[test]
+fn raw_claims_keep_the_verified_text_and_map_on_demand() {
+    let i = issuer();
+    let v = i.validator();
+    let token = i
+        .token(NOW)
+        .claim("ext", json!({"purpose_of_use": ["TREAT"], "n": 1.5}))
+        .claim("esc", "a\u{e9}\n")
+        .sign();
+    let ctx = check(&v, &token).unwrap();
+    // The text is the payload exactly as signed.
+    let payload = smart_auth::jose::b64::decode(token.split('.').nth(1).unwrap()).unwrap();
+    assert_eq!(ctx.raw_claims.json().as_bytes(), &payload[..]);
+    // The map agrees with a plain parse of that text.
+    let plain: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&payload).unwrap();
+    assert_eq!(ctx.raw_claims.as_map(), &plain);
+    assert_eq!(ctx.raw_claims.len(), plain.len());
+    assert_eq!(ctx.raw_claims["ext"]["purpose_of_use"][0], "TREAT");
+    assert_eq!(ctx.raw_claims["esc"], "a\u{e9}\n");
+    assert_eq!(ctx.claim("nope"), None);
+    assert_eq!(ctx.raw_claims["nope"], serde_json::Value::Null);
+    assert!(ctx.raw_claims.contains_key("jti"));
+    // Equality is by content, whichever way the claims were made.
+    let from_map = smart_auth::context::RawClaims::from(plain);
+    assert_eq!(from_map, ctx.raw_claims);
+    assert_eq!(
+        smart_auth::context::RawClaims::parse(br#"{"a":1,"a":2}"#),
+        Err(smart_auth::jose::json::JsonError::DuplicateMember)
+    );
+}
+
+#[test]
 fn every_accepted_algorithm_validates() {
     for alg in AlgorithmSet::ASYMMETRIC.iter() {
         let i = TestIssuer::with_key(ISS, AUD, TestKey::new(alg));

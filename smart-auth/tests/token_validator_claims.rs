@@ -193,6 +193,90 @@ fn scp_array_only_when_configured() {
 }
 
 #[test]
+fn host_scope_policy_is_applied() {
+    use smart_auth::scope::{LevelMixing, ScopePolicy, ScopeRejection, VersionMixing};
+    let i = issuer();
+    let mixed = i
+        .token(NOW)
+        .scope("patient/Observation.read patient/Patient.rs")
+        .patient("123")
+        .sign();
+    // The default policy maps v1 to v2 and takes the union.
+    let ctx = check(&i.validator(), &mixed).unwrap();
+    assert_eq!(ctx.scopes.rejection(), None);
+    assert_eq!(ctx.scopes.iter().count(), 2);
+
+    // A host that refuses v1 + v2 in one grant gets the rejection on the context.
+    let mut strict = ScopePolicy::default();
+    strict.version_mixing = VersionMixing::Reject;
+    let v = Validator::new([i.config().scope_policy(strict)]).unwrap();
+    let ctx = check(&v, &mixed).unwrap();
+    assert_eq!(ctx.scopes.rejection(), Some(ScopeRejection::MixedVersions));
+    assert_eq!(
+        ctx.scopes.iter().count(),
+        0,
+        "a rejected grant grants nothing"
+    );
+
+    // Level mixing: refused by default, allowed when the host says so.
+    let levels = i
+        .token(NOW)
+        .scope("system/Observation.rs patient/Patient.rs")
+        .patient("123")
+        .sign();
+    let ctx = check(&i.validator(), &levels).unwrap();
+    assert_eq!(ctx.scopes.rejection(), Some(ScopeRejection::MixedLevels));
+    let mut allow = ScopePolicy::default();
+    allow.level_mixing = LevelMixing::Allow;
+    let v = Validator::new([i.config().scope_policy(allow)]).unwrap();
+    let ctx = check(&v, &levels).unwrap();
+    assert_eq!(ctx.scopes.rejection(), None);
+    assert_eq!(ctx.scopes.iter().count(), 2);
+
+    // Comma separators only when configured.
+    let commas = i
+        .token(NOW)
+        .scope("patient/Observation.rs,patient/Patient.rs")
+        .patient("123")
+        .sign();
+    assert_eq!(
+        check(&i.validator(), &commas)
+            .unwrap()
+            .scopes
+            .iter()
+            .count(),
+        0
+    );
+    let mut comma = ScopePolicy::default();
+    comma.comma_separators = true;
+    let v = Validator::new([i.config().scope_policy(comma.clone())]).unwrap();
+    assert_eq!(check(&v, &commas).unwrap().scopes.iter().count(), 2);
+
+    // The same option on the introspection side.
+    let body = br#"{"active":true,"scope":"patient/Observation.rs,patient/Patient.rs","client_id":"app","exp":1760000300}"#;
+    let plain = smart_auth::introspection::Introspector::new(ISS, AUD);
+    assert_eq!(
+        plain
+            .parse_response(body, NOW)
+            .unwrap()
+            .scopes
+            .iter()
+            .count(),
+        0
+    );
+    let configured = plain.scope_policy(comma);
+    assert_eq!(
+        configured
+            .parse_response(body, NOW)
+            .unwrap()
+            .scopes
+            .iter()
+            .count(),
+        2
+    );
+}
+
+#[test]
 fn scope_size_bounded() {
     let i = issuer();
     let many = vec!["openid"; 257].join(" ");

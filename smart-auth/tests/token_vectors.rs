@@ -450,3 +450,86 @@ fn wycheproof_weak_keys_refused_for_the_right_reason() {
         }
     }
 }
+
+/// Invalid-curve keys are refused when the key set is imported, with their own reason: the
+/// Wycheproof `invalid_point` key set, the off-curve ephemeral key of the JOSE
+/// `rejectsInvalidCurvePoint` case, and every ECDSA test key with one coordinate bit flipped.
+#[test]
+fn wycheproof_off_curve_ec_keys_refused_at_import() {
+    use smart_auth::jwk::JwkError;
+    let v = load("wycheproof/testvectors_v1/json_web_key_test.json");
+    let group = v["testGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["comment"] == "invalid_point")
+        .expect("the invalid_point group");
+    let set = JwkSet::parse(group["public"].to_string().as_bytes()).unwrap();
+    assert!(set.is_empty(), "the off-curve key must not enter the set");
+    assert_eq!(
+        set.rejected().iter().map(|(_, e)| *e).collect::<Vec<_>>(),
+        [JwkError::PointNotOnCurve]
+    );
+
+    // json_web_crypto_test #83: a JWE whose `epk` is not on P-256.
+    let v = load("wycheproof/testvectors_v1/json_web_crypto_test.json");
+    let jwe = v["testGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["tests"].as_array().unwrap())
+        .find(|t| t["comment"] == "rejectsInvalidCurvePoint")
+        .unwrap()["jwe"]
+        .as_str()
+        .unwrap();
+    let header: Value =
+        serde_json::from_slice(&b64::decode(jwe.split('.').next().unwrap()).unwrap()).unwrap();
+    let epk = header["epk"].as_object().unwrap();
+    assert_eq!(Jwk::from_object(epk), Err(JwkError::PointNotOnCurve));
+
+    // Every key of the ECDSA files imports; with a flipped bit of x or y none does.
+    let mut checked = 0;
+    for file in [
+        "ecdsa_secp256r1_sha256_p1363_test.json",
+        "ecdsa_secp384r1_sha384_p1363_test.json",
+    ] {
+        let v = load(&format!("wycheproof/testvectors_v1/{file}"));
+        for g in v["testGroups"].as_array().unwrap() {
+            // From the hex coordinates: some groups (keys with unusual coordinates) have no JWK.
+            let key = &g["publicKey"];
+            let len = if key["curve"] == "secp256r1" { 32 } else { 48 };
+            let coord = |name: &str| {
+                let bytes = hex(key[name].as_str().unwrap());
+                let bytes = &bytes[bytes.len().saturating_sub(len)..];
+                let mut padded = vec![0; len - bytes.len()];
+                padded.extend_from_slice(bytes);
+                Value::String(b64::encode(&padded))
+            };
+            let crv = if len == 32 { "P-256" } else { "P-384" };
+            let jwk =
+                serde_json::json!({"kty": "EC", "crv": crv, "x": coord("wx"), "y": coord("wy")});
+            let jwk = jwk.as_object().unwrap();
+            assert!(Jwk::from_object(jwk).is_ok(), "{file} {jwk:?}");
+            for coord in ["x", "y"] {
+                for bit in [0usize, 7, 100] {
+                    let mut bytes = b64::decode(jwk[coord].as_str().unwrap()).unwrap();
+                    let last = bytes.len() - 1 - bit / 8;
+                    bytes[last] ^= 1 << (bit % 8);
+                    let mut bad = jwk.clone();
+                    bad.insert(coord.into(), Value::String(b64::encode(&bytes)));
+                    let got = Jwk::from_object(&bad);
+                    // A flip may leave the field (>= p): then the value itself is invalid.
+                    assert!(
+                        matches!(
+                            got,
+                            Err(JwkError::PointNotOnCurve | JwkError::InvalidKeyValue)
+                        ),
+                        "{file} {coord} bit {bit}: {got:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}

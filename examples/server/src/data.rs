@@ -15,7 +15,7 @@ pub const DEMO: &str = include_str!("../data/demo.json");
 /// Loads a Bundle: `transaction` and `batch` run as posted to the base; a `collection` is stored
 /// entry by entry (with each resource's own id, or a new one).
 pub fn load(store: &Store, bytes: &[u8]) -> Result<usize, String> {
-    let mut b: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let mut b: Value = crate::fhir::json::parse(bytes).map_err(|e| format!("not JSON: {e}"))?;
     if b.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
         return Err("not a Bundle".into());
     }

@@ -141,7 +141,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         let policy = DecisionPolicy::default()
             .with_base_url(base.clone())
             .with_operation("disclosures", OperationRule::AsRead);
-        let mut facade = SecureFhir::new(validator, policy, "/fhir");
+        // DPoP-bound tokens (RFC 9449): proofs checked against this server's base URL, their
+        // `jti`s kept for the proof lifetime (bounded; refuses when full rather than forget).
+        let mut facade = SecureFhir::new(validator, policy, "/fhir")
+            .with_dpop(
+                smart_auth::dpop::DpopValidator::new(),
+                Arc::new(smart_auth::replay::InMemoryReplayStore::new(100_000)),
+                &base,
+            )
+            .map_err(|e| format!("DPoP: {e}"))?;
         if let Some(state) = authz.clone() {
             facade = facade.with_revocation_check(move |ctx: &smart_auth::AccessContext| {
                 ctx.token_id

@@ -109,9 +109,7 @@ impl PermitAccess {
     /// smart-auth's own check of the typed resource: a read-like check for the requested type,
     /// "may this be returned at all" for types reached through includes and operations.
     fn typed_check(&self, rtype: &str, body: &serde_json::Value) -> bool {
-        let Ok(bytes) = serde_json::to_vec(body) else {
-            return false;
-        };
+        let bytes = crate::fhir::json::to_vec(body);
         let Ok(resource) = fhir_types::json::parse_resource(&bytes) else {
             return false;
         };
@@ -144,6 +142,43 @@ impl Access for PermitAccess {
         body: &serde_json::Value,
     ) -> bool {
         self.typed_check(rtype, body)
+    }
+
+    /// smart-auth's write check (the grant's write permission, compartment and constraints) on
+    /// the typed resource; the read narrowing does not apply to writes.
+    fn may_write(&self, _tx: &Tx<'_>, rtype: &str, _id: &str, body: &serde_json::Value) -> bool {
+        let bytes = crate::fhir::json::to_vec(body);
+        match fhir_types::json::parse_resource(&bytes) {
+            Ok(r) => {
+                r.resource_type().as_str() == rtype
+                    && self.authorized.check_write(Some(&r), None).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The decision's own narrowing of this write (made from the scopes granting the write):
+    /// the read narrowing does not apply, so a create-only token's `If-None-Exist` still finds
+    /// its own compartment's matches (their bodies stay hidden, see `may_disclose`).
+    fn write_match_narrowing(&self, rtype: &str) -> Option<Vec<Clause>> {
+        let ty = ResourceType::from_str(rtype).ok()?;
+        if self.authorized.request().resource_type() != Some(ty) {
+            return None;
+        }
+        Some(match self.authorized.narrowing() {
+            Some(n) => narrowing_clauses(rtype, n),
+            None => Vec::new(),
+        })
+    }
+
+    /// smart-auth's read check of the last live content alone: the index holds no rows for a
+    /// deleted resource, so the narrowing cannot be evaluated on it.
+    fn may_read_deleted(&self, rtype: &str, body: &serde_json::Value) -> bool {
+        self.typed_check(rtype, body)
+    }
+
+    fn may_disclose(&self, rtype: &str) -> bool {
+        ResourceType::from_str(rtype).is_ok_and(|ty| self.authorized.may_read_type(ty))
     }
 
     fn narrowing(&self, rtype: &str) -> Option<Vec<Clause>> {

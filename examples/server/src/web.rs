@@ -200,7 +200,7 @@ fn json_response(
     content_type: &'static str,
     v: &Value,
 ) -> http::Response<Vec<u8>> {
-    let mut r = http::Response::new(serde_json::to_vec(v).unwrap_or_default());
+    let mut r = http::Response::new(crate::fhir::json::to_vec(v));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -369,7 +369,7 @@ impl App {
         let body = match done.payload {
             Payload::Empty => Vec::new(),
             Payload::Stored(text) => text.into_bytes(),
-            Payload::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
+            Payload::Json(v) => crate::fhir::json::to_vec(&v),
             Payload::Informational(t) => {
                 fhir_response::operation_outcome(IssueCode::Informational, t)
             }

@@ -23,6 +23,12 @@ pub fn decode_bytes(input: &[u8]) -> Option<Vec<u8>> {
     STRICT.decode(input).ok()
 }
 
+/// Decodes strict base64url into `out`, returning the decoded length; `None` for anything
+/// non-canonical or when `out` may be too small.
+pub fn decode_into(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    STRICT.decode_slice(input, out).ok()
+}
+
 /// Encodes as unpadded base64url.
 pub fn encode(input: &[u8]) -> String {
     STRICT.encode(input)

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::alg::{Algorithm, AlgorithmError};
+use super::json::{JsonRef, Object};
 use crate::error::TokenError;
 
 /// Longest accepted `kid`, in bytes (smart.md §3.2).
@@ -21,7 +22,8 @@ pub struct HeaderRules {
     pub ignore_key_headers: bool,
 }
 
-/// A parsed JOSE header. Unknown members are kept in [`Header::raw`] and otherwise ignored.
+/// A parsed JOSE header. Members other than those below are checked only for being strict JSON;
+/// [`Header::raw`] returns them all.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Header {
@@ -35,15 +37,38 @@ pub struct Header {
     pub jwk: Option<Map<String, Value>>,
     /// `jku`, kept so client-assertion validation can compare it with the registered URL.
     pub jku: Option<String>,
-    /// All members as parsed.
-    pub raw: Map<String, Value>,
+    /// The decoded header text (strict JSON, checked).
+    json: Box<str>,
+    /// Which of `jwk`, `jku`, `x5u`, `x5c` are present (bits in [`KEY_HEADERS`] order).
+    key_headers: u8,
 }
 
+/// The members that carry a key or a key location.
+const KEY_HEADERS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
+
 impl Header {
+    /// Parses a decoded header (strict JSON, at most [`MAX_HEADER_LEN`] bytes) under `rules`.
+    pub fn parse(json: &[u8], rules: HeaderRules) -> Result<Header, TokenError> {
+        if json.len() > MAX_HEADER_LEN {
+            return Err(TokenError::TooLarge);
+        }
+        let raw = super::json::parse_borrowed(json).map_err(super::json_error)?;
+        Header::from_borrowed(&raw, json, rules)
+    }
+
     /// Interprets a parsed header object under `rules`.
     pub fn from_object(raw: Map<String, Value>, rules: HeaderRules) -> Result<Header, TokenError> {
+        let json = serde_json::to_vec(&raw).map_err(|_| TokenError::InvalidJson)?;
+        Header::parse(&json, rules)
+    }
+
+    fn from_borrowed(
+        raw: &Object<'_>,
+        json: &[u8],
+        rules: HeaderRules,
+    ) -> Result<Header, TokenError> {
         let alg = match raw.get("alg") {
-            Some(Value::String(s)) => Algorithm::from_name(s).map_err(|e| match e {
+            Some(JsonRef::String(s)) => Algorithm::from_name(s).map_err(|e| match e {
                 AlgorithmError::None => TokenError::AlgNone,
                 AlgorithmError::Unsupported => TokenError::UnsupportedAlgorithm,
             })?,
@@ -60,8 +85,8 @@ impl Header {
                 return Err(TokenError::UnsupportedContent);
             }
         }
-        let typ = opt_string(&raw, "typ")?;
-        let kid = opt_string(&raw, "kid")?;
+        let typ = opt_string(raw, "typ")?;
+        let kid = opt_string(raw, "kid")?;
         if let Some(k) = &kid {
             if k.is_empty()
                 || k.len() > MAX_KID_LEN
@@ -72,7 +97,7 @@ impl Header {
         }
         let jwk = match raw.get("jwk") {
             None => None,
-            Some(Value::Object(o)) if rules.embedded_jwk => Some(o.clone()),
+            Some(JsonRef::Object(o)) if rules.embedded_jwk => Some(o.to_map()),
             Some(_) if rules.embedded_jwk => return Err(TokenError::MalformedHeader),
             Some(_) if rules.ignore_key_headers => None,
             Some(_) => return Err(TokenError::HeaderKey),
@@ -80,36 +105,59 @@ impl Header {
         if rules.embedded_jwk && jwk.is_none() {
             return Err(TokenError::MalformedHeader);
         }
-        let jku = opt_string(&raw, "jku")?;
+        let jku = opt_string(raw, "jku")?;
         if !rules.ignore_key_headers
             && (jku.is_some() || raw.contains_key("x5u") || raw.contains_key("x5c"))
         {
             return Err(TokenError::HeaderKey);
         }
+        let key_headers = KEY_HEADERS
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| raw.contains_key(name))
+            .fold(0u8, |bits, (i, _)| bits | 1 << i);
+        // Checked UTF-8 by the strict parse above.
+        let json = std::str::from_utf8(json).map_err(|_| TokenError::InvalidJson)?;
         Ok(Header {
             alg,
             typ,
             kid,
             jwk,
             jku,
-            raw,
+            json: json.into(),
+            key_headers,
         })
     }
-}
 
-impl Header {
     /// Whether the header carries a key or key location (`jwk`, `jku`, `x5u`, `x5c`).
     pub fn carries_key(&self) -> bool {
-        ["jwk", "jku", "x5u", "x5c"]
-            .iter()
-            .any(|k| self.raw.contains_key(*k))
+        self.key_headers != 0
+    }
+
+    /// Whether the header has the member `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        match KEY_HEADERS.iter().position(|k| *k == name) {
+            Some(i) => self.key_headers & (1 << i) != 0,
+            None => super::json::parse_borrowed(self.json.as_bytes())
+                .is_ok_and(|o| o.contains_key(name)),
+        }
+    }
+
+    /// All members as parsed (built on each call).
+    pub fn raw(&self) -> Map<String, Value> {
+        super::json::parse_object(self.json.as_bytes()).unwrap_or_default()
+    }
+
+    /// The decoded header text.
+    pub fn json(&self) -> &str {
+        &self.json
     }
 }
 
-fn opt_string(raw: &Map<String, Value>, name: &str) -> Result<Option<String>, TokenError> {
+fn opt_string(raw: &Object<'_>, name: &str) -> Result<Option<String>, TokenError> {
     match raw.get(name) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(JsonRef::String(s)) => Ok(Some(s.to_string())),
         Some(_) => Err(TokenError::MalformedHeader),
     }
 }
@@ -131,8 +179,7 @@ mod tests {
     use super::*;
 
     fn hdr(json: &str) -> Result<Header, TokenError> {
-        let m = crate::jose::json::parse_object(json.as_bytes()).unwrap();
-        Header::from_object(m, HeaderRules::default())
+        Header::parse(json.as_bytes(), HeaderRules::default())
     }
 
     #[test]
@@ -193,6 +240,35 @@ mod tests {
         assert_eq!(
             hdr(r#"{"alg":"RS256","kid":7}"#),
             Err(TokenError::MalformedHeader)
+        );
+    }
+
+    #[test]
+    fn members_are_kept_for_later_questions() {
+        let rules = HeaderRules {
+            embedded_jwk: false,
+            ignore_key_headers: true,
+        };
+        let h = Header::parse(
+            br#"{"alg":"ES256","x5c":["AA"],"x-custom":{"a":1},"kid":"k"}"#,
+            rules,
+        )
+        .unwrap();
+        assert!(h.carries_key());
+        assert!(h.contains("x5c") && h.contains("x-custom") && h.contains("alg"));
+        assert!(!h.contains("jwk") && !h.contains("x5u") && !h.contains("other"));
+        assert_eq!(h.raw().len(), 4);
+        assert_eq!(h.raw()["x-custom"]["a"], 1);
+        let plain = Header::parse(br#"{"alg":"ES256"}"#, rules).unwrap();
+        assert!(!plain.carries_key());
+        assert_eq!(
+            Header::parse(br#"{"alg":"ES256","alg":"none"}"#, rules),
+            Err(TokenError::DuplicateMember)
+        );
+        let big = format!(r#"{{"alg":"ES256","p":"{}"}}"#, "x".repeat(MAX_HEADER_LEN));
+        assert_eq!(
+            Header::parse(big.as_bytes(), rules),
+            Err(TokenError::TooLarge)
         );
     }
 

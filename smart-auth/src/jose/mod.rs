@@ -47,7 +47,7 @@ pub(crate) fn json_error(e: json::JsonError) -> TokenError {
 impl<'a> CompactJws<'a> {
     /// Splits and checks a compact JWS: at most `max_len` bytes (and never more than
     /// [`HARD_MAX_TOKEN_LEN`]), exactly three segments, strict base64url, a strict-JSON header
-    /// of at most 2 KiB that passes [`Header::from_object`] under `rules`.
+    /// of at most 2 KiB that passes [`Header::parse`] under `rules`.
     pub fn parse(token: &'a str, max_len: usize, rules: HeaderRules) -> Result<Self, TokenError> {
         if token.len() > max_len.min(HARD_MAX_TOKEN_LEN) {
             return Err(TokenError::TooLarge);
@@ -65,9 +65,10 @@ impl<'a> CompactJws<'a> {
         {
             return Err(TokenError::TooLarge);
         }
-        let header_bytes = b64::decode(h).ok_or(TokenError::InvalidBase64)?;
-        let header_map = json::parse_object(&header_bytes).map_err(json_error)?;
-        let header = Header::from_object(header_map, rules)?;
+        // The header is small and bounded: decoded on the stack.
+        let mut buf = [0u8; header::MAX_HEADER_LEN + 3];
+        let n = b64::decode_into(h.as_bytes(), &mut buf).ok_or(TokenError::InvalidBase64)?;
+        let header = Header::parse(&buf[..n], rules)?;
         // Checked after the header so that an unsigned token is reported as `alg: none`.
         if s.is_empty() {
             return Err(TokenError::NotCompactJws);

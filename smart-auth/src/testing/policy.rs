@@ -37,7 +37,7 @@ pub fn context(scopes: &str, patient: Option<&str>, fhir_user: Option<&str>) -> 
         token_id: None,
         expires_at: i64::MAX,
         confirmation: None,
-        raw_claims: serde_json::Map::new(),
+        raw_claims: Default::default(),
     }
 }
 

@@ -33,10 +33,94 @@ impl Default for ClaimNames {
         ClaimNames::SMART
     }
 }
-use crate::context::{AccessContext, LaunchContext};
+use crate::context::{AccessContext, LaunchContext, RawClaims};
 use crate::error::TokenError;
-use crate::scope::ScopeSet;
+use crate::jose::json::{JsonRef, Object};
+use crate::scope::{ScopePolicy, ScopeSet};
 use crate::time::UnixTime;
+
+/// Read access to a claims object: a `serde_json` map, or the borrowed [`Object`] that access
+/// tokens are parsed into on the hot path (no copy of any claim the checks do not keep).
+pub trait ClaimsObject {
+    /// The type of a member value.
+    type Value: ClaimValue<Object = Self>;
+    /// The member `name`.
+    fn claim(&self, name: &str) -> Option<&Self::Value>;
+}
+
+/// A JSON value inside a [`ClaimsObject`].
+pub trait ClaimValue: Sized {
+    /// The object type values nest.
+    type Object: ClaimsObject<Value = Self>;
+    /// The string, if this is one.
+    fn as_str(&self) -> Option<&str>;
+    /// The number, if this is one.
+    fn as_number(&self) -> Option<&serde_json::Number>;
+    /// The elements, if this is an array.
+    fn as_slice(&self) -> Option<&[Self]>;
+    /// The object, if this is one.
+    fn as_object(&self) -> Option<&Self::Object>;
+    /// An owned copy.
+    fn to_value(&self) -> Value;
+}
+
+impl ClaimsObject for Map<String, Value> {
+    type Value = Value;
+    fn claim(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+impl ClaimValue for Value {
+    type Object = Map<String, Value>;
+    fn as_str(&self) -> Option<&str> {
+        Value::as_str(self)
+    }
+    fn as_number(&self) -> Option<&serde_json::Number> {
+        match self {
+            Value::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+    fn as_slice(&self) -> Option<&[Value]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn as_object(&self) -> Option<&Map<String, Value>> {
+        Value::as_object(self)
+    }
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl<'a> ClaimsObject for Object<'a> {
+    type Value = JsonRef<'a>;
+    fn claim(&self, name: &str) -> Option<&JsonRef<'a>> {
+        self.get(name)
+    }
+}
+
+impl<'a> ClaimValue for JsonRef<'a> {
+    type Object = Object<'a>;
+    fn as_str(&self) -> Option<&str> {
+        JsonRef::as_str(self)
+    }
+    fn as_number(&self) -> Option<&serde_json::Number> {
+        match self {
+            JsonRef::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+    fn as_slice(&self) -> Option<&[JsonRef<'a>]> {
+        self.as_array()
+    }
+    fn as_object(&self) -> Option<&Object<'a>> {
+        JsonRef::as_object(self)
+    }
+    fn to_value(&self) -> Value {
+        JsonRef::to_value(self)
+    }
+}
 
 /// Latest accepted NumericDate: 9999-12-31T23:59:59Z.
 pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
@@ -47,15 +131,16 @@ pub const MAX_SCOPES: usize = 256;
 /// Longest accepted single scope, in bytes (smart.md §3.4).
 pub const MAX_SCOPE_LEN: usize = 1024;
 
-type Claims = Map<String, Value>;
-
 /// A NumericDate (RFC 7519 §2): a JSON number, non-negative, before year 10000. Fractions are
 /// truncated. Anything else is the wrong type and refuses the token.
-pub fn numeric_date(claims: &Claims, name: &'static str) -> Result<Option<i64>, TokenError> {
-    let Some(v) = claims.get(name) else {
+pub fn numeric_date<O: ClaimsObject>(
+    claims: &O,
+    name: &'static str,
+) -> Result<Option<i64>, TokenError> {
+    let Some(v) = claims.claim(name) else {
         return Ok(None);
     };
-    let Value::Number(n) = v else {
+    let Some(n) = v.as_number() else {
         return Err(TokenError::InvalidClaim(name));
     };
     let secs = if let Some(i) = n.as_i64() {
@@ -75,55 +160,60 @@ pub fn numeric_date(claims: &Claims, name: &'static str) -> Result<Option<i64>, 
 }
 
 /// An optional string claim; other JSON types refuse the token.
-pub fn opt_str<'a>(claims: &'a Claims, name: &'static str) -> Result<Option<&'a str>, TokenError> {
-    match claims.get(name) {
+pub fn opt_str<'a, O: ClaimsObject>(
+    claims: &'a O,
+    name: &'static str,
+) -> Result<Option<&'a str>, TokenError> {
+    match claims.claim(name) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(TokenError::InvalidClaim(name)),
+        Some(v) => v.as_str().map(Some).ok_or(TokenError::InvalidClaim(name)),
     }
 }
 
 /// A required string claim.
-pub fn req_str<'a>(claims: &'a Claims, name: &'static str) -> Result<&'a str, TokenError> {
+pub fn req_str<'a, O: ClaimsObject>(
+    claims: &'a O,
+    name: &'static str,
+) -> Result<&'a str, TokenError> {
     opt_str(claims, name)?.ok_or(TokenError::MissingClaim(name))
 }
 
 /// `aud` as a list: a string or a non-empty array of strings.
-pub fn audiences(claims: &Claims) -> Result<Vec<&str>, TokenError> {
-    match claims.get("aud") {
-        None => Err(TokenError::MissingClaim("aud")),
-        Some(Value::String(s)) => Ok(vec![s.as_str()]),
-        Some(Value::Array(a)) if !a.is_empty() => a
-            .iter()
-            .map(|v| v.as_str().ok_or(TokenError::InvalidClaim("aud")))
-            .collect(),
-        Some(_) => Err(TokenError::InvalidClaim("aud")),
-    }
+pub fn audiences<O: ClaimsObject>(claims: &O) -> Result<Vec<&str>, TokenError> {
+    let mut out = Vec::new();
+    audience_matches(claims, |a| {
+        out.push(a);
+        false
+    })?;
+    Ok(out)
 }
 
 /// Whether `aud` (a string or a non-empty array of strings) has a member `wanted` accepts.
-pub fn audience_matches(
-    claims: &Claims,
-    wanted: impl Fn(&str) -> bool,
+pub fn audience_matches<'a, O: ClaimsObject>(
+    claims: &'a O,
+    mut wanted: impl FnMut(&'a str) -> bool,
 ) -> Result<bool, TokenError> {
-    match claims.get("aud") {
-        None => Err(TokenError::MissingClaim("aud")),
-        Some(Value::String(s)) => Ok(wanted(s)),
-        Some(Value::Array(a)) if !a.is_empty() => {
+    let bad = TokenError::InvalidClaim("aud");
+    let aud = claims.claim("aud").ok_or(TokenError::MissingClaim("aud"))?;
+    if let Some(s) = aud.as_str() {
+        return Ok(wanted(s));
+    }
+    match aud.as_slice() {
+        Some(a) if !a.is_empty() => {
             let mut found = false;
             for v in a {
-                found |= wanted(v.as_str().ok_or(TokenError::InvalidClaim("aud"))?);
+                found |= wanted(v.as_str().ok_or(bad.clone())?);
             }
             Ok(found)
         }
-        Some(_) => Err(TokenError::InvalidClaim("aud")),
+        _ => Err(bad),
     }
 }
 
 /// The time checks shared by every token kind: `exp` required, `nbf`, `iat` and the maximum
 /// lifetime. Returns (`exp`, `iat`).
-pub fn check_times(
-    claims: &Claims,
+pub fn check_times<O: ClaimsObject>(
+    claims: &O,
     now: UnixTime,
     leeway: i64,
     require_iat: bool,
@@ -183,24 +273,26 @@ pub fn is_fhir_user(s: &str) -> bool {
     prefix_ok && TYPES.contains(&ty) && is_fhir_id(id)
 }
 
-fn fhir_context(v: &Value) -> Result<Vec<String>, TokenError> {
+fn fhir_context<V: ClaimValue>(v: &V) -> Result<Vec<String>, TokenError> {
     const BAD: TokenError = TokenError::InvalidClaim("fhirContext");
-    let items = v.as_array().ok_or(BAD)?;
+    let items = v.as_slice().ok_or(BAD)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let item = item.as_object().ok_or(BAD)?;
-        let text = |name: &str| match item.get(name) {
+        let text = |name: &str| match item.claim(name) {
             None => Ok(None),
-            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-            Some(_) => Err(BAD),
+            Some(v) => match v.as_str() {
+                Some(s) if !s.is_empty() => Ok(Some(s.to_owned())),
+                _ => Err(BAD),
+            },
         };
         let reference = text("reference")?;
         let canonical = text("canonical")?;
         text("type")?;
         text("role")?;
-        let identifier = match item.get("identifier") {
+        let identifier = match item.claim("identifier") {
             None => false,
-            Some(Value::Object(_)) => true,
+            Some(v) if v.as_object().is_some() => true,
             Some(_) => return Err(BAD),
         };
         if let Some(r) = &reference {
@@ -223,28 +315,30 @@ fn fhir_context(v: &Value) -> Result<Vec<String>, TokenError> {
 }
 
 /// The granted scope string from `scope` (or `scp` where configured), size-bounded.
-pub fn scope_string(
-    claims: &Claims,
+pub fn scope_string<O: ClaimsObject>(
+    claims: &O,
     mode: ScopeClaim,
 ) -> Result<std::borrow::Cow<'_, str>, TokenError> {
     use std::borrow::Cow;
     const BAD: TokenError = TokenError::InvalidClaim("scope");
     let scope = opt_str(claims, "scope")?;
-    let scp = claims.get("scp");
+    let scp = claims.claim("scp");
     let joined = match (scope, scp, mode) {
         (Some(_), Some(_), _) => return Err(BAD),
         (Some(s), None, _) => Cow::Borrowed(s),
-        (None, Some(Value::String(s)), ScopeClaim::ScopeOrScp) => Cow::Borrowed(s.as_str()),
-        (None, Some(Value::Array(a)), ScopeClaim::ScopeOrScp) => {
-            let parts: Option<Vec<&str>> = a.iter().map(Value::as_str).collect();
-            let parts = parts.ok_or(BAD)?;
-            if parts.iter().any(|p| p.is_empty() || p.contains(' ')) {
-                return Err(BAD);
-            }
-            Cow::Owned(parts.join(" "))
-        }
-        (None, Some(_), ScopeClaim::ScopeOrScp) => return Err(BAD),
         (None, Some(_), ScopeClaim::Scope) => return Err(TokenError::InvalidClaim("scp")),
+        (None, Some(v), ScopeClaim::ScopeOrScp) => match (v.as_str(), v.as_slice()) {
+            (Some(s), _) => Cow::Borrowed(s),
+            (None, Some(a)) => {
+                let parts: Option<Vec<&str>> = a.iter().map(ClaimValue::as_str).collect();
+                let parts = parts.ok_or(BAD)?;
+                if parts.iter().any(|p| p.is_empty() || p.contains(' ')) {
+                    return Err(BAD);
+                }
+                Cow::Owned(parts.join(" "))
+            }
+            (None, None) => return Err(BAD),
+        },
         (None, None, _) => Cow::Borrowed(""),
     };
     let mut count = 0;
@@ -259,11 +353,11 @@ pub fn scope_string(
 
 /// The `cnf` claim (RFC 7800): an object whose members are confirmation methods this crate
 /// enforces (`jkt`, `x5t#S256`).
-pub fn confirmation(claims: &Claims) -> Result<Option<Value>, TokenError> {
-    match claims.get("cnf") {
+pub fn confirmation<O: ClaimsObject>(claims: &O) -> Result<Option<Value>, TokenError> {
+    match claims.claim("cnf").map(ClaimValue::to_value) {
         None => Ok(None),
         Some(Value::Object(o)) if !o.is_empty() => {
-            for (k, v) in o {
+            for (k, v) in &o {
                 let ok = matches!(k.as_str(), "jkt" | "x5t#S256")
                     && v.as_str()
                         .is_some_and(|s| s.len() == 43 && crate::jose::b64::decode(s).is_some());
@@ -271,24 +365,26 @@ pub fn confirmation(claims: &Claims) -> Result<Option<Value>, TokenError> {
                     return Err(TokenError::UnsupportedConfirmation);
                 }
             }
-            Ok(Some(Value::Object(o.clone())))
+            Ok(Some(Value::Object(o)))
         }
         Some(_) => Err(TokenError::UnsupportedConfirmation),
     }
 }
 
 /// Builds the access context from the SMART claims shared by JWTs and introspection:
-/// scopes, `patient`, `encounter`, `fhirContext`, `fhirUser`, `cnf`.
-pub fn context_from_claims(
+/// scopes, `patient`, `encounter`, `fhirContext`, `fhirUser`, `cnf`. Its
+/// [`raw_claims`](AccessContext::raw_claims) are left empty for the caller to fill.
+pub fn context_from_claims<O: ClaimsObject>(
     issuer: String,
     expires_at: i64,
-    claims: Claims,
+    claims: &O,
     scope_mode: ScopeClaim,
+    scope_policy: &ScopePolicy,
     names: &ClaimNames,
 ) -> Result<AccessContext, TokenError> {
-    let scopes = ScopeSet::parse(&scope_string(&claims, scope_mode)?);
+    let scopes = ScopeSet::parse_with(&scope_string(claims, scope_mode)?, scope_policy);
     let id = |name: &'static str| -> Result<Option<String>, TokenError> {
-        match opt_str(&claims, name)? {
+        match opt_str(claims, name)? {
             Some(s) if is_fhir_id(s) => Ok(Some(s.to_owned())),
             Some(_) => Err(TokenError::InvalidClaim(name)),
             None => Ok(None),
@@ -296,22 +392,22 @@ pub fn context_from_claims(
     };
     let patient = id(names.patient)?;
     let encounter = id(names.encounter)?;
-    let fhir_context = match claims.get(names.fhir_context) {
+    let fhir_context = match claims.claim(names.fhir_context) {
         Some(v) => fhir_context(v)?,
         None => Vec::new(),
     };
-    let fhir_user = match opt_str(&claims, names.fhir_user)? {
+    let fhir_user = match opt_str(claims, names.fhir_user)? {
         Some(u) if is_fhir_user(u) => Some(u.to_owned()),
         Some(_) => return Err(TokenError::InvalidClaim(names.fhir_user)),
         None => None,
     };
-    let subject = opt_str(&claims, "sub")?.map(str::to_owned);
-    let client_id = match opt_str(&claims, "client_id")? {
+    let subject = opt_str(claims, "sub")?.map(str::to_owned);
+    let client_id = match opt_str(claims, "client_id")? {
         Some(c) => Some(c.to_owned()),
-        None => opt_str(&claims, "azp")?.map(str::to_owned),
+        None => opt_str(claims, "azp")?.map(str::to_owned),
     };
-    let token_id = opt_str(&claims, "jti")?.map(str::to_owned);
-    let confirmation = confirmation(&claims)?;
+    let token_id = opt_str(claims, "jti")?.map(str::to_owned);
+    let confirmation = confirmation(claims)?;
     Ok(AccessContext {
         issuer,
         subject,
@@ -326,35 +422,52 @@ pub fn context_from_claims(
         token_id,
         expires_at,
         confirmation,
-        raw_claims: claims,
+        raw_claims: RawClaims::default(),
     })
 }
 
-/// Checks the verified claims of a JWT access token against `config` (smart.md §3.3).
+/// Checks the verified claims of a JWT access token against `config` (smart.md §3.3). The
+/// `payload` is the verified claims text; it is parsed strictly once, into borrowed form, and
+/// kept as the context's [`raw_claims`](AccessContext::raw_claims).
 pub fn check_access_token(
-    claims: Claims,
+    payload: Vec<u8>,
     config: &IssuerConfig,
     now: UnixTime,
 ) -> Result<AccessContext, TokenError> {
-    let iss = req_str(&claims, "iss")?;
+    let mut ctx = {
+        let claims =
+            crate::jose::json::parse_borrowed(&payload).map_err(crate::jose::json_error)?;
+        check_access_claims(&claims, config, now)?
+    };
+    ctx.raw_claims = RawClaims::from_checked_json(payload);
+    Ok(ctx)
+}
+
+fn check_access_claims<O: ClaimsObject>(
+    claims: &O,
+    config: &IssuerConfig,
+    now: UnixTime,
+) -> Result<AccessContext, TokenError> {
+    let iss = req_str(claims, "iss")?;
     if iss != config.issuer {
         return Err(TokenError::WrongIssuer);
     }
-    if !audience_matches(&claims, |a| config.audiences.iter().any(|c| c == a))? {
+    if !audience_matches(claims, |a| config.audiences.iter().any(|c| c == a))? {
         return Err(TokenError::WrongAudience);
     }
     let strict = config.profile == ClaimProfile::Rfc9068;
-    let (exp, _) = check_times(&claims, now, config.leeway, strict, config.max_lifetime)?;
+    let (exp, _) = check_times(claims, now, config.leeway, strict, config.max_lifetime)?;
     if strict {
-        req_str(&claims, "sub")?;
-        req_str(&claims, "client_id")?;
-        req_str(&claims, "jti")?;
+        req_str(claims, "sub")?;
+        req_str(claims, "client_id")?;
+        req_str(claims, "jti")?;
     }
     context_from_claims(
         config.issuer.clone(),
         exp,
         claims,
         config.scope_claim,
+        &config.scope_policy,
         &config.claim_names,
     )
 }

@@ -20,6 +20,7 @@ use crate::jose::{
 };
 use crate::jwk::{Jwk, JwkError};
 use crate::jwks::{JwkSet, KeyCache, KeyCachePolicy};
+use crate::scope::ScopePolicy;
 use crate::time::UnixTime;
 
 /// Which `typ` header values a token must carry.
@@ -128,6 +129,7 @@ pub struct IssuerConfig {
     pub(crate) key_policy: KeyCachePolicy,
     pub(crate) shared_secret: Option<Result<Jwk, JwkError>>,
     pub(crate) claim_names: claims::ClaimNames,
+    pub(crate) scope_policy: ScopePolicy,
 }
 
 impl IssuerConfig {
@@ -152,6 +154,7 @@ impl IssuerConfig {
             key_policy: KeyCachePolicy::default(),
             shared_secret: None,
             claim_names: claims::ClaimNames::SMART,
+            scope_policy: ScopePolicy::default(),
         }
     }
 
@@ -205,6 +208,17 @@ impl IssuerConfig {
     /// Where scopes come from.
     pub fn scope_claim(mut self, scope_claim: ScopeClaim) -> Self {
         self.scope_claim = scope_claim;
+        self
+    }
+
+    /// How the granted scope string is read: what to do with invalid resource scopes, v1 and
+    /// v2 scopes together, `system/` next to `patient/`/`user/`, comma separators, the most
+    /// scopes in one grant. The default [`ScopePolicy`] is the safe one. A grant the policy
+    /// rejects still validates, but its [`ScopeSet`](crate::scope::ScopeSet) carries the
+    /// [`rejection`](crate::scope::ScopeSet::rejection) and grants nothing, so the
+    /// [`Authorizer`](crate::decision::Authorizer) answers 401 `invalid_token`.
+    pub fn scope_policy(mut self, policy: ScopePolicy) -> Self {
+        self.scope_policy = policy;
         self
     }
 
@@ -430,8 +444,8 @@ impl Validator {
         };
         let jws = CompactJws::parse(token, self.max_token_len, lenient)?;
         let header = jws.header();
-        let (issuer, claims) = self.verify(&jws, header, token.len(), now)?;
-        claims::check_access_token(claims, &issuer.config, now)
+        let (issuer, payload) = self.verify(&jws, header, token.len(), now)?;
+        claims::check_access_token(payload, &issuer.config, now)
     }
 
     fn verify<'v>(
@@ -440,7 +454,7 @@ impl Validator {
         header: &Header,
         len: usize,
         now: UnixTime,
-    ) -> Result<(&'v Issuer, serde_json::Map<String, serde_json::Value>), TokenError> {
+    ) -> Result<(&'v Issuer, Vec<u8>), TokenError> {
         let mut last_err: Option<TokenError> = None;
         let mut tried = false;
         for issuer in &self.issuers {
@@ -469,8 +483,8 @@ impl Validator {
             match key {
                 Ok(key) => {
                     tried = true;
-                    match jws.verify_claims(&key, c.algorithms) {
-                        Ok(claims) => return Ok((issuer, claims)),
+                    match jws.verify(&key, c.algorithms) {
+                        Ok(payload) => return Ok((issuer, payload)),
                         Err(e) => last_err = merge(last_err, e),
                     }
                 }

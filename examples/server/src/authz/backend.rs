@@ -63,6 +63,7 @@ pub(crate) fn client_credentials(
     state: &AuthzState,
     client: &ClientConfig,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
     if !matches!(client.auth, ClientAuth::PrivateKeyJwt { .. }) {
         return Err(OAuthError::unauthorized_client(
@@ -80,5 +81,5 @@ pub(crate) fn client_credentials(
     if granted.is_empty() {
         return Err(OAuthError::invalid_scope("no requested scope is allowed"));
     }
-    Ok(state.issue_backend(&client.client_id, &granted)?.body)
+    Ok(state.issue_backend(&client.client_id, &granted, jkt)?.body)
 }

@@ -42,6 +42,7 @@ impl AuthzState {
             "token_endpoint": e.token,
             "token_endpoint_auth_methods_supported": AUTH_METHODS,
             "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384", "RS256", "ES256"],
+            "dpop_signing_alg_values_supported": dpop_algs(),
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "scopes_supported": SCOPES,
             "response_types_supported": ["code"],
@@ -81,6 +82,7 @@ impl AuthzState {
             "id_token_signing_alg_values_supported": ["ES256"],
             "token_endpoint_auth_methods_supported": AUTH_METHODS,
             "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384", "RS256", "ES256"],
+            "dpop_signing_alg_values_supported": dpop_algs(),
             "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "fhirUser", "name"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
@@ -102,4 +104,13 @@ pub(crate) async fn openid_configuration(State(state): State<AuthzState>) -> Res
 
 pub(crate) async fn jwks(State(state): State<AuthzState>) -> Response {
     json_public(&state.jwks())
+}
+
+/// The DPoP proof algorithms the token endpoint and the FHIR API accept (RFC 9449 §5.1).
+pub(crate) fn dpop_algs() -> Vec<String> {
+    smart_auth::dpop::DpopValidator::new()
+        .algs_attribute()
+        .split(' ')
+        .map(str::to_owned)
+        .collect()
 }

@@ -26,6 +26,7 @@ impl AuthzState {
         scope: &str,
         grant: Option<(&str, &Grant)>,
         lifetime: i64,
+        jkt: Option<&str>,
     ) -> Result<String, OAuthError> {
         let now = self.now();
         let jti = self.random_token();
@@ -38,6 +39,10 @@ impl AuthzState {
         claims.insert("iat".into(), json!(now));
         claims.insert("exp".into(), json!(now + lifetime));
         claims.insert("jti".into(), json!(jti));
+        if let Some(jkt) = jkt {
+            // RFC 9449 §6: the token is bound to the key that signed the client's DPoP proof.
+            claims.insert("cnf".into(), json!({ "jkt": jkt }));
+        }
         if let Some((_, g)) = grant {
             if let Some(p) = &g.context.patient {
                 claims.insert("patient".into(), json!(p));
@@ -103,6 +108,7 @@ impl AuthzState {
 
     /// Issues tokens for a user grant (authorization code or refresh). `scope_override` narrows the
     /// scope of this access token (refresh with a `scope` parameter).
+    #[allow(clippy::too_many_arguments)] // each is one fact of the token request
     pub(crate) fn issue_for_grant(
         &self,
         grant_id: &str,
@@ -111,6 +117,7 @@ impl AuthzState {
         nonce: Option<&str>,
         id_token: bool,
         grant_type: &str,
+        jkt: Option<&str>,
     ) -> Result<Issued, OAuthError> {
         let now = self.now();
         let granted = scope_override.unwrap_or(&grant.scopes);
@@ -123,10 +130,11 @@ impl AuthzState {
             &scope,
             Some((grant_id, grant)),
             lifetime,
+            jkt,
         )?;
         let mut body = json!({
             "access_token": access,
-            "token_type": "Bearer",
+            "token_type": token_type(jkt, "Bearer"),
             "expires_in": lifetime,
             "scope": scope,
         });
@@ -153,6 +161,7 @@ impl AuthzState {
                 grant_id: grant_id.to_owned(),
                 expires_at: grant.expires_at,
                 used: false,
+                jkt: jkt.map(str::to_owned),
             };
             self.store()
                 .add_refresh(&refresh, record, now)
@@ -175,10 +184,11 @@ impl AuthzState {
         &self,
         client_id: &str,
         granted: &[String],
+        jkt: Option<&str>,
     ) -> Result<Issued, OAuthError> {
         let scope = scopes::join(granted);
         let lifetime = self.lifetimes().backend_access_token;
-        let access = self.mint_access(client_id, client_id, &scope, None, lifetime)?;
+        let access = self.mint_access(client_id, client_id, &scope, None, lifetime, jkt)?;
         let mut event = AuthzEvent::new(self.now(), AuthzEventKind::Token, true);
         event.client_id = Some(client_id.to_owned());
         event.grant_type = Some("client_credentials".into());
@@ -187,7 +197,7 @@ impl AuthzState {
         Ok(Issued {
             body: json!({
                 "access_token": access,
-                "token_type": "bearer",
+                "token_type": token_type(jkt, "bearer"),
                 "expires_in": lifetime,
                 "scope": scope,
             }),
@@ -208,5 +218,14 @@ impl AuthzState {
         }
         let jti = claims.get("jti")?.as_str()?;
         self.store().access_active(jti, now).then_some(claims)
+    }
+}
+
+/// `DPoP` for a DPoP-bound token (RFC 9449 §5), `unbound` (a spelling of `Bearer`) otherwise.
+fn token_type(jkt: Option<&str>, unbound: &'static str) -> &'static str {
+    if jkt.is_some() {
+        "DPoP"
+    } else {
+        unbound
     }
 }

@@ -90,6 +90,8 @@ pub(crate) struct Refresh {
     pub grant_id: String,
     pub expires_at: i64,
     pub used: bool,
+    /// The DPoP key thumbprint the refresh token is bound to (RFC 9449 §5), if any.
+    pub jkt: Option<String>,
 }
 
 /// An issued access token (by `jti`).

@@ -305,11 +305,43 @@ fn token_grant(
             ));
         }
     }
+    let jkt = dpop_key(state, headers)?;
+    let jkt = jkt.as_deref();
     match grant_type {
-        Some("authorization_code") => code_grant(state, &client, params),
-        Some("refresh_token") => refresh_grant(state, &client, params),
-        _ => backend::client_credentials(state, &client, params),
+        Some("authorization_code") => code_grant(state, &client, params, jkt),
+        Some("refresh_token") => refresh_grant(state, &client, params, jkt),
+        _ => backend::client_credentials(state, &client, params, jkt),
     }
+}
+
+/// The key thumbprint of the request's DPoP proof (RFC 9449 §5), checked for this endpoint
+/// (`htm` POST, `htu` the token endpoint), freshness and replay; `None` without a `DPoP` header.
+fn dpop_key(state: &AuthzState, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+    let bad = OAuthError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+        "the DPoP proof is not valid",
+    );
+    let mut proofs = headers.get_all("dpop").iter();
+    let Some(proof) = proofs.next() else {
+        return Ok(None);
+    };
+    if proofs.next().is_some() {
+        return Err(bad);
+    }
+    let proof = proof.to_str().map_err(|_| bad)?;
+    let request = smart_auth::dpop::DpopRequest {
+        method: "POST",
+        uri: &state.endpoints().token,
+        access_token: None,
+        expected_jkt: None,
+        nonce: None,
+    };
+    let now = smart_auth::UnixTime::from_secs(state.now());
+    smart_auth::dpop::DpopValidator::new()
+        .validate_proof(proof, &request, &state.0.replay, now)
+        .map(|p| Some(p.jkt))
+        .map_err(|_| bad)
 }
 
 /// RFC 7636 §4.1: 43 to 128 unreserved characters.
@@ -323,6 +355,7 @@ fn code_grant(
     state: &AuthzState,
     client: &ClientConfig,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<serde_json::Value, OAuthError> {
     let code = param(params, "code").ok_or(OAuthError::invalid_request("code is required"))?;
     let now = state.now();
@@ -378,6 +411,7 @@ fn code_grant(
         record.nonce.as_deref(),
         true,
         "authorization_code",
+        jkt,
     )?;
     Ok(issued.body)
 }
@@ -386,6 +420,7 @@ fn refresh_grant(
     state: &AuthzState,
     client: &ClientConfig,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<serde_json::Value, OAuthError> {
     let token = param(params, "refresh_token")
         .ok_or(OAuthError::invalid_request("refresh_token is required"))?;
@@ -419,6 +454,13 @@ fn refresh_grant(
             event.reason = Some("refresh_token_reuse".into());
             state.audit(event);
             return Err(OAuthError::invalid_grant("refresh token already used"));
+        }
+        // RFC 9449 §5: a refresh token bound to a DPoP key needs a proof by that key. Checked
+        // before the token is spent, so a thief without the key cannot burn it either.
+        if record.jkt.is_some() && record.jkt.as_deref() != jkt {
+            return Err(OAuthError::invalid_grant(
+                "refresh token is bound to another DPoP key",
+            ));
         }
         if let Some(r) = store.refresh.get_mut(&digest) {
             r.used = true;
@@ -462,6 +504,7 @@ fn refresh_grant(
         None,
         false,
         "refresh_token",
+        jkt,
     )?;
     Ok(issued.body)
 }

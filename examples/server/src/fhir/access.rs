@@ -23,6 +23,38 @@ pub trait Access: Sync {
         narrowing_admits(tx, rtype, id, self.narrowing(rtype))
     }
 
+    /// Whether the caller could read the deleted resource `rtype` whose last content was `body`
+    /// (then it learns `410 Gone`, and sees the deletion in history; otherwise `404`). The
+    /// store no longer indexes a deleted resource, so only the content can decide; the default
+    /// decides for unrestricted callers only.
+    fn may_read_deleted(&self, rtype: &str, body: &Value) -> bool {
+        let _ = body;
+        self.narrowing(rtype).is_some_and(|c| c.is_empty())
+    }
+
+    /// Whether the caller's write may touch the resource `rtype/id` with content `body`: the
+    /// stored version before an update, patch or delete, and the new version after a create,
+    /// update or patch (inside its transaction). A token that may write but not read (`c`,
+    /// `u`, `d` alone) passes here and not in [`Access::may_read`].
+    fn may_write(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &Value) -> bool {
+        self.may_read(tx, rtype, id, body)
+    }
+
+    /// The clauses that restrict the match search of a conditional write on `rtype` (create
+    /// with `If-None-Exist`, conditional update, patch, delete) to what the write may touch, or
+    /// `None` if it may touch nothing of `rtype`.
+    fn write_match_narrowing(&self, rtype: &str) -> Option<Vec<Clause>> {
+        self.narrowing(rtype)
+    }
+
+    /// Whether the caller may be shown resources of `rtype` at all (a conditional create that
+    /// found a match returns its body only then: a create-only token learns nothing more than
+    /// "it exists", CVE-2026-113876).
+    fn may_disclose(&self, rtype: &str) -> bool {
+        let _ = rtype;
+        true
+    }
+
     /// Whether a primary search match (already found by a query carrying the narrowing) may be
     /// returned: the checks of [`Access::may_read`] that the query did not already make.
     fn may_return_match(&self, tx: &Tx<'_>, rtype: &str, id: &str, body: &Value) -> bool {

@@ -92,7 +92,7 @@ fn binary_json_patch(resource: &Value) -> Option<Value> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .ok()?;
-    serde_json::from_slice(&bytes).ok()
+    super::json::parse(&bytes).ok()
 }
 
 fn entry_response(base: &str, outcome: Outcome) -> Value {
@@ -112,7 +112,7 @@ fn entry_response(base: &str, outcome: Outcome) -> Value {
             let mut e = json!({"response": response});
             match done.payload {
                 Payload::Stored(text) => {
-                    e["resource"] = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    e["resource"] = super::json::parse_str(&text).unwrap_or(Value::Null);
                 }
                 Payload::Json(v) => e["resource"] = v,
                 Payload::Empty | Payload::Informational(_) => {}

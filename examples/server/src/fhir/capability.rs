@@ -4,26 +4,6 @@ use serde_json::{json, Value};
 
 use crate::store::params;
 
-/// Types the server advertises (every R4 type can be stored; these have search support).
-const TYPES: &[&str] = &[
-    "Patient",
-    "Observation",
-    "Condition",
-    "Encounter",
-    "MedicationRequest",
-    "AllergyIntolerance",
-    "Procedure",
-    "Immunization",
-    "DiagnosticReport",
-    "CarePlan",
-    "DocumentReference",
-    "ServiceRequest",
-    "Practitioner",
-    "Organization",
-    "Provenance",
-    "AuditEvent",
-];
-
 fn param_type(kind: params::Kind) -> &'static str {
     match kind {
         params::Kind::Token => "token",
@@ -35,10 +15,12 @@ fn param_type(kind: params::Kind) -> &'static str {
 
 /// The CapabilityStatement for the server at `base`, whose OAuth endpoints are in `smart`.
 pub fn statement(base: &str, smart: &Value) -> Value {
-    let resources: Vec<Value> = TYPES
+    // Every R4 type can be stored and searched (search parameters come from the specification).
+    let resources: Vec<Value> = fhir_types::ResourceType::ALL
         .iter()
+        .map(|t| t.as_str())
         .map(|t| {
-            let read_only = crate::fhir::rest::APPEND_ONLY.contains(t);
+            let read_only = crate::fhir::rest::APPEND_ONLY.contains(&t);
             let interactions: &[&str] = if read_only {
                 &["read", "vread", "history-instance", "search-type"]
             } else {
@@ -64,10 +46,12 @@ pub fn statement(base: &str, smart: &Value) -> Value {
                 "readHistory": true,
                 "updateCreate": !read_only,
                 "conditionalCreate": !read_only,
+                "conditionalUpdate": !read_only,
+                "conditionalDelete": if read_only { "not-supported" } else { "single" },
                 "searchInclude": includes,
                 "searchParam": search,
             });
-            if *t == "Patient" {
+            if t == "Patient" {
                 r["operation"] = json!([
                     {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
                     {"name": "disclosures", "definition": format!("{base}/OperationDefinition/Patient-disclosures")}

@@ -3,6 +3,8 @@
 pub mod access;
 pub mod bundle;
 pub mod capability;
+pub mod conditional;
+pub mod json;
 pub mod model;
 pub mod outcome;
 pub mod patch;

@@ -124,6 +124,17 @@ impl Done {
         }
     }
 
+    /// A `status` with no body.
+    pub fn empty(status: StatusCode) -> Done {
+        Done {
+            status,
+            payload: Payload::Empty,
+            version: None,
+            location: false,
+            touched: Vec::new(),
+        }
+    }
+
     /// A response carrying `version` with `status`, shaped by the return preference.
     pub fn version(status: StatusCode, v: Version, ret: Return, location: bool) -> Done {
         let payload = match (ret, &v.body) {

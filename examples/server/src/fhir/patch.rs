@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use super::json;
+
 /// Most operations in one patch document.
 pub const MAX_OPERATIONS: usize = 1_000;
 
@@ -54,7 +56,7 @@ fn apply_one(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
             add(doc, &path, v)
         }
         "test" => {
-            if get(doc, &path)? == value(op)? {
+            if same(get(doc, &path)?, value(op)?) {
                 Ok(())
             } else {
                 Err(PatchError("Patch test failed"))
@@ -62,6 +64,38 @@ fn apply_one(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
         }
         _ => Err(PatchError("Unknown patch operation")),
     }
+}
+
+/// RFC 6902 §4.6 equality: numbers by value (plain or raw, see [`super::json`]), objects
+/// regardless of member order, arrays element by element.
+fn same(a: &Value, b: &Value) -> bool {
+    if json::is_number(a) || json::is_number(b) {
+        return match (json::raw_number(a), json::raw_number(b)) {
+            (Some(x), Some(y)) if x == y => true,
+            _ => json::as_f64(a).is_some_and(|x| json::as_f64(b) == Some(x)),
+        };
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w))
+        }
+        _ => a == b,
+    }
+}
+
+/// The members of an object a pointer may step into: none for a raw number, which is a number.
+fn members(v: &Value) -> Option<&serde_json::Map<String, Value>> {
+    v.as_object().filter(|_| json::raw_number(v).is_none())
+}
+
+fn members_mut(v: &mut Value) -> Option<&mut serde_json::Map<String, Value>> {
+    if json::raw_number(v).is_some() {
+        return None;
+    }
+    v.as_object_mut()
 }
 
 fn value(op: &Value) -> Result<&Value, PatchError> {
@@ -101,9 +135,8 @@ fn index(token: &str, len: usize, allow_end: bool) -> Result<usize, PatchError> 
 fn get<'a>(doc: &'a Value, path: &[String]) -> Result<&'a Value, PatchError> {
     let missing = PatchError("Patch path does not exist");
     path.iter().try_fold(doc, |cur, t| match cur {
-        Value::Object(m) => m.get(t).ok_or(missing),
         Value::Array(a) => Ok(&a[index(t, a.len(), false)?]),
-        _ => Err(missing),
+        _ => members(cur).and_then(|m| m.get(t)).ok_or(missing),
     })
 }
 
@@ -112,12 +145,11 @@ fn parent_mut<'a>(doc: &'a mut Value, path: &[String]) -> Result<&'a mut Value, 
     let mut cur = doc;
     for t in path {
         cur = match cur {
-            Value::Object(m) => m.get_mut(t).ok_or(missing)?,
             Value::Array(a) => {
                 let i = index(t, a.len(), false)?;
                 &mut a[i]
             }
-            _ => return Err(missing),
+            _ => members_mut(cur).and_then(|m| m.get_mut(t)).ok_or(missing)?,
         };
     }
     Ok(cur)
@@ -129,16 +161,16 @@ fn add(doc: &mut Value, path: &[String], v: Value) -> Result<(), PatchError> {
         return Ok(());
     };
     match parent_mut(doc, parent)? {
-        Value::Object(m) => {
-            m.insert(last.clone(), v);
-            Ok(())
-        }
         Value::Array(a) => {
             let i = index(last, a.len(), true)?;
             a.insert(i, v);
             Ok(())
         }
-        _ => Err(PatchError("Patch path does not exist")),
+        p => {
+            let m = members_mut(p).ok_or(PatchError("Patch path does not exist"))?;
+            m.insert(last.clone(), v);
+            Ok(())
+        }
     }
 }
 
@@ -148,12 +180,11 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, PatchError> {
         .split_last()
         .ok_or(PatchError("Cannot remove the whole document"))?;
     match parent_mut(doc, parent)? {
-        Value::Object(m) => m.remove(last).ok_or(missing),
         Value::Array(a) => {
             let i = index(last, a.len(), false)?;
             Ok(a.remove(i))
         }
-        _ => Err(missing),
+        p => members_mut(p).and_then(|m| m.remove(last)).ok_or(missing),
     }
 }
 
@@ -205,6 +236,29 @@ mod tests {
         let doc = json!({"/": 1, "~": 2});
         assert!(apply(&doc, &json!([{"op": "test", "path": "/~1", "value": 1}])).is_ok());
         assert!(apply(&doc, &json!([{"op": "test", "path": "/~0", "value": 2}])).is_ok());
+    }
+
+    #[test]
+    fn raw_numbers_are_numbers_to_patches() {
+        let doc = json::parse(br#"{"v":{"value":1.50},"w":[2.50]}"#).unwrap();
+        let ops = json::parse(
+            br#"[{"op":"test","path":"/v/value","value":1.5},
+                {"op":"test","path":"/w","value":[2.5]},
+                {"op":"copy","from":"/v/value","path":"/w/-"},
+                {"op":"replace","path":"/v/value","value":0.10}]"#,
+        )
+        .unwrap();
+        let out = apply(&doc, &ops).unwrap();
+        assert_eq!(
+            json::to_string(&out),
+            r#"{"v":{"value":0.10},"w":[2.50,1.50]}"#
+        );
+        // A pointer cannot step into a raw number to rewrite its text.
+        let key = json::RAW_NUMBER_KEY.replace('~', "~0").replace('/', "~1");
+        let sneak = serde_json::json!([{"op": "replace", "path": format!("/v/value/{key}"), "value": "1}"}]);
+        assert!(apply(&doc, &sneak).is_err());
+        let sneak = serde_json::json!([{"op": "add", "path": format!("/v/value/x"), "value": 1}]);
+        assert!(apply(&doc, &sneak).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::access::Access;
 use super::outcome::{Done, Fail, Outcome, Payload, Return};
 use super::route::Route;
-use super::{patch, searching};
+use super::{conditional, patch, searching};
 use crate::store::{self, HistoryScope, Tx, Version};
 
 /// Resource types no client may create, change or delete: the audit trail is append-only.
@@ -73,6 +73,9 @@ pub fn run(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>) -> Outcome {
         Route::Instance(t, id) if *m == Method::PATCH => patch(tx, env, op, t, id),
         Route::Instance(t, id) if *m == Method::DELETE => delete(tx, env, t, id),
         Route::Type(t) if *m == Method::POST => create(tx, env, op, t),
+        Route::Type(t) if *m == Method::PUT => conditional::update(tx, env, op, t),
+        Route::Type(t) if *m == Method::PATCH => conditional::patch(tx, env, op, t),
+        Route::Type(t) if *m == Method::DELETE => conditional::delete(tx, env, op, t),
         Route::Type(t) if get => searching::search(tx, env, t, op.query, None),
         Route::TypeSearch(t) if *m == Method::POST => searching::search(tx, env, t, op.query, None),
         Route::Compartment { ctype, id, rtype } if get => {
@@ -103,7 +106,7 @@ fn readable_current(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Result<Ver
     if cur.deleted {
         let live = tx.last_live(t, id)?.and_then(|v| v.json());
         return match live {
-            Some(body) if env.access.may_read(tx, t, id, &body) => Err(Fail::new(
+            Some(body) if env.access.may_read_deleted(t, &body) => Err(Fail::new(
                 StatusCode::GONE,
                 IssueCode::Deleted,
                 "The resource was deleted",
@@ -135,20 +138,41 @@ fn vread(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str, v: i64) -> Outcome {
         Err(f) => return Err(f),
     }
     let version = tx.version(t, id, v)?.ok_or(Fail::NOT_FOUND)?;
-    match version.json() {
-        Some(body) if env.access.may_read(tx, t, id, &body) => Ok(Done::version(
+    let readable = match version.json() {
+        Some(body) => may_read_version(tx, env, t, id, &body)?.then_some(body),
+        None => None,
+    };
+    match readable {
+        Some(_) => Ok(Done::version(
             StatusCode::OK,
             version,
             Return::Representation,
             false,
         )),
-        Some(_) => Err(Fail::NOT_FOUND),
-        None => Err(Fail::new(
+        None if version.deleted => Err(Fail::new(
             StatusCode::GONE,
             IssueCode::Deleted,
             "This version is a deletion",
         )),
+        None => Err(Fail::NOT_FOUND),
     }
+}
+
+/// Whether the caller may see `body`, one version of `t/id`: through the index while the
+/// resource is live, by its content alone once it is deleted (the index forgets it).
+fn may_read_version(
+    tx: &Tx<'_>,
+    env: &Env<'_>,
+    t: &str,
+    id: &str,
+    body: &Value,
+) -> Result<bool, Fail> {
+    let deleted = tx.current(t, id)?.is_some_and(|c| c.deleted);
+    Ok(if deleted {
+        env.access.may_read_deleted(t, body)
+    } else {
+        env.access.may_read(tx, t, id, body)
+    })
 }
 
 /// Checks a body for `t`: a JSON object of that type that the FHIR model accepts.
@@ -172,7 +196,8 @@ fn version_of(if_match: &str) -> Option<i64> {
     v.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
 }
 
-fn create(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
+/// `POST [type]` (conditional with `If-None-Exist`).
+pub(super) fn create(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
     let body = op.body.ok_or(Fail::bad_request("A body is required"))?;
     validate(t, body)?;
     if let Some(cond) = op.if_none_exist {
@@ -180,7 +205,15 @@ fn create(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str) -> Outcome {
         let found = searching::matches(tx, env, t, &pairs, 2)?;
         match found.as_slice() {
             [] => {}
-            [one] => return Ok(Done::version(StatusCode::OK, one.clone(), op.ret, false)),
+            [one] if env.access.may_disclose(t) => {
+                return Ok(Done::version(StatusCode::OK, one.clone(), op.ret, false))
+            }
+            [one] => {
+                // A token that may not read the type learns that a match exists, nothing more.
+                let mut done = Done::empty(StatusCode::OK);
+                done.touched = vec![format!("{t}/{}", one.id)];
+                return Ok(done);
+            }
             _ => {
                 return Err(Fail::new(
                     StatusCode::PRECONDITION_FAILED,
@@ -215,7 +248,7 @@ fn update(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome
 }
 
 /// Stores `body` as the next version of `t/id` after the checks shared by update and patch.
-fn write_version(
+pub(super) fn write_version(
     tx: &Tx<'_>,
     env: &Env<'_>,
     op: &Op<'_>,
@@ -226,7 +259,7 @@ fn write_version(
     let cur = tx.current(t, id)?;
     // No hijack: the stored version must be the caller's (SMART digest §12.12).
     if let Some(stored) = cur.as_ref().and_then(Version::json) {
-        if !env.access.may_read(tx, t, id, &stored) {
+        if !env.access.may_write(tx, t, id, &stored) {
             return Err(Fail::FORBIDDEN);
         }
     }
@@ -256,7 +289,7 @@ fn write_version(
 /// rolls the write back.
 fn check_written(tx: &Tx<'_>, env: &Env<'_>, v: &Version) -> Result<(), Fail> {
     match v.json() {
-        Some(body) if env.access.may_read(tx, &v.rtype, &v.id, &body) => Ok(()),
+        Some(body) if env.access.may_write(tx, &v.rtype, &v.id, &body) => Ok(()),
         _ => Err(Fail::FORBIDDEN),
     }
 }
@@ -268,7 +301,7 @@ fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome 
     let Some(stored) = stored else {
         return Err(Fail::NOT_FOUND);
     };
-    if !env.access.may_read(tx, t, id, &stored) {
+    if !env.access.may_write(tx, t, id, &stored) {
         // A write touching another compartment is refused as such (SMART digest §9).
         return Err(Fail::FORBIDDEN);
     }
@@ -285,13 +318,14 @@ fn patch(tx: &Tx<'_>, env: &Env<'_>, op: &Op<'_>, t: &str, id: &str) -> Outcome 
     write_version(tx, env, op, t, id, patched)
 }
 
-fn delete(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Outcome {
+/// `DELETE [type]/[id]`.
+pub(super) fn delete(tx: &Tx<'_>, env: &Env<'_>, t: &str, id: &str) -> Outcome {
     let cur = tx
         .current(t, id)?
         .filter(|c| !c.deleted)
         .ok_or(Fail::NOT_FOUND)?;
     match cur.json() {
-        Some(body) if env.access.may_read(tx, t, id, &body) => {}
+        Some(body) if env.access.may_write(tx, t, id, &body) => {}
         _ => return Err(Fail::FORBIDDEN),
     }
     let v = tx.delete(t, id, env.now)?.ok_or(Fail::NOT_FOUND)?;
@@ -335,9 +369,10 @@ fn history(
             Some(_) => v.json(),
             None => tx.last_live(&v.rtype, &v.id)?.and_then(|l| l.json()),
         };
-        let allowed = body
-            .as_ref()
-            .is_some_and(|b| env.access.may_read(tx, &v.rtype, &v.id, b));
+        let allowed = match body.as_ref() {
+            Some(b) => may_read_version(tx, env, &v.rtype, &v.id, b)?,
+            None => false,
+        };
         if !allowed {
             filtered = true;
             continue;

@@ -222,8 +222,9 @@ pub fn everything(tx: &Tx<'_>, env: &Env<'_>, id: &str, query: &[(String, String
     Ok(done)
 }
 
-/// The readable current resources matching a conditional query (`If-None-Exist`), at most
-/// `limit`; the match runs narrowed, as a search would.
+/// The current resources matching the criteria of a conditional write (`If-None-Exist`,
+/// conditional update, patch, delete), at most `limit`: the match runs narrowed to what the
+/// write may touch (in the query and again on each match), so nothing outside it is counted.
 pub fn matches(
     tx: &Tx<'_>,
     env: &Env<'_>,
@@ -236,7 +237,7 @@ pub fn matches(
         return Err(Fail::bad_request("Invalid conditional criteria"));
     }
     let mut clauses = spec.clauses;
-    clauses.extend(env.access.narrowing(t).ok_or(Fail::FORBIDDEN)?);
+    clauses.extend(env.access.write_match_narrowing(t).ok_or(Fail::FORBIDDEN)?);
     let q = Query {
         resource_type: t.to_owned(),
         clauses,
@@ -246,7 +247,7 @@ pub fn matches(
         .into_iter()
         .filter(|v| {
             v.json()
-                .is_some_and(|b| env.access.may_read(tx, t, &v.id, &b))
+                .is_some_and(|b| env.access.may_write(tx, t, &v.id, &b))
         })
         .collect())
 }
@@ -361,7 +362,7 @@ pub fn disclosures(tx: &Tx<'_>, env: &Env<'_>, id: &str) -> Outcome {
     let report = account(records.iter(), &request, &policy);
     let bundle = report.to_bundle(&crate::audit_trail::render_config());
     let json = fhir_types::json::to_vec(&fhir_types::Resource::Bundle(Box::new(bundle)));
-    let value: Value = serde_json::from_slice(&json).map_err(|_| Fail::INTERNAL)?;
+    let value = super::json::parse(&json).map_err(|_| Fail::INTERNAL)?;
     let mut done = Done::json(value);
     done.touched = vec![format!("Patient/{id}")];
     Ok(done)

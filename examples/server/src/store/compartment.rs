@@ -1,5 +1,12 @@
-//! Patient-compartment membership of a stored resource (R4 CompartmentDefinition `patient`):
-//! the store records it on every write so that `patient/` narrowing is a join, not a scan.
+//! Patient-compartment membership of a stored resource (R4 CompartmentDefinition `patient`, for
+//! every resource type): the store records it on every write so that `patient/` narrowing is a
+//! join, not a scan.
+//!
+//! Only the Patient compartment is indexed: it is the one the decision narrows to for `patient/`
+//! scopes and launch contexts. smart-auth narrows to another compartment (Practitioner,
+//! RelatedPerson, Encounter, Device) only when a host configures `UserAccess::Compartment` for
+//! `user/` scopes, which this server does not; such a narrowing would match nothing here (fail
+//! closed), never more.
 
 use serde_json::Value;
 
@@ -22,24 +29,16 @@ pub fn memberships(rtype: &str, id: &str, body: &Value, base: &str) -> Vec<(Stri
     out
 }
 
-/// The search parameters by which R4's PatientCD puts `rtype` in a patient's compartment
-/// (restricted to the parameters this server indexes).
+/// The search parameters by which R4's PatientCD puts `rtype` in a patient's compartment, from
+/// `fhir_types::compartment` (generated from the specification) for every resource type. Each
+/// is a reference parameter of the derived search table ([`super::params`]); one the table could
+/// not hold would leave the resource outside every compartment (invisible to `patient/`
+/// tokens: fail closed), and `params::tests` checks that none is missing.
 fn patient_params(rtype: &str) -> &'static [&'static str] {
-    match rtype {
-        "Patient" => &["link"],
-        "Observation" => &["subject", "performer"],
-        "Condition" => &["patient", "asserter"],
-        "Encounter" => &["patient"],
-        "MedicationRequest" => &["subject"],
-        "AllergyIntolerance" => &["patient", "recorder", "asserter"],
-        "Procedure" => &["patient", "performer"],
-        "Immunization" => &["patient"],
-        "DiagnosticReport" => &["subject"],
-        "CarePlan" => &["patient"],
-        "DocumentReference" => &["subject", "author"],
-        "ServiceRequest" => &["subject", "performer"],
-        "AuditEvent" => &["patient"],
-        "Provenance" => &["patient"],
-        _ => &[],
+    match rtype.parse::<fhir_types::ResourceType>() {
+        Ok(t) => {
+            fhir_types::compartment::params(fhir_types::compartment::CompartmentType::Patient, t)
+        }
+        Err(_) => &[],
     }
 }

@@ -55,10 +55,10 @@ pub fn valid_id(id: &str) -> bool {
 pub fn rows(resource_type: &str, resource: &Value, base: &str) -> Vec<IndexRow> {
     let mut out = Vec::new();
     for def in params::params(resource_type) {
-        for path in def.paths {
+        for path in &def.paths {
             let (path, target) = match path.split_once('>') {
                 Some((p, t)) => (p, Some(t)),
-                None => (*path, None),
+                None => (path.as_str(), None),
             };
             let mut values = Vec::new();
             collect(resource, path, &mut values);
@@ -148,11 +148,45 @@ fn index_value(
                 out.push(row("", "", Some(lo), Some(hi)));
             }
         }
-        Kind::Text => {
-            if let Some(s) = v.as_str() {
-                out.push(row("", &normalise_text(s), None, None));
+        Kind::Text => match v {
+            Value::String(s) => out.push(row("", &normalise_text(s), None, None)),
+            // HumanName and Address: string search matches any of their parts.
+            Value::Object(map) => {
+                for part in TEXT_PARTS {
+                    let mut values = Vec::new();
+                    if let Some(p) = map.get(*part) {
+                        collect_strings(p, &mut values);
+                    }
+                    for s in values {
+                        out.push(row("", &normalise_text(s), None, None));
+                    }
+                }
             }
-        }
+            _ => {}
+        },
+    }
+}
+
+/// The parts of a HumanName or Address a string parameter on it matches.
+const TEXT_PARTS: &[&str] = &[
+    "text",
+    "family",
+    "given",
+    "prefix",
+    "suffix",
+    "line",
+    "city",
+    "district",
+    "state",
+    "postalCode",
+    "country",
+];
+
+fn collect_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        _ => {}
     }
 }
 
@@ -209,6 +243,18 @@ mod tests {
         assert!(has("patient", "Patient", "p1"));
         assert!(has("performer", "Practitioner", "d1"));
         assert!(rows.iter().any(|r| r.code == "date" && r.lo.is_some()));
+    }
+
+    #[test]
+    fn names_and_addresses_are_searched_by_their_parts() {
+        let p = json!({"resourceType": "Patient",
+            "name": [{"family": "Chalmers", "given": ["Peter", "James"]}],
+            "address": [{"line": ["534 Erewhon St"], "city": "PleasantVille"}]});
+        let rows = rows("Patient", &p, BASE);
+        let has = |code: &str, val: &str| rows.iter().any(|r| r.code == code && r.value == val);
+        assert!(has("name", "chalmers") && has("name", "james"));
+        assert!(has("family", "chalmers") && !has("family", "peter"));
+        assert!(has("address", "pleasantville") && has("address-city", "pleasantville"));
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Version {
     pub fn json(&self) -> Option<Value> {
         self.body
             .as_deref()
-            .and_then(|b| serde_json::from_str(b).ok())
+            .and_then(|b| crate::fhir::json::parse_str(b).ok())
     }
 }
 
@@ -210,7 +210,7 @@ impl Prepared {
     pub fn new(rtype: &str, id: &str, mut body: Value, base: &str, now: DateTime<Utc>) -> Self {
         let updated = time::format_instant(now);
         set_meta(&mut body, id, 1, &updated);
-        let text = serde_json::to_string(&body).unwrap_or_default();
+        let text = crate::fhir::json::to_string(&body);
         let rows = index::rows(rtype, &body, base);
         let members = compartment::memberships(rtype, id, &body, base);
         Prepared {
@@ -306,7 +306,7 @@ impl Tx<'_> {
         let version = previous + 1;
         let updated = time::format_instant(now);
         set_meta(&mut body, id, version, &updated);
-        let text = serde_json::to_string(&body).map_err(|e| StoreError(e.to_string()))?;
+        let text = crate::fhir::json::to_string(&body);
         let text = if self.canonicalize {
             crate::fhir::model::canonical(text)
         } else {

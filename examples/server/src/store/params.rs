@@ -1,10 +1,16 @@
-//! The search parameters this server indexes: for each resource type, the parameter codes, their
-//! kinds and the JSON element paths (from R4's SearchParameter expressions) their values come from.
+//! The search parameters this server indexes, derived from R4's SearchParameter definitions
+//! (`fhir_types::search`, generated from the specification): for each resource type, every
+//! parameter whose type the store can evaluate (token, reference, date, string) and whose
+//! expression `fhir-types` maps exactly to elements. Any other parameter (number, quantity, uri,
+//! composite, special, or an expression with a filter such as `telecom.where(system='phone')`) is
+//! not in the table, so a search naming it is refused with a 400 instead of being ignored (an
+//! ignored filter would return more than was asked for).
 //!
-//! A path is a dot-separated list of element names from the resource root; arrays are flattened
-//! at every step. Choice elements are listed once per allowed type (`effectiveDateTime`,
-//! `effectivePeriod`). A reference path may carry a target type (`subject>Patient`): only
-//! references to that type count.
+//! A path is a dot-separated list of JSON element names from the resource root; arrays are
+//! flattened at every step. Choice elements are listed once per type the parameter's kind can
+//! hold (`effectiveDateTime`, `effectivePeriod`, ...; names a resource cannot have are simply
+//! never present). A reference path may carry a target type (`subject>Patient`): only references
+//! to that type count.
 
 /// How a parameter's values are indexed and matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,237 +26,197 @@ pub enum Kind {
 }
 
 /// One search parameter of one resource type.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ParamDef {
     /// The parameter code as used in a query (`subject`).
     pub code: &'static str,
     /// How values are indexed.
     pub kind: Kind,
     /// Element paths the values come from.
-    pub paths: &'static [&'static str],
+    pub paths: Vec<String>,
 }
 
-const fn p(code: &'static str, kind: Kind, paths: &'static [&'static str]) -> ParamDef {
-    ParamDef { code, kind, paths }
-}
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use Kind::{Date, Reference, Text, Token};
+use fhir_types::search::{search_params, SearchParamDef, SearchParamType, SearchPath};
+use fhir_types::ResourceType;
 
-const PATIENT: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("name", Text, &["name.family", "name.given", "name.text"]),
-    p("family", Text, &["name.family"]),
-    p("given", Text, &["name.given"]),
-    p("birthdate", Date, &["birthDate"]),
-    p("gender", Token, &["gender"]),
-    p("active", Token, &["active"]),
-    p("general-practitioner", Reference, &["generalPractitioner"]),
-    p("organization", Reference, &["managingOrganization"]),
-    p("link", Reference, &["link.other"]),
-];
-
-const OBSERVATION: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("code", Token, &["code"]),
-    p("category", Token, &["category"]),
-    p("status", Token, &["status"]),
-    p("subject", Reference, &["subject"]),
-    p("patient", Reference, &["subject>Patient"]),
-    p("encounter", Reference, &["encounter"]),
-    p("performer", Reference, &["performer"]),
-    p(
-        "date",
-        Date,
-        &["effectiveDateTime", "effectivePeriod", "effectiveInstant"],
-    ),
-];
-
-const CONDITION: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("code", Token, &["code"]),
-    p("category", Token, &["category"]),
-    p("clinical-status", Token, &["clinicalStatus"]),
-    p("verification-status", Token, &["verificationStatus"]),
-    p("subject", Reference, &["subject"]),
-    p("patient", Reference, &["subject>Patient"]),
-    p("encounter", Reference, &["encounter"]),
-    p("asserter", Reference, &["asserter"]),
-    p("onset-date", Date, &["onsetDateTime", "onsetPeriod"]),
-    p("recorded-date", Date, &["recordedDate"]),
-];
-
-const ENCOUNTER: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("status", Token, &["status"]),
-    p("class", Token, &["class"]),
-    p("type", Token, &["type"]),
-    p("subject", Reference, &["subject"]),
-    p("patient", Reference, &["subject>Patient"]),
-    p("participant", Reference, &["participant.individual"]),
-    p(
-        "practitioner",
-        Reference,
-        &["participant.individual>Practitioner"],
-    ),
-    p("service-provider", Reference, &["serviceProvider"]),
-    p("date", Date, &["period"]),
-];
-
-const MEDICATION_REQUEST: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("status", Token, &["status"]),
-    p("intent", Token, &["intent"]),
-    p("category", Token, &["category"]),
-    p("code", Token, &["medicationCodeableConcept"]),
-    p("medication", Reference, &["medicationReference"]),
-    p("subject", Reference, &["subject"]),
-    p("patient", Reference, &["subject>Patient"]),
-    p("encounter", Reference, &["encounter"]),
-    p("requester", Reference, &["requester"]),
-    p("authoredon", Date, &["authoredOn"]),
-];
-
-const ALLERGY_INTOLERANCE: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("code", Token, &["code", "reaction.substance"]),
-    p("category", Token, &["category"]),
-    p("clinical-status", Token, &["clinicalStatus"]),
-    p("patient", Reference, &["patient"]),
-    p("recorder", Reference, &["recorder"]),
-    p("asserter", Reference, &["asserter"]),
-    p("date", Date, &["recordedDate"]),
-];
-
-const PROCEDURE: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("code", Token, &["code"]),
-    p("category", Token, &["category"]),
-    p("status", Token, &["status"]),
-    p("subject", Reference, &["subject"]),
-    p("patient", Reference, &["subject>Patient"]),
-    p("encounter", Reference, &["encounter"]),
-    p("performer", Reference, &["performer.actor"]),
-    p("date", Date, &["performedDateTime", "performedPeriod"]),
-];
-
-const IMMUNIZATION: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("vaccine-code", Token, &["vaccineCode"]),
-    p("status", Token, &["status"]),
-    p("patient", Reference, &["patient"]),
-    p("performer", Reference, &["performer.actor"]),
-    p("date", Date, &["occurrenceDateTime"]),
-];
-
-const DIAGNOSTIC_REPORT: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("code", Token, &["code"]),
-    p("category", Token, &["category"]),
-    p("status", Token, &["status"]),
-    p("subject", Reference, &["subject"]),
-    p("patient", Reference, &["subject>Patient"]),
-    p("encounter", Reference, &["encounter"]),
-    p("performer", Reference, &["performer"]),
-    p("result", Reference, &["result"]),
-    p("date", Date, &["effectiveDateTime", "effectivePeriod"]),
-];
-
-const CARE_PLAN: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("category", Token, &["category"]),
-    p("status", Token, &["status"]),
-    p("subject", Reference, &["subject"]),
-    p("patient", Reference, &["subject>Patient"]),
-    p("encounter", Reference, &["encounter"]),
-    p("date", Date, &["period"]),
-];
-
-const DOCUMENT_REFERENCE: &[ParamDef] = &[
-    p("identifier", Token, &["identifier", "masterIdentifier"]),
-    p("type", Token, &["type"]),
-    p("category", Token, &["category"]),
-    p("status", Token, &["status"]),
-    p("subject", Reference, &["subject"]),
-    p("patient", Reference, &["subject>Patient"]),
-    p("author", Reference, &["author"]),
-    p("date", Date, &["date"]),
-];
-
-const SERVICE_REQUEST: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("code", Token, &["code"]),
-    p("category", Token, &["category"]),
-    p("status", Token, &["status"]),
-    p("subject", Reference, &["subject"]),
-    p("patient", Reference, &["subject>Patient"]),
-    p("encounter", Reference, &["encounter"]),
-    p("performer", Reference, &["performer"]),
-    p("authored", Date, &["authoredOn"]),
-];
-
-const PRACTITIONER: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("name", Text, &["name.family", "name.given", "name.text"]),
-    p("family", Text, &["name.family"]),
-    p("given", Text, &["name.given"]),
-    p("active", Token, &["active"]),
-];
-
-const ORGANIZATION: &[ParamDef] = &[
-    p("identifier", Token, &["identifier"]),
-    p("name", Text, &["name", "alias"]),
-    p("active", Token, &["active"]),
-];
-
-const AUDIT_EVENT: &[ParamDef] = &[
-    p("type", Token, &["type"]),
-    p("subtype", Token, &["subtype"]),
-    p("action", Token, &["action"]),
-    p("outcome", Token, &["outcome"]),
-    p("agent", Reference, &["agent.who"]),
-    p("entity", Reference, &["entity.what"]),
-    p(
-        "patient",
-        Reference,
-        &["agent.who>Patient", "entity.what>Patient"],
-    ),
-    p("source", Reference, &["source.observer"]),
-    p("altid", Token, &["agent.altId"]),
-    p("date", Date, &["recorded"]),
-];
-
-const PROVENANCE: &[ParamDef] = &[
-    p("target", Reference, &["target"]),
-    p("patient", Reference, &["target>Patient"]),
-    p("agent", Reference, &["agent.who"]),
-    p("recorded", Date, &["recorded"]),
-];
-
-/// The parameters indexed for `resource_type` (empty for types without special support: those
-/// still support `_id` and `_lastUpdated`).
-pub fn params(resource_type: &str) -> &'static [ParamDef] {
-    match resource_type {
-        "Patient" => PATIENT,
-        "Observation" => OBSERVATION,
-        "Condition" => CONDITION,
-        "Encounter" => ENCOUNTER,
-        "MedicationRequest" => MEDICATION_REQUEST,
-        "AllergyIntolerance" => ALLERGY_INTOLERANCE,
-        "Procedure" => PROCEDURE,
-        "Immunization" => IMMUNIZATION,
-        "DiagnosticReport" => DIAGNOSTIC_REPORT,
-        "CarePlan" => CARE_PLAN,
-        "DocumentReference" => DOCUMENT_REFERENCE,
-        "ServiceRequest" => SERVICE_REQUEST,
-        "Practitioner" => PRACTITIONER,
-        "Organization" => ORGANIZATION,
-        "AuditEvent" => AUDIT_EVENT,
-        "Provenance" => PROVENANCE,
-        _ => &[],
+/// The JSON type suffixes a choice element (`value[x]`) can carry that a parameter of `kind`
+/// indexes.
+fn choice_types(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Token => &[
+            "CodeableConcept",
+            "Coding",
+            "Code",
+            "Boolean",
+            "Identifier",
+            "String",
+            "Uri",
+            "Canonical",
+            "Id",
+        ],
+        Kind::Reference => &["Reference"],
+        Kind::Date => &["DateTime", "Period", "Instant", "Date"],
+        Kind::Text => &["String", "Markdown"],
     }
+}
+
+fn kind_of(t: SearchParamType) -> Option<Kind> {
+    match t {
+        SearchParamType::Token => Some(Kind::Token),
+        SearchParamType::Reference => Some(Kind::Reference),
+        SearchParamType::Date => Some(Kind::Date),
+        SearchParamType::String => Some(Kind::Text),
+        _ => None,
+    }
+}
+
+fn capitalised(t: &str) -> String {
+    let mut c = t.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// The JSON paths of one ElementDefinition path (`Observation.effective[x]` →
+/// `effectiveDateTime`, `effectivePeriod`, ...).
+fn json_paths(p: &SearchPath, kind: Kind) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for segment in p.path.split('.').skip(1) {
+        let names: Vec<String> = match segment.strip_suffix("[x]") {
+            Some(base) => match p.of_type {
+                Some(t) => vec![format!("{base}{}", capitalised(t))],
+                None => choice_types(kind)
+                    .iter()
+                    .map(|t| format!("{base}{t}"))
+                    .collect(),
+            },
+            None => vec![segment.to_owned()],
+        };
+        out = out
+            .iter()
+            .flat_map(|prefix| {
+                names.iter().map(move |n| match prefix.is_empty() {
+                    true => n.clone(),
+                    false => format!("{prefix}.{n}"),
+                })
+            })
+            .collect();
+    }
+    match p.resolves_to {
+        Some(t) => out
+            .into_iter()
+            .map(|x| format!("{x}>{}", t.as_str()))
+            .collect(),
+        None => out,
+    }
+}
+
+/// The store's definition of a spec parameter, if the store can evaluate it.
+fn derive(def: &SearchParamDef) -> Option<ParamDef> {
+    // `_id` and `_lastUpdated` are columns of their own; other framework parameters are refused.
+    if def.code.starts_with('_') || !def.exact {
+        return None;
+    }
+    let kind = kind_of(def.param_type)?;
+    let paths: Vec<String> = def.paths.iter().flat_map(|p| json_paths(p, kind)).collect();
+    (!paths.is_empty()).then_some(ParamDef {
+        code: def.code,
+        kind,
+        paths,
+    })
+}
+
+fn table() -> &'static HashMap<&'static str, Vec<ParamDef>> {
+    static TABLE: OnceLock<HashMap<&'static str, Vec<ParamDef>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        ResourceType::ALL
+            .iter()
+            .map(|t| {
+                let defs = search_params(*t).iter().filter_map(derive).collect();
+                (t.as_str(), defs)
+            })
+            .collect()
+    })
+}
+
+/// The parameters indexed for `resource_type` (empty for unknown types; every type also
+/// supports `_id` and `_lastUpdated`).
+pub fn params(resource_type: &str) -> &'static [ParamDef] {
+    table().get(resource_type).map_or(&[], Vec::as_slice)
 }
 
 /// The definition of `code` on `resource_type`, if this server indexes it.
 pub fn param(resource_type: &str, code: &str) -> Option<&'static ParamDef> {
     params(resource_type).iter().find(|d| d.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(t: &str, code: &str) -> Vec<String> {
+        param(t, code).map(|d| d.paths.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn derived_from_the_specification() {
+        assert_eq!(paths("Observation", "patient"), ["subject>Patient"]);
+        assert_eq!(paths("Observation", "subject"), ["subject"]);
+        let date = paths("Observation", "date");
+        assert!(date.contains(&"effectiveDateTime".to_owned()), "{date:?}");
+        assert!(date.contains(&"effectivePeriod".to_owned()), "{date:?}");
+        assert_eq!(paths("Patient", "family"), ["name.family"]);
+        assert_eq!(param("Patient", "name").unwrap().kind, Kind::Text);
+        assert_eq!(paths("Patient", "link"), ["link.other"]);
+        assert_eq!(
+            paths("MedicationRequest", "medication"),
+            ["medicationReference"]
+        );
+        let who = paths("AuditEvent", "patient");
+        assert!(who.contains(&"agent.who>Patient".to_owned()), "{who:?}");
+        assert!(who.contains(&"entity.what>Patient".to_owned()), "{who:?}");
+        // Types the old hand-written table did not know.
+        assert_eq!(param("Goal", "patient").unwrap().kind, Kind::Reference);
+        assert_eq!(param("CareTeam", "status").unwrap().kind, Kind::Token);
+    }
+
+    #[test]
+    fn every_patient_compartment_parameter_is_an_indexed_reference() {
+        use fhir_types::compartment::{members, params as cparams, CompartmentType};
+        for t in members(CompartmentType::Patient) {
+            for code in cparams(CompartmentType::Patient, *t) {
+                // `{def}` stands for the Patient itself, which the store adds by id.
+                if *code == "{def}" {
+                    continue;
+                }
+                let def = param(t.as_str(), code);
+                assert!(
+                    def.is_some_and(|d| d.kind == Kind::Reference),
+                    "{}.{code}",
+                    t.as_str()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parameters_the_store_cannot_evaluate_are_absent() {
+        // quantity, number, composite, uri, special; filtered expressions; framework ones.
+        for (t, code) in [
+            ("Observation", "value-quantity"),
+            ("RiskAssessment", "probability"),
+            ("Observation", "code-value-quantity"),
+            ("Location", "near"),
+            ("Patient", "phone"),
+            ("Patient", "email"),
+            ("Patient", "_id"),
+            ("Patient", "_has"),
+            ("Nope", "code"),
+        ] {
+            assert!(param(t, code).is_none(), "{t}.{code}");
+        }
+    }
 }

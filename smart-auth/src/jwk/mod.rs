@@ -5,6 +5,8 @@
 //! and size. Which algorithms it may verify follows from its type and curve, narrowed by its
 //! `alg` member.
 
+mod curve;
+
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -54,6 +56,10 @@ pub enum JwkError {
     /// A coordinate or key value has the wrong length or is not a field element.
     #[error("invalid key value")]
     InvalidKeyValue,
+    /// The EC point `(x, y)` is not on the named curve (an invalid-curve attack, or a corrupted
+    /// key).
+    #[error("EC point not on the curve")]
+    PointNotOnCurve,
     /// `kid` is not printable ASCII of at most 256 bytes.
     #[error("malformed kid")]
     MalformedKeyId,
@@ -379,28 +385,26 @@ fn roca_fingerprint(n: &[u8]) -> bool {
     })
 }
 
-const P256_P: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-];
-const P384_P: [u8; 48] = [
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
-];
-
 fn ec_material(family: KeyFamily, x: &[u8], y: &[u8]) -> Result<KeyMaterial, JwkError> {
-    let p: &[u8] = if family == KeyFamily::P256 {
-        &P256_P
+    let curve = if family == KeyFamily::P256 {
+        &curve::P256
     } else {
-        &P384_P
+        &curve::P384
     };
-    // Coordinates are full-length field elements (RFC 7518 §6.2.1.2); whether the point is on
-    // the curve, ring checks on every verification, so an off-curve key never verifies.
-    if x.len() != p.len() || y.len() != p.len() || x >= p || y >= p {
+    // Coordinates are full-length field elements (RFC 7518 §6.2.1.2) ...
+    if x.len() != curve.len
+        || y.len() != curve.len
+        || !curve.is_field_element(x)
+        || !curve.is_field_element(y)
+    {
         return Err(JwkError::InvalidKeyValue);
     }
-    let mut point = Vec::with_capacity(1 + 2 * p.len());
+    // ... of a point on the curve (SEC 1 §3.2.2.1): refused here, at import, rather than
+    // failing every verification later.
+    if !curve.contains(x, y) {
+        return Err(JwkError::PointNotOnCurve);
+    }
+    let mut point = Vec::with_capacity(1 + 2 * curve.len);
     point.push(4);
     point.extend_from_slice(x);
     point.extend_from_slice(y);
@@ -461,6 +465,12 @@ mod tests {
         for (extra, want) in cases {
             assert_eq!(Jwk::from_json(ec(extra).as_bytes()), Err(want), "{extra}");
         }
+        // The same key with y changed in its last bit: a field element, but off the curve.
+        let off_curve = ec("").replace("a0\"", "a4\"");
+        assert_eq!(
+            Jwk::from_json(off_curve.as_bytes()),
+            Err(JwkError::PointNotOnCurve)
+        );
         assert_eq!(
             Jwk::from_json(br#"{"kty":"oct","k":"AAAA"}"#),
             Err(JwkError::SymmetricKey)

@@ -1,0 +1,394 @@
+//! Conditional update, patch, delete and create at the running server (FHIR R4 http.html):
+//! zero, one and several matches, and matching that never reaches outside the token's
+//! compartment (another patient's resources are not there: no 412, no change, no body, and the
+//! same bytes as a criteria that matches nothing).
+
+mod server_support;
+
+use serde_json::{json, Value};
+use server_support::{Response, Server};
+
+const SYSTEM: &str = "urn:secure-fhir:test";
+
+fn obs(identifier: &str, subject: &str, status: &str) -> Value {
+    json!({
+        "resourceType": "Observation",
+        "identifier": [{"system": SYSTEM, "value": identifier}],
+        "status": status,
+        "code": {"text": "conditional"},
+        "subject": {"reference": subject}
+    })
+}
+
+fn criteria(identifier: &str) -> String {
+    format!("identifier={SYSTEM}%7C{identifier}")
+}
+
+struct Tokens {
+    alice: String,
+    reader: String,
+    victim: String,
+}
+
+fn tokens(s: &Server) -> Tokens {
+    Tokens {
+        alice: s.patient_token("patient/*.cruds"),
+        reader: s.patient_token("patient/*.rs"),
+        victim: s.token("patient/*.cruds", Some("pat-2"), Some("Patient/pat-2")),
+    }
+}
+
+fn create(s: &Server, token: &str, body: &Value) -> String {
+    let r = s.send_json("POST", "/Observation", token, body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_owned()
+}
+
+/// The victim's resource as its owner sees it: (version, status).
+fn victim_state(s: &Server, t: &Tokens, id: &str) -> (String, String) {
+    let r = s.get(&format!("/Observation/{id}"), &t.victim);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    (
+        v["meta"]["versionId"].as_str().unwrap().to_owned(),
+        v["status"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn same_bytes(a: &Response, b: &Response) {
+    assert_eq!(a.status, b.status);
+    assert_eq!(a.body, b.body, "byte-identical body");
+    assert_eq!(a.stable_headers(), b.stable_headers(), "identical headers");
+}
+
+#[test]
+fn conditional_update_creates_updates_and_refuses_ambiguity() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let path = format!("/Observation?{}", criteria("cu-1"));
+
+    let r = s.send_json(
+        "PUT",
+        &path,
+        &t.alice,
+        &obs("cu-1", "Patient/example", "preliminary"),
+    );
+    assert_eq!(r.status, 201, "no match creates: {}", r.text());
+    assert!(r.header("location").is_some());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+
+    let r = s.send_json(
+        "PUT",
+        &path,
+        &t.alice,
+        &obs("cu-1", "Patient/example", "final"),
+    );
+    assert_eq!(r.status, 200, "one match updates: {}", r.text());
+    assert_eq!(r.json()["id"], id.as_str());
+    assert_eq!(r.json()["meta"]["versionId"], "2");
+    assert_eq!(r.json()["status"], "final");
+
+    // A body id naming another resource than the match.
+    let mut wrong = obs("cu-1", "Patient/example", "final");
+    wrong["id"] = json!("some-other-id");
+    assert_eq!(s.send_json("PUT", &path, &t.alice, &wrong).status, 400);
+    // No match, and the body's id names an existing resource the criteria did not match.
+    let mut taken = obs("cu-none", "Patient/example", "final");
+    taken["id"] = json!(id);
+    let r = s.send_json(
+        "PUT",
+        &format!("/Observation?{}", criteria("cu-none")),
+        &t.alice,
+        &taken,
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    // No match, and a fresh id in the body: update-as-create at that id.
+    let mut fresh = obs("cu-fresh", "Patient/example", "final");
+    fresh["id"] = json!("cu-fresh-id");
+    let r = s.send_json(
+        "PUT",
+        &format!("/Observation?{}", criteria("cu-fresh")),
+        &t.alice,
+        &fresh,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["id"], "cu-fresh-id");
+    // If-Match applies to the match.
+    let body = serde_json::to_vec(&obs("cu-1", "Patient/example", "amended")).unwrap();
+    let stale = s.request(
+        "PUT",
+        &path,
+        Some(&t.alice),
+        &[
+            ("Content-Type", "application/fhir+json"),
+            ("If-Match", "W/\"1\""),
+        ],
+        Some(&body),
+    );
+    assert_eq!(stale.status, 412, "{}", stale.text());
+
+    create(&s, &t.alice, &obs("cu-1", "Patient/example", "final"));
+    let r = s.send_json(
+        "PUT",
+        &path,
+        &t.alice,
+        &obs("cu-1", "Patient/example", "amended"),
+    );
+    assert_eq!(r.status, 412, "two matches: {}", r.text());
+    assert_eq!(r.json()["resourceType"], "OperationOutcome");
+
+    // Refused: no update right, no criteria, criteria the server cannot evaluate.
+    let r = s.send_json(
+        "PUT",
+        &path,
+        &t.reader,
+        &obs("cu-1", "Patient/example", "final"),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = s.send_json(
+        "PUT",
+        "/Observation",
+        &t.alice,
+        &obs("cu-9", "Patient/example", "final"),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = s.send_json(
+        "PUT",
+        "/Observation?no-such-param=1",
+        &t.alice,
+        &obs("cu-9", "Patient/example", "final"),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+}
+
+#[test]
+fn conditional_update_never_matches_another_patients_resources() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    // Two resources of the victim carry the identifier; none of Alice's does.
+    let v1 = create(&s, &t.victim, &obs("shared", "Patient/pat-2", "final"));
+    create(&s, &t.victim, &obs("shared", "Patient/pat-2", "final"));
+    let path = format!("/Observation?{}", criteria("shared"));
+    let r = s.send_json(
+        "PUT",
+        &path,
+        &t.alice,
+        &obs("shared", "Patient/example", "preliminary"),
+    );
+    assert_eq!(
+        r.status,
+        201,
+        "the victim's two matches are invisible, not a 412: {}",
+        r.text()
+    );
+    assert_ne!(r.json()["id"], v1.as_str());
+    assert_eq!(victim_state(&s, &t, &v1), ("1".into(), "final".into()));
+    // No match, with the victim's id in the body: refused as any write to it is, untouched.
+    let mut hijack = obs("nothing-matches", "Patient/example", "final");
+    hijack["id"] = json!(v1);
+    let r = s.send_json(
+        "PUT",
+        &format!("/Observation?{}", criteria("nothing-matches")),
+        &t.alice,
+        &hijack,
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(victim_state(&s, &t, &v1), ("1".into(), "final".into()));
+    // Moving a match out of the compartment by the update is refused and rolled back.
+    let r = s.send_json(
+        "PUT",
+        &path,
+        &t.alice,
+        &obs("shared", "Patient/pat-2", "final"),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+}
+
+#[test]
+fn conditional_delete_and_patch_one_none_many_and_victims() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let a1 = create(&s, &t.alice, &obs("cd-1", "Patient/example", "final"));
+    let a2 = create(&s, &t.alice, &obs("cd-1", "Patient/example", "final"));
+    let victim = create(&s, &t.victim, &obs("cd-victim", "Patient/pat-2", "final"));
+    let path = |i: &str| format!("/Observation?{}", criteria(i));
+    let patch = br#"[{"op":"replace","path":"/status","value":"entered-in-error"}]"#;
+    let send_patch = |p: &str, token: &str| {
+        s.request(
+            "PATCH",
+            p,
+            Some(token),
+            &[("Content-Type", "application/json-patch+json")],
+            Some(patch),
+        )
+    };
+
+    assert_eq!(
+        s.request("DELETE", &path("cd-1"), Some(&t.alice), &[], None)
+            .status,
+        412
+    );
+    assert_eq!(send_patch(&path("cd-1"), &t.alice).status, 412);
+    assert_eq!(
+        s.request(
+            "DELETE",
+            &format!("/Observation/{a2}"),
+            Some(&t.alice),
+            &[],
+            None
+        )
+        .status,
+        204
+    );
+
+    let r = send_patch(&path("cd-1"), &t.alice);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "entered-in-error");
+    assert_eq!(r.json()["id"], a1.as_str());
+    let r = s.request("DELETE", &path("cd-1"), Some(&t.alice), &[], None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(s.get(&format!("/Observation/{a1}"), &t.alice).status, 410);
+    // Nothing left to match: deleting nothing is a 204, patching nothing a 404.
+    assert_eq!(
+        s.request("DELETE", &path("cd-1"), Some(&t.alice), &[], None)
+            .status,
+        204
+    );
+
+    // The victim's resource: exactly the answers for criteria that match nothing, and untouched.
+    let none_delete = s.request("DELETE", &path("cd-none"), Some(&t.alice), &[], None);
+    let victim_delete = s.request("DELETE", &path("cd-victim"), Some(&t.alice), &[], None);
+    same_bytes(&victim_delete, &none_delete);
+    let none_patch = send_patch(&path("cd-none"), &t.alice);
+    let victim_patch = send_patch(&path("cd-victim"), &t.alice);
+    assert_eq!(victim_patch.status, 404);
+    same_bytes(&victim_patch, &none_patch);
+    assert_eq!(victim_state(&s, &t, &victim), ("1".into(), "final".into()));
+
+    // No delete right.
+    let r = s.request("DELETE", &path("cd-victim"), Some(&t.reader), &[], None);
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn conditional_create_discloses_a_match_only_to_readers() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let own = create(&s, &t.alice, &obs("cc-1", "Patient/example", "final"));
+    let victim = create(&s, &t.victim, &obs("cc-victim", "Patient/pat-2", "final"));
+    let post = |token: &str, identifier: &str| {
+        let body = serde_json::to_vec(&obs(identifier, "Patient/example", "final")).unwrap();
+        s.request(
+            "POST",
+            "/Observation",
+            Some(token),
+            &[
+                ("Content-Type", "application/fhir+json"),
+                ("If-None-Exist", &criteria(identifier)),
+            ],
+            Some(&body),
+        )
+    };
+    let r = post(&t.alice, "cc-1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["id"], own.as_str());
+    // A create-only token learns that a match exists, not what it holds.
+    let create_only = s.patient_token("patient/Observation.c");
+    let r = post(&create_only, "cc-1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body.is_empty(), "{}", r.text());
+    assert!(r.header("etag").is_none() && r.header("location").is_none());
+    // Another patient's match is not a match: a new resource is created.
+    let r = post(&t.alice, "cc-victim");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_ne!(r.json()["id"], victim.as_str());
+}
+
+#[test]
+fn conditional_entries_in_a_transaction() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let victim = create(&s, &t.victim, &obs("tx-victim", "Patient/pat-2", "final"));
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": obs("tx-1", "Patient/example", "final"),
+             "request": {"method": "PUT", "url": format!("Observation?{}", criteria("tx-1"))}},
+            {"request": {"method": "DELETE", "url": format!("Observation?{}", criteria("tx-victim"))}}
+        ]
+    });
+    let r = s.send_json("POST", "", &t.alice, &bundle);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let statuses: Vec<String> = r.json()["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["response"]["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, ["201", "204"]);
+    assert_eq!(victim_state(&s, &t, &victim), ("1".into(), "final".into()));
+}
+
+#[test]
+fn write_only_tokens_write_inside_their_compartment_only() {
+    let s = Server::start(&[]);
+    let t = tokens(&s);
+    let create_only = s.patient_token("patient/Observation.c");
+    let r = s.send_json(
+        "POST",
+        "/Observation",
+        &create_only,
+        &obs("co-1", "Patient/example", "final"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = s.send_json(
+        "POST",
+        "/Observation",
+        &create_only,
+        &obs("co-2", "Patient/pat-2", "final"),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    // Create-only reads nothing.
+    assert_eq!(
+        s.get(&format!("/Observation/{id}"), &create_only).status,
+        403
+    );
+
+    let update_only = s.patient_token("patient/Observation.u");
+    let mut body = obs("co-1", "Patient/example", "amended");
+    body["id"] = json!(id);
+    let r = s.send_json("PUT", &format!("/Observation/{id}"), &update_only, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let victim = create(&s, &t.victim, &obs("co-victim", "Patient/pat-2", "final"));
+    let mut hijack = obs("co-victim", "Patient/example", "amended");
+    hijack["id"] = json!(victim);
+    let r = s.send_json(
+        "PUT",
+        &format!("/Observation/{victim}"),
+        &update_only,
+        &hijack,
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(victim_state(&s, &t, &victim), ("1".into(), "final".into()));
+
+    let delete_only = s.patient_token("patient/Observation.d");
+    let r = s.request(
+        "DELETE",
+        &format!("/Observation/{victim}"),
+        Some(&delete_only),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = s.request(
+        "DELETE",
+        &format!("/Observation/{id}"),
+        Some(&delete_only),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(victim_state(&s, &t, &victim), ("1".into(), "final".into()));
+}
